@@ -1,0 +1,46 @@
+// Small helpers shared by every module: files, hashing, time, process identity.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace boxd {
+
+// Lowercase hex SHA-256 of the bytes.
+std::string sha256Hex(std::string_view data);
+
+// A random lowercase hex string of 2*bytes characters (from getrandom).
+std::string randomHex(size_t bytes);
+
+Result<std::string> readFile(const std::string& path);
+// Writes via a temp file in the same directory + fsync + rename, so readers never see half a file.
+Status writeFileAtomic(const std::string& path, std::string_view content, mode_t mode = 0644);
+Status writeFile(const std::string& path, std::string_view content);  // O_WRONLY|O_TRUNC, no create
+Status mkdirAll(const std::string& path, mode_t mode = 0755);
+// rm -rf that never crosses into another filesystem (refuses to descend into mount points).
+Status removeAll(const std::string& path);
+
+// Milliseconds since the epoch (wall clock) and monotonic milliseconds.
+int64_t nowMs();
+int64_t monotonicMs();
+
+// Process start time in clock ticks since boot (field 22 of /proc/PID/stat); together with the
+// pid and the boot id it names one process unambiguously across pid reuse.
+Result<uint64_t> processStartTime(pid_t pid);
+// True if the process exists and is not a zombie (state Z/X in /proc/PID/stat).
+bool processAlive(pid_t pid);
+// /proc/sys/kernel/random/boot_id, trimmed.
+std::string bootId();
+
+std::vector<std::string> split(std::string_view s, char sep);
+std::string trim(std::string_view s);
+bool startsWith(std::string_view s, std::string_view prefix);
+bool endsWith(std::string_view s, std::string_view suffix);
+
+}  // namespace boxd

@@ -1,0 +1,19 @@
+#!/bin/sh
+# The one place that knows boxd's Debian 12 packages. Idempotent; run as root.
+set -eu
+
+BUILD="build-essential cmake ninja-build pkg-config git"
+LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-route-3-dev \
+      librbd-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libarchive-dev libssl-dev libgtest-dev libgmock-dev"
+RUNTIME="busybox-static sqlite3 iproute2 util-linux procps"
+
+missing=""
+for p in $BUILD $LIBS $RUNTIME; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing
+fi

@@ -1,0 +1,45 @@
+// Cgroups for pods and containers, with one interface over the two kernel layouts:
+// v1 (a hierarchy per controller: memory, cpu, pids under /sys/fs/cgroup/<ctrl>) and
+// v2 (one unified hierarchy). Paths given to these calls are relative ("boxd/web-1a2b/app").
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace boxd::reconcilers {
+
+struct CgroupLimits {
+  std::optional<int64_t> memoryBytes;  // memory.limit_in_bytes / memory.max
+  std::optional<int64_t> cpuLimitMilli;    // cfs quota over a 100 ms period / cpu.max
+  std::optional<int64_t> cpuRequestMilli;  // cpu.shares / cpu.weight
+  std::optional<int64_t> pidsMax;          // pids.max
+};
+
+class Cgroups {
+ public:
+  virtual ~Cgroups() = default;
+  virtual std::string version() const = 0;  // "v1" or "v2"
+  // Creates the cgroup (and parents) and writes the limits. Idempotent.
+  virtual Status create(const std::string& rel, const CgroupLimits& limits) = 0;
+  // Removes the cgroup and its children, deepest first. Absent = success. Fails with EBUSY
+  // while processes remain (call killAll first).
+  virtual Status remove(const std::string& rel) = 0;
+  virtual Result<bool> exists(const std::string& rel) = 0;
+  // Every process in the cgroup or its descendants.
+  virtual Result<std::vector<pid_t>> pids(const std::string& rel) = 0;
+  // SIGKILLs every process in the subtree and waits (bounded) until it is empty.
+  virtual Status killAll(const std::string& rel, int timeoutMs) = 0;
+  // The cgroup.procs files a process writes its pid into to join this cgroup.
+  virtual std::vector<std::string> procsFiles(const std::string& rel) const = 0;
+  // The directories, for `boxctl describe`.
+  virtual std::vector<std::string> dirs(const std::string& rel) const = 0;
+};
+
+}  // namespace boxd::reconcilers

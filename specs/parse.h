@@ -1,0 +1,41 @@
+// Spec files (YAML, multi-document, or JSON) → validated PodSpecs, or every problem found,
+// each with file:line:column and the field path. Pure: the caller reads the bytes.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "specs/pod.h"
+
+namespace boxd::specs {
+
+struct Diagnostic {
+  std::string file;   // as given by the caller (a path relative to the specs dir)
+  int line = 0;       // 1-based; 0 when unknown
+  int column = 0;     // 1-based; 0 when unknown
+  std::string field;  // "spec.containers[1].resources.limits.memory"; empty for file-level errors
+  std::string message;
+  // "web.yaml:12:9: spec.containers[1].image: required field is missing"
+  std::string str() const;
+};
+
+struct ParsedPod {
+  PodSpec spec;
+  int line = 0;  // where the document starts
+};
+
+struct ParseResult {
+  std::vector<ParsedPod> pods;
+  std::vector<Diagnostic> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+// Parses every document of a file. Empty documents are skipped. A document that is not a Pod
+// (apiVersion v1, kind Pod) is an error. Unknown fields are errors, never dropped.
+ParseResult parseSpecFile(std::string_view file, std::string_view content);
+
+// DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters.
+bool isDns1123Label(std::string_view s);
+
+}  // namespace boxd::specs

@@ -1,0 +1,71 @@
+// The typed model of a boxd pod: a Kubernetes Pod v1 subset. Pure data, no syscalls.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace boxd::specs {
+
+enum class RestartPolicy { Always, OnFailure, Never };
+const char* toString(RestartPolicy p);
+
+struct EnvVar {
+  std::string name;
+  std::string value;
+  bool operator==(const EnvVar&) const = default;
+};
+
+// Quantities normalized at parse time: cpu in millicores, memory in bytes.
+struct Resources {
+  std::optional<int64_t> cpuLimitMilli;
+  std::optional<int64_t> cpuRequestMilli;
+  std::optional<int64_t> memoryLimitBytes;
+  std::optional<int64_t> memoryRequestBytes;
+  bool operator==(const Resources&) const = default;
+};
+
+struct Container {
+  std::string name;
+  std::string image;                 // "busybox", "busybox:1.36"
+  std::vector<std::string> command;  // entrypoint; empty = image default (/bin/sh)
+  std::vector<std::string> args;
+  std::vector<EnvVar> env;
+  std::string workingDir;            // empty = "/"
+  Resources resources;
+  bool operator==(const Container&) const = default;
+};
+
+struct PodSpec {
+  std::string name;  // metadata.name, DNS-1123 label
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::vector<Container> containers;
+  RestartPolicy restartPolicy = RestartPolicy::Always;
+  std::string hostname;                        // empty = pod name
+  int64_t terminationGracePeriodSeconds = 30;  // Kubernetes' default
+  bool operator==(const PodSpec&) const = default;
+};
+
+// Canonical JSON of the normalized spec: fields in a fixed order, defaults filled in. The same
+// pod written in YAML or JSON, with any key order or quantity spelling, gives the same JSON.
+nlohmann::json toJson(const PodSpec& pod);
+// Reads back what toJson wrote (from the state store). Not for user input: use parseSpecFile.
+Result<PodSpec> fromJson(const nlohmann::json& j);
+// sha256 of the canonical JSON: a pod's identity for diffing desired against recorded.
+std::string specHash(const PodSpec& pod);
+
+// Splits "name[:tag]" (tag defaults to "latest"); a registry host with a port is kept in name.
+struct ImageRef {
+  std::string name;
+  std::string tag;
+  std::string str() const { return name + ":" + tag; }
+};
+ImageRef parseImageRef(const std::string& ref);
+
+}  // namespace boxd::specs

@@ -1,0 +1,130 @@
+// boxd's state store: one SQLite database (WAL) under the state dir. The agent is the single
+// writer (all calls from the event-loop thread); boxctl never opens it for writing.
+//
+// Tables: meta (schema version, boot id), pods, journal (every host mutation, intent before the
+// syscall, done after), containers, events, images. The schema is versioned with forward
+// migrations; a newer or corrupt database is refused at open with a clear error.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace boxd::state {
+
+struct PodRecord {
+  std::string name;  // primary key
+  std::string uid;   // random per incarnation; a replaced pod gets a new uid
+  std::string specHash;
+  std::string specJson;    // canonical JSON (specs::toJson), so a pod can be torn down or kept
+                           // running without its file
+  std::string sourceFile;  // path relative to the specs dir
+  std::string phase;       // Pending, Running, Succeeded, Failed, Terminating
+  std::string reason;      // ImageNotFound, CreateFailed, ...
+  std::string message;
+  int64_t createdAtMs = 0;
+  int64_t updatedAtMs = 0;
+};
+
+enum class StepState { Intent, Done };
+
+// One host mutation. params hold everything undo needs without the spec (paths, pids, ...).
+struct JournalRow {
+  int64_t id = 0;
+  std::string pod;
+  std::string podUid;
+  int seq = 0;           // order within the pod's create plan; undo runs in reverse seq
+  std::string kind;      // "poddir", "cgroup", "rootfs", "shim", ...
+  std::string resource;  // human-readable: the path or object created
+  nlohmann::json params;
+  StepState state = StepState::Intent;
+  int64_t updatedAtMs = 0;
+};
+
+struct ContainerRecord {
+  std::string pod;
+  std::string name;
+  std::string state;  // Waiting, Running, Terminated
+  std::string reason;  // ContainerCreating, CrashLoopBackOff, Completed, Error, ...
+  std::string message;
+  int exitCode = 0;
+  int restarts = 0;
+  int pid = 0;
+  int64_t startedAtMs = 0;
+  int64_t finishedAtMs = 0;
+};
+
+struct EventRecord {
+  int64_t id = 0;
+  int64_t timeMs = 0;
+  std::string pod;     // empty for agent-wide events
+  std::string type;    // Normal, Warning
+  std::string reason;  // Created, Started, BackOff, StepFailed, ...
+  std::string message;
+};
+
+struct ImageRecord {
+  std::string name;  // "busybox"
+  std::string tag;   // "latest"
+  std::string id;    // content id (sha256 hex); the rootfs lives at images/<id>/rootfs
+  int64_t sizeBytes = 0;
+  int64_t createdAtMs = 0;
+};
+
+enum class OpenMode { ReadWrite, ReadOnly };
+
+class Store {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens (creating and migrating in ReadWrite mode) the database at path. Fails with a clear
+  // message for a corrupt file, a schema newer than kSchemaVersion, or a locked database.
+  static Result<std::unique_ptr<Store>> open(const std::string& path, OpenMode mode = OpenMode::ReadWrite);
+  virtual ~Store() = default;
+
+  virtual int schemaVersion() = 0;
+
+  // Runs fn inside one transaction (commit if it returns ok, roll back otherwise).
+  virtual Status transaction(const std::function<Status()>& fn) = 0;
+
+  virtual Result<std::optional<std::string>> getMeta(const std::string& key) = 0;
+  virtual Status setMeta(const std::string& key, const std::string& value) = 0;
+
+  virtual Result<std::vector<PodRecord>> listPods() = 0;
+  virtual Result<std::optional<PodRecord>> getPod(const std::string& name) = 0;
+  virtual Status upsertPod(const PodRecord& pod) = 0;
+  // Deletes the pod with its containers and journal rows (events are kept, pruned by age).
+  virtual Status deletePod(const std::string& name) = 0;
+
+  // Journal: intent is durable (against a crash of boxd) before the caller touches the host.
+  virtual Result<int64_t> journalIntent(const JournalRow& row) = 0;
+  virtual Status journalDone(int64_t id, const nlohmann::json& params) = 0;
+  virtual Status journalRemove(int64_t id) = 0;
+  virtual Result<std::vector<JournalRow>> journal(const std::string& pod) = 0;  // by seq
+  virtual Result<std::vector<JournalRow>> journalAll() = 0;
+
+  virtual Result<std::vector<ContainerRecord>> containers(const std::string& pod) = 0;
+  virtual Status upsertContainer(const ContainerRecord& c) = 0;
+  virtual Status deleteContainers(const std::string& pod) = 0;
+
+  virtual Result<int64_t> appendEvent(const EventRecord& e) = 0;
+  // Newest last; pod empty = all pods. At most limit rows.
+  virtual Result<std::vector<EventRecord>> events(const std::string& pod, int limit) = 0;
+  // Keeps the newest keepPerPod events of each pod.
+  virtual Status pruneEvents(int keepPerPod) = 0;
+
+  virtual Result<std::vector<ImageRecord>> listImages() = 0;
+  virtual Result<std::optional<ImageRecord>> getImage(const std::string& name, const std::string& tag) = 0;
+  virtual Status upsertImage(const ImageRecord& img) = 0;
+  virtual Status deleteImage(const std::string& name, const std::string& tag) = 0;
+};
+
+const char* toString(StepState s);
+
+}  // namespace boxd::state
