@@ -50,7 +50,7 @@ struct JournalRow {
 struct ContainerRecord {
   std::string pod;
   std::string name;
-  std::string state;  // Waiting, Running, Terminated
+  std::string state;   // Waiting, Running, Terminated
   std::string reason;  // ContainerCreating, CrashLoopBackOff, Completed, Error, ...
   std::string message;
   int exitCode = 0;
@@ -85,12 +85,16 @@ class Store {
 
   // Opens (creating and migrating in ReadWrite mode) the database at path. Fails with a clear
   // message for a corrupt file, a schema newer than kSchemaVersion, or a locked database.
-  static Result<std::unique_ptr<Store>> open(const std::string& path, OpenMode mode = OpenMode::ReadWrite);
+  // The writer holds an exclusive flock on "<path>.lock" (holding its pid) while open.
+  static Result<std::unique_ptr<Store>> open(const std::string& path,
+                                             OpenMode mode = OpenMode::ReadWrite);
   virtual ~Store() = default;
 
   virtual int schemaVersion() = 0;
 
-  // Runs fn inside one transaction (commit if it returns ok, roll back otherwise).
+  // Runs fn inside one transaction (commit if it returns ok, roll back otherwise). Transactions
+  // nest (savepoints): a failed inner one rolls back only its own writes. Inside a transaction,
+  // writes (journal intents included) become durable at the outermost commit.
   virtual Status transaction(const std::function<Status()>& fn) = 0;
 
   virtual Result<std::optional<std::string>> getMeta(const std::string& key) = 0;
@@ -103,24 +107,31 @@ class Store {
   virtual Status deletePod(const std::string& name) = 0;
 
   // Journal: intent is durable (against a crash of boxd) before the caller touches the host.
+  // journalIntent ignores row.id and row.state (always Intent); updatedAtMs 0 means now. Ids are
+  // never reused.
   virtual Result<int64_t> journalIntent(const JournalRow& row) = 0;
+  // Marks the row Done and replaces its params (a null params keeps the intent's). An unknown
+  // id is an error.
   virtual Status journalDone(int64_t id, const nlohmann::json& params) = 0;
-  virtual Status journalRemove(int64_t id) = 0;
-  virtual Result<std::vector<JournalRow>> journal(const std::string& pod) = 0;  // by seq
-  virtual Result<std::vector<JournalRow>> journalAll() = 0;
+  virtual Status journalRemove(int64_t id) = 0;  // an absent row is not an error
+  virtual Result<std::vector<JournalRow>> journal(const std::string& pod) = 0;  // by seq, then id
+  virtual Result<std::vector<JournalRow>> journalAll() = 0;                     // by id
 
+  // In the order each container was first recorded. A container's pod must exist.
   virtual Result<std::vector<ContainerRecord>> containers(const std::string& pod) = 0;
   virtual Status upsertContainer(const ContainerRecord& c) = 0;
   virtual Status deleteContainers(const std::string& pod) = 0;
 
   virtual Result<int64_t> appendEvent(const EventRecord& e) = 0;
-  // Newest last; pod empty = all pods. At most limit rows.
+  // The newest events (by append order), returned oldest first; pod empty = all pods, agent-wide
+  // events included. At most limit rows (limit < 0: no limit).
   virtual Result<std::vector<EventRecord>> events(const std::string& pod, int limit) = 0;
-  // Keeps the newest keepPerPod events of each pod.
+  // Keeps the newest keepPerPod events of each pod (agent-wide events count as one pod).
   virtual Status pruneEvents(int keepPerPod) = 0;
 
   virtual Result<std::vector<ImageRecord>> listImages() = 0;
-  virtual Result<std::optional<ImageRecord>> getImage(const std::string& name, const std::string& tag) = 0;
+  virtual Result<std::optional<ImageRecord>> getImage(const std::string& name,
+                                                      const std::string& tag) = 0;
   virtual Status upsertImage(const ImageRecord& img) = 0;
   virtual Status deleteImage(const std::string& name, const std::string& tag) = 0;
 };
