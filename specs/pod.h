@@ -60,11 +60,20 @@ Result<PodSpec> fromJson(const nlohmann::json& j);
 // sha256 of the canonical JSON: a pod's identity for diffing desired against recorded.
 std::string specHash(const PodSpec& pod);
 
-// Splits "name[:tag]" (tag defaults to "latest"); a registry host with a port is kept in name.
+// Splits "name[:tag][@digest]"; a registry host with a port is kept in name ("localhost:5000/x/busybox").
+// tag defaults to "latest" unless a digest pins the image ("busybox@sha256:…" → tag empty, digest
+// "sha256:…"). Names are not normalized: "busybox" and "docker.io/library/busybox" stay distinct.
+// Does not validate; the parser rejects malformed references before they get here.
 struct ImageRef {
   std::string name;
-  std::string tag;
-  std::string str() const { return name + ":" + tag; }
+  std::string tag;     // empty only when pinned by digest alone
+  std::string digest;  // "sha256:<hex>" or empty
+  std::string str() const {
+    std::string s = name;
+    if (!tag.empty()) s += ":" + tag;
+    if (!digest.empty()) s += "@" + digest;
+    return s;
+  }
 };
 ImageRef parseImageRef(const std::string& ref);
 

@@ -1,0 +1,77 @@
+// Turns one YAML document into a PodSpec, reporting every problem with its field path.
+// doc_parser.cc holds the generic walk (objects, typed scalars, lists, maps); pod_schema.cc holds
+// the Pod schema as field tables. Internal to specs/.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "specs/pod.h"
+#include "specs/yaml_node.h"
+
+namespace boxd::specs::detail {
+
+class DocParser {
+ public:
+  explicit DocParser(Reporter& r) : r_(r) {}
+
+  // The pod if the document had no problems; problems go to the Reporter either way.
+  std::optional<PodSpec> parse(const YAML::Node& root);
+  // metadata.name and where it was written (for the file-level duplicate check); empty if unset.
+  const std::string& name() const { return pod_.name; }
+  const YAML::Mark& nameMark() const { return nameMark_; }
+
+ private:
+  using Handler = std::function<void(const Entry&, const std::string& path)>;
+  struct Field {
+    std::string_view name;
+    bool required;
+    Handler handle;
+  };
+
+  // ---- generic walk (doc_parser.cc) ----
+  // Dispatches the entries of a mapping to the field table. Fields set to null count as absent.
+  // Known-but-unsupported Kubernetes fields are reported as such unless they ask for nothing
+  // (null, {}, [], false); anything else not in the table is an "unknown field".
+  void walkObject(const YAML::Node& node, const YAML::Mark& where, const std::string& path,
+                  const std::vector<Field>& fields, std::span<const std::string_view> unsupported);
+  void reportUnknown(const Entry& e, const std::string& path, const std::vector<Field>& fields,
+                     std::span<const std::string_view> unsupported);
+  std::optional<std::string> string(const YAML::Node& v, const YAML::Mark& at, const std::string& path);
+  std::optional<std::string> string(const Entry& e, const std::string& path) {
+    return string(e.value, e.valueMark(), path);
+  }
+  std::vector<std::string> stringList(const Entry& e, const std::string& path);
+  // A string→string map; check(key, value) returns a problem or "".
+  std::map<std::string, std::string> stringMap(
+      const Entry& e, const std::string& path,
+      const std::function<std::string(const std::string& key, const std::string& value)>& check);
+  std::optional<int64_t> integer(const Entry& e, const std::string& path);
+  // Each item of a list (null = empty list); false if the value is not a list.
+  bool forEachItem(const Entry& e, const std::string& path,
+                   const std::function<void(const YAML::Node&, const YAML::Mark&, const std::string&)>& fn);
+  void error(const YAML::Mark& at, const std::string& path, std::string message) {
+    r_.error(at, path, std::move(message));
+  }
+
+  // ---- the Pod schema (pod_schema.cc) ----
+  void parsePod(const YAML::Node& root, const YAML::Mark& where);
+  bool checkKind(const YAML::Node& root);
+  void parseMetadata(const Entry& e, const std::string& path);
+  void parseSpec(const Entry& e, const std::string& path);
+  void parseContainers(const Entry& e, const std::string& path);
+  Container parseContainer(const YAML::Node& n, const YAML::Mark& at, const std::string& path);
+  std::vector<EnvVar> parseEnv(const Entry& e, const std::string& path);
+  Resources parseResources(const Entry& e, const std::string& path);
+
+  Reporter& r_;
+  PodSpec pod_;
+  YAML::Mark nameMark_ = YAML::Mark::null_mark();
+};
+
+}  // namespace boxd::specs::detail

@@ -1,0 +1,114 @@
+#include "specs/parse.h"
+
+#include <algorithm>
+#include <climits>
+#include <map>
+
+#include <yaml-cpp/depthguard.h>
+
+#include "specs/doc_parser.h"
+#include "specs/validate.h"
+
+namespace boxd::specs {
+
+using detail::DocParser;
+using detail::Reporter;
+
+std::string Diagnostic::str() const {
+  std::string out = file;
+  if (line > 0) {
+    if (!out.empty()) out += ':';
+    out += std::to_string(line);
+    if (column > 0) out += ':' + std::to_string(column);
+  }
+  if (!out.empty()) out += ": ";
+  if (!field.empty()) out += field + ": ";
+  return out + message;
+}
+
+namespace {
+
+// Spec files are small; this bounds what a stray file in the specs directory can cost.
+constexpr size_t kMaxFileBytes = 8 * 1024 * 1024;
+
+YAML::Mark markAtOffset(std::string_view content, size_t offset) {
+  YAML::Mark m;
+  m.pos = static_cast<int>(offset);
+  for (size_t i = 0; i < offset; ++i) {
+    if (content[i] == '\n') {
+      ++m.line;
+      m.column = 0;
+    } else {
+      ++m.column;
+    }
+  }
+  return m;
+}
+
+// yaml-cpp would read NUL as the end of input and pass invalid UTF-8 through; refuse both up
+// front, pointing at the first bad byte.
+bool checkEncoding(Reporter& r, std::string_view content) {
+  size_t bad = badTextOffset(content);
+  if (bad == std::string_view::npos) return true;
+  r.error(markAtOffset(content, bad), "", content[bad] == '\0' ? "file contains a NUL byte" : "file is not valid UTF-8");
+  return false;
+}
+
+std::vector<YAML::Node> loadDocuments(Reporter& r, std::string_view content) {
+  try {
+    return YAML::LoadAll(std::string(content));
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's message for this is just "bad file"
+    r.error(e.mark, "", "YAML is nested too deeply (" + std::to_string(e.depth()) + " levels)");
+  } catch (const YAML::ParserException& e) {
+    r.error(e.mark, "", "YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    r.error(e.mark, "", "YAML error: " + e.msg);
+  } catch (const std::exception& e) {
+    r.error(YAML::Mark::null_mark(), "", std::string("cannot read YAML: ") + e.what());
+  }
+  return {};
+}
+
+void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResult& res) {
+  std::map<std::string, int> nameLine;  // pod name → line of its first definition
+  for (const YAML::Node& doc : docs) {
+    if (!doc.IsDefined() || doc.IsNull()) continue;  // `---` alone, or only comments
+    r.resetBudget();
+    DocParser p(r);
+    std::optional<PodSpec> pod = p.parse(doc);
+    if (p.name().empty()) continue;
+    auto [it, inserted] = nameLine.emplace(p.name(), detail::lineOf(p.nameMark()));
+    if (!inserted) {
+      r.error(p.nameMark(), "metadata.name",
+              "duplicate pod name \"" + p.name() + "\" (first defined at line " + std::to_string(it->second) + ")");
+      continue;
+    }
+    if (pod) res.pods.push_back(ParsedPod{std::move(*pod), detail::lineOf(doc.Mark())});
+  }
+}
+
+}  // namespace
+
+ParseResult parseSpecFile(std::string_view file, std::string_view content) {
+  ParseResult res;
+  Reporter r(file, res.errors);
+  if (content.size() > kMaxFileBytes) {
+    r.error(YAML::Mark::null_mark(), "", "file is larger than " + std::to_string(kMaxFileBytes) + " bytes");
+    return res;
+  }
+  if (!checkEncoding(r, content)) return res;
+  try {
+    parseDocuments(r, loadDocuments(r, content), res);
+  } catch (const std::exception& e) {  // yaml-cpp node access; should not happen, but never escape
+    r.error(YAML::Mark::null_mark(), "", std::string("internal error while reading the spec: ") + e.what());
+  }
+  std::stable_sort(res.errors.begin(), res.errors.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    // File-level notes without a line ("too many errors") go last.
+    int la = a.line > 0 ? a.line : INT_MAX;
+    int lb = b.line > 0 ? b.line : INT_MAX;
+    return la != lb ? la < lb : a.column < b.column;
+  });
+  return res;
+}
+
+}  // namespace boxd::specs

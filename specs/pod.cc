@@ -1,0 +1,226 @@
+#include "specs/pod.h"
+
+#include <string_view>
+
+#include "common/util.h"
+
+namespace boxd::specs {
+
+using nlohmann::json;
+
+const char* toString(RestartPolicy p) {
+  switch (p) {
+    case RestartPolicy::Always:
+      return "Always";
+    case RestartPolicy::OnFailure:
+      return "OnFailure";
+    case RestartPolicy::Never:
+      return "Never";
+  }
+  return "Always";
+}
+
+// ---- canonical JSON ------------------------------------------------------------------------
+// nlohmann::json keeps object keys sorted, so dump() is byte-stable whatever order they were
+// inserted in. Every field is always written (absent quantities as null), defaults included.
+
+namespace {
+
+json optionalInt(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+json resourcesToJson(const Resources& r) {
+  return json{{"cpuLimitMilli", optionalInt(r.cpuLimitMilli)},
+              {"cpuRequestMilli", optionalInt(r.cpuRequestMilli)},
+              {"memoryLimitBytes", optionalInt(r.memoryLimitBytes)},
+              {"memoryRequestBytes", optionalInt(r.memoryRequestBytes)}};
+}
+
+json containerToJson(const Container& c) {
+  json env = json::array();
+  for (const EnvVar& e : c.env) env.push_back(json{{"name", e.name}, {"value", e.value}});
+  return json{{"name", c.name},
+              {"image", c.image},
+              {"command", c.command},
+              {"args", c.args},
+              {"env", std::move(env)},
+              {"workingDir", c.workingDir},
+              {"resources", resourcesToJson(c.resources)}};
+}
+
+}  // namespace
+
+json toJson(const PodSpec& pod) {
+  json containers = json::array();
+  for (const Container& c : pod.containers) containers.push_back(containerToJson(c));
+  return json{{"name", pod.name},
+              {"labels", pod.labels},
+              {"annotations", pod.annotations},
+              {"containers", std::move(containers)},
+              {"restartPolicy", toString(pod.restartPolicy)},
+              {"hostname", pod.hostname},
+              {"terminationGracePeriodSeconds", pod.terminationGracePeriodSeconds}};
+}
+
+std::string specHash(const PodSpec& pod) {
+  // replace: never throws, even for a hand-built spec holding invalid UTF-8 (the parser
+  // rejects those, so for parsed pods this is the plain dump()).
+  return sha256Hex(toJson(pod).dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// ---- fromJson --------------------------------------------------------------------------------
+// Missing keys take their defaults (a record written by an older boxd); unknown keys are ignored
+// (written by a newer one); a key of the wrong type is an error naming it.
+
+namespace {
+
+Error decodeError(std::string_view field, std::string_view what) {
+  return makeError("decode pod spec: " + std::string(field) + ": " + std::string(what));
+}
+
+Status readString(const json& obj, const char* key, std::string& out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return okStatus();
+  if (!it->is_string()) return decodeError(key, "expected a string");
+  out = it->get<std::string>();
+  return okStatus();
+}
+
+Status readInt(const json& obj, const char* key, int64_t& out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return okStatus();
+  if (!it->is_number_integer()) return decodeError(key, "expected an integer");
+  out = it->get<int64_t>();
+  return okStatus();
+}
+
+Status readOptionalInt(const json& obj, const char* key, std::optional<int64_t>& out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return okStatus();
+  if (!it->is_number_integer()) return decodeError(key, "expected an integer or null");
+  out = it->get<int64_t>();
+  return okStatus();
+}
+
+Status readStringList(const json& obj, const char* key, std::vector<std::string>& out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return okStatus();
+  if (!it->is_array()) return decodeError(key, "expected an array of strings");
+  for (const json& v : *it) {
+    if (!v.is_string()) return decodeError(key, "expected an array of strings");
+    out.push_back(v.get<std::string>());
+  }
+  return okStatus();
+}
+
+Status readStringMap(const json& obj, const char* key, std::map<std::string, std::string>& out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return okStatus();
+  if (!it->is_object()) return decodeError(key, "expected an object of strings");
+  for (const auto& [k, v] : it->items()) {
+    if (!v.is_string()) return decodeError(std::string(key) + "." + k, "expected a string");
+    out[k] = v.get<std::string>();
+  }
+  return okStatus();
+}
+
+Status readResources(const json& obj, Resources& r) {
+  auto it = obj.find("resources");
+  if (it == obj.end() || it->is_null()) return okStatus();
+  if (!it->is_object()) return decodeError("resources", "expected an object");
+  BOXD_TRY(readOptionalInt(*it, "cpuLimitMilli", r.cpuLimitMilli));
+  BOXD_TRY(readOptionalInt(*it, "cpuRequestMilli", r.cpuRequestMilli));
+  BOXD_TRY(readOptionalInt(*it, "memoryLimitBytes", r.memoryLimitBytes));
+  BOXD_TRY(readOptionalInt(*it, "memoryRequestBytes", r.memoryRequestBytes));
+  return okStatus();
+}
+
+Status readEnv(const json& obj, std::vector<EnvVar>& out) {
+  auto it = obj.find("env");
+  if (it == obj.end() || it->is_null()) return okStatus();
+  if (!it->is_array()) return decodeError("env", "expected an array");
+  for (const json& e : *it) {
+    if (!e.is_object()) return decodeError("env", "expected an array of objects");
+    EnvVar v;
+    BOXD_TRY(readString(e, "name", v.name));
+    BOXD_TRY(readString(e, "value", v.value));
+    out.push_back(std::move(v));
+  }
+  return okStatus();
+}
+
+Result<Container> containerFromJson(const json& j) {
+  if (!j.is_object()) return decodeError("containers", "expected an array of objects");
+  Container c;
+  BOXD_TRY(readString(j, "name", c.name));
+  BOXD_TRY(readString(j, "image", c.image));
+  BOXD_TRY(readStringList(j, "command", c.command));
+  BOXD_TRY(readStringList(j, "args", c.args));
+  BOXD_TRY(readEnv(j, c.env));
+  BOXD_TRY(readString(j, "workingDir", c.workingDir));
+  BOXD_TRY(readResources(j, c.resources));
+  return c;
+}
+
+Result<RestartPolicy> restartPolicyFromString(const std::string& s) {
+  for (RestartPolicy p : {RestartPolicy::Always, RestartPolicy::OnFailure, RestartPolicy::Never}) {
+    if (s == toString(p)) return p;
+  }
+  return decodeError("restartPolicy", "unknown value \"" + s + "\"");
+}
+
+Status podFromJson(const json& j, PodSpec& pod) {
+  if (!j.is_object()) return makeError("decode pod spec: expected a JSON object");
+  BOXD_TRY(readString(j, "name", pod.name));
+  BOXD_TRY(readStringMap(j, "labels", pod.labels));
+  BOXD_TRY(readStringMap(j, "annotations", pod.annotations));
+  if (auto it = j.find("containers"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return decodeError("containers", "expected an array");
+    for (const json& cj : *it) {
+      Result<Container> c = containerFromJson(cj);
+      if (!c) return c.error();
+      pod.containers.push_back(std::move(*c));
+    }
+  }
+  std::string policy = toString(RestartPolicy::Always);
+  BOXD_TRY(readString(j, "restartPolicy", policy));
+  Result<RestartPolicy> p = restartPolicyFromString(policy);
+  if (!p) return p.error();
+  pod.restartPolicy = *p;
+  BOXD_TRY(readString(j, "hostname", pod.hostname));
+  BOXD_TRY(readInt(j, "terminationGracePeriodSeconds", pod.terminationGracePeriodSeconds));
+  return okStatus();
+}
+
+}  // namespace
+
+Result<PodSpec> fromJson(const json& j) {
+  PodSpec pod;
+  try {
+    BOXD_TRY(podFromJson(j, pod));
+  } catch (const json::exception& e) {  // e.g. an integer out of int64 range
+    return makeError(std::string("decode pod spec: ") + e.what());
+  }
+  return pod;
+}
+
+// ---- image references ------------------------------------------------------------------------
+
+ImageRef parseImageRef(const std::string& ref) {
+  ImageRef out;
+  std::string_view rest = ref;
+  if (size_t at = rest.find('@'); at != std::string_view::npos) {
+    out.digest = std::string(rest.substr(at + 1));
+    rest = rest.substr(0, at);
+  }
+  size_t slash = rest.rfind('/');
+  size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+    out.tag = std::string(rest.substr(colon + 1));
+    rest = rest.substr(0, colon);
+  }
+  out.name = std::string(rest);
+  if (out.tag.empty() && out.digest.empty()) out.tag = "latest";
+  return out;
+}
+
+}  // namespace boxd::specs

@@ -1,0 +1,26 @@
+// Value checks shared by the parser (and its tests). Each returns an empty string when the value
+// is fine, or a message saying what is wrong, phrased to follow the field path in a diagnostic.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace boxd::specs {
+
+// Pod and container names, hostname. (isDns1123Label itself is in parse.h.)
+std::string checkDns1123Label(std::string_view s);
+// Label and annotation keys: [prefix/]name, prefix a DNS-1123 subdomain, name ≤ 63 of
+// [A-Za-z0-9] with '-', '_', '.' inside.
+std::string checkQualifiedName(std::string_view s);
+// Label values: empty, or ≤ 63 of [A-Za-z0-9] with '-', '_', '.' inside.
+std::string checkLabelValue(std::string_view s);
+// Container images: [host[:port]/]path[:tag][@algo:hex], lowercase path components.
+std::string checkImageRef(std::string_view s);
+// Environment variable names: non-empty, no '='.
+std::string checkEnvName(std::string_view s);
+// Every string boxd stores: valid UTF-8, no NUL (it could not reach execve or a label).
+std::string checkText(std::string_view s);
+// Offset of the first NUL or invalid UTF-8 byte, or npos.
+size_t badTextOffset(std::string_view s);
+
+}  // namespace boxd::specs

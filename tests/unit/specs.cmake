@@ -1,0 +1,8 @@
+# specs: parser, validation, canonical JSON and hashing, quantities, image references.
+boxd_test(specs_test LABEL unit
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/specs_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_errors_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_pod_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_values_test.cc
+  LIBS boxd_specs)
