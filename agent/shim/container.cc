@@ -1,0 +1,362 @@
+#include "agent/shim/container.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/fd.h"
+#include "common/util.h"
+
+extern char** environ;
+
+namespace boxd::shim {
+namespace {
+
+using reconcilers::ContainerLaunch;
+
+constexpr size_t kCloneStackBytes = 256 * 1024;
+
+// Everything the child needs, prepared by the shim before clone so the child only does syscalls.
+struct ChildArgs {
+  const ContainerLaunch* launch = nullptr;
+  std::string cwd;
+  std::vector<std::string> env;
+  std::vector<char*> argv, envp;
+  int syncRead = -1, syncWrite = -1;  // shim → child: "go" once the cgroups are joined
+  int errRead = -1, errWrite = -1;    // child → shim: one error line, or EOF at execve
+  int logFd = -1, nullFd = -1;
+};
+
+// ---- the container's filesystem: fixed tables (paths relative to the rootfs) ----
+
+struct MountSpec {
+  const char* source;
+  const char* target;
+  const char* fstype;
+  unsigned long flags;
+  const char* data;
+};
+
+constexpr MountSpec kMounts[] = {
+    {"proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+    {"tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
+    {"devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
+    {"shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m"},
+    {"sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+};
+
+struct DeviceSpec {
+  const char* path;
+  unsigned major, minor;
+};
+
+constexpr DeviceSpec kDevices[] = {
+    {"dev/null", 1, 3},   {"dev/zero", 1, 5},    {"dev/full", 1, 7},
+    {"dev/random", 1, 8}, {"dev/urandom", 1, 9}, {"dev/tty", 5, 0},
+};
+
+struct LinkSpec {
+  const char* target;
+  const char* path;
+};
+
+constexpr LinkSpec kDevLinks[] = {
+    {"/proc/self/fd", "dev/fd"},       {"/proc/self/fd/0", "dev/stdin"},
+    {"/proc/self/fd/1", "dev/stdout"}, {"/proc/self/fd/2", "dev/stderr"},
+    {"pts/ptmx", "dev/ptmx"},
+};
+
+std::string inRootfs(const ChildArgs& a, const char* rel) { return a.launch->rootfs + "/" + rel; }
+
+// Creates a missing mount point; refuses symlinks (they could point anywhere).
+Status ensureDir(const ChildArgs& a, const char* rel) {
+  struct stat st {};
+  if (::lstat(rel, &st) == 0) {
+    if (S_ISLNK(st.st_mode))
+      return makeError("mount target " + inRootfs(a, rel) + " is a symlink", ELOOP);
+    if (!S_ISDIR(st.st_mode))
+      return makeError("mount target " + inRootfs(a, rel) + " is not a directory", ENOTDIR);
+    return {};
+  }
+  if (errno != ENOENT) return sysError("stat", inRootfs(a, rel));
+  if (::mkdir(rel, 0755) != 0 && errno != EEXIST) return sysError("mkdir", inRootfs(a, rel));
+  return {};
+}
+
+Status mountAll(const ChildArgs& a) {
+  for (const auto& m : kMounts) {
+    BOXD_TRY(ensureDir(a, m.target));
+    if (::mount(m.source, m.target, m.fstype, m.flags, m.data) != 0)
+      return sysError(std::string("mount ") + m.fstype + " on", inRootfs(a, m.target));
+  }
+  return {};
+}
+
+Status makeDevices(const ChildArgs& a) {
+  for (const auto& d : kDevices) {
+    if (::mknod(d.path, S_IFCHR | 0666, makedev(d.major, d.minor)) != 0)
+      return sysError("mknod", inRootfs(a, d.path));
+    if (::chmod(d.path, 0666) != 0) return sysError("chmod", inRootfs(a, d.path));
+  }
+  for (const auto& l : kDevLinks) {
+    if (::symlink(l.target, l.path) != 0) return sysError("symlink", inRootfs(a, l.path));
+  }
+  return {};
+}
+
+// ---- the child's steps, in order; capabilities, rlimits, no_new_privs and seccomp slot in
+// between redirectStdio and resetSignals ----
+
+Status newSession(const ChildArgs&) {
+  if (::setsid() < 0) return sysError("setsid", "");
+  return {};
+}
+
+Status privatizeMounts(const ChildArgs&) {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return sysError("make-rprivate", "/");
+  return {};
+}
+
+Status bindRootfs(const ChildArgs& a) {
+  const std::string& root = a.launch->rootfs;
+  struct statx stx {};
+  if (::statx(AT_FDCWD, root.c_str(), 0, STATX_BASIC_STATS, &stx) != 0)
+    return sysError("stat rootfs", root);
+  bool known = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0;
+  if (known && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0) return {};
+  if (::mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return sysError("bind rootfs", root);
+  return {};
+}
+
+Status enterRootfs(const ChildArgs& a) {
+  if (::chdir(a.launch->rootfs.c_str()) != 0) return sysError("chdir", a.launch->rootfs);
+  return {};
+}
+
+Status pivotRoot(const ChildArgs& a) {
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return sysError("pivot_root", a.launch->rootfs);
+  if (::umount2(".", MNT_DETACH) != 0) return sysError("detach old root under", a.launch->rootfs);
+  if (::chdir("/") != 0) return sysError("chdir", "/");
+  return {};
+}
+
+Status enterCwd(const ChildArgs& a) {
+  if (::chdir(a.cwd.c_str()) != 0) return sysError("chdir", a.cwd);
+  return {};
+}
+
+Status redirectStdio(const ChildArgs& a) {
+  if (::dup2(a.nullFd, 0) < 0) return sysError("dup2 stdin", "/dev/null");
+  if (::dup2(a.logFd, 1) < 0 || ::dup2(a.logFd, 2) < 0)
+    return sysError("dup2 stdout/stderr", a.launch->logPath);
+  return {};
+}
+
+// The shim blocks SIGCHLD/SIGTERM/SIGINT (signalfd) and ignores SIGPIPE/SIGHUP; the container
+// starts with a clean slate.
+Status resetSignals(const ChildArgs&) {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return sysError("sigprocmask", "");
+  return {};
+}
+
+using ChildStep = Status (*)(const ChildArgs&);
+constexpr ChildStep kChildSteps[] = {
+    newSession,  privatizeMounts, bindRootfs, enterRootfs,   mountAll,
+    makeDevices, pivotRoot,       enterCwd,   redirectStdio, resetSignals,
+};
+
+[[noreturn]] void childFail(const ChildArgs& a, const std::string& message) {
+  std::string line = message + "\n";
+  ssize_t n = ::write(a.errWrite, line.data(), line.size());
+  (void)n;
+  ::_exit(127);
+}
+
+int childMain(void* p) {
+  auto& a = *static_cast<ChildArgs*>(p);
+  ::close(a.syncWrite);
+  ::close(a.errRead);
+  // Die with the shim. Set before waiting for "go": if the shim died already, the read sees EOF.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+    childFail(a, "prctl PDEATHSIG: " + std::string(strerror(errno)));
+  char go = 0;
+  ssize_t n;
+  do n = ::read(a.syncRead, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) ::_exit(126);  // the shim gave up on us
+  ::close(a.syncRead);
+  for (ChildStep step : kChildSteps) {
+    Status st = step(a);
+    if (!st.ok()) childFail(a, st.error().message);
+  }
+  environ = a.envp.data();  // execvpe searches the PATH of the calling process's environment
+  ::execvpe(a.argv[0], a.argv.data(), a.envp.data());
+  childFail(a, "exec \"" + std::string(a.argv[0]) + "\": " + strerror(errno));
+}
+
+// ---- the shim's side ----
+
+bool hasKey(const std::vector<std::string>& env, const std::string& key) {
+  for (const auto& kv : env) {
+    if (startsWith(kv, key + "=")) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> containerEnv(const ContainerLaunch& l, const std::string& hostname) {
+  std::vector<std::string> env = l.env;
+  if (!hasKey(env, "PATH"))
+    env.emplace_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  if (!hasKey(env, "HOME")) env.emplace_back("HOME=/root");
+  if (!hasKey(env, "HOSTNAME")) env.push_back("HOSTNAME=" + hostname);
+  return env;
+}
+
+struct Pipe {
+  Fd read, write;
+};
+
+Result<Pipe> makePipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return sysError("pipe", "");
+  return Pipe{Fd(fds[0]), Fd(fds[1])};
+}
+
+Result<Fd> openLog(const std::string& path) {
+  const char* p = path.empty() ? "/dev/null" : path.c_str();
+  Fd fd(::open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640));
+  if (!fd) return sysError("open log", p);
+  return fd;
+}
+
+// Kills and reaps a child that never became a container. Safe: it is our unreaped child.
+void discardChild(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+Status joinCgroups(pid_t pid, const std::vector<std::string>& procsFiles) {
+  for (const auto& f : procsFiles) {
+    Status st = writeFile(f, std::to_string(pid));
+    if (!st.ok()) return st.error().wrap("join cgroup");
+  }
+  return {};
+}
+
+// Reads the child's error pipe until EOF. Empty = it exec'd.
+Result<std::string> readChildError(int fd, int timeoutMs) {
+  std::string out;
+  int64_t deadline = monotonicMs() + timeoutMs;
+  for (;;) {
+    int64_t left = deadline - monotonicMs();
+    if (left <= 0)
+      return makeError("container did not exec within " + std::to_string(timeoutMs) + " ms",
+                       ETIMEDOUT);
+    pollfd pfd{fd, POLLIN, 0};
+    int r = ::poll(&pfd, 1, static_cast<int>(left));
+    if (r < 0 && errno != EINTR) return sysError("poll", "container error pipe");
+    if (r <= 0) continue;
+    char buf[1024];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sysError("read", "container error pipe");
+    if (n == 0) return trim(out);
+    if (out.size() < 4096) out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+struct Stack {
+  void* base = MAP_FAILED;
+  ~Stack() {
+    if (base != MAP_FAILED) ::munmap(base, kCloneStackBytes);
+  }
+};
+
+Result<pid_t> cloneChild(ChildArgs& args) {
+  Stack stack;
+  stack.base = ::mmap(nullptr, kCloneStackBytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack.base == MAP_FAILED) return sysError("mmap", "clone stack");
+  char* top = static_cast<char*>(stack.base) + kCloneStackBytes;
+  // No CLONE_VM: the child gets a copy-on-write image of this single-threaded process, so the
+  // stack (and args) may be released here as soon as clone returns.
+  pid_t pid = ::clone(childMain, top, CLONE_NEWNS | CLONE_NEWPID | SIGCHLD, &args);
+  if (pid < 0) return sysError("clone", "");
+  return pid;
+}
+
+}  // namespace
+
+Result<Started> startContainer(const ContainerLaunch& launch, const std::string& hostname,
+                               int timeoutMs) {
+  if (launch.argv.empty()) return makeError("argv is empty");
+  if (launch.rootfs.empty() || launch.rootfs[0] != '/')
+    return makeError("rootfs must be an absolute path");
+  auto log = openLog(launch.logPath);
+  if (!log.ok()) return log.error();
+  Fd devNull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devNull) return sysError("open", "/dev/null");
+  auto sync = makePipe();
+  if (!sync.ok()) return sync.error();
+  auto err = makePipe();
+  if (!err.ok()) return err.error();
+
+  ChildArgs args;
+  args.launch = &launch;
+  args.cwd = launch.cwd.empty() ? "/" : launch.cwd;
+  args.env = containerEnv(launch, hostname);
+  for (const auto& s : launch.argv) args.argv.push_back(const_cast<char*>(s.c_str()));
+  args.argv.push_back(nullptr);
+  for (auto& s : args.env) args.envp.push_back(s.data());
+  args.envp.push_back(nullptr);
+  args.syncRead = sync->read.get();
+  args.syncWrite = sync->write.get();
+  args.errRead = err->read.get();
+  args.errWrite = err->write.get();
+  args.logFd = log->get();
+  args.nullFd = devNull.get();
+
+  auto pid = cloneChild(args);
+  if (!pid.ok()) return pid.error();
+  sync->read.reset();
+  err->write.reset();
+  if (Status st = joinCgroups(*pid, launch.cgroupProcs); !st.ok()) {
+    discardChild(*pid);
+    return st.error();
+  }
+  char go = 'g';
+  if (::write(sync->write.get(), &go, 1) != 1) {
+    Error e = sysError("release container", launch.name);
+    discardChild(*pid);
+    return e;
+  }
+  sync->write.reset();
+  auto message = readChildError(err->read.get(), timeoutMs);
+  if (!message.ok() || !message->empty()) {
+    discardChild(*pid);
+    return message.ok() ? makeError(*message) : message.error();
+  }
+  return Started{*pid, nowMs()};
+}
+
+}  // namespace boxd::shim

@@ -1,0 +1,435 @@
+#include "agent/shim/server.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
+
+#include "agent/shim/container.h"
+#include "common/util.h"
+
+namespace boxd::shim {
+
+namespace proto = reconcilers::shimproto;
+using nlohmann::json;
+
+namespace {
+
+constexpr uint64_t kListenId = 0;
+constexpr uint64_t kSignalId = 1;
+constexpr size_t kMaxPendingOutput = 4 << 20;
+
+Status epollAdd(int epfd, int fd, uint64_t id, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = id;
+  if (::epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+    return sysError("epoll_ctl add", std::to_string(fd));
+  return {};
+}
+
+}  // namespace
+
+void shimLog(const char* fmt, ...) {
+  char when[32];
+  time_t now = ::time(nullptr);
+  tm local{};
+  ::localtime_r(&now, &local);
+  ::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &local);
+  std::fprintf(stderr, "%s boxd-shim[%d]: ", when, static_cast<int>(::getpid()));
+  va_list ap;
+  va_start(ap, fmt);
+  std::vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+Result<std::unique_ptr<Server>> Server::create(Options opts, Fd listen, ino_t socketInode) {
+  std::unique_ptr<Server> s(new Server(std::move(opts), std::move(listen), socketInode));
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return sysError("sigprocmask", "");
+  s->signals_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!s->signals_) return sysError("signalfd", "");
+  s->epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!s->epoll_) return sysError("epoll_create", "");
+  BOXD_TRY(epollAdd(s->epoll_.get(), s->listen_.get(), kListenId, EPOLLIN));
+  BOXD_TRY(epollAdd(s->epoll_.get(), s->signals_.get(), kSignalId, EPOLLIN));
+  return s;
+}
+
+int Server::run() {
+  shimLog("serving pod %s (uid %s) on %s", opts_.podName.c_str(), opts_.podUid.c_str(),
+          opts_.socketPath.c_str());
+  epoll_event events[32];
+  while (!done_) {
+    int n = ::epoll_wait(epoll_.get(), events, 32, nextTimeoutMs());
+    if (n < 0 && errno != EINTR) {
+      shimLog("epoll_wait: %s", std::strerror(errno));
+      return 1;
+    }
+    for (int i = 0; i < n && !done_; ++i) {
+      uint64_t id = events[i].data.u64;
+      if (id == kListenId)
+        onAccept();
+      else if (id == kSignalId)
+        onSignals();
+      else
+        onConnEvent(id, events[i].events);
+    }
+    fireTimers();
+  }
+  shimLog("shut down");
+  return 0;
+}
+
+// ---- connections ----
+
+void Server::onAccept() {
+  for (;;) {
+    int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;  // EAGAIN, or a transient error: the next event retries
+    uint64_t id = nextId_++;
+    Conn c;
+    c.id = id;
+    c.fd.reset(fd);
+    if (!epollAdd(epoll_.get(), fd, id, EPOLLIN | EPOLLRDHUP).ok()) continue;  // c closes fd
+    conns_.emplace(id, std::move(c));
+  }
+}
+
+void Server::onConnEvent(uint64_t id, uint32_t events) {
+  if (events & (EPOLLHUP | EPOLLERR)) {
+    // The peer is gone both ways: nobody can read a reply. A stop it asked for still completes.
+    return closeConn(id);
+  }
+  if (events & EPOLLOUT) {
+    if (!flush(id)) return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP)) readFrom(id);
+}
+
+void Server::readFrom(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Conn& c = it->second;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(c.fd.get(), buf, sizeof buf);
+    if (n > 0) {
+      c.in.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    c.eof = true;  // EOF (maybe a half-close: a reply can still be written) or a reset
+    updateEvents(c);
+    break;
+  }
+  if (c.subscriber && c.eof) return closeConn(id);
+  if (c.in.size() > reconcilers::kShimMaxLineBytes && c.in.find('\n') == std::string::npos) {
+    c.in.clear();
+    c.eof = true;
+    reply(id, proto::errorReply("request line too long"));
+  }
+  processLines(id);
+}
+
+void Server::processLines(uint64_t id) {
+  for (;;) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Conn& c = it->second;
+    auto nl = c.in.find('\n');
+    if (c.pending || c.subscriber || nl == std::string::npos) break;
+    std::string line = c.in.substr(0, nl);
+    c.in.erase(0, nl + 1);
+    handle(id, line);
+  }
+  maybeClose(id);
+}
+
+void Server::maybeClose(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  const Conn& c = it->second;
+  if (c.eof && !c.pending && c.out.empty()) closeConn(id);
+}
+
+void Server::reply(uint64_t id, const json& msg) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  it->second.out += proto::line(msg);
+  flush(id);
+}
+
+void Server::release(uint64_t id, const json& msg) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  it->second.pending = false;
+  reply(id, msg);
+  processLines(id);
+}
+
+bool Server::flush(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return false;
+  Conn& c = it->second;
+  while (!c.out.empty()) {
+    ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out.erase(0, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && c.out.size() <= kMaxPendingOutput) {
+      c.wantOut = true;
+      updateEvents(c);
+      return true;
+    }
+    closeConn(id);  // gone, or not reading: dropped
+    return false;
+  }
+  c.wantOut = false;
+  updateEvents(c);
+  if (c.eof && !c.pending) {
+    closeConn(id);
+    return false;
+  }
+  return true;
+}
+
+void Server::updateEvents(Conn& c) {
+  uint32_t want = (c.eof ? 0u : EPOLLIN | EPOLLRDHUP) | (c.wantOut ? EPOLLOUT : 0u);
+  if (want == c.events) return;
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.u64 = c.id;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) == 0) c.events = want;
+}
+
+void Server::closeConn(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.fd.get(), nullptr);
+  conns_.erase(it);  // stop waiters naming this id are skipped when the container exits
+}
+
+// ---- requests ----
+
+void Server::handle(uint64_t id, const std::string& line) {
+  if (trim(line).empty()) return;
+  auto req = proto::parseObject(line);
+  if (!req.ok()) return reply(id, proto::errorReply(req.error().message));
+  try {
+    dispatch(id, *req);
+  } catch (const std::exception& e) {  // the shim must outlive any bad request
+    reply(id, proto::errorReply(std::string("internal error: ") + e.what()));
+  }
+}
+
+void Server::dispatch(uint64_t id, const json& req) {
+  std::string op;
+  if (Status st = proto::getString(req, "op", op, true); !st.ok())
+    return reply(id, proto::errorReply(st.error().message));
+  if (op == "start") return reply(id, doStart(req));
+  if (op == "state") return reply(id, doState());
+  if (op == "stop") return doStop(id, req);
+  if (op == "subscribe") return doSubscribe(id);
+  if (op == "shutdown") {
+    int grace = 10;
+    if (Status st = proto::getInt(req, "graceSeconds", grace); !st.ok())
+      return reply(id, proto::errorReply(st.error().message));
+    return doShutdown(id, grace);
+  }
+  reply(id, proto::errorReply("unknown op \"" + op + "\""));
+}
+
+json Server::doStart(const json& req) {
+  auto launch = reconcilers::shimproto::launchFromJson(req);
+  if (!launch.ok()) return proto::errorReply(launch.error().message);
+  if (shuttingDown_) return proto::errorReply("the shim is shutting down");
+  auto existing = containers_.find(launch->name);
+  if (existing != containers_.end() && existing->second.status.running)
+    return proto::errorReply("container \"" + launch->name + "\" is already running");
+  auto started = startContainer(*launch, opts_.hostname);
+  if (!started.ok()) {
+    shimLog("start %s: %s", launch->name.c_str(), started.error().message.c_str());
+    return proto::errorReply(started.error().message);
+  }
+  Container c;
+  c.status.name = launch->name;
+  c.status.pid = started->pid;
+  c.status.running = true;
+  c.status.startedAtMs = started->startedAtMs;
+  containers_[launch->name] = std::move(c);
+  shimLog("started %s as pid %d", launch->name.c_str(), static_cast<int>(started->pid));
+  return {{"ok", true}, {"pid", started->pid}, {"startedAtMs", started->startedAtMs}};
+}
+
+json Server::doState() const {
+  json list = json::array();
+  for (const auto& [name, c] : containers_) list.push_back(proto::statusToJson(c.status));
+  return {{"ok", true}, {"containers", std::move(list)}};
+}
+
+void Server::doStop(uint64_t id, const json& req) {
+  std::string name;
+  int grace = 10;
+  Status st = proto::getString(req, "name", name, true);
+  if (st.ok()) st = proto::getInt(req, "graceSeconds", grace);
+  if (!st.ok()) return reply(id, proto::errorReply(st.error().message));
+  auto it = containers_.find(name);
+  if (it == containers_.end()) return reply(id, proto::errorReply("no container \"" + name + "\""));
+  if (!it->second.status.running) return reply(id, proto::okReply());
+  conns_[id].pending = true;
+  it->second.stopWaiters.push_back(id);
+  beginStop(it->second, grace);
+}
+
+void Server::doShutdown(uint64_t id, int graceSeconds) {
+  conns_[id].pending = true;
+  shutdownWaiters_.push_back(id);
+  if (!shuttingDown_) shimLog("shutdown requested, grace %d s", graceSeconds);
+  shuttingDown_ = true;
+  stopAll(graceSeconds);
+  maybeFinishShutdown();
+}
+
+void Server::doSubscribe(uint64_t id) {
+  conns_[id].subscriber = true;
+  reply(id, proto::okReply());
+}
+
+// ---- containers ----
+
+void Server::beginStop(Container& c, int graceSeconds) {
+  if (!c.status.running) return;
+  pid_t pid = c.status.pid;  // our unreaped child: the pid cannot have been recycled
+  if (graceSeconds <= 0) {
+    ::kill(pid, SIGKILL);
+    c.killAtMs = 0;
+    return;
+  }
+  ::kill(pid, SIGTERM);
+  int64_t deadline = monotonicMs() + int64_t{graceSeconds} * 1000;
+  c.killAtMs = c.killAtMs == 0 ? deadline : std::min(c.killAtMs, deadline);
+}
+
+void Server::stopAll(int graceSeconds) {
+  for (auto& [name, c] : containers_) beginStop(c, graceSeconds);
+}
+
+void Server::onSignals() {
+  signalfd_siginfo info{};
+  while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    if (info.ssi_signo == SIGCHLD) continue;  // reaped below, whatever the count
+    ++terminateSignals_;
+    shimLog("got signal %u", info.ssi_signo);
+    shuttingDown_ = true;
+    stopAll(terminateSignals_ == 1 ? opts_.termGraceSeconds : 0);
+  }
+  reap();
+  maybeFinishShutdown();
+}
+
+void Server::reap() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    for (auto& [name, c] : containers_) {
+      if (c.status.running && c.status.pid == pid) {
+        onExit(c, status);
+        break;
+      }
+    }
+  }
+}
+
+void Server::onExit(Container& c, int waitStatus) {
+  c.status.running = false;
+  c.killAtMs = 0;
+  c.status.finishedAtMs = nowMs();
+  if (WIFSIGNALED(waitStatus)) {
+    c.status.signal = WTERMSIG(waitStatus);
+    c.status.exitCode = 128 + c.status.signal;
+  } else {
+    c.status.signal = 0;
+    c.status.exitCode = WEXITSTATUS(waitStatus);
+  }
+  shimLog("%s (pid %d) exited: code %d signal %d", c.status.name.c_str(), c.status.pid,
+          c.status.exitCode, c.status.signal);
+  reconcilers::ExitEvent ev{c.status.name, c.status.exitCode, c.status.signal,
+                            c.status.finishedAtMs};
+  std::vector<uint64_t> subscribers;
+  for (const auto& [id, conn] : conns_) {
+    if (conn.subscriber) subscribers.push_back(id);
+  }
+  for (uint64_t id : subscribers) reply(id, proto::exitEventToJson(ev));
+  std::vector<uint64_t> waiters = std::move(c.stopWaiters);
+  c.stopWaiters.clear();
+  for (uint64_t id : waiters) release(id, proto::okReply());
+}
+
+void Server::fireTimers() {
+  int64_t now = monotonicMs();
+  for (auto& [name, c] : containers_) {
+    if (c.status.running && c.killAtMs != 0 && now >= c.killAtMs) {
+      shimLog("%s did not stop within its grace period, killing", name.c_str());
+      ::kill(c.status.pid, SIGKILL);
+      c.killAtMs = 0;
+    }
+  }
+}
+
+int Server::nextTimeoutMs() const {
+  int64_t next = -1;
+  for (const auto& [name, c] : containers_) {
+    if (c.status.running && c.killAtMs != 0)
+      next = next < 0 ? c.killAtMs : std::min(next, c.killAtMs);
+  }
+  if (next < 0) return -1;
+  return static_cast<int>(std::clamp<int64_t>(next - monotonicMs(), 0, 60000));
+}
+
+void Server::maybeFinishShutdown() {
+  if (!shuttingDown_) return;
+  for (const auto& [name, c] : containers_) {
+    if (c.status.running) return;
+  }
+  finish();
+}
+
+// Every container has exited: remove the runtime files first (a caller that got the reply may
+// check them at once), then answer, then leave the loop.
+void Server::finish() {
+  removeRuntimeFiles(opts_, socketInode_);
+  for (uint64_t id : shutdownWaiters_) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    int fd = it->second.fd.get();
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    timeval tv{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    it->second.out += proto::line(proto::okReply());
+    ssize_t n = ::send(fd, it->second.out.data(), it->second.out.size(), MSG_NOSIGNAL);
+    (void)n;
+  }
+  done_ = true;
+}
+
+}  // namespace boxd::shim

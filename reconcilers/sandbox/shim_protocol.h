@@ -1,0 +1,183 @@
+// The wire protocol between boxd and a pod's boxd-shim: newline-delimited JSON over a unix
+// stream socket. Header-only so the shim binary needs nothing but this file and nlohmann_json.
+//
+//   {"op":"start","name","rootfs","argv":[..],"env":["K=V"],"cwd","cgroupProcs":[..],"log"}
+//        -> {"ok":true,"pid":N,"startedAtMs":T}        (only after execve succeeded)
+//   {"op":"state"}          -> {"ok":true,"containers":[{name,pid,running,exitCode,signal,
+//                                                         startedAtMs,finishedAtMs}]}
+//   {"op":"stop","name","graceSeconds"}   -> {"ok":true} once the container has exited
+//   {"op":"shutdown","graceSeconds"}      -> {"ok":true} once every container has exited;
+//                                            the shim then removes socket + pidfile and exits
+//   {"op":"subscribe"}      -> {"ok":true}, then {"event":"exit",name,exitCode,signal,
+//                              finishedAtMs} lines for as long as the connection stays open
+// Any failure: {"ok":false,"error":"..."}.
+//
+// exitCode is the exit status, or 128+signal when the process was killed by a signal (then
+// signal is non-zero), as kubelet reports it.
+//
+// No function here throws: malformed input comes back as an Error.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace boxd::reconcilers {
+
+inline constexpr size_t kShimMaxLineBytes = 1 << 20;  // a request or reply line
+
+struct ContainerLaunch {
+  std::string name, rootfs;
+  std::vector<std::string> argv,
+      env;          // env exactly as given, "K=V"; defaults fill PATH/HOME/HOSTNAME
+  std::string cwd;  // empty = "/"
+  std::vector<std::string> cgroupProcs;
+  std::string logPath;  // stdout+stderr, appended; empty = /dev/null
+};
+
+struct ContainerStatus {
+  std::string name;
+  int pid = 0;  // host pid
+  bool running = false;
+  int exitCode = 0;
+  int signal = 0;
+  int64_t startedAtMs = 0, finishedAtMs = 0;
+};
+
+struct ExitEvent {
+  std::string name;
+  int exitCode = 0;
+  int signal = 0;
+  int64_t finishedAtMs = 0;
+};
+
+namespace shimproto {
+
+// Serializes without ever throwing (invalid UTF-8 is replaced), plus the trailing newline.
+inline std::string line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+inline Result<nlohmann::json> parseObject(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return makeError("malformed JSON");
+  if (!j.is_object()) return makeError("expected a JSON object");
+  return j;
+}
+
+// Field readers: absent = default; present with the wrong type = error naming the field.
+inline Status getString(const nlohmann::json& j, const char* key, std::string& out,
+                        bool required = false) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) return makeError(std::string("missing field \"") + key + "\"");
+    return {};
+  }
+  if (!it->is_string()) return makeError(std::string("field \"") + key + "\" must be a string");
+  out = it->get_ref<const std::string&>();
+  return {};
+}
+
+inline Status getStrings(const nlohmann::json& j, const char* key, std::vector<std::string>& out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return {};
+  std::string err = std::string("field \"") + key + "\" must be an array of strings";
+  if (!it->is_array()) return makeError(err);
+  out.clear();
+  for (const auto& v : *it) {
+    if (!v.is_string()) return makeError(err);
+    out.push_back(v.get_ref<const std::string&>());
+  }
+  return {};
+}
+
+template <typename Int>
+inline Status getInt(const nlohmann::json& j, const char* key, Int& out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return {};
+  if (!it->is_number_integer())
+    return makeError(std::string("field \"") + key + "\" must be an integer");
+  out = it->get<Int>();
+  return {};
+}
+
+inline Status getBool(const nlohmann::json& j, const char* key, bool& out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return {};
+  if (!it->is_boolean()) return makeError(std::string("field \"") + key + "\" must be a boolean");
+  out = it->get<bool>();
+  return {};
+}
+
+inline nlohmann::json startRequest(const ContainerLaunch& l) {
+  return {{"op", "start"}, {"name", l.name}, {"rootfs", l.rootfs},           {"argv", l.argv},
+          {"env", l.env},  {"cwd", l.cwd},   {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath}};
+}
+
+inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {
+  ContainerLaunch l;
+  BOXD_TRY(getString(j, "name", l.name, true));
+  BOXD_TRY(getString(j, "rootfs", l.rootfs, true));
+  BOXD_TRY(getStrings(j, "argv", l.argv));
+  BOXD_TRY(getStrings(j, "env", l.env));
+  BOXD_TRY(getString(j, "cwd", l.cwd));
+  BOXD_TRY(getStrings(j, "cgroupProcs", l.cgroupProcs));
+  BOXD_TRY(getString(j, "log", l.logPath));
+  if (l.name.empty()) return makeError("field \"name\" is empty");
+  if (l.argv.empty()) return makeError("field \"argv\" is empty");
+  return l;
+}
+
+inline nlohmann::json statusToJson(const ContainerStatus& s) {
+  return {{"name", s.name},
+          {"pid", s.pid},
+          {"running", s.running},
+          {"exitCode", s.exitCode},
+          {"signal", s.signal},
+          {"startedAtMs", s.startedAtMs},
+          {"finishedAtMs", s.finishedAtMs}};
+}
+
+inline Result<ContainerStatus> statusFromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return makeError("container status is not an object");
+  ContainerStatus s;
+  BOXD_TRY(getString(j, "name", s.name, true));
+  BOXD_TRY(getInt(j, "pid", s.pid));
+  BOXD_TRY(getBool(j, "running", s.running));
+  BOXD_TRY(getInt(j, "exitCode", s.exitCode));
+  BOXD_TRY(getInt(j, "signal", s.signal));
+  BOXD_TRY(getInt(j, "startedAtMs", s.startedAtMs));
+  BOXD_TRY(getInt(j, "finishedAtMs", s.finishedAtMs));
+  return s;
+}
+
+inline nlohmann::json exitEventToJson(const ExitEvent& e) {
+  return {{"event", "exit"},
+          {"name", e.name},
+          {"exitCode", e.exitCode},
+          {"signal", e.signal},
+          {"finishedAtMs", e.finishedAtMs}};
+}
+
+inline Result<ExitEvent> exitEventFromJson(const nlohmann::json& j) {
+  std::string kind;
+  BOXD_TRY(getString(j, "event", kind, true));
+  if (kind != "exit") return makeError("unknown event \"" + kind + "\"");
+  ExitEvent e;
+  BOXD_TRY(getString(j, "name", e.name, true));
+  BOXD_TRY(getInt(j, "exitCode", e.exitCode));
+  BOXD_TRY(getInt(j, "signal", e.signal));
+  BOXD_TRY(getInt(j, "finishedAtMs", e.finishedAtMs));
+  return e;
+}
+
+inline nlohmann::json okReply() { return {{"ok", true}}; }
+inline nlohmann::json errorReply(const std::string& message) {
+  return {{"ok", false}, {"error", message}};
+}
+
+}  // namespace shimproto
+}  // namespace boxd::reconcilers

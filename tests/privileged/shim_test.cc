@@ -1,0 +1,593 @@
+// boxd-shim end to end, as root: a real shim per test over a busybox rootfs in a unique temp dir.
+// Every process a test starts (shim, containers) is recorded with its start time and SIGKILLed
+// in TearDown if still alive; the temp dir is removed (nothing is mounted in the host namespace:
+// all container mounts live in the containers' own mount namespaces).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "common/fd.h"
+#include "common/util.h"
+#include "reconcilers/sandbox/shim_client.h"
+#include "reconcilers/sandbox/shim_launcher.h"
+#include "reconcilers/sandbox/shim_step.h"
+
+namespace boxd::reconcilers {
+namespace {
+
+std::string shimBinary() {
+#ifdef BOXD_SHIM_BINARY
+  if (::access(BOXD_SHIM_BINARY, X_OK) == 0) return BOXD_SHIM_BINARY;
+#endif
+  const char* build = std::getenv("BOXD_BUILD_DIR");
+  std::string base = build != nullptr ? build : ".";
+  for (const char* rel : {"/agent/shim/boxd-shim", "/bin/boxd-shim"}) {
+    if (::access((base + rel).c_str(), X_OK) == 0) return base + rel;
+  }
+  return base + "/agent/shim/boxd-shim";
+}
+
+bool waitUntil(const std::function<bool()>& cond, int timeoutMs) {
+  int64_t deadline = monotonicMs() + timeoutMs;
+  while (!cond()) {
+    if (monotonicMs() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+std::string statusField(pid_t pid, const std::string& key) {
+  auto text = readFile("/proc/" + std::to_string(pid) + "/status");
+  if (!text.ok()) return "";
+  for (const auto& line : split(*text, '\n')) {
+    if (startsWith(line, key + ":")) return trim(line.substr(key.size() + 1));
+  }
+  return "";
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+int run(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+// Sends raw bytes on a fresh connection and returns what comes back within timeoutMs.
+std::string rawExchange(const std::string& socketPath, const std::string& bytes, size_t lines,
+                        int timeoutMs = 3000) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socketPath.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return "connect failed";
+  timeval tv{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(bytes.size()))
+    return "send failed";
+  std::string out;
+  char buf[4096];
+  while (static_cast<size_t>(std::count(out.begin(), out.end(), '\n')) < lines) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+class ShimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    id_ = randomHex(4);
+    dir_ = "/tmp/boxd-shim-test-" + id_;
+    rootfs_ = dir_ + "/rootfs";
+    ASSERT_TRUE(mkdirAll(rootfs_ + "/bin").ok());
+    // Installed from inside the rootfs so the applet links point at /bin/busybox there.
+    ASSERT_EQ(run("cp /bin/busybox " + rootfs_ + "/bin/busybox"), 0);
+    ASSERT_EQ(run("chroot " + rootfs_ + " /bin/busybox --install -s /bin"), 0);
+    for (const char* d : {"etc", "tmp", "proc", "dev", "sys"})
+      ASSERT_TRUE(mkdirAll(rootfs_ + "/" + d).ok());
+    cfg_.shimBinary = shimBinary();
+    ASSERT_EQ(::access(cfg_.shimBinary.c_str(), X_OK), 0) << cfg_.shimBinary;
+    cfg_.podName = "web";
+    cfg_.podUid = "uid-" + id_;
+    cfg_.socketPath = dir_ + "/run/shim.sock";
+    cfg_.pidFile = dir_ + "/run/shim.pid";
+    cfg_.logFile = dir_ + "/shim.log";
+    cfg_.hostname = "web-" + id_;
+  }
+
+  void TearDown() override {
+    for (const auto& p : tracked_) {
+      auto start = processStartTime(p.pid);
+      if (processAlive(p.pid) && start.ok() && *start == p.startTime) ::kill(p.pid, SIGKILL);
+    }
+    for (const auto& p : tracked_)
+      EXPECT_TRUE(waitUntil([&] { return !processAlive(p.pid); }, 5000)) << p.pid;
+    for (const auto& cg : cgroups_) ::rmdir(cg.c_str());
+    if (!dir_.empty()) {
+      EXPECT_TRUE(removeAll(dir_).ok());
+    }
+  }
+
+  void track(pid_t pid) {
+    auto start = processStartTime(pid);
+    if (start.ok()) tracked_.push_back({pid, *start});
+  }
+
+  ShimIdentity launch() {
+    auto id = launchShim(cfg_);
+    EXPECT_TRUE(id.ok()) << id.error().message;
+    if (!id.ok()) return {};
+    tracked_.push_back(*id);
+    return *id;
+  }
+
+  ContainerLaunch container(const std::string& name, std::vector<std::string> argv) {
+    ContainerLaunch l;
+    l.name = name;
+    l.rootfs = rootfs_;
+    l.argv = std::move(argv);
+    l.logPath = dir_ + "/" + name + ".log";
+    return l;
+  }
+
+  Result<ContainerStatus> start(ShimClient& client, const ContainerLaunch& l) {
+    auto st = client.start(l);
+    if (st.ok()) track(st->pid);
+    return st;
+  }
+
+  // Polls state() until the container is no longer running.
+  ContainerStatus waitExited(ShimClient& client, const std::string& name, int timeoutMs = 5000) {
+    ContainerStatus found;
+    bool done = waitUntil(
+        [&] {
+          auto st = client.state();
+          if (!st.ok()) return false;
+          for (const auto& c : *st) {
+            if (c.name == name && !c.running) {
+              found = c;
+              return true;
+            }
+          }
+          return false;
+        },
+        timeoutMs);
+    EXPECT_TRUE(done) << name << " did not exit";
+    return found;
+  }
+
+  // Runs a container to completion and returns its output.
+  std::string runToEnd(ShimClient& client, ContainerLaunch l) {
+    auto st = start(client, l);
+    EXPECT_TRUE(st.ok()) << st.error().message;
+    if (!st.ok()) return "";
+    waitExited(client, l.name);
+    auto out = readFile(l.logPath);
+    return out.ok() ? *out : "";
+  }
+
+  std::string id_, dir_, rootfs_;
+  ShimConfig cfg_;
+  std::vector<ShimIdentity> tracked_;
+  std::vector<std::string> cgroups_;
+};
+
+TEST_F(ShimTest, LaunchLeavesADetachedShimHoldingThePodNamespaces) {
+  ShimIdentity id = launch();
+  ASSERT_GT(id.pid, 0);
+  EXPECT_TRUE(processAlive(id.pid));
+  EXPECT_NE(statusField(id.pid, "PPid"), std::to_string(::getpid()))
+      << "the shim must not be the launcher's child";
+  EXPECT_EQ(trim(readFile(cfg_.pidFile).value()), std::to_string(id.pid));
+  struct stat st {};
+  ASSERT_EQ(::stat(cfg_.socketPath.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string pidNs = "/proc/" + std::to_string(id.pid) + "/ns/";
+  for (const char* ns : {"net", "ipc", "uts"}) {
+    char a[64] = {}, b[64] = {};
+    ASSERT_GT(::readlink((pidNs + ns).c_str(), a, sizeof a - 1), 0);
+    ASSERT_GT(::readlink((std::string("/proc/self/ns/") + ns).c_str(), b, sizeof b - 1), 0);
+    EXPECT_STRNE(a, b) << ns;
+  }
+  EXPECT_EQ(statusField(id.pid, "Threads"), "1");
+  // Lean: it runs once per pod.
+  std::string rss = statusField(id.pid, "VmRSS");
+  EXPECT_LT(std::stol(rss), 8 * 1024) << rss;
+}
+
+TEST_F(ShimTest, ShimSurvivesTheDeathOfItsLauncher) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  Fd readEnd(fds[0]), writeEnd(fds[1]);
+  pid_t launcher = ::fork();
+  ASSERT_GE(launcher, 0);
+  if (launcher == 0) {
+    auto id = launchShim(cfg_);
+    ShimIdentity out = id.ok() ? *id : ShimIdentity{};
+    ssize_t n = ::write(writeEnd.get(), &out, sizeof out);
+    ::_exit(n == sizeof out && id.ok() ? 0 : 1);
+  }
+  writeEnd.reset();
+  ShimIdentity id{};
+  ASSERT_EQ(::read(readEnd.get(), &id, sizeof id), static_cast<ssize_t>(sizeof id));
+  if (id.pid > 0) tracked_.push_back(id);
+  int status = 0;
+  ASSERT_EQ(::waitpid(launcher, &status, 0), launcher);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_GT(id.pid, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(processAlive(id.pid));
+  std::string ppid = statusField(id.pid, "PPid");
+  EXPECT_NE(ppid, std::to_string(launcher));
+  EXPECT_NE(ppid, std::to_string(::getpid()));
+  EXPECT_TRUE(ShimClient(cfg_.socketPath).state().ok());
+}
+
+TEST_F(ShimTest, LaunchFailureNamesTheCause) {
+  cfg_.hostname = std::string(100, 'h');  // longer than HOST_NAME_MAX
+  auto id = launchShim(cfg_);
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.error().message.rfind("start shim for pod web: sethostname", 0), 0u)
+      << id.error().message;
+  EXPECT_NE(id.error().message.find("Invalid argument"), std::string::npos) << id.error().message;
+  EXPECT_FALSE(exists(cfg_.pidFile));
+  EXPECT_FALSE(exists(cfg_.socketPath));
+
+  cfg_.hostname = "web";
+  cfg_.cgroupProcs = {dir_ + "/no-such-cgroup/cgroup.procs"};
+  id = launchShim(cfg_);
+  ASSERT_FALSE(id.ok());
+  EXPECT_NE(id.error().message.find("join cgroup"), std::string::npos) << id.error().message;
+  EXPECT_NE(id.error().message.find("No such file or directory"), std::string::npos)
+      << id.error().message;
+}
+
+TEST_F(ShimTest, ContainerSeesPodHostnameItsOwnPid1AndWritesTheLog) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  std::string out = runToEnd(
+      client, container("app", {"sh", "-c",
+                                "echo hello; hostname; echo pid=$$; cat /proc/1/cmdline; echo"}));
+  auto lines = split(out, '\n');
+  ASSERT_GE(lines.size(), 4u) << out;
+  EXPECT_EQ(lines[0], "hello");
+  EXPECT_EQ(lines[1], cfg_.hostname);
+  EXPECT_EQ(lines[2], "pid=1");
+  EXPECT_EQ(lines[3].substr(0, 6), std::string("sh\0-c\0", 6)) << out;
+}
+
+TEST_F(ShimTest, ContainersOfAPodShareNetIpcUtsButNotMountOrPid) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  // Both stay up while compared: the kernel reuses a freed namespace's inode number.
+  std::vector<std::string> argv = {"sh", "-c",
+                                   "for n in net ipc uts mnt pid; do echo $n=$(readlink "
+                                   "/proc/self/ns/$n); done; exec sleep 1000"};
+  std::string out[2];
+  for (int i = 0; i < 2; ++i) {
+    ContainerLaunch l = container(i == 0 ? "a" : "b", argv);
+    auto st = start(client, l);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    ASSERT_TRUE(waitUntil(
+        [&] {
+          auto text = readFile(l.logPath);
+          out[i] = text.ok() ? *text : "";
+          return std::count(out[i].begin(), out[i].end(), '\n') == 5;
+        },
+        5000))
+        << out[i];
+  }
+  auto field = [](const std::string& text, const std::string& ns) {
+    for (const auto& l : split(text, '\n')) {
+      if (startsWith(l, ns + "=")) return l.substr(ns.size() + 1);
+    }
+    return std::string("missing " + ns);
+  };
+  char host[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", host, sizeof host - 1), 0);
+  EXPECT_EQ(field(out[0], "net").substr(0, 4), "net:") << out[0];
+  EXPECT_NE(field(out[0], "net"), host);
+  for (const char* ns : {"net", "ipc", "uts"}) {
+    EXPECT_EQ(field(out[0], ns), field(out[1], ns)) << ns << "\n" << out[0] << out[1];
+  }
+  for (const char* ns : {"mnt", "pid"}) {
+    EXPECT_NE(field(out[0], ns), field(out[1], ns)) << ns << "\n" << out[0] << out[1];
+  }
+  EXPECT_TRUE(client.shutdown(0).ok());
+}
+
+TEST_F(ShimTest, MinimalDevReadOnlySysEnvAndCwd) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l =
+      container("app", {"sh", "-c",
+                        "ls /dev | tr '\\n' ' '; echo; touch /sys/x 2>/dev/null; echo sys=$?; "
+                        "echo foo=$FOO home=$HOME host=$HOSTNAME; echo path=$PATH; pwd"});
+  l.env = {"FOO=bar", "HOME=/home/app"};
+  l.cwd = "/tmp";
+  auto lines = split(runToEnd(client, l), '\n');
+  ASSERT_GE(lines.size(), 5u);
+  std::set<std::string> dev;
+  for (const auto& e : split(trim(lines[0]), ' ')) dev.insert(e);
+  std::set<std::string> want = {"fd",     "full",  "null",   "ptmx", "pts",     "random", "shm",
+                                "stderr", "stdin", "stdout", "tty",  "urandom", "zero"};
+  EXPECT_EQ(dev, want) << lines[0];
+  EXPECT_EQ(lines[1], "sys=1");
+  EXPECT_EQ(lines[2], "foo=bar home=/home/app host=" + cfg_.hostname);
+  EXPECT_EQ(lines[3], "path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  EXPECT_EQ(lines[4], "/tmp");
+}
+
+TEST_F(ShimTest, StartErrorsAreClear) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  auto missing = start(client, container("app", {"no-such-binary"}));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("exec \"no-such-binary\": No such file or directory"),
+            std::string::npos)
+      << missing.error().message;
+  ContainerLaunch badCwd = container("app", {"true"});
+  badCwd.cwd = "/nope";
+  auto cwd = start(client, badCwd);
+  ASSERT_FALSE(cwd.ok());
+  EXPECT_NE(cwd.error().message.find("chdir /nope: No such file or directory"), std::string::npos)
+      << cwd.error().message;
+
+  auto first = start(client, container("app", {"sleep", "100"}));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto again = start(client, container("app", {"true"}));
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("already running"), std::string::npos)
+      << again.error().message;
+  ASSERT_TRUE(client.stop("app", 0).ok());
+  auto replaced = start(client, container("app", {"true"}));
+  ASSERT_TRUE(replaced.ok()) << replaced.error().message;
+  EXPECT_NE(replaced->pid, first->pid);
+  ContainerStatus st = waitExited(client, "app");
+  EXPECT_EQ(st.pid, replaced->pid);
+  EXPECT_EQ(st.exitCode, 0);
+}
+
+TEST_F(ShimTest, MalformedRequestsGetErrorsAndTheShimKeepsServing) {
+  launch();
+  std::string out = rawExchange(
+      cfg_.socketPath,
+      "garbage\n[1,2]\n{\"op\":\"fly\"}\n{\"op\":\"start\",\"name\":7}\n"
+      "{\"op\":\"start\",\"name\":\"x\",\"rootfs\":\"/\",\"argv\":[]}\n{\"op\":\"stop\"}\n",
+      6);
+  auto lines = split(trim(out), '\n');
+  ASSERT_EQ(lines.size(), 6u) << out;
+  for (const auto& l : lines) EXPECT_NE(l.find("\"ok\":false"), std::string::npos) << l;
+  EXPECT_NE(lines[2].find("unknown op"), std::string::npos);
+  EXPECT_NE(lines[3].find("must be a string"), std::string::npos) << lines[3];
+  std::string huge(2 << 20, 'x');
+  rawExchange(cfg_.socketPath, huge, 1);
+  EXPECT_TRUE(ShimClient(cfg_.socketPath).state().ok());
+}
+
+TEST_F(ShimTest, ExitCodesAndSignalsReachStateAndSubscribers) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  auto sub1 = client.subscribe();
+  ASSERT_TRUE(sub1.ok()) << sub1.error().message;
+  {
+    auto vanishing = client.subscribe();  // closed right away: the shim must drop it
+    ASSERT_TRUE(vanishing.ok());
+  }
+  auto sub2 = client.subscribe();
+  ASSERT_TRUE(sub2.ok());
+
+  ASSERT_TRUE(start(client, container("three", {"sh", "-c", "exit 3"})).ok());
+  for (auto* sub : {&*sub1, &*sub2}) {
+    auto ev = sub->next(5000);
+    ASSERT_TRUE(ev.ok()) << ev.error().message;
+    EXPECT_EQ(ev->name, "three");
+    EXPECT_EQ(ev->exitCode, 3);
+    EXPECT_EQ(ev->signal, 0);
+    EXPECT_GT(ev->finishedAtMs, 0);
+  }
+  auto sleeper = start(client, container("sleeper", {"sleep", "100"}));
+  ASSERT_TRUE(sleeper.ok());
+  ASSERT_EQ(::kill(sleeper->pid, SIGKILL), 0);
+  auto ev = sub1->next(5000);
+  ASSERT_TRUE(ev.ok()) << ev.error().message;
+  EXPECT_EQ(ev->name, "sleeper");
+  EXPECT_EQ(ev->signal, SIGKILL);
+  EXPECT_EQ(ev->exitCode, 128 + SIGKILL);
+
+  ContainerStatus three = waitExited(client, "three");
+  EXPECT_EQ(three.exitCode, 3);
+  EXPECT_EQ(three.signal, 0);
+  EXPECT_GE(three.finishedAtMs, three.startedAtMs);
+  ContainerStatus killed = waitExited(client, "sleeper");
+  EXPECT_FALSE(killed.running);
+  EXPECT_EQ(killed.signal, SIGKILL);
+}
+
+TEST_F(ShimTest, StopHonoursTheGracePeriodAndKeepsServing) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  auto polite = start(
+      client,
+      container("polite", {"sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"}));
+  ASSERT_TRUE(polite.ok()) << polite.error().message;
+  auto stubborn =
+      start(client, container("stubborn", {"sleep", "1000"}));  // pid 1 without a TERM handler
+  ASSERT_TRUE(stubborn.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the trap be installed
+
+  int64_t t0 = monotonicMs();
+  ASSERT_TRUE(client.stop("polite", 10).ok());
+  EXPECT_LT(monotonicMs() - t0, 3000);
+  ContainerStatus p = waitExited(client, "polite");
+  EXPECT_EQ(p.exitCode, 0);
+  EXPECT_EQ(p.signal, 0);
+
+  t0 = monotonicMs();
+  auto stopping = std::async(std::launch::async,
+                             [&] { return ShimClient(cfg_.socketPath).stop("stubborn", 2); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int64_t s0 = monotonicMs();
+  auto st = client.state();  // served while the stop is still waiting out its grace
+  EXPECT_TRUE(st.ok());
+  EXPECT_LT(monotonicMs() - s0, 500);
+  Status stopped = stopping.get();
+  int64_t took = monotonicMs() - t0;
+  ASSERT_TRUE(stopped.ok()) << stopped.error().message;
+  EXPECT_GE(took, 1900);
+  EXPECT_LT(took, 5000);
+  ContainerStatus s = waitExited(client, "stubborn");
+  EXPECT_EQ(s.signal, SIGKILL);
+  EXPECT_FALSE(processAlive(stubborn->pid));
+}
+
+TEST_F(ShimTest, ShutdownLeavesNoProcessSocketOrPidfile) {
+  ShimIdentity id = launch();
+  ShimClient client(cfg_.socketPath);
+  auto a = start(client, container("a", {"sleep", "1000"}));
+  auto b = start(
+      client, container("b", {"sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"}));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(client.shutdown(1).ok());
+  for (pid_t pid : {id.pid, a->pid, b->pid}) {
+    EXPECT_TRUE(waitUntil([&] { return !processAlive(pid); }, 3000)) << pid;
+  }
+  EXPECT_FALSE(exists(cfg_.socketPath));
+  EXPECT_FALSE(exists(cfg_.pidFile));
+}
+
+TEST_F(ShimTest, SigtermStopsContainersGracefullyAndExits) {
+  ShimIdentity id = launch();
+  ShimClient client(cfg_.socketPath);
+  auto polite = start(
+      client,
+      container("polite", {"sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"}));
+  ASSERT_TRUE(polite.ok()) << polite.error().message;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(::kill(id.pid, SIGTERM), 0);
+  EXPECT_TRUE(waitUntil([&] { return !processAlive(id.pid); }, 5000));
+  EXPECT_FALSE(processAlive(polite->pid));
+  EXPECT_FALSE(exists(cfg_.socketPath));
+  EXPECT_FALSE(exists(cfg_.pidFile));
+  auto log = readFile(cfg_.logFile);
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("polite (pid " + std::to_string(polite->pid) + ") exited: code 7"),
+            std::string::npos)
+      << *log;
+}
+
+TEST_F(ShimTest, ContainersJoinTheirCgroup) {
+  std::string cg = "/sys/fs/cgroup/pids/boxd-shim-test-" + id_;
+  if (!exists("/sys/fs/cgroup/pids")) GTEST_SKIP() << "no cgroup v1 pids controller";
+  ASSERT_TRUE(mkdirAll(cg + "/shim").ok());
+  ASSERT_TRUE(mkdirAll(cg + "/app").ok());
+  cgroups_ = {cg + "/shim", cg + "/app", cg};  // removed in this order by TearDown
+  cfg_.cgroupProcs = {cg + "/shim/cgroup.procs"};
+  ShimIdentity id = launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l = container("app", {"sleep", "100"});
+  l.cgroupProcs = {cg + "/app/cgroup.procs"};
+  auto st = start(client, l);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  auto shimCg = readFile("/proc/" + std::to_string(id.pid) + "/cgroup");
+  auto appCg = readFile("/proc/" + std::to_string(st->pid) + "/cgroup");
+  ASSERT_TRUE(shimCg.ok() && appCg.ok());
+  EXPECT_NE(shimCg->find("pids:/boxd-shim-test-" + id_ + "/shim\n"), std::string::npos) << *shimCg;
+  EXPECT_NE(appCg->find("pids:/boxd-shim-test-" + id_ + "/app\n"), std::string::npos) << *appCg;
+  ASSERT_TRUE(client.shutdown(0).ok());
+  EXPECT_TRUE(waitUntil([&] { return !processAlive(id.pid); }, 3000));
+}
+
+TEST_F(ShimTest, ShimStepAppliesAdoptsAndUndoes) {
+  ShimStep step(cfg_, 1);
+  ASSERT_FALSE(step.observe().value());
+  ASSERT_TRUE(step.apply().ok());
+  ShimIdentity id = step.identity();
+  tracked_.push_back(id);
+  EXPECT_TRUE(step.observe().value());
+  nlohmann::json p = step.params();
+  EXPECT_EQ(p["pid"], id.pid);
+  EXPECT_EQ(p["startTime"], id.startTime);
+  EXPECT_EQ(p["socket"], cfg_.socketPath);
+
+  ShimStep again(cfg_, 1);  // a retried apply adopts the running shim
+  ASSERT_TRUE(again.apply().ok());
+  EXPECT_EQ(again.identity().pid, id.pid);
+
+  auto rebuilt = shimStepFromParams(p);
+  ASSERT_NE(rebuilt, nullptr);
+  EXPECT_EQ(rebuilt->kind(), "shim");
+  EXPECT_TRUE(rebuilt->observe().value());
+  ShimClient client(cfg_.socketPath);
+  auto app = start(client, container("app", {"sleep", "1000"}));
+  ASSERT_TRUE(app.ok());
+  ASSERT_TRUE(rebuilt->undo().ok());
+  EXPECT_FALSE(processAlive(id.pid));
+  EXPECT_TRUE(waitUntil([&] { return !processAlive(app->pid); }, 3000));
+  EXPECT_FALSE(exists(cfg_.socketPath));
+  EXPECT_FALSE(exists(cfg_.pidFile));
+  EXPECT_FALSE(rebuilt->observe().value());
+  EXPECT_TRUE(rebuilt->undo().ok()) << "undo of an absent shim succeeds";
+  EXPECT_EQ(shimStepFromParams(nlohmann::json{{"podName", "x"}}), nullptr);
+}
+
+TEST_F(ShimTest, ShimStepUndoCleansUpAfterTheShimWasKilled) {
+  ShimStep step(cfg_, 5);
+  ASSERT_TRUE(step.apply().ok());
+  ShimIdentity id = step.identity();
+  tracked_.push_back(id);
+  ShimClient client(cfg_.socketPath);
+  auto app = start(client, container("app", {"sleep", "1000"}));
+  ASSERT_TRUE(app.ok());
+  ASSERT_EQ(::kill(id.pid, SIGKILL), 0);
+  ASSERT_TRUE(waitUntil([&] { return !processAlive(id.pid); }, 3000));
+  // Its containers die with it instead of running on unsupervised.
+  EXPECT_TRUE(waitUntil([&] { return !processAlive(app->pid); }, 3000));
+  EXPECT_FALSE(step.observe().value());
+  EXPECT_TRUE(exists(cfg_.socketPath));  // left behind by the killed shim
+
+  auto rebuilt = shimStepFromParams(step.params());
+  ASSERT_NE(rebuilt, nullptr);
+  int64_t t0 = monotonicMs();
+  ASSERT_TRUE(rebuilt->undo().ok());
+  EXPECT_LT(monotonicMs() - t0, 2000) << "no grace period to wait for a dead shim";
+  EXPECT_FALSE(exists(cfg_.socketPath));
+  EXPECT_FALSE(exists(cfg_.pidFile));
+
+  ASSERT_TRUE(step.apply().ok()) << "a new shim binds over what is left";
+  tracked_.push_back(step.identity());
+  EXPECT_NE(step.identity().pid, id.pid);
+  EXPECT_TRUE(step.undo().ok());
+}
+
+TEST_F(ShimTest, SecondShimRefusesALiveSocket) {
+  launch();
+  ShimConfig other = cfg_;
+  other.pidFile = dir_ + "/run/other.pid";
+  auto second = launchShim(other);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("in use by a running shim"), std::string::npos)
+      << second.error().message;
+  EXPECT_TRUE(ShimClient(cfg_.socketPath).state().ok());
+}
+
+}  // namespace
+}  // namespace boxd::reconcilers
