@@ -40,6 +40,8 @@ class Cgroups {
   virtual std::vector<std::string> procsFiles(const std::string& rel) const = 0;
   // The directories, for `boxctl describe`.
   virtual std::vector<std::string> dirs(const std::string& rel) const = 0;
+  // Wanted controllers this host does not offer (skipped by create), for `boxctl describe`.
+  virtual std::vector<std::string> missingControllers() const { return {}; }
 };
 
 }  // namespace boxd::reconcilers

@@ -1,0 +1,38 @@
+// Helpers shared by the v1 and v2 Cgroups: path checks, subtree walks, the bounded kill loop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "reconcilers/cgroup/cgroup_fs.h"
+
+namespace boxd::reconcilers::cgroup_tree {
+
+// rel must be relative, non-empty, without "", "." or ".." components: a cgroup call must never
+// reach the controller root (killAll("") would kill the host).
+Status checkRel(const std::string& rel);
+
+// mkdir root/rel one level at a time; `beforeChild(dir)` runs on each existing parent first.
+Status makeTree(CgroupFs& fs, const std::string& root, const std::string& rel,
+                const std::function<Status(const std::string& dir)>& beforeChild = nullptr);
+
+// rmdir the subtree deepest first; absent = success. A directory whose processes have all
+// exited may stay busy for a moment: EBUSY is retried for up to a second while no live process
+// is listed in it.
+Status removeTree(CgroupFs& fs, const std::string& dir);
+
+// Every pid listed in cgroup.procs of dir and its descendants (sorted, unique); absent = none.
+Result<std::vector<pid_t>> treePids(CgroupFs& fs, const std::string& dir);
+
+// SIGKILLs every live process `listPids` returns until none is left or timeoutMs passes.
+// Refuses (without killing anything) when the calling process itself is listed.
+Status killUntilEmpty(const std::function<Result<std::vector<pid_t>>()>& listPids, int timeoutMs,
+                      const std::string& what);
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep);
+
+}  // namespace boxd::reconcilers::cgroup_tree
