@@ -1,0 +1,315 @@
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "agent/shim_watch.h"
+#include "common/util.h"
+
+namespace boxd::agent {
+
+FaultInjection FaultInjection::fromEnv() {
+  FaultInjection f;
+  if (const char* v = std::getenv("BOXD_FAULT_FAIL_STEP")) f.failStep = std::atoi(v);
+  if (const char* v = std::getenv("BOXD_FAULT_CRASH_STEP")) {
+    f.crashStep = std::atoi(v);
+    f.crashAfterApply = std::string(v).find(":after") != std::string::npos;
+  }
+  return f;
+}
+
+Agent::Agent(uv_loop_t* loop, Config cfg, std::unique_ptr<state::Store> store,
+             std::unique_ptr<reconcilers::Mounter> mounter, std::unique_ptr<reconcilers::Cgroups> cgroups)
+    : loop_(loop),
+      cfg_(std::move(cfg)),
+      store_(std::move(store)),
+      mounter_(std::move(mounter)),
+      cgroups_(std::move(cgroups)),
+      images_(cfg_.paths.imagesDir()),
+      dispatcher_(loop),
+      faults_(FaultInjection::fromEnv()),
+      rescanTimer_(loop),
+      resyncTimer_(loop) {}
+
+Agent::~Agent() { shutdown(); }
+
+Status Agent::start() {
+  startedAtMs_ = nowMs();
+  for (const auto& dir : {cfg_.paths.podsDir(), cfg_.paths.imagesDir(), cfg_.paths.shimsDir()}) {
+    BOXD_TRY(mkdirAll(dir, 0700));
+  }
+  if (faults_.failStep || faults_.crashStep) {
+    spdlog::warn("fault injection active: fail step {}, crash step {}{}", faults_.failStep, faults_.crashStep,
+                 faults_.crashAfterApply ? " (after apply)" : "");
+  }
+  recover();
+  startWatching();
+  scheduleScan();
+  rescanTimer_.start(cfg_.rescanSeconds * 1000, [this] { scheduleScan(); }, cfg_.rescanSeconds * 1000);
+  resyncTimer_.start(cfg_.resyncSeconds * 1000, [this] { resync(); }, cfg_.resyncSeconds * 1000);
+  return {};
+}
+
+void Agent::shutdown() {
+  rescanTimer_.stop();
+  resyncTimer_.stop();
+  if (inotifyPoll_ != nullptr) {
+    uv_poll_stop(inotifyPoll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(inotifyPoll_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    inotifyPoll_ = nullptr;
+  }
+  if (inotifyFd_ >= 0) {
+    ::close(inotifyFd_);
+    inotifyFd_ = -1;
+  }
+  for (auto& [name, pod] : pods_) {
+    pod->watch.reset();
+    pod->retryTimer.reset();
+    for (auto& [cname, c] : pod->containers) c.restartTimer.reset();
+  }
+  dispatcher_.close();
+}
+
+// ---- recovery -------------------------------------------------------------------------------
+
+void Agent::recover() {
+  bootId_ = bootId();
+  auto lastBoot = store_->getMeta("bootId");
+  bool rebooted = lastBoot.ok() && lastBoot->has_value() && **lastBoot != bootId_;
+  logStoreError(store_->setMeta("bootId", bootId_), "record boot id");
+  if (rebooted) spdlog::info("host rebooted since the last run: no recorded kernel object is assumed to exist");
+
+  auto recs = store_->listPods();
+  if (!recs.ok()) {
+    spdlog::error("read pods from the state store: {}", recs.error().message);
+    return;
+  }
+  for (auto& rec : *recs) {
+    auto pod = std::make_unique<PodState>();
+    pod->rec = rec;
+    auto spec = specs::fromJson(nlohmann::json::parse(rec.specJson, nullptr, false));
+    if (spec.ok()) pod->spec = *spec;
+    auto rows = store_->journal(rec.name);
+    bool complete = rows.ok() && !rows->empty();
+    if (rows.ok()) {
+      for (const auto& r : *rows) complete = complete && r.state == state::StepState::Done;
+    }
+    auto ctrs = store_->containers(rec.name);
+    if (ctrs.ok()) {
+      for (auto& c : *ctrs) pod->containers[c.name].rec = c;
+    }
+    // An interrupted create or teardown is undone from the journal (every undo is idempotent);
+    // the pod is then created afresh if it is still desired. A complete pod is re-adopted
+    // through its shim if the shim still runs; its containers keep running untouched.
+    pod->created = complete && !rebooted && rec.phase != "Terminating";
+    pod->needsTeardown = !pod->created;
+    spdlog::info("recovered pod {} (phase {}, {})", rec.name, rec.phase,
+                 pod->created ? "re-adopting its shim" : "undoing its journal");
+    pods_.emplace(rec.name, std::move(pod));
+  }
+  for (auto& [name, pod] : pods_) {
+    if (pod->created) watchShim(*pod);
+  }
+}
+
+void Agent::resync() {
+  for (auto& [name, pod] : pods_) {
+    if (pod->created && !pod->busy) refreshFromShim(name);
+  }
+  logStoreError(store_->pruneEvents(200), "prune events");
+}
+
+// ---- specs ----------------------------------------------------------------------------------
+
+void Agent::startWatching() {
+  inotifyFd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotifyFd_ < 0) {
+    spdlog::warn("inotify unavailable ({}); relying on the periodic rescan", std::strerror(errno));
+    return;
+  }
+  inotifyPoll_ = new uv_poll_t;
+  uv_poll_init(loop_, inotifyPoll_, inotifyFd_);
+  inotifyPoll_->data = this;
+  uv_poll_start(inotifyPoll_, UV_READABLE, &Agent::onInotify);
+}
+
+// Watches the specs path itself (following a symlink to the current snapshot), the ConfigMap
+// ..data target, and the parent of a symlinked specs path, where git-sync swaps the link.
+void Agent::rewatch(const std::string& resolvedDir) {
+  if (inotifyFd_ < 0 || resolvedDir == watchedDir_) return;
+  for (int wd : watches_) inotify_rm_watch(inotifyFd_, wd);
+  watches_.clear();
+  watchedDir_ = resolvedDir;
+  constexpr uint32_t kMask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |
+                             IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW;
+  std::vector<std::string> dirs = {cfg_.specsDir, resolvedDir};
+  auto slash = cfg_.specsDir.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) dirs.push_back(cfg_.specsDir.substr(0, slash));
+  for (const auto& d : dirs) {
+    uint32_t mask = kMask;
+    if (d == cfg_.specsDir) mask &= ~IN_DONT_FOLLOW;
+    int wd = inotify_add_watch(inotifyFd_, d.c_str(), mask);
+    if (wd >= 0) watches_.push_back(wd);
+  }
+}
+
+void Agent::onInotify(uv_poll_t* h, int status, int) {
+  auto* self = static_cast<Agent*>(h->data);
+  if (status < 0) return;
+  alignas(inotify_event) char buf[16384];
+  bool any = false;
+  for (;;) {
+    ssize_t n = ::read(self->inotifyFd_, buf, sizeof buf);
+    if (n <= 0) break;
+    any = true;  // any event, IN_Q_OVERFLOW included, means: rescan everything
+  }
+  if (any) self->scheduleScan();
+}
+
+void Agent::scheduleScan() {
+  if (scanning_) {
+    rescan_ = true;
+    return;
+  }
+  scanning_ = true;
+  auto result = std::make_shared<Result<SpecSnapshot>>(makeError("not read"));
+  std::string dir = cfg_.specsDir;
+  dispatcher_.runBlocking([result, dir] { *result = readSpecSnapshot(dir); },
+                          [this, result] {
+                            scanning_ = false;
+                            onSnapshot(std::move(*result));
+                            if (rescan_) {
+                              rescan_ = false;
+                              scheduleScan();
+                            }
+                          });
+}
+
+void Agent::onSnapshot(Result<SpecSnapshot> snap) {
+  if (!snap.ok()) {
+    // An unreadable specs dir (a mount not ready, a swap gone wrong) changes nothing that runs.
+    if (specsError_ != snap.error().message) spdlog::error("specs: {}", snap.error().message);
+    specsError_ = snap.error().message;
+    return;
+  }
+  specsError_.clear();
+  rewatch(snap->dir);
+  if (revision_ != snap->revision) spdlog::info("specs revision {}", snap->revision);
+  revision_ = snap->revision;
+
+  std::vector<FileResult> files;
+  std::map<std::string, std::pair<std::string, specs::ParseResult>> cache;
+  for (const auto& f : snap->files) {
+    auto it = parseCache_.find(f.name);
+    specs::ParseResult parsed = (it != parseCache_.end() && it->second.first == f.hash)
+                                    ? it->second.second
+                                    : specs::parseSpecFile(f.name, f.content);
+    cache[f.name] = {f.hash, parsed};
+    files.push_back({f.name, std::move(parsed)});
+  }
+  parseCache_ = std::move(cache);
+
+  std::map<std::string, DesiredPod> recorded;
+  for (const auto& [name, pod] : pods_) recorded[name] = {pod->spec, pod->rec.specHash, pod->rec.sourceFile};
+  Desired next = resolveDesired(files, lastGood_, recorded);
+  for (const auto& e : next.errors) {
+    bool known = false;
+    for (const auto& old : desired_.errors) known = known || (old.file == e.file && old.errors.size() == e.errors.size());
+    if (!known) {
+      for (const auto& d : e.errors) spdlog::warn("spec error: {}", d.str());
+    }
+  }
+  desired_ = std::move(next);
+  desiredLoaded_ = true;
+  reconcileAll();
+}
+
+// ---- reconcile ------------------------------------------------------------------------------
+
+void Agent::markDirty(const std::string& name) {
+  auto it = pods_.find(name);
+  if (it != pods_.end() && it->second->busy) {
+    it->second->dirty = true;
+    return;
+  }
+  dispatcher_.post([this, name] { reconcile(name); });
+}
+
+void Agent::reconcileAll() {
+  std::set<std::string> names;
+  for (const auto& [n, p] : pods_) names.insert(n);
+  for (const auto& [n, p] : desired_.pods) names.insert(n);
+  for (const auto& n : names) reconcile(n);
+}
+
+void Agent::reconcile(const std::string& name) {
+  if (!desiredLoaded_) return;  // nothing is torn down before the desired state is known
+  auto it = pods_.find(name);
+  auto want = desired_.pods.find(name);
+  if (it != pods_.end()) {
+    PodState& pod = *it->second;
+    if (pod.busy) {
+      pod.dirty = true;
+      return;
+    }
+    bool wanted = want != desired_.pods.end();
+    if (wanted && pod.rec.sourceFile != want->second.sourceFile && pod.rec.specHash == want->second.hash) {
+      pod.rec.sourceFile = want->second.sourceFile;  // moved to another file, same pod
+      logStoreError(store_->upsertPod(pod.rec), "update pod source");
+    }
+    if (pod.needsTeardown || !wanted || pod.rec.specHash != want->second.hash) {
+      bool replace = wanted && !pod.needsTeardown && pod.rec.specHash != want->second.hash;
+      if (replace) event(name, "Normal", "SpecChanged", "spec of " + want->second.sourceFile + " changed; replacing the pod");
+      beginTeardown(pod, [this](PodState& p) { markDirty(p.rec.name); });
+      return;
+    }
+    if (!pod.created) {
+      if (pod.retryTimer && pod.retryTimer->active()) return;  // waiting out a backoff
+      beginCreate(pod, want->second);
+      return;
+    }
+    startContainers(pod);
+    return;
+  }
+  if (want == desired_.pods.end()) return;
+  auto pod = std::make_unique<PodState>();
+  pod->rec.name = name;
+  PodState& ref = *pod;
+  pods_.emplace(name, std::move(pod));
+  beginCreate(ref, want->second);
+}
+
+void Agent::setPhase(PodState& pod, const std::string& phase, const std::string& reason,
+                     const std::string& message) {
+  if (pod.rec.phase == phase && pod.rec.reason == reason && pod.rec.message == message) return;
+  pod.rec.phase = phase;
+  pod.rec.reason = reason;
+  pod.rec.message = message;
+  pod.rec.updatedAtMs = nowMs();
+  logStoreError(store_->upsertPod(pod.rec), "update pod");
+}
+
+void Agent::event(const std::string& pod, const std::string& type, const std::string& reason,
+                  const std::string& msg) {
+  if (type == "Warning") spdlog::warn("pod {}: {}: {}", pod, reason, msg);
+  else spdlog::info("pod {}: {}: {}", pod, reason, msg);
+  auto r = store_->appendEvent({0, nowMs(), pod, type, reason, msg});
+  if (!r.ok()) spdlog::error("record event: {}", r.error().message);
+}
+
+void Agent::logStoreError(const Status& st, const char* what) {
+  if (!st.ok()) spdlog::error("state store: {}: {}", what, st.error().message);
+}
+
+std::optional<std::string> Agent::imageRootfs(const std::string& image) {
+  auto ref = specs::parseImageRef(image);
+  auto rec = store_->getImage(ref.name, ref.tag);
+  if (!rec.ok() || !rec->has_value()) return std::nullopt;
+  return images_.rootfsOf((*rec)->id);
+}
+
+}  // namespace boxd::agent

@@ -1,0 +1,151 @@
+// boxd's core: the reconcile loop. Runs on one libuv loop thread; everything blocking goes
+// through the Dispatcher. Level-triggered: any event (spec change, container exit, timer,
+// boxctl request) marks pods dirty, and a dirty pod is re-planned from desired × recorded ×
+// observed state.
+#pragma once
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/desired.h"
+#include "agent/dispatcher.h"
+#include "agent/spec_source.h"
+#include "reconcilers/cgroup/cgroups.h"
+#include "reconcilers/host/host.h"
+#include "reconcilers/host/mounter.h"
+#include "reconcilers/images/image_store.h"
+#include "state/store.h"
+
+namespace boxd::agent {
+
+class ShimWatch;
+
+// Fault injection for tests, read once from the environment at start:
+//   BOXD_FAULT_FAIL_STEP=N   step N (1-based) of every pod creation reports failure after apply
+//   BOXD_FAULT_CRASH_STEP=N[:after]  boxd SIGKILLs itself at step N, before apply (intent
+//                            journaled) or after apply (before done is recorded)
+struct FaultInjection {
+  int failStep = 0;
+  int crashStep = 0;
+  bool crashAfterApply = false;
+  static FaultInjection fromEnv();
+};
+
+struct ContainerRuntime {
+  state::ContainerRecord rec;
+  int64_t backoffMs = 0;        // next restart delay
+  std::unique_ptr<Timer> restartTimer;
+  bool starting = false;
+};
+
+struct PodState {
+  state::PodRecord rec;
+  specs::PodSpec spec;  // the incarnation recorded (rec.specJson)
+  std::map<std::string, ContainerRuntime> containers;
+  bool busy = false;    // an operation is in flight
+  bool dirty = false;   // reconcile again when it finishes
+  bool created = false; // every step of the plan is done
+  bool needsTeardown = false;
+  int64_t retryBackoffMs = 0;
+  std::unique_ptr<Timer> retryTimer;
+  std::unique_ptr<ShimWatch> watch;
+};
+
+class Agent {
+ public:
+  Agent(uv_loop_t* loop, Config cfg, std::unique_ptr<state::Store> store,
+        std::unique_ptr<reconcilers::Mounter> mounter, std::unique_ptr<reconcilers::Cgroups> cgroups);
+  ~Agent();
+
+  // Recovers from the journal, re-adopts shims, starts watching specs and serving boxctl.
+  Status start();
+  void shutdown();  // stops watching; pods keep running
+
+  // boxctl requests (loop thread). reply is called exactly once.
+  void handleRequest(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+
+  // For the API and tests.
+  nlohmann::json statusJson();
+
+ private:
+  friend class ShimWatch;
+  // specs
+  void startWatching();
+  void scheduleScan();
+  void onSnapshot(Result<SpecSnapshot> snap);
+  void rewatch(const std::string& resolvedDir);
+  static void onInotify(uv_poll_t* h, int status, int events);
+
+  // reconcile
+  void markDirty(const std::string& name);
+  void reconcileAll();
+  void reconcile(const std::string& name);
+  void beginCreate(PodState& pod, const DesiredPod& want);
+  void runStep(const std::string& name, std::vector<struct PlannedStep> plan, size_t i);
+  void createFailed(const std::string& name, const Error& err);
+  void beginTeardown(PodState& pod, std::function<void(PodState&)> then);
+  void undoJournal(const std::string& name, std::vector<state::JournalRow> rows, Status first,
+                   std::function<void(Status)> done);
+  void finishTeardown(const std::string& name, Status st);
+
+  // containers
+  void startContainers(PodState& pod);
+  void startContainer(PodState& pod, const std::string& container);
+  void onContainerExit(const std::string& pod, const std::string& container, int exitCode, int signal,
+                       int64_t finishedAtMs);
+  void refreshFromShim(const std::string& name);
+  void applyShimState(PodState& pod, const nlohmann::json& containers);
+  void updatePhase(PodState& pod);
+  void saveContainer(PodState& pod, ContainerRuntime& c);
+  void watchShim(PodState& pod);
+
+  // recovery and drift
+  void recover();
+  void resync();
+
+  // helpers
+  void setPhase(PodState& pod, const std::string& phase, const std::string& reason, const std::string& message);
+  void event(const std::string& pod, const std::string& type, const std::string& reason, const std::string& msg);
+  void logStoreError(const Status& st, const char* what);
+  std::optional<std::string> imageRootfs(const std::string& image);
+  nlohmann::json podJson(const PodState& pod, bool detailed);
+  void handleImageImport(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+
+  uv_loop_t* loop_;
+  Config cfg_;
+  std::unique_ptr<state::Store> store_;
+  std::unique_ptr<reconcilers::Mounter> mounter_;
+  std::unique_ptr<reconcilers::Cgroups> cgroups_;
+  reconcilers::ImageStore images_;
+  Dispatcher dispatcher_;
+  FaultInjection faults_;
+
+  std::map<std::string, std::unique_ptr<PodState>> pods_;
+  Desired desired_;
+  bool desiredLoaded_ = false;
+  LastGood lastGood_;
+  std::map<std::string, std::pair<std::string, specs::ParseResult>> parseCache_;  // file -> (hash, result)
+  std::string revision_;
+  std::string specsError_;  // the specs dir could not be read at all
+
+  bool scanning_ = false;
+  bool rescan_ = false;
+  int inotifyFd_ = -1;
+  uv_poll_t* inotifyPoll_ = nullptr;
+  std::string watchedDir_;
+  std::vector<int> watches_;
+  Timer rescanTimer_;
+  Timer resyncTimer_;
+  int64_t startedAtMs_ = 0;
+  std::string bootId_;
+};
+
+}  // namespace boxd::agent

@@ -1,0 +1,172 @@
+// boxctl's requests, answered on the loop thread from in-memory state (status is cheap).
+#include <spdlog/spdlog.h>
+
+#include "agent/agent.h"
+#include "agent/pod_plan.h"
+#include "common/util.h"
+
+namespace boxd::agent {
+
+using nlohmann::json;
+
+namespace {
+json diagnosticJson(const specs::Diagnostic& d) {
+  return {{"line", d.line}, {"column", d.column}, {"field", d.field}, {"message", d.message}, {"text", d.str()}};
+}
+json errorReply(const std::string& msg) { return {{"ok", false}, {"error", msg}}; }
+}  // namespace
+
+json Agent::podJson(const PodState& pod, bool detailed) {
+  json containers = json::array();
+  int ready = 0, restarts = 0;
+  for (const auto& c : pod.spec.containers) {
+    auto it = pod.containers.find(c.name);
+    state::ContainerRecord r = it != pod.containers.end() ? it->second.rec : state::ContainerRecord{};
+    if (r.state == "Running") ready++;
+    restarts += r.restarts;
+    json cj = {{"name", c.name}, {"image", c.image}, {"state", r.state.empty() ? "Waiting" : r.state},
+               {"reason", r.reason}, {"restarts", r.restarts}, {"exitCode", r.exitCode}, {"pid", r.pid},
+               {"startedAtMs", r.startedAtMs}, {"finishedAtMs", r.finishedAtMs}};
+    if (!r.message.empty()) cj["message"] = r.message;
+    if (detailed && !pod.rec.uid.empty()) {
+      cj["log"] = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, c.name).logPath;
+    }
+    containers.push_back(cj);
+  }
+  json j = {{"name", pod.rec.name},
+            {"uid", pod.rec.uid},
+            {"phase", pod.rec.phase},
+            {"reason", pod.rec.reason},
+            {"message", pod.rec.message},
+            {"ready", std::to_string(ready) + "/" + std::to_string(pod.spec.containers.size())},
+            {"restarts", restarts},
+            {"createdAtMs", pod.rec.createdAtMs},
+            {"sourceFile", pod.rec.sourceFile},
+            {"specHash", pod.rec.specHash},
+            {"containers", containers}};
+  if (detailed) {
+    j["spec"] = specs::toJson(pod.spec);
+    j["cgroupVersion"] = cgroups_->version();
+    json resources = json::array();
+    auto rows = store_->journal(pod.rec.name);
+    if (rows.ok()) {
+      for (const auto& r : *rows) {
+        resources.push_back({{"step", r.seq + 1}, {"kind", r.kind}, {"resource", r.resource},
+                             {"state", state::toString(r.state)}});
+      }
+    }
+    j["resources"] = resources;
+    json events = json::array();
+    auto evs = store_->events(pod.rec.name, 20);
+    if (evs.ok()) {
+      for (const auto& e : *evs) {
+        events.push_back({{"timeMs", e.timeMs}, {"pod", e.pod}, {"type", e.type}, {"reason", e.reason},
+                          {"message", e.message}});
+      }
+    }
+    j["events"] = events;
+  }
+  return j;
+}
+
+json Agent::statusJson() {
+  json pods = json::array();
+  for (const auto& [name, pod] : pods_) pods.push_back(podJson(*pod, false));
+  json errors = json::array();
+  for (const auto& e : desired_.errors) {
+    json list = json::array();
+    for (const auto& d : e.errors) list.push_back(diagnosticJson(d));
+    errors.push_back({{"file", e.file}, {"error", e.errors.empty() ? "" : e.errors.front().str()}, {"errors", list}});
+  }
+  if (!specsError_.empty()) errors.push_back({{"file", cfg_.specsDir}, {"error", specsError_}, {"errors", json::array()}});
+  return {{"ok", true},         {"specsDir", cfg_.specsDir}, {"revision", revision_},
+          {"nowMs", nowMs()},   {"pods", pods},              {"specErrors", errors}};
+}
+
+void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
+  std::string op = req.value("op", "");
+  std::string name = req.value("name", "");
+  if (op == "status") return reply(statusJson());
+  if (op == "config") {
+    return reply({{"ok", true}, {"specsDir", cfg_.specsDir}, {"stateDir", cfg_.paths.stateDir},
+                  {"runDir", cfg_.paths.runDir}, {"pid", ::getpid()}});
+  }
+  if (op == "describe" || op == "logs") {
+    auto it = pods_.find(name);
+    if (it == pods_.end()) return reply(errorReply("pod \"" + name + "\" not found"));
+    json j = podJson(*it->second, true);
+    j["ok"] = true;
+    return reply(j);
+  }
+  if (op == "events") {
+    auto evs = store_->events(name, req.value("limit", 100));
+    if (!evs.ok()) return reply(errorReply(evs.error().message));
+    json list = json::array();
+    for (const auto& e : *evs) {
+      list.push_back({{"timeMs", e.timeMs}, {"pod", e.pod}, {"type", e.type}, {"reason", e.reason},
+                      {"message", e.message}});
+    }
+    return reply({{"ok", true}, {"events", list}});
+  }
+  if (op == "image-import") return handleImageImport(req, std::move(reply));
+  if (op == "image-ls") {
+    auto imgs = store_->listImages();
+    if (!imgs.ok()) return reply(errorReply(imgs.error().message));
+    json list = json::array();
+    for (const auto& i : *imgs) {
+      list.push_back({{"name", i.name}, {"tag", i.tag}, {"id", i.id}, {"sizeBytes", i.sizeBytes},
+                      {"createdAtMs", i.createdAtMs}});
+    }
+    return reply({{"ok", true}, {"images", list}});
+  }
+  if (op == "image-rm") {
+    auto ref = specs::parseImageRef(name);
+    auto rec = store_->getImage(ref.name, ref.tag);
+    if (!rec.ok()) return reply(errorReply(rec.error().message));
+    if (!rec->has_value()) return reply(errorReply("image " + ref.str() + " not found"));
+    for (const auto& [pname, pod] : pods_) {
+      for (const auto& c : pod->spec.containers) {
+        if (specs::parseImageRef(c.image).str() == ref.str()) {
+          return reply(errorReply("image " + ref.str() + " is used by pod " + pname + "; delete the pod first"));
+        }
+      }
+    }
+    std::string id = (*rec)->id;
+    logStoreError(store_->deleteImage(ref.name, ref.tag), "delete image");
+    auto all = store_->listImages();
+    bool shared = false;
+    if (all.ok()) {
+      for (const auto& i : *all) shared = shared || i.id == id;
+    }
+    if (!shared) {
+      Status st = images_.remove(id);
+      if (!st.ok()) return reply(errorReply(st.error().message));
+    }
+    return reply({{"ok", true}, {"removed", ref.str()}});
+  }
+  return reply(errorReply("unknown request \"" + op + "\""));
+}
+
+void Agent::handleImageImport(const json& req, std::function<void(json)> reply) {
+  auto ref = specs::parseImageRef(req.value("name", ""));
+  std::string path = req.value("path", "");
+  if (ref.name.empty() || path.empty()) return reply(errorReply("image import needs NAME and PATH"));
+  auto result = std::make_shared<Result<reconcilers::ImportedImage>>(makeError("not imported"));
+  auto* images = &images_;
+  dispatcher_.runBlocking([images, path, result] { *result = images->import(path); },
+                          [this, ref, result, reply = std::move(reply)] {
+                            if (!result->ok()) return reply(errorReply(result->error().message));
+                            state::ImageRecord rec{ref.name, ref.tag, (*result)->id, (*result)->sizeBytes, nowMs()};
+                            Status st = store_->upsertImage(rec);
+                            if (!st.ok()) return reply(errorReply(st.error().message));
+                            spdlog::info("imported image {} ({})", ref.str(), rec.id.substr(0, 12));
+                            event("", "Normal", "ImageImported", ref.str() + " id " + rec.id.substr(0, 12));
+                            reply({{"ok", true}, {"image", ref.str()}, {"id", rec.id}, {"sizeBytes", rec.sizeBytes}});
+                            for (const auto& [name, pod] : pods_) {
+                              if (pod->rec.reason == "ImageNotFound") markDirty(name);
+                            }
+                            reconcileAll();
+                          });
+}
+
+}  // namespace boxd::agent

@@ -1,0 +1,155 @@
+#include "agent/boxctl_format.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
+#include "common/util.h"
+
+namespace boxd::agent {
+
+using nlohmann::json;
+
+namespace {
+
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 3, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string clock(int64_t ms) {
+  time_t t = static_cast<time_t>(ms / 1000);
+  struct tm tm {};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string str(const json& j, const char* key) { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; }
+
+}  // namespace
+
+std::string formatAge(int64_t ms) {
+  int64_t s = std::max<int64_t>(ms, 0) / 1000;
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  if (s < 172800) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+std::string formatBytes(int64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    u++;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.1f%s", v, units[u]);
+  return buf;
+}
+
+std::string statusColumn(const json& pod) {
+  std::string phase = str(pod, "phase"), reason = str(pod, "reason");
+  if (phase == "Running") {
+    for (const auto& c : pod["containers"]) {
+      if (str(c, "reason") == "CrashLoopBackOff") return "CrashLoopBackOff";
+    }
+  }
+  if (phase == "Pending" && !reason.empty()) return reason;
+  if (phase == "Terminating" && !reason.empty()) return reason;
+  return phase.empty() ? "Pending" : phase;
+}
+
+std::string formatStatus(const json& s) {
+  std::string out = "specs: " + str(s, "specsDir");
+  if (!str(s, "revision").empty()) out += " (revision " + str(s, "revision") + ")";
+  out += "\n";
+  int64_t now = s.value("nowMs", int64_t{0});
+  std::vector<std::vector<std::string>> rows = {{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}};
+  for (const auto& p : s["pods"]) {
+    rows.push_back({str(p, "name"), str(p, "ready"), statusColumn(p), std::to_string(p.value("restarts", 0)),
+                    formatAge(now - p.value("createdAtMs", now))});
+  }
+  if (rows.size() == 1) out += "No pods.\n";
+  else out += table(rows);
+  if (!s["specErrors"].empty()) {
+    out += "\nSPEC ERRORS\n";
+    for (const auto& e : s["specErrors"]) {
+      if (e["errors"].empty()) out += "  " + str(e, "file") + ": " + str(e, "error") + "\n";
+      for (const auto& d : e["errors"]) out += "  " + str(d, "text") + "\n";
+    }
+  }
+  return out;
+}
+
+std::string formatDescribe(const json& p) {
+  std::string out;
+  out += "Name:         " + str(p, "name") + "\n";
+  out += "UID:          " + str(p, "uid") + "\n";
+  out += "Source:       " + str(p, "sourceFile") + "\n";
+  out += "Status:       " + statusColumn(p) + "\n";
+  if (!str(p, "message").empty()) out += "Message:      " + str(p, "message") + "\n";
+  out += "Created:      " + clock(p.value("createdAtMs", int64_t{0})) + "\n";
+  out += "Spec hash:    " + str(p, "specHash").substr(0, 16) + "\n";
+  out += "Containers:\n";
+  for (const auto& c : p["containers"]) {
+    out += "  " + str(c, "name") + ":\n";
+    out += "    Image:     " + str(c, "image") + "\n";
+    out += "    State:     " + str(c, "state");
+    if (!str(c, "reason").empty()) out += " (" + str(c, "reason") + ")";
+    out += "\n";
+    if (c.value("pid", 0) != 0) out += "    PID:       " + std::to_string(c.value("pid", 0)) + "\n";
+    if (str(c, "state") == "Terminated") out += "    Exit code: " + std::to_string(c.value("exitCode", 0)) + "\n";
+    if (!str(c, "message").empty()) out += "    Message:   " + str(c, "message") + "\n";
+    out += "    Restarts:  " + std::to_string(c.value("restarts", 0)) + "\n";
+    if (!str(c, "log").empty()) out += "    Log:       " + str(c, "log") + "\n";
+  }
+  out += "Host resources (cgroup " + str(p, "cgroupVersion") + "):\n";
+  std::vector<std::vector<std::string>> rows = {{"  STEP", "KIND", "STATE", "RESOURCE"}};
+  for (const auto& r : p["resources"]) {
+    rows.push_back({"  " + std::to_string(r.value("step", 0)), str(r, "kind"), str(r, "state"), str(r, "resource")});
+  }
+  out += rows.size() > 1 ? table(rows) : "  (none)\n";
+  out += "Events:\n";
+  out += p["events"].empty() ? "  (none)\n" : formatEvents(p["events"]);
+  return out;
+}
+
+std::string formatEvents(const json& events) {
+  std::vector<std::vector<std::string>> rows = {{"TIME", "POD", "TYPE", "REASON", "MESSAGE"}};
+  for (const auto& e : events) {
+    rows.push_back({clock(e.value("timeMs", int64_t{0})), str(e, "pod").empty() ? "-" : str(e, "pod"), str(e, "type"),
+                    str(e, "reason"), str(e, "message")});
+  }
+  return table(rows);
+}
+
+std::string formatImages(const json& images) {
+  std::vector<std::vector<std::string>> rows = {{"NAME", "TAG", "ID", "SIZE", "CREATED"}};
+  for (const auto& i : images) {
+    rows.push_back({str(i, "name"), str(i, "tag"), str(i, "id").substr(0, 12), formatBytes(i.value("sizeBytes", int64_t{0})),
+                    clock(i.value("createdAtMs", int64_t{0}))});
+  }
+  return table(rows);
+}
+
+}  // namespace boxd::agent

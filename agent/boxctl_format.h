@@ -1,0 +1,19 @@
+// boxctl's human output, from boxd's JSON answers. Pure, so it is unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace boxd::agent {
+
+std::string formatAge(int64_t ms);      // 5s, 3m, 2h, 4d
+std::string formatBytes(int64_t bytes);  // 1.9MiB
+// The STATUS column: the reason when it says more than the phase (ImageNotFound, CrashLoopBackOff).
+std::string statusColumn(const nlohmann::json& pod);
+std::string formatStatus(const nlohmann::json& status);
+std::string formatDescribe(const nlohmann::json& pod);
+std::string formatEvents(const nlohmann::json& events);
+std::string formatImages(const nlohmann::json& images);
+
+}  // namespace boxd::agent

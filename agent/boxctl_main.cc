@@ -1,0 +1,274 @@
+// boxctl: the operator's view of boxd. Talks to boxd over its unix socket; writes spec files
+// atomically into the specs dir for apply/delete.
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "agent/boxctl_format.h"
+#include "common/fd.h"
+#include "common/util.h"
+#include "specs/parse.h"
+
+using namespace boxd;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: boxctl [--run-dir DIR | --socket PATH] COMMAND [ARGS]
+
+Commands:
+  status [-o json]                 pods at a glance (NAME READY STATUS RESTARTS AGE) and spec errors
+  describe POD                     spec source, containers, host resources, recent events
+  logs POD [-c CONTAINER] [-f]     a container's output
+  events [POD]                     recent events
+  apply -f FILE                    validate FILE, then write it atomically into the specs dir
+  delete POD [--force]             remove the spec file that declares POD
+  image import NAME[:TAG] PATH     import a rootfs directory or tarball (.tar, .tar.gz)
+  image ls                         list images
+  image rm NAME[:TAG]              remove an image (refused while a pod uses it)
+
+Options:
+  --run-dir DIR    boxd's runtime dir (default /run/boxd); the socket is DIR/boxd.sock
+  --socket PATH    boxd's socket
+  -h, --help       show this help
+)";
+
+struct Exit {
+  int code;
+};
+
+[[noreturn]] void die(const std::string& msg, int code = 1) {
+  std::fprintf(stderr, "boxctl: %s\n", msg.c_str());
+  std::exit(code);
+}
+
+std::string g_socket = "/run/boxd/boxd.sock";
+
+json call(const json& req, int timeoutMs = 30000) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) die("socket: " + std::string(std::strerror(errno)));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (g_socket.size() >= sizeof addr.sun_path) die("socket path too long: " + g_socket);
+  std::strcpy(addr.sun_path, g_socket.c_str());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    die("cannot reach boxd at " + g_socket + ": " + std::strerror(errno) + " (is boxd running?)");
+  }
+  std::string line = req.dump() + "\n";
+  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) die("send request to boxd failed");
+  std::string in;
+  char buf[65536];
+  int64_t deadline = monotonicMs() + timeoutMs;
+  while (in.find('\n') == std::string::npos) {
+    pollfd p{fd.get(), POLLIN, 0};
+    int64_t left = deadline - monotonicMs();
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) die("boxd did not answer within " + std::to_string(timeoutMs / 1000) + "s");
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) die("boxd closed the connection without an answer");
+    in.append(buf, static_cast<size_t>(n));
+  }
+  auto reply = json::parse(in.substr(0, in.find('\n')), nullptr, false);
+  if (reply.is_discarded()) die("malformed answer from boxd");
+  if (!reply.value("ok", false)) die(reply.value("error", "request failed"));
+  return reply;
+}
+
+std::string specsDir() { return call({{"op", "config"}})["specsDir"]; }
+
+// A specs dir that is (or contains) a swapped symlink belongs to a sync tool, not to boxctl.
+void refuseManagedSpecsDir(const std::string& dir) {
+  struct stat st {};
+  if ((::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) ||
+      ::lstat((dir + "/..data").c_str(), &st) == 0) {
+    die("specs dir " + dir + " is managed by a symlink swap (git-sync or a ConfigMap); change its source instead");
+  }
+}
+
+int cmdStatus(const std::vector<std::string>& args) {
+  bool asJson = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) {
+      if (args[++i] != "json") die("unknown output format " + args[i] + " (json)");
+      asJson = true;
+    } else if (args[i] == "-ojson" || args[i] == "-o=json") {
+      asJson = true;
+    } else {
+      die("status: unexpected argument " + args[i]);
+    }
+  }
+  json s = call({{"op", "status"}});
+  if (asJson) {
+    s.erase("ok");
+    std::printf("%s\n", s.dump(2).c_str());
+  } else {
+    std::fputs(agent::formatStatus(s).c_str(), stdout);
+  }
+  return s["specErrors"].empty() ? 0 : 0;
+}
+
+int cmdDescribe(const std::vector<std::string>& args) {
+  if (args.size() != 1) die("usage: boxctl describe POD");
+  std::fputs(agent::formatDescribe(call({{"op", "describe"}, {"name", args[0]}})).c_str(), stdout);
+  return 0;
+}
+
+int cmdEvents(const std::vector<std::string>& args) {
+  json req = {{"op", "events"}, {"limit", 100}};
+  if (!args.empty()) req["name"] = args[0];
+  std::fputs(agent::formatEvents(call(req)["events"]).c_str(), stdout);
+  return 0;
+}
+
+int cmdLogs(const std::vector<std::string>& args) {
+  std::string pod, container;
+  bool follow = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-f" || args[i] == "--follow") follow = true;
+    else if ((args[i] == "-c" || args[i] == "--container") && i + 1 < args.size()) container = args[++i];
+    else if (pod.empty() && args[i][0] != '-') pod = args[i];
+    else die("logs: unexpected argument " + args[i]);
+  }
+  if (pod.empty()) die("usage: boxctl logs POD [-c CONTAINER] [-f]");
+  json d = call({{"op", "logs"}, {"name", pod}});
+  std::string path, names;
+  for (const auto& c : d["containers"]) {
+    names += (names.empty() ? "" : ", ") + c["name"].get<std::string>();
+    if (c["name"] == container || (container.empty() && d["containers"].size() == 1)) path = c.value("log", "");
+  }
+  if (path.empty()) {
+    if (container.empty()) die("pod " + pod + " has several containers; choose one with -c (" + names + ")");
+    die("pod " + pod + " has no container \"" + container + "\" (" + names + ")");
+  }
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd && !follow) return 0;  // nothing logged yet
+  char buf[65536];
+  for (;;) {
+    if (!fd) fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : 0;
+    if (n > 0) {
+      std::fwrite(buf, 1, static_cast<size_t>(n), stdout);
+      continue;
+    }
+    if (!follow) break;
+    std::fflush(stdout);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 && fd) break;  // the pod and its logs are gone
+    ::usleep(200 * 1000);
+  }
+  return 0;
+}
+
+int cmdApply(const std::vector<std::string>& args) {
+  if (args.size() != 2 || args[0] != "-f") die("usage: boxctl apply -f FILE");
+  auto content = readFile(args[1]);
+  if (!content.ok()) die(content.error().message);
+  std::string base = args[1].substr(args[1].find_last_of('/') + 1);
+  auto parsed = specs::parseSpecFile(base, *content);
+  if (!parsed.ok()) {
+    for (const auto& d : parsed.errors) std::fprintf(stderr, "%s\n", d.str().c_str());
+    die(args[1] + ": " + std::to_string(parsed.errors.size()) + " error(s); nothing applied");
+  }
+  if (parsed.pods.empty()) die(args[1] + ": no pod in the file; nothing applied");
+  if (!endsWith(base, ".yaml") && !endsWith(base, ".yml") && !endsWith(base, ".json")) base += ".yaml";
+  if (base[0] == '.') base = base.substr(1);
+  std::string dir = specsDir();
+  refuseManagedSpecsDir(dir);
+  Status st = writeFileAtomic(dir + "/" + base, *content, 0644);
+  if (!st.ok()) die(st.error().message);
+  for (const auto& p : parsed.pods) std::printf("pod/%s configured (%s/%s)\n", p.spec.name.c_str(), dir.c_str(), base.c_str());
+  return 0;
+}
+
+int cmdDelete(const std::vector<std::string>& args) {
+  std::string pod;
+  bool force = false;
+  for (const auto& a : args) {
+    if (a == "--force") force = true;
+    else if (pod.empty()) pod = a;
+    else die("delete: unexpected argument " + a);
+  }
+  if (pod.empty()) die("usage: boxctl delete POD [--force]");
+  json d = call({{"op", "describe"}, {"name", pod}});
+  std::string dir = specsDir();
+  refuseManagedSpecsDir(dir);
+  std::string file = d["sourceFile"];
+  std::string path = dir + "/" + file;
+  auto content = readFile(path);
+  if (!content.ok()) die("pod " + pod + " came from " + path + ", which is gone already");
+  auto parsed = specs::parseSpecFile(file, *content);
+  std::string others;
+  for (const auto& p : parsed.pods) {
+    if (p.spec.name != pod) others += (others.empty() ? "" : ", ") + p.spec.name;
+  }
+  if (!others.empty() && !force) {
+    die(path + " also declares " + others + "; deleting it removes them too (use --force)");
+  }
+  if (::unlink(path.c_str()) != 0) die("remove " + path + ": " + std::strerror(errno));
+  std::printf("pod/%s deleted (removed %s)\n", pod.c_str(), path.c_str());
+  if (!others.empty()) std::printf("also removed: %s\n", others.c_str());
+  return 0;
+}
+
+int cmdImage(const std::vector<std::string>& args) {
+  if (args.empty()) die("usage: boxctl image import|ls|rm ...");
+  if (args[0] == "import") {
+    if (args.size() != 3) die("usage: boxctl image import NAME[:TAG] PATH");
+    char abs[PATH_MAX];
+    if (::realpath(args[2].c_str(), abs) == nullptr) die(args[2] + ": " + std::strerror(errno));
+    json r = call({{"op", "image-import"}, {"name", args[1]}, {"path", abs}}, 600000);
+    std::printf("imported %s (id %s, %s)\n", r["image"].get<std::string>().c_str(),
+                r["id"].get<std::string>().substr(0, 12).c_str(),
+                agent::formatBytes(r["sizeBytes"].get<int64_t>()).c_str());
+    return 0;
+  }
+  if (args[0] == "ls") {
+    std::fputs(agent::formatImages(call({{"op", "image-ls"}})["images"]).c_str(), stdout);
+    return 0;
+  }
+  if (args[0] == "rm") {
+    if (args.size() != 2) die("usage: boxctl image rm NAME[:TAG]");
+    json r = call({{"op", "image-rm"}, {"name", args[1]}});
+    std::printf("removed %s\n", r["removed"].get<std::string>().c_str());
+    return 0;
+  }
+  die("unknown image command " + args[0]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    if (args[i] == "-h" || args[i] == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (args[i] == "--run-dir" && i + 1 < args.size()) g_socket = args[++i] + "/boxd.sock";
+    else if (args[i] == "--socket" && i + 1 < args.size()) g_socket = args[++i];
+    else break;
+  }
+  if (i >= args.size()) die("missing command (see boxctl --help)", 2);
+  std::string cmd = args[i];
+  std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
+  if (cmd == "status" || cmd == "get") return cmdStatus(rest);
+  if (cmd == "describe") return cmdDescribe(rest);
+  if (cmd == "logs") return cmdLogs(rest);
+  if (cmd == "events") return cmdEvents(rest);
+  if (cmd == "apply") return cmdApply(rest);
+  if (cmd == "delete") return cmdDelete(rest);
+  if (cmd == "image") return cmdImage(rest);
+  die("unknown command " + cmd + " (see boxctl --help)", 2);
+}

@@ -1,0 +1,87 @@
+// boxd: the node agent daemon.
+#include <limits.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "agent/agent.h"
+#include "agent/api_server.h"
+#include "common/util.h"
+#include "reconcilers/cgroup/kernel_cgroups.h"
+#include "reconcilers/host/real_mounter.h"
+
+using namespace boxd;
+
+namespace {
+
+std::string selfDir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<size_t>(n));
+  return p.substr(0, p.find_last_of('/'));
+}
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "boxd: %s\n", msg.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  agent::Config cfg;
+  auto cli = agent::parseBoxdArgs(argc, argv, cfg);
+  if (cli.exit) {
+    std::fprintf(cli.code == 0 ? stdout : stderr, "%s\n", cli.message.c_str());
+    return cli.code;
+  }
+  spdlog::set_level(spdlog::level::from_str(cfg.logLevel));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (cfg.paths.shimBinary.empty()) cfg.paths.shimBinary = selfDir() + "/boxd-shim";
+  if (::access(cfg.paths.shimBinary.c_str(), X_OK) != 0) return fail("shim binary " + cfg.paths.shimBinary + " not found");
+  ::signal(SIGPIPE, SIG_IGN);
+
+  for (const auto& dir : {cfg.paths.stateDir, cfg.paths.runDir}) {
+    Status st = mkdirAll(dir, 0700);
+    if (!st.ok()) return fail(st.error().message);
+  }
+  auto store = state::Store::open(cfg.paths.stateDir + "/boxd.db");
+  if (!store.ok()) return fail(store.error().message);
+  auto cgroups = reconcilers::detectCgroups();
+  if (!cgroups.ok()) return fail(cgroups.error().message);
+
+  uv_loop_t* loop = uv_default_loop();
+  agent::Agent agent(loop, cfg, std::move(*store), std::make_unique<reconcilers::RealMounter>(),
+                     std::move(*cgroups));
+  agent::ApiServer api(loop, [&agent](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
+    agent.handleRequest(req, std::move(reply));
+  });
+  Status st = agent.start();
+  if (!st.ok()) return fail(st.error().message);
+  st = api.listen(cfg.socketPath());
+  if (!st.ok()) return fail(st.error().message);
+  spdlog::info("boxd {} started: specs {}, state {}, run {}", BOXD_VERSION, cfg.specsDir, cfg.paths.stateDir,
+               cfg.paths.runDir);
+
+  // SIGTERM/SIGINT stop boxd only: pods and their shims keep running and are re-adopted later.
+  uv_signal_t sigterm, sigint;
+  auto stop = [](uv_signal_t* h, int signum) {
+    spdlog::info("signal {}: stopping boxd; pods keep running", signum);
+    uv_stop(h->loop);
+  };
+  uv_signal_init(loop, &sigterm);
+  uv_signal_start(&sigterm, stop, SIGTERM);
+  uv_signal_init(loop, &sigint);
+  uv_signal_start(&sigint, stop, SIGINT);
+  uv_run(loop, UV_RUN_DEFAULT);
+  api.close();
+  spdlog::default_logger()->flush();
+  // Blocking operations may still be in flight on their threads; the journal makes stopping
+  // here safe, so leave without running destructors under them.
+  std::_Exit(0);
+}

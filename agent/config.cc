@@ -1,0 +1,99 @@
+#include "agent/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstring>
+#include <filesystem>
+
+namespace boxd::agent {
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: boxd [OPTIONS]
+
+Converges this host to the pods declared in the specs directory.
+
+Options:
+  --specs DIR          specs directory (default /etc/boxd/specs)
+  --state-dir DIR      state store, images and pod files (default /var/lib/boxd)
+  --run-dir DIR        runtime files: boxd.sock, shims (default /run/boxd)
+  --cgroup-parent NAME cgroup under which pods are created (default boxd)
+  --config FILE        configuration file (default /etc/boxd/boxd.yaml, if present)
+  --log-level LEVEL    trace, debug, info, warn, error (default info)
+  -h, --help           show this help
+)";
+
+Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
+  if (key == "specs") cfg.specsDir = v.as<std::string>();
+  else if (key == "stateDir") cfg.paths.stateDir = v.as<std::string>();
+  else if (key == "runDir") cfg.paths.runDir = v.as<std::string>();
+  else if (key == "cgroupParent") cfg.paths.cgroupParent = v.as<std::string>();
+  else if (key == "resyncSeconds") cfg.resyncSeconds = v.as<int>();
+  else if (key == "rescanSeconds") cfg.rescanSeconds = v.as<int>();
+  else if (key == "restartBackoffSeconds") cfg.restartBackoffMs = static_cast<int>(v.as<double>() * 1000);
+  else if (key == "logLevel") cfg.logLevel = v.as<std::string>();
+  else return makeError("unknown key \"" + key + "\"");
+  return {};
+}
+
+}  // namespace
+
+Status loadConfigFile(const std::string& path, Config& cfg) {
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (root.IsNull()) return {};
+    if (!root.IsMap()) return makeError(path + ": expected a mapping of settings");
+    for (const auto& kv : root) {
+      auto key = kv.first.as<std::string>();
+      Status st = applyKey(cfg, key, kv.second);
+      if (!st.ok()) {
+        return makeError(path + ":" + std::to_string(kv.first.Mark().line + 1) + ":" +
+                         std::to_string(kv.first.Mark().column + 1) + ": " + st.error().message);
+      }
+    }
+  } catch (const YAML::BadFile&) {
+    return makeError("cannot read config file " + path);
+  } catch (const YAML::Exception& e) {
+    return makeError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                     ": " + e.msg);
+  }
+  return {};
+}
+
+CliOutcome parseBoxdArgs(int argc, char** argv, Config& cfg) {
+  std::string configPath = "/etc/boxd/boxd.yaml";
+  bool configExplicit = false;
+  // First pass: find --config so flags override the file.
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      configPath = argv[i + 1];
+      configExplicit = true;
+    }
+  }
+  if (configExplicit || std::filesystem::exists(configPath)) {
+    Status st = loadConfigFile(configPath, cfg);
+    if (!st.ok()) return {true, 2, "boxd: " + st.error().message};
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") return {true, 0, kUsage};
+    auto value = [&](std::string& out) -> bool {
+      if (i + 1 >= argc) return false;
+      out = argv[++i];
+      return true;
+    };
+    bool ok = true;
+    std::string ignored;
+    if (a == "--specs") ok = value(cfg.specsDir);
+    else if (a == "--state-dir") ok = value(cfg.paths.stateDir);
+    else if (a == "--run-dir") ok = value(cfg.paths.runDir);
+    else if (a == "--cgroup-parent") ok = value(cfg.paths.cgroupParent);
+    else if (a == "--log-level") ok = value(cfg.logLevel);
+    else if (a == "--config") ok = value(ignored);
+    else return {true, 2, "boxd: unknown option " + a + " (see boxd --help)"};
+    if (!ok) return {true, 2, "boxd: option " + a + " needs a value"};
+  }
+  return {};
+}
+
+}  // namespace boxd::agent

@@ -1,0 +1,36 @@
+// boxd's configuration: defaults, then /etc/boxd/boxd.yaml (or --config), then flags.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "reconcilers/host/host.h"
+
+namespace boxd::agent {
+
+struct Config {
+  std::string specsDir = "/etc/boxd/specs";
+  reconcilers::Paths paths;      // stateDir, runDir, cgroupParent, shimBinary
+  int resyncSeconds = 30;        // full re-observe of every pod (drift repair)
+  int rescanSeconds = 10;        // re-read the specs dir and compare content hashes
+  int restartBackoffMs = 10000;  // first delay after the first quick restart; doubles
+  int maxBackoffMs = 300000;     // 5 minutes, as kubelet
+  std::string logLevel = "info";
+
+  std::string socketPath() const { return paths.runDir + "/boxd.sock"; }
+};
+
+// Applies the YAML config file at path (keys: specs, stateDir, runDir, cgroupParent,
+// resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel). Unknown keys are errors.
+Status loadConfigFile(const std::string& path, Config& cfg);
+
+// Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.
+struct CliOutcome {
+  bool exit = false;  // --help printed or error
+  int code = 0;
+  std::string message;
+};
+CliOutcome parseBoxdArgs(int argc, char** argv, Config& cfg);
+
+}  // namespace boxd::agent

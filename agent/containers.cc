@@ -1,0 +1,220 @@
+// Containers of a created pod: started through the pod's shim, restarted by restartPolicy with
+// backoff (first restart at once, then 10 s doubling to 5 min, reset after 10 min of running),
+// and the pod phase derived from them.
+#include <spdlog/spdlog.h>
+
+#include "agent/agent.h"
+#include "agent/pod_plan.h"
+#include "agent/shim_watch.h"
+#include "common/util.h"
+#include "reconcilers/sandbox/shim_client.h"
+
+namespace boxd::agent {
+
+namespace {
+constexpr int64_t kBackoffResetMs = 10 * 60 * 1000;
+
+bool shouldRestart(specs::RestartPolicy p, int exitCode) {
+  switch (p) {
+    case specs::RestartPolicy::Always: return true;
+    case specs::RestartPolicy::OnFailure: return exitCode != 0;
+    case specs::RestartPolicy::Never: return false;
+  }
+  return false;
+}
+}  // namespace
+
+void Agent::saveContainer(PodState& pod, ContainerRuntime& c) {
+  c.rec.pod = pod.rec.name;
+  logStoreError(store_->upsertContainer(c.rec), "record container");
+}
+
+void Agent::startContainers(PodState& pod) {
+  if (!pod.created || pod.busy) return;
+  for (const auto& spec : pod.spec.containers) {
+    auto& c = pod.containers[spec.name];
+    bool pendingRestart = c.restartTimer && c.restartTimer->active();
+    if (c.starting || pendingRestart || c.rec.state == "Running") continue;
+    if (c.rec.state == "Terminated") {
+      // Its restart timer died with a previous boxd: restart now if the policy says so.
+      if (!shouldRestart(pod.spec.restartPolicy, c.rec.exitCode) || c.restartTimer) continue;
+      c.rec.restarts++;
+    }
+    startContainer(pod, spec.name);
+  }
+  updatePhase(pod);
+}
+
+void Agent::startContainer(PodState& pod, const std::string& name) {
+  const specs::Container* spec = nullptr;
+  for (const auto& c : pod.spec.containers) {
+    if (c.name == name) spec = &c;
+  }
+  if (spec == nullptr) return;
+  auto& c = pod.containers[name];
+  c.starting = true;
+  ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, name);
+  reconcilers::ContainerLaunch launch;
+  launch.name = name;
+  launch.rootfs = cp.rootfs;
+  launch.argv = containerArgv(*spec);
+  launch.env = containerEnv(pod.spec, *spec);
+  launch.cwd = spec->workingDir.empty() ? "/" : spec->workingDir;
+  launch.cgroupProcs = cgroups_->procsFiles(cp.cgroupRel);
+  launch.logPath = cp.logPath;
+  std::string socket = podPaths(cfg_.paths, pod.rec.name, pod.rec.uid).socket;
+  auto result = std::make_shared<Result<reconcilers::ContainerStatus>>(makeError("not started"));
+  const std::string podName = pod.rec.name, uid = pod.rec.uid;
+  dispatcher_.runBlocking(
+      [socket, launch, result] {
+        std::string logDir = launch.logPath.substr(0, launch.logPath.find_last_of('/'));
+        Status st = mkdirAll(logDir, 0700);
+        *result = st.ok() ? reconcilers::ShimClient(socket).start(launch) : Result<reconcilers::ContainerStatus>(st.error());
+      },
+      [this, podName, uid, name, result] {
+        auto it = pods_.find(podName);
+        if (it == pods_.end() || it->second->rec.uid != uid) return;
+        PodState& p = *it->second;
+        auto& rt = p.containers[name];
+        rt.starting = false;
+        if (!result->ok()) {
+          event(podName, "Warning", "Failed", result->error().message);
+          rt.rec.message = result->error().message;
+          return onContainerExit(podName, name, 128, 0, nowMs());
+        }
+        rt.rec.state = "Running";
+        rt.rec.reason = "";
+        rt.rec.message = "";
+        rt.rec.pid = (*result)->pid;
+        rt.rec.startedAtMs = (*result)->startedAtMs;
+        rt.rec.exitCode = 0;
+        saveContainer(p, rt);
+        event(podName, "Normal", "Started", "started container " + name + " (pid " + std::to_string(rt.rec.pid) + ")");
+        updatePhase(p);
+      });
+}
+
+void Agent::onContainerExit(const std::string& podName, const std::string& name, int exitCode, int signal,
+                            int64_t finishedAtMs) {
+  auto it = pods_.find(podName);
+  if (it == pods_.end()) return;
+  PodState& pod = *it->second;
+  auto& c = pod.containers[name];
+  if (pod.busy) return;  // being torn down: exits are expected
+  int code = signal != 0 ? 128 + signal : exitCode;
+  int64_t ranMs = c.rec.startedAtMs > 0 ? finishedAtMs - c.rec.startedAtMs : 0;
+  c.rec.state = "Terminated";
+  c.rec.exitCode = code;
+  c.rec.pid = 0;
+  c.rec.finishedAtMs = finishedAtMs;
+  c.rec.reason = code == 0 ? "Completed" : "Error";
+  if (signal != 0) c.rec.message = "killed by signal " + std::to_string(signal);
+  event(podName, code == 0 ? "Normal" : "Warning", c.rec.reason,
+        "container " + name + " exited with code " + std::to_string(code));
+  if (shouldRestart(pod.spec.restartPolicy, code)) {
+    if (ranMs > kBackoffResetMs) c.backoffMs = 0;
+    int64_t delay = c.backoffMs;
+    c.backoffMs = delay == 0 ? cfg_.restartBackoffMs : std::min<int64_t>(delay * 2, cfg_.maxBackoffMs);
+    if (!c.restartTimer) c.restartTimer = std::make_unique<Timer>(loop_);
+    if (delay > 0) {
+      c.rec.state = "Waiting";
+      c.rec.reason = "CrashLoopBackOff";
+      c.rec.message = "back-off " + std::to_string(delay / 1000) + "s restarting container " + name;
+      event(podName, "Warning", "BackOff", c.rec.message);
+    }
+    const std::string uid = pod.rec.uid;
+    c.restartTimer->start(static_cast<uint64_t>(delay), [this, podName, uid, name] {
+      auto p = pods_.find(podName);
+      if (p == pods_.end() || p->second->rec.uid != uid || p->second->busy) return;
+      auto& rt = p->second->containers[name];
+      rt.rec.restarts++;
+      startContainer(*p->second, name);
+    });
+  }
+  saveContainer(pod, c);
+  updatePhase(pod);
+}
+
+void Agent::updatePhase(PodState& pod) {
+  if (!pod.created || pod.busy) return;
+  int running = 0, pending = 0, failed = 0;
+  for (auto& [name, c] : pod.containers) {
+    bool restartDue = c.restartTimer && c.restartTimer->active();
+    if (c.rec.state == "Running") running++;
+    else if (c.starting || restartDue || c.rec.state != "Terminated") pending++;
+    else if (c.rec.exitCode != 0) failed++;
+  }
+  if (running > 0 || pending > 0) {
+    setPhase(pod, "Running", "", "");
+  } else if (failed > 0) {
+    setPhase(pod, "Failed", "ContainersFailed", std::to_string(failed) + " container(s) failed");
+  } else {
+    setPhase(pod, "Succeeded", "Completed", "");
+  }
+}
+
+void Agent::watchShim(PodState& pod) {
+  const std::string name = pod.rec.name, uid = pod.rec.uid;
+  std::string socket = podPaths(cfg_.paths, name, uid).socket;
+  pod.watch = std::make_unique<ShimWatch>(
+      loop_, socket,
+      [this, name](const nlohmann::json& ev) {
+        if (ev.value("event", "") != "exit") return;
+        onContainerExit(name, ev.value("name", ""), ev.value("exitCode", 0), ev.value("signal", 0),
+                        ev.value("finishedAtMs", nowMs()));
+      },
+      [this, name, uid](const std::string& why) {
+        auto it = pods_.find(name);
+        if (it == pods_.end() || it->second->rec.uid != uid || it->second->busy) return;
+        PodState& p = *it->second;
+        event(name, "Warning", "SandboxLost", "lost the pod shim (" + why + "); recreating the pod");
+        p.created = false;
+        p.needsTeardown = true;
+        dispatcher_.post([this, name] { reconcile(name); });
+      });
+  refreshFromShim(name);
+}
+
+void Agent::refreshFromShim(const std::string& name) {
+  auto it = pods_.find(name);
+  if (it == pods_.end()) return;
+  PodState& pod = *it->second;
+  std::string socket = podPaths(cfg_.paths, name, pod.rec.uid).socket;
+  auto result = std::make_shared<Result<std::vector<reconcilers::ContainerStatus>>>(makeError("none"));
+  const std::string uid = pod.rec.uid;
+  dispatcher_.runBlocking([socket, result] { *result = reconcilers::ShimClient(socket).state(); },
+                          [this, name, uid, result] {
+                            auto p = pods_.find(name);
+                            if (p == pods_.end() || p->second->rec.uid != uid || p->second->busy) return;
+                            PodState& live = *p->second;
+                            if (!result->ok()) return;  // the watch reports a lost shim
+                            for (const auto& st : **result) {
+                              auto c = live.containers.find(st.name);
+                              if (c == live.containers.end()) continue;
+                              if (st.running) {
+                                if (c->second.rec.state != "Running" || c->second.rec.pid != st.pid) {
+                                  c->second.rec.state = "Running";
+                                  c->second.rec.reason = "";
+                                  c->second.rec.pid = st.pid;
+                                  c->second.rec.startedAtMs = st.startedAtMs;
+                                  saveContainer(live, c->second);
+                                }
+                              } else if (c->second.rec.state == "Running" && c->second.rec.pid == st.pid) {
+                                onContainerExit(name, st.name, st.exitCode, st.signal, st.finishedAtMs);
+                              }
+                            }
+                            // A container recorded Running that its shim never started (boxd died
+                            // between the two) is started now.
+                            for (auto& [cname, c] : live.containers) {
+                              bool known = false;
+                              for (const auto& st : **result) known = known || st.name == cname;
+                              if (!known && c.rec.state == "Running") {
+                                c.rec.state = "Waiting";
+                                c.rec.reason = "ContainerCreating";
+                              }
+                            }
+                            startContainers(live);
+                          });
+}
+
+}  // namespace boxd::agent

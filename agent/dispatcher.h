@@ -1,0 +1,58 @@
+// The event-loop seam: only the loop thread touches agent state. Blocking work (syscalls,
+// mounts, talking to shims, waiting out a grace period) runs on its own thread and posts its
+// completion back to the loop. A thread per operation (not libuv's small fixed pool) so a pod
+// waiting 30 s for SIGTERM never delays another pod's start.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <mutex>
+#include <vector>
+
+namespace boxd::agent {
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(uv_loop_t* loop);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  uv_loop_t* loop() const { return loop_; }
+  // Runs fn on the loop thread soon. Safe from any thread.
+  void post(std::function<void()> fn);
+  // Runs work on a new thread, then done on the loop thread.
+  void runBlocking(std::function<void()> work, std::function<void()> done);
+  // Number of blocking operations in flight.
+  int inFlight() const { return inFlight_; }
+  void close();
+
+ private:
+  static void onAsync(uv_async_t* h);
+  uv_loop_t* loop_;
+  uv_async_t async_{};
+  std::mutex mu_;
+  std::vector<std::function<void()>> queue_;
+  int inFlight_ = 0;
+  bool closed_ = false;
+};
+
+// A one-shot or repeating timer owned by the loop; cancelled when destroyed.
+class Timer {
+ public:
+  explicit Timer(uv_loop_t* loop);
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+  void start(uint64_t delayMs, std::function<void()> fn, uint64_t repeatMs = 0);
+  void stop();
+  bool active() const;
+
+ private:
+  static void onTimer(uv_timer_t* t);
+  uv_timer_t* t_;
+  std::function<void()> fn_;
+};
+
+}  // namespace boxd::agent

@@ -1,0 +1,102 @@
+#include "agent/pod_plan.h"
+
+#include "reconcilers/cgroup/cgroup_step.h"
+
+namespace boxd::agent {
+
+using nlohmann::json;
+
+PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name, const std::string& uid) {
+  PodPaths p;
+  p.dir = paths.podDir(uid);
+  p.cgroupRel = paths.cgroupParent + "/" + name + "-" + uid.substr(0, 8);
+  p.socket = paths.shimsDir() + "/" + uid + ".sock";
+  p.pidFile = paths.shimsDir() + "/" + uid + ".pid";
+  p.shimLog = p.dir + "/shim.log";
+  return p;
+}
+
+ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string& name, const std::string& uid,
+                              const std::string& container) {
+  PodPaths pod = podPaths(paths, name, uid);
+  ContainerPaths c;
+  std::string base = pod.dir + "/containers/" + container;
+  c.rootfs = base + "/rootfs";
+  c.upper = base + "/upper";
+  c.work = base + "/work";
+  c.cgroupRel = pod.cgroupRel + "/" + container;
+  c.logPath = pod.dir + "/logs/" + container + ".log";
+  return c;
+}
+
+static void addSum(std::optional<int64_t>& total, const std::optional<int64_t>& v, bool& all) {
+  if (!v) {
+    all = false;
+    return;
+  }
+  total = total.value_or(0) + *v;
+}
+
+reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod) {
+  reconcilers::CgroupLimits l;
+  bool allMem = true, allCpu = true;
+  for (const auto& c : pod.containers) {
+    addSum(l.memoryBytes, c.resources.memoryLimitBytes, allMem);
+    addSum(l.cpuLimitMilli, c.resources.cpuLimitMilli, allCpu);
+  }
+  if (!allMem) l.memoryBytes.reset();
+  if (!allCpu) l.cpuLimitMilli.reset();
+  return l;
+}
+
+reconcilers::CgroupLimits containerLimits(const specs::Container& c) {
+  reconcilers::CgroupLimits l;
+  l.memoryBytes = c.resources.memoryLimitBytes;
+  l.cpuLimitMilli = c.resources.cpuLimitMilli;
+  // Kubernetes: a limit without a request implies request = limit.
+  l.cpuRequestMilli = c.resources.cpuRequestMilli ? c.resources.cpuRequestMilli : c.resources.cpuLimitMilli;
+  return l;
+}
+
+std::vector<PlannedStep> planPod(const reconcilers::Paths& paths, const reconcilers::Cgroups& cgroups,
+                                 const specs::PodSpec& pod, const std::string& uid,
+                                 const std::vector<std::string>& imageRootfs) {
+  PodPaths pp = podPaths(paths, pod.name, uid);
+  std::vector<PlannedStep> plan;
+  plan.push_back({"poddir", {{"path", pp.dir}}});
+  plan.push_back({"cgroup", {{"rel", pp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(podLimits(pod))}}});
+  for (size_t i = 0; i < pod.containers.size(); ++i) {
+    const auto& c = pod.containers[i];
+    ContainerPaths cp = containerPaths(paths, pod.name, uid, c.name);
+    plan.push_back({"cgroup", {{"rel", cp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(containerLimits(c))}}});
+    plan.push_back({"rootfs",
+                    {{"lower", imageRootfs.at(i)}, {"upper", cp.upper}, {"work", cp.work}, {"target", cp.rootfs}}});
+  }
+  plan.push_back({"shim",
+                  {{"podName", pod.name},
+                   {"podUid", uid},
+                   {"socket", pp.socket},
+                   {"pidFile", pp.pidFile},
+                   {"logFile", pp.shimLog},
+                   {"hostname", pod.hostname.empty() ? pod.name : pod.hostname},
+                   {"cgroupProcs", cgroups.procsFiles(pp.cgroupRel)},
+                   {"graceSeconds", pod.terminationGracePeriodSeconds},
+                   {"shimBinary", paths.shimBinary}}});
+  return plan;
+}
+
+std::vector<std::string> containerArgv(const specs::Container& c) {
+  std::vector<std::string> argv = c.command;
+  argv.insert(argv.end(), c.args.begin(), c.args.end());
+  if (argv.empty()) argv.push_back("/bin/sh");
+  return argv;
+}
+
+std::vector<std::string> containerEnv(const specs::PodSpec& pod, const specs::Container& c) {
+  std::vector<std::string> env;
+  env.push_back("HOSTNAME=" + (pod.hostname.empty() ? pod.name : pod.hostname));
+  for (const auto& e : c.env) env.push_back(e.name + "=" + e.value);
+  return env;
+}
+
+}  // namespace boxd::agent

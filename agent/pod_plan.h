@@ -1,0 +1,59 @@
+// The create plan of a pod: an ordered list of steps, each undone in reverse on failure.
+//
+//    poddir ──► cgroup (pod) ──► per container: cgroup, rootfs overlay ──► shim (sandbox)
+//      │            │                               │                        │
+//   rm -rf       kill+rmdir                       umount                  shutdown (SIGTERM,
+//                                                                         grace, SIGKILL)
+// Containers are then started through the shim; they are supervised, not steps: they die with
+// the shim, whose undo stops them.
+//
+// Pure: the plan is data (kind + params), materialized by reconcilers::stepFromJournal, the same
+// path crash recovery takes, so the journal alone can always undo what the plan did.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "reconcilers/cgroup/cgroups.h"
+#include "reconcilers/host/host.h"
+#include "specs/pod.h"
+
+namespace boxd::agent {
+
+struct PlannedStep {
+  std::string kind;
+  nlohmann::json params;
+};
+
+struct ContainerPaths {
+  std::string rootfs;     // overlay mount point
+  std::string upper, work;
+  std::string cgroupRel;  // "boxd/web-1a2b3c4d/app"
+  std::string logPath;
+};
+
+struct PodPaths {
+  std::string dir;        // <state>/pods/<uid>
+  std::string cgroupRel;  // "boxd/<name>-<uid8>"
+  std::string socket, pidFile, shimLog;
+};
+
+PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name, const std::string& uid);
+ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string& name, const std::string& uid,
+                              const std::string& container);
+
+// imageRootfs: one lower dir per container, in container order.
+std::vector<PlannedStep> planPod(const reconcilers::Paths& paths, const reconcilers::Cgroups& cgroups,
+                                 const specs::PodSpec& pod, const std::string& uid,
+                                 const std::vector<std::string>& imageRootfs);
+
+// Pod-level limits: the sum over containers when every container sets one (as kubelet does).
+reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod);
+reconcilers::CgroupLimits containerLimits(const specs::Container& c);
+
+// argv of a container: command + args; without a command, args alone, else /bin/sh.
+std::vector<std::string> containerArgv(const specs::Container& c);
+std::vector<std::string> containerEnv(const specs::PodSpec& pod, const specs::Container& c);
+
+}  // namespace boxd::agent

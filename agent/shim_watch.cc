@@ -1,0 +1,68 @@
+#include "agent/shim_watch.h"
+
+namespace boxd::agent {
+
+struct ShimWatch::Conn {
+  uv_pipe_t pipe{};
+  uv_connect_t connect{};
+  uv_write_t write{};
+  std::string buffer;
+  std::string request = "{\"op\":\"subscribe\"}\n";
+  OnEvent onEvent;
+  OnClosed onClosed;
+  bool detached = false;  // the ShimWatch is gone: report nothing
+  bool closing = false;
+
+  void close(const std::string& why) {
+    if (closing) return;
+    closing = true;
+    if (!detached && onClosed) onClosed(why);
+    uv_close(reinterpret_cast<uv_handle_t*>(&pipe), [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
+  }
+};
+
+ShimWatch::ShimWatch(uv_loop_t* loop, const std::string& socket, OnEvent onEvent, OnClosed onClosed)
+    : conn_(new Conn) {
+  conn_->onEvent = std::move(onEvent);
+  conn_->onClosed = std::move(onClosed);
+  uv_pipe_init(loop, &conn_->pipe, 0);
+  conn_->pipe.data = conn_;
+  conn_->connect.data = conn_;
+  uv_pipe_connect(&conn_->connect, &conn_->pipe, socket.c_str(), [](uv_connect_t* req, int status) {
+    auto* c = static_cast<Conn*>(req->data);
+    if (status < 0) return c->close(std::string("connect: ") + uv_strerror(status));
+    if (c->closing) return;
+    uv_buf_t buf = uv_buf_init(c->request.data(), static_cast<unsigned>(c->request.size()));
+    c->write.data = c;
+    uv_write(&c->write, reinterpret_cast<uv_stream_t*>(&c->pipe), &buf, 1, [](uv_write_t* w, int st) {
+      auto* cc = static_cast<Conn*>(w->data);
+      if (st < 0) cc->close(std::string("subscribe: ") + uv_strerror(st));
+    });
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&c->pipe),
+        [](uv_handle_t*, size_t suggested, uv_buf_t* b) {
+          b->base = new char[suggested];
+          b->len = suggested;
+        },
+        [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+          auto* cc = static_cast<Conn*>(s->data);
+          if (n > 0) cc->buffer.append(b->base, static_cast<size_t>(n));
+          delete[] b->base;
+          if (n < 0) return cc->close(n == UV_EOF ? "shim closed the connection" : uv_strerror(static_cast<int>(n)));
+          size_t pos;
+          while ((pos = cc->buffer.find('\n')) != std::string::npos) {
+            auto line = cc->buffer.substr(0, pos);
+            cc->buffer.erase(0, pos + 1);
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (!j.is_discarded() && !cc->detached && cc->onEvent) cc->onEvent(j);
+          }
+        });
+  });
+}
+
+ShimWatch::~ShimWatch() {
+  conn_->detached = true;
+  conn_->close("");
+}
+
+}  // namespace boxd::agent

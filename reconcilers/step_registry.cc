@@ -1,0 +1,27 @@
+// Step kinds by name: the one place that maps a journal row back to the code that undoes it.
+#include "reconcilers/cgroup/cgroup_step.h"
+#include "reconcilers/host/host.h"
+#include "reconcilers/poddir/poddir_step.h"
+#include "reconcilers/rootfs/overlay_step.h"
+#include "reconcilers/sandbox/shim_step.h"
+#include "reconcilers/step.h"
+
+namespace boxd::reconcilers {
+
+namespace {
+template <typename T>
+Result<std::unique_ptr<Step>> up(Result<std::unique_ptr<T>> r) {
+  if (!r.ok()) return r.error();
+  return std::unique_ptr<Step>(std::move(*r));
+}
+}  // namespace
+
+Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlohmann::json& params, Host& host) {
+  if (kind == "poddir") return up(PodDirStep::fromParams(params, host));
+  if (kind == "cgroup") return up(CgroupStep::fromParams(params, host));
+  if (kind == "rootfs") return up(OverlayStep::fromParams(params, host));
+  if (kind == "shim") return up(ShimStep::fromParams(params, host));
+  return makeError("unknown step kind \"" + kind + "\" in the journal");
+}
+
+}  // namespace boxd::reconcilers

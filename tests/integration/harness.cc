@@ -1,0 +1,294 @@
+#include "tests/integration/harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/util.h"
+
+extern char** environ;
+
+namespace boxd::testing {
+
+namespace {
+
+std::string buildDir() {
+  const char* b = std::getenv("BOXD_BUILD_DIR");
+  return b != nullptr ? b : "build";
+}
+
+const std::vector<std::string> kControllers = {"memory", "cpu", "pids"};
+
+}  // namespace
+
+CmdResult run(const std::vector<std::string>& argv, int timeoutMs, const std::map<std::string, std::string>& env) {
+  CmdResult r;
+  TempDir out("boxd-out");
+  std::string outPath = out / "out";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::vector<std::string> envs;
+  for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
+  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+  std::vector<char*> cenv, cargv;
+  for (auto& e : envs) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    r.out = "spawn " + argv[0] + ": " + std::strerror(rc);
+    return r;
+  }
+  int status = 0;
+  int64_t deadline = monotonicMs() + timeoutMs;
+  for (;;) {
+    pid_t w = ::waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (monotonicMs() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      r.out = "timed out: " + argv[0];
+      return r;
+    }
+    ::usleep(2000);
+  }
+  auto content = readFile(outPath);
+  r.out = content.ok() ? *content : "";
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+bool waitFor(const std::function<bool()>& cond, int timeoutMs) {
+  int64_t deadline = monotonicMs() + timeoutMs;
+  while (monotonicMs() < deadline) {
+    if (cond()) return true;
+    ::usleep(20 * 1000);
+  }
+  return cond();
+}
+
+const std::string& busyboxRootfs() {
+  static TempDir* dir = new TempDir("boxd-busybox");  // lives until the test binary exits
+  static std::string rootfs = [] {
+    std::string r = *dir / "rootfs";
+    const char* src = std::getenv("BOXD_SOURCE_DIR");
+    std::string script = std::string(src != nullptr ? src : ".") + "/packaging/make-busybox-rootfs.sh";
+    auto res = run({"/bin/sh", script, r});
+    if (res.code != 0) std::fprintf(stderr, "make-busybox-rootfs failed: %s\n", res.out.c_str());
+    return r;
+  }();
+  return rootfs;
+}
+
+Boxd::Boxd() {
+  cgroupParent_ = "boxd-test-" + randomHex(4);
+  (void)mkdirAll(specs());
+  configPath_ = dir_ / "boxd.yaml";
+  (void)writeFileAtomic(configPath_, "restartBackoffSeconds: 1\nrescanSeconds: 2\n");
+}
+
+Boxd::~Boxd() {
+  if (running()) {
+    // Tear everything down the way an operator would: empty the specs dir.
+    (void)removeAll(specs());
+    (void)mkdirAll(specs());
+    waitFor([&] { return status()["pods"].empty(); }, 15000);
+    stop();
+  }
+  if (!leftovers().empty()) forceCleanup();
+  for (const auto& c : kControllers) ::rmdir(("/sys/fs/cgroup/" + c + "/" + cgroupParent_).c_str());
+}
+
+std::string Boxd::bin(const std::string& name) const { return buildDir() + "/bin/" + name; }
+
+void Boxd::start(const std::map<std::string, std::string>& env) {
+  std::vector<std::string> argv = {bin("boxd"), "--config", configPath_, "--specs", specs(), "--state-dir",
+                                   stateDir(), "--run-dir", runDir(), "--cgroup-parent", cgroupParent_,
+                                   "--log-level", "debug"};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  std::string logPath = dir_ / "boxd.log";
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::vector<std::string> envs;
+  for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
+  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+  std::vector<char*> cenv, cargv;
+  for (auto& e : envs) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  int rc = posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    pid_ = -1;
+    return;
+  }
+  waitFor([&] { return !running() || ::access((runDir() + "/boxd.sock").c_str(), F_OK) == 0; }, 10000);
+}
+
+bool Boxd::running() const {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  pid_t w = ::waitpid(pid_, &status, WNOHANG);
+  if (w == pid_) {
+    const_cast<Boxd*>(this)->pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+void Boxd::stop() {
+  if (!running()) return;
+  ::kill(pid_, SIGTERM);
+  if (!waitFor([&] { return !running(); }, 10000)) kill9();
+}
+
+void Boxd::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::string Boxd::log() const {
+  auto l = readFile(dir_ / "boxd.log");
+  return l.ok() ? *l : "";
+}
+
+CmdResult Boxd::boxctl(const std::vector<std::string>& args, int timeoutMs) {
+  std::vector<std::string> argv = {bin("boxctl"), "--run-dir", runDir()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, timeoutMs);
+}
+
+nlohmann::json Boxd::status() {
+  auto r = boxctl({"status", "-o", "json"});
+  if (r.code != 0) return nlohmann::json::object({{"pods", nlohmann::json::array()}, {"error", r.out}});
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  return j.is_discarded() ? nlohmann::json::object({{"pods", nlohmann::json::array()}}) : j;
+}
+
+nlohmann::json Boxd::pod(const std::string& name) {
+  for (const auto& p : status()["pods"]) {
+    if (p["name"] == name) return p;
+  }
+  return nullptr;
+}
+
+void Boxd::importBusybox(const std::string& name) { boxctl({"image", "import", name, busyboxRootfs()}, 120000); }
+
+void Boxd::writeSpec(const std::string& file, const std::string& content) {
+  (void)writeFileAtomic(specs() + "/" + file, content);
+}
+
+void Boxd::removeSpec(const std::string& file) { ::unlink((specs() + "/" + file).c_str()); }
+
+bool Boxd::waitPhase(const std::string& name, const std::string& phase, int timeoutMs) {
+  return waitFor(
+      [&] {
+        auto p = pod(name);
+        return !p.is_null() && p["phase"] == phase;
+      },
+      timeoutMs);
+}
+
+bool Boxd::waitGone(const std::string& name, int timeoutMs) {
+  return waitFor([&] { return pod(name).is_null(); }, timeoutMs);
+}
+
+std::vector<std::string> Boxd::leftovers() {
+  std::vector<std::string> out;
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mi, line)) {
+    std::istringstream ss(line);
+    std::string id, parent, dev, root, target;
+    ss >> id >> parent >> dev >> root >> target;
+    if (startsWith(target, dir_.path() + "/")) out.push_back("mount " + target);
+  }
+  for (const auto& c : kControllers) {
+    std::string d = "/sys/fs/cgroup/" + c + "/" + cgroupParent_;
+    DIR* dir = ::opendir(d.c_str());
+    if (dir == nullptr) continue;
+    while (struct dirent* e = ::readdir(dir)) {
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') out.push_back("cgroup " + d + "/" + e->d_name);
+    }
+    ::closedir(dir);
+  }
+  DIR* proc = ::opendir("/proc");
+  while (proc != nullptr && (errno = 0, true)) {
+    struct dirent* e = ::readdir(proc);
+    if (e == nullptr) break;
+    pid_t p = std::atoi(e->d_name);
+    if (p <= 0 || p == pid_) continue;
+    auto cmd = readFile("/proc/" + std::to_string(p) + "/cmdline");
+    if (cmd.ok() && cmd->find(runDir()) != std::string::npos && processAlive(p)) {
+      out.push_back("process " + std::to_string(p));
+    }
+  }
+  if (proc != nullptr) ::closedir(proc);
+  return out;
+}
+
+void Boxd::forceCleanup() {
+  for (const auto& l : leftovers()) {
+    if (startsWith(l, "process ")) ::kill(std::atoi(l.c_str() + 8), SIGKILL);
+  }
+  // Kill everything in the test's cgroups, deepest first, then remove them.
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& c : kControllers) {
+      auto r = run({"/bin/sh", "-c",
+                    "find /sys/fs/cgroup/" + c + "/" + cgroupParent_ +
+                        " -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null; true"});
+      (void)r;
+    }
+    ::usleep(100 * 1000);
+  }
+  std::ifstream mi("/proc/self/mountinfo");
+  std::vector<std::string> targets;
+  std::string line;
+  while (std::getline(mi, line)) {
+    std::istringstream ss(line);
+    std::string id, parent, dev, root, target;
+    ss >> id >> parent >> dev >> root >> target;
+    if (startsWith(target, dir_.path() + "/")) targets.push_back(target);
+  }
+  for (auto it = targets.rbegin(); it != targets.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  for (const auto& c : kControllers) {
+    run({"/bin/sh", "-c",
+         "find /sys/fs/cgroup/" + c + "/" + cgroupParent_ + " -depth -type d -exec rmdir {} + 2>/dev/null; true"});
+  }
+}
+
+std::string twoContainerPod(const std::string& name, int grace) {
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+         "\nspec:\n  terminationGracePeriodSeconds: " + std::to_string(grace) +
+         "\n  containers:\n"
+         "  - name: a\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from a; trap 'exit 0' TERM; "
+         "while true; do sleep 1 & wait; done\"]\n"
+         "    resources:\n      limits: {memory: 32Mi, cpu: 200m}\n"
+         "  - name: b\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from b; trap 'exit 0' TERM; "
+         "while true; do sleep 1 & wait; done\"]\n";
+}
+
+}  // namespace boxd::testing

@@ -1,0 +1,74 @@
+// Runs a real boxd (and boxctl) in private temp dirs with a unique cgroup parent, and checks
+// that nothing is left on the host afterwards: no mount under its dirs, no cgroup, no shim.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+
+namespace boxd::testing {
+
+struct CmdResult {
+  int code = -1;
+  std::string out;  // stdout and stderr
+};
+
+// Runs argv with a deadline; kills it (by pid) when the deadline passes.
+CmdResult run(const std::vector<std::string>& argv, int timeoutMs = 30000,
+              const std::map<std::string, std::string>& env = {});
+
+bool waitFor(const std::function<bool()>& cond, int timeoutMs);
+
+// A busybox rootfs built once per test binary.
+const std::string& busyboxRootfs();
+
+class Boxd {
+ public:
+  Boxd();
+  ~Boxd();  // tears every pod down, stops boxd, checks and removes leftovers
+
+  std::string specs() const { return dir_ / "specs"; }
+  std::string stateDir() const { return dir_ / "state"; }
+  std::string runDir() const { return dir_ / "run"; }
+  std::string cgroupParent() const { return cgroupParent_; }
+  std::string bin(const std::string& name) const;
+
+  // Starts boxd (extra env, e.g. fault injection). Waits until its socket answers.
+  void start(const std::map<std::string, std::string>& env = {});
+  void stop();     // SIGTERM, wait
+  void kill9();    // SIGKILL, wait
+  bool running() const;
+  pid_t pid() const { return pid_; }
+  std::string log() const;
+
+  CmdResult boxctl(const std::vector<std::string>& args, int timeoutMs = 30000);
+  nlohmann::json status();  // boxctl status -o json
+  nlohmann::json pod(const std::string& name);  // from status; null if absent
+  void importBusybox(const std::string& name = "busybox");
+  void writeSpec(const std::string& file, const std::string& content);
+  void removeSpec(const std::string& file);
+  bool waitPhase(const std::string& name, const std::string& phase, int timeoutMs = 10000);
+  bool waitGone(const std::string& name, int timeoutMs = 10000);
+
+  // What this boxd left on the host (empty = nothing): mounts under its dirs, cgroup dirs
+  // under its parent, processes whose command line names its run dir.
+  std::vector<std::string> leftovers();
+  // Removes leftovers by force (used after a failure so the machine stays clean).
+  void forceCleanup();
+
+ private:
+  TempDir dir_{"boxd-it"};
+  std::string cgroupParent_;
+  pid_t pid_ = -1;
+  std::string configPath_;
+};
+
+std::string twoContainerPod(const std::string& name, int grace = 2);
+
+}  // namespace boxd::testing

@@ -1,0 +1,108 @@
+// Rollback and crash recovery: fail or kill boxd at every step of a pod's creation and prove
+// that nothing is left behind and that running pods survive a boxd restart untouched.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "tests/integration/harness.h"
+
+namespace boxd::testing {
+namespace {
+
+// poddir, pod cgroup, (cgroup, rootfs) x 2 containers, shim
+constexpr int kSteps = 7;
+
+class RecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  }
+};
+
+TEST_F(RecoveryTest, RunningPodsSurviveKill9AndAreReadopted) {
+  Boxd b;
+  b.start();
+  b.importBusybox();
+  b.writeSpec("web.yaml", twoContainerPod("web"));
+  b.writeSpec("gone.yaml", twoContainerPod("gone"));
+  ASSERT_TRUE(b.waitPhase("web", "Running"));
+  ASSERT_TRUE(b.waitPhase("gone", "Running"));
+  ASSERT_TRUE(waitFor([&] { return b.pod("web")["ready"] == "2/2"; }, 5000));
+  auto before = b.pod("web");
+  int pidA = before["containers"][0]["pid"];
+  ASSERT_GT(pidA, 0);
+
+  b.kill9();
+  b.removeSpec("gone.yaml");  // removed while boxd is down
+  EXPECT_TRUE(processAlive(pidA)) << "containers must outlive boxd";
+  b.start();
+  ASSERT_TRUE(waitFor([&] { return b.pod("web")["ready"] == "2/2"; }, 2000)) << b.status().dump(2);
+  auto after = b.pod("web");
+  EXPECT_EQ(after["uid"], before["uid"]);
+  EXPECT_EQ(after["containers"][0]["pid"], pidA) << "same process, not restarted";
+  EXPECT_EQ(after["containers"][0]["restarts"], 0);
+  EXPECT_TRUE(b.waitGone("gone", 5000)) << b.status().dump(2);
+
+  // The re-adopted shim still reports exits: kill a container behind boxd's back.
+  ::kill(pidA, SIGKILL);
+  EXPECT_TRUE(waitFor([&] { return b.pod("web")["containers"][0]["restarts"].get<int>() >= 1; }, 5000))
+      << b.status().dump(2);
+}
+
+TEST_F(RecoveryTest, KilledShimIsRepaired) {
+  Boxd b;
+  b.start();
+  b.importBusybox();
+  b.writeSpec("web.yaml", twoContainerPod("web"));
+  ASSERT_TRUE(b.waitPhase("web", "Running"));
+  auto uid = b.pod("web")["uid"].get<std::string>();
+  auto pidFile = readFile(b.runDir() + "/shims/" + uid + ".pid");
+  ASSERT_TRUE(pidFile.ok());
+  ::kill(std::atoi(pidFile->c_str()), SIGKILL);
+  ASSERT_TRUE(waitFor([&] { auto p = b.pod("web"); return !p.is_null() && p["uid"] != uid && p["phase"] == "Running"; },
+                      10000))
+      << b.status().dump(2);
+}
+
+TEST_F(RecoveryTest, FailureAtEveryStepRollsBackCompletely) {
+  for (int n = 1; n <= kSteps; ++n) {
+    SCOPED_TRACE("failing step " + std::to_string(n));
+    Boxd b;
+    b.start({{"BOXD_FAULT_FAIL_STEP", std::to_string(n)}});
+    b.importBusybox();
+    b.writeSpec("web.yaml", twoContainerPod("web"));
+    ASSERT_TRUE(waitFor([&] { return b.pod("web")["reason"] == "CreateFailed"; }, 10000)) << b.status().dump(2);
+    auto p = b.pod("web");
+    EXPECT_NE(p["message"].get<std::string>().find("fault injected at step " + std::to_string(n)), std::string::npos)
+        << p.dump();
+    EXPECT_EQ(b.leftovers(), std::vector<std::string>{}) << "after rollback of step " << n;
+    auto desc = b.boxctl({"describe", "web"}).out;
+    EXPECT_NE(desc.find("FailedCreate"), std::string::npos) << desc;
+  }
+}
+
+TEST_F(RecoveryTest, CrashAtEveryStepRecoversOnRestart) {
+  for (int n = 1; n <= kSteps; ++n) {
+    for (const char* when : {"", ":after"}) {
+      std::string at = std::to_string(n) + when;
+      SCOPED_TRACE("crash at step " + at);
+      Boxd b;
+      b.start();
+      b.importBusybox();
+      b.stop();
+      b.start({{"BOXD_FAULT_CRASH_STEP", at}});
+      b.writeSpec("web.yaml", twoContainerPod("web"));
+      ASSERT_TRUE(waitFor([&] { return !b.running(); }, 10000)) << "boxd did not crash at step " << at;
+      b.start();
+      ASSERT_TRUE(b.waitPhase("web", "Running", 10000)) << b.status().dump(2) << b.log();
+      ASSERT_TRUE(waitFor([&] { return b.pod("web")["ready"] == "2/2"; }, 5000)) << b.status().dump(2);
+      b.removeSpec("web.yaml");
+      ASSERT_TRUE(b.waitGone("web")) << b.status().dump(2);
+      EXPECT_EQ(b.leftovers(), std::vector<std::string>{});
+    }
+  }
+}
+
+}  // namespace
+}  // namespace boxd::testing
