@@ -53,7 +53,8 @@ TEST_F(BoxdTest, SpecBecomesRunningPodAndRemovalLeavesNothing) {
   // The container's cgroup carries its memory limit (32Mi; v1 layout on this machine).
   auto limit = readFile("/sys/fs/cgroup/memory/" + b_->cgroupParent() + "/web-" +
                         p["uid"].get<std::string>().substr(0, 8) + "/a/memory.limit_in_bytes");
-  if (limit.ok()) EXPECT_EQ(trim(*limit), std::to_string(32 * 1024 * 1024));
+  ASSERT_TRUE(limit.ok()) << limit.error().message;
+  EXPECT_EQ(trim(*limit), std::to_string(32 * 1024 * 1024));
   b_->removeSpec("web.yaml");
   ASSERT_TRUE(b_->waitGone("web")) << b_->status().dump(2);
   EXPECT_EQ(b_->leftovers(), std::vector<std::string>{});

@@ -189,7 +189,8 @@ nlohmann::json Boxd::status() {
 }
 
 nlohmann::json Boxd::pod(const std::string& name) {
-  for (const auto& p : status()["pods"]) {
+  nlohmann::json s = status();  // keep it alive: a range over status()["pods"] would dangle
+  for (const auto& p : s["pods"]) {
     if (p["name"] == name) return p;
   }
   return nullptr;
