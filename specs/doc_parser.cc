@@ -20,7 +20,8 @@ size_t editDistance(std::string_view a, std::string_view b) {
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) && lower(a[i - 2]) == lower(b[j - 1])) {
+      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+          lower(a[i - 2]) == lower(b[j - 1])) {
         d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
       }
     }
@@ -58,7 +59,8 @@ bool asksForNothing(const YAML::Node& v) {
 }  // namespace
 
 void DocParser::walkObject(const YAML::Node& node, const YAML::Mark& where, const std::string& path,
-                           const std::vector<Field>& fields, std::span<const std::string_view> unsupported) {
+                           const std::vector<Field>& fields,
+                           std::span<const std::string_view> unsupported) {
   std::vector<Entry> entries;
   if (node.IsMap()) {
     entries = mappingEntries(r_, node, path);
@@ -69,7 +71,8 @@ void DocParser::walkObject(const YAML::Node& node, const YAML::Mark& where, cons
   std::vector<std::optional<YAML::Mark>> nullAt(fields.size());
   std::vector<bool> seen(fields.size(), false);
   for (const Entry& e : entries) {
-    auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == e.key; });
+    auto it =
+        std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == e.key; });
     if (it == fields.end()) {
       reportUnknown(e, path, fields, unsupported);
       continue;
@@ -89,7 +92,8 @@ void DocParser::walkObject(const YAML::Node& node, const YAML::Mark& where, cons
   }
 }
 
-void DocParser::reportUnknown(const Entry& e, const std::string& path, const std::vector<Field>& fields,
+void DocParser::reportUnknown(const Entry& e, const std::string& path,
+                              const std::vector<Field>& fields,
                               std::span<const std::string_view> unsupported) {
   if (std::find(unsupported.begin(), unsupported.end(), e.key) != unsupported.end()) {
     if (!asksForNothing(e.value)) {
@@ -102,7 +106,8 @@ void DocParser::reportUnknown(const Entry& e, const std::string& path, const std
   error(e.keyMark, fieldPath(path, e.key), "unknown field" + suggestion(e.key, names));
 }
 
-std::optional<std::string> DocParser::string(const YAML::Node& v, const YAML::Mark& at, const std::string& path) {
+std::optional<std::string> DocParser::string(const YAML::Node& v, const YAML::Mark& at,
+                                             const std::string& path) {
   if (!v.IsScalar() && !v.IsNull()) {
     error(at, path, "must be a string, got " + describe(v));
     return std::nullopt;
@@ -117,7 +122,8 @@ std::optional<std::string> DocParser::string(const YAML::Node& v, const YAML::Ma
       error(at, path, "unsupported YAML tag " + v.Tag());
       return std::nullopt;
     default:
-      error(at, path, "must be a string, got " + describe(v) + "; quote it: \"" + v.Scalar() + "\"");
+      error(at, path,
+            "must be a string, got " + describe(v) + "; quote it: \"" + v.Scalar() + "\"");
       return std::nullopt;
   }
   if (std::string why = checkText(v.Scalar()); !why.empty()) {
@@ -127,8 +133,9 @@ std::optional<std::string> DocParser::string(const YAML::Node& v, const YAML::Ma
   return v.Scalar();
 }
 
-bool DocParser::forEachItem(const Entry& e, const std::string& path,
-                            const std::function<void(const YAML::Node&, const YAML::Mark&, const std::string&)>& fn) {
+bool DocParser::forEachItem(
+    const Entry& e, const std::string& path,
+    const std::function<void(const YAML::Node&, const YAML::Mark&, const std::string&)>& fn) {
   if (e.value.IsNull()) return true;
   if (!e.value.IsSequence()) {
     error(e.valueMark(), path, "must be a list, got " + describe(e.value));
@@ -156,7 +163,8 @@ std::map<std::string, std::string> DocParser::stringMap(
     const std::function<std::string(const std::string& key, const std::string& value)>& check) {
   std::map<std::string, std::string> out;
   if (!e.value.IsMap()) {
-    if (!e.value.IsNull()) error(e.valueMark(), path, "must be a mapping of strings, got " + describe(e.value));
+    if (!e.value.IsNull())
+      error(e.valueMark(), path, "must be a mapping of strings, got " + describe(e.value));
     return out;
   }
   for (const Entry& kv : mappingEntries(r_, e.value, path)) {
@@ -166,7 +174,8 @@ std::map<std::string, std::string> DocParser::stringMap(
       continue;
     }
     // `key:` with no value is the empty string, as kubectl reads it.
-    std::optional<std::string> v = kv.value.IsNull() ? std::string() : string(kv.value, kv.valueMark(), p);
+    std::optional<std::string> v =
+        kv.value.IsNull() ? std::string() : string(kv.value, kv.valueMark(), p);
     if (!v) continue;
     if (std::string why = check(kv.key, *v); !why.empty()) {
       error(kv.keyMark, p, why);

@@ -42,7 +42,8 @@ class DocParser {
                   const std::vector<Field>& fields, std::span<const std::string_view> unsupported);
   void reportUnknown(const Entry& e, const std::string& path, const std::vector<Field>& fields,
                      std::span<const std::string_view> unsupported);
-  std::optional<std::string> string(const YAML::Node& v, const YAML::Mark& at, const std::string& path);
+  std::optional<std::string> string(const YAML::Node& v, const YAML::Mark& at,
+                                    const std::string& path);
   std::optional<std::string> string(const Entry& e, const std::string& path) {
     return string(e.value, e.valueMark(), path);
   }
@@ -53,8 +54,9 @@ class DocParser {
       const std::function<std::string(const std::string& key, const std::string& value)>& check);
   std::optional<int64_t> integer(const Entry& e, const std::string& path);
   // Each item of a list (null = empty list); false if the value is not a list.
-  bool forEachItem(const Entry& e, const std::string& path,
-                   const std::function<void(const YAML::Node&, const YAML::Mark&, const std::string&)>& fn);
+  bool forEachItem(
+      const Entry& e, const std::string& path,
+      const std::function<void(const YAML::Node&, const YAML::Mark&, const std::string&)>& fn);
   void error(const YAML::Mark& at, const std::string& path, std::string message) {
     r_.error(at, path, std::move(message));
   }

@@ -1,10 +1,12 @@
 #include "specs/parse.h"
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <climits>
 #include <map>
-
-#include <yaml-cpp/depthguard.h>
+#include <sstream>
 
 #include "specs/doc_parser.h"
 #include "specs/validate.h"
@@ -50,13 +52,78 @@ YAML::Mark markAtOffset(std::string_view content, size_t offset) {
 bool checkEncoding(Reporter& r, std::string_view content) {
   size_t bad = badTextOffset(content);
   if (bad == std::string_view::npos) return true;
-  r.error(markAtOffset(content, bad), "", content[bad] == '\0' ? "file contains a NUL byte" : "file is not valid UTF-8");
+  r.error(markAtOffset(content, bad), "",
+          content[bad] == '\0' ? "file contains a NUL byte" : "file is not valid UTF-8");
   return false;
+}
+
+// yaml-cpp 0.7 can get stuck on some malformed input (a stray '}' at the top level): it emits
+// empty documents at the same position forever, and LoadAll never returns. A first, cheap pass
+// over the parser's events stops that, and bounds the events any input can produce.
+class EventGuard : public YAML::EventHandler {
+ public:
+  struct Stuck {
+    YAML::Mark mark;
+    bool tooMany;
+  };
+  static constexpr int64_t kMaxEvents = 20'000'000;
+
+  void OnDocumentStart(const YAML::Mark& m) override {
+    if (m.pos == lastDocumentStart_) throw Stuck{m, false};
+    lastDocumentStart_ = m.pos;
+    tick(m);
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { tick(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { tick(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    tick(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    tick(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    tick(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void tick(const YAML::Mark& m) {
+    if (++events_ > kMaxEvents) throw Stuck{m, true};
+  }
+  int lastDocumentStart_ = -1;
+  int64_t events_ = 0;
+};
+
+// False (after one diagnostic) if yaml-cpp would not terminate on this input.
+bool preflight(Reporter& r, const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  EventGuard guard;
+  try {
+    while (parser.HandleNextDocument(guard)) {
+    }
+  } catch (const EventGuard::Stuck& s) {
+    std::string what = s.tooMany ? "too many YAML nodes" : "unexpected content";
+    size_t pos = static_cast<size_t>(s.mark.pos);
+    if (!s.tooMany && pos < text.size()) what = "unexpected \"" + text.substr(pos, 1) + "\"";
+    r.error(s.mark, "", "YAML syntax error: " + what);
+    return false;
+  } catch (const std::exception&) {
+    // Ordinary syntax errors: LoadAll reports them the same way, with its message.
+  }
+  return true;
 }
 
 std::vector<YAML::Node> loadDocuments(Reporter& r, std::string_view content) {
   try {
-    return YAML::LoadAll(std::string(content));
+    std::string text(content);
+    if (!preflight(r, text)) return {};
+    return YAML::LoadAll(text);
   } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's message for this is just "bad file"
     r.error(e.mark, "", "YAML is nested too deeply (" + std::to_string(e.depth()) + " levels)");
   } catch (const YAML::ParserException& e) {
@@ -80,7 +147,8 @@ void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResul
     auto [it, inserted] = nameLine.emplace(p.name(), detail::lineOf(p.nameMark()));
     if (!inserted) {
       r.error(p.nameMark(), "metadata.name",
-              "duplicate pod name \"" + p.name() + "\" (first defined at line " + std::to_string(it->second) + ")");
+              "duplicate pod name \"" + p.name() + "\" (first defined at line " +
+                  std::to_string(it->second) + ")");
       continue;
     }
     if (pod) res.pods.push_back(ParsedPod{std::move(*pod), detail::lineOf(doc.Mark())});
@@ -93,21 +161,24 @@ ParseResult parseSpecFile(std::string_view file, std::string_view content) {
   ParseResult res;
   Reporter r(file, res.errors);
   if (content.size() > kMaxFileBytes) {
-    r.error(YAML::Mark::null_mark(), "", "file is larger than " + std::to_string(kMaxFileBytes) + " bytes");
+    r.error(YAML::Mark::null_mark(), "",
+            "file is larger than " + std::to_string(kMaxFileBytes) + " bytes");
     return res;
   }
   if (!checkEncoding(r, content)) return res;
   try {
     parseDocuments(r, loadDocuments(r, content), res);
   } catch (const std::exception& e) {  // yaml-cpp node access; should not happen, but never escape
-    r.error(YAML::Mark::null_mark(), "", std::string("internal error while reading the spec: ") + e.what());
+    r.error(YAML::Mark::null_mark(), "",
+            std::string("internal error while reading the spec: ") + e.what());
   }
-  std::stable_sort(res.errors.begin(), res.errors.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    // File-level notes without a line ("too many errors") go last.
-    int la = a.line > 0 ? a.line : INT_MAX;
-    int lb = b.line > 0 ? b.line : INT_MAX;
-    return la != lb ? la < lb : a.column < b.column;
-  });
+  std::stable_sort(res.errors.begin(), res.errors.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     // File-level notes without a line ("too many errors") go last.
+                     int la = a.line > 0 ? a.line : INT_MAX;
+                     int lb = b.line > 0 ? b.line : INT_MAX;
+                     return la != lb ? la < lb : a.column < b.column;
+                   });
   return res;
 }
 

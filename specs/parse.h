@@ -33,6 +33,12 @@ struct ParseResult {
 
 // Parses every document of a file. Empty documents are skipped. A document that is not a Pod
 // (apiVersion v1, kind Pod) is an error. Unknown fields are errors, never dropped.
+// `pods` holds the documents that had no problem, so one bad document does not hide the others;
+// a caller that wants all-or-nothing per file checks ok(). Errors are sorted by position, capped
+// at 200 per file; files over 8 MiB, with NUL bytes or invalid UTF-8 are refused whole.
+// Plain YAML scalars are typed as kubectl reads them (YAML 1.1): `value: 1`, `on: yes` are a
+// number and booleans, and string fields reject them with a hint to quote the value.
+// Normalization: quantities become integers, a missing request takes its limit (as Kubernetes).
 ParseResult parseSpecFile(std::string_view file, std::string_view content);
 
 // DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters.

@@ -1,5 +1,6 @@
 #include "specs/pod.h"
 
+#include <cstdint>
 #include <string_view>
 
 #include "common/util.h"
@@ -88,7 +89,9 @@ Status readString(const json& obj, const char* key, std::string& out) {
 Status readInt(const json& obj, const char* key, int64_t& out) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return okStatus();
-  if (!it->is_number_integer()) return decodeError(key, "expected an integer");
+  if (!it->is_number_integer() || (it->is_number_unsigned() && it->get<uint64_t>() > INT64_MAX)) {
+    return decodeError(key, "expected an integer");
+  }
   out = it->get<int64_t>();
   return okStatus();
 }
@@ -96,7 +99,9 @@ Status readInt(const json& obj, const char* key, int64_t& out) {
 Status readOptionalInt(const json& obj, const char* key, std::optional<int64_t>& out) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return okStatus();
-  if (!it->is_number_integer()) return decodeError(key, "expected an integer or null");
+  if (!it->is_number_integer() || (it->is_number_unsigned() && it->get<uint64_t>() > INT64_MAX)) {
+    return decodeError(key, "expected an integer or null");
+  }
   out = it->get<int64_t>();
   return okStatus();
 }

@@ -36,7 +36,7 @@ struct Container {
   std::vector<std::string> command;  // entrypoint; empty = image default (/bin/sh)
   std::vector<std::string> args;
   std::vector<EnvVar> env;
-  std::string workingDir;            // empty = "/"
+  std::string workingDir;  // empty = "/"
   Resources resources;
   bool operator==(const Container&) const = default;
 };
@@ -60,10 +60,11 @@ Result<PodSpec> fromJson(const nlohmann::json& j);
 // sha256 of the canonical JSON: a pod's identity for diffing desired against recorded.
 std::string specHash(const PodSpec& pod);
 
-// Splits "name[:tag][@digest]"; a registry host with a port is kept in name ("localhost:5000/x/busybox").
-// tag defaults to "latest" unless a digest pins the image ("busybox@sha256:…" → tag empty, digest
-// "sha256:…"). Names are not normalized: "busybox" and "docker.io/library/busybox" stay distinct.
-// Does not validate; the parser rejects malformed references before they get here.
+// Splits "name[:tag][@digest]"; a registry host with a port is kept in name
+// ("localhost:5000/x/busybox"). tag defaults to "latest" unless a digest pins the image
+// ("busybox@sha256:…" → tag empty, digest "sha256:…"). Names are not normalized: "busybox" and
+// "docker.io/library/busybox" stay distinct. Does not validate; the parser rejects malformed
+// references before they get here.
 struct ImageRef {
   std::string name;
   std::string tag;     // empty only when pinned by digest alone

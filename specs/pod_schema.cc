@@ -10,24 +10,69 @@ namespace {
 // Well-known Kubernetes fields boxd does not implement yet: named as such, so nobody takes them
 // for typos, and never silently dropped.
 constexpr std::string_view kPodUnsupported[] = {"status"};
-constexpr std::string_view kMetadataUnsupported[] = {
-    "generateName",    "uid",         "resourceVersion", "generation", "creationTimestamp",
-    "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields",
-    "selfLink"};
-constexpr std::string_view kSpecUnsupported[] = {
-    "volumes",         "initContainers", "ephemeralContainers", "hostNetwork", "hostPID", "hostIPC",
-    "hostUsers",       "shareProcessNamespace", "securityContext", "nodeName", "nodeSelector",
-    "affinity",        "tolerations",    "serviceAccountName", "serviceAccount",
-    "automountServiceAccountToken", "dnsPolicy", "dnsConfig", "hostAliases", "subdomain",
-    "setHostnameAsFQDN", "imagePullSecrets", "priority", "priorityClassName", "preemptionPolicy",
-    "schedulerName",   "runtimeClassName", "activeDeadlineSeconds", "readinessGates",
-    "topologySpreadConstraints", "overhead", "enableServiceLinks", "os", "schedulingGates",
-    "resourceClaims"};
-constexpr std::string_view kContainerUnsupported[] = {
-    "ports",          "volumeMounts",  "volumeDevices", "securityContext", "livenessProbe",
-    "readinessProbe", "startupProbe",  "lifecycle",     "imagePullPolicy", "envFrom",
-    "stdin",          "stdinOnce",     "tty",           "terminationMessagePath",
-    "terminationMessagePolicy", "resizePolicy", "restartPolicy"};
+constexpr std::string_view kMetadataUnsupported[] = {"generateName",
+                                                     "uid",
+                                                     "resourceVersion",
+                                                     "generation",
+                                                     "creationTimestamp",
+                                                     "deletionTimestamp",
+                                                     "deletionGracePeriodSeconds",
+                                                     "ownerReferences",
+                                                     "finalizers",
+                                                     "managedFields",
+                                                     "selfLink"};
+constexpr std::string_view kSpecUnsupported[] = {"volumes",
+                                                 "initContainers",
+                                                 "ephemeralContainers",
+                                                 "hostNetwork",
+                                                 "hostPID",
+                                                 "hostIPC",
+                                                 "hostUsers",
+                                                 "shareProcessNamespace",
+                                                 "securityContext",
+                                                 "nodeName",
+                                                 "nodeSelector",
+                                                 "affinity",
+                                                 "tolerations",
+                                                 "serviceAccountName",
+                                                 "serviceAccount",
+                                                 "automountServiceAccountToken",
+                                                 "dnsPolicy",
+                                                 "dnsConfig",
+                                                 "hostAliases",
+                                                 "subdomain",
+                                                 "setHostnameAsFQDN",
+                                                 "imagePullSecrets",
+                                                 "priority",
+                                                 "priorityClassName",
+                                                 "preemptionPolicy",
+                                                 "schedulerName",
+                                                 "runtimeClassName",
+                                                 "activeDeadlineSeconds",
+                                                 "readinessGates",
+                                                 "topologySpreadConstraints",
+                                                 "overhead",
+                                                 "enableServiceLinks",
+                                                 "os",
+                                                 "schedulingGates",
+                                                 "resourceClaims"};
+constexpr std::string_view kContainerUnsupported[] = {"ports",
+                                                      "volumeMounts",
+                                                      "volumeDevices",
+                                                      "securityContext",
+                                                      "livenessProbe",
+                                                      "readinessProbe",
+                                                      "startupProbe",
+                                                      "lifecycle",
+                                                      "imagePullPolicy",
+                                                      "envFrom",
+                                                      "stdin",
+                                                      "stdinOnce",
+                                                      "tty",
+                                                      "terminationMessagePath",
+                                                      "terminationMessagePolicy",
+                                                      "resizePolicy",
+                                                      "restartPolicy"};
 constexpr std::string_view kEnvUnsupported[] = {"valueFrom"};
 constexpr std::string_view kResourcesUnsupported[] = {"claims"};
 
@@ -77,82 +122,93 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
   auto constant = [this](std::string_view want) {
     return [this, want](const Entry& e, const std::string& path) {
       std::optional<std::string> s = string(e, path);
-      if (s && *s != want) error(e.valueMark(), path, "must be " + inQuotes(want) + ", got " + inQuotes(*s));
+      if (s && *s != want)
+        error(e.valueMark(), path, "must be " + inQuotes(want) + ", got " + inQuotes(*s));
     };
   };
-  walkObject(root, where, "",
-             {{"apiVersion", true, constant("v1")},
-              {"kind", true, constant("Pod")},
-              {"metadata", true, [this](const Entry& e, const std::string& p) { parseMetadata(e, p); }},
-              {"spec", true, [this](const Entry& e, const std::string& p) { parseSpec(e, p); }}},
-             kPodUnsupported);
+  walkObject(
+      root, where, "",
+      {{"apiVersion", true, constant("v1")},
+       {"kind", true, constant("Pod")},
+       {"metadata", true, [this](const Entry& e, const std::string& p) { parseMetadata(e, p); }},
+       {"spec", true, [this](const Entry& e, const std::string& p) { parseSpec(e, p); }}},
+      kPodUnsupported);
 }
 
 void DocParser::parseMetadata(const Entry& e, const std::string& path) {
   size_t annotationBytes = 0;
-  walkObject(e.value, e.valueMark(), path,
-             {{"name", true,
-               [this](const Entry& f, const std::string& p) {
-                 std::optional<std::string> s = string(f, p);
-                 if (!s) return;
-                 if (std::string why = checkDns1123Label(*s); !why.empty()) return error(f.valueMark(), p, why);
-                 pod_.name = *s;
-                 nameMark_ = f.valueMark();
-               }},
-              {"namespace", false,
-               [this](const Entry& f, const std::string& p) {
-                 std::optional<std::string> s = string(f, p);
-                 if (s && *s != "default") {
-                   error(f.valueMark(), p, "boxd has no namespaces: only \"default\" is accepted, got " + inQuotes(*s));
-                 }
-               }},
-              {"labels", false,
-               [this](const Entry& f, const std::string& p) {
-                 pod_.labels = stringMap(f, p, [](const std::string& k, const std::string& v) {
-                   std::string why = checkQualifiedName(k);
-                   return why.empty() ? checkLabelValue(v) : why;
-                 });
-               }},
-              {"annotations", false,
-               [this, &annotationBytes](const Entry& f, const std::string& p) {
-                 pod_.annotations = stringMap(f, p, [&](const std::string& k, const std::string& v) {
-                   annotationBytes += k.size() + v.size();
-                   return checkQualifiedName(k);
-                 });
-                 if (annotationBytes > kMaxAnnotationBytes) {
-                   error(f.valueMark(), p, "annotations total " + std::to_string(annotationBytes) +
-                                               " bytes; at most 262144 (256 KiB) are allowed");
-                 }
-               }}},
-             kMetadataUnsupported);
+  walkObject(
+      e.value, e.valueMark(), path,
+      {{"name", true,
+        [this](const Entry& f, const std::string& p) {
+          std::optional<std::string> s = string(f, p);
+          if (!s) return;
+          if (std::string why = checkDns1123Label(*s); !why.empty())
+            return error(f.valueMark(), p, why);
+          pod_.name = *s;
+          nameMark_ = f.valueMark();
+        }},
+       {"namespace", false,
+        [this](const Entry& f, const std::string& p) {
+          std::optional<std::string> s = string(f, p);
+          if (s && *s != "default") {
+            error(f.valueMark(), p,
+                  "boxd has no namespaces: only \"default\" is accepted, got " + inQuotes(*s));
+          }
+        }},
+       {"labels", false,
+        [this](const Entry& f, const std::string& p) {
+          pod_.labels = stringMap(f, p, [](const std::string& k, const std::string& v) {
+            std::string why = checkQualifiedName(k);
+            return why.empty() ? checkLabelValue(v) : why;
+          });
+        }},
+       {"annotations", false,
+        [this, &annotationBytes](const Entry& f, const std::string& p) {
+          pod_.annotations = stringMap(f, p, [&](const std::string& k, const std::string& v) {
+            annotationBytes += k.size() + v.size();
+            return checkQualifiedName(k);
+          });
+          if (annotationBytes > kMaxAnnotationBytes) {
+            error(f.valueMark(), p,
+                  "annotations total " + std::to_string(annotationBytes) +
+                      " bytes; at most 262144 (256 KiB) are allowed");
+          }
+        }}},
+      kMetadataUnsupported);
 }
 
 void DocParser::parseSpec(const Entry& e, const std::string& path) {
   walkObject(e.value, e.valueMark(), path,
-             {{"containers", true, [this](const Entry& f, const std::string& p) { parseContainers(f, p); }},
+             {{"containers", true,
+               [this](const Entry& f, const std::string& p) { parseContainers(f, p); }},
               {"restartPolicy", false,
                [this](const Entry& f, const std::string& p) {
                  std::optional<std::string> s = string(f, p);
                  if (!s) return;
-                 for (RestartPolicy rp : {RestartPolicy::Always, RestartPolicy::OnFailure, RestartPolicy::Never}) {
+                 for (RestartPolicy rp :
+                      {RestartPolicy::Always, RestartPolicy::OnFailure, RestartPolicy::Never}) {
                    if (*s == toString(rp)) {
                      pod_.restartPolicy = rp;
                      return;
                    }
                  }
-                 error(f.valueMark(), p, "must be one of \"Always\", \"OnFailure\", \"Never\", got " + inQuotes(*s));
+                 error(f.valueMark(), p,
+                       "must be one of \"Always\", \"OnFailure\", \"Never\", got " + inQuotes(*s));
                }},
               {"hostname", false,
                [this](const Entry& f, const std::string& p) {
                  std::optional<std::string> s = string(f, p);
                  if (!s) return;
-                 if (std::string why = checkDns1123Label(*s); !why.empty()) return error(f.valueMark(), p, why);
+                 if (std::string why = checkDns1123Label(*s); !why.empty())
+                   return error(f.valueMark(), p, why);
                  pod_.hostname = *s;
                }},
               {"terminationGracePeriodSeconds", false,
                [this](const Entry& f, const std::string& p) {
                  std::optional<int64_t> v = integer(f, p);
-                 if (v && *v < 0) error(f.valueMark(), p, "must not be negative, got " + std::to_string(*v));
+                 if (v && *v < 0)
+                   error(f.valueMark(), p, "must not be negative, got " + std::to_string(*v));
                  if (v && *v >= 0) pod_.terminationGracePeriodSeconds = *v;
                }}},
              kSpecUnsupported);
@@ -160,37 +216,48 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
 
 void DocParser::parseContainers(const Entry& e, const std::string& path) {
   std::map<std::string, std::string> firstPath;  // container name → path of its first use
-  bool isList = forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
-    Container c = parseContainer(n, at, p);
-    if (c.name.empty()) return;
-    auto [it, inserted] = firstPath.emplace(c.name, p);
-    if (!inserted) error(at, p + ".name", "duplicate container name " + inQuotes(c.name) + " (also " + it->second + ")");
-    pod_.containers.push_back(std::move(c));
-  });
+  bool isList =
+      forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
+        Container c = parseContainer(n, at, p);
+        if (c.name.empty()) return;
+        auto [it, inserted] = firstPath.emplace(c.name, p);
+        if (!inserted)
+          error(at, p + ".name",
+                "duplicate container name " + inQuotes(c.name) + " (also " + it->second + ")");
+        pod_.containers.push_back(std::move(c));
+      });
   if (isList && e.value.size() == 0) error(e.valueMark(), path, "must list at least one container");
 }
 
-Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at, const std::string& path) {
+Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
+                                    const std::string& path) {
   Container c;
   auto str = [this](std::string& out, std::string (*check)(std::string_view)) {
     return [this, &out, check](const Entry& f, const std::string& p) {
       std::optional<std::string> s = string(f, p);
       if (!s) return;
-      if (std::string why = check ? check(*s) : ""; !why.empty()) return error(f.valueMark(), p, why);
+      if (std::string why = check ? check(*s) : ""; !why.empty())
+        return error(f.valueMark(), p, why);
       out = std::move(*s);
     };
   };
-  walkObject(n, at, path,
-             {{"name", true, str(c.name, checkDns1123Label)},
-              {"image", true, str(c.image, checkImageRef)},
-              {"command", false, [&](const Entry& f, const std::string& p) { c.command = stringList(f, p); }},
-              {"args", false, [&](const Entry& f, const std::string& p) { c.args = stringList(f, p); }},
-              {"env", false, [&](const Entry& f, const std::string& p) { c.env = parseEnv(f, p); }},
-              {"workingDir", false, str(c.workingDir, [](std::string_view s) {
-                 return s.empty() || s[0] == '/' ? std::string() : "must be an absolute path, got " + inQuotes(s);
-               })},
-              {"resources", false, [&](const Entry& f, const std::string& p) { c.resources = parseResources(f, p); }}},
-             kContainerUnsupported);
+  walkObject(
+      n, at, path,
+      {{"name", true, str(c.name, checkDns1123Label)},
+       {"image", true, str(c.image, checkImageRef)},
+       {"command", false,
+        [&](const Entry& f, const std::string& p) { c.command = stringList(f, p); }},
+       {"args", false, [&](const Entry& f, const std::string& p) { c.args = stringList(f, p); }},
+       {"env", false, [&](const Entry& f, const std::string& p) { c.env = parseEnv(f, p); }},
+       {"workingDir", false,
+        str(c.workingDir,
+            [](std::string_view s) {
+              return s.empty() || s[0] == '/' ? std::string()
+                                              : "must be an absolute path, got " + inQuotes(s);
+            })},
+       {"resources", false,
+        [&](const Entry& f, const std::string& p) { c.resources = parseResources(f, p); }}},
+      kContainerUnsupported);
   return c;
 }
 
@@ -206,7 +273,8 @@ std::vector<EnvVar> DocParser::parseEnv(const Entry& e, const std::string& path)
                  [&](const Entry& f, const std::string& fp) {
                    std::optional<std::string> s = string(f, fp);
                    if (!s) return;
-                   if (std::string why = checkEnvName(*s); !why.empty()) return error(f.valueMark(), fp, why);
+                   if (std::string why = checkEnvName(*s); !why.empty())
+                     return error(f.valueMark(), fp, why);
                    v.name = *s;
                    nameAt = f.valueMark();
                    named = true;
@@ -219,8 +287,9 @@ std::vector<EnvVar> DocParser::parseEnv(const Entry& e, const std::string& path)
     if (!named) return;
     auto [it, inserted] = firstLine.emplace(v.name, lineOf(nameAt));
     if (!inserted) {
-      error(nameAt, p + ".name", "duplicate environment variable " + inQuotes(v.name) + " (first set at line " +
-                                     std::to_string(it->second) + ")");
+      error(nameAt, p + ".name",
+            "duplicate environment variable " + inQuotes(v.name) + " (first set at line " +
+                std::to_string(it->second) + ")");
       return;
     }
     out.push_back(std::move(v));
@@ -233,39 +302,47 @@ Resources DocParser::parseResources(const Entry& e, const std::string& path) {
   Quantity mem[2];
   auto amounts = [&](int which) {
     return [this, &cpu, &mem, which](const Entry& f, const std::string& p) {
-      if (!f.value.IsMap()) return error(f.valueMark(), p, "must be a mapping of quantities, got " + describe(f.value));
+      if (!f.value.IsMap())
+        return error(f.valueMark(), p, "must be a mapping of quantities, got " + describe(f.value));
       for (const Entry& q : mappingEntries(r_, f.value, p)) {
         std::string qp = fieldPath(p, q.key);
         bool isCpu = q.key == "cpu";
         if (!isCpu && q.key != "memory") {
-          error(q.keyMark, qp, "resource " + inQuotes(q.key) + " is not supported by boxd (only cpu and memory)");
+          error(q.keyMark, qp,
+                "resource " + inQuotes(q.key) + " is not supported by boxd (only cpu and memory)");
           continue;
         }
-        if (!q.value.IsScalar() || (scalarKind(q.value) != ScalarKind::String && scalarKind(q.value) != ScalarKind::Int &&
-                                    scalarKind(q.value) != ScalarKind::Float)) {
-          error(q.valueMark(), qp, "must be a quantity such as \"500m\" or \"64Mi\", got " + describe(q.value));
+        if (!q.value.IsScalar() ||
+            (scalarKind(q.value) != ScalarKind::String && scalarKind(q.value) != ScalarKind::Int &&
+             scalarKind(q.value) != ScalarKind::Float)) {
+          error(q.valueMark(), qp,
+                "must be a quantity such as \"500m\" or \"64Mi\", got " + describe(q.value));
           continue;
         }
-        Result<int64_t> v = isCpu ? parseCpuMilli(q.value.Scalar()) : parseMemoryBytes(q.value.Scalar());
+        Result<int64_t> v =
+            isCpu ? parseCpuMilli(q.value.Scalar()) : parseMemoryBytes(q.value.Scalar());
         if (!v) {
           error(q.valueMark(), qp, v.error().message);
           continue;
         }
         if (which == 0 && *v == 0) {
-          error(q.valueMark(), qp, "a limit of zero would stop the container; leave the limit out for none");
+          error(q.valueMark(), qp,
+                "a limit of zero would stop the container; leave the limit out for none");
           continue;
         }
         (isCpu ? cpu : mem)[which] = Quantity{*v, q.valueMark(), qp};
       }
     };
   };
-  walkObject(e.value, e.valueMark(), path, {{"limits", false, amounts(0)}, {"requests", false, amounts(1)}},
+  walkObject(e.value, e.valueMark(), path,
+             {{"limits", false, amounts(0)}, {"requests", false, amounts(1)}},
              kResourcesUnsupported);
-  auto settle = [this](Quantity (&q)[2], std::string (*format)(int64_t), std::string_view what,
+  auto settle = [this](Quantity(&q)[2], std::string (*format)(int64_t), std::string_view what,
                        std::optional<int64_t>& limit, std::optional<int64_t>& request) {
     if (q[0].value && q[1].value && *q[1].value > *q[0].value) {
-      error(q[1].mark, q[1].path, std::string(what) + " request " + format(*q[1].value) +
-                                      " is greater than its limit " + format(*q[0].value));
+      error(q[1].mark, q[1].path,
+            std::string(what) + " request " + format(*q[1].value) + " is greater than its limit " +
+                format(*q[0].value));
     }
     limit = q[0].value;
     request = q[1].value ? q[1].value : q[0].value;  // Kubernetes: a request defaults to its limit

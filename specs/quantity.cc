@@ -63,8 +63,8 @@ bool applySuffix(std::string_view suffix, Decomposed& d) {
     int exp2;
   };
   static constexpr Unit kUnits[] = {
-      {"", 0, 0},   {"n", -9, 0}, {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},   {"M", 6, 0},
-      {"G", 9, 0},  {"T", 12, 0}, {"P", 15, 0},  {"E", 18, 0},  {"Ki", 0, 10}, {"Mi", 0, 20},
+      {"", 0, 0},    {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},   {"M", 6, 0},
+      {"G", 9, 0},   {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0},  {"Ki", 0, 10}, {"Mi", 0, 20},
       {"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50}, {"Ei", 0, 60},
   };
   for (const Unit& u : kUnits) {
@@ -104,7 +104,8 @@ Outcome evaluate(const Decomposed& d, int64_t& out) {
   if (d.digits.empty()) return Outcome::Ok;
   if (d.digits.size() > kMaxDigits) {
     // Too many significant digits to be exact in 128 bits: either huge or (practically) fractional.
-    return static_cast<int64_t>(d.digits.size()) + d.exp10 > 19 ? Outcome::TooLarge : Outcome::Fractional;
+    return static_cast<int64_t>(d.digits.size()) + d.exp10 > 19 ? Outcome::TooLarge
+                                                                : Outcome::Fractional;
   }
   Int128 v = 0;
   for (char c : d.digits) v = v * 10 + (c - '0');
@@ -140,11 +141,13 @@ Result<int64_t> parseQuantity(std::string_view text, int scale10, std::string_vi
   Decomposed d;
   size_t end = readNumber(text, d);
   if (end == std::string_view::npos || !applySuffix(text.substr(end), d)) {
-    return makeError("invalid quantity " + quoted +
-                     " (expected a number with an optional unit, e.g. \"500m\", \"64Mi\", \"1e6\")");
+    return makeError(
+        "invalid quantity " + quoted +
+        " (expected a number with an optional unit, e.g. \"500m\", \"64Mi\", \"1e6\")");
   }
   stripZeros(d);
-  if (d.negative && !d.digits.empty()) return makeError("quantity " + quoted + " must not be negative");
+  if (d.negative && !d.digits.empty())
+    return makeError("quantity " + quoted + " must not be negative");
   d.exp10 += scale10;
   int64_t v = 0;
   switch (evaluate(d, v)) {

@@ -81,7 +81,8 @@ std::string checkRepository(std::string_view name) {
   bool first = true;
   while (true) {
     size_t slash = name.find('/', start);
-    std::string_view part = name.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    std::string_view part =
+        name.substr(start, slash == std::string_view::npos ? slash : slash - start);
     bool host = first && slash != std::string_view::npos && looksLikeHost(part);
     if (host ? !isRegistryHost(part) : !isRepoComponent(part)) {
       return host ? "registry host " + inQuotes(part) + " is malformed"
@@ -97,19 +98,24 @@ std::string checkRepository(std::string_view name) {
 std::string checkTag(std::string_view tag) {
   bool ok = !tag.empty() && tag.size() <= 128 && (isAlnum(tag[0]) || tag[0] == '_');
   for (char c : tag) ok = ok && (isAlnum(c) || c == '_' || c == '.' || c == '-');
-  return ok ? std::string() : "tag " + inQuotes(tag) + " must be 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'";
+  return ok ? std::string()
+            : "tag " + inQuotes(tag) +
+                  " must be 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'";
 }
 
 std::string checkDigest(std::string_view digest) {
   size_t colon = digest.find(':');
   std::string_view algo = digest.substr(0, colon);
-  std::string_view hex = colon == std::string_view::npos ? std::string_view() : digest.substr(colon + 1);
+  std::string_view hex =
+      colon == std::string_view::npos ? std::string_view() : digest.substr(colon + 1);
   bool ok = !algo.empty() && !hex.empty();
   for (char c : algo) ok = ok && (isLowerAlnum(c) || c == '+' || c == '.' || c == '_' || c == '-');
   for (char c : hex) ok = ok && isHex(c);
   if (ok && algo == "sha256") ok = hex.size() == 64;
   if (ok && hex.size() < 32) ok = false;
-  return ok ? std::string() : "digest " + inQuotes(digest) + " must be <algorithm>:<lowercase hex>, e.g. sha256: and 64 hex digits";
+  return ok ? std::string()
+            : "digest " + inQuotes(digest) +
+                  " must be <algorithm>:<lowercase hex>, e.g. sha256: and 64 hex digits";
 }
 
 // Decodes one UTF-8 sequence at s[i]; returns its length, or 0 if malformed.
@@ -144,7 +150,8 @@ std::string checkDns1123Label(std::string_view s) {
   if (isDns1123Label(s)) return {};
   if (s.size() > 63) return "must be at most 63 characters (has " + std::to_string(s.size()) + ")";
   return "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a "
-         "letter or digit (got " + inQuotes(s) + ")";
+         "letter or digit (got " +
+         inQuotes(s) + ")";
 }
 
 std::string checkQualifiedName(std::string_view s) {
@@ -154,7 +161,8 @@ std::string checkQualifiedName(std::string_view s) {
     return "key " + inQuotes(s) + ": prefix must be a DNS-1123 subdomain of at most 253 characters";
   }
   if (name.size() > 63 || !isQualifiedNamePart(name)) {
-    return "key " + inQuotes(s) + ": name must be 1-63 characters of [A-Za-z0-9-_.], starting and "
+    return "key " + inQuotes(s) +
+           ": name must be 1-63 characters of [A-Za-z0-9-_.], starting and "
            "ending with a letter or digit, with an optional DNS subdomain prefix and '/'";
   }
   return {};
@@ -162,7 +170,8 @@ std::string checkQualifiedName(std::string_view s) {
 
 std::string checkLabelValue(std::string_view s) {
   if (s.empty() || (s.size() <= 63 && isQualifiedNamePart(s))) return {};
-  return "label value " + inQuotes(s) + " must be at most 63 characters of [A-Za-z0-9-_.], starting "
+  return "label value " + inQuotes(s) +
+         " must be at most 63 characters of [A-Za-z0-9-_.], starting "
          "and ending with a letter or digit";
 }
 
@@ -176,17 +185,20 @@ std::string checkImageRef(std::string_view s) {
   }
   size_t slash = rest.rfind('/');
   size_t colon = rest.rfind(':');
-  if (why.empty() && colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+  if (why.empty() && colon != std::string_view::npos &&
+      (slash == std::string_view::npos || colon > slash)) {
     why = checkTag(rest.substr(colon + 1));
     rest = rest.substr(0, colon);
   }
-  if (why.empty()) why = rest.size() > 255 ? "name is longer than 255 characters" : checkRepository(rest);
+  if (why.empty())
+    why = rest.size() > 255 ? "name is longer than 255 characters" : checkRepository(rest);
   return why.empty() ? why : "invalid image reference " + inQuotes(s) + ": " + why;
 }
 
 std::string checkEnvName(std::string_view s) {
   if (s.empty()) return "must not be empty";
-  if (s.find('=') != std::string_view::npos) return "must not contain '=' (got " + inQuotes(s) + ")";
+  if (s.find('=') != std::string_view::npos)
+    return "must not contain '=' (got " + inQuotes(s) + ")";
   return {};
 }
 

@@ -21,14 +21,17 @@ bool isYaml11Bool(std::string_view s) {
 
 bool isYamlInt(std::string_view s) {
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) return allOf(s.substr(2), "0123456789abcdefABCDEF_");
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+    return allOf(s.substr(2), "0123456789abcdefABCDEF_");
   if (s.size() > 2 && s[0] == '0' && (s[1] == 'b' || s[1] == 'B')) return allOf(s.substr(2), "01_");
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'O')) return allOf(s.substr(2), "01234567_");
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
+    return allOf(s.substr(2), "01234567_");
   return !s.empty() && isDigit(s[0]) && allOf(s, "0123456789_");
 }
 
 bool isYamlFloat(std::string_view s) {
-  static const std::set<std::string_view> kSpecial = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"};
+  static const std::set<std::string_view> kSpecial = {".inf", ".Inf", ".INF",
+                                                      ".nan", ".NaN", ".NAN"};
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
   if (kSpecial.count(s) != 0) return true;
   size_t i = 0;
@@ -127,7 +130,9 @@ void Reporter::error(const YAML::Mark& at, std::string field, std::string messag
   ++reported_;
   if (out_.size() >= kMaxErrors) {
     if (dropped_++ == 0) {
-      out_.push_back(Diagnostic{file_, 0, 0, "", "too many errors; stopped reporting after " + std::to_string(kMaxErrors)});
+      out_.push_back(
+          Diagnostic{file_, 0, 0, "",
+                     "too many errors; stopped reporting after " + std::to_string(kMaxErrors)});
     }
     return;
   }
@@ -143,8 +148,9 @@ void Reporter::error(const YAML::Mark& at, std::string field, std::string messag
 bool Reporter::spend(const YAML::Mark& at) {
   if (budget_ < 0) return false;
   if (--budget_ >= 0) return true;
-  error(at, "", "document is too large once its aliases are expanded (more than " +
-                    std::to_string(kNodeBudget) + " nodes)");
+  error(at, "",
+        "document is too large once its aliases are expanded (more than " +
+            std::to_string(kNodeBudget) + " nodes)");
   return false;
 }
 
@@ -164,9 +170,11 @@ struct Collector {
   std::vector<Entry> out;
   std::set<std::string> seen;
 
-  void add(const YAML::Node& key, const YAML::Node& value, bool merged, std::map<std::string, YAML::Mark>& local) {
+  void add(const YAML::Node& key, const YAML::Node& value, bool merged,
+           std::map<std::string, YAML::Mark>& local) {
     if (!key.IsScalar()) {
-      r.error(markOf(key, markOf(value, YAML::Mark::null_mark())), path, "mapping keys must be strings, got " + describe(key));
+      r.error(markOf(key, markOf(value, YAML::Mark::null_mark())), path,
+              "mapping keys must be strings, got " + describe(key));
       return;
     }
     const std::string& k = key.Scalar();
@@ -182,7 +190,8 @@ struct Collector {
   }
 
   bool isMergeKey(const YAML::Node& key) const {
-    return key.IsScalar() && key.Scalar() == "<<" && (key.Tag() == "?" || key.Tag() == "tag:yaml.org,2002:merge");
+    return key.IsScalar() && key.Scalar() == "<<" &&
+           (key.Tag() == "?" || key.Tag() == "tag:yaml.org,2002:merge");
   }
 
   void collect(const YAML::Node& map, int depth, bool merged) {
@@ -213,7 +222,8 @@ struct Collector {
         return;
       }
     }
-    r.error(at, fieldPath(path, "<<"), "a merge key needs a mapping or a list of mappings, got " + describe(src));
+    r.error(at, fieldPath(path, "<<"),
+            "a merge key needs a mapping or a list of mappings, got " + describe(src));
   }
 };
 

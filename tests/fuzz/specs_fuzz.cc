@@ -4,7 +4,8 @@
 // Replayed over tests/fuzz/corpus/specs by the `specs_fuzz_replay` CTest (label unit). With clang,
 // the libFuzzer build is `cmake --build <dir> --target specs_fuzz`, then for example:
 //   mkdir -p /tmp/specs-corpus
-//   <dir>/tests/fuzz/specs_fuzz -max_total_time=60 -timeout=10 /tmp/specs-corpus tests/fuzz/corpus/specs
+//   <dir>/tests/fuzz/specs_fuzz -max_total_time=60 -timeout=10 /tmp/specs-corpus
+//   tests/fuzz/corpus/specs
 // (new inputs go to the first directory; copy interesting ones into the seed corpus).
 #include <cstdint>
 #include <cstdio>

@@ -32,11 +32,20 @@ TEST(SpecsErrors, YamlSyntaxErrorIsOneDiagnosticWithItsPosition) {
 }
 
 TEST(SpecsErrors, DeepNestingIsASyntaxErrorNotACrash) {
-  std::string content = "apiVersion: v1\nspec: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  std::string content =
+      "apiVersion: v1\nspec: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
   ParseResult r = parseSpecFile("f.yaml", content);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].line, 2);
-  EXPECT_NE(r.errors[0].message.find("YAML is nested too deeply"), std::string::npos) << r.errors[0].str();
+  EXPECT_NE(r.errors[0].message.find("YAML is nested too deeply"), std::string::npos)
+      << r.errors[0].str();
+}
+
+TEST(SpecsErrors, StrayCommaAfterATopLevelCollectionDoesNotHang) {
+  // yaml-cpp alone loops forever on these, producing empty documents (found by the fuzzer).
+  EXPECT_EQ(errorsOf("{a: 1},\n"), (Lines{"f.yaml:1:7: YAML syntax error: unexpected \",\""}));
+  EXPECT_EQ(errorsOf("apiVersion: v1\n---\n[a], b\n"),
+            (Lines{"f.yaml:3:4: YAML syntax error: unexpected \",\""}));
 }
 
 TEST(SpecsErrors, BadIndentation) {
@@ -57,16 +66,19 @@ TEST(SpecsErrors, MissingTopLevelFields) {
 }
 
 TEST(SpecsErrors, WrongApiVersionAndNullMetadata) {
-  EXPECT_EQ(errorsOf("apiVersion: apps/v1\nkind: Pod\nmetadata:\nspec: {containers: [{name: c, image: i}]}\n"),
-            (Lines{
-                "f.yaml:1:13: apiVersion: must be \"v1\", got \"apps/v1\"",
-                "f.yaml:3:1: metadata: required field has no value",
-            }));
+  EXPECT_EQ(
+      errorsOf(
+          "apiVersion: apps/v1\nkind: Pod\nmetadata:\nspec: {containers: [{name: c, image: i}]}\n"),
+      (Lines{
+          "f.yaml:1:13: apiVersion: must be \"v1\", got \"apps/v1\"",
+          "f.yaml:3:1: metadata: required field has no value",
+      }));
 }
 
 TEST(SpecsErrors, OtherKindsAreReportedAloneNotFieldByField) {
-  EXPECT_EQ(errorsOf("apiVersion: apps/v1\nkind: Deployment\nspec: {template: {}}\n"),
-            (Lines{"f.yaml:2:7: kind: boxd runs only Pods: kind must be \"Pod\", got \"Deployment\""}));
+  EXPECT_EQ(
+      errorsOf("apiVersion: apps/v1\nkind: Deployment\nspec: {template: {}}\n"),
+      (Lines{"f.yaml:2:7: kind: boxd runs only Pods: kind must be \"Pod\", got \"Deployment\""}));
 }
 
 TEST(SpecsErrors, DocumentsThatAreNotMappings) {
@@ -76,7 +88,8 @@ TEST(SpecsErrors, DocumentsThatAreNotMappings) {
 }
 
 TEST(SpecsErrors, MetadataProblems) {
-  EXPECT_EQ(errorsOf(R"(apiVersion: v1
+  EXPECT_EQ(
+      errorsOf(R"(apiVersion: v1
 kind: Pod
 metadata:
   name: Web_1
@@ -89,22 +102,30 @@ metadata:
   uid: 1234
 spec: {containers: [{name: c, image: busybox}]}
 )"),
-            (Lines{
-                "f.yaml:4:9: metadata.name: must be a DNS-1123 label: lowercase letters, digits and '-', starting "
-                "and ending with a letter or digit (got \"Web_1\")",
-                "f.yaml:5:14: metadata.namespace: boxd has no namespaces: only \"default\" is accepted, got \"prod\"",
-                "f.yaml:7:10: metadata.labels.app: must be a string, got a boolean; quote it: \"true\"",
-                "f.yaml:8:5: metadata.labels[\"bad key!\"]: key \"bad key!\": name must be 1-63 characters of "
-                "[A-Za-z0-9-_.], starting and ending with a letter or digit, with an optional DNS subdomain prefix "
-                "and '/'",
-                "f.yaml:9:5: metadata.labels.ok: label value \"not a valid value\" must be at most 63 characters of "
-                "[A-Za-z0-9-_.], starting and ending with a letter or digit",
-                "f.yaml:10:23: metadata.annotations.note: must be a string, got a number; quote it: \"3\"",
-                "f.yaml:10:26: metadata.annotations[\"x/y/z\"]: key \"x/y/z\": name must be 1-63 characters of "
-                "[A-Za-z0-9-_.], starting and ending with a letter or digit, with an optional DNS subdomain prefix "
-                "and '/'",
-                "f.yaml:11:3: metadata.uid: field is not supported by boxd yet",
-            }));
+      (Lines{
+          "f.yaml:4:9: metadata.name: must be a DNS-1123 label: lowercase letters, digits and '-', "
+          "starting "
+          "and ending with a letter or digit (got \"Web_1\")",
+          "f.yaml:5:14: metadata.namespace: boxd has no namespaces: only \"default\" is accepted, "
+          "got \"prod\"",
+          "f.yaml:7:10: metadata.labels.app: must be a string, got a boolean; quote it: \"true\"",
+          "f.yaml:8:5: metadata.labels[\"bad key!\"]: key \"bad key!\": name must be 1-63 "
+          "characters of "
+          "[A-Za-z0-9-_.], starting and ending with a letter or digit, with an optional DNS "
+          "subdomain prefix "
+          "and '/'",
+          "f.yaml:9:5: metadata.labels.ok: label value \"not a valid value\" must be at most 63 "
+          "characters of "
+          "[A-Za-z0-9-_.], starting and ending with a letter or digit",
+          "f.yaml:10:23: metadata.annotations.note: must be a string, got a number; quote it: "
+          "\"3\"",
+          "f.yaml:10:26: metadata.annotations[\"x/y/z\"]: key \"x/y/z\": name must be 1-63 "
+          "characters of "
+          "[A-Za-z0-9-_.], starting and ending with a letter or digit, with an optional DNS "
+          "subdomain prefix "
+          "and '/'",
+          "f.yaml:11:3: metadata.uid: field is not supported by boxd yet",
+      }));
 }
 
 TEST(SpecsErrors, LongPodName) {
@@ -114,7 +135,8 @@ TEST(SpecsErrors, LongPodName) {
 }
 
 TEST(SpecsErrors, SpecFieldProblems) {
-  EXPECT_EQ(errorsOf(podWith(R"(  containers:
+  EXPECT_EQ(
+      errorsOf(podWith(R"(  containers:
   - name: c
     image: busybox
   restartPolicy: sometimes
@@ -127,25 +149,33 @@ TEST(SpecsErrors, SpecFieldProblems) {
   hostNetwork: true
   nodeSelektor: {a: b}
 )")),
-            (Lines{
-                "f.yaml:8:18: spec.restartPolicy: must be one of \"Always\", \"OnFailure\", \"Never\", got \"sometimes\"",
-                "f.yaml:9:13: spec.hostname: must be a DNS-1123 label: lowercase letters, digits and '-', starting "
-                "and ending with a letter or digit (got \"my_host\")",
-                "f.yaml:10:34: spec.terminationGracePeriodSeconds: must be an integer, got a string",
-                "f.yaml:11:3: spec.volumes: field is not supported by boxd yet",
-                "f.yaml:14:3: spec.initContainers: field is not supported by boxd yet",
-                "f.yaml:15:3: spec.hostNetwork: field is not supported by boxd yet",
-                "f.yaml:16:3: spec.nodeSelektor: unknown field",
-            }));
+      (Lines{
+          "f.yaml:8:18: spec.restartPolicy: must be one of \"Always\", \"OnFailure\", \"Never\", "
+          "got \"sometimes\"",
+          "f.yaml:9:13: spec.hostname: must be a DNS-1123 label: lowercase letters, digits and "
+          "'-', starting "
+          "and ending with a letter or digit (got \"my_host\")",
+          "f.yaml:10:34: spec.terminationGracePeriodSeconds: must be an integer, got a string",
+          "f.yaml:11:3: spec.volumes: field is not supported by boxd yet",
+          "f.yaml:14:3: spec.initContainers: field is not supported by boxd yet",
+          "f.yaml:15:3: spec.hostNetwork: field is not supported by boxd yet",
+          "f.yaml:16:3: spec.nodeSelektor: unknown field",
+      }));
 }
 
 TEST(SpecsErrors, GracePeriodRange) {
-  EXPECT_EQ(errorsOf(podWith("  containers: [{name: c, image: i}]\n  terminationGracePeriodSeconds: -5\n")),
-            (Lines{"f.yaml:6:34: spec.terminationGracePeriodSeconds: must not be negative, got -5"}));
-  EXPECT_EQ(errorsOf(podWith("  containers: [{name: c, image: i}]\n  terminationGracePeriodSeconds: 99999999999999999999\n")),
-            (Lines{"f.yaml:6:34: spec.terminationGracePeriodSeconds: integer 99999999999999999999 is out of range"}));
-  EXPECT_EQ(errorsOf(podWith("  containers: [{name: c, image: i}]\n  terminationGracePeriodSeconds: 1.5\n")),
-            (Lines{"f.yaml:6:34: spec.terminationGracePeriodSeconds: must be an integer, got a number"}));
+  EXPECT_EQ(
+      errorsOf(
+          podWith("  containers: [{name: c, image: i}]\n  terminationGracePeriodSeconds: -5\n")),
+      (Lines{"f.yaml:6:34: spec.terminationGracePeriodSeconds: must not be negative, got -5"}));
+  EXPECT_EQ(errorsOf(podWith("  containers: [{name: c, image: i}]\n  "
+                             "terminationGracePeriodSeconds: 99999999999999999999\n")),
+            (Lines{"f.yaml:6:34: spec.terminationGracePeriodSeconds: integer 99999999999999999999 "
+                   "is out of range"}));
+  EXPECT_EQ(
+      errorsOf(
+          podWith("  containers: [{name: c, image: i}]\n  terminationGracePeriodSeconds: 1.5\n")),
+      (Lines{"f.yaml:6:34: spec.terminationGracePeriodSeconds: must be an integer, got a number"}));
 }
 
 TEST(SpecsErrors, ContainersMissingEmptyOrNotAList) {
@@ -160,7 +190,8 @@ TEST(SpecsErrors, ContainersMissingEmptyOrNotAList) {
 }
 
 TEST(SpecsErrors, ContainerProblemsAreAllReported) {
-  EXPECT_EQ(errorsOf(podWith(R"(  containers:
+  EXPECT_EQ(
+      errorsOf(podWith(R"(  containers:
   - name: app
     image: busybox
   - name: App
@@ -172,24 +203,30 @@ TEST(SpecsErrors, ContainerProblemsAreAllReported) {
   - name: app
     image: "Busybox:latest"
 )")),
-            (Lines{
-                "f.yaml:8:5: spec.containers[1].image: required field is missing",
-                "f.yaml:8:11: spec.containers[1].name: must be a DNS-1123 label: lowercase letters, digits and '-', "
-                "starting and ending with a letter or digit (got \"App\")",
-                "f.yaml:9:5: spec.containers[1].imgae: unknown field; did you mean \"image\"?",
-                "f.yaml:10:14: spec.containers[1].command: must be a list, got a string",
-                "f.yaml:11:12: spec.containers[1].args[0]: must be a string, got a number; quote it: \"1\"",
-                "f.yaml:11:15: spec.containers[1].args[1]: must be a string, got a mapping",
-                "f.yaml:12:17: spec.containers[1].workingDir: must be an absolute path, got \"srv\"",
-                "f.yaml:13:5: spec.containers[1].ports: field is not supported by boxd yet",
-                "f.yaml:14:5: spec.containers[2].name: duplicate container name \"app\" (also spec.containers[0])",
-                "f.yaml:15:12: spec.containers[2].image: invalid image reference \"Busybox:latest\": repository "
-                "component \"Busybox\" must be lowercase letters and digits, separated by '.', '_', '__' or '-'",
-            }));
+      (Lines{
+          "f.yaml:8:5: spec.containers[1].image: required field is missing",
+          "f.yaml:8:11: spec.containers[1].name: must be a DNS-1123 label: lowercase letters, "
+          "digits and '-', "
+          "starting and ending with a letter or digit (got \"App\")",
+          "f.yaml:9:5: spec.containers[1].imgae: unknown field; did you mean \"image\"?",
+          "f.yaml:10:14: spec.containers[1].command: must be a list, got a string",
+          "f.yaml:11:12: spec.containers[1].args[0]: must be a string, got a number; quote it: "
+          "\"1\"",
+          "f.yaml:11:15: spec.containers[1].args[1]: must be a string, got a mapping",
+          "f.yaml:12:17: spec.containers[1].workingDir: must be an absolute path, got \"srv\"",
+          "f.yaml:13:5: spec.containers[1].ports: field is not supported by boxd yet",
+          "f.yaml:14:5: spec.containers[2].name: duplicate container name \"app\" (also "
+          "spec.containers[0])",
+          "f.yaml:15:12: spec.containers[2].image: invalid image reference \"Busybox:latest\": "
+          "repository "
+          "component \"Busybox\" must be lowercase letters and digits, separated by '.', '_', '__' "
+          "or '-'",
+      }));
 }
 
 TEST(SpecsErrors, EnvProblems) {
-  EXPECT_EQ(errorsOf(podWith(R"(  containers:
+  EXPECT_EQ(
+      errorsOf(podWith(R"(  containers:
   - name: c
     image: busybox
     env:
@@ -205,20 +242,23 @@ TEST(SpecsErrors, EnvProblems) {
     - name: B
       valu: x
 )")),
-            (Lines{
-                "f.yaml:10:14: spec.containers[0].env[0].value: must be a string, got a number; quote it: \"1\"",
-                "f.yaml:11:13: spec.containers[0].env[1].name: must not contain '=' (got \"A=B\")",
-                "f.yaml:12:7: spec.containers[0].env[2].name: required field is missing",
-                "f.yaml:13:13: spec.containers[0].env[3].name: must not be empty",
-                "f.yaml:14:13: spec.containers[0].env[4].name: duplicate environment variable \"A\" (first set at "
-                "line 9)",
-                "f.yaml:17:7: spec.containers[0].env[5].valueFrom: field is not supported by boxd yet",
-                "f.yaml:19:7: spec.containers[0].env[6].valu: unknown field; did you mean \"value\"?",
-            }));
+      (Lines{
+          "f.yaml:10:14: spec.containers[0].env[0].value: must be a string, got a number; quote "
+          "it: \"1\"",
+          "f.yaml:11:13: spec.containers[0].env[1].name: must not contain '=' (got \"A=B\")",
+          "f.yaml:12:7: spec.containers[0].env[2].name: required field is missing",
+          "f.yaml:13:13: spec.containers[0].env[3].name: must not be empty",
+          "f.yaml:14:13: spec.containers[0].env[4].name: duplicate environment variable \"A\" "
+          "(first set at "
+          "line 9)",
+          "f.yaml:17:7: spec.containers[0].env[5].valueFrom: field is not supported by boxd yet",
+          "f.yaml:19:7: spec.containers[0].env[6].valu: unknown field; did you mean \"value\"?",
+      }));
 }
 
 TEST(SpecsErrors, ResourceProblems) {
-  EXPECT_EQ(errorsOf(podWith(R"(  containers:
+  EXPECT_EQ(
+      errorsOf(podWith(R"(  containers:
   - name: c
     image: busybox
     resources:
@@ -241,27 +281,37 @@ TEST(SpecsErrors, ResourceProblems) {
       limits: {cpu: 0, memory: [1]}
       requests: 5
 )")),
-            (Lines{
-                "f.yaml:12:9: spec.containers[0].resources.limits[\"nvidia.com/gpu\"]: resource \"nvidia.com/gpu\" is "
-                "not supported by boxd (only cpu and memory)",
-                "f.yaml:14:14: spec.containers[0].resources.requests.cpu: cpu request 500m is greater than its "
-                "limit 250m",
-                "f.yaml:15:17: spec.containers[0].resources.requests.memory: memory request 68157440 bytes is "
-                "greater than its limit 67108864 bytes",
-                "f.yaml:19:21: spec.containers[1].resources.limits.cpu: quantity \"-1\" must not be negative",
-                "f.yaml:19:33: spec.containers[1].resources.limits.memory: quantity \"1.5\" is not a whole number "
-                "of bytes",
-                "f.yaml:20:23: spec.containers[1].resources.requests.cpu: quantity \"0.0001\" is finer than 1m (one "
-                "millicore), the smallest cpu unit",
-                "f.yaml:20:39: spec.containers[1].resources.requests.memory: invalid quantity \"lots\" (expected a "
-                "number with an optional unit, e.g. \"500m\", \"64Mi\", \"1e6\")",
-                "f.yaml:21:7: spec.containers[1].resources.claims: field is not supported by boxd yet",
-                "f.yaml:25:21: spec.containers[2].resources.limits.cpu: a limit of zero would stop the container; "
-                "leave the limit out for none",
-                "f.yaml:25:32: spec.containers[2].resources.limits.memory: must be a quantity such as \"500m\" or "
-                "\"64Mi\", got a list",
-                "f.yaml:26:17: spec.containers[2].resources.requests: must be a mapping of quantities, got a number",
-            }));
+      (Lines{
+          "f.yaml:12:9: spec.containers[0].resources.limits[\"nvidia.com/gpu\"]: resource "
+          "\"nvidia.com/gpu\" is "
+          "not supported by boxd (only cpu and memory)",
+          "f.yaml:14:14: spec.containers[0].resources.requests.cpu: cpu request 500m is greater "
+          "than its "
+          "limit 250m",
+          "f.yaml:15:17: spec.containers[0].resources.requests.memory: memory request 68157440 "
+          "bytes is "
+          "greater than its limit 67108864 bytes",
+          "f.yaml:19:21: spec.containers[1].resources.limits.cpu: quantity \"-1\" must not be "
+          "negative",
+          "f.yaml:19:33: spec.containers[1].resources.limits.memory: quantity \"1.5\" is not a "
+          "whole number "
+          "of bytes",
+          "f.yaml:20:23: spec.containers[1].resources.requests.cpu: quantity \"0.0001\" is finer "
+          "than 1m (one "
+          "millicore), the smallest cpu unit",
+          "f.yaml:20:39: spec.containers[1].resources.requests.memory: invalid quantity \"lots\" "
+          "(expected a "
+          "number with an optional unit, e.g. \"500m\", \"64Mi\", \"1e6\")",
+          "f.yaml:21:7: spec.containers[1].resources.claims: field is not supported by boxd yet",
+          "f.yaml:25:21: spec.containers[2].resources.limits.cpu: a limit of zero would stop the "
+          "container; "
+          "leave the limit out for none",
+          "f.yaml:25:32: spec.containers[2].resources.limits.memory: must be a quantity such as "
+          "\"500m\" or "
+          "\"64Mi\", got a list",
+          "f.yaml:26:17: spec.containers[2].resources.requests: must be a mapping of quantities, "
+          "got a number",
+      }));
 }
 
 TEST(SpecsErrors, DuplicateKeysAndPodNames) {
@@ -285,16 +335,18 @@ spec: {containers: [{name: c, image: busybox}]}
 }
 
 TEST(SpecsErrors, UnsupportedTagsAndNonStringKeys) {
-  EXPECT_EQ(errorsOf(podWith("  containers: [{name: c, image: !custom busybox}]\n  ? [a, b]\n  : x\n")),
-            (Lines{
-                "f.yaml:5:33: spec.containers[0].image: unsupported YAML tag !custom",
-                "f.yaml:6:5: spec: mapping keys must be strings, got a list",
-            }));
+  EXPECT_EQ(
+      errorsOf(podWith("  containers: [{name: c, image: !custom busybox}]\n  ? [a, b]\n  : x\n")),
+      (Lines{
+          "f.yaml:5:33: spec.containers[0].image: unsupported YAML tag !custom",
+          "f.yaml:6:5: spec: mapping keys must be strings, got a list",
+      }));
 }
 
 TEST(SpecsErrors, MergeKeyProblems) {
   EXPECT_EQ(errorsOf(podWith("  containers: [{<<: 3, name: c, image: i}]\n")),
-            (Lines{"f.yaml:5:17: spec.containers[0][\"<<\"]: a merge key needs a mapping or a list of mappings, got "
+            (Lines{"f.yaml:5:17: spec.containers[0][\"<<\"]: a merge key needs a mapping or a list "
+                   "of mappings, got "
                    "a number"}));
   // A map that merges itself: terminates with a diagnostic.
   Lines e = errorsOf(podWith("  containers: [&c {<<: *c, name: c, image: i}]\n"));
@@ -303,8 +355,10 @@ TEST(SpecsErrors, MergeKeyProblems) {
 }
 
 TEST(SpecsErrors, EncodingProblemsPointAtTheBadByte) {
-  EXPECT_EQ(errorsOf("apiVersion: v1\nkind: P\xC3\x28od\n"), (Lines{"f.yaml:2:8: file is not valid UTF-8"}));
-  EXPECT_EQ(errorsOf(std::string("apiVersion: v1\nki\0nd: Pod\n", 26)), (Lines{"f.yaml:2:3: file contains a NUL byte"}));
+  EXPECT_EQ(errorsOf("apiVersion: v1\nkind: P\xC3\x28od\n"),
+            (Lines{"f.yaml:2:8: file is not valid UTF-8"}));
+  EXPECT_EQ(errorsOf(std::string("apiVersion: v1\nki\0nd: Pod\n", 26)),
+            (Lines{"f.yaml:2:3: file contains a NUL byte"}));
   // An escape can still smuggle a NUL into a value.
   EXPECT_EQ(errorsOf(podWith("  containers: [{name: c, image: i, args: [\"a\\0b\"]}]\n")),
             (Lines{"f.yaml:5:43: spec.containers[0].args[0]: must not contain NUL characters"}));
@@ -328,7 +382,8 @@ TEST(SpecsErrors, AliasExpansionIsBounded) {
   ParseResult r = parseSpecFile("f.yaml", content);
   ASSERT_FALSE(r.ok());
   bool bounded = false;
-  for (const Diagnostic& d : r.errors) bounded |= d.message.find("too large once its aliases are expanded") != std::string::npos;
+  for (const Diagnostic& d : r.errors)
+    bounded |= d.message.find("too large once its aliases are expanded") != std::string::npos;
   EXPECT_TRUE(bounded);
 }
 

@@ -110,12 +110,13 @@ TEST(SpecsPod, AnyChangedFieldChangesTheHash) {
 
 TEST(SpecsPod, CanonicalJsonHasEveryFieldInAFixedShape) {
   PodSpec p = parseOne(kYaml);
-  EXPECT_EQ(toJson(p).dump(),
-            R"({"annotations":{},"containers":[{"args":[],"command":["sleep","3600"],"env":[{"name":"A","value":"1"}],)"
-            R"("image":"busybox","name":"main","resources":{"cpuLimitMilli":500,"cpuRequestMilli":500,)"
-            R"("memoryLimitBytes":67108864,"memoryRequestBytes":67108864},"workingDir":""}],"hostname":"",)"
-            R"("labels":{"app":"web","tier":"front"},"name":"web","restartPolicy":"Always",)"
-            R"("terminationGracePeriodSeconds":30})");
+  EXPECT_EQ(
+      toJson(p).dump(),
+      R"({"annotations":{},"containers":[{"args":[],"command":["sleep","3600"],"env":[{"name":"A","value":"1"}],)"
+      R"("image":"busybox","name":"main","resources":{"cpuLimitMilli":500,"cpuRequestMilli":500,)"
+      R"("memoryLimitBytes":67108864,"memoryRequestBytes":67108864},"workingDir":""}],"hostname":"",)"
+      R"("labels":{"app":"web","tier":"front"},"name":"web","restartPolicy":"Always",)"
+      R"("terminationGracePeriodSeconds":30})");
 }
 
 TEST(SpecsPod, JsonRoundTrip) {
@@ -123,7 +124,8 @@ TEST(SpecsPod, JsonRoundTrip) {
   p.annotations["note"] = "ünïcode ✓";
   p.hostname = "h";
   p.restartPolicy = RestartPolicy::OnFailure;
-  p.containers.push_back(Container{"side", "localhost:5000/a/b:1", {}, {"x"}, {}, "/w", {std::nullopt, 5, 1, std::nullopt}});
+  p.containers.push_back(Container{
+      "side", "localhost:5000/a/b:1", {}, {"x"}, {}, "/w", {std::nullopt, 5, 1, std::nullopt}});
   Result<PodSpec> back = fromJson(toJson(p));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(*back, p);
@@ -145,10 +147,13 @@ TEST(SpecsPod, FromJsonFillsDefaultsAndRejectsWrongTypes) {
   };
   EXPECT_EQ(err(nlohmann::json::array()), "decode pod spec: expected a JSON object");
   EXPECT_EQ(err({{"name", 3}}), "decode pod spec: name: expected a string");
-  EXPECT_EQ(err({{"restartPolicy", "Sometimes"}}), "decode pod spec: restartPolicy: unknown value \"Sometimes\"");
+  EXPECT_EQ(err({{"restartPolicy", "Sometimes"}}),
+            "decode pod spec: restartPolicy: unknown value \"Sometimes\"");
   EXPECT_EQ(err({{"containers", {{{"resources", {{"cpuLimitMilli", "5"}}}}}}}),
             "decode pod spec: cpuLimitMilli: expected an integer or null");
   EXPECT_EQ(err({{"labels", {{"a", 1}}}}), "decode pod spec: labels.a: expected a string");
+  EXPECT_EQ(err({{"terminationGracePeriodSeconds", uint64_t{1} << 63}}),
+            "decode pod spec: terminationGracePeriodSeconds: expected an integer");
   EXPECT_EQ(err({{"terminationGracePeriodSeconds", 1.5}}),
             "decode pod spec: terminationGracePeriodSeconds: expected an integer");
 }
@@ -172,11 +177,15 @@ TEST(SpecsPod, ImageRefs) {
   const ImageCase cases[] = {
       {"busybox", "busybox", "latest", "", "busybox:latest"},
       {"busybox:1.36", "busybox", "1.36", "", "busybox:1.36"},
-      {"library/busybox:1.36.1-musl", "library/busybox", "1.36.1-musl", "", "library/busybox:1.36.1-musl"},
-      {"localhost:5000/x/busybox:1.0", "localhost:5000/x/busybox", "1.0", "", "localhost:5000/x/busybox:1.0"},
-      {"localhost:5000/x/busybox", "localhost:5000/x/busybox", "latest", "", "localhost:5000/x/busybox:latest"},
+      {"library/busybox:1.36.1-musl", "library/busybox", "1.36.1-musl", "",
+       "library/busybox:1.36.1-musl"},
+      {"localhost:5000/x/busybox:1.0", "localhost:5000/x/busybox", "1.0", "",
+       "localhost:5000/x/busybox:1.0"},
+      {"localhost:5000/x/busybox", "localhost:5000/x/busybox", "latest", "",
+       "localhost:5000/x/busybox:latest"},
       {"busybox@" + sha, "busybox", "", sha, "busybox@" + sha},
-      {"reg.io:443/busybox:1@" + sha, "reg.io:443/busybox", "1", sha, "reg.io:443/busybox:1@" + sha},
+      {"reg.io:443/busybox:1@" + sha, "reg.io:443/busybox", "1", sha,
+       "reg.io:443/busybox:1@" + sha},
   };
   for (const ImageCase& c : cases) {
     ImageRef r = parseImageRef(c.ref);

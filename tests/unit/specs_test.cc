@@ -62,7 +62,8 @@ TEST(SpecsParse, FullPodYaml) {
   const PodSpec& p = r.pods[0].spec;
   EXPECT_EQ(r.pods[0].line, 2);
   EXPECT_EQ(p.name, "web");
-  EXPECT_EQ(p.labels, (std::map<std::string, std::string>{{"app", "web"}, {"example.com/tier", "front"}}));
+  EXPECT_EQ(p.labels,
+            (std::map<std::string, std::string>{{"app", "web"}, {"example.com/tier", "front"}}));
   EXPECT_EQ(p.annotations.at("note"), "anything goes here: even spaces");
   EXPECT_EQ(p.hostname, "web-host");
   EXPECT_EQ(p.restartPolicy, RestartPolicy::OnFailure);
@@ -84,7 +85,9 @@ TEST(SpecsParse, FullPodYaml) {
 }
 
 TEST(SpecsParse, DefaultsForAMinimalPod) {
-  ParseResult r = parseOk("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: busybox}]}\n");
+  ParseResult r = parseOk(
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: "
+      "busybox}]}\n");
   const PodSpec& p = r.pods[0].spec;
   EXPECT_EQ(p.restartPolicy, RestartPolicy::Always);
   EXPECT_EQ(p.terminationGracePeriodSeconds, 30);
@@ -144,7 +147,8 @@ kind: Pod
 metadata: {name: two}
 spec: {containers: [{name: c, image: busybox}]}
 ...
-)", 2);
+)",
+                          2);
   ASSERT_EQ(r.pods.size(), 2u);
   EXPECT_EQ(r.pods[0].spec.name, "one");
   EXPECT_EQ(r.pods[0].line, 5);
@@ -234,7 +238,9 @@ spec: {containers: [{name: c, image: busybox, command: ["sleep", "3600"]}]}
 }
 
 TEST(SpecsParse, Utf8ByteOrderMarkAndUnicodeValues) {
-  ParseResult r = parseOk("\xEF\xBB\xBF" R"(apiVersion: v1
+  ParseResult r = parseOk(
+      "\xEF\xBB\xBF"
+      R"(apiVersion: v1
 kind: Pod
 metadata: {name: a, annotations: {note: "héllo ✓ 🚀"}}
 spec: {containers: [{name: c, image: busybox, env: [{name: "ÜBER", value: "日本"}]}]}
@@ -258,7 +264,8 @@ TEST(SpecsParse, Dns1123Label) {
 }
 
 TEST(SpecsParse, DiagnosticStrOmitsMissingParts) {
-  EXPECT_EQ((Diagnostic{"web.yaml", 12, 9, "spec.containers[1].image", "required field is missing"}).str(),
+  EXPECT_EQ((Diagnostic{"web.yaml", 12, 9, "spec.containers[1].image", "required field is missing"})
+                .str(),
             "web.yaml:12:9: spec.containers[1].image: required field is missing");
   EXPECT_EQ((Diagnostic{"web.yaml", 12, 0, "", "bad"}).str(), "web.yaml:12: bad");
   EXPECT_EQ((Diagnostic{"web.yaml", 0, 0, "", "too big"}).str(), "web.yaml: too big");
