@@ -42,7 +42,11 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(cfg.logLevel));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  if (cfg.paths.shimBinary.empty()) cfg.paths.shimBinary = selfDir() + "/boxd-shim";
+  if (cfg.paths.shimBinary.empty()) {
+    // Next to boxd in a build tree; <prefix>/lib/boxd/boxd-shim when installed.
+    cfg.paths.shimBinary = selfDir() + "/boxd-shim";
+    if (::access(cfg.paths.shimBinary.c_str(), X_OK) != 0) cfg.paths.shimBinary = selfDir() + "/../lib/boxd/boxd-shim";
+  }
   if (::access(cfg.paths.shimBinary.c_str(), X_OK) != 0) return fail("shim binary " + cfg.paths.shimBinary + " not found");
   ::signal(SIGPIPE, SIG_IGN);
 
