@@ -25,7 +25,7 @@ namespace {
 
 std::string buildDir() {
   const char* b = std::getenv("BOXD_BUILD_DIR");
-  return b != nullptr ? b : "build";
+  return b != nullptr ? b : BOXD_TEST_BUILD_DIR;
 }
 
 const std::vector<std::string> kControllers = {"memory", "cpu", "pids"};
@@ -90,7 +90,7 @@ const std::string& busyboxRootfs() {
   static std::string rootfs = [] {
     std::string r = *dir / "rootfs";
     const char* src = std::getenv("BOXD_SOURCE_DIR");
-    std::string script = std::string(src != nullptr ? src : ".") + "/packaging/make-busybox-rootfs.sh";
+    std::string script = std::string(src != nullptr ? src : BOXD_TEST_SOURCE_DIR) + "/packaging/make-busybox-rootfs.sh";
     auto res = run({"/bin/sh", script, r});
     if (res.code != 0) std::fprintf(stderr, "make-busybox-rootfs failed: %s\n", res.out.c_str());
     return r;
