@@ -8,18 +8,9 @@
 
 #include "agent/shim_watch.h"
 #include "common/util.h"
+#include "reconcilers/step.h"
 
 namespace boxd::agent {
-
-FaultInjection FaultInjection::fromEnv() {
-  FaultInjection f;
-  if (const char* v = std::getenv("BOXD_FAULT_FAIL_STEP")) f.failStep = std::atoi(v);
-  if (const char* v = std::getenv("BOXD_FAULT_CRASH_STEP")) {
-    f.crashStep = std::atoi(v);
-    f.crashAfterApply = std::string(v).find(":after") != std::string::npos;
-  }
-  return f;
-}
 
 Agent::Agent(uv_loop_t* loop, Config cfg, std::unique_ptr<state::Store> store,
              std::unique_ptr<reconcilers::Mounter> mounter, std::unique_ptr<reconcilers::Cgroups> cgroups)
@@ -31,6 +22,12 @@ Agent::Agent(uv_loop_t* loop, Config cfg, std::unique_ptr<state::Store> store,
       images_(cfg_.paths.imagesDir()),
       dispatcher_(loop),
       faults_(FaultInjection::fromEnv()),
+      runner_(dispatcher_, *store_,
+              [this](const std::string& kind, const nlohmann::json& params) {
+                reconcilers::Host host{cfg_.paths, *mounter_, *cgroups_};
+                return reconcilers::stepFromJournal(kind, params, host);
+              },
+              faults_),
       rescanTimer_(loop),
       resyncTimer_(loop) {}
 
@@ -116,9 +113,24 @@ void Agent::recover() {
   }
 }
 
+// Drift repair: containers are re-read from their shims, and every done step is observed; a
+// resource gone from the host (a rootfs unmounted, a cgroup removed behind boxd's back) makes
+// the pod be recreated.
 void Agent::resync() {
   for (auto& [name, pod] : pods_) {
-    if (pod->created && !pod->busy) refreshFromShim(name);
+    if (!pod->created || pod->busy) continue;
+    refreshFromShim(name);
+    const std::string podName = name, uid = pod->rec.uid;
+    runner_.observeAll(name, [this, podName, uid](std::vector<std::string> absent) {
+      auto it = pods_.find(podName);
+      if (absent.empty() || it == pods_.end() || it->second->rec.uid != uid || it->second->busy) return;
+      std::string list;
+      for (const auto& a : absent) list += (list.empty() ? "" : ", ") + a;
+      event(podName, "Warning", "DriftDetected", "gone from the host: " + list + "; recreating the pod");
+      it->second->created = false;
+      it->second->needsTeardown = true;
+      reconcile(podName);
+    });
   }
   logStoreError(store_->pruneEvents(200), "prune events");
 }
@@ -264,7 +276,7 @@ void Agent::reconcile(const std::string& name) {
     if (pod.needsTeardown || !wanted || pod.rec.specHash != want->second.hash) {
       bool replace = wanted && !pod.needsTeardown && pod.rec.specHash != want->second.hash;
       if (replace) event(name, "Normal", "SpecChanged", "spec of " + want->second.sourceFile + " changed; replacing the pod");
-      beginTeardown(pod, [this](PodState& p) { markDirty(p.rec.name); });
+      beginTeardown(pod);
       return;
     }
     if (!pod.created) {

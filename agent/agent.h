@@ -18,6 +18,7 @@
 #include "agent/desired.h"
 #include "agent/dispatcher.h"
 #include "agent/spec_source.h"
+#include "agent/step_runner.h"
 #include "reconcilers/cgroup/cgroups.h"
 #include "reconcilers/host/host.h"
 #include "reconcilers/host/mounter.h"
@@ -27,17 +28,6 @@
 namespace boxd::agent {
 
 class ShimWatch;
-
-// Fault injection for tests, read once from the environment at start:
-//   BOXD_FAULT_FAIL_STEP=N   step N (1-based) of every pod creation reports failure after apply
-//   BOXD_FAULT_CRASH_STEP=N[:after]  boxd SIGKILLs itself at step N, before apply (intent
-//                            journaled) or after apply (before done is recorded)
-struct FaultInjection {
-  int failStep = 0;
-  int crashStep = 0;
-  bool crashAfterApply = false;
-  static FaultInjection fromEnv();
-};
 
 struct ContainerRuntime {
   state::ContainerRecord rec;
@@ -89,12 +79,10 @@ class Agent {
   void reconcileAll();
   void reconcile(const std::string& name);
   void beginCreate(PodState& pod, const DesiredPod& want);
-  void runStep(const std::string& name, std::vector<struct PlannedStep> plan, size_t i);
-  void createFailed(const std::string& name, const Error& err);
-  void beginTeardown(PodState& pod, std::function<void(PodState&)> then);
-  void undoJournal(const std::string& name, std::vector<state::JournalRow> rows, Status first,
-                   std::function<void(Status)> done);
-  void finishTeardown(const std::string& name, Status st);
+  void created(const std::string& name, const std::string& uid, size_t steps);
+  void createFailed(const std::string& name, const Error& err, const Status& undone);
+  void beginTeardown(PodState& pod);
+  void retryLater(PodState& pod);
 
   // containers
   void startContainers(PodState& pod);
@@ -127,6 +115,7 @@ class Agent {
   reconcilers::ImageStore images_;
   Dispatcher dispatcher_;
   FaultInjection faults_;
+  StepRunner runner_;
 
   std::map<std::string, std::unique_ptr<PodState>> pods_;
   Desired desired_;

@@ -102,7 +102,7 @@ Boxd::Boxd() {
   cgroupParent_ = "boxd-test-" + randomHex(4);
   (void)mkdirAll(specs());
   configPath_ = dir_ / "boxd.yaml";
-  (void)writeFileAtomic(configPath_, "restartBackoffSeconds: 1\nrescanSeconds: 2\n");
+  (void)writeFileAtomic(configPath_, "restartBackoffSeconds: 1\nrescanSeconds: 2\nresyncSeconds: 1\n");
 }
 
 Boxd::~Boxd() {

@@ -2,6 +2,7 @@
 // that nothing is left behind and that running pods survive a boxd restart untouched.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -63,6 +64,21 @@ TEST_F(RecoveryTest, KilledShimIsRepaired) {
   ASSERT_TRUE(waitFor([&] { auto p = b.pod("web"); return !p.is_null() && p["uid"] != uid && p["phase"] == "Running"; },
                       10000))
       << b.status().dump(2);
+}
+
+TEST_F(RecoveryTest, UnmountedRootfsIsRepairedOnResync) {
+  Boxd b;
+  b.start();
+  b.importBusybox();
+  b.writeSpec("web.yaml", twoContainerPod("web"));
+  ASSERT_TRUE(b.waitPhase("web", "Running"));
+  auto uid = b.pod("web")["uid"].get<std::string>();
+  std::string rootfs = b.stateDir() + "/pods/" + uid + "/containers/a/rootfs";
+  ASSERT_EQ(::umount2(rootfs.c_str(), MNT_DETACH), 0) << rootfs;
+  ASSERT_TRUE(waitFor([&] { auto p = b.pod("web"); return !p.is_null() && p["uid"] != uid && p["ready"] == "2/2"; },
+                      10000))
+      << b.status().dump(2);
+  EXPECT_NE(b.boxctl({"events", "web"}).out.find("DriftDetected"), std::string::npos);
 }
 
 TEST_F(RecoveryTest, FailureAtEveryStepRollsBackCompletely) {

@@ -1,0 +1,68 @@
+// The journaled step runner: applies a pod's plan one step at a time and undoes it.
+//
+//   loop thread                          blocking thread
+//   journal intent (durable) ──────────► step.apply()
+//   journal done  ◄───────────────────── ok
+//   ... next step ...
+//   failure: undo every journaled step of the pod in reverse — the failed one too, since it
+//   may have half-applied ("maybe applied") — and report the first error.
+//
+// Steps are materialized from (kind, params) by a factory, the same path crash recovery takes,
+// so the journal alone can always undo what a plan did. Only the loop thread touches the store.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "agent/dispatcher.h"
+#include "agent/pod_plan.h"
+#include "reconcilers/step.h"
+#include "state/store.h"
+
+namespace boxd::agent {
+
+// Fault injection for tests, read once from the environment at start:
+//   BOXD_FAULT_FAIL_STEP=N           step N (1-based) of every creation reports failure after apply
+//   BOXD_FAULT_CRASH_STEP=N[:after]  boxd SIGKILLs itself at step N, with the intent journaled,
+//                                    before apply (default) or after apply, before done
+struct FaultInjection {
+  int failStep = 0;
+  int crashStep = 0;
+  bool crashAfterApply = false;
+  static FaultInjection fromEnv();
+};
+
+class StepRunner {
+ public:
+  using Factory =
+      std::function<Result<std::unique_ptr<reconcilers::Step>>(const std::string& kind, const nlohmann::json& params)>;
+  // created: the first error of the plan (ok if every step applied); undone: the first error of
+  // the rollback (ok when everything done was undone).
+  using CreateDone = std::function<void(Status created, Status undone)>;
+  using UndoDone = std::function<void(Status undone)>;
+  using ObserveDone = std::function<void(std::vector<std::string> absent)>;
+
+  StepRunner(Dispatcher& dispatcher, state::Store& store, Factory factory, FaultInjection faults = {});
+
+  void create(const std::string& pod, const std::string& uid, std::vector<PlannedStep> plan, CreateDone done);
+  // Undoes every journal row of the pod, newest first. Rows whose undo fails are kept (to retry).
+  void undoAll(const std::string& pod, UndoDone done);
+  // Observes every done step of the pod; reports the resources that are gone (drift).
+  void observeAll(const std::string& pod, ObserveDone done);
+
+ private:
+  struct Run;
+  void next(std::shared_ptr<Run> run);
+  void fail(std::shared_ptr<Run> run, Error err);
+  void undoRows(std::string pod, std::vector<state::JournalRow> rows, Status first, UndoDone done);
+
+  Dispatcher& dispatcher_;
+  state::Store& store_;
+  Factory factory_;
+  FaultInjection faults_;
+};
+
+}  // namespace boxd::agent
