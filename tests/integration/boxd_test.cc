@@ -163,5 +163,66 @@ TEST_F(BoxdTest, CliErrorsAreOneLineAndNonZero) {
   EXPECT_EQ(run({b.bin("boxctl"), "--help"}).code, 0);
 }
 
+TEST_F(BoxdTest, GitSyncSwapIsFollowedAndShownAsRevision) {
+  // specs -> .worktrees/<rev>, swapped by renaming a new link over the old one.
+  std::string root = b_->specs().substr(0, b_->specs().rfind('/')) + "/git";
+  ASSERT_TRUE(mkdirAll(root + "/.worktrees/rev1").ok());
+  ASSERT_TRUE(mkdirAll(root + "/.worktrees/rev2").ok());
+  ASSERT_TRUE(writeFileAtomic(root + "/.worktrees/rev1/pods.yaml", twoContainerPod("one")).ok());
+  ASSERT_TRUE(writeFileAtomic(root + "/.worktrees/rev2/pods.yaml", twoContainerPod("two")).ok());
+  ASSERT_TRUE(removeAll(b_->specs()).ok());
+  ASSERT_EQ(::symlink((root + "/.worktrees/rev1").c_str(), b_->specs().c_str()), 0);
+  b_->start();
+  b_->importBusybox();
+  ASSERT_TRUE(b_->waitPhase("one", "Running")) << b_->status().dump(2);
+  EXPECT_EQ(b_->status()["revision"], "rev1");
+  EXPECT_NE(b_->boxctl({"status"}).out.find("(revision rev1)"), std::string::npos);
+  std::string tmp = b_->specs() + ".tmp";
+  ASSERT_EQ(::symlink((root + "/.worktrees/rev2").c_str(), tmp.c_str()), 0);
+  ASSERT_EQ(::rename(tmp.c_str(), b_->specs().c_str()), 0);
+  ASSERT_TRUE(b_->waitPhase("two", "Running")) << b_->status().dump(2);
+  EXPECT_TRUE(b_->waitGone("one"));
+  EXPECT_EQ(b_->status()["revision"], "rev2");
+  auto r = b_->boxctl({"apply", "-f", root + "/.worktrees/rev1/pods.yaml"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("managed by a symlink swap"), std::string::npos) << r.out;
+  ASSERT_EQ(::unlink(b_->specs().c_str()), 0);  // the harness tears down through a plain dir
+  ASSERT_TRUE(mkdirAll(b_->specs()).ok());
+}
+
+TEST_F(BoxdTest, TarballImageImportAndList) {
+  b_->start();
+  std::string tarball = b_->stateDir() + "/../busybox.tar.gz";
+  auto tar = run({"/bin/tar", "-czf", tarball, "-C", busyboxRootfs(), "."});
+  ASSERT_EQ(tar.code, 0) << tar.out;
+  auto r = b_->boxctl({"image", "import", "bb:1.0", tarball}, 120000);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("imported bb:1.0"), std::string::npos) << r.out;
+  auto ls = b_->boxctl({"image", "ls"});
+  EXPECT_NE(ls.out.find("bb"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("1.0"), std::string::npos) << ls.out;
+  std::string notImage = b_->stateDir() + "/../notes.txt";
+  ASSERT_TRUE(writeFileAtomic(notImage, "just text\n").ok());
+  auto bad = b_->boxctl({"image", "import", "x", notImage});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("notes.txt"), std::string::npos) << bad.out;
+  EXPECT_EQ(b_->boxctl({"image", "rm", "bb:1.0"}).code, 0);
+  EXPECT_EQ(b_->boxctl({"image", "ls"}).out.find("bb "), std::string::npos);
+}
+
+TEST_F(BoxdTest, CorruptOrNewerStateDatabaseIsRefusedAtStart) {
+  ASSERT_TRUE(mkdirAll(b_->stateDir()).ok());
+  std::string db = b_->stateDir() + "/boxd.db";
+  ASSERT_TRUE(writeFileAtomic(db, std::string(8192, 'x')).ok());
+  auto r = run({b_->bin("boxd"), "--specs", b_->specs(), "--state-dir", b_->stateDir(), "--run-dir", b_->runDir(),
+                "--cgroup-parent", b_->cgroupParent()},
+               10000);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(db), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("corrupt"), std::string::npos) << r.out;
+  EXPECT_EQ(*readFile(db), std::string(8192, 'x')) << "never recreated silently";
+  ASSERT_TRUE(removeAll(db).ok());
+}
+
 }  // namespace
 }  // namespace boxd::testing

@@ -5,6 +5,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "common/util.h"
 #include "tests/integration/harness.h"
 
@@ -49,6 +51,25 @@ TEST_F(RecoveryTest, RunningPodsSurviveKill9AndAreReadopted) {
   ::kill(pidA, SIGKILL);
   EXPECT_TRUE(waitFor([&] { return b.pod("web")["containers"][0]["restarts"].get<int>() >= 1; }, 5000))
       << b.status().dump(2);
+}
+
+TEST_F(RecoveryTest, AfterARebootNothingRecordedIsAssumedToExist) {
+  Boxd b;
+  b.start();
+  b.importBusybox();
+  b.writeSpec("web.yaml", twoContainerPod("web"));
+  ASSERT_TRUE(b.waitPhase("web", "Running"));
+  auto uid = b.pod("web")["uid"].get<std::string>();
+  b.stop();
+  // What a reboot looks like to boxd: another boot id than the one recorded.
+  auto r = run({"/usr/bin/sqlite3", b.stateDir() + "/boxd.db", "UPDATE meta SET value='old-boot' WHERE key='bootId'"});
+  ASSERT_EQ(r.code, 0) << r.out;
+  b.start();
+  ASSERT_TRUE(waitFor([&] { auto p = b.pod("web"); return !p.is_null() && p["uid"] != uid && p["ready"] == "2/2"; },
+                      10000))
+      << b.status().dump(2) << b.log();
+  EXPECT_NE(b.log().find("host rebooted"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(b.stateDir() + "/pods/" + uid)) << "the old incarnation was undone";
 }
 
 TEST_F(RecoveryTest, KilledShimIsRepaired) {
