@@ -13,7 +13,8 @@
 namespace boxd::agent {
 
 Agent::Agent(uv_loop_t* loop, Config cfg, std::unique_ptr<state::Store> store,
-             std::unique_ptr<reconcilers::Mounter> mounter, std::unique_ptr<reconcilers::Cgroups> cgroups)
+             std::unique_ptr<reconcilers::Mounter> mounter,
+             std::unique_ptr<reconcilers::Cgroups> cgroups)
     : loop_(loop),
       cfg_(std::move(cfg)),
       store_(std::move(store)),
@@ -22,12 +23,13 @@ Agent::Agent(uv_loop_t* loop, Config cfg, std::unique_ptr<state::Store> store,
       images_(cfg_.paths.imagesDir()),
       dispatcher_(loop),
       faults_(FaultInjection::fromEnv()),
-      runner_(dispatcher_, *store_,
-              [this](const std::string& kind, const nlohmann::json& params) {
-                reconcilers::Host host{cfg_.paths, *mounter_, *cgroups_};
-                return reconcilers::stepFromJournal(kind, params, host);
-              },
-              faults_),
+      runner_(
+          dispatcher_, *store_,
+          [this](const std::string& kind, const nlohmann::json& params) {
+            reconcilers::Host host{cfg_.paths, *mounter_, *cgroups_};
+            return reconcilers::stepFromJournal(kind, params, host);
+          },
+          faults_),
       rescanTimer_(loop),
       resyncTimer_(loop) {}
 
@@ -39,14 +41,16 @@ Status Agent::start() {
     BOXD_TRY(mkdirAll(dir, 0700));
   }
   if (faults_.failStep || faults_.crashStep) {
-    spdlog::warn("fault injection active: fail step {}, crash step {}{}", faults_.failStep, faults_.crashStep,
-                 faults_.crashAfterApply ? " (after apply)" : "");
+    spdlog::warn("fault injection active: fail step {}, crash step {}{}", faults_.failStep,
+                 faults_.crashStep, faults_.crashAfterApply ? " (after apply)" : "");
   }
   recover();
   startWatching();
   scheduleScan();
-  rescanTimer_.start(cfg_.rescanSeconds * 1000, [this] { scheduleScan(); }, cfg_.rescanSeconds * 1000);
-  resyncTimer_.start(cfg_.resyncSeconds * 1000, [this] { resync(); }, cfg_.resyncSeconds * 1000);
+  rescanTimer_.start(
+      cfg_.rescanSeconds * 1000, [this] { scheduleScan(); }, cfg_.rescanSeconds * 1000);
+  resyncTimer_.start(
+      cfg_.resyncSeconds * 1000, [this] { resync(); }, cfg_.resyncSeconds * 1000);
   return {};
 }
 
@@ -78,7 +82,8 @@ void Agent::recover() {
   auto lastBoot = store_->getMeta("bootId");
   bool rebooted = lastBoot.ok() && lastBoot->has_value() && **lastBoot != bootId_;
   logStoreError(store_->setMeta("bootId", bootId_), "record boot id");
-  if (rebooted) spdlog::info("host rebooted since the last run: no recorded kernel object is assumed to exist");
+  if (rebooted)
+    spdlog::info("host rebooted since the last run: no recorded kernel object is assumed to exist");
 
   auto recs = store_->listPods();
   if (!recs.ok()) {
@@ -123,10 +128,12 @@ void Agent::resync() {
     const std::string podName = name, uid = pod->rec.uid;
     runner_.observeAll(name, [this, podName, uid](std::vector<std::string> absent) {
       auto it = pods_.find(podName);
-      if (absent.empty() || it == pods_.end() || it->second->rec.uid != uid || it->second->busy) return;
+      if (absent.empty() || it == pods_.end() || it->second->rec.uid != uid || it->second->busy)
+        return;
       std::string list;
       for (const auto& a : absent) list += (list.empty() ? "" : ", ") + a;
-      event(podName, "Warning", "DriftDetected", "gone from the host: " + list + "; recreating the pod");
+      event(podName, "Warning", "DriftDetected",
+            "gone from the host: " + list + "; recreating the pod");
       it->second->created = false;
       it->second->needsTeardown = true;
       reconcile(podName);
@@ -156,8 +163,9 @@ void Agent::rewatch(const std::string& resolvedDir) {
   for (int wd : watches_) inotify_rm_watch(inotifyFd_, wd);
   watches_.clear();
   watchedDir_ = resolvedDir;
-  constexpr uint32_t kMask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |
-                             IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW;
+  constexpr uint32_t kMask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM |
+                             IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
+                             IN_DONT_FOLLOW;
   std::vector<std::string> dirs = {cfg_.specsDir, resolvedDir};
   auto slash = cfg_.specsDir.find_last_of('/');
   if (slash != std::string::npos && slash > 0) dirs.push_back(cfg_.specsDir.substr(0, slash));
@@ -226,11 +234,13 @@ void Agent::onSnapshot(Result<SpecSnapshot> snap) {
   parseCache_ = std::move(cache);
 
   std::map<std::string, DesiredPod> recorded;
-  for (const auto& [name, pod] : pods_) recorded[name] = {pod->spec, pod->rec.specHash, pod->rec.sourceFile};
+  for (const auto& [name, pod] : pods_)
+    recorded[name] = {pod->spec, pod->rec.specHash, pod->rec.sourceFile};
   Desired next = resolveDesired(files, lastGood_, recorded);
   for (const auto& e : next.errors) {
     bool known = false;
-    for (const auto& old : desired_.errors) known = known || (old.file == e.file && old.errors.size() == e.errors.size());
+    for (const auto& old : desired_.errors)
+      known = known || (old.file == e.file && old.errors.size() == e.errors.size());
     if (!known) {
       for (const auto& d : e.errors) spdlog::warn("spec error: {}", d.str());
     }
@@ -269,13 +279,16 @@ void Agent::reconcile(const std::string& name) {
       return;
     }
     bool wanted = want != desired_.pods.end();
-    if (wanted && pod.rec.sourceFile != want->second.sourceFile && pod.rec.specHash == want->second.hash) {
+    if (wanted && pod.rec.sourceFile != want->second.sourceFile &&
+        pod.rec.specHash == want->second.hash) {
       pod.rec.sourceFile = want->second.sourceFile;  // moved to another file, same pod
       logStoreError(store_->upsertPod(pod.rec), "update pod source");
     }
     if (pod.needsTeardown || !wanted || pod.rec.specHash != want->second.hash) {
       bool replace = wanted && !pod.needsTeardown && pod.rec.specHash != want->second.hash;
-      if (replace) event(name, "Normal", "SpecChanged", "spec of " + want->second.sourceFile + " changed; replacing the pod");
+      if (replace)
+        event(name, "Normal", "SpecChanged",
+              "spec of " + want->second.sourceFile + " changed; replacing the pod");
       beginTeardown(pod);
       return;
     }
@@ -307,8 +320,10 @@ void Agent::setPhase(PodState& pod, const std::string& phase, const std::string&
 
 void Agent::event(const std::string& pod, const std::string& type, const std::string& reason,
                   const std::string& msg) {
-  if (type == "Warning") spdlog::warn("pod {}: {}: {}", pod, reason, msg);
-  else spdlog::info("pod {}: {}: {}", pod, reason, msg);
+  if (type == "Warning")
+    spdlog::warn("pod {}: {}: {}", pod, reason, msg);
+  else
+    spdlog::info("pod {}: {}: {}", pod, reason, msg);
   auto r = store_->appendEvent({0, nowMs(), pod, type, reason, msg});
   if (!r.ok()) spdlog::error("record event: {}", r.error().message);
 }

@@ -31,7 +31,7 @@ class ShimWatch;
 
 struct ContainerRuntime {
   state::ContainerRecord rec;
-  int64_t backoffMs = 0;        // next restart delay
+  int64_t backoffMs = 0;  // next restart delay
   std::unique_ptr<Timer> restartTimer;
   bool starting = false;
 };
@@ -40,9 +40,9 @@ struct PodState {
   state::PodRecord rec;
   specs::PodSpec spec;  // the incarnation recorded (rec.specJson)
   std::map<std::string, ContainerRuntime> containers;
-  bool busy = false;    // an operation is in flight
-  bool dirty = false;   // reconcile again when it finishes
-  bool created = false; // every step of the plan is done
+  bool busy = false;     // an operation is in flight
+  bool dirty = false;    // reconcile again when it finishes
+  bool created = false;  // every step of the plan is done
   bool needsTeardown = false;
   int64_t retryBackoffMs = 0;
   std::unique_ptr<Timer> retryTimer;
@@ -52,7 +52,8 @@ struct PodState {
 class Agent {
  public:
   Agent(uv_loop_t* loop, Config cfg, std::unique_ptr<state::Store> store,
-        std::unique_ptr<reconcilers::Mounter> mounter, std::unique_ptr<reconcilers::Cgroups> cgroups);
+        std::unique_ptr<reconcilers::Mounter> mounter,
+        std::unique_ptr<reconcilers::Cgroups> cgroups);
   ~Agent();
 
   // Recovers from the journal, re-adopts shims, starts watching specs and serving boxctl.
@@ -87,8 +88,8 @@ class Agent {
   // containers
   void startContainers(PodState& pod);
   void startContainer(PodState& pod, const std::string& container);
-  void onContainerExit(const std::string& pod, const std::string& container, int exitCode, int signal,
-                       int64_t finishedAtMs);
+  void onContainerExit(const std::string& pod, const std::string& container, int exitCode,
+                       int signal, int64_t finishedAtMs);
   void refreshFromShim(const std::string& name);
   void applyShimState(PodState& pod, const nlohmann::json& containers);
   void updatePhase(PodState& pod);
@@ -100,8 +101,10 @@ class Agent {
   void resync();
 
   // helpers
-  void setPhase(PodState& pod, const std::string& phase, const std::string& reason, const std::string& message);
-  void event(const std::string& pod, const std::string& type, const std::string& reason, const std::string& msg);
+  void setPhase(PodState& pod, const std::string& phase, const std::string& reason,
+                const std::string& message);
+  void event(const std::string& pod, const std::string& type, const std::string& reason,
+             const std::string& msg);
   void logStoreError(const Status& st, const char* what);
   std::optional<std::string> imageRootfs(const std::string& image);
   nlohmann::json podJson(const PodState& pod, bool detailed);
@@ -121,7 +124,8 @@ class Agent {
   Desired desired_;
   bool desiredLoaded_ = false;
   LastGood lastGood_;
-  std::map<std::string, std::pair<std::string, specs::ParseResult>> parseCache_;  // file -> (hash, result)
+  std::map<std::string, std::pair<std::string, specs::ParseResult>>
+      parseCache_;  // file -> (hash, result)
   std::string revision_;
   std::string specsError_;  // the specs dir could not be read at all
 

@@ -11,7 +11,11 @@ using nlohmann::json;
 
 namespace {
 json diagnosticJson(const specs::Diagnostic& d) {
-  return {{"line", d.line}, {"column", d.column}, {"field", d.field}, {"message", d.message}, {"text", d.str()}};
+  return {{"line", d.line},
+          {"column", d.column},
+          {"field", d.field},
+          {"message", d.message},
+          {"text", d.str()}};
 }
 json errorReply(const std::string& msg) { return {{"ok", false}, {"error", msg}}; }
 }  // namespace
@@ -21,12 +25,19 @@ json Agent::podJson(const PodState& pod, bool detailed) {
   int ready = 0, restarts = 0;
   for (const auto& c : pod.spec.containers) {
     auto it = pod.containers.find(c.name);
-    state::ContainerRecord r = it != pod.containers.end() ? it->second.rec : state::ContainerRecord{};
+    state::ContainerRecord r =
+        it != pod.containers.end() ? it->second.rec : state::ContainerRecord{};
     if (r.state == "Running") ready++;
     restarts += r.restarts;
-    json cj = {{"name", c.name}, {"image", c.image}, {"state", r.state.empty() ? "Waiting" : r.state},
-               {"reason", r.reason}, {"restarts", r.restarts}, {"exitCode", r.exitCode}, {"pid", r.pid},
-               {"startedAtMs", r.startedAtMs}, {"finishedAtMs", r.finishedAtMs}};
+    json cj = {{"name", c.name},
+               {"image", c.image},
+               {"state", r.state.empty() ? "Waiting" : r.state},
+               {"reason", r.reason},
+               {"restarts", r.restarts},
+               {"exitCode", r.exitCode},
+               {"pid", r.pid},
+               {"startedAtMs", r.startedAtMs},
+               {"finishedAtMs", r.finishedAtMs}};
     if (!r.message.empty()) cj["message"] = r.message;
     if (detailed && !pod.rec.uid.empty()) {
       cj["log"] = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, c.name).logPath;
@@ -51,7 +62,9 @@ json Agent::podJson(const PodState& pod, bool detailed) {
     auto rows = store_->journal(pod.rec.name);
     if (rows.ok()) {
       for (const auto& r : *rows) {
-        resources.push_back({{"step", r.seq + 1}, {"kind", r.kind}, {"resource", r.resource},
+        resources.push_back({{"step", r.seq + 1},
+                             {"kind", r.kind},
+                             {"resource", r.resource},
                              {"state", state::toString(r.state)}});
       }
     }
@@ -60,7 +73,10 @@ json Agent::podJson(const PodState& pod, bool detailed) {
     auto evs = store_->events(pod.rec.name, 20);
     if (evs.ok()) {
       for (const auto& e : *evs) {
-        events.push_back({{"timeMs", e.timeMs}, {"pod", e.pod}, {"type", e.type}, {"reason", e.reason},
+        events.push_back({{"timeMs", e.timeMs},
+                          {"pod", e.pod},
+                          {"type", e.type},
+                          {"reason", e.reason},
                           {"message", e.message}});
       }
     }
@@ -76,11 +92,14 @@ json Agent::statusJson() {
   for (const auto& e : desired_.errors) {
     json list = json::array();
     for (const auto& d : e.errors) list.push_back(diagnosticJson(d));
-    errors.push_back({{"file", e.file}, {"error", e.errors.empty() ? "" : e.errors.front().str()}, {"errors", list}});
+    errors.push_back({{"file", e.file},
+                      {"error", e.errors.empty() ? "" : e.errors.front().str()},
+                      {"errors", list}});
   }
-  if (!specsError_.empty()) errors.push_back({{"file", cfg_.specsDir}, {"error", specsError_}, {"errors", json::array()}});
-  return {{"ok", true},         {"specsDir", cfg_.specsDir}, {"revision", revision_},
-          {"nowMs", nowMs()},   {"pods", pods},              {"specErrors", errors}};
+  if (!specsError_.empty())
+    errors.push_back({{"file", cfg_.specsDir}, {"error", specsError_}, {"errors", json::array()}});
+  return {{"ok", true},   {"specsDir", cfg_.specsDir}, {"revision", revision_}, {"nowMs", nowMs()},
+          {"pods", pods}, {"specErrors", errors}};
 }
 
 void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
@@ -88,8 +107,11 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
   std::string name = req.value("name", "");
   if (op == "status") return reply(statusJson());
   if (op == "config") {
-    return reply({{"ok", true}, {"specsDir", cfg_.specsDir}, {"stateDir", cfg_.paths.stateDir},
-                  {"runDir", cfg_.paths.runDir}, {"pid", ::getpid()}});
+    return reply({{"ok", true},
+                  {"specsDir", cfg_.specsDir},
+                  {"stateDir", cfg_.paths.stateDir},
+                  {"runDir", cfg_.paths.runDir},
+                  {"pid", ::getpid()}});
   }
   if (op == "describe" || op == "logs") {
     auto it = pods_.find(name);
@@ -103,7 +125,10 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
     if (!evs.ok()) return reply(errorReply(evs.error().message));
     json list = json::array();
     for (const auto& e : *evs) {
-      list.push_back({{"timeMs", e.timeMs}, {"pod", e.pod}, {"type", e.type}, {"reason", e.reason},
+      list.push_back({{"timeMs", e.timeMs},
+                      {"pod", e.pod},
+                      {"type", e.type},
+                      {"reason", e.reason},
                       {"message", e.message}});
     }
     return reply({{"ok", true}, {"events", list}});
@@ -114,7 +139,10 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
     if (!imgs.ok()) return reply(errorReply(imgs.error().message));
     json list = json::array();
     for (const auto& i : *imgs) {
-      list.push_back({{"name", i.name}, {"tag", i.tag}, {"id", i.id}, {"sizeBytes", i.sizeBytes},
+      list.push_back({{"name", i.name},
+                      {"tag", i.tag},
+                      {"id", i.id},
+                      {"sizeBytes", i.sizeBytes},
                       {"createdAtMs", i.createdAtMs}});
     }
     return reply({{"ok", true}, {"images", list}});
@@ -127,7 +155,8 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
     for (const auto& [pname, pod] : pods_) {
       for (const auto& c : pod->spec.containers) {
         if (specs::parseImageRef(c.image).str() == ref.str()) {
-          return reply(errorReply("image " + ref.str() + " is used by pod " + pname + "; delete the pod first"));
+          return reply(errorReply("image " + ref.str() + " is used by pod " + pname +
+                                  "; delete the pod first"));
         }
       }
     }
@@ -150,23 +179,25 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
 void Agent::handleImageImport(const json& req, std::function<void(json)> reply) {
   auto ref = specs::parseImageRef(req.value("name", ""));
   std::string path = req.value("path", "");
-  if (ref.name.empty() || path.empty()) return reply(errorReply("image import needs NAME and PATH"));
+  if (ref.name.empty() || path.empty())
+    return reply(errorReply("image import needs NAME and PATH"));
   auto result = std::make_shared<Result<reconcilers::ImportedImage>>(makeError("not imported"));
   auto* images = &images_;
-  dispatcher_.runBlocking([images, path, result] { *result = images->import(path); },
-                          [this, ref, result, reply = std::move(reply)] {
-                            if (!result->ok()) return reply(errorReply(result->error().message));
-                            state::ImageRecord rec{ref.name, ref.tag, (*result)->id, (*result)->sizeBytes, nowMs()};
-                            Status st = store_->upsertImage(rec);
-                            if (!st.ok()) return reply(errorReply(st.error().message));
-                            spdlog::info("imported image {} ({})", ref.str(), rec.id.substr(0, 12));
-                            event("", "Normal", "ImageImported", ref.str() + " id " + rec.id.substr(0, 12));
-                            reply({{"ok", true}, {"image", ref.str()}, {"id", rec.id}, {"sizeBytes", rec.sizeBytes}});
-                            for (const auto& [name, pod] : pods_) {
-                              if (pod->rec.reason == "ImageNotFound") markDirty(name);
-                            }
-                            reconcileAll();
-                          });
+  dispatcher_.runBlocking(
+      [images, path, result] { *result = images->import(path); },
+      [this, ref, result, reply = std::move(reply)] {
+        if (!result->ok()) return reply(errorReply(result->error().message));
+        state::ImageRecord rec{ref.name, ref.tag, (*result)->id, (*result)->sizeBytes, nowMs()};
+        Status st = store_->upsertImage(rec);
+        if (!st.ok()) return reply(errorReply(st.error().message));
+        spdlog::info("imported image {} ({})", ref.str(), rec.id.substr(0, 12));
+        event("", "Normal", "ImageImported", ref.str() + " id " + rec.id.substr(0, 12));
+        reply({{"ok", true}, {"image", ref.str()}, {"id", rec.id}, {"sizeBytes", rec.sizeBytes}});
+        for (const auto& [name, pod] : pods_) {
+          if (pod->rec.reason == "ImageNotFound") markDirty(name);
+        }
+        reconcileAll();
+      });
 }
 
 }  // namespace boxd::agent

@@ -25,7 +25,8 @@ struct Client {
     if (closed) return;
     closed = true;
     *alive = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&pipe), [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
+    uv_close(reinterpret_cast<uv_handle_t*>(&pipe),
+             [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
   }
   void send(const nlohmann::json& reply) {
     if (closed || replied) return;
@@ -51,7 +52,8 @@ void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   if (pos == std::string::npos || c->replied) return;
   uv_read_stop(s);
   auto req = nlohmann::json::parse(c->in.substr(0, pos), nullptr, false);
-  if (req.is_discarded() || !req.is_object()) return c->send({{"ok", false}, {"error", "malformed request"}});
+  if (req.is_discarded() || !req.is_object())
+    return c->send({{"ok", false}, {"error", "malformed request"}});
   std::weak_ptr<bool> alive = c->alive;
   (*c->handler)(req, [c, alive](nlohmann::json reply) {
     if (auto a = alive.lock(); a && *a) c->send(reply);
@@ -60,7 +62,8 @@ void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
 
 }  // namespace
 
-ApiServer::ApiServer(uv_loop_t* loop, Handler handler) : loop_(loop), handler_(std::move(handler)) {}
+ApiServer::ApiServer(uv_loop_t* loop, Handler handler)
+    : loop_(loop), handler_(std::move(handler)) {}
 
 ApiServer::~ApiServer() { close(); }
 
@@ -73,7 +76,8 @@ Status ApiServer::listen(const std::string& path) {
   mode_t old = ::umask(0177);
   int rc = uv_pipe_bind(server_, path.c_str());
   ::umask(old);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 128, &ApiServer::onConnection);
+  if (rc == 0)
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 128, &ApiServer::onConnection);
   if (rc != 0) {
     close();
     return makeError("listen on " + path + ": " + uv_strerror(rc));
@@ -83,7 +87,8 @@ Status ApiServer::listen(const std::string& path) {
 
 void ApiServer::close() {
   if (server_ == nullptr) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(server_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(server_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
   server_ = nullptr;
   ::unlink(path_.c_str());
 }

@@ -13,7 +13,8 @@ namespace boxd::agent {
 
 class ApiServer {
  public:
-  using Handler = std::function<void(const nlohmann::json& req, std::function<void(nlohmann::json)> reply)>;
+  using Handler =
+      std::function<void(const nlohmann::json& req, std::function<void(nlohmann::json)> reply)>;
   ApiServer(uv_loop_t* loop, Handler handler);
   ~ApiServer();
   // Binds path (mode 0600; a stale socket left by a dead boxd is replaced).

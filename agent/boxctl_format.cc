@@ -42,7 +42,9 @@ std::string clock(int64_t ms) {
   return buf;
 }
 
-std::string str(const json& j, const char* key) { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; }
+std::string str(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
 
 }  // namespace
 
@@ -86,11 +88,14 @@ std::string formatStatus(const json& s) {
   int64_t now = s.value("nowMs", int64_t{0});
   std::vector<std::vector<std::string>> rows = {{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}};
   for (const auto& p : s["pods"]) {
-    rows.push_back({str(p, "name"), str(p, "ready"), statusColumn(p), std::to_string(p.value("restarts", 0)),
+    rows.push_back({str(p, "name"), str(p, "ready"), statusColumn(p),
+                    std::to_string(p.value("restarts", 0)),
                     formatAge(now - p.value("createdAtMs", now))});
   }
-  if (rows.size() == 1) out += "No pods.\n";
-  else out += table(rows);
+  if (rows.size() == 1)
+    out += "No pods.\n";
+  else
+    out += table(rows);
   if (!s["specErrors"].empty()) {
     out += "\nSPEC ERRORS\n";
     for (const auto& e : s["specErrors"]) {
@@ -118,7 +123,8 @@ std::string formatDescribe(const json& p) {
     if (!str(c, "reason").empty()) out += " (" + str(c, "reason") + ")";
     out += "\n";
     if (c.value("pid", 0) != 0) out += "    PID:       " + std::to_string(c.value("pid", 0)) + "\n";
-    if (str(c, "state") == "Terminated") out += "    Exit code: " + std::to_string(c.value("exitCode", 0)) + "\n";
+    if (str(c, "state") == "Terminated")
+      out += "    Exit code: " + std::to_string(c.value("exitCode", 0)) + "\n";
     if (!str(c, "message").empty()) out += "    Message:   " + str(c, "message") + "\n";
     out += "    Restarts:  " + std::to_string(c.value("restarts", 0)) + "\n";
     if (!str(c, "log").empty()) out += "    Log:       " + str(c, "log") + "\n";
@@ -126,7 +132,8 @@ std::string formatDescribe(const json& p) {
   out += "Host resources (cgroup " + str(p, "cgroupVersion") + "):\n";
   std::vector<std::vector<std::string>> rows = {{"  STEP", "KIND", "STATE", "RESOURCE"}};
   for (const auto& r : p["resources"]) {
-    rows.push_back({"  " + std::to_string(r.value("step", 0)), str(r, "kind"), str(r, "state"), str(r, "resource")});
+    rows.push_back({"  " + std::to_string(r.value("step", 0)), str(r, "kind"), str(r, "state"),
+                    str(r, "resource")});
   }
   out += rows.size() > 1 ? table(rows) : "  (none)\n";
   out += "Events:\n";
@@ -137,8 +144,9 @@ std::string formatDescribe(const json& p) {
 std::string formatEvents(const json& events) {
   std::vector<std::vector<std::string>> rows = {{"TIME", "POD", "TYPE", "REASON", "MESSAGE"}};
   for (const auto& e : events) {
-    rows.push_back({clock(e.value("timeMs", int64_t{0})), str(e, "pod").empty() ? "-" : str(e, "pod"), str(e, "type"),
-                    str(e, "reason"), str(e, "message")});
+    rows.push_back({clock(e.value("timeMs", int64_t{0})),
+                    str(e, "pod").empty() ? "-" : str(e, "pod"), str(e, "type"), str(e, "reason"),
+                    str(e, "message")});
   }
   return table(rows);
 }
@@ -146,7 +154,8 @@ std::string formatEvents(const json& events) {
 std::string formatImages(const json& images) {
   std::vector<std::vector<std::string>> rows = {{"NAME", "TAG", "ID", "SIZE", "CREATED"}};
   for (const auto& i : images) {
-    rows.push_back({str(i, "name"), str(i, "tag"), str(i, "id").substr(0, 12), formatBytes(i.value("sizeBytes", int64_t{0})),
+    rows.push_back({str(i, "name"), str(i, "tag"), str(i, "id").substr(0, 12),
+                    formatBytes(i.value("sizeBytes", int64_t{0})),
                     clock(i.value("createdAtMs", int64_t{0}))});
   }
   return table(rows);

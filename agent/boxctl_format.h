@@ -7,7 +7,7 @@
 
 namespace boxd::agent {
 
-std::string formatAge(int64_t ms);      // 5s, 3m, 2h, 4d
+std::string formatAge(int64_t ms);       // 5s, 3m, 2h, 4d
 std::string formatBytes(int64_t bytes);  // 1.9MiB
 // The STATUS column: the reason when it says more than the phase (ImageNotFound, CrashLoopBackOff).
 std::string statusColumn(const nlohmann::json& pod);

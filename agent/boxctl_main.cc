@@ -66,14 +66,16 @@ json call(const json& req, int timeoutMs = 30000) {
     die("cannot reach boxd at " + g_socket + ": " + std::strerror(errno) + " (is boxd running?)");
   }
   std::string line = req.dump() + "\n";
-  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) die("send request to boxd failed");
+  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    die("send request to boxd failed");
   std::string in;
   char buf[65536];
   int64_t deadline = monotonicMs() + timeoutMs;
   while (in.find('\n') == std::string::npos) {
     pollfd p{fd.get(), POLLIN, 0};
     int64_t left = deadline - monotonicMs();
-    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) die("boxd did not answer within " + std::to_string(timeoutMs / 1000) + "s");
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0)
+      die("boxd did not answer within " + std::to_string(timeoutMs / 1000) + "s");
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) die("boxd closed the connection without an answer");
@@ -92,7 +94,8 @@ void refuseManagedSpecsDir(const std::string& dir) {
   struct stat st {};
   if ((::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) ||
       ::lstat((dir + "/..data").c_str(), &st) == 0) {
-    die("specs dir " + dir + " is managed by a symlink swap (git-sync or a ConfigMap); change its source instead");
+    die("specs dir " + dir +
+        " is managed by a symlink swap (git-sync or a ConfigMap); change its source instead");
   }
 }
 
@@ -135,20 +138,26 @@ int cmdLogs(const std::vector<std::string>& args) {
   std::string pod, container;
   bool follow = false;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "-f" || args[i] == "--follow") follow = true;
-    else if ((args[i] == "-c" || args[i] == "--container") && i + 1 < args.size()) container = args[++i];
-    else if (pod.empty() && args[i][0] != '-') pod = args[i];
-    else die("logs: unexpected argument " + args[i]);
+    if (args[i] == "-f" || args[i] == "--follow")
+      follow = true;
+    else if ((args[i] == "-c" || args[i] == "--container") && i + 1 < args.size())
+      container = args[++i];
+    else if (pod.empty() && args[i][0] != '-')
+      pod = args[i];
+    else
+      die("logs: unexpected argument " + args[i]);
   }
   if (pod.empty()) die("usage: boxctl logs POD [-c CONTAINER] [-f]");
   json d = call({{"op", "logs"}, {"name", pod}});
   std::string path, names;
   for (const auto& c : d["containers"]) {
     names += (names.empty() ? "" : ", ") + c["name"].get<std::string>();
-    if (c["name"] == container || (container.empty() && d["containers"].size() == 1)) path = c.value("log", "");
+    if (c["name"] == container || (container.empty() && d["containers"].size() == 1))
+      path = c.value("log", "");
   }
   if (path.empty()) {
-    if (container.empty()) die("pod " + pod + " has several containers; choose one with -c (" + names + ")");
+    if (container.empty())
+      die("pod " + pod + " has several containers; choose one with -c (" + names + ")");
     die("pod " + pod + " has no container \"" + container + "\" (" + names + ")");
   }
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -181,13 +190,15 @@ int cmdApply(const std::vector<std::string>& args) {
     die(args[1] + ": " + std::to_string(parsed.errors.size()) + " error(s); nothing applied");
   }
   if (parsed.pods.empty()) die(args[1] + ": no pod in the file; nothing applied");
-  if (!endsWith(base, ".yaml") && !endsWith(base, ".yml") && !endsWith(base, ".json")) base += ".yaml";
+  if (!endsWith(base, ".yaml") && !endsWith(base, ".yml") && !endsWith(base, ".json"))
+    base += ".yaml";
   if (base[0] == '.') base = base.substr(1);
   std::string dir = specsDir();
   refuseManagedSpecsDir(dir);
   Status st = writeFileAtomic(dir + "/" + base, *content, 0644);
   if (!st.ok()) die(st.error().message);
-  for (const auto& p : parsed.pods) std::printf("pod/%s configured (%s/%s)\n", p.spec.name.c_str(), dir.c_str(), base.c_str());
+  for (const auto& p : parsed.pods)
+    std::printf("pod/%s configured (%s/%s)\n", p.spec.name.c_str(), dir.c_str(), base.c_str());
   return 0;
 }
 
@@ -195,9 +206,12 @@ int cmdDelete(const std::vector<std::string>& args) {
   std::string pod;
   bool force = false;
   for (const auto& a : args) {
-    if (a == "--force") force = true;
-    else if (pod.empty()) pod = a;
-    else die("delete: unexpected argument " + a);
+    if (a == "--force")
+      force = true;
+    else if (pod.empty())
+      pod = a;
+    else
+      die("delete: unexpected argument " + a);
   }
   if (pod.empty()) die("usage: boxctl delete POD [--force]");
   json d = call({{"op", "describe"}, {"name", pod}});
@@ -256,9 +270,12 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (args[i] == "--run-dir" && i + 1 < args.size()) g_socket = args[++i] + "/boxd.sock";
-    else if (args[i] == "--socket" && i + 1 < args.size()) g_socket = args[++i];
-    else break;
+    if (args[i] == "--run-dir" && i + 1 < args.size())
+      g_socket = args[++i] + "/boxd.sock";
+    else if (args[i] == "--socket" && i + 1 < args.size())
+      g_socket = args[++i];
+    else
+      break;
   }
   if (i >= args.size()) die("missing command (see boxctl --help)", 2);
   std::string cmd = args[i];

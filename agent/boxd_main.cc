@@ -45,9 +45,11 @@ int main(int argc, char** argv) {
   if (cfg.paths.shimBinary.empty()) {
     // Next to boxd in a build tree; <prefix>/lib/boxd/boxd-shim when installed.
     cfg.paths.shimBinary = selfDir() + "/boxd-shim";
-    if (::access(cfg.paths.shimBinary.c_str(), X_OK) != 0) cfg.paths.shimBinary = selfDir() + "/../lib/boxd/boxd-shim";
+    if (::access(cfg.paths.shimBinary.c_str(), X_OK) != 0)
+      cfg.paths.shimBinary = selfDir() + "/../lib/boxd/boxd-shim";
   }
-  if (::access(cfg.paths.shimBinary.c_str(), X_OK) != 0) return fail("shim binary " + cfg.paths.shimBinary + " not found");
+  if (::access(cfg.paths.shimBinary.c_str(), X_OK) != 0)
+    return fail("shim binary " + cfg.paths.shimBinary + " not found");
   ::signal(SIGPIPE, SIG_IGN);
 
   for (const auto& dir : {cfg.paths.stateDir, cfg.paths.runDir}) {
@@ -62,15 +64,16 @@ int main(int argc, char** argv) {
   uv_loop_t* loop = uv_default_loop();
   agent::Agent agent(loop, cfg, std::move(*store), std::make_unique<reconcilers::RealMounter>(),
                      std::move(*cgroups));
-  agent::ApiServer api(loop, [&agent](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
-    agent.handleRequest(req, std::move(reply));
-  });
+  agent::ApiServer api(
+      loop, [&agent](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
+        agent.handleRequest(req, std::move(reply));
+      });
   Status st = agent.start();
   if (!st.ok()) return fail(st.error().message);
   st = api.listen(cfg.socketPath());
   if (!st.ok()) return fail(st.error().message);
-  spdlog::info("boxd {} started: specs {}, state {}, run {}", BOXD_VERSION, cfg.specsDir, cfg.paths.stateDir,
-               cfg.paths.runDir);
+  spdlog::info("boxd {} started: specs {}, state {}, run {}", BOXD_VERSION, cfg.specsDir,
+               cfg.paths.stateDir, cfg.paths.runDir);
 
   // SIGTERM/SIGINT stop boxd only: pods and their shims keep running and are re-adopted later.
   uv_signal_t sigterm, sigint;

@@ -24,15 +24,24 @@ Options:
 )";
 
 Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
-  if (key == "specs") cfg.specsDir = v.as<std::string>();
-  else if (key == "stateDir") cfg.paths.stateDir = v.as<std::string>();
-  else if (key == "runDir") cfg.paths.runDir = v.as<std::string>();
-  else if (key == "cgroupParent") cfg.paths.cgroupParent = v.as<std::string>();
-  else if (key == "resyncSeconds") cfg.resyncSeconds = v.as<int>();
-  else if (key == "rescanSeconds") cfg.rescanSeconds = v.as<int>();
-  else if (key == "restartBackoffSeconds") cfg.restartBackoffMs = static_cast<int>(v.as<double>() * 1000);
-  else if (key == "logLevel") cfg.logLevel = v.as<std::string>();
-  else return makeError("unknown key \"" + key + "\"");
+  if (key == "specs")
+    cfg.specsDir = v.as<std::string>();
+  else if (key == "stateDir")
+    cfg.paths.stateDir = v.as<std::string>();
+  else if (key == "runDir")
+    cfg.paths.runDir = v.as<std::string>();
+  else if (key == "cgroupParent")
+    cfg.paths.cgroupParent = v.as<std::string>();
+  else if (key == "resyncSeconds")
+    cfg.resyncSeconds = v.as<int>();
+  else if (key == "rescanSeconds")
+    cfg.rescanSeconds = v.as<int>();
+  else if (key == "restartBackoffSeconds")
+    cfg.restartBackoffMs = static_cast<int>(v.as<double>() * 1000);
+  else if (key == "logLevel")
+    cfg.logLevel = v.as<std::string>();
+  else
+    return makeError("unknown key \"" + key + "\"");
   return {};
 }
 
@@ -54,8 +63,8 @@ Status loadConfigFile(const std::string& path, Config& cfg) {
   } catch (const YAML::BadFile&) {
     return makeError("cannot read config file " + path);
   } catch (const YAML::Exception& e) {
-    return makeError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                     ": " + e.msg);
+    return makeError(path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                     std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   return {};
 }
@@ -84,13 +93,20 @@ CliOutcome parseBoxdArgs(int argc, char** argv, Config& cfg) {
     };
     bool ok = true;
     std::string ignored;
-    if (a == "--specs") ok = value(cfg.specsDir);
-    else if (a == "--state-dir") ok = value(cfg.paths.stateDir);
-    else if (a == "--run-dir") ok = value(cfg.paths.runDir);
-    else if (a == "--cgroup-parent") ok = value(cfg.paths.cgroupParent);
-    else if (a == "--log-level") ok = value(cfg.logLevel);
-    else if (a == "--config") ok = value(ignored);
-    else return {true, 2, "boxd: unknown option " + a + " (see boxd --help)"};
+    if (a == "--specs")
+      ok = value(cfg.specsDir);
+    else if (a == "--state-dir")
+      ok = value(cfg.paths.stateDir);
+    else if (a == "--run-dir")
+      ok = value(cfg.paths.runDir);
+    else if (a == "--cgroup-parent")
+      ok = value(cfg.paths.cgroupParent);
+    else if (a == "--log-level")
+      ok = value(cfg.logLevel);
+    else if (a == "--config")
+      ok = value(ignored);
+    else
+      return {true, 2, "boxd: unknown option " + a + " (see boxd --help)"};
     if (!ok) return {true, 2, "boxd: option " + a + " needs a value"};
   }
   return {};

@@ -16,9 +16,12 @@ constexpr int64_t kBackoffResetMs = 10 * 60 * 1000;
 
 bool shouldRestart(specs::RestartPolicy p, int exitCode) {
   switch (p) {
-    case specs::RestartPolicy::Always: return true;
-    case specs::RestartPolicy::OnFailure: return exitCode != 0;
-    case specs::RestartPolicy::Never: return false;
+    case specs::RestartPolicy::Always:
+      return true;
+    case specs::RestartPolicy::OnFailure:
+      return exitCode != 0;
+    case specs::RestartPolicy::Never:
+      return false;
   }
   return false;
 }
@@ -69,7 +72,8 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
       [socket, launch, result] {
         std::string logDir = launch.logPath.substr(0, launch.logPath.find_last_of('/'));
         Status st = mkdirAll(logDir, 0700);
-        *result = st.ok() ? reconcilers::ShimClient(socket).start(launch) : Result<reconcilers::ContainerStatus>(st.error());
+        *result = st.ok() ? reconcilers::ShimClient(socket).start(launch)
+                          : Result<reconcilers::ContainerStatus>(st.error());
       },
       [this, podName, uid, name, result] {
         auto it = pods_.find(podName);
@@ -89,13 +93,14 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
         rt.rec.startedAtMs = (*result)->startedAtMs;
         rt.rec.exitCode = 0;
         saveContainer(p, rt);
-        event(podName, "Normal", "Started", "started container " + name + " (pid " + std::to_string(rt.rec.pid) + ")");
+        event(podName, "Normal", "Started",
+              "started container " + name + " (pid " + std::to_string(rt.rec.pid) + ")");
         updatePhase(p);
       });
 }
 
-void Agent::onContainerExit(const std::string& podName, const std::string& name, int exitCode, int signal,
-                            int64_t finishedAtMs) {
+void Agent::onContainerExit(const std::string& podName, const std::string& name, int exitCode,
+                            int signal, int64_t finishedAtMs) {
   auto it = pods_.find(podName);
   if (it == pods_.end()) return;
   PodState& pod = *it->second;
@@ -114,7 +119,8 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
   if (shouldRestart(pod.spec.restartPolicy, code)) {
     if (ranMs > kBackoffResetMs) c.backoffMs = 0;
     int64_t delay = c.backoffMs;
-    c.backoffMs = delay == 0 ? cfg_.restartBackoffMs : std::min<int64_t>(delay * 2, cfg_.maxBackoffMs);
+    c.backoffMs =
+        delay == 0 ? cfg_.restartBackoffMs : std::min<int64_t>(delay * 2, cfg_.maxBackoffMs);
     if (!c.restartTimer) c.restartTimer = std::make_unique<Timer>(loop_);
     if (delay > 0) {
       c.rec.state = "Waiting";
@@ -140,9 +146,12 @@ void Agent::updatePhase(PodState& pod) {
   int running = 0, pending = 0, failed = 0;
   for (auto& [name, c] : pod.containers) {
     bool restartDue = c.restartTimer && c.restartTimer->active();
-    if (c.rec.state == "Running") running++;
-    else if (c.starting || restartDue || c.rec.state != "Terminated") pending++;
-    else if (c.rec.exitCode != 0) failed++;
+    if (c.rec.state == "Running")
+      running++;
+    else if (c.starting || restartDue || c.rec.state != "Terminated")
+      pending++;
+    else if (c.rec.exitCode != 0)
+      failed++;
   }
   if (running > 0 || pending > 0) {
     setPhase(pod, "Running", "", "");
@@ -167,7 +176,8 @@ void Agent::watchShim(PodState& pod) {
         auto it = pods_.find(name);
         if (it == pods_.end() || it->second->rec.uid != uid || it->second->busy) return;
         PodState& p = *it->second;
-        event(name, "Warning", "SandboxLost", "lost the pod shim (" + why + "); recreating the pod");
+        event(name, "Warning", "SandboxLost",
+              "lost the pod shim (" + why + "); recreating the pod");
         p.created = false;
         p.needsTeardown = true;
         dispatcher_.post([this, name] { reconcile(name); });
@@ -180,41 +190,43 @@ void Agent::refreshFromShim(const std::string& name) {
   if (it == pods_.end()) return;
   PodState& pod = *it->second;
   std::string socket = podPaths(cfg_.paths, name, pod.rec.uid).socket;
-  auto result = std::make_shared<Result<std::vector<reconcilers::ContainerStatus>>>(makeError("none"));
+  auto result =
+      std::make_shared<Result<std::vector<reconcilers::ContainerStatus>>>(makeError("none"));
   const std::string uid = pod.rec.uid;
-  dispatcher_.runBlocking([socket, result] { *result = reconcilers::ShimClient(socket).state(); },
-                          [this, name, uid, result] {
-                            auto p = pods_.find(name);
-                            if (p == pods_.end() || p->second->rec.uid != uid || p->second->busy) return;
-                            PodState& live = *p->second;
-                            if (!result->ok()) return;  // the watch reports a lost shim
-                            for (const auto& st : **result) {
-                              auto c = live.containers.find(st.name);
-                              if (c == live.containers.end()) continue;
-                              if (st.running) {
-                                if (c->second.rec.state != "Running" || c->second.rec.pid != st.pid) {
-                                  c->second.rec.state = "Running";
-                                  c->second.rec.reason = "";
-                                  c->second.rec.pid = st.pid;
-                                  c->second.rec.startedAtMs = st.startedAtMs;
-                                  saveContainer(live, c->second);
-                                }
-                              } else if (c->second.rec.state == "Running" && c->second.rec.pid == st.pid) {
-                                onContainerExit(name, st.name, st.exitCode, st.signal, st.finishedAtMs);
-                              }
-                            }
-                            // A container recorded Running that its shim never started (boxd died
-                            // between the two) is started now.
-                            for (auto& [cname, c] : live.containers) {
-                              bool known = false;
-                              for (const auto& st : **result) known = known || st.name == cname;
-                              if (!known && c.rec.state == "Running") {
-                                c.rec.state = "Waiting";
-                                c.rec.reason = "ContainerCreating";
-                              }
-                            }
-                            startContainers(live);
-                          });
+  dispatcher_.runBlocking(
+      [socket, result] { *result = reconcilers::ShimClient(socket).state(); },
+      [this, name, uid, result] {
+        auto p = pods_.find(name);
+        if (p == pods_.end() || p->second->rec.uid != uid || p->second->busy) return;
+        PodState& live = *p->second;
+        if (!result->ok()) return;  // the watch reports a lost shim
+        for (const auto& st : **result) {
+          auto c = live.containers.find(st.name);
+          if (c == live.containers.end()) continue;
+          if (st.running) {
+            if (c->second.rec.state != "Running" || c->second.rec.pid != st.pid) {
+              c->second.rec.state = "Running";
+              c->second.rec.reason = "";
+              c->second.rec.pid = st.pid;
+              c->second.rec.startedAtMs = st.startedAtMs;
+              saveContainer(live, c->second);
+            }
+          } else if (c->second.rec.state == "Running" && c->second.rec.pid == st.pid) {
+            onContainerExit(name, st.name, st.exitCode, st.signal, st.finishedAtMs);
+          }
+        }
+        // A container recorded Running that its shim never started (boxd died
+        // between the two) is started now.
+        for (auto& [cname, c] : live.containers) {
+          bool known = false;
+          for (const auto& st : **result) known = known || st.name == cname;
+          if (!known && c.rec.state == "Running") {
+            c.rec.state = "Waiting";
+            c.rec.reason = "ContainerCreating";
+          }
+        }
+        startContainers(live);
+      });
 }
 
 }  // namespace boxd::agent

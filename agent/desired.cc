@@ -12,7 +12,8 @@ std::vector<DesiredPod> podsOf(const FileResult& f) {
   return out;
 }
 
-std::vector<DesiredPod> recordedFrom(const std::string& file, const std::map<std::string, DesiredPod>& recorded) {
+std::vector<DesiredPod> recordedFrom(const std::string& file,
+                                     const std::map<std::string, DesiredPod>& recorded) {
   std::vector<DesiredPod> out;
   for (const auto& [name, pod] : recorded) {
     if (pod.sourceFile == file) out.push_back(pod);
@@ -55,9 +56,9 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
       for (const auto& o : decls) {
         if (o.sourceFile != d.sourceFile) others += (others.empty() ? "" : ", ") + o.sourceFile;
       }
-      conflictErrors[d.sourceFile].push_back(
-          {d.sourceFile, 0, 0, "metadata.name",
-           "pod \"" + name + "\" is also declared in " + others + "; neither declaration is applied"});
+      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
+                                              "pod \"" + name + "\" is also declared in " + others +
+                                                  "; neither declaration is applied"});
     }
     auto rec = recorded.find(name);
     if (rec != recorded.end()) out.pods.emplace(name, rec->second);  // keep what runs, unchanged

@@ -54,7 +54,8 @@ Timer::Timer(uv_loop_t* loop) : t_(new uv_timer_t) {
 Timer::~Timer() {
   uv_timer_stop(t_);
   t_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(t_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(t_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
 void Timer::start(uint64_t delayMs, std::function<void()> fn, uint64_t repeatMs) {

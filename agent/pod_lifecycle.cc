@@ -28,14 +28,16 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
   if (fresh) {
     pod.containers.clear();
     for (const auto& c : want.spec.containers) {
-      pod.containers[c.name].rec = {pod.rec.name, c.name, "Waiting", "ContainerCreating", "", 0, 0, 0, 0, 0};
+      pod.containers[c.name].rec = {
+          pod.rec.name, c.name, "Waiting", "ContainerCreating", "", 0, 0, 0, 0, 0};
     }
   }
   if (!missing.empty()) {
     if (pod.rec.uid.empty()) pod.rec.uid = randomHex(16);
     if (pod.rec.reason != "ImageNotFound") {
       event(pod.rec.name, "Warning", "ImageNotFound",
-            "image " + missing + " is not in the local store; import it with `boxctl image import " + missing +
+            "image " + missing +
+                " is not in the local store; import it with `boxctl image import " + missing +
                 " PATH`");
     }
     setPhase(pod, "Pending", "ImageNotFound", "image " + missing + " not found");
@@ -92,12 +94,15 @@ void Agent::createFailed(const std::string& name, const Error& err, const Status
 
 // Retries the pod after a failure: 10 s doubling to 5 min, as kubelet.
 void Agent::retryLater(PodState& pod) {
-  pod.retryBackoffMs = pod.retryBackoffMs == 0 ? cfg_.restartBackoffMs
-                                               : std::min<int64_t>(pod.retryBackoffMs * 2, cfg_.maxBackoffMs);
+  pod.retryBackoffMs = pod.retryBackoffMs == 0
+                           ? cfg_.restartBackoffMs
+                           : std::min<int64_t>(pod.retryBackoffMs * 2, cfg_.maxBackoffMs);
   if (!pod.retryTimer) pod.retryTimer = std::make_unique<Timer>(loop_);
   const std::string name = pod.rec.name;
-  event(name, "Normal", "BackOff", "retrying in " + std::to_string(pod.retryBackoffMs / 1000) + "s");
-  pod.retryTimer->start(static_cast<uint64_t>(pod.retryBackoffMs), [this, name] { reconcile(name); });
+  event(name, "Normal", "BackOff",
+        "retrying in " + std::to_string(pod.retryBackoffMs / 1000) + "s");
+  pod.retryTimer->start(static_cast<uint64_t>(pod.retryBackoffMs),
+                        [this, name] { reconcile(name); });
 }
 
 void Agent::beginTeardown(PodState& pod) {

@@ -6,7 +6,8 @@ namespace boxd::agent {
 
 using nlohmann::json;
 
-PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name, const std::string& uid) {
+PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name,
+                  const std::string& uid) {
   PodPaths p;
   p.dir = paths.podDir(uid);
   p.cgroupRel = paths.cgroupParent + "/" + name + "-" + uid.substr(0, 8);
@@ -16,8 +17,8 @@ PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name, cons
   return p;
 }
 
-ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string& name, const std::string& uid,
-                              const std::string& container) {
+ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string& name,
+                              const std::string& uid, const std::string& container) {
   PodPaths pod = podPaths(paths, name, uid);
   ContainerPaths c;
   std::string base = pod.dir + "/containers/" + container;
@@ -54,23 +55,32 @@ reconcilers::CgroupLimits containerLimits(const specs::Container& c) {
   l.memoryBytes = c.resources.memoryLimitBytes;
   l.cpuLimitMilli = c.resources.cpuLimitMilli;
   // Kubernetes: a limit without a request implies request = limit.
-  l.cpuRequestMilli = c.resources.cpuRequestMilli ? c.resources.cpuRequestMilli : c.resources.cpuLimitMilli;
+  l.cpuRequestMilli =
+      c.resources.cpuRequestMilli ? c.resources.cpuRequestMilli : c.resources.cpuLimitMilli;
   return l;
 }
 
-std::vector<PlannedStep> planPod(const reconcilers::Paths& paths, const reconcilers::Cgroups& cgroups,
-                                 const specs::PodSpec& pod, const std::string& uid,
+std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
+                                 const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
+                                 const std::string& uid,
                                  const std::vector<std::string>& imageRootfs) {
   PodPaths pp = podPaths(paths, pod.name, uid);
   std::vector<PlannedStep> plan;
   plan.push_back({"poddir", {{"path", pp.dir}}});
-  plan.push_back({"cgroup", {{"rel", pp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(podLimits(pod))}}});
+  plan.push_back(
+      {"cgroup",
+       {{"rel", pp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(podLimits(pod))}}});
   for (size_t i = 0; i < pod.containers.size(); ++i) {
     const auto& c = pod.containers[i];
     ContainerPaths cp = containerPaths(paths, pod.name, uid, c.name);
-    plan.push_back({"cgroup", {{"rel", cp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(containerLimits(c))}}});
+    plan.push_back(
+        {"cgroup",
+         {{"rel", cp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(containerLimits(c))}}});
     plan.push_back({"rootfs",
-                    {{"lower", imageRootfs.at(i)}, {"upper", cp.upper}, {"work", cp.work}, {"target", cp.rootfs}}});
+                    {{"lower", imageRootfs.at(i)},
+                     {"upper", cp.upper},
+                     {"work", cp.work},
+                     {"target", cp.rootfs}}});
   }
   plan.push_back({"shim",
                   {{"podName", pod.name},

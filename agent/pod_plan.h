@@ -27,7 +27,7 @@ struct PlannedStep {
 };
 
 struct ContainerPaths {
-  std::string rootfs;     // overlay mount point
+  std::string rootfs;  // overlay mount point
   std::string upper, work;
   std::string cgroupRel;  // "boxd/web-1a2b3c4d/app"
   std::string logPath;
@@ -40,12 +40,13 @@ struct PodPaths {
 };
 
 PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name, const std::string& uid);
-ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string& name, const std::string& uid,
-                              const std::string& container);
+ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string& name,
+                              const std::string& uid, const std::string& container);
 
 // imageRootfs: one lower dir per container, in container order.
-std::vector<PlannedStep> planPod(const reconcilers::Paths& paths, const reconcilers::Cgroups& cgroups,
-                                 const specs::PodSpec& pod, const std::string& uid,
+std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
+                                 const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
+                                 const std::string& uid,
                                  const std::vector<std::string>& imageRootfs);
 
 // Pod-level limits: the sum over containers when every container sets one (as kubelet does).

@@ -17,7 +17,8 @@ struct ShimWatch::Conn {
     if (closing) return;
     closing = true;
     if (!detached && onClosed) onClosed(why);
-    uv_close(reinterpret_cast<uv_handle_t*>(&pipe), [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
+    uv_close(reinterpret_cast<uv_handle_t*>(&pipe),
+             [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
   }
 };
 
@@ -34,10 +35,11 @@ ShimWatch::ShimWatch(uv_loop_t* loop, const std::string& socket, OnEvent onEvent
     if (c->closing) return;
     uv_buf_t buf = uv_buf_init(c->request.data(), static_cast<unsigned>(c->request.size()));
     c->write.data = c;
-    uv_write(&c->write, reinterpret_cast<uv_stream_t*>(&c->pipe), &buf, 1, [](uv_write_t* w, int st) {
-      auto* cc = static_cast<Conn*>(w->data);
-      if (st < 0) cc->close(std::string("subscribe: ") + uv_strerror(st));
-    });
+    uv_write(&c->write, reinterpret_cast<uv_stream_t*>(&c->pipe), &buf, 1,
+             [](uv_write_t* w, int st) {
+               auto* cc = static_cast<Conn*>(w->data);
+               if (st < 0) cc->close(std::string("subscribe: ") + uv_strerror(st));
+             });
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&c->pipe),
         [](uv_handle_t*, size_t suggested, uv_buf_t* b) {
@@ -48,7 +50,9 @@ ShimWatch::ShimWatch(uv_loop_t* loop, const std::string& socket, OnEvent onEvent
           auto* cc = static_cast<Conn*>(s->data);
           if (n > 0) cc->buffer.append(b->base, static_cast<size_t>(n));
           delete[] b->base;
-          if (n < 0) return cc->close(n == UV_EOF ? "shim closed the connection" : uv_strerror(static_cast<int>(n)));
+          if (n < 0)
+            return cc->close(n == UV_EOF ? "shim closed the connection"
+                                         : uv_strerror(static_cast<int>(n)));
           size_t pos;
           while ((pos = cc->buffer.find('\n')) != std::string::npos) {
             auto line = cc->buffer.substr(0, pos);

@@ -25,7 +25,8 @@ Result<std::string> readAt(int dirfd, const std::string& name, const std::string
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return sysError("stat", display);
   if (!S_ISREG(st.st_mode)) return makeError(display + ": not a regular file");
-  if (static_cast<size_t>(st.st_size) > kMaxSpecBytes) return makeError(display + ": larger than 4 MiB");
+  if (static_cast<size_t>(st.st_size) > kMaxSpecBytes)
+    return makeError(display + ": larger than 4 MiB");
   std::string out;
   char buf[16384];
   for (;;) {
@@ -60,10 +61,12 @@ bool isSpecFileName(const std::string& name) {
 Result<SpecSnapshot> readSpecSnapshot(const std::string& specsDir) {
   SpecSnapshot snap;
   char resolved[PATH_MAX];
-  if (::realpath(specsDir.c_str(), resolved) == nullptr) return sysError("resolve specs dir", specsDir);
+  if (::realpath(specsDir.c_str(), resolved) == nullptr)
+    return sysError("resolve specs dir", specsDir);
   snap.dir = resolved;
   struct stat lst {};
-  if (::lstat(specsDir.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) snap.revision = baseName(snap.dir);
+  if (::lstat(specsDir.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode))
+    snap.revision = baseName(snap.dir);
 
   Fd root(::open(snap.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return sysError("open specs dir", snap.dir);

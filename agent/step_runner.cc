@@ -25,11 +25,12 @@ struct StepRunner::Run {
   CreateDone done;
 };
 
-StepRunner::StepRunner(Dispatcher& dispatcher, state::Store& store, Factory factory, FaultInjection faults)
+StepRunner::StepRunner(Dispatcher& dispatcher, state::Store& store, Factory factory,
+                       FaultInjection faults)
     : dispatcher_(dispatcher), store_(store), factory_(std::move(factory)), faults_(faults) {}
 
-void StepRunner::create(const std::string& pod, const std::string& uid, std::vector<PlannedStep> plan,
-                        CreateDone done) {
+void StepRunner::create(const std::string& pod, const std::string& uid,
+                        std::vector<PlannedStep> plan, CreateDone done) {
   auto run = std::make_shared<Run>();
   run->pod = pod;
   run->uid = uid;
@@ -43,7 +44,8 @@ void StepRunner::next(std::shared_ptr<Run> run) {
   const PlannedStep& ps = run->plan[run->i];
   const int n = static_cast<int>(run->i) + 1;
   auto built = factory_(ps.kind, ps.params);
-  if (!built.ok()) return fail(run, built.error().wrap("step " + std::to_string(n) + " " + ps.kind));
+  if (!built.ok())
+    return fail(run, built.error().wrap("step " + std::to_string(n) + " " + ps.kind));
   std::shared_ptr<reconcilers::Step> step = std::move(*built);
   JournalRow row;
   row.pod = run->pod;
@@ -63,10 +65,12 @@ void StepRunner::next(std::shared_ptr<Run> run) {
                             if (st.ok() && faults_.failStep == n) {
                               st = makeError("fault injected at step " + std::to_string(n));
                             }
-                            std::string what = "step " + std::to_string(n) + " " + step->kind() + " " + step->resource();
+                            std::string what = "step " + std::to_string(n) + " " + step->kind() +
+                                               " " + step->resource();
                             if (!st.ok()) return fail(run, st.error().wrap(what));
                             Status saved = store_.journalDone(rowId, step->params());
-                            if (!saved.ok()) return fail(run, saved.error().wrap("journal " + what));
+                            if (!saved.ok())
+                              return fail(run, saved.error().wrap("journal " + what));
                             run->i++;
                             next(run);
                           });
@@ -83,7 +87,8 @@ void StepRunner::undoAll(const std::string& pod, UndoDone done) {
   undoRows(pod, std::move(reversed), {}, std::move(done));
 }
 
-void StepRunner::undoRows(std::string pod, std::vector<JournalRow> rows, Status first, UndoDone done) {
+void StepRunner::undoRows(std::string pod, std::vector<JournalRow> rows, Status first,
+                          UndoDone done) {
   if (rows.empty()) return done(first);
   JournalRow row = std::move(rows.front());
   rows.erase(rows.begin());
@@ -95,8 +100,8 @@ void StepRunner::undoRows(std::string pod, std::vector<JournalRow> rows, Status 
   std::shared_ptr<reconcilers::Step> step = std::move(*built);
   auto result = std::make_shared<Status>();
   dispatcher_.runBlocking([step, result] { *result = step->undo(); },
-                          [this, pod = std::move(pod), rows = std::move(rows), first, done = std::move(done), row,
-                           result]() mutable {
+                          [this, pod = std::move(pod), rows = std::move(rows), first,
+                           done = std::move(done), row, result]() mutable {
                             if (result->ok()) {
                               Status st = store_.journalRemove(row.id);
                               if (!st.ok() && first.ok()) first = st.error();

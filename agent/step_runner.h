@@ -37,17 +37,19 @@ struct FaultInjection {
 
 class StepRunner {
  public:
-  using Factory =
-      std::function<Result<std::unique_ptr<reconcilers::Step>>(const std::string& kind, const nlohmann::json& params)>;
+  using Factory = std::function<Result<std::unique_ptr<reconcilers::Step>>(
+      const std::string& kind, const nlohmann::json& params)>;
   // created: the first error of the plan (ok if every step applied); undone: the first error of
   // the rollback (ok when everything done was undone).
   using CreateDone = std::function<void(Status created, Status undone)>;
   using UndoDone = std::function<void(Status undone)>;
   using ObserveDone = std::function<void(std::vector<std::string> absent)>;
 
-  StepRunner(Dispatcher& dispatcher, state::Store& store, Factory factory, FaultInjection faults = {});
+  StepRunner(Dispatcher& dispatcher, state::Store& store, Factory factory,
+             FaultInjection faults = {});
 
-  void create(const std::string& pod, const std::string& uid, std::vector<PlannedStep> plan, CreateDone done);
+  void create(const std::string& pod, const std::string& uid, std::vector<PlannedStep> plan,
+              CreateDone done);
   // Undoes every journal row of the pod, newest first. Rows whose undo fails are kept (to retry).
   void undoAll(const std::string& pod, UndoDone done);
   // Observes every done step of the pod; reports the resources that are gone (drift).

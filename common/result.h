@@ -66,8 +66,8 @@ inline Status okStatus() { return {}; }
 }  // namespace boxd
 
 // Propagates an error from an expression returning Status/Result.
-#define BOXD_TRY(expr)                                   \
-  do {                                                   \
-    auto boxd_try_result_ = (expr);                      \
+#define BOXD_TRY(expr)                                           \
+  do {                                                           \
+    auto boxd_try_result_ = (expr);                              \
     if (!boxd_try_result_.ok()) return boxd_try_result_.error(); \
   } while (0)

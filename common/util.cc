@@ -87,7 +87,8 @@ Status writeFileAtomic(const std::string& path, std::string_view content, mode_t
   if (st.ok() && ::fsync(fd.get()) != 0) st = sysError("fsync", tmp);
   if (st.ok() && ::fchmod(fd.get(), mode) != 0) st = sysError("chmod", tmp);
   fd.reset();
-  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = sysError("rename", tmp + " to " + path);
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
+    st = sysError("rename", tmp + " to " + path);
   if (!st.ok()) ::unlink(tmp.c_str());
   return st;
 }
@@ -126,7 +127,8 @@ static Status removeAt(int parentFd, const char* name, dev_t dev, const std::str
     if (::unlinkat(parentFd, name, 0) != 0 && errno != ENOENT) return sysError("unlink", path);
     return {};
   }
-  if (st.st_dev != dev) return makeError("refusing to remove " + path + ": it is a mount point", EBUSY);
+  if (st.st_dev != dev)
+    return makeError("refusing to remove " + path + ": it is a mount point", EBUSY);
   int dfd = ::openat(parentFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0) return sysError("open", path);
   DIR* d = ::fdopendir(dfd);
@@ -142,7 +144,8 @@ static Status removeAt(int parentFd, const char* name, dev_t dev, const std::str
   }
   ::closedir(d);
   if (!result.ok()) return result;
-  if (::unlinkat(parentFd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) return sysError("rmdir", path);
+  if (::unlinkat(parentFd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+    return sysError("rmdir", path);
   return {};
 }
 
@@ -172,7 +175,8 @@ static Result<std::vector<std::string>> statFields(pid_t pid) {
   auto content = readFile("/proc/" + std::to_string(pid) + "/stat");
   if (!content.ok()) return content.error();
   auto close = content->rfind(')');
-  if (close == std::string::npos) return makeError("malformed /proc/" + std::to_string(pid) + "/stat");
+  if (close == std::string::npos)
+    return makeError("malformed /proc/" + std::to_string(pid) + "/stat");
   return split(trim(std::string_view(*content).substr(close + 1)), ' ');
 }
 
@@ -217,7 +221,9 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
-bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool startsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }

@@ -1,14 +1,26 @@
 #!/bin/sh
 # The one place that knows boxd's Debian 12 packages. Idempotent; run as root.
+# Usage: install-deps.sh [--bench]
+#   --bench  also install the podman peer the benchmark (bench/run.sh) compares boxd against
 set -eu
 
 BUILD="build-essential cmake ninja-build pkg-config git"
 LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-route-3-dev \
       librbd-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libarchive-dev libssl-dev libgtest-dev libgmock-dev"
 RUNTIME="busybox-static sqlite3 iproute2 util-linux procps"
+BENCH=""
+
+for arg in "$@"; do
+  case "$arg" in
+    --bench) BENCH="podman crun catatonit containernetworking-plugins conmon golang-github-containers-common \
+                    uidmap slirp4netns" ;;
+    -h|--help) echo "usage: install-deps.sh [--bench]"; exit 0 ;;
+    *) echo "install-deps.sh: unknown argument $arg (usage: install-deps.sh [--bench])" >&2; exit 2 ;;
+  esac
+done
 
 missing=""
-for p in $BUILD $LIBS $RUNTIME; do
+for p in $BUILD $LIBS $RUNTIME $BENCH; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

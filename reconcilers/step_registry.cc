@@ -16,7 +16,8 @@ Result<std::unique_ptr<Step>> up(Result<std::unique_ptr<T>> r) {
 }
 }  // namespace
 
-Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlohmann::json& params, Host& host) {
+Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlohmann::json& params,
+                                              Host& host) {
   if (kind == "poddir") return up(PodDirStep::fromParams(params, host));
   if (kind == "cgroup") return up(CgroupStep::fromParams(params, host));
   if (kind == "rootfs") return up(OverlayStep::fromParams(params, host));

@@ -24,7 +24,8 @@ TEST_F(BoxdTest, SpecBecomesRunningPodAndRemovalLeavesNothing) {
   b_->importBusybox();
   b_->writeSpec("web.yaml", twoContainerPod("web"));
   ASSERT_TRUE(b_->waitPhase("web", "Running")) << b_->status().dump(2) << b_->log();
-  ASSERT_TRUE(waitFor([&] { return b_->pod("web")["ready"] == "2/2"; }, 5000)) << b_->status().dump(2);
+  ASSERT_TRUE(waitFor([&] { return b_->pod("web")["ready"] == "2/2"; }, 5000))
+      << b_->status().dump(2);
 
   auto p = b_->pod("web");
   EXPECT_EQ(p["containers"].size(), 2u);
@@ -45,7 +46,11 @@ TEST_F(BoxdTest, SpecBecomesRunningPodAndRemovalLeavesNothing) {
   EXPECT_NE(desc.out.find(b_->cgroupParent()), std::string::npos) << desc.out;
   EXPECT_NE(desc.out.find("Started"), std::string::npos) << desc.out;
 
-  ASSERT_TRUE(waitFor([&] { return b_->boxctl({"logs", "web", "-c", "a"}).out.find("hello from a") != std::string::npos; }, 5000));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return b_->boxctl({"logs", "web", "-c", "a"}).out.find("hello from a") != std::string::npos;
+      },
+      5000));
   auto noC = b_->boxctl({"logs", "web"});
   EXPECT_NE(noC.code, 0);
   EXPECT_NE(noC.out.find("choose one with -c (a, b)"), std::string::npos) << noC.out;
@@ -63,7 +68,8 @@ TEST_F(BoxdTest, SpecBecomesRunningPodAndRemovalLeavesNothing) {
 TEST_F(BoxdTest, MissingImageWaitsThenStartsOnImport) {
   b_->start();
   b_->writeSpec("late.yaml", twoContainerPod("late"));
-  ASSERT_TRUE(waitFor([&] { return b_->pod("late")["reason"] == "ImageNotFound"; }, 5000)) << b_->status().dump(2);
+  ASSERT_TRUE(waitFor([&] { return b_->pod("late")["reason"] == "ImageNotFound"; }, 5000))
+      << b_->status().dump(2);
   EXPECT_NE(b_->boxctl({"status"}).out.find("ImageNotFound"), std::string::npos);
   b_->importBusybox();
   EXPECT_TRUE(b_->waitPhase("late", "Running")) << b_->status().dump(2);
@@ -78,11 +84,14 @@ TEST_F(BoxdTest, BrokenFileKeepsLastGoodPodAndReportsTheError) {
   b_->writeSpec("web.yaml", twoContainerPod("web"));
   ASSERT_TRUE(b_->waitPhase("web", "Running"));
   auto uid = b_->pod("web")["uid"];
-  b_->writeSpec("web.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: a\n    imagee: busybox\n");
+  b_->writeSpec("web.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - "
+                "name: a\n    imagee: busybox\n");
   ASSERT_TRUE(waitFor([&] { return !b_->status()["specErrors"].empty(); }, 5000));
   auto s = b_->status();
   EXPECT_EQ(s["specErrors"][0]["file"], "web.yaml");
-  EXPECT_NE(s["specErrors"].dump().find("web.yaml:8:5"), std::string::npos) << s["specErrors"].dump();
+  EXPECT_NE(s["specErrors"].dump().find("web.yaml:8:5"), std::string::npos)
+      << s["specErrors"].dump();
   EXPECT_NE(s["specErrors"].dump().find("imagee"), std::string::npos);
   auto p = b_->pod("web");
   EXPECT_EQ(p["phase"], "Running");
@@ -96,7 +105,8 @@ TEST_F(BoxdTest, DuplicatePodNameReportsBothFiles) {
   ASSERT_TRUE(b_->waitPhase("dup", "Running"));
   auto uid = b_->pod("dup")["uid"];
   b_->writeSpec("b.yaml", twoContainerPod("dup", 7));
-  ASSERT_TRUE(waitFor([&] { return b_->status()["specErrors"].size() == 2; }, 5000)) << b_->status().dump(2);
+  ASSERT_TRUE(waitFor([&] { return b_->status()["specErrors"].size() == 2; }, 5000))
+      << b_->status().dump(2);
   EXPECT_EQ(b_->pod("dup")["uid"], uid);
   b_->removeSpec("b.yaml");
   ASSERT_TRUE(waitFor([&] { return b_->status()["specErrors"].empty(); }, 5000));
@@ -106,19 +116,24 @@ TEST_F(BoxdTest, DuplicatePodNameReportsBothFiles) {
 TEST_F(BoxdTest, RestartPolicyWithBackoffAndCompletion) {
   b_->start();
   b_->importBusybox();
-  b_->writeSpec("crash.yaml",
-                "apiVersion: v1\nkind: Pod\nmetadata: {name: crash}\nspec:\n  restartPolicy: OnFailure\n"
-                "  containers:\n  - name: c\n    image: busybox\n    command: [sh, -c, 'echo run; exit 3']\n");
-  b_->writeSpec("job.yaml",
-                "apiVersion: v1\nkind: Pod\nmetadata: {name: job}\nspec:\n  restartPolicy: OnFailure\n"
-                "  containers:\n  - name: c\n    image: busybox\n    command: [sh, -c, 'echo done']\n");
-  b_->writeSpec("never.yaml",
-                "apiVersion: v1\nkind: Pod\nmetadata: {name: never}\nspec:\n  restartPolicy: Never\n"
-                "  containers:\n  - name: c\n    image: busybox\n    command: [sh, -c, 'exit 2']\n");
+  b_->writeSpec(
+      "crash.yaml",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: crash}\nspec:\n  restartPolicy: OnFailure\n"
+      "  containers:\n  - name: c\n    image: busybox\n    command: [sh, -c, 'echo run; exit "
+      "3']\n");
+  b_->writeSpec(
+      "job.yaml",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: job}\nspec:\n  restartPolicy: OnFailure\n"
+      "  containers:\n  - name: c\n    image: busybox\n    command: [sh, -c, 'echo done']\n");
+  b_->writeSpec(
+      "never.yaml",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: never}\nspec:\n  restartPolicy: Never\n"
+      "  containers:\n  - name: c\n    image: busybox\n    command: [sh, -c, 'exit 2']\n");
   EXPECT_TRUE(b_->waitPhase("job", "Succeeded")) << b_->status().dump(2);
   EXPECT_TRUE(b_->waitPhase("never", "Failed")) << b_->status().dump(2);
   // Backoff here is 1 s (test config): the first restart is immediate, then 1 s, 2 s.
-  ASSERT_TRUE(waitFor([&] { return b_->pod("crash")["restarts"].get<int>() >= 2; }, 10000)) << b_->status().dump(2);
+  ASSERT_TRUE(waitFor([&] { return b_->pod("crash")["restarts"].get<int>() >= 2; }, 10000))
+      << b_->status().dump(2);
   auto ev = b_->boxctl({"events", "crash"});
   EXPECT_NE(ev.out.find("BackOff"), std::string::npos) << ev.out;
   EXPECT_EQ(b_->pod("never")["containers"][0]["exitCode"], 2);
@@ -134,7 +149,9 @@ TEST_F(BoxdTest, ApplyAndDeleteThroughBoxctl) {
   EXPECT_NE(r.out.find("pod/applied configured"), std::string::npos) << r.out;
   ASSERT_TRUE(b_->waitPhase("applied", "Running"));
 
-  ASSERT_TRUE(writeFileAtomic(file, "apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec: {}\n").ok());
+  ASSERT_TRUE(
+      writeFileAtomic(file, "apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec: {}\n")
+          .ok());
   r = b_->boxctl({"apply", "-f", file});
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("metadata.name"), std::string::npos) << r.out;
@@ -214,8 +231,8 @@ TEST_F(BoxdTest, CorruptOrNewerStateDatabaseIsRefusedAtStart) {
   ASSERT_TRUE(mkdirAll(b_->stateDir()).ok());
   std::string db = b_->stateDir() + "/boxd.db";
   ASSERT_TRUE(writeFileAtomic(db, std::string(8192, 'x')).ok());
-  auto r = run({b_->bin("boxd"), "--specs", b_->specs(), "--state-dir", b_->stateDir(), "--run-dir", b_->runDir(),
-                "--cgroup-parent", b_->cgroupParent()},
+  auto r = run({b_->bin("boxd"), "--specs", b_->specs(), "--state-dir", b_->stateDir(), "--run-dir",
+                b_->runDir(), "--cgroup-parent", b_->cgroupParent()},
                10000);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find(db), std::string::npos) << r.out;

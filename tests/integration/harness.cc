@@ -32,7 +32,8 @@ const std::vector<std::string> kControllers = {"memory", "cpu", "pids"};
 
 }  // namespace
 
-CmdResult run(const std::vector<std::string>& argv, int timeoutMs, const std::map<std::string, std::string>& env) {
+CmdResult run(const std::vector<std::string>& argv, int timeoutMs,
+              const std::map<std::string, std::string>& env) {
   CmdResult r;
   TempDir out("boxd-out");
   std::string outPath = out / "out";
@@ -90,7 +91,8 @@ const std::string& busyboxRootfs() {
   static std::string rootfs = [] {
     std::string r = *dir / "rootfs";
     const char* src = std::getenv("BOXD_SOURCE_DIR");
-    std::string script = std::string(src != nullptr ? src : BOXD_TEST_SOURCE_DIR) + "/packaging/make-busybox-rootfs.sh";
+    std::string script = std::string(src != nullptr ? src : BOXD_TEST_SOURCE_DIR) +
+                         "/packaging/make-busybox-rootfs.sh";
     auto res = run({"/bin/sh", script, r});
     if (res.code != 0) std::fprintf(stderr, "make-busybox-rootfs failed: %s\n", res.out.c_str());
     return r;
@@ -102,7 +104,8 @@ Boxd::Boxd() {
   cgroupParent_ = "boxd-test-" + randomHex(4);
   (void)mkdirAll(specs());
   configPath_ = dir_ / "boxd.yaml";
-  (void)writeFileAtomic(configPath_, "restartBackoffSeconds: 1\nrescanSeconds: 2\nresyncSeconds: 1\n");
+  (void)writeFileAtomic(configPath_,
+                        "restartBackoffSeconds: 1\nrescanSeconds: 2\nresyncSeconds: 1\n");
 }
 
 Boxd::~Boxd() {
@@ -120,9 +123,10 @@ Boxd::~Boxd() {
 std::string Boxd::bin(const std::string& name) const { return buildDir() + "/bin/" + name; }
 
 void Boxd::start(const std::map<std::string, std::string>& env) {
-  std::vector<std::string> argv = {bin("boxd"), "--config", configPath_, "--specs", specs(), "--state-dir",
-                                   stateDir(), "--run-dir", runDir(), "--cgroup-parent", cgroupParent_,
-                                   "--log-level", "debug"};
+  std::vector<std::string> argv = {bin("boxd"), "--config",        configPath_,   "--specs",
+                                   specs(),     "--state-dir",     stateDir(),    "--run-dir",
+                                   runDir(),    "--cgroup-parent", cgroupParent_, "--log-level",
+                                   "debug"};
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   std::string logPath = dir_ / "boxd.log";
@@ -143,7 +147,8 @@ void Boxd::start(const std::map<std::string, std::string>& env) {
     pid_ = -1;
     return;
   }
-  waitFor([&] { return !running() || ::access((runDir() + "/boxd.sock").c_str(), F_OK) == 0; }, 10000);
+  waitFor([&] { return !running() || ::access((runDir() + "/boxd.sock").c_str(), F_OK) == 0; },
+          10000);
 }
 
 bool Boxd::running() const {
@@ -183,7 +188,8 @@ CmdResult Boxd::boxctl(const std::vector<std::string>& args, int timeoutMs) {
 
 nlohmann::json Boxd::status() {
   auto r = boxctl({"status", "-o", "json"});
-  if (r.code != 0) return nlohmann::json::object({{"pods", nlohmann::json::array()}, {"error", r.out}});
+  if (r.code != 0)
+    return nlohmann::json::object({{"pods", nlohmann::json::array()}, {"error", r.out}});
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   return j.is_discarded() ? nlohmann::json::object({{"pods", nlohmann::json::array()}}) : j;
 }
@@ -196,7 +202,9 @@ nlohmann::json Boxd::pod(const std::string& name) {
   return nullptr;
 }
 
-void Boxd::importBusybox(const std::string& name) { boxctl({"image", "import", name, busyboxRootfs()}, 120000); }
+void Boxd::importBusybox(const std::string& name) {
+  boxctl({"image", "import", name, busyboxRootfs()}, 120000);
+}
 
 void Boxd::writeSpec(const std::string& file, const std::string& content) {
   (void)writeFileAtomic(specs() + "/" + file, content);
@@ -232,7 +240,8 @@ std::vector<std::string> Boxd::leftovers() {
     DIR* dir = ::opendir(d.c_str());
     if (dir == nullptr) continue;
     while (struct dirent* e = ::readdir(dir)) {
-      if (e->d_type == DT_DIR && e->d_name[0] != '.') out.push_back("cgroup " + d + "/" + e->d_name);
+      if (e->d_type == DT_DIR && e->d_name[0] != '.')
+        out.push_back("cgroup " + d + "/" + e->d_name);
     }
     ::closedir(dir);
   }
@@ -260,7 +269,8 @@ void Boxd::forceCleanup() {
     for (const auto& c : kControllers) {
       auto r = run({"/bin/sh", "-c",
                     "find /sys/fs/cgroup/" + c + "/" + cgroupParent_ +
-                        " -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null; true"});
+                        " -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 "
+                        "2>/dev/null; true"});
       (void)r;
     }
     ::usleep(100 * 1000);
@@ -277,7 +287,8 @@ void Boxd::forceCleanup() {
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
   for (const auto& c : kControllers) {
     run({"/bin/sh", "-c",
-         "find /sys/fs/cgroup/" + c + "/" + cgroupParent_ + " -depth -type d -exec rmdir {} + 2>/dev/null; true"});
+         "find /sys/fs/cgroup/" + c + "/" + cgroupParent_ +
+             " -depth -type d -exec rmdir {} + 2>/dev/null; true"});
   }
 }
 
@@ -285,10 +296,12 @@ std::string twoContainerPod(const std::string& name, int grace) {
   return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
          "\nspec:\n  terminationGracePeriodSeconds: " + std::to_string(grace) +
          "\n  containers:\n"
-         "  - name: a\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from a; trap 'exit 0' TERM; "
+         "  - name: a\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from a; trap "
+         "'exit 0' TERM; "
          "while true; do sleep 1 & wait; done\"]\n"
          "    resources:\n      limits: {memory: 32Mi, cpu: 200m}\n"
-         "  - name: b\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from b; trap 'exit 0' TERM; "
+         "  - name: b\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from b; trap "
+         "'exit 0' TERM; "
          "while true; do sleep 1 & wait; done\"]\n";
 }
 

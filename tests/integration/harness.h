@@ -41,14 +41,14 @@ class Boxd {
 
   // Starts boxd (extra env, e.g. fault injection). Waits until its socket answers.
   void start(const std::map<std::string, std::string>& env = {});
-  void stop();     // SIGTERM, wait
-  void kill9();    // SIGKILL, wait
+  void stop();   // SIGTERM, wait
+  void kill9();  // SIGKILL, wait
   bool running() const;
   pid_t pid() const { return pid_; }
   std::string log() const;
 
   CmdResult boxctl(const std::vector<std::string>& args, int timeoutMs = 30000);
-  nlohmann::json status();  // boxctl status -o json
+  nlohmann::json status();                      // boxctl status -o json
   nlohmann::json pod(const std::string& name);  // from status; null if absent
   void importBusybox(const std::string& name = "busybox");
   void writeSpec(const std::string& file, const std::string& content);

@@ -49,7 +49,8 @@ TEST_F(RecoveryTest, RunningPodsSurviveKill9AndAreReadopted) {
 
   // The re-adopted shim still reports exits: kill a container behind boxd's back.
   ::kill(pidA, SIGKILL);
-  EXPECT_TRUE(waitFor([&] { return b.pod("web")["containers"][0]["restarts"].get<int>() >= 1; }, 5000))
+  EXPECT_TRUE(
+      waitFor([&] { return b.pod("web")["containers"][0]["restarts"].get<int>() >= 1; }, 5000))
       << b.status().dump(2);
 }
 
@@ -62,14 +63,20 @@ TEST_F(RecoveryTest, AfterARebootNothingRecordedIsAssumedToExist) {
   auto uid = b.pod("web")["uid"].get<std::string>();
   b.stop();
   // What a reboot looks like to boxd: another boot id than the one recorded.
-  auto r = run({"/usr/bin/sqlite3", b.stateDir() + "/boxd.db", "UPDATE meta SET value='old-boot' WHERE key='bootId'"});
+  auto r = run({"/usr/bin/sqlite3", b.stateDir() + "/boxd.db",
+                "UPDATE meta SET value='old-boot' WHERE key='bootId'"});
   ASSERT_EQ(r.code, 0) << r.out;
   b.start();
-  ASSERT_TRUE(waitFor([&] { auto p = b.pod("web"); return !p.is_null() && p["uid"] != uid && p["ready"] == "2/2"; },
-                      10000))
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto p = b.pod("web");
+        return !p.is_null() && p["uid"] != uid && p["ready"] == "2/2";
+      },
+      10000))
       << b.status().dump(2) << b.log();
   EXPECT_NE(b.log().find("host rebooted"), std::string::npos);
-  EXPECT_FALSE(std::filesystem::exists(b.stateDir() + "/pods/" + uid)) << "the old incarnation was undone";
+  EXPECT_FALSE(std::filesystem::exists(b.stateDir() + "/pods/" + uid))
+      << "the old incarnation was undone";
 }
 
 TEST_F(RecoveryTest, KilledShimIsRepaired) {
@@ -82,8 +89,12 @@ TEST_F(RecoveryTest, KilledShimIsRepaired) {
   auto pidFile = readFile(b.runDir() + "/shims/" + uid + ".pid");
   ASSERT_TRUE(pidFile.ok());
   ::kill(std::atoi(pidFile->c_str()), SIGKILL);
-  ASSERT_TRUE(waitFor([&] { auto p = b.pod("web"); return !p.is_null() && p["uid"] != uid && p["phase"] == "Running"; },
-                      10000))
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto p = b.pod("web");
+        return !p.is_null() && p["uid"] != uid && p["phase"] == "Running";
+      },
+      10000))
       << b.status().dump(2);
 }
 
@@ -96,8 +107,12 @@ TEST_F(RecoveryTest, UnmountedRootfsIsRepairedOnResync) {
   auto uid = b.pod("web")["uid"].get<std::string>();
   std::string rootfs = b.stateDir() + "/pods/" + uid + "/containers/a/rootfs";
   ASSERT_EQ(::umount2(rootfs.c_str(), MNT_DETACH), 0) << rootfs;
-  ASSERT_TRUE(waitFor([&] { auto p = b.pod("web"); return !p.is_null() && p["uid"] != uid && p["ready"] == "2/2"; },
-                      10000))
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto p = b.pod("web");
+        return !p.is_null() && p["uid"] != uid && p["ready"] == "2/2";
+      },
+      10000))
       << b.status().dump(2);
   EXPECT_NE(b.boxctl({"events", "web"}).out.find("DriftDetected"), std::string::npos);
 }
@@ -109,9 +124,11 @@ TEST_F(RecoveryTest, FailureAtEveryStepRollsBackCompletely) {
     b.start({{"BOXD_FAULT_FAIL_STEP", std::to_string(n)}});
     b.importBusybox();
     b.writeSpec("web.yaml", twoContainerPod("web"));
-    ASSERT_TRUE(waitFor([&] { return b.pod("web")["reason"] == "CreateFailed"; }, 10000)) << b.status().dump(2);
+    ASSERT_TRUE(waitFor([&] { return b.pod("web")["reason"] == "CreateFailed"; }, 10000))
+        << b.status().dump(2);
     auto p = b.pod("web");
-    EXPECT_NE(p["message"].get<std::string>().find("fault injected at step " + std::to_string(n)), std::string::npos)
+    EXPECT_NE(p["message"].get<std::string>().find("fault injected at step " + std::to_string(n)),
+              std::string::npos)
         << p.dump();
     EXPECT_EQ(b.leftovers(), std::vector<std::string>{}) << "after rollback of step " << n;
     auto desc = b.boxctl({"describe", "web"}).out;
@@ -130,10 +147,12 @@ TEST_F(RecoveryTest, CrashAtEveryStepRecoversOnRestart) {
       b.stop();
       b.start({{"BOXD_FAULT_CRASH_STEP", at}});
       b.writeSpec("web.yaml", twoContainerPod("web"));
-      ASSERT_TRUE(waitFor([&] { return !b.running(); }, 10000)) << "boxd did not crash at step " << at;
+      ASSERT_TRUE(waitFor([&] { return !b.running(); }, 10000))
+          << "boxd did not crash at step " << at;
       b.start();
       ASSERT_TRUE(b.waitPhase("web", "Running", 10000)) << b.status().dump(2) << b.log();
-      ASSERT_TRUE(waitFor([&] { return b.pod("web")["ready"] == "2/2"; }, 5000)) << b.status().dump(2);
+      ASSERT_TRUE(waitFor([&] { return b.pod("web")["ready"] == "2/2"; }, 5000))
+          << b.status().dump(2);
       b.removeSpec("web.yaml");
       ASSERT_TRUE(b.waitGone("web")) << b.status().dump(2);
       EXPECT_EQ(b.leftovers(), std::vector<std::string>{});

@@ -38,8 +38,8 @@ FileResult file(const std::string& name, const std::string& content) {
 }
 
 std::string podYaml(const std::string& name, const std::string& image = "busybox") {
-  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\nspec:\n  containers:\n  - name: c\n    image: " +
-         image + "\n";
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+         "\nspec:\n  containers:\n  - name: c\n    image: " + image + "\n";
 }
 
 TEST(Desired, ValidFilesGiveTheirPods) {
@@ -54,7 +54,8 @@ TEST(Desired, ValidFilesGiveTheirPods) {
 TEST(Desired, BrokenFileKeepsItsLastGoodPods) {
   LastGood lg;
   auto first = resolveDesired({file("web.yaml", kWeb)}, lg, {});
-  auto second = resolveDesired({file("web.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web\n")}, lg, {});
+  auto second = resolveDesired(
+      {file("web.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web\n")}, lg, {});
   ASSERT_EQ(second.errors.size(), 1u);
   EXPECT_EQ(second.errors[0].file, "web.yaml");
   ASSERT_EQ(second.pods.count("web"), 1u);
@@ -85,7 +86,8 @@ TEST(Desired, DuplicateNameReportsBothFilesAndKeepsTheRunningPod) {
   std::map<std::string, DesiredPod> recorded;
   auto a = specs::parseSpecFile("a.yaml", podYaml("dup"));
   recorded["dup"] = {a.pods[0].spec, specs::specHash(a.pods[0].spec), "a.yaml"};
-  auto d = resolveDesired({file("a.yaml", podYaml("dup")), file("b.yaml", podYaml("dup", "other"))}, lg, recorded);
+  auto d = resolveDesired({file("a.yaml", podYaml("dup")), file("b.yaml", podYaml("dup", "other"))},
+                          lg, recorded);
   ASSERT_EQ(d.errors.size(), 2u);
   EXPECT_NE(d.errors[0].errors[0].message.find("also declared in b.yaml"), std::string::npos);
   EXPECT_NE(d.errors[1].errors[0].message.find("also declared in a.yaml"), std::string::npos);
@@ -100,11 +102,14 @@ TEST(Desired, DuplicateNameWithoutRunningPodCreatesNothing) {
   EXPECT_EQ(d.errors.size(), 2u);
 }
 
-void write(const std::string& path, const std::string& content) { ASSERT_TRUE(writeFileAtomic(path, content).ok()); }
+void write(const std::string& path, const std::string& content) {
+  ASSERT_TRUE(writeFileAtomic(path, content).ok());
+}
 
 TEST(SpecSource, IgnoresDotfilesAndLeftovers) {
-  for (const char* n : {".web.yaml", "web.yaml~", "web.yaml.swp", "web.yaml.bak", "web.yaml.dpkg-old",
-                        "web.yaml.dpkg-new", "web.yaml.rpmnew", "README.md", "web"}) {
+  for (const char* n :
+       {".web.yaml", "web.yaml~", "web.yaml.swp", "web.yaml.bak", "web.yaml.dpkg-old",
+        "web.yaml.dpkg-new", "web.yaml.rpmnew", "README.md", "web"}) {
     EXPECT_FALSE(isSpecFileName(n)) << n;
   }
   for (const char* n : {"web.yaml", "web.yml", "web.json"}) EXPECT_TRUE(isSpecFileName(n)) << n;
@@ -173,7 +178,8 @@ TEST(PodPlan, OrderedStepsWithEverythingUndoNeeds) {
   auto plan = planPod(paths, *cg, parsed.pods[0].spec, "0123456789abcdef", {"/img/a", "/img/b"});
   std::vector<std::string> kinds;
   for (const auto& s : plan) kinds.push_back(s.kind);
-  EXPECT_EQ(kinds, (std::vector<std::string>{"poddir", "cgroup", "cgroup", "rootfs", "cgroup", "rootfs", "shim"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"poddir", "cgroup", "cgroup", "rootfs", "cgroup",
+                                             "rootfs", "shim"}));
   EXPECT_EQ(plan[0].params["path"], "/var/lib/boxd/pods/0123456789abcdef");
   EXPECT_EQ(plan[1].params["rel"], "boxd/web-01234567");
   EXPECT_EQ(plan[1].params["limits"]["memoryBytes"], 96 * 1024 * 1024) << plan[1].params.dump();
@@ -199,13 +205,28 @@ TEST(PodPlan, ArgvAndEnv) {
 }
 
 TEST(BoxctlFormat, StatusTableAndErrors) {
-  nlohmann::json s = {{"specsDir", "/etc/boxd/specs"}, {"revision", "abc"}, {"nowMs", 100000},
-                      {"pods", {{{"name", "web"}, {"ready", "2/2"}, {"phase", "Running"}, {"reason", ""},
-                                 {"restarts", 1}, {"createdAtMs", 40000}, {"containers", nlohmann::json::array()}},
-                                {{"name", "db"}, {"ready", "0/1"}, {"phase", "Pending"}, {"reason", "ImageNotFound"},
-                                 {"restarts", 0}, {"createdAtMs", 99000}, {"containers", nlohmann::json::array()}}}},
-                      {"specErrors", {{{"file", "bad.yaml"}, {"error", "x"},
-                                       {"errors", {{{"text", "bad.yaml:3:5: spec: boom"}}}}}}}};
+  nlohmann::json s = {{"specsDir", "/etc/boxd/specs"},
+                      {"revision", "abc"},
+                      {"nowMs", 100000},
+                      {"pods",
+                       {{{"name", "web"},
+                         {"ready", "2/2"},
+                         {"phase", "Running"},
+                         {"reason", ""},
+                         {"restarts", 1},
+                         {"createdAtMs", 40000},
+                         {"containers", nlohmann::json::array()}},
+                        {{"name", "db"},
+                         {"ready", "0/1"},
+                         {"phase", "Pending"},
+                         {"reason", "ImageNotFound"},
+                         {"restarts", 0},
+                         {"createdAtMs", 99000},
+                         {"containers", nlohmann::json::array()}}}},
+                      {"specErrors",
+                       {{{"file", "bad.yaml"},
+                         {"error", "x"},
+                         {"errors", {{{"text", "bad.yaml:3:5: spec: boom"}}}}}}}};
   std::string out = formatStatus(s);
   EXPECT_NE(out.find("specs: /etc/boxd/specs (revision abc)"), std::string::npos) << out;
   EXPECT_NE(out.find("NAME   READY   STATUS          RESTARTS   AGE"), std::string::npos) << out;
@@ -240,7 +261,8 @@ TEST(Config, UnknownKeyNamesFileAndLine) {
   Config cfg;
   Status st = loadConfigFile(t / "boxd.yaml", cfg);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find("boxd.yaml:2:1: unknown key \"bogus\""), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("boxd.yaml:2:1: unknown key \"bogus\""), std::string::npos)
+      << st.error().message;
 }
 
 }  // namespace

@@ -1,12 +1,13 @@
 // The journal and rollback engine on fake steps: what is applied is journaled, what fails is
 // undone in reverse (the failed step too), and the journal alone undoes a crashed creation.
+#include "agent/step_runner.h"
+
 #include <gtest/gtest.h>
 #include <uv.h>
 
 #include <mutex>
 #include <set>
 
-#include "agent/step_runner.h"
 #include "tests/support/temp_dir.h"
 
 namespace boxd::agent {
@@ -57,13 +58,13 @@ class StepRunnerTest : public ::testing::Test {
     auto store = state::Store::open(dir_ / "boxd.db");
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(*store);
-    runner_ = std::make_unique<StepRunner>(*dispatcher_, *store_,
-                                           [this](const std::string& kind, const nlohmann::json& params)
-                                               -> Result<std::unique_ptr<reconcilers::Step>> {
-                                             if (kind != "fake") return makeError("unknown step kind " + kind);
-                                             return std::unique_ptr<reconcilers::Step>(
-                                                 new FakeStep(host_, params.value("name", "")));
-                                           });
+    runner_ = std::make_unique<StepRunner>(
+        *dispatcher_, *store_,
+        [this](const std::string& kind,
+               const nlohmann::json& params) -> Result<std::unique_ptr<reconcilers::Step>> {
+          if (kind != "fake") return makeError("unknown step kind " + kind);
+          return std::unique_ptr<reconcilers::Step>(new FakeStep(host_, params.value("name", "")));
+        });
   }
   void TearDown() override {
     runner_.reset();
@@ -112,7 +113,8 @@ class StepRunnerTest : public ::testing::Test {
 TEST_F(StepRunnerTest, AppliesInOrderAndJournalsEachStepDone) {
   auto [created, undone] = create(4);
   ASSERT_TRUE(created.ok()) << created.error().message;
-  EXPECT_EQ(host_.calls, (std::vector<std::string>{"apply s1", "apply s2", "apply s3", "apply s4"}));
+  EXPECT_EQ(host_.calls,
+            (std::vector<std::string>{"apply s1", "apply s2", "apply s3", "apply s4"}));
   auto rows = journal();
   ASSERT_EQ(rows.size(), 4u);
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -129,8 +131,9 @@ TEST_F(StepRunnerTest, FailureAtEveryStepUndoesEverythingInReverse) {
     host_.failApply = {"s" + std::to_string(k)};
     auto [created, undone] = create(4);
     ASSERT_FALSE(created.ok());
-    EXPECT_NE(created.error().message.find("step " + std::to_string(k) + " fake s" + std::to_string(k)),
-              std::string::npos)
+    EXPECT_NE(
+        created.error().message.find("step " + std::to_string(k) + " fake s" + std::to_string(k)),
+        std::string::npos)
         << created.error().message;
     EXPECT_EQ(created.error().code, EIO);
     EXPECT_TRUE(undone.ok());
@@ -149,7 +152,8 @@ TEST_F(StepRunnerTest, FailedUndoKeepsItsRowAndReportsTheFirstError) {
   auto [created, undone] = create(3);
   ASSERT_FALSE(created.ok());
   ASSERT_FALSE(undone.ok());
-  EXPECT_NE(undone.error().message.find("undo fake s2"), std::string::npos) << undone.error().message;
+  EXPECT_NE(undone.error().message.find("undo fake s2"), std::string::npos)
+      << undone.error().message;
   auto rows = journal();
   ASSERT_EQ(rows.size(), 1u) << "only the step that could not be undone stays, for a retry";
   EXPECT_EQ(rows[0].resource, "s2");
@@ -163,8 +167,15 @@ TEST_F(StepRunnerTest, FailedUndoKeepsItsRowAndReportsTheFirstError) {
 TEST_F(StepRunnerTest, JournalAloneUndoesACrashedCreation) {
   // What a boxd killed during step 3 leaves: two done rows, one intent row (maybe applied).
   for (int i = 1; i <= 3; ++i) {
-    state::JournalRow row{0, "web", "uid1", i - 1, "fake", "s" + std::to_string(i), {{"name", "s" + std::to_string(i)}},
-                          state::StepState::Intent, 0};
+    state::JournalRow row{0,
+                          "web",
+                          "uid1",
+                          i - 1,
+                          "fake",
+                          "s" + std::to_string(i),
+                          {{"name", "s" + std::to_string(i)}},
+                          state::StepState::Intent,
+                          0};
     auto id = store_->journalIntent(row);
     ASSERT_TRUE(id.ok());
     if (i < 3) {
@@ -179,11 +190,13 @@ TEST_F(StepRunnerTest, JournalAloneUndoesACrashedCreation) {
 }
 
 TEST_F(StepRunnerTest, UnknownKindInTheJournalIsReportedAndKept) {
-  state::JournalRow row{0, "web", "uid1", 0, "martian", "x", nlohmann::json::object(), state::StepState::Done, 0};
+  state::JournalRow row{
+      0, "web", "uid1", 0, "martian", "x", nlohmann::json::object(), state::StepState::Done, 0};
   ASSERT_TRUE(store_->journalIntent(row).ok());
   Status st = undoAll();
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find("unknown step kind martian"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("unknown step kind martian"), std::string::npos)
+      << st.error().message;
   EXPECT_EQ(journal().size(), 1u);
 }
 
@@ -203,7 +216,8 @@ TEST_F(StepRunnerTest, ObserveReportsResourcesGoneFromTheHost) {
 TEST_F(StepRunnerTest, InjectedFailureAtStepN) {
   runner_ = std::make_unique<StepRunner>(
       *dispatcher_, *store_,
-      [this](const std::string&, const nlohmann::json& params) -> Result<std::unique_ptr<reconcilers::Step>> {
+      [this](const std::string&,
+             const nlohmann::json& params) -> Result<std::unique_ptr<reconcilers::Step>> {
         return std::unique_ptr<reconcilers::Step>(new FakeStep(host_, params.value("name", "")));
       },
       FaultInjection{2, 0, false});
