@@ -55,9 +55,14 @@ void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   if (req.is_discarded() || !req.is_object())
     return c->send({{"ok", false}, {"error", "malformed request"}});
   std::weak_ptr<bool> alive = c->alive;
-  (*c->handler)(req, [c, alive](nlohmann::json reply) {
-    if (auto a = alive.lock(); a && *a) c->send(reply);
-  });
+  try {
+    (*c->handler)(req, [c, alive](nlohmann::json reply) {
+      if (auto a = alive.lock(); a && *a) c->send(reply);
+    });
+  } catch (const nlohmann::json::exception& e) {
+    // A field of the wrong type ({"name": 7}): the request is bad, boxd is fine.
+    c->send({{"ok", false}, {"error", std::string("malformed request: ") + e.what()}});
+  }
 }
 
 }  // namespace

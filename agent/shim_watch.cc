@@ -58,7 +58,12 @@ ShimWatch::ShimWatch(uv_loop_t* loop, const std::string& socket, OnEvent onEvent
             auto line = cc->buffer.substr(0, pos);
             cc->buffer.erase(0, pos + 1);
             auto j = nlohmann::json::parse(line, nullptr, false);
-            if (!j.is_discarded() && !cc->detached && cc->onEvent) cc->onEvent(j);
+            if (j.is_discarded() || cc->detached || !cc->onEvent) continue;
+            try {
+              cc->onEvent(j);
+            } catch (const nlohmann::json::exception&) {
+              // A malformed event from a shim is dropped; resync re-reads the shim's state.
+            }
           }
         });
   });

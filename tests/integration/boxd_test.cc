@@ -167,6 +167,17 @@ TEST_F(BoxdTest, ApplyAndDeleteThroughBoxctl) {
   EXPECT_EQ(b_->boxctl({"describe", "nope"}).code, 1);
 }
 
+TEST_F(BoxdTest, MalformedApiRequestsNeverHurtBoxd) {
+  b_->start();
+  for (const char* req : {"{\"op\":\"describe\",\"name\":7}", "[1,2]", "not json", "{\"op\":\"events\",\"limit\":\"x\"}",
+                          "{\"op\":\"nope\"}"}) {
+    std::string reply = b_->rawRequest(req);
+    EXPECT_NE(reply.find("\"ok\":false"), std::string::npos) << req << " -> " << reply;
+  }
+  EXPECT_TRUE(b_->running());
+  EXPECT_EQ(b_->boxctl({"status"}).code, 0);
+}
+
 TEST_F(BoxdTest, CliErrorsAreOneLineAndNonZero) {
   Boxd& b = *b_;
   auto r = run({b.bin("boxctl"), "--run-dir", b.runDir(), "status"});

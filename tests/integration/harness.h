@@ -49,6 +49,8 @@ class Boxd {
 
   CmdResult boxctl(const std::vector<std::string>& args, int timeoutMs = 30000);
   nlohmann::json status();                      // boxctl status -o json
+  // Sends one raw line to boxd's socket and returns the reply line ("" on failure).
+  std::string rawRequest(const std::string& line);
   nlohmann::json pod(const std::string& name);  // from status; null if absent
   void importBusybox(const std::string& name = "busybox");
   void writeSpec(const std::string& file, const std::string& content);
