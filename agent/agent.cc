@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -156,38 +157,55 @@ void Agent::startWatching() {
   uv_poll_start(inotifyPoll_, UV_READABLE, &Agent::onInotify);
 }
 
-// Watches the specs path itself (following a symlink to the current snapshot), the ConfigMap
-// ..data target, and the parent of a symlinked specs path, where git-sync swaps the link.
+// Watches the specs path itself (following a symlink to the current snapshot) and the resolved
+// snapshot (the ConfigMap ..data target). When the specs path is a symlink that git-sync swaps,
+// its parent is watched too, but only events naming the link count: the parent may hold busy
+// files (boxd's own log, say) that must not wake boxd.
 void Agent::rewatch(const std::string& resolvedDir) {
   if (inotifyFd_ < 0 || resolvedDir == watchedDir_) return;
   for (int wd : watches_) inotify_rm_watch(inotifyFd_, wd);
   watches_.clear();
+  parentWatch_ = -1;
   watchedDir_ = resolvedDir;
   constexpr uint32_t kMask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM |
-                             IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
-                             IN_DONT_FOLLOW;
-  std::vector<std::string> dirs = {cfg_.specsDir, resolvedDir};
-  auto slash = cfg_.specsDir.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) dirs.push_back(cfg_.specsDir.substr(0, slash));
-  for (const auto& d : dirs) {
-    uint32_t mask = kMask;
-    if (d == cfg_.specsDir) mask &= ~IN_DONT_FOLLOW;
-    int wd = inotify_add_watch(inotifyFd_, d.c_str(), mask);
+                             IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+  for (const auto& d : {cfg_.specsDir, resolvedDir}) {
+    int wd = inotify_add_watch(inotifyFd_, d.c_str(), kMask);
     if (wd >= 0) watches_.push_back(wd);
+  }
+  struct stat st {};
+  auto slash = cfg_.specsDir.find_last_of('/');
+  if (::lstat(cfg_.specsDir.c_str(), &st) == 0 && S_ISLNK(st.st_mode) &&
+      slash != std::string::npos) {
+    std::string parent = slash == 0 ? "/" : cfg_.specsDir.substr(0, slash);
+    linkName_ = cfg_.specsDir.substr(slash + 1);
+    parentWatch_ = inotify_add_watch(inotifyFd_, parent.c_str(),
+                                     IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_ONLYDIR);
+    if (parentWatch_ >= 0) watches_.push_back(parentWatch_);
   }
 }
 
+// Any relevant event, IN_Q_OVERFLOW included, means one full pass: the pass compares content
+// hashes, so a spurious wake-up costs a directory read and nothing else.
 void Agent::onInotify(uv_poll_t* h, int status, int) {
   auto* self = static_cast<Agent*>(h->data);
   if (status < 0) return;
   alignas(inotify_event) char buf[16384];
-  bool any = false;
+  bool relevant = false;
   for (;;) {
     ssize_t n = ::read(self->inotifyFd_, buf, sizeof buf);
     if (n <= 0) break;
-    any = true;  // any event, IN_Q_OVERFLOW included, means: rescan everything
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      bool fromParent = self->parentWatch_ >= 0 && ev->wd == self->parentWatch_;
+      if ((ev->mask & IN_Q_OVERFLOW) || !fromParent ||
+          (ev->len > 0 && self->linkName_ == ev->name)) {
+        relevant = true;
+      }
+      p += sizeof(inotify_event) + ev->len;
+    }
   }
-  if (any) self->scheduleScan();
+  if (relevant) self->scheduleScan();
 }
 
 void Agent::scheduleScan() {
@@ -196,6 +214,7 @@ void Agent::scheduleScan() {
     return;
   }
   scanning_ = true;
+  ++specPasses_;
   auto result = std::make_shared<Result<SpecSnapshot>>(makeError("not read"));
   std::string dir = cfg_.specsDir;
   dispatcher_.runBlocking([result, dir] { *result = readSpecSnapshot(dir); },

@@ -130,11 +130,14 @@ class Agent {
   std::string specsError_;  // the specs dir could not be read at all
 
   bool scanning_ = false;
+  int64_t specPasses_ = 0;  // reads of the specs dir, shown in status
   bool rescan_ = false;
   int inotifyFd_ = -1;
   uv_poll_t* inotifyPoll_ = nullptr;
   std::string watchedDir_;
   std::vector<int> watches_;
+  int parentWatch_ = -1;  // the dir holding a symlinked specs path
+  std::string linkName_;
   Timer rescanTimer_;
   Timer resyncTimer_;
   int64_t startedAtMs_ = 0;

@@ -98,7 +98,7 @@ json Agent::statusJson() {
   }
   if (!specsError_.empty())
     errors.push_back({{"file", cfg_.specsDir}, {"error", specsError_}, {"errors", json::array()}});
-  return {{"ok", true},   {"specsDir", cfg_.specsDir}, {"revision", revision_}, {"nowMs", nowMs()},
+  return {{"ok", true},   {"specsDir", cfg_.specsDir}, {"revision", revision_}, {"nowMs", nowMs()}, {"specPasses", specPasses_},
           {"pods", pods}, {"specErrors", errors}};
 }
 

@@ -1,8 +1,11 @@
 #include "agent/step_runner.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdlib>
+
+#include "common/util.h"
 
 namespace boxd::agent {
 
@@ -58,22 +61,28 @@ void StepRunner::next(std::shared_ptr<Run> run) {
   if (!id.ok()) return fail(run, id.error().wrap("journal intent of step " + std::to_string(n)));
   if (faults_.crashStep == n && !faults_.crashAfterApply) ::raise(SIGKILL);
   auto result = std::make_shared<Status>();
-  dispatcher_.runBlocking([step, result] { *result = step->apply(); },
-                          [this, run, step, result, n, rowId = *id] {
-                            if (faults_.crashStep == n && faults_.crashAfterApply) ::raise(SIGKILL);
-                            Status st = *result;
-                            if (st.ok() && faults_.failStep == n) {
-                              st = makeError("fault injected at step " + std::to_string(n));
-                            }
-                            std::string what = "step " + std::to_string(n) + " " + step->kind() +
-                                               " " + step->resource();
-                            if (!st.ok()) return fail(run, st.error().wrap(what));
-                            Status saved = store_.journalDone(rowId, step->params());
-                            if (!saved.ok())
-                              return fail(run, saved.error().wrap("journal " + what));
-                            run->i++;
-                            next(run);
-                          });
+  auto tookUs = std::make_shared<int64_t>(0);
+  dispatcher_.runBlocking(
+      [step, result, tookUs] {
+        int64_t t0 = monotonicUs();
+        *result = step->apply();
+        *tookUs = monotonicUs() - t0;
+      },
+      [this, run, step, result, tookUs, n, rowId = *id] {
+        spdlog::debug("pod {}: step {} {} applied in {} us", run->pod, n, step->kind(), *tookUs);
+        if (faults_.crashStep == n && faults_.crashAfterApply) ::raise(SIGKILL);
+        Status st = *result;
+        if (st.ok() && faults_.failStep == n) {
+          st = makeError("fault injected at step " + std::to_string(n));
+        }
+        std::string what =
+            "step " + std::to_string(n) + " " + step->kind() + " " + step->resource();
+        if (!st.ok()) return fail(run, st.error().wrap(what));
+        Status saved = store_.journalDone(rowId, step->params());
+        if (!saved.ok()) return fail(run, saved.error().wrap("journal " + what));
+        run->i++;
+        next(run);
+      });
 }
 
 void StepRunner::fail(std::shared_ptr<Run> run, Error err) {

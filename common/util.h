@@ -29,6 +29,7 @@ Status removeAll(const std::string& path);
 // Milliseconds since the epoch (wall clock) and monotonic milliseconds.
 int64_t nowMs();
 int64_t monotonicMs();
+int64_t monotonicUs();
 
 // Process start time in clock ticks since boot (field 22 of /proc/PID/stat); together with the
 // pid and the boot id it names one process unambiguously across pid reuse.

@@ -218,6 +218,24 @@ TEST_F(BoxdTest, GitSyncSwapIsFollowedAndShownAsRevision) {
   ASSERT_TRUE(mkdirAll(b_->specs()).ok());
 }
 
+TEST_F(BoxdTest, WritesNextToTheSpecsDirDoNotWakeBoxd) {
+  b_->start();
+  b_->importBusybox();
+  b_->writeSpec("web.yaml", twoContainerPod("web"));
+  ASSERT_TRUE(b_->waitPhase("web", "Running"));
+  int64_t before = b_->status()["specPasses"];
+  std::string neighbour = b_->specs() + "/../busy.log";
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(writeFileAtomic(neighbour, std::to_string(i)).ok());
+    ::usleep(10 * 1000);
+  }
+  int64_t after = b_->status()["specPasses"];
+  // Only the periodic rescan (every 2 s in tests) may have run meanwhile.
+  EXPECT_LE(after - before, 1) << "the specs dir was re-read on unrelated writes";
+  b_->writeSpec("other.yaml", twoContainerPod("other"));
+  EXPECT_TRUE(b_->waitPhase("other", "Running")) << "a real change is still seen at once";
+}
+
 TEST_F(BoxdTest, TarballImageImportAndList) {
   b_->start();
   std::string tarball = b_->stateDir() + "/../busybox.tar.gz";
