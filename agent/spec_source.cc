@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "common/fd.h"
+#include "common/hash.h"
 #include "common/util.h"
 
 namespace boxd::agent {

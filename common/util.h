@@ -12,9 +12,6 @@
 
 namespace boxd {
 
-// Lowercase hex SHA-256 of the bytes.
-std::string sha256Hex(std::string_view data);
-
 // A random lowercase hex string of 2*bytes characters (from getrandom).
 std::string randomHex(size_t bytes);
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/hash.h"
 #include "common/util.h"
 
 namespace boxd::specs {

@@ -7,6 +7,7 @@
 #include "agent/desired.h"
 #include "agent/pod_plan.h"
 #include "agent/spec_source.h"
+#include "common/hash.h"
 #include "common/util.h"
 #include "reconcilers/cgroup/kernel_cgroups.h"
 #include "tests/support/temp_dir.h"

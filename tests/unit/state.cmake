@@ -1,3 +1,3 @@
 boxd_test(state_test LABEL unit
   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/state_test.cc
-  LIBS boxd_state SQLite::SQLite3)
+  LIBS boxd_state boxd_hash SQLite::SQLite3)

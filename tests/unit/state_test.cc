@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "common/hash.h"
 #include "common/util.h"
 #include "state/store.h"
 
