@@ -1,0 +1,319 @@
+#include "bench/boxd_peer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "bench/proc.h"
+#include "common/fd.h"
+#include "common/util.h"
+
+namespace boxd::bench {
+
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> listDir(const std::string& dir, bool dirsOnly) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    if (dirsOnly && e->d_type != DT_DIR) continue;
+    out.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  return out;
+}
+
+// Mount points at or under dir, deepest first.
+std::vector<std::string> mountsUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mi, line)) {
+    std::istringstream ss(line);
+    std::string id, parent, dev, root, target;
+    ss >> id >> parent >> dev >> root >> target;
+    if (target == dir || startsWith(target, dir + "/")) out.push_back(target);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  return out;
+}
+
+// Every directory under root (root included), deepest first.
+std::vector<std::string> dirsDepthFirst(const std::string& root) {
+  std::vector<std::string> out;
+  for (const auto& sub : listDir(root, true)) {
+    auto below = dirsDepthFirst(root + "/" + sub);
+    out.insert(out.end(), below.begin(), below.end());
+  }
+  if (::access(root.c_str(), F_OK) == 0) out.push_back(root);
+  return out;
+}
+
+std::string makeTempDir(const std::string& prefix) {
+  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw BenchError("mkdtemp " + tmpl + ": " + std::strerror(errno));
+  return tmpl;
+}
+
+}  // namespace
+
+json socketCall(const std::string& socketPath, const json& req, int timeoutMs) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw BenchError("socket: " + std::string(std::strerror(errno)));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socketPath.size() >= sizeof addr.sun_path)
+    throw BenchError("socket path too long: " + socketPath);
+  std::strcpy(addr.sun_path, socketPath.c_str());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    throw BenchError("connect " + socketPath + ": " + std::strerror(errno));
+  }
+  std::string line = req.dump() + "\n";
+  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(line.size())) {
+    throw BenchError("send to " + socketPath + ": " + std::strerror(errno));
+  }
+  std::string in;
+  char buf[65536];
+  int64_t deadline = monotonicMs() + timeoutMs;
+  while (in.find('\n') == std::string::npos) {
+    pollfd p{fd.get(), POLLIN, 0};
+    int64_t left = deadline - monotonicMs();
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) {
+      throw BenchError("boxd did not answer " + req.value("op", "") + " within " +
+                       std::to_string(timeoutMs) + " ms");
+    }
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw BenchError("boxd closed the connection without an answer");
+    in.append(buf, static_cast<size_t>(n));
+  }
+  json reply = json::parse(in.substr(0, in.find('\n')), nullptr, false);
+  if (reply.is_discarded()) throw BenchError("malformed answer from boxd");
+  if (!reply.value("ok", false))
+    throw BenchError("boxd: " + reply.value("error", std::string("request failed")));
+  return reply;
+}
+
+BoxdRun::BoxdRun(std::string binDir, std::string sourceDir)
+    : binDir_(std::move(binDir)), sourceDir_(std::move(sourceDir)) {
+  dir_ = makeTempDir("boxd-bench");
+  cgroupParent_ = "boxd-bench-" + randomHex(4);
+  for (const auto& d : {specsDir(), dir_ + "/state", runDir()}) {
+    Status st = mkdirAll(d);
+    if (!st.ok()) {
+      (void)removeAll(dir_);
+      throw BenchError(st.error().message);
+    }
+  }
+}
+
+BoxdRun::~BoxdRun() { (void)cleanup(); }
+
+void BoxdRun::start() {
+  if (!launch())
+    throw BenchError("boxd did not answer on its socket within 10 s; see " + dir_ + "/boxd.log");
+}
+
+bool BoxdRun::launch() {
+  // Defaults for everything timing-related (no test overrides): what an operator gets.
+  Status st = writeFileAtomic(dir_ + "/boxd.yaml", "logLevel: info\n");
+  if (!st.ok()) return false;
+  try {
+    pid_ = spawnDaemon(
+        {binDir_ + "/boxd", "--config", dir_ + "/boxd.yaml", "--specs", specsDir(), "--state-dir",
+         dir_ + "/state", "--run-dir", runDir(), "--cgroup-parent", cgroupParent_},
+        dir_ + "/boxd.log");
+  } catch (const BenchError&) {
+    return false;
+  }
+  return waitQuietly(
+             [&] {
+               if (!childRunning(pid_)) return true;
+               try {
+                 call({{"op", "config"}}, 1000);
+                 return true;
+               } catch (const BenchError&) {
+                 return false;
+               }
+             },
+             10000, 10) &&
+         childRunning(pid_);
+}
+
+void BoxdRun::importBusybox(const std::string& rootfs) {
+  auto r = runCmd({boxctl(), "--run-dir", runDir(), "image", "import", "busybox", rootfs},
+                  {.timeoutMs = 120000});
+  if (r.code != 0) throw BenchError("boxctl image import: " + r.out);
+}
+
+json BoxdRun::call(const json& req, int timeoutMs) const {
+  return socketCall(runDir() + "/boxd.sock", req, timeoutMs);
+}
+
+void BoxdRun::stageSpec(const std::string& name, const std::string& content) const {
+  std::string stage = specsDir() + "/." + name + ".yaml.stage";
+  Fd fd(::open(stage.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) throw BenchError("create " + stage + ": " + std::strerror(errno));
+  if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()) ||
+      ::fsync(fd.get()) != 0) {
+    throw BenchError("write " + stage + ": " + std::strerror(errno));
+  }
+}
+
+int64_t BoxdRun::commitSpec(const std::string& name) const {
+  std::string stage = specsDir() + "/." + name + ".yaml.stage";
+  int64_t t0 = nowMs();
+  if (::rename(stage.c_str(), (specsDir() + "/" + name + ".yaml").c_str()) != 0) {
+    throw BenchError("rename " + stage + ": " + std::strerror(errno));
+  }
+  return t0;
+}
+
+void BoxdRun::removeSpec(const std::string& name) const {
+  std::string path = specsDir() + "/" + name + ".yaml";
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    throw BenchError("remove " + path + ": " + std::strerror(errno));
+}
+
+bool BoxdRun::allRunning(const std::vector<std::string>& pods) const {
+  json s = call({{"op", "status"}});
+  size_t running = 0;
+  for (const auto& p : s["pods"]) {
+    if (std::find(pods.begin(), pods.end(), p.value("name", "")) == pods.end()) continue;
+    bool all = !p["containers"].empty();
+    for (const auto& c : p["containers"]) all = all && c.value("state", "") == "Running";
+    if (all) running++;
+  }
+  return running == pods.size();
+}
+
+int64_t BoxdRun::lastEventMs(const std::string& pod, const std::string& reason) const {
+  json evs = call({{"op", "events"}, {"name", pod}, {"limit", 50}})["events"];
+  int64_t last = 0;
+  for (const auto& e : evs) {
+    if (e.value("reason", "") == reason && e.value("pod", "") == pod)
+      last = std::max(last, e.value("timeMs", int64_t{0}));
+  }
+  return last;
+}
+
+bool BoxdRun::hasPod(const std::string& pod) const {
+  json s = call({{"op", "status"}});  // named: a range over call(...)["pods"] would dangle
+  for (const auto& p : s["pods"]) {
+    if (p.value("name", "") == pod) return true;
+  }
+  return false;
+}
+
+bool BoxdRun::noPods() const { return call({{"op", "status"}})["pods"].empty() && podsDirEmpty(); }
+
+bool BoxdRun::podsDirEmpty() const { return listDir(podsDir(), false).empty(); }
+
+std::vector<pid_t> BoxdRun::shimPids() const {
+  std::vector<pid_t> out;
+  for (const auto& f : listDir(runDir() + "/shims", false)) {
+    if (!endsWith(f, ".pid")) continue;
+    auto content = readFile(runDir() + "/shims/" + f);
+    pid_t p = content.ok() ? std::atoi(trim(*content).c_str()) : 0;
+    if (p > 0 && processAlive(p)) out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<std::string> BoxdRun::cgroupDirs() const {
+  std::vector<std::string> out;
+  for (const auto& h : listDir("/sys/fs/cgroup", true))
+    out.push_back("/sys/fs/cgroup/" + h + "/" + cgroupParent_);
+  out.push_back("/sys/fs/cgroup/" + cgroupParent_);  // a pure cgroup2 host
+  return out;
+}
+
+std::vector<std::string> BoxdRun::cleanup() {
+  if (cleaned_) return {};
+  cleaned_ = true;
+  // The operator's way: empty the specs dir and let boxd tear every pod down. If boxd died,
+  // start it again: it re-adopts the shims and tears down pods that are no longer declared.
+  for (const auto& f : listDir(specsDir(), false)) ::unlink((specsDir() + "/" + f).c_str());
+  for (const auto& f : listDir(specsDir(), false)) ::unlink((specsDir() + "/" + f).c_str());
+  bool hadPods = !podsDirEmpty() || !shimPids().empty();
+  if (hadPods && !childRunning(pid_) && pid_ > 0) {
+    (void)launch();
+  }
+  if (childRunning(pid_)) {
+    waitQuietly(
+        [&] {
+          try {
+            return noPods();
+          } catch (const BenchError&) {
+            return false;
+          }
+        },
+        60000, 50);
+    stopChild(pid_, 10000);
+  }
+  std::vector<std::string> forced = forceCleanup();
+  for (const auto& d : cgroupDirs()) ::rmdir(d.c_str());
+  std::vector<std::string> mounts = mountsUnder(dir_);
+  if (mounts.empty()) {
+    Status st = removeAll(dir_);
+    if (!st.ok()) forced.push_back("could not remove " + dir_ + ": " + st.error().message);
+  } else {
+    forced.push_back("left " + dir_ + " in place: still mounted " + mounts.front());
+  }
+  return forced;
+}
+
+// Whatever a clean teardown should have removed: processes naming our run dir (shims,
+// containers), processes in our cgroups, mounts under our dir, our cgroup dirs.
+std::vector<std::string> BoxdRun::forceCleanup() {
+  std::vector<std::string> forced;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<pid_t> pids = pidsWhoseCmdlineContains(runDir());
+    for (const auto& cg : cgroupDirs()) {
+      for (const auto& d : dirsDepthFirst(cg)) {
+        auto procs = readFile(d + "/cgroup.procs");
+        if (!procs.ok()) continue;
+        for (const auto& l : split(*procs, '\n')) {
+          if (!trim(l).empty()) pids.push_back(std::atoi(l.c_str()));
+        }
+      }
+    }
+    if (pids.empty()) break;
+    for (pid_t p : pids) {
+      if (round == 0) forced.push_back("process " + std::to_string(p));
+      ::kill(p, SIGKILL);
+    }
+    waitQuietly([&] { return std::none_of(pids.begin(), pids.end(), processAlive); }, 3000);
+  }
+  for (const auto& m : mountsUnder(dir_)) {
+    forced.push_back("mount " + m);
+    ::umount2(m.c_str(), MNT_DETACH);
+  }
+  for (const auto& cg : cgroupDirs()) {
+    for (const auto& d : dirsDepthFirst(cg)) {
+      if (d != cg) forced.push_back("cgroup " + d);
+      ::rmdir(d.c_str());
+    }
+  }
+  return forced;
+}
+
+}  // namespace boxd::bench

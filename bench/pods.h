@@ -1,0 +1,31 @@
+// The benchmark's pod: two busybox containers that idle until SIGTERM, a 32Mi memory limit on
+// one, a 2 s grace period, restartPolicy OnFailure (podman 4.3.1 mishandles Always, see
+// shared/notes/podman-peer.md; the containers never exit, so the policy does not matter).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace boxd::bench {
+
+inline std::string podYaml(const std::string& name, const std::string& image) {
+  const std::string cmd =
+      "    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1 & wait; "
+      "done\"]\n";
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+         "\nspec:\n  restartPolicy: OnFailure\n  terminationGracePeriodSeconds: 2\n  containers:\n"
+         "  - name: a\n    image: " +
+         image + "\n" + cmd +
+         "    resources:\n      limits: {memory: 32Mi}\n"
+         "  - name: b\n    image: " +
+         image + "\n" + cmd;
+}
+
+// Several pods in one multi-document file (podman kube play takes one file).
+inline std::string podsYaml(const std::vector<std::string>& names, const std::string& image) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : "---\n") + podYaml(n, image);
+  return out;
+}
+
+}  // namespace boxd::bench
