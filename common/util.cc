@@ -61,7 +61,8 @@ static Status writeAll(int fd, std::string_view content, const std::string& path
   return {};
 }
 
-Status writeFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
+Status writeFileAtomic(const std::string& path, std::string_view content, mode_t mode,
+                       Durability durability) {
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -69,7 +70,8 @@ Status writeFileAtomic(const std::string& path, std::string_view content, mode_t
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) return sysError("create", tmp);
   Status st = writeAll(fd.get(), content, tmp);
-  if (st.ok() && ::fsync(fd.get()) != 0) st = sysError("fsync", tmp);
+  if (st.ok() && durability == Durability::Sync && ::fsync(fd.get()) != 0)
+    st = sysError("fsync", tmp);
   if (st.ok() && ::fchmod(fd.get(), mode) != 0) st = sysError("chmod", tmp);
   fd.reset();
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)

@@ -16,8 +16,12 @@ namespace boxd {
 std::string randomHex(size_t bytes);
 
 Result<std::string> readFile(const std::string& path);
-// Writes via a temp file in the same directory + fsync + rename, so readers never see half a file.
-Status writeFileAtomic(const std::string& path, std::string_view content, mode_t mode = 0644);
+// Writes via a temp file in the same directory + rename, so readers never see half a file.
+// Durability::Sync also fsyncs before the rename (the file survives a power cut); runtime files
+// that describe processes (pidfiles) do not need that.
+enum class Durability { Sync, ProcessLifetime };
+Status writeFileAtomic(const std::string& path, std::string_view content, mode_t mode = 0644,
+                       Durability durability = Durability::Sync);
 Status writeFile(const std::string& path, std::string_view content);  // O_WRONLY|O_TRUNC, no create
 Status mkdirAll(const std::string& path, mode_t mode = 0755);
 // rm -rf that never crosses into another filesystem (refuses to descend into mount points).

@@ -33,7 +33,8 @@ int runShim(boxd::shim::Options opts, boxd::shim::Sandbox sb, boxd::Fd ready) {
       failure = created.error().message;
   }
   if (failure.empty()) {
-    Status st = writeFileAtomic(opts.pidFile, std::to_string(::getpid()) + "\n", 0644);
+    Status st = writeFileAtomic(opts.pidFile, std::to_string(::getpid()) + "\n", 0644,
+                                Durability::ProcessLifetime);  // a pid means nothing after a reboot
     if (!st.ok()) failure = st.error().message;
   }
   Status told = shim::reportReady(ready, failure);

@@ -32,17 +32,14 @@ std::string buildDir() {
 
 const std::vector<std::string> kControllers = {"memory", "cpu", "pids"};
 
-}  // namespace
-
-CmdResult run(const std::vector<std::string>& argv, int timeoutMs,
-              const std::map<std::string, std::string>& env) {
-  CmdResult r;
-  TempDir out("boxd-out");
-  std::string outPath = out / "out";
+// Starts argv with stdin from /dev/null and stdout+stderr to outPath; extra env on top of ours.
+pid_t spawnTo(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+              const std::string& outPath, bool append, std::string* error) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 1, outPath.c_str(),
+                                   O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   std::vector<std::string> envs;
   for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
@@ -57,9 +54,21 @@ CmdResult run(const std::vector<std::string>& argv, int timeoutMs,
   int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
-    r.out = "spawn " + argv[0] + ": " + std::strerror(rc);
-    return r;
+    if (error != nullptr) *error = "spawn " + argv[0] + ": " + std::strerror(rc);
+    return -1;
   }
+  return pid;
+}
+
+}  // namespace
+
+CmdResult run(const std::vector<std::string>& argv, int timeoutMs,
+              const std::map<std::string, std::string>& env) {
+  CmdResult r;
+  TempDir out("out");
+  std::string outPath = out / "out";
+  pid_t pid = spawnTo(argv, env, outPath, false, &r.out);
+  if (pid < 0) return r;
   int status = 0;
   int64_t deadline = monotonicMs() + timeoutMs;
   for (;;) {
@@ -89,7 +98,7 @@ bool waitFor(const std::function<bool()>& cond, int timeoutMs) {
 }
 
 const std::string& busyboxRootfs() {
-  static TempDir* dir = new TempDir("boxd-busybox");  // lives until the test binary exits
+  static TempDir* dir = new TempDir("busybox");  // lives until the test binary exits
   static std::string rootfs = [] {
     std::string r = *dir / "rootfs";
     const char* src = std::getenv("BOXD_SOURCE_DIR");
@@ -129,26 +138,8 @@ void Boxd::start(const std::map<std::string, std::string>& env) {
                                    specs(),     "--state-dir",     stateDir(),    "--run-dir",
                                    runDir(),    "--cgroup-parent", cgroupParent_, "--log-level",
                                    "debug"};
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  std::string logPath = dir_ / "boxd.log";
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  std::vector<std::string> envs;
-  for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
-  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
-  std::vector<char*> cenv, cargv;
-  for (auto& e : envs) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  int rc = posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    pid_ = -1;
-    return;
-  }
+  pid_ = spawnTo(argv, env, dir_ / "boxd.log", true, nullptr);
+  if (pid_ < 0) return;
   waitFor([&] { return !running() || ::access((runDir() + "/boxd.sock").c_str(), F_OK) == 0; },
           10000);
 }

@@ -65,7 +65,7 @@ class Boxd {
   void forceCleanup();
 
  private:
-  TempDir dir_{"boxd-it"};
+  TempDir dir_{"it"};
   std::string cgroupParent_;
   pid_t pid_ = -1;
   std::string configPath_;

@@ -11,8 +11,8 @@ namespace boxd::testing {
 
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "boxd-test") {
-    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  explicit TempDir(const std::string& tag = "test") {
+    std::string tmpl = "/tmp/boxd-" + tag + "-XXXXXX";
     char* p = ::mkdtemp(tmpl.data());
     path_ = p != nullptr ? p : "";
   }

@@ -1,5 +1,4 @@
-// Shared by the host unit and privileged tests: a unique temp dir removed at scope exit, and a
-// child process that is killed and reaped (by pid) at scope exit.
+// Shared by the host unit and privileged tests: a child process that is killed and reaped (by pid) at scope exit.
 #pragma once
 
 #include <signal.h>
@@ -10,24 +9,9 @@
 #include <string>
 
 #include "common/util.h"
+#include "tests/support/temp_dir.h"
 
 namespace boxd::testing {
-
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag = "host") {
-    path_ = "/tmp/boxd-" + tag + "-test-" + randomHex(6);
-    (void)mkdirAll(path_, 0755);
-  }
-  ~TempDir() { (void)removeAll(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
- private:
-  std::string path_;
-};
 
 // A forked child that sleeps until killed; dies with the test process (PDEATHSIG).
 class SleepingChild {
