@@ -18,6 +18,17 @@ json diagnosticJson(const specs::Diagnostic& d) {
           {"text", d.str()}};
 }
 json errorReply(const std::string& msg) { return {{"ok", false}, {"error", msg}}; }
+json eventsJson(const std::vector<state::EventRecord>& evs) {
+  json list = json::array();
+  for (const auto& e : evs) {
+    list.push_back({{"timeMs", e.timeMs},
+                    {"pod", e.pod},
+                    {"type", e.type},
+                    {"reason", e.reason},
+                    {"message", e.message}});
+  }
+  return list;
+}
 }  // namespace
 
 json Agent::podJson(const PodState& pod, bool detailed) {
@@ -69,18 +80,8 @@ json Agent::podJson(const PodState& pod, bool detailed) {
       }
     }
     j["resources"] = resources;
-    json events = json::array();
     auto evs = store_->events(pod.rec.name, 20);
-    if (evs.ok()) {
-      for (const auto& e : *evs) {
-        events.push_back({{"timeMs", e.timeMs},
-                          {"pod", e.pod},
-                          {"type", e.type},
-                          {"reason", e.reason},
-                          {"message", e.message}});
-      }
-    }
-    j["events"] = events;
+    j["events"] = evs.ok() ? eventsJson(*evs) : json::array();
   }
   return j;
 }
@@ -123,15 +124,7 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
   if (op == "events") {
     auto evs = store_->events(name, req.value("limit", 100));
     if (!evs.ok()) return reply(errorReply(evs.error().message));
-    json list = json::array();
-    for (const auto& e : *evs) {
-      list.push_back({{"timeMs", e.timeMs},
-                      {"pod", e.pod},
-                      {"type", e.type},
-                      {"reason", e.reason},
-                      {"message", e.message}});
-    }
-    return reply({{"ok", true}, {"events", list}});
+    return reply({{"ok", true}, {"events", eventsJson(*evs)}});
   }
   if (op == "image-import") return handleImageImport(req, std::move(reply));
   if (op == "image-ls") {

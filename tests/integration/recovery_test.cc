@@ -21,6 +21,14 @@ class RecoveryTest : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   }
+  // Starts boxd with the busybox image and a running two-container pod "web"; returns its uid.
+  static std::string runWeb(Boxd& b) {
+    b.start();
+    b.importBusybox();
+    b.writeSpec("web.yaml", twoContainerPod("web"));
+    EXPECT_TRUE(b.waitPhase("web", "Running")) << b.status().dump(2);
+    return b.pod("web").value("uid", "");
+  }
 };
 
 TEST_F(RecoveryTest, RunningPodsSurviveKill9AndAreReadopted) {
@@ -56,11 +64,8 @@ TEST_F(RecoveryTest, RunningPodsSurviveKill9AndAreReadopted) {
 
 TEST_F(RecoveryTest, AfterARebootNothingRecordedIsAssumedToExist) {
   Boxd b;
-  b.start();
-  b.importBusybox();
-  b.writeSpec("web.yaml", twoContainerPod("web"));
-  ASSERT_TRUE(b.waitPhase("web", "Running"));
-  auto uid = b.pod("web")["uid"].get<std::string>();
+  std::string uid = runWeb(b);
+  ASSERT_FALSE(uid.empty());
   b.stop();
   // What a reboot looks like to boxd: another boot id than the one recorded.
   auto r = run({"/usr/bin/sqlite3", b.stateDir() + "/boxd.db",
@@ -81,11 +86,8 @@ TEST_F(RecoveryTest, AfterARebootNothingRecordedIsAssumedToExist) {
 
 TEST_F(RecoveryTest, KilledShimIsRepaired) {
   Boxd b;
-  b.start();
-  b.importBusybox();
-  b.writeSpec("web.yaml", twoContainerPod("web"));
-  ASSERT_TRUE(b.waitPhase("web", "Running"));
-  auto uid = b.pod("web")["uid"].get<std::string>();
+  std::string uid = runWeb(b);
+  ASSERT_FALSE(uid.empty());
   auto pidFile = readFile(b.runDir() + "/shims/" + uid + ".pid");
   ASSERT_TRUE(pidFile.ok());
   ::kill(std::atoi(pidFile->c_str()), SIGKILL);
@@ -100,11 +102,8 @@ TEST_F(RecoveryTest, KilledShimIsRepaired) {
 
 TEST_F(RecoveryTest, UnmountedRootfsIsRepairedOnResync) {
   Boxd b;
-  b.start();
-  b.importBusybox();
-  b.writeSpec("web.yaml", twoContainerPod("web"));
-  ASSERT_TRUE(b.waitPhase("web", "Running"));
-  auto uid = b.pod("web")["uid"].get<std::string>();
+  std::string uid = runWeb(b);
+  ASSERT_FALSE(uid.empty());
   std::string rootfs = b.stateDir() + "/pods/" + uid + "/containers/a/rootfs";
   ASSERT_EQ(::umount2(rootfs.c_str(), MNT_DETACH), 0) << rootfs;
   ASSERT_TRUE(waitFor(
