@@ -87,6 +87,7 @@ class Agent {
 
   // containers
   void startContainers(PodState& pod);
+  bool dueToStart(PodState& pod, const specs::Container& spec, bool init);
   void startContainer(PodState& pod, const std::string& container);
   void onContainerExit(const std::string& pod, const std::string& container, int exitCode,
                        int signal, int64_t finishedAtMs);

@@ -32,29 +32,35 @@ json eventsJson(const std::vector<state::EventRecord>& evs) {
 }  // namespace
 
 json Agent::podJson(const PodState& pod, bool detailed) {
-  json containers = json::array();
   int ready = 0, restarts = 0;
-  for (const auto& c : pod.spec.containers) {
-    auto it = pod.containers.find(c.name);
-    state::ContainerRecord r =
-        it != pod.containers.end() ? it->second.rec : state::ContainerRecord{};
-    if (r.state == "Running") ready++;
-    restarts += r.restarts;
-    json cj = {{"name", c.name},
-               {"image", c.image},
-               {"state", r.state.empty() ? "Waiting" : r.state},
-               {"reason", r.reason},
-               {"restarts", r.restarts},
-               {"exitCode", r.exitCode},
-               {"pid", r.pid},
-               {"startedAtMs", r.startedAtMs},
-               {"finishedAtMs", r.finishedAtMs}};
-    if (!r.message.empty()) cj["message"] = r.message;
-    if (detailed && !pod.rec.uid.empty()) {
-      cj["log"] = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, c.name).logPath;
+  auto list = [&](const std::vector<specs::Container>& specs, bool countReady) {
+    json out = json::array();
+    for (const auto& c : specs) {
+      auto it = pod.containers.find(c.name);
+      state::ContainerRecord r =
+          it != pod.containers.end() ? it->second.rec : state::ContainerRecord{};
+      if (countReady && r.state == "Running") ready++;
+      restarts += r.restarts;
+      json cj = {{"name", c.name},
+                 {"image", c.image},
+                 {"state", r.state.empty() ? "Waiting" : r.state},
+                 {"reason", r.reason},
+                 {"restarts", r.restarts},
+                 {"exitCode", r.exitCode},
+                 {"pid", r.pid},
+                 {"startedAtMs", r.startedAtMs},
+                 {"finishedAtMs", r.finishedAtMs}};
+      if (!r.message.empty()) cj["message"] = r.message;
+      if (detailed && !pod.rec.uid.empty()) {
+        ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, c.name);
+        cj["log"] = cp.logPath;
+      }
+      out.push_back(cj);
     }
-    containers.push_back(cj);
-  }
+    return out;
+  };
+  json initContainers = list(pod.spec.initContainers, false);
+  json containers = list(pod.spec.containers, true);
   json j = {{"name", pod.rec.name},
             {"uid", pod.rec.uid},
             {"phase", pod.rec.phase},
@@ -66,6 +72,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
             {"sourceFile", pod.rec.sourceFile},
             {"specHash", pod.rec.specHash},
             {"containers", containers}};
+  if (!initContainers.empty()) j["initContainers"] = initContainers;
   if (detailed) {
     j["spec"] = specs::toJson(pod.spec);
     j["cgroupVersion"] = cgroups_->version();
@@ -99,8 +106,9 @@ json Agent::statusJson() {
   }
   if (!specsError_.empty())
     errors.push_back({{"file", cfg_.specsDir}, {"error", specsError_}, {"errors", json::array()}});
-  return {{"ok", true},   {"specsDir", cfg_.specsDir}, {"revision", revision_}, {"nowMs", nowMs()}, {"specPasses", specPasses_},
-          {"pods", pods}, {"specErrors", errors}};
+  return {{"ok", true},          {"specsDir", cfg_.specsDir}, {"revision", revision_},
+          {"nowMs", nowMs()},    {"specPasses", specPasses_}, {"pods", pods},
+          {"specErrors", errors}};
 }
 
 void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
@@ -146,8 +154,8 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
     if (!rec.ok()) return reply(errorReply(rec.error().message));
     if (!rec->has_value()) return reply(errorReply("image " + ref.str() + " not found"));
     for (const auto& [pname, pod] : pods_) {
-      for (const auto& c : pod->spec.containers) {
-        if (specs::parseImageRef(c.image).str() == ref.str()) {
+      for (const auto* c : allContainers(pod->spec)) {
+        if (specs::parseImageRef(c->image).str() == ref.str()) {
           return reply(errorReply("image " + ref.str() + " is used by pod " + pname +
                                   "; delete the pod first"));
         }

@@ -77,6 +77,7 @@ std::string statusColumn(const json& pod) {
     }
   }
   if (phase == "Pending" && !reason.empty()) return reason;
+  if (phase == "Failed" && startsWith(reason, "Init:")) return reason;
   if (phase == "Terminating" && !reason.empty()) return reason;
   return phase.empty() ? "Pending" : phase;
 }
@@ -115,20 +116,25 @@ std::string formatDescribe(const json& p) {
   if (!str(p, "message").empty()) out += "Message:      " + str(p, "message") + "\n";
   out += "Created:      " + clock(p.value("createdAtMs", int64_t{0})) + "\n";
   out += "Spec hash:    " + str(p, "specHash").substr(0, 16) + "\n";
-  out += "Containers:\n";
-  for (const auto& c : p["containers"]) {
-    out += "  " + str(c, "name") + ":\n";
-    out += "    Image:     " + str(c, "image") + "\n";
-    out += "    State:     " + str(c, "state");
-    if (!str(c, "reason").empty()) out += " (" + str(c, "reason") + ")";
-    out += "\n";
-    if (c.value("pid", 0) != 0) out += "    PID:       " + std::to_string(c.value("pid", 0)) + "\n";
-    if (str(c, "state") == "Terminated")
-      out += "    Exit code: " + std::to_string(c.value("exitCode", 0)) + "\n";
-    if (!str(c, "message").empty()) out += "    Message:   " + str(c, "message") + "\n";
-    out += "    Restarts:  " + std::to_string(c.value("restarts", 0)) + "\n";
-    if (!str(c, "log").empty()) out += "    Log:       " + str(c, "log") + "\n";
-  }
+  auto containers = [&out](const char* title, const json& list) {
+    out += title;
+    for (const auto& c : list) {
+      out += "  " + str(c, "name") + ":\n";
+      out += "    Image:     " + str(c, "image") + "\n";
+      out += "    State:     " + str(c, "state");
+      if (!str(c, "reason").empty()) out += " (" + str(c, "reason") + ")";
+      out += "\n";
+      if (c.value("pid", 0) != 0)
+        out += "    PID:       " + std::to_string(c.value("pid", 0)) + "\n";
+      if (str(c, "state") == "Terminated")
+        out += "    Exit code: " + std::to_string(c.value("exitCode", 0)) + "\n";
+      if (!str(c, "message").empty()) out += "    Message:   " + str(c, "message") + "\n";
+      out += "    Restarts:  " + std::to_string(c.value("restarts", 0)) + "\n";
+      if (!str(c, "log").empty()) out += "    Log:       " + str(c, "log") + "\n";
+    }
+  };
+  if (p.contains("initContainers")) containers("Init Containers:\n", p["initContainers"]);
+  containers("Containers:\n", p["containers"]);
   out += "Host resources (cgroup " + str(p, "cgroupVersion") + "):\n";
   std::vector<std::vector<std::string>> rows = {{"  STEP", "KIND", "STATE", "RESOURCE"}};
   for (const auto& r : p["resources"]) {

@@ -150,10 +150,15 @@ int cmdLogs(const std::vector<std::string>& args) {
   if (pod.empty()) die("usage: boxctl logs POD [-c CONTAINER] [-f]");
   json d = call({{"op", "logs"}, {"name", pod}});
   std::string path, names;
-  for (const auto& c : d["containers"]) {
-    names += (names.empty() ? "" : ", ") + c["name"].get<std::string>();
-    if (c["name"] == container || (container.empty() && d["containers"].size() == 1))
-      path = c.value("log", "");
+  // Init containers' logs too; without -c, the pod's only container (as kubectl).
+  for (const char* list : {"initContainers", "containers"}) {
+    if (!d.contains(list)) continue;
+    bool mains = std::string(list) == "containers";
+    for (const auto& c : d[list]) {
+      names += (names.empty() ? "" : ", ") + c["name"].get<std::string>();
+      if (c["name"] == container || (container.empty() && mains && d[list].size() == 1))
+        path = c.value("log", "");
+    }
   }
   if (path.empty()) {
     if (container.empty())

@@ -14,7 +14,10 @@ namespace boxd::agent {
 namespace {
 constexpr int64_t kBackoffResetMs = 10 * 60 * 1000;
 
-bool shouldRestart(specs::RestartPolicy p, int exitCode) {
+// Init containers run to completion: one that exited 0 is done, whatever the policy.
+bool shouldRestart(specs::RestartPolicy p, int exitCode, bool init) {
+  if (init && exitCode == 0) return false;
+  if (init && p == specs::RestartPolicy::Always) return true;
   switch (p) {
     case specs::RestartPolicy::Always:
       return true;
@@ -32,27 +35,36 @@ void Agent::saveContainer(PodState& pod, ContainerRuntime& c) {
   logStoreError(store_->upsertContainer(c.rec), "record container");
 }
 
+// Whether the container should be started now: not running, not starting, no restart pending,
+// and either never run or terminated with a restart its (lost) timer never made.
+bool Agent::dueToStart(PodState& pod, const specs::Container& spec, bool init) {
+  auto& c = pod.containers[spec.name];
+  bool pendingRestart = c.restartTimer && c.restartTimer->active();
+  if (c.starting || pendingRestart || c.rec.state == "Running") return false;
+  if (c.rec.state != "Terminated") return true;
+  // Its restart timer died with a previous boxd: restart now if the policy says so.
+  if (!shouldRestart(pod.spec.restartPolicy, c.rec.exitCode, init) || c.restartTimer) return false;
+  c.rec.restarts++;
+  return true;
+}
+
+// Init containers one at a time, in order, each to exit 0; then every container together.
 void Agent::startContainers(PodState& pod) {
   if (!pod.created || pod.busy) return;
+  for (const auto& spec : pod.spec.initContainers) {
+    const auto& rec = pod.containers[spec.name].rec;
+    if (rec.state == "Terminated" && rec.exitCode == 0) continue;
+    if (dueToStart(pod, spec, true)) startContainer(pod, spec.name);
+    return updatePhase(pod);  // this one must complete before the next starts
+  }
   for (const auto& spec : pod.spec.containers) {
-    auto& c = pod.containers[spec.name];
-    bool pendingRestart = c.restartTimer && c.restartTimer->active();
-    if (c.starting || pendingRestart || c.rec.state == "Running") continue;
-    if (c.rec.state == "Terminated") {
-      // Its restart timer died with a previous boxd: restart now if the policy says so.
-      if (!shouldRestart(pod.spec.restartPolicy, c.rec.exitCode) || c.restartTimer) continue;
-      c.rec.restarts++;
-    }
-    startContainer(pod, spec.name);
+    if (dueToStart(pod, spec, false)) startContainer(pod, spec.name);
   }
   updatePhase(pod);
 }
 
 void Agent::startContainer(PodState& pod, const std::string& name) {
-  const specs::Container* spec = nullptr;
-  for (const auto& c : pod.spec.containers) {
-    if (c.name == name) spec = &c;
-  }
+  const specs::Container* spec = findContainer(pod.spec, name);
   if (spec == nullptr) return;
   auto& c = pod.containers[name];
   c.starting = true;
@@ -116,7 +128,8 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
   if (signal != 0) c.rec.message = "killed by signal " + std::to_string(signal);
   event(podName, code == 0 ? "Normal" : "Warning", c.rec.reason,
         "container " + name + " exited with code " + std::to_string(code));
-  if (shouldRestart(pod.spec.restartPolicy, code)) {
+  const bool init = isInitContainer(pod.spec, name);
+  if (shouldRestart(pod.spec.restartPolicy, code, init)) {
     if (ranMs > kBackoffResetMs) c.backoffMs = 0;
     int64_t delay = c.backoffMs;
     c.backoffMs =
@@ -138,13 +151,40 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
     });
   }
   saveContainer(pod, c);
+  if (init && code == 0) return startContainers(pod);  // the next init container, or the pod
   updatePhase(pod);
 }
 
 void Agent::updatePhase(PodState& pod) {
   if (!pod.created || pod.busy) return;
+  // While init containers run, the pod is Pending with kubectl's Init:N/M, Init:Error or
+  // Init:CrashLoopBackOff; a failed one with restartPolicy Never fails the pod.
+  size_t done = 0;
+  for (const auto& spec : pod.spec.initContainers) {
+    const auto& c = pod.containers[spec.name];
+    if (c.rec.state == "Terminated" && c.rec.exitCode == 0) {
+      done++;
+      continue;
+    }
+    std::string progress =
+        std::to_string(done) + "/" + std::to_string(pod.spec.initContainers.size());
+    if (c.rec.reason == "CrashLoopBackOff")
+      return setPhase(pod, "Pending", "Init:CrashLoopBackOff", c.rec.message);
+    if (c.rec.state == "Terminated") {
+      bool retry = c.restartTimer && c.restartTimer->active();
+      if (!retry) {
+        return setPhase(
+            pod, "Failed", "Init:Error",
+            "init container " + spec.name + " exited with code " + std::to_string(c.rec.exitCode));
+      }
+      return setPhase(pod, "Pending", "Init:Error",
+                      "init container " + spec.name + " failed; retrying");
+    }
+    return setPhase(pod, "Pending", "Init:" + progress, "");
+  }
   int running = 0, pending = 0, failed = 0;
-  for (auto& [name, c] : pod.containers) {
+  for (const auto& spec : pod.spec.containers) {
+    auto& c = pod.containers[spec.name];
     bool restartDue = c.restartTimer && c.restartTimer->active();
     if (c.rec.state == "Running")
       running++;

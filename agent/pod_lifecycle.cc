@@ -11,10 +11,10 @@ namespace boxd::agent {
 void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
   std::vector<std::string> lowers;
   std::string missing;
-  for (const auto& c : want.spec.containers) {
-    auto rootfs = imageRootfs(c.image);
+  for (const auto* c : allContainers(want.spec)) {
+    auto rootfs = imageRootfs(c->image);
     if (!rootfs) {
-      missing = specs::parseImageRef(c.image).str();
+      missing = specs::parseImageRef(c->image).str();
       break;
     }
     lowers.push_back(*rootfs);
@@ -45,6 +45,11 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
     return;
   }
   pod.rec.uid = randomHex(16);  // a new incarnation: new paths, new cgroup
+  if (pod.spec.annotations.count(specs::kLegacyInitContainersAnnotation) > 0) {
+    event(pod.rec.name, "Warning", "Deprecated",
+          std::string("annotation ") + specs::kLegacyInitContainersAnnotation +
+              " is deprecated; move its containers to spec.initContainers");
+  }
   pod.busy = true;
   pod.dirty = false;
   setPhase(pod, "Pending", "ContainerCreating", "");

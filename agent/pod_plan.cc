@@ -70,8 +70,9 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
   plan.push_back(
       {"cgroup",
        {{"rel", pp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(podLimits(pod))}}});
-  for (size_t i = 0; i < pod.containers.size(); ++i) {
-    const auto& c = pod.containers[i];
+  auto all = allContainers(pod);
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto& c = *all[i];
     ContainerPaths cp = containerPaths(paths, pod.name, uid, c.name);
     plan.push_back(
         {"cgroup",
@@ -93,6 +94,27 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                    {"graceSeconds", pod.terminationGracePeriodSeconds},
                    {"shimBinary", paths.shimBinary}}});
   return plan;
+}
+
+std::vector<const specs::Container*> allContainers(const specs::PodSpec& pod) {
+  std::vector<const specs::Container*> out;
+  for (const auto& c : pod.initContainers) out.push_back(&c);
+  for (const auto& c : pod.containers) out.push_back(&c);
+  return out;
+}
+
+const specs::Container* findContainer(const specs::PodSpec& pod, const std::string& name) {
+  for (const auto* c : allContainers(pod)) {
+    if (c->name == name) return c;
+  }
+  return nullptr;
+}
+
+bool isInitContainer(const specs::PodSpec& pod, const std::string& name) {
+  for (const auto& c : pod.initContainers) {
+    if (c.name == name) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> containerArgv(const specs::Container& c) {

@@ -43,7 +43,7 @@ PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name, cons
 ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string& name,
                               const std::string& uid, const std::string& container);
 
-// imageRootfs: one lower dir per container, in container order.
+// imageRootfs: one lower dir per container, in allContainers() order.
 std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
                                  const std::string& uid,
@@ -52,6 +52,11 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
 // Pod-level limits: the sum over containers when every container sets one (as kubelet does).
 reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod);
 reconcilers::CgroupLimits containerLimits(const specs::Container& c);
+
+// Init containers first, in order, then the containers: the order of the plan's rootfs steps.
+std::vector<const specs::Container*> allContainers(const specs::PodSpec& pod);
+const specs::Container* findContainer(const specs::PodSpec& pod, const std::string& name);
+bool isInitContainer(const specs::PodSpec& pod, const std::string& name);
 
 // argv of a container: command + args; without a command, args alone, else /bin/sh.
 std::vector<std::string> containerArgv(const specs::Container& c);

@@ -66,7 +66,9 @@ class DocParser {
   bool checkKind(const YAML::Node& root);
   void parseMetadata(const Entry& e, const std::string& path);
   void parseSpec(const Entry& e, const std::string& path);
-  void parseContainers(const Entry& e, const std::string& path);
+  void parseContainers(const Entry& e, const std::string& path, std::vector<Container>& out,
+                       bool required);
+  void parseLegacyInitContainers(const Entry& annotations, const std::string& path);
   Container parseContainer(const YAML::Node& n, const YAML::Mark& at, const std::string& path);
   std::vector<EnvVar> parseEnv(const Entry& e, const std::string& path);
   Resources parseResources(const Entry& e, const std::string& path);
@@ -74,6 +76,9 @@ class DocParser {
   Reporter& r_;
   PodSpec pod_;
   YAML::Mark nameMark_ = YAML::Mark::null_mark();
+  std::map<std::string, std::string> containerPaths_;  // every container name (init or not) → path
+  std::vector<Container> legacyInit_;
+  YAML::Mark legacyInitMark_ = YAML::Mark::null_mark();
 };
 
 }  // namespace boxd::specs::detail

@@ -52,15 +52,22 @@ json containerToJson(const Container& c) {
 }  // namespace
 
 json toJson(const PodSpec& pod) {
-  json containers = json::array();
-  for (const Container& c : pod.containers) containers.push_back(containerToJson(c));
-  return json{{"name", pod.name},
-              {"labels", pod.labels},
-              {"annotations", pod.annotations},
-              {"containers", std::move(containers)},
-              {"restartPolicy", toString(pod.restartPolicy)},
-              {"hostname", pod.hostname},
-              {"terminationGracePeriodSeconds", pod.terminationGracePeriodSeconds}};
+  auto list = [](const std::vector<Container>& cs) {
+    json out = json::array();
+    for (const Container& c : cs) out.push_back(containerToJson(c));
+    return out;
+  };
+  json j{{"name", pod.name},
+         {"labels", pod.labels},
+         {"annotations", pod.annotations},
+         {"containers", list(pod.containers)},
+         {"restartPolicy", toString(pod.restartPolicy)},
+         {"hostname", pod.hostname},
+         {"terminationGracePeriodSeconds", pod.terminationGracePeriodSeconds}};
+  // Fields added after the first release appear only when set, so the hash of a pod that does
+  // not use them stays what it was: upgrading boxd never replaces running pods.
+  if (!pod.initContainers.empty()) j["initContainers"] = list(pod.initContainers);
+  return j;
 }
 
 std::string specHash(const PodSpec& pod) {
@@ -167,6 +174,18 @@ Result<Container> containerFromJson(const json& j) {
   return c;
 }
 
+Status readContainers(const json& obj, const char* key, std::vector<Container>& out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return okStatus();
+  if (!it->is_array()) return decodeError(key, "expected an array");
+  for (const json& cj : *it) {
+    Result<Container> c = containerFromJson(cj);
+    if (!c) return c.error();
+    out.push_back(std::move(*c));
+  }
+  return okStatus();
+}
+
 Result<RestartPolicy> restartPolicyFromString(const std::string& s) {
   for (RestartPolicy p : {RestartPolicy::Always, RestartPolicy::OnFailure, RestartPolicy::Never}) {
     if (s == toString(p)) return p;
@@ -179,14 +198,8 @@ Status podFromJson(const json& j, PodSpec& pod) {
   BOXD_TRY(readString(j, "name", pod.name));
   BOXD_TRY(readStringMap(j, "labels", pod.labels));
   BOXD_TRY(readStringMap(j, "annotations", pod.annotations));
-  if (auto it = j.find("containers"); it != j.end() && !it->is_null()) {
-    if (!it->is_array()) return decodeError("containers", "expected an array");
-    for (const json& cj : *it) {
-      Result<Container> c = containerFromJson(cj);
-      if (!c) return c.error();
-      pod.containers.push_back(std::move(*c));
-    }
-  }
+  BOXD_TRY(readContainers(j, "initContainers", pod.initContainers));
+  BOXD_TRY(readContainers(j, "containers", pod.containers));
   std::string policy = toString(RestartPolicy::Always);
   BOXD_TRY(readString(j, "restartPolicy", policy));
   Result<RestartPolicy> p = restartPolicyFromString(policy);

@@ -45,12 +45,18 @@ struct PodSpec {
   std::string name;  // metadata.name, DNS-1123 label
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
+  std::vector<Container> initContainers;  // run one at a time, in order, each to exit 0
   std::vector<Container> containers;
   RestartPolicy restartPolicy = RestartPolicy::Always;
   std::string hostname;                        // empty = pod name
   int64_t terminationGracePeriodSeconds = 30;  // Kubernetes' default
   bool operator==(const PodSpec&) const = default;
 };
+
+// The annotation that carried init containers (a JSON array) before spec.initContainers existed.
+// Still accepted, with a deprecation warning.
+inline constexpr const char* kLegacyInitContainersAnnotation =
+    "pod.beta.kubernetes.io/init-containers";
 
 // Canonical JSON of the normalized spec: fields in a fixed order, defaults filled in. The same
 // pod written in YAML or JSON, with any key order or quantity spelling, gives the same JSON.

@@ -22,7 +22,6 @@ constexpr std::string_view kMetadataUnsupported[] = {"generateName",
                                                      "managedFields",
                                                      "selfLink"};
 constexpr std::string_view kSpecUnsupported[] = {"volumes",
-                                                 "initContainers",
                                                  "ephemeralContainers",
                                                  "hostNetwork",
                                                  "hostPID",
@@ -133,6 +132,21 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
        {"metadata", true, [this](const Entry& e, const std::string& p) { parseMetadata(e, p); }},
        {"spec", true, [this](const Entry& e, const std::string& p) { parseSpec(e, p); }}},
       kPodUnsupported);
+  if (!legacyInit_.empty()) {
+    if (!pod_.initContainers.empty()) {
+      error(legacyInitMark_, std::string("metadata.annotations.") + kLegacyInitContainersAnnotation,
+            "spec.initContainers is set too; remove this deprecated annotation");
+    } else {
+      for (const Container& c : legacyInit_) {
+        if (auto it = containerPaths_.find(c.name); it != containerPaths_.end()) {
+          error(legacyInitMark_,
+                std::string("metadata.annotations.") + kLegacyInitContainersAnnotation,
+                "duplicate container name " + inQuotes(c.name) + " (also " + it->second + ")");
+        }
+      }
+      pod_.initContainers = std::move(legacyInit_);
+    }
+  }
 }
 
 void DocParser::parseMetadata(const Entry& e, const std::string& path) {
@@ -174,6 +188,7 @@ void DocParser::parseMetadata(const Entry& e, const std::string& path) {
                   "annotations total " + std::to_string(annotationBytes) +
                       " bytes; at most 262144 (256 KiB) are allowed");
           }
+          parseLegacyInitContainers(f, p);
         }}},
       kMetadataUnsupported);
 }
@@ -181,7 +196,13 @@ void DocParser::parseMetadata(const Entry& e, const std::string& path) {
 void DocParser::parseSpec(const Entry& e, const std::string& path) {
   walkObject(e.value, e.valueMark(), path,
              {{"containers", true,
-               [this](const Entry& f, const std::string& p) { parseContainers(f, p); }},
+               [this](const Entry& f, const std::string& p) {
+                 parseContainers(f, p, pod_.containers, true);
+               }},
+              {"initContainers", false,
+               [this](const Entry& f, const std::string& p) {
+                 parseContainers(f, p, pod_.initContainers, false);
+               }},
               {"restartPolicy", false,
                [this](const Entry& f, const std::string& p) {
                  std::optional<std::string> s = string(f, p);
@@ -214,19 +235,53 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
              kSpecUnsupported);
 }
 
-void DocParser::parseContainers(const Entry& e, const std::string& path) {
-  std::map<std::string, std::string> firstPath;  // container name → path of its first use
+// Container names are unique across containers and initContainers (logs and status name them).
+void DocParser::parseContainers(const Entry& e, const std::string& path,
+                                std::vector<Container>& out, bool required) {
   bool isList =
       forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
         Container c = parseContainer(n, at, p);
         if (c.name.empty()) return;
-        auto [it, inserted] = firstPath.emplace(c.name, p);
+        auto [it, inserted] = containerPaths_.emplace(c.name, p);
         if (!inserted)
           error(at, p + ".name",
                 "duplicate container name " + inQuotes(c.name) + " (also " + it->second + ")");
-        pod_.containers.push_back(std::move(c));
+        out.push_back(std::move(c));
       });
-  if (isList && e.value.size() == 0) error(e.valueMark(), path, "must list at least one container");
+  if (required && isList && e.value.size() == 0)
+    error(e.valueMark(), path, "must list at least one container");
+}
+
+// The deprecated annotation holds a JSON array of containers. Its problems are reported at the
+// annotation, with the field path inside it and the column within its JSON text.
+void DocParser::parseLegacyInitContainers(const Entry& annotations, const std::string& path) {
+  auto it = pod_.annotations.find(kLegacyInitContainersAnnotation);
+  if (it == pod_.annotations.end()) return;
+  YAML::Mark at = annotations.valueMark();
+  for (const Entry& a : mappingEntries(r_, annotations.value, path)) {
+    if (a.key == kLegacyInitContainersAnnotation) at = a.valueMark();
+  }
+  legacyInitMark_ = at;
+  std::string apath = path + "." + kLegacyInitContainersAnnotation;
+  std::vector<Diagnostic> inner;
+  Reporter innerReporter("", inner);
+  DocParser sub(innerReporter);
+  YAML::Node list;
+  try {
+    list = YAML::Load(it->second);
+  } catch (const YAML::Exception& ex) {
+    return error(at, apath, "must be a JSON array of containers: " + ex.msg);
+  }
+  if (!list.IsSequence()) {
+    return error(at, apath, "must be a JSON array of containers, got " + describe(list));
+  }
+  Entry wrapped{std::string(kLegacyInitContainersAnnotation), at, list};
+  sub.parseContainers(wrapped, "", sub.legacyInit_, false);
+  for (const Diagnostic& d : inner) {
+    error(at, apath + d.field,
+          d.message + " (in the annotation's JSON, column " + std::to_string(d.column) + ")");
+  }
+  if (inner.empty()) legacyInit_ = std::move(sub.legacyInit_);
 }
 
 Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,

@@ -5,4 +5,5 @@ boxd_test(specs_test LABEL unit
     ${CMAKE_CURRENT_LIST_DIR}/specs_errors_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_pod_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_values_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_init_test.cc
   LIBS boxd_specs)

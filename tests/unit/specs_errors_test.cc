@@ -145,7 +145,7 @@ TEST(SpecsErrors, SpecFieldProblems) {
   volumes:
   - name: data
     emptyDir: {}
-  initContainers: [{name: i, image: busybox}]
+  hostPID: true
   hostNetwork: true
   nodeSelektor: {a: b}
 )")),
@@ -157,7 +157,7 @@ TEST(SpecsErrors, SpecFieldProblems) {
           "and ending with a letter or digit (got \"my_host\")",
           "f.yaml:10:34: spec.terminationGracePeriodSeconds: must be an integer, got a string",
           "f.yaml:11:3: spec.volumes: field is not supported by boxd yet",
-          "f.yaml:14:3: spec.initContainers: field is not supported by boxd yet",
+          "f.yaml:14:3: spec.hostPID: field is not supported by boxd yet",
           "f.yaml:15:3: spec.hostNetwork: field is not supported by boxd yet",
           "f.yaml:16:3: spec.nodeSelektor: unknown field",
       }));
