@@ -54,6 +54,8 @@ json Agent::podJson(const PodState& pod, bool detailed) {
       if (detailed && !pod.rec.uid.empty()) {
         ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, c.name);
         cj["log"] = cp.logPath;
+        // For `boxctl exec`, which joins the container's cgroups itself.
+        cj["cgroupProcs"] = cgroups_->procsFiles(cp.cgroupRel);
       }
       out.push_back(cj);
     }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent/boxctl_format.h"
+#include "agent/exec.h"
 #include "common/fd.h"
 #include "common/util.h"
 #include "specs/parse.h"
@@ -31,6 +32,10 @@ Commands:
   status [-o json]                 pods at a glance (NAME READY STATUS RESTARTS AGE) and spec errors
   describe POD                     spec source, containers, host resources, recent events
   logs POD [-c CONTAINER] [-f]     a container's output
+  exec POD [-c CONTAINER] [-i] [-t] [-e KEY=VALUE]... -- CMD [ARGS...]
+                                   run CMD in a running container (its namespaces, root, cgroup
+                                   and environment); exits with CMD's code, 126 when it could
+                                   not run, 127 when it is not found; -i passes stdin, -t a pty
   events [POD]                     recent events
   apply -f FILE                    validate FILE, then write it atomically into the specs dir
   delete POD [--force]             remove the spec file that declares POD
@@ -184,6 +189,18 @@ int cmdLogs(const std::vector<std::string>& args) {
   return 0;
 }
 
+int cmdExec(const std::vector<std::string>& args) {
+  auto opts = agent::parseExecArgs(args);
+  if (!opts.ok()) die(opts.error().message);
+  if (opts->tty && ::isatty(0) == 0) die("exec -t needs a terminal (stdin is not a tty)");
+  json d = call({{"op", "describe"}, {"name", opts->pod}});
+  auto target = agent::pickExecTarget(d, *opts);
+  if (!target.ok()) die(target.error().message);
+  agent::ExecOutcome out = agent::runExec(*opts, *target);
+  if (!out.error.empty()) die("exec " + target->label + ": " + out.error, out.exitCode);
+  return out.exitCode;
+}
+
 int cmdApply(const std::vector<std::string>& args) {
   if (args.size() != 2 || args[0] != "-f") die("usage: boxctl apply -f FILE");
   auto content = readFile(args[1]);
@@ -288,6 +305,7 @@ int main(int argc, char** argv) {
   if (cmd == "status" || cmd == "get") return cmdStatus(rest);
   if (cmd == "describe") return cmdDescribe(rest);
   if (cmd == "logs") return cmdLogs(rest);
+  if (cmd == "exec") return cmdExec(rest);
   if (cmd == "events") return cmdEvents(rest);
   if (cmd == "apply") return cmdApply(rest);
   if (cmd == "delete") return cmdDelete(rest);
