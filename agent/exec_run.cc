@@ -152,21 +152,30 @@ Status enterRoot(const ChildArgs& a) {
   return {};
 }
 
-Status sendFd(int sock, int fd) {
+// One byte carrying one fd (SCM_RIGHTS): the pty master's hand-over, both ways.
+struct FdMessage {
   char byte = 'm';
   iovec iov{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  FdMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+};
+
+Status sendFd(int sock, int fd) {
+  FdMessage m;
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) return sysError("send pty master", "to boxctl");
+  if (::sendmsg(sock, &m.msg, MSG_NOSIGNAL) != 1) return sysError("send pty master", "to boxctl");
   return {};
 }
 
@@ -305,17 +314,10 @@ Result<Fd> receiveFd(int sock) {
   do r = ::poll(&p, 1, kPtyHandOverMs);
   while (r < 0 && errno == EINTR);
   if (r == 0) return makeError("the exec child did not hand over the pty", ETIMEDOUT);
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  FdMessage m;
+  ssize_t n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
   if (n <= 0) return Fd();  // the child failed first; its error pipe says why
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return makeError("no pty in the hand-over");
   int fd = -1;
   std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
