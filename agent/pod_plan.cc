@@ -60,6 +60,34 @@ reconcilers::CgroupLimits containerLimits(const specs::Container& c) {
   return l;
 }
 
+const specs::Volume* findVolume(const specs::PodSpec& pod, const std::string& name) {
+  for (const auto& v : pod.volumes) {
+    if (v.name == name) return &v;
+  }
+  return nullptr;
+}
+
+std::string volumeHostPath(const PodPaths& pp, const specs::Volume& v) {
+  return v.hostPath ? v.hostPath->path : pp.dir + "/volumes/" + v.name;
+}
+
+// A memory emptyDir without a sizeLimit gets half the pod's memory limit, or 64 MiB (the size
+// of /dev/shm) when the pod has none; its pages count against the pod's memory cgroup anyway.
+int64_t memoryVolumeSize(const specs::PodSpec& pod, const specs::Volume& v) {
+  if (v.emptyDir->sizeLimitBytes) return *v.emptyDir->sizeLimitBytes;
+  auto limit = podLimits(pod).memoryBytes;
+  return limit ? *limit / 2 : int64_t{64} << 20;
+}
+
+PlannedStep volumeStep(const PodPaths& pp, const specs::PodSpec& pod, const specs::Volume& v) {
+  if (v.hostPath) return {"hostpath", {{"path", v.hostPath->path}, {"type", v.hostPath->type}}};
+  bool memory = v.emptyDir->memory;
+  return {"emptydir",
+          {{"path", volumeHostPath(pp, v)},
+           {"memory", memory},
+           {"sizeBytes", memory ? memoryVolumeSize(pod, v) : 0}}};
+}
+
 std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
                                  const std::string& uid,
@@ -70,6 +98,7 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
   plan.push_back(
       {"cgroup",
        {{"rel", pp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(podLimits(pod))}}});
+  for (const auto& v : pod.volumes) plan.push_back(volumeStep(pp, pod, v));
   auto all = allContainers(pod);
   for (size_t i = 0; i < all.size(); ++i) {
     const auto& c = *all[i];
@@ -82,6 +111,17 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                      {"upper", cp.upper},
                      {"work", cp.work},
                      {"target", cp.rootfs}}});
+    for (const auto& m : c.volumeMounts) {
+      const specs::Volume* v = findVolume(pod, m.name);
+      if (v == nullptr) continue;  // the parser refuses such a pod
+      plan.push_back({"bind",
+                      {{"source", volumeHostPath(pp, *v)},
+                       {"subPath", m.subPath},
+                       {"rootfs", cp.rootfs},
+                       {"mountPath", m.mountPath},
+                       {"readOnly", m.readOnly},
+                       {"createSubPath", v->emptyDir.has_value()}}});
+    }
   }
   plan.push_back({"shim",
                   {{"podName", pod.name},

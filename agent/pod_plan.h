@@ -1,9 +1,10 @@
 // The create plan of a pod: an ordered list of steps, each undone in reverse on failure.
 //
-//    poddir ──► cgroup (pod) ──► per container: cgroup, rootfs overlay ──► shim (sandbox)
-//      │            │                               │                        │
-//   rm -rf       kill+rmdir                       umount                  shutdown (SIGTERM,
-//                                                                         grace, SIGKILL)
+//    poddir ──► cgroup (pod) ──► volumes ──► per container: cgroup, rootfs, binds ──► shim
+//      │            │              │                            │          │          │
+//   rm -rf       kill+rmdir   umount+rm (emptyDir)            umount     umount    shutdown
+//                             nothing (hostPath)                                   (SIGTERM,
+//                                                                                  grace, KILL)
 // Containers are then started through the shim; they are supervised, not steps: they die with
 // the shim, whose undo stops them.
 //
@@ -48,6 +49,12 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
                                  const std::string& uid,
                                  const std::vector<std::string>& imageRootfs);
+
+const specs::Volume* findVolume(const specs::PodSpec& pod, const std::string& name);
+// Where a volume lives on the host: the hostPath, or <pod dir>/volumes/<name> for an emptyDir.
+std::string volumeHostPath(const PodPaths& pp, const specs::Volume& v);
+int64_t memoryVolumeSize(const specs::PodSpec& pod, const specs::Volume& v);
+PlannedStep volumeStep(const PodPaths& pp, const specs::PodSpec& pod, const specs::Volume& v);
 
 // Pod-level limits: the sum over containers when every container sets one (as kubelet does).
 reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod);

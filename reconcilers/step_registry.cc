@@ -5,6 +5,7 @@
 #include "reconcilers/rootfs/overlay_step.h"
 #include "reconcilers/sandbox/shim_step.h"
 #include "reconcilers/step.h"
+#include "reconcilers/volumes/volume_steps.h"
 
 namespace boxd::reconcilers {
 
@@ -22,6 +23,9 @@ Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlo
   if (kind == "cgroup") return up(CgroupStep::fromParams(params, host));
   if (kind == "rootfs") return up(OverlayStep::fromParams(params, host));
   if (kind == "shim") return up(ShimStep::fromParams(params, host));
+  if (kind == "emptydir") return up(EmptyDirStep::fromParams(params, host));
+  if (kind == "hostpath") return up(HostPathStep::fromParams(params, host));
+  if (kind == "bind") return up(BindStep::fromParams(params, host));
   return makeError("unknown step kind \"" + kind + "\" in the journal");
 }
 

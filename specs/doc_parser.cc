@@ -210,4 +210,13 @@ std::optional<int64_t> DocParser::integer(const Entry& e, const std::string& pat
   return s[0] == '-' ? -out : out;
 }
 
+std::optional<bool> DocParser::boolean(const Entry& e, const std::string& path) {
+  const YAML::Node& v = e.value;
+  if (!v.IsScalar() || scalarKind(v) != ScalarKind::Bool) {
+    error(e.valueMark(), path, "must be true or false, got " + describe(v));
+    return std::nullopt;
+  }
+  return !asksForNothing(v);
+}
+
 }  // namespace boxd::specs::detail

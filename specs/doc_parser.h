@@ -53,6 +53,7 @@ class DocParser {
       const Entry& e, const std::string& path,
       const std::function<std::string(const std::string& key, const std::string& value)>& check);
   std::optional<int64_t> integer(const Entry& e, const std::string& path);
+  std::optional<bool> boolean(const Entry& e, const std::string& path);
   // Each item of a list (null = empty list); false if the value is not a list.
   bool forEachItem(
       const Entry& e, const std::string& path,
@@ -71,6 +72,10 @@ class DocParser {
   void parseLegacyInitContainers(const Entry& annotations, const std::string& path);
   Container parseContainer(const YAML::Node& n, const YAML::Mark& at, const std::string& path);
   std::vector<EnvVar> parseEnv(const Entry& e, const std::string& path);
+  void parseVolumes(const Entry& e, const std::string& path);
+  std::vector<VolumeMount> parseVolumeMounts(const Entry& e, const std::string& path);
+  // Every mount names a declared volume (checked once the whole pod is read).
+  void checkVolumeMounts();
   Resources parseResources(const Entry& e, const std::string& path);
 
   Reporter& r_;
@@ -78,6 +83,13 @@ class DocParser {
   YAML::Mark nameMark_ = YAML::Mark::null_mark();
   std::map<std::string, std::string> containerPaths_;  // every container name (init or not) → path
   std::vector<Container> legacyInit_;
+  struct MountRef {
+    std::string volume;
+    YAML::Mark at;
+    std::string path;
+  };
+  std::vector<MountRef> mountRefs_;
+  std::map<std::string, std::string> volumePaths_;  // volume name → path of its declaration
   YAML::Mark legacyInitMark_ = YAML::Mark::null_mark();
 };
 

@@ -40,13 +40,34 @@ json resourcesToJson(const Resources& r) {
 json containerToJson(const Container& c) {
   json env = json::array();
   for (const EnvVar& e : c.env) env.push_back(json{{"name", e.name}, {"value", e.value}});
-  return json{{"name", c.name},
-              {"image", c.image},
-              {"command", c.command},
-              {"args", c.args},
-              {"env", std::move(env)},
-              {"workingDir", c.workingDir},
-              {"resources", resourcesToJson(c.resources)}};
+  json j{{"name", c.name},
+         {"image", c.image},
+         {"command", c.command},
+         {"args", c.args},
+         {"env", std::move(env)},
+         {"workingDir", c.workingDir},
+         {"resources", resourcesToJson(c.resources)}};
+  if (!c.volumeMounts.empty()) {
+    json mounts = json::array();
+    for (const VolumeMount& m : c.volumeMounts) {
+      mounts.push_back(json{{"name", m.name},
+                            {"mountPath", m.mountPath},
+                            {"readOnly", m.readOnly},
+                            {"subPath", m.subPath}});
+    }
+    j["volumeMounts"] = std::move(mounts);
+  }
+  return j;
+}
+
+json volumeToJson(const Volume& v) {
+  json j{{"name", v.name}};
+  if (v.emptyDir) {
+    j["emptyDir"] = json{{"medium", v.emptyDir->memory ? "Memory" : ""},
+                         {"sizeLimitBytes", optionalInt(v.emptyDir->sizeLimitBytes)}};
+  }
+  if (v.hostPath) j["hostPath"] = json{{"path", v.hostPath->path}, {"type", v.hostPath->type}};
+  return j;
 }
 
 }  // namespace
@@ -67,6 +88,11 @@ json toJson(const PodSpec& pod) {
   // Fields added after the first release appear only when set, so the hash of a pod that does
   // not use them stays what it was: upgrading boxd never replaces running pods.
   if (!pod.initContainers.empty()) j["initContainers"] = list(pod.initContainers);
+  if (!pod.volumes.empty()) {
+    json volumes = json::array();
+    for (const Volume& v : pod.volumes) volumes.push_back(volumeToJson(v));
+    j["volumes"] = std::move(volumes);
+  }
   return j;
 }
 
@@ -171,7 +197,44 @@ Result<Container> containerFromJson(const json& j) {
   BOXD_TRY(readEnv(j, c.env));
   BOXD_TRY(readString(j, "workingDir", c.workingDir));
   BOXD_TRY(readResources(j, c.resources));
+  if (auto it = j.find("volumeMounts"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return decodeError("volumeMounts", "expected an array");
+    for (const json& mj : *it) {
+      if (!mj.is_object()) return decodeError("volumeMounts", "expected an array of objects");
+      VolumeMount m;
+      BOXD_TRY(readString(mj, "name", m.name));
+      BOXD_TRY(readString(mj, "mountPath", m.mountPath));
+      BOXD_TRY(readString(mj, "subPath", m.subPath));
+      m.readOnly = mj.value("readOnly", false);
+      c.volumeMounts.push_back(std::move(m));
+    }
+  }
   return c;
+}
+
+Status readVolumes(const json& obj, std::vector<Volume>& out) {
+  auto it = obj.find("volumes");
+  if (it == obj.end() || it->is_null()) return okStatus();
+  if (!it->is_array()) return decodeError("volumes", "expected an array");
+  for (const json& vj : *it) {
+    if (!vj.is_object()) return decodeError("volumes", "expected an array of objects");
+    Volume v;
+    BOXD_TRY(readString(vj, "name", v.name));
+    if (auto ed = vj.find("emptyDir"); ed != vj.end() && ed->is_object()) {
+      EmptyDirVolume e;
+      e.memory = ed->value("medium", "") == "Memory";
+      BOXD_TRY(readOptionalInt(*ed, "sizeLimitBytes", e.sizeLimitBytes));
+      v.emptyDir = e;
+    }
+    if (auto hp = vj.find("hostPath"); hp != vj.end() && hp->is_object()) {
+      HostPathVolume h;
+      BOXD_TRY(readString(*hp, "path", h.path));
+      BOXD_TRY(readString(*hp, "type", h.type));
+      v.hostPath = h;
+    }
+    out.push_back(std::move(v));
+  }
+  return okStatus();
 }
 
 Status readContainers(const json& obj, const char* key, std::vector<Container>& out) {
@@ -198,6 +261,7 @@ Status podFromJson(const json& j, PodSpec& pod) {
   BOXD_TRY(readString(j, "name", pod.name));
   BOXD_TRY(readStringMap(j, "labels", pod.labels));
   BOXD_TRY(readStringMap(j, "annotations", pod.annotations));
+  BOXD_TRY(readVolumes(j, pod.volumes));
   BOXD_TRY(readContainers(j, "initContainers", pod.initContainers));
   BOXD_TRY(readContainers(j, "containers", pod.containers));
   std::string policy = toString(RestartPolicy::Always);

@@ -30,6 +30,37 @@ struct Resources {
   bool operator==(const Resources&) const = default;
 };
 
+// Where a container sees a volume.
+struct VolumeMount {
+  std::string name;       // a volume of spec.volumes
+  std::string mountPath;  // absolute, inside the container
+  bool readOnly = false;
+  std::string subPath;  // relative path inside the volume; empty = the whole volume
+  bool operator==(const VolumeMount&) const = default;
+};
+
+// emptyDir: a directory that lives exactly as long as its pod, shared by its containers.
+struct EmptyDirVolume {
+  bool memory = false;                    // medium: Memory = tmpfs
+  std::optional<int64_t> sizeLimitBytes;  // tmpfs size (Memory); unset = a share of the pod limit
+  bool operator==(const EmptyDirVolume&) const = default;
+};
+
+// hostPath: a path of the host, checked (and created for the *OrCreate types) before use.
+struct HostPathVolume {
+  std::string path;
+  std::string type;  // "", Directory, DirectoryOrCreate, File, FileOrCreate, Socket, CharDevice,
+                     // BlockDevice
+  bool operator==(const HostPathVolume&) const = default;
+};
+
+struct Volume {
+  std::string name;
+  std::optional<EmptyDirVolume> emptyDir;  // exactly one source is set
+  std::optional<HostPathVolume> hostPath;
+  bool operator==(const Volume&) const = default;
+};
+
 struct Container {
   std::string name;
   std::string image;                 // "busybox", "busybox:1.36"
@@ -38,6 +69,7 @@ struct Container {
   std::vector<EnvVar> env;
   std::string workingDir;  // empty = "/"
   Resources resources;
+  std::vector<VolumeMount> volumeMounts;
   bool operator==(const Container&) const = default;
 };
 
@@ -45,6 +77,7 @@ struct PodSpec {
   std::string name;  // metadata.name, DNS-1123 label
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
+  std::vector<Volume> volumes;
   std::vector<Container> initContainers;  // run one at a time, in order, each to exit 0
   std::vector<Container> containers;
   RestartPolicy restartPolicy = RestartPolicy::Always;

@@ -21,8 +21,7 @@ constexpr std::string_view kMetadataUnsupported[] = {"generateName",
                                                      "finalizers",
                                                      "managedFields",
                                                      "selfLink"};
-constexpr std::string_view kSpecUnsupported[] = {"volumes",
-                                                 "ephemeralContainers",
+constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "hostNetwork",
                                                  "hostPID",
                                                  "hostIPC",
@@ -56,7 +55,6 @@ constexpr std::string_view kSpecUnsupported[] = {"volumes",
                                                  "schedulingGates",
                                                  "resourceClaims"};
 constexpr std::string_view kContainerUnsupported[] = {"ports",
-                                                      "volumeMounts",
                                                       "volumeDevices",
                                                       "securityContext",
                                                       "livenessProbe",
@@ -73,6 +71,31 @@ constexpr std::string_view kContainerUnsupported[] = {"ports",
                                                       "resizePolicy",
                                                       "restartPolicy"};
 constexpr std::string_view kEnvUnsupported[] = {"valueFrom"};
+constexpr std::string_view kVolumeUnsupported[] = {
+    "configMap",  "secret",      "persistentVolumeClaim",
+    "iscsi",      "rbd",         "nfs",
+    "projected",  "downwardAPI", "csi",
+    "ephemeral",  "cephfs",      "fc",
+    "flexVolume", "image",       "local"};
+constexpr std::string_view kVolumeMountUnsupported[] = {"mountPropagation", "subPathExpr",
+                                                        "recursiveReadOnly"};
+constexpr std::string_view kHostPathTypes[] = {"",           "Directory",    "DirectoryOrCreate",
+                                               "File",       "FileOrCreate", "Socket",
+                                               "CharDevice", "BlockDevice"};
+
+// A path without "." or ".." components (and without empty ones but a trailing slash).
+bool cleanPath(std::string_view p) {
+  size_t start = p[0] == '/' ? 1 : 0;
+  while (start <= p.size()) {
+    size_t end = p.find('/', start);
+    if (end == std::string_view::npos) end = p.size();
+    std::string_view part = p.substr(start, end - start);
+    if (part == "." || part == "..") return false;
+    if (part.empty() && end != p.size()) return false;
+    start = end + 1;
+  }
+  return true;
+}
 constexpr std::string_view kResourcesUnsupported[] = {"claims"};
 
 constexpr size_t kMaxAnnotationBytes = 256 * 1024;  // Kubernetes' limit on all annotations together
@@ -132,6 +155,7 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
        {"metadata", true, [this](const Entry& e, const std::string& p) { parseMetadata(e, p); }},
        {"spec", true, [this](const Entry& e, const std::string& p) { parseSpec(e, p); }}},
       kPodUnsupported);
+  checkVolumeMounts();
   if (!legacyInit_.empty()) {
     if (!pod_.initContainers.empty()) {
       error(legacyInitMark_, std::string("metadata.annotations.") + kLegacyInitContainersAnnotation,
@@ -194,45 +218,47 @@ void DocParser::parseMetadata(const Entry& e, const std::string& path) {
 }
 
 void DocParser::parseSpec(const Entry& e, const std::string& path) {
-  walkObject(e.value, e.valueMark(), path,
-             {{"containers", true,
-               [this](const Entry& f, const std::string& p) {
-                 parseContainers(f, p, pod_.containers, true);
-               }},
-              {"initContainers", false,
-               [this](const Entry& f, const std::string& p) {
-                 parseContainers(f, p, pod_.initContainers, false);
-               }},
-              {"restartPolicy", false,
-               [this](const Entry& f, const std::string& p) {
-                 std::optional<std::string> s = string(f, p);
-                 if (!s) return;
-                 for (RestartPolicy rp :
-                      {RestartPolicy::Always, RestartPolicy::OnFailure, RestartPolicy::Never}) {
-                   if (*s == toString(rp)) {
-                     pod_.restartPolicy = rp;
-                     return;
-                   }
-                 }
-                 error(f.valueMark(), p,
-                       "must be one of \"Always\", \"OnFailure\", \"Never\", got " + inQuotes(*s));
-               }},
-              {"hostname", false,
-               [this](const Entry& f, const std::string& p) {
-                 std::optional<std::string> s = string(f, p);
-                 if (!s) return;
-                 if (std::string why = checkDns1123Label(*s); !why.empty())
-                   return error(f.valueMark(), p, why);
-                 pod_.hostname = *s;
-               }},
-              {"terminationGracePeriodSeconds", false,
-               [this](const Entry& f, const std::string& p) {
-                 std::optional<int64_t> v = integer(f, p);
-                 if (v && *v < 0)
-                   error(f.valueMark(), p, "must not be negative, got " + std::to_string(*v));
-                 if (v && *v >= 0) pod_.terminationGracePeriodSeconds = *v;
-               }}},
-             kSpecUnsupported);
+  walkObject(
+      e.value, e.valueMark(), path,
+      {{"containers", true,
+        [this](const Entry& f, const std::string& p) {
+          parseContainers(f, p, pod_.containers, true);
+        }},
+       {"initContainers", false,
+        [this](const Entry& f, const std::string& p) {
+          parseContainers(f, p, pod_.initContainers, false);
+        }},
+       {"volumes", false, [this](const Entry& f, const std::string& p) { parseVolumes(f, p); }},
+       {"restartPolicy", false,
+        [this](const Entry& f, const std::string& p) {
+          std::optional<std::string> s = string(f, p);
+          if (!s) return;
+          for (RestartPolicy rp :
+               {RestartPolicy::Always, RestartPolicy::OnFailure, RestartPolicy::Never}) {
+            if (*s == toString(rp)) {
+              pod_.restartPolicy = rp;
+              return;
+            }
+          }
+          error(f.valueMark(), p,
+                "must be one of \"Always\", \"OnFailure\", \"Never\", got " + inQuotes(*s));
+        }},
+       {"hostname", false,
+        [this](const Entry& f, const std::string& p) {
+          std::optional<std::string> s = string(f, p);
+          if (!s) return;
+          if (std::string why = checkDns1123Label(*s); !why.empty())
+            return error(f.valueMark(), p, why);
+          pod_.hostname = *s;
+        }},
+       {"terminationGracePeriodSeconds", false,
+        [this](const Entry& f, const std::string& p) {
+          std::optional<int64_t> v = integer(f, p);
+          if (v && *v < 0)
+            error(f.valueMark(), p, "must not be negative, got " + std::to_string(*v));
+          if (v && *v >= 0) pod_.terminationGracePeriodSeconds = *v;
+        }}},
+      kSpecUnsupported);
 }
 
 // Container names are unique across containers and initContainers (logs and status name them).
@@ -311,7 +337,9 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
                                               : "must be an absolute path, got " + inQuotes(s);
             })},
        {"resources", false,
-        [&](const Entry& f, const std::string& p) { c.resources = parseResources(f, p); }}},
+        [&](const Entry& f, const std::string& p) { c.resources = parseResources(f, p); }},
+       {"volumeMounts", false,
+        [&](const Entry& f, const std::string& p) { c.volumeMounts = parseVolumeMounts(f, p); }}},
       kContainerUnsupported);
   return c;
 }
@@ -406,6 +434,154 @@ Resources DocParser::parseResources(const Entry& e, const std::string& path) {
   settle(cpu, formatCpu, "cpu", r.cpuLimitMilli, r.cpuRequestMilli);
   settle(mem, formatMemory, "memory", r.memoryLimitBytes, r.memoryRequestBytes);
   return r;
+}
+
+void DocParser::parseVolumes(const Entry& e, const std::string& path) {
+  forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
+    Volume v;
+    walkObject(
+        n, at, p,
+        {{"name", true,
+          [&](const Entry& f, const std::string& fp) {
+            std::optional<std::string> name = string(f, fp);
+            if (!name) return;
+            if (std::string why = checkDns1123Label(*name); !why.empty())
+              return error(f.valueMark(), fp, why);
+            auto [it, inserted] = volumePaths_.emplace(*name, p);
+            if (!inserted)
+              return error(
+                  f.valueMark(), fp,
+                  "duplicate volume name " + inQuotes(*name) + " (also " + it->second + ")");
+            v.name = *name;
+          }},
+         {"emptyDir", false,
+          [&](const Entry& f, const std::string& fp) {
+            EmptyDirVolume ed;
+            walkObject(
+                f.value, f.valueMark(), fp,
+                {{"medium", false,
+                  [&](const Entry& g, const std::string& gp) {
+                    std::optional<std::string> m = string(g, gp);
+                    if (!m) return;
+                    if (*m == "Memory")
+                      ed.memory = true;
+                    else if (!m->empty())
+                      error(g.valueMark(), gp,
+                            "unknown medium " + inQuotes(*m) + "; use \"\" (disk) or \"Memory\"");
+                  }},
+                 {"sizeLimit", false,
+                  [&](const Entry& g, const std::string& gp) {
+                    std::optional<std::string> q =
+                        g.value.IsScalar() ? std::optional(g.value.Scalar()) : string(g, gp);
+                    if (!q) return;
+                    Result<int64_t> bytes = parseMemoryBytes(*q);
+                    if (!bytes) return error(g.valueMark(), gp, bytes.error().message);
+                    if (*bytes == 0) return error(g.valueMark(), gp, "must be greater than zero");
+                    ed.sizeLimitBytes = *bytes;
+                  }}},
+                {});
+            v.emptyDir = ed;
+          }},
+         {"hostPath", false,
+          [&](const Entry& f, const std::string& fp) {
+            HostPathVolume hp;
+            walkObject(
+                f.value, f.valueMark(), fp,
+                {{"path", true,
+                  [&](const Entry& g, const std::string& gp) {
+                    std::optional<std::string> s = string(g, gp);
+                    if (!s) return;
+                    if (s->empty() || (*s)[0] != '/' || !cleanPath(*s))
+                      return error(g.valueMark(), gp,
+                                   "must be an absolute path without . or .. components, got " +
+                                       inQuotes(*s));
+                    hp.path = *s;
+                  }},
+                 {"type", false,
+                  [&](const Entry& g, const std::string& gp) {
+                    std::optional<std::string> t = string(g, gp);
+                    if (!t) return;
+                    for (std::string_view known : kHostPathTypes) {
+                      if (*t == known) {
+                        hp.type = *t;
+                        return;
+                      }
+                    }
+                    error(g.valueMark(), gp,
+                          "unknown hostPath type " + inQuotes(*t) +
+                              "; one of Directory, DirectoryOrCreate, File, FileOrCreate, Socket, "
+                              "CharDevice, BlockDevice (or empty)");
+                  }}},
+                {});
+            v.hostPath = hp;
+          }}},
+        kVolumeUnsupported);
+    if (!v.name.empty() && v.emptyDir.has_value() == v.hostPath.has_value()) {
+      error(at, p, "must set exactly one volume source: emptyDir or hostPath");
+      return;
+    }
+    if (!v.name.empty()) pod_.volumes.push_back(std::move(v));
+  });
+}
+
+std::vector<VolumeMount> DocParser::parseVolumeMounts(const Entry& e, const std::string& path) {
+  std::vector<VolumeMount> out;
+  std::map<std::string, std::string> firstPath;  // mountPath → path of the mount
+  forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
+    VolumeMount m;
+    YAML::Mark mountAt = at;
+    walkObject(n, at, p,
+               {{"name", true,
+                 [&](const Entry& f, const std::string& fp) {
+                   if (std::optional<std::string> s = string(f, fp)) {
+                     m.name = *s;
+                     mountRefs_.push_back({*s, f.valueMark(), fp});
+                   }
+                 }},
+                {"mountPath", true,
+                 [&](const Entry& f, const std::string& fp) {
+                   std::optional<std::string> s = string(f, fp);
+                   if (!s) return;
+                   if (s->empty() || (*s)[0] != '/' || !cleanPath(*s))
+                     return error(f.valueMark(), fp,
+                                  "must be an absolute path without . or .. components, got " +
+                                      inQuotes(*s));
+                   m.mountPath =
+                       s->size() > 1 && s->back() == '/' ? s->substr(0, s->size() - 1) : *s;
+                   mountAt = f.valueMark();
+                 }},
+                {"readOnly", false,
+                 [&](const Entry& f, const std::string& fp) {
+                   if (std::optional<bool> b = boolean(f, fp)) m.readOnly = *b;
+                 }},
+                {"subPath", false,
+                 [&](const Entry& f, const std::string& fp) {
+                   std::optional<std::string> s = string(f, fp);
+                   if (!s) return;
+                   if (!s->empty() && ((*s)[0] == '/' || !cleanPath(*s)))
+                     return error(f.valueMark(), fp,
+                                  "must be a relative path inside the volume without . or .. "
+                                  "components, got " +
+                                      inQuotes(*s));
+                   m.subPath = *s;
+                 }}},
+               kVolumeMountUnsupported);
+    if (m.mountPath.empty()) return;
+    auto [it, inserted] = firstPath.emplace(m.mountPath, p);
+    if (!inserted) {
+      return error(mountAt, p + ".mountPath",
+                   "duplicate mount path " + inQuotes(m.mountPath) + " (also " + it->second + ")");
+    }
+    out.push_back(std::move(m));
+  });
+  return out;
+}
+
+void DocParser::checkVolumeMounts() {
+  for (const MountRef& r : mountRefs_) {
+    if (volumePaths_.count(r.volume) == 0)
+      error(r.at, r.path, "volume " + inQuotes(r.volume) + " is not declared in spec.volumes");
+  }
 }
 
 }  // namespace boxd::specs::detail

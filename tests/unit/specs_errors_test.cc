@@ -144,7 +144,7 @@ TEST(SpecsErrors, SpecFieldProblems) {
   terminationGracePeriodSeconds: "30"
   volumes:
   - name: data
-    emptyDir: {}
+    configMap: {name: x}
   hostPID: true
   hostNetwork: true
   nodeSelektor: {a: b}
@@ -156,7 +156,8 @@ TEST(SpecsErrors, SpecFieldProblems) {
           "'-', starting "
           "and ending with a letter or digit (got \"my_host\")",
           "f.yaml:10:34: spec.terminationGracePeriodSeconds: must be an integer, got a string",
-          "f.yaml:11:3: spec.volumes: field is not supported by boxd yet",
+          "f.yaml:12:5: spec.volumes[0]: must set exactly one volume source: emptyDir or hostPath",
+          "f.yaml:13:5: spec.volumes[0].configMap: field is not supported by boxd yet",
           "f.yaml:14:3: spec.hostPID: field is not supported by boxd yet",
           "f.yaml:15:3: spec.hostNetwork: field is not supported by boxd yet",
           "f.yaml:16:3: spec.nodeSelektor: unknown field",
