@@ -34,6 +34,13 @@ struct ContainerRuntime {
   int64_t backoffMs = 0;  // next restart delay
   std::unique_ptr<Timer> restartTimer;
   bool starting = false;
+  // An exit reported by the shim before its start reply reached boxd (a container that exits
+  // at once): applied when the reply arrives, so the order seen is start, then exit.
+  struct Exit {
+    int exitCode = 0, signal = 0;
+    int64_t finishedAtMs = 0;
+  };
+  std::optional<Exit> earlyExit;
 };
 
 struct PodState {

@@ -94,6 +94,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
         auto& rt = p.containers[name];
         rt.starting = false;
         if (!result->ok()) {
+          rt.earlyExit.reset();
           event(podName, "Warning", "Failed", result->error().message);
           rt.rec.message = result->error().message;
           return onContainerExit(podName, name, 128, 0, nowMs());
@@ -107,6 +108,10 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
         saveContainer(p, rt);
         event(podName, "Normal", "Started",
               "started container " + name + " (pid " + std::to_string(rt.rec.pid) + ")");
+        if (auto early = std::exchange(rt.earlyExit, std::nullopt)) {
+          return onContainerExit(podName, name, early->exitCode, early->signal,
+                                 early->finishedAtMs);
+        }
         updatePhase(p);
       });
 }
@@ -118,6 +123,10 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
   PodState& pod = *it->second;
   auto& c = pod.containers[name];
   if (pod.busy) return;  // being torn down: exits are expected
+  if (c.starting) {
+    c.earlyExit = ContainerRuntime::Exit{exitCode, signal, finishedAtMs};
+    return;
+  }
   int code = signal != 0 ? 128 + signal : exitCode;
   int64_t ranMs = c.rec.startedAtMs > 0 ? finishedAtMs - c.rec.startedAtMs : 0;
   c.rec.state = "Terminated";

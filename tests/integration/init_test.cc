@@ -64,6 +64,25 @@ TEST_F(InitTest, RunInOrderEachToCompletionBeforeTheContainers) {
   EXPECT_NE(desc.find("Init Containers:"), std::string::npos) << desc;
 }
 
+TEST_F(InitTest, InstantlyExitingInitContainersAllComplete) {
+  // Each exits before its start is acknowledged: the exit must still count, in order.
+  std::string spec =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: fast}\nspec:\n  initContainers:\n";
+  for (int i = 0; i < 5; ++i)
+    spec += "  - {name: i" + std::to_string(i) + ", image: busybox, command: ['true']}\n";
+  spec +=
+      "  containers:\n  - {name: main, image: busybox, command: [sleep, '3600']}\n"
+      "  terminationGracePeriodSeconds: 0\n";
+  b_.writeSpec("fast.yaml", spec);
+  ASSERT_TRUE(waitFor([&] { return b_.pod("fast")["ready"] == "1/1"; }, 10000))
+      << b_.status().dump(2);
+  ASSERT_TRUE(b_.waitPhase("fast", "Running", 5000)) << b_.status().dump(2);
+  for (const auto& c : b_.pod("fast")["initContainers"]) {
+    EXPECT_EQ(c["state"], "Terminated") << c.dump();
+    EXPECT_EQ(c["restarts"], 0) << c.dump();
+  }
+}
+
 TEST_F(InitTest, FailingInitIsRetriedWithBackoffAndHoldsTheContainers) {
   b_.writeSpec("p.yaml", pod("p", "OnFailure", "echo trying; exit 3", "true"));
   ASSERT_TRUE(
