@@ -15,7 +15,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
+#include "agent/shim/security.h"
 #include "common/fd.h"
 #include "common/util.h"
 
@@ -37,6 +39,7 @@ struct ChildArgs {
   int syncRead = -1, syncWrite = -1;  // shim → child: "go" once the cgroups are joined
   int errRead = -1, errWrite = -1;    // child → shim: one error line, or EOF at execve
   int logFd = -1, nullFd = -1;
+  const SeccompFilter* seccomp = nullptr;  // built once per shim, loaded last before execve
 };
 
 // ---- the container's filesystem: fixed tables (paths relative to the rootfs) ----
@@ -51,9 +54,9 @@ struct MountSpec {
 
 constexpr MountSpec kMounts[] = {
     {"proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
-    {"tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
+    {"tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=755,size=65536k"},
     {"devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
-    {"shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m"},
+    {"shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m"},
     {"sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
 };
 
@@ -116,8 +119,7 @@ Status makeDevices(const ChildArgs& a) {
   return {};
 }
 
-// ---- the child's steps, in order; capabilities, rlimits, no_new_privs and seccomp slot in
-// between redirectStdio and resetSignals ----
+// ---- the child's steps, in order ----
 
 Status newSession(const ChildArgs&) {
   if (::setsid() < 0) return sysError("setsid", "");
@@ -178,10 +180,18 @@ Status resetSignals(const ChildArgs&) {
   return {};
 }
 
+// The security defaults (security.h). Masks need CAP_SYS_ADMIN, so they come before the
+// capabilities are dropped; the seccomp filter needs no_new_privs (CAP_SYS_ADMIN is gone by then)
+// and comes last, so nothing the shim itself does afterwards meets it except execve.
+Status maskPaths(const ChildArgs&) { return maskProcPaths(); }
+Status dropCaps(const ChildArgs&) { return dropCapabilities(); }
+Status noNewPrivs(const ChildArgs&) { return setNoNewPrivs(); }
+Status loadSeccomp(const ChildArgs& a) { return a.seccomp->load(); }
+
 using ChildStep = Status (*)(const ChildArgs&);
 constexpr ChildStep kChildSteps[] = {
-    newSession,  privatizeMounts, bindRootfs, enterRootfs,   mountAll,
-    makeDevices, pivotRoot,       enterCwd,   redirectStdio, resetSignals,
+    newSession, privatizeMounts, bindRootfs,    enterRootfs,  mountAll, makeDevices, pivotRoot,
+    maskPaths,  enterCwd,        redirectStdio, resetSignals, dropCaps, noNewPrivs,  loadSeccomp,
 };
 
 [[noreturn]] void childFail(const ChildArgs& a, const std::string& message) {
@@ -248,6 +258,18 @@ Result<Fd> openLog(const std::string& path) {
   return fd;
 }
 
+// The default seccomp filter, compiled on the first container start (in a throwaway child, so
+// the shim keeps only the ~3 KiB program) and kept for the shim's life.
+Result<const SeccompFilter*> defaultSeccomp() {
+  static std::optional<SeccompFilter> filter;
+  if (!filter) {
+    auto built = SeccompFilter::buildInChild();
+    if (!built.ok()) return built.error();
+    filter.emplace(std::move(*built));
+  }
+  return &*filter;
+}
+
 // Kills and reaps a child that never became a container. Safe: it is our unreaped child.
 void discardChild(pid_t pid) {
   ::kill(pid, SIGKILL);
@@ -312,6 +334,8 @@ Result<Started> startContainer(const ContainerLaunch& launch, const std::string&
   if (launch.argv.empty()) return makeError("argv is empty");
   if (launch.rootfs.empty() || launch.rootfs[0] != '/')
     return makeError("rootfs must be an absolute path");
+  auto seccomp = defaultSeccomp();
+  if (!seccomp.ok()) return seccomp.error();
   auto log = openLog(launch.logPath);
   if (!log.ok()) return log.error();
   Fd devNull(::open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -335,6 +359,7 @@ Result<Started> startContainer(const ContainerLaunch& launch, const std::string&
   args.errWrite = err->write.get();
   args.logFd = log->get();
   args.nullFd = devNull.get();
+  args.seccomp = *seccomp;
 
   auto pid = cloneChild(args);
   if (!pid.ok()) return pid.error();

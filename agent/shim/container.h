@@ -6,13 +6,16 @@
 //   clone ──────────────────────────────▶  PDEATHSIG=SIGKILL; wait for "go" on the sync pipe
 //   write pid to every cgroup.procs
 //   send "go" ─────────────────────────▶   setsid → / rprivate → bind rootfs → mount table
-//                                          → /dev nodes → pivot_root → chdir cwd → stdio
-//                                          → (later: rlimits, caps, no_new_privs, seccomp)
-//                                          → signals reset → execvpe
+//                                          → /dev nodes → pivot_root → mask /proc, /sys paths
+//                                          → chdir cwd → stdio → signals reset
+//                                          → drop caps → no_new_privs → seccomp → execvpe
 //   read error pipe (CLOEXEC) until EOF ◀── one line "op path: error" on any failure, exit 127
 //   EOF with no line = execve succeeded.
 //
 // Failure in the shim after clone kills the child (SIGKILL) and reaps it.
+//
+// The steps from "mask" to "seccomp" are the security defaults every container gets; security.h
+// has them and docs/security.md explains them.
 //
 // The child gets PR_SET_PDEATHSIG(SIGKILL): if the shim dies, its containers die with it
 // instead of running on unsupervised (their exit status could never be collected and boxd would

@@ -174,11 +174,11 @@ class ShimTest : public ::testing::Test {
   }
 
   // Runs a container to completion and returns its output.
-  std::string runToEnd(ShimClient& client, ContainerLaunch l) {
+  std::string runToEnd(ShimClient& client, ContainerLaunch l, int timeoutMs = 5000) {
     auto st = start(client, l);
     EXPECT_TRUE(st.ok()) << st.error().message;
     if (!st.ok()) return "";
-    waitExited(client, l.name);
+    waitExited(client, l.name, timeoutMs);
     auto out = readFile(l.logPath);
     return out.ok() ? *out : "";
   }
@@ -334,6 +334,116 @@ TEST_F(ShimTest, MinimalDevReadOnlySysEnvAndCwd) {
   EXPECT_EQ(lines[2], "foo=bar home=/home/app host=" + cfg_.hostname);
   EXPECT_EQ(lines[3], "path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   EXPECT_EQ(lines[4], "/tmp");
+}
+
+// ---- security defaults (agent/shim/security.h, docs/security.md) ----
+
+// "Key:\tvalue" lines → value of key ("" if absent).
+std::string lineValue(const std::string& text, const std::string& key) {
+  for (const auto& line : split(text, '\n')) {
+    if (startsWith(line, key + ":")) return trim(line.substr(key.size() + 1));
+  }
+  return "";
+}
+
+uint64_t hexMask(const std::string& s) {
+  return s.empty() ? ~uint64_t{0} : std::stoull(s, nullptr, 16);
+}
+
+TEST_F(ShimTest, ContainerGetsTheDefaultCapabilitiesNoNewPrivsAndSeccomp) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  std::string out = runToEnd(client, container("app", {"cat", "/proc/self/status"}));
+  // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT
+  // SETFCAP; limited by what the host's own bounding set still has.
+  const uint64_t want = 0x800405fbULL & hexMask(statusField(::getpid(), "CapBnd"));
+  for (const char* set : {"CapBnd", "CapPrm", "CapEff"})
+    EXPECT_EQ(hexMask(lineValue(out, set)), want) << set << "\n" << out;
+  EXPECT_EQ(hexMask(lineValue(out, "CapInh")), 0u) << out;
+  EXPECT_EQ(hexMask(lineValue(out, "CapAmb")), 0u) << out;
+  EXPECT_EQ(lineValue(out, "NoNewPrivs"), "1") << out;
+  EXPECT_EQ(lineValue(out, "Seccomp"), "2") << out;  // filter mode
+}
+
+TEST_F(ShimTest, BlockedSyscallsFailWithEpermWhileNormalWorkRuns) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  // A user namespace needs no capability at all: only the seccomp filter stops this one.
+  // The others would need CAP_SYS_ADMIN too; the filter answers first.
+  std::string out = runToEnd(
+      client, container("blocked", {"sh", "-c",
+                                    "unshare -U true; echo userns=$?; "
+                                    "unshare -n true; echo netns=$?; "
+                                    "mkdir -p /mnt; mount -t tmpfs none /mnt; echo mount=$?; "
+                                    "hostname renamed; echo hostname=$?; hostname; "
+                                    "mknod /tmp/blk b 7 0; echo mknod=$?; "
+                                    "linux32 -R true; echo norandom=$?"}));
+  EXPECT_NE(out.find("unshare(0x10000000): Operation not permitted"), std::string::npos) << out;
+  EXPECT_NE(out.find("unshare(0x40000000): Operation not permitted"), std::string::npos) << out;
+  // personality: ADDR_NO_RANDOMIZE is outside the allowed execution domains.
+  EXPECT_NE(out.find("personality(0x40008): Operation not permitted"), std::string::npos) << out;
+  for (const char* rc : {"userns=1", "netns=1", "mount=1", "hostname=1", "mknod=1", "norandom=1"})
+    EXPECT_NE(out.find(rc), std::string::npos) << rc << "\n" << out;
+  EXPECT_NE(out.find("\n" + cfg_.hostname + "\n"), std::string::npos) << "pod hostname kept\n"
+                                                                      << out;
+
+  // Ordinary work: a shell, files, a web server on loopback and a client, sleep, the 32-bit
+  // execution domain. (Debian's busybox-static has no inotifyd; inotify is not filtered.)
+  std::string work = runToEnd(
+      client,
+      container("work", {"sh", "-c",
+                         "mkdir -p /www && echo served > /www/index.html && echo written=$?; "
+                         "httpd -f -p 127.0.0.1:8080 -h /www & "
+                         "for i in $(seq 50); do wget -q -O - http://127.0.0.1:8080/ && break; "
+                         "sleep 0.1; done; "
+                         "kill %1; sleep 0.1; linux32 uname -m; echo done"}),
+      10000);
+  EXPECT_NE(work.find("written=0"), std::string::npos) << work;
+  EXPECT_NE(work.find("\nserved\n"), std::string::npos) << work;
+  EXPECT_NE(work.find("\ni686\n"), std::string::npos) << work;
+  EXPECT_NE(work.find("done"), std::string::npos) << work;
+}
+
+TEST_F(ShimTest, HostProcPathsAreMaskedOrReadOnly) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  // Only the paths this host's kernel has can be checked; the others are skipped by the shim.
+  std::vector<std::string> files, dirs;
+  for (const char* p : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+                        "/proc/latency_stats", "/proc/timer_stats"}) {
+    if (exists(p)) files.push_back(p);
+  }
+  for (const char* p : {"/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/dev/block"}) {
+    if (exists(p)) dirs.push_back(p);
+  }
+  ASSERT_FALSE(files.empty() && dirs.empty()) << "nothing to check on this host";
+  std::string script;
+  for (const auto& f : files) script += "echo " + f + "=$(wc -c < " + f + "); ";
+  for (const auto& d : dirs) script += "echo " + d + "=$(ls -A " + d + " | wc -l); ";
+  // Writing back the value it has: harmless even if it were writable (the pod's own UTS ns).
+  script +=
+      "cat /proc/sys/kernel/hostname > /tmp/h; cat /tmp/h > /proc/sys/kernel/hostname; "
+      "echo procsys=$?; ";
+  script += "cat /proc/self/mountinfo";
+  std::string out = runToEnd(client, container("app", {"sh", "-c", script}));
+  for (const auto& p : files)
+    EXPECT_NE(out.find(p + "=0\n"), std::string::npos) << p << "\n" << out;
+  for (const auto& p : dirs) EXPECT_NE(out.find(p + "=0\n"), std::string::npos) << p << "\n" << out;
+  EXPECT_NE(out.find("Read-only file system"), std::string::npos) << out;
+  EXPECT_NE(out.find("procsys=1"), std::string::npos) << out;
+  // Never written to: /proc/sysrq-trigger must sit on a read-only mount (when the kernel has it).
+  auto mountOptions = [&](const std::string& target) {
+    for (const auto& line : split(out, '\n')) {
+      auto f = split(line, ' ');
+      if (f.size() > 5 && f[4] == target) return f[5];
+    }
+    return std::string("not a mount point");
+  };
+  for (const char* p : {"/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq"}) {
+    if (!exists(p)) continue;
+    EXPECT_EQ(mountOptions(p).substr(0, 3), "ro,") << p << "\n" << out;
+  }
+  EXPECT_EQ(mountOptions("/sys").substr(0, 3), "ro,") << out;
 }
 
 TEST_F(ShimTest, StartErrorsAreClear) {
