@@ -26,6 +26,7 @@
 #include <cstring>
 
 #include "agent/exec.h"
+#include "agent/shim/security.h"
 #include "common/fd.h"
 #include "common/util.h"
 
@@ -215,7 +216,15 @@ Status setupStdio(const ChildArgs& a) {
 // no_new_privs and a seccomp filter to every container (agent/shim/security.h); an exec'd
 // command must get the same ones here, so it never holds more privilege than the container's own
 // processes. Until they are shared with boxctl this does nothing.
-Status applyContainerSecurity(const ChildArgs&) { return {}; }
+// The same restrictions as the container's own processes (the shim applies them there):
+// capability sets, no_new_privs, the seccomp filter.
+Status applyContainerSecurity(const ChildArgs&) {
+  BOXD_TRY(shim::dropCapabilities());
+  BOXD_TRY(shim::setNoNewPrivs());
+  auto filter = shim::SeccompFilter::build();
+  if (!filter.ok()) return filter.error();
+  return filter->load();
+}
 
 Status resetSignals(const ChildArgs&) {
   for (int sig = 1; sig < NSIG; ++sig) {

@@ -248,6 +248,26 @@ TEST_F(ExecTest, SignalsToBoxctlReachTheCommand) {
   EXPECT_EQ(*readFile(dir / "out"), "up\ngot-term\n");
 }
 
+TEST_F(ExecTest, CommandIsRestrictedLikeTheContainer) {
+  auto a = container("a");
+  ASSERT_FALSE(a.is_null());
+  auto hostStatus = readFile("/proc/" + std::to_string(a["pid"].get<pid_t>()) + "/status");
+  ASSERT_TRUE(hostStatus.ok());
+  auto inside = exec({"web", "-c", "a", "--", "cat", "/proc/self/status"});
+  ASSERT_EQ(inside.code, 0) << inside.err;
+  for (const char* field : {"CapBnd:", "CapEff:", "CapPrm:", "NoNewPrivs:", "Seccomp:"}) {
+    auto line = [&](const std::string& text) {
+      auto at = text.find(field);
+      return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+    };
+    EXPECT_FALSE(line(*hostStatus).empty()) << field;
+    EXPECT_EQ(line(inside.out), line(*hostStatus))
+        << "exec'd command and container differ in " << field;
+  }
+  auto blocked = exec({"web", "-c", "a", "--", "unshare", "-n", "true"});
+  EXPECT_NE(blocked.code, 0) << "the container's seccomp filter applies to exec'd commands too";
+}
+
 TEST_F(ExecTest, CommandSeesTheContainersView) {
   auto a = container("a");
   ASSERT_FALSE(a.is_null());
