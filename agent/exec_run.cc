@@ -226,15 +226,7 @@ Status applyContainerSecurity(const ChildArgs&) {
   return filter->load();
 }
 
-Status resetSignals(const ChildArgs&) {
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return sysError("sigprocmask", "");
-  return {};
-}
+Status resetSignals(const ChildArgs&) { return shim::resetSignals(); }
 
 using ChildStep = Status (*)(const ChildArgs&);
 constexpr ChildStep kChildSteps[] = {

@@ -170,15 +170,7 @@ Status redirectStdio(const ChildArgs& a) {
 
 // The shim blocks SIGCHLD/SIGTERM/SIGINT (signalfd) and ignores SIGPIPE/SIGHUP; the container
 // starts with a clean slate.
-Status resetSignals(const ChildArgs&) {
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return sysError("sigprocmask", "");
-  return {};
-}
+Status resetSignals(const ChildArgs&) { return shim::resetSignals(); }
 
 // The security defaults (security.h). Masks need CAP_SYS_ADMIN, so they come before the
 // capabilities are dropped; the seccomp filter needs no_new_privs (CAP_SYS_ADMIN is gone by then)

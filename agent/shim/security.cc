@@ -415,4 +415,14 @@ std::vector<std::string> deniedSyscalls() {
   return out;
 }
 
+Status resetSignals() {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return sysError("sigprocmask", "");
+  return {};
+}
+
 }  // namespace boxd::shim

@@ -38,6 +38,9 @@ extern const uint64_t kDefaultCapabilities;
 Status maskProcPaths();
 Status dropCapabilities(uint64_t keep = kDefaultCapabilities);
 Status setNoNewPrivs();
+// Every signal back to its default disposition and none blocked: a container process (or an
+// exec'd command) starts with a clean slate whatever its launcher had set.
+Status resetSignals();
 
 // The default seccomp filter: libseccomp compiles the table to a BPF program (~400 instructions)
 // and is released; only the program is kept. Each container child loads it as its last step
