@@ -98,9 +98,9 @@ bool waitFor(const std::function<bool()>& cond, int timeoutMs) {
 }
 
 const std::string& busyboxRootfs() {
-  static TempDir* dir = new TempDir("busybox");  // lives until the test binary exits
+  static TempDir dir("busybox");  // removed when the test binary exits
   static std::string rootfs = [] {
-    std::string r = *dir / "rootfs";
+    std::string r = dir / "rootfs";
     const char* src = std::getenv("BOXD_SOURCE_DIR");
     std::string script = std::string(src != nullptr ? src : BOXD_TEST_SOURCE_DIR) +
                          "/packaging/make-busybox-rootfs.sh";
