@@ -18,6 +18,7 @@
 #include "agent/boxctl_format.h"
 #include "agent/exec.h"
 #include "common/fd.h"
+#include "common/line_client.h"
 #include "common/util.h"
 #include "specs/parse.h"
 
@@ -61,32 +62,17 @@ struct Exit {
 std::string g_socket = "/run/boxd/boxd.sock";
 
 json call(const json& req, int timeoutMs = 30000) {
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) die("socket: " + std::string(std::strerror(errno)));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (g_socket.size() >= sizeof addr.sun_path) die("socket path too long: " + g_socket);
-  std::strcpy(addr.sun_path, g_socket.c_str());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    die("cannot reach boxd at " + g_socket + ": " + std::strerror(errno) + " (is boxd running?)");
-  }
-  std::string line = req.dump() + "\n";
-  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-    die("send request to boxd failed");
-  std::string in;
-  char buf[65536];
-  int64_t deadline = monotonicMs() + timeoutMs;
-  while (in.find('\n') == std::string::npos) {
-    pollfd p{fd.get(), POLLIN, 0};
-    int64_t left = deadline - monotonicMs();
-    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0)
+  auto line = requestLine(g_socket, req.dump(), timeoutMs);
+  if (!line.ok()) {
+    const Error& e = line.error();
+    if (e.code == ENOENT || e.code == ECONNREFUSED)
+      die("cannot reach boxd at " + g_socket + ": " + std::strerror(e.code) +
+          " (is boxd running?)");
+    if (e.code == ETIMEDOUT)
       die("boxd did not answer within " + std::to_string(timeoutMs / 1000) + "s");
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) die("boxd closed the connection without an answer");
-    in.append(buf, static_cast<size_t>(n));
+    die(e.message);
   }
-  auto reply = json::parse(in.substr(0, in.find('\n')), nullptr, false);
+  auto reply = json::parse(*line, nullptr, false);
   if (reply.is_discarded()) die("malformed answer from boxd");
   if (!reply.value("ok", false)) die(reply.value("error", "request failed"));
   return reply;

@@ -17,6 +17,7 @@
 
 #include "bench/proc.h"
 #include "common/fd.h"
+#include "common/line_client.h"
 #include "common/util.h"
 
 namespace boxd::bench {
@@ -75,37 +76,9 @@ std::string makeTempDir(const std::string& prefix) {
 }  // namespace
 
 json socketCall(const std::string& socketPath, const json& req, int timeoutMs) {
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) throw BenchError("socket: " + std::string(std::strerror(errno)));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socketPath.size() >= sizeof addr.sun_path)
-    throw BenchError("socket path too long: " + socketPath);
-  std::strcpy(addr.sun_path, socketPath.c_str());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    throw BenchError("connect " + socketPath + ": " + std::strerror(errno));
-  }
-  std::string line = req.dump() + "\n";
-  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(line.size())) {
-    throw BenchError("send to " + socketPath + ": " + std::strerror(errno));
-  }
-  std::string in;
-  char buf[65536];
-  int64_t deadline = monotonicMs() + timeoutMs;
-  while (in.find('\n') == std::string::npos) {
-    pollfd p{fd.get(), POLLIN, 0};
-    int64_t left = deadline - monotonicMs();
-    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) {
-      throw BenchError("boxd did not answer " + req.value("op", "") + " within " +
-                       std::to_string(timeoutMs) + " ms");
-    }
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw BenchError("boxd closed the connection without an answer");
-    in.append(buf, static_cast<size_t>(n));
-  }
-  json reply = json::parse(in.substr(0, in.find('\n')), nullptr, false);
+  auto line = requestLine(socketPath, req.dump(), timeoutMs);
+  if (!line.ok()) throw BenchError("boxd " + req.value("op", "") + ": " + line.error().message);
+  json reply = json::parse(*line, nullptr, false);
   if (reply.is_discarded()) throw BenchError("malformed answer from boxd");
   if (!reply.value("ok", false))
     throw BenchError("boxd: " + reply.value("error", std::string("request failed")));

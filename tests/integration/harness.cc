@@ -6,8 +6,8 @@
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/line_client.h"
 #include "common/util.h"
 
 extern char** environ;
@@ -58,6 +59,20 @@ pid_t spawnTo(const std::vector<std::string>& argv, const std::map<std::string, 
     return -1;
   }
   return pid;
+}
+
+// Mount points below dir, in mount order (unmount in reverse).
+std::vector<std::string> mountsUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mi, line)) {
+    std::istringstream ss(line);
+    std::string id, parent, dev, root, target;
+    ss >> id >> parent >> dev >> root >> target;
+    if (startsWith(target, dir + "/")) out.push_back(target);
+  }
+  return out;
 }
 
 }  // namespace
@@ -188,24 +203,8 @@ nlohmann::json Boxd::status() {
 }
 
 std::string Boxd::rawRequest(const std::string& line) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::string path = runDir() + "/boxd.sock";
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  std::string out;
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string req = line + "\n";
-    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return out;
+  auto reply = requestLine(runDir() + "/boxd.sock", line, 5000);
+  return reply.ok() ? *reply : "";
 }
 
 nlohmann::json Boxd::pod(const std::string& name) {
@@ -241,14 +240,7 @@ bool Boxd::waitGone(const std::string& name, int timeoutMs) {
 
 std::vector<std::string> Boxd::leftovers() {
   std::vector<std::string> out;
-  std::ifstream mi("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mi, line)) {
-    std::istringstream ss(line);
-    std::string id, parent, dev, root, target;
-    ss >> id >> parent >> dev >> root >> target;
-    if (startsWith(target, dir_.path() + "/")) out.push_back("mount " + target);
-  }
+  for (const auto& m : mountsUnder(dir_.path())) out.push_back("mount " + m);
   for (const auto& c : kControllers) {
     std::string d = "/sys/fs/cgroup/" + c + "/" + cgroupParent_;
     DIR* dir = ::opendir(d.c_str());
@@ -289,15 +281,7 @@ void Boxd::forceCleanup() {
     }
     ::usleep(100 * 1000);
   }
-  std::ifstream mi("/proc/self/mountinfo");
-  std::vector<std::string> targets;
-  std::string line;
-  while (std::getline(mi, line)) {
-    std::istringstream ss(line);
-    std::string id, parent, dev, root, target;
-    ss >> id >> parent >> dev >> root >> target;
-    if (startsWith(target, dir_.path() + "/")) targets.push_back(target);
-  }
+  auto targets = mountsUnder(dir_.path());
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
   for (const auto& c : kControllers) {
     run({"/bin/sh", "-c",
