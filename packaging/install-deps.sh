@@ -7,8 +7,8 @@ set -eu
 BUILD="build-essential cmake ninja-build pkg-config git"
 LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-route-3-dev \
       librbd-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libarchive-dev libssl-dev libgtest-dev libgmock-dev \
-      libseccomp-dev"
-RUNTIME="busybox-static sqlite3 iproute2 util-linux procps"
+      libseccomp-dev libnftables-dev"
+RUNTIME="busybox-static sqlite3 iproute2 nftables util-linux procps"
 BENCH=""
 
 for arg in "$@"; do
