@@ -77,6 +77,13 @@ class DocParser {
   // Every mount names a declared volume (checked once the whole pod is read).
   void checkVolumeMounts();
   Resources parseResources(const Entry& e, const std::string& path);
+  // Networking fields (pod_schema_network.cc).
+  std::vector<ContainerPort> parsePorts(const Entry& e, const std::string& path);
+  void parseDnsPolicy(const Entry& e, const std::string& path);
+  void parseDnsConfig(const Entry& e, const std::string& path);
+  void parseHostAliases(const Entry& e, const std::string& path);
+  // hostPorts unique in the pod; hostNetwork publishes containerPort itself; None needs servers.
+  void checkNetwork();
 
   Reporter& r_;
   PodSpec pod_;
@@ -91,6 +98,14 @@ class DocParser {
   std::vector<MountRef> mountRefs_;
   std::map<std::string, std::string> volumePaths_;  // volume name → path of its declaration
   YAML::Mark legacyInitMark_ = YAML::Mark::null_mark();
+  struct PortRef {
+    ContainerPort port;
+    YAML::Mark at;
+    std::string path;
+  };
+  std::vector<PortRef> hostPorts_;
+  YAML::Mark hostNetworkMark_ = YAML::Mark::null_mark();
+  YAML::Mark dnsPolicyMark_ = YAML::Mark::null_mark();
 };
 
 }  // namespace boxd::specs::detail

@@ -10,6 +10,21 @@ namespace boxd::specs {
 
 using nlohmann::json;
 
+// The structs added after the first release: plain field lists, defaults for absent keys.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerPort, name, containerPort, hostPort,
+                                                protocol, hostIP)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HostAlias, ip, hostnames)
+
+void to_json(json& j, const DnsOption& o) {
+  j = json{{"name", o.name}};
+  if (o.value) j["value"] = *o.value;
+}
+void from_json(const json& j, DnsOption& o) {
+  o.name = j.value("name", "");
+  if (auto it = j.find("value"); it != j.end() && !it->is_null()) o.value = it->get<std::string>();
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DnsConfig, nameservers, searches, options)
+
 const char* toString(RestartPolicy p) {
   switch (p) {
     case RestartPolicy::Always:
@@ -57,6 +72,7 @@ json containerToJson(const Container& c) {
     }
     j["volumeMounts"] = std::move(mounts);
   }
+  if (!c.ports.empty()) j["ports"] = c.ports;
   return j;
 }
 
@@ -93,6 +109,10 @@ json toJson(const PodSpec& pod) {
     for (const Volume& v : pod.volumes) volumes.push_back(volumeToJson(v));
     j["volumes"] = std::move(volumes);
   }
+  if (pod.hostNetwork) j["hostNetwork"] = true;
+  if (pod.dnsPolicy != PodSpec().dnsPolicy) j["dnsPolicy"] = pod.dnsPolicy;
+  if (pod.dnsConfig) j["dnsConfig"] = *pod.dnsConfig;
+  if (!pod.hostAliases.empty()) j["hostAliases"] = pod.hostAliases;
   return j;
 }
 
@@ -209,6 +229,7 @@ Result<Container> containerFromJson(const json& j) {
       c.volumeMounts.push_back(std::move(m));
     }
   }
+  c.ports = j.value("ports", std::vector<ContainerPort>{});
   return c;
 }
 
@@ -271,6 +292,11 @@ Status podFromJson(const json& j, PodSpec& pod) {
   pod.restartPolicy = *p;
   BOXD_TRY(readString(j, "hostname", pod.hostname));
   BOXD_TRY(readInt(j, "terminationGracePeriodSeconds", pod.terminationGracePeriodSeconds));
+  pod.hostNetwork = j.value("hostNetwork", false);
+  BOXD_TRY(readString(j, "dnsPolicy", pod.dnsPolicy));
+  if (auto it = j.find("dnsConfig"); it != j.end() && !it->is_null())
+    pod.dnsConfig = it->get<DnsConfig>();
+  pod.hostAliases = j.value("hostAliases", std::vector<HostAlias>{});
   return okStatus();
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -61,6 +62,16 @@ struct Volume {
   bool operator==(const Volume&) const = default;
 };
 
+// A port the container listens on; with hostPort, boxd forwards that port of the host to it.
+struct ContainerPort {
+  std::string name;
+  int64_t containerPort = 0;
+  int64_t hostPort = 0;        // 0 = not published on the host
+  std::string protocol = "TCP";  // TCP or UDP
+  std::string hostIP;          // empty = every host address
+  bool operator==(const ContainerPort&) const = default;
+};
+
 struct Container {
   std::string name;
   std::string image;                 // "busybox", "busybox:1.36"
@@ -70,8 +81,34 @@ struct Container {
   std::string workingDir;  // empty = "/"
   Resources resources;
   std::vector<VolumeMount> volumeMounts;
+  std::vector<ContainerPort> ports;
   bool operator==(const Container&) const = default;
 };
+
+// spec.dnsConfig: merged into the resolv.conf that dnsPolicy starts from.
+struct DnsOption {
+  std::string name;
+  std::optional<std::string> value;
+  bool operator==(const DnsOption&) const = default;
+};
+struct DnsConfig {
+  std::vector<std::string> nameservers;  // IP addresses
+  std::vector<std::string> searches;
+  std::vector<DnsOption> options;
+  bool operator==(const DnsConfig&) const = default;
+};
+
+// spec.hostAliases: extra /etc/hosts lines.
+struct HostAlias {
+  std::string ip;
+  std::vector<std::string> hostnames;
+  bool operator==(const HostAlias&) const = default;
+};
+
+// Kubernetes' dnsPolicy. boxd runs no cluster DNS, so ClusterFirst (Kubernetes' default) and
+// ClusterFirstWithHostNet both mean Default: the host's resolvers.
+inline constexpr std::string_view kDnsPolicies[] = {"ClusterFirst", "ClusterFirstWithHostNet",
+                                                    "Default", "None"};
 
 struct PodSpec {
   std::string name;  // metadata.name, DNS-1123 label
@@ -83,6 +120,10 @@ struct PodSpec {
   RestartPolicy restartPolicy = RestartPolicy::Always;
   std::string hostname;                        // empty = pod name
   int64_t terminationGracePeriodSeconds = 30;  // Kubernetes' default
+  bool hostNetwork = false;                    // the host's network (and UTS) namespace
+  std::string dnsPolicy = "ClusterFirst";
+  std::optional<DnsConfig> dnsConfig;
+  std::vector<HostAlias> hostAliases;
   bool operator==(const PodSpec&) const = default;
 };
 

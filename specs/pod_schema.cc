@@ -22,7 +22,6 @@ constexpr std::string_view kMetadataUnsupported[] = {"generateName",
                                                      "managedFields",
                                                      "selfLink"};
 constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
-                                                 "hostNetwork",
                                                  "hostPID",
                                                  "hostIPC",
                                                  "hostUsers",
@@ -35,9 +34,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "serviceAccountName",
                                                  "serviceAccount",
                                                  "automountServiceAccountToken",
-                                                 "dnsPolicy",
-                                                 "dnsConfig",
-                                                 "hostAliases",
                                                  "subdomain",
                                                  "setHostnameAsFQDN",
                                                  "imagePullSecrets",
@@ -54,8 +50,7 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "os",
                                                  "schedulingGates",
                                                  "resourceClaims"};
-constexpr std::string_view kContainerUnsupported[] = {"ports",
-                                                      "volumeDevices",
+constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
                                                       "securityContext",
                                                       "livenessProbe",
                                                       "readinessProbe",
@@ -156,6 +151,7 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
        {"spec", true, [this](const Entry& e, const std::string& p) { parseSpec(e, p); }}},
       kPodUnsupported);
   checkVolumeMounts();
+  checkNetwork();
   if (!legacyInit_.empty()) {
     if (!pod_.initContainers.empty()) {
       error(legacyInitMark_, std::string("metadata.annotations.") + kLegacyInitContainersAnnotation,
@@ -257,7 +253,18 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
           if (v && *v < 0)
             error(f.valueMark(), p, "must not be negative, got " + std::to_string(*v));
           if (v && *v >= 0) pod_.terminationGracePeriodSeconds = *v;
-        }}},
+        }},
+       {"hostNetwork", false,
+        [this](const Entry& f, const std::string& p) {
+          if (std::optional<bool> b = boolean(f, p)) pod_.hostNetwork = *b;
+          hostNetworkMark_ = f.valueMark();
+        }},
+       {"dnsPolicy", false,
+        [this](const Entry& f, const std::string& p) { parseDnsPolicy(f, p); }},
+       {"dnsConfig", false,
+        [this](const Entry& f, const std::string& p) { parseDnsConfig(f, p); }},
+       {"hostAliases", false,
+        [this](const Entry& f, const std::string& p) { parseHostAliases(f, p); }}},
       kSpecUnsupported);
 }
 
@@ -339,7 +346,8 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
        {"resources", false,
         [&](const Entry& f, const std::string& p) { c.resources = parseResources(f, p); }},
        {"volumeMounts", false,
-        [&](const Entry& f, const std::string& p) { c.volumeMounts = parseVolumeMounts(f, p); }}},
+        [&](const Entry& f, const std::string& p) { c.volumeMounts = parseVolumeMounts(f, p); }},
+       {"ports", false, [&](const Entry& f, const std::string& p) { c.ports = parsePorts(f, p); }}},
       kContainerUnsupported);
   return c;
 }

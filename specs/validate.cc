@@ -1,5 +1,8 @@
 #include "specs/validate.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstdint>
 
 #include "specs/parse.h"
@@ -136,6 +139,22 @@ size_t utf8SequenceLength(std::string_view s, size_t i) {
 }
 
 }  // namespace
+
+std::string checkDns1123Subdomain(std::string_view s) {
+  if (isDns1123Subdomain(s)) return "";
+  return "must be a DNS name (lowercase letters, digits, '-' and '.', at most 253 characters), "
+         "got " +
+         inQuotes(s);
+}
+
+std::string checkIpAddress(std::string_view s, bool allowV6) {
+  std::string text(s);
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1) return "";
+  if (allowV6 && inet_pton(AF_INET6, text.c_str(), buf) == 1) return "";
+  return std::string("must be an ") + (allowV6 ? "IPv4 or IPv6" : "IPv4") + " address, got " +
+         inQuotes(s);
+}
 
 bool isDns1123Label(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;

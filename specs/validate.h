@@ -18,6 +18,11 @@ std::string checkLabelValue(std::string_view s);
 std::string checkImageRef(std::string_view s);
 // Environment variable names: non-empty, no '='.
 std::string checkEnvName(std::string_view s);
+// Host names in hostAliases and DNS search domains: a DNS-1123 subdomain (a trailing dot is
+// allowed in a search domain, so callers strip it first).
+std::string checkDns1123Subdomain(std::string_view s);
+// An IPv4 address in dotted-quad form, or with allowV6 an IPv6 address too.
+std::string checkIpAddress(std::string_view s, bool allowV6);
 // Every string boxd stores: valid UTF-8, no NUL (it could not reach execve or a label).
 std::string checkText(std::string_view s);
 // Offset of the first NUL or invalid UTF-8 byte, or npos.

@@ -146,7 +146,7 @@ TEST(SpecsErrors, SpecFieldProblems) {
   - name: data
     configMap: {name: x}
   hostPID: true
-  hostNetwork: true
+  hostIPC: true
   nodeSelektor: {a: b}
 )")),
       (Lines{
@@ -159,7 +159,7 @@ TEST(SpecsErrors, SpecFieldProblems) {
           "f.yaml:12:5: spec.volumes[0]: must set exactly one volume source: emptyDir or hostPath",
           "f.yaml:13:5: spec.volumes[0].configMap: field is not supported by boxd yet",
           "f.yaml:14:3: spec.hostPID: field is not supported by boxd yet",
-          "f.yaml:15:3: spec.hostNetwork: field is not supported by boxd yet",
+          "f.yaml:15:3: spec.hostIPC: field is not supported by boxd yet",
           "f.yaml:16:3: spec.nodeSelektor: unknown field",
       }));
 }
@@ -200,7 +200,7 @@ TEST(SpecsErrors, ContainerProblemsAreAllReported) {
     command: sleep 10
     args: [1, {a: b}]
     workingDir: srv
-    ports: [{containerPort: 80}]
+    stdin: true
   - name: app
     image: "Busybox:latest"
 )")),
@@ -215,7 +215,7 @@ TEST(SpecsErrors, ContainerProblemsAreAllReported) {
           "\"1\"",
           "f.yaml:11:15: spec.containers[1].args[1]: must be a string, got a mapping",
           "f.yaml:12:17: spec.containers[1].workingDir: must be an absolute path, got \"srv\"",
-          "f.yaml:13:5: spec.containers[1].ports: field is not supported by boxd yet",
+          "f.yaml:13:5: spec.containers[1].stdin: field is not supported by boxd yet",
           "f.yaml:14:5: spec.containers[2].name: duplicate container name \"app\" (also "
           "spec.containers[0])",
           "f.yaml:15:12: spec.containers[2].image: invalid image reference \"Busybox:latest\": "

@@ -203,7 +203,7 @@ spec:
 }
 
 TEST(SpecsParse, GeneratedManifestNoiseThatAsksForNothingIsAccepted) {
-  // What `kubectl run --dry-run=client -o yaml` writes, minus dnsPolicy.
+  // What `kubectl run --dry-run=client -o yaml` writes.
   ParseResult r = parseOk(R"(apiVersion: v1
 kind: Pod
 metadata:
@@ -217,6 +217,8 @@ spec:
     resources: {}
     ports: []
   hostNetwork: false
+  dnsPolicy: ClusterFirst
+  restartPolicy: Always
 status: {}
 )");
   EXPECT_EQ(r.pods[0].spec.labels.at("run"), "x");
