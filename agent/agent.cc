@@ -9,6 +9,7 @@
 
 #include "agent/shim_watch.h"
 #include "common/util.h"
+#include "reconcilers/network/sysctl.h"
 #include "reconcilers/step.h"
 
 namespace boxd::agent {
@@ -45,6 +46,7 @@ Status Agent::start() {
     spdlog::warn("fault injection active: fail step {}, crash step {}{}", faults_.failStep,
                  faults_.crashStep, faults_.crashAfterApply ? " (after apply)" : "");
   }
+  BOXD_TRY(setUpNetwork());
   recover();
   startWatching();
   scheduleScan();
@@ -74,6 +76,49 @@ void Agent::shutdown() {
     for (auto& [cname, c] : pod->containers) c.restartTimer.reset();
   }
   dispatcher_.close();
+}
+
+// ---- networking -----------------------------------------------------------------------------
+
+// The subnet is fixed on first use and recorded: addresses handed out stay valid across restarts
+// even if the host's routes change. An explicit network.subnet always wins.
+Status Agent::setUpNetwork() {
+  const NetworkConfig& n = cfg_.network;
+  if (!n.enabled) return {};
+  BOXD_TRY(mkdirAll(cfg_.paths.runDir + "/netns", 0700));
+  std::string subnet = n.subnet;
+  if (subnet.empty()) {
+    auto recorded = store_->getMeta("network_subnet");
+    if (!recorded.ok()) return recorded.error();
+    if (*recorded) {
+      subnet = **recorded;
+    } else {
+      auto routes = readFile("/proc/net/route");
+      if (!routes.ok()) return routes.error().wrap("pick the pod subnet");
+      auto picked = pickFreeSubnet(*routes, n.bridge);
+      if (!picked.ok()) return picked.error();
+      subnet = picked->str();
+    }
+  }
+  auto net = Ipv4Net::parse(subnet);
+  if (!net.ok()) return net.error().wrap("network.subnet");
+  BOXD_TRY(store_->setMeta("network_subnet", net->str()));
+  ipam_.emplace(*store_, *net);
+  if (n.masquerade) {
+    // Without forwarding the masquerade rule would never see a packet.
+    Status st = reconcilers::net::writeSysctl(
+        reconcilers::net::sysctlPath({"net", "ipv4", "ip_forward"}), "1");
+    if (!st.ok()) spdlog::warn("enable IPv4 forwarding: {}", st.error().message);
+  }
+  spdlog::info("pod network: bridge {}, subnet {}{}{}", n.bridge, net->str(),
+               n.hostPorts ? ", hostPorts via nftables table ip " + n.nftTable : "",
+               n.masquerade ? ", masquerade" : "");
+  return {};
+}
+
+void Agent::releaseAddress(const std::string& pod, const std::string& uid) {
+  if (!ipam_) return;
+  logStoreError(ipam_->release(uid), ("release the address of pod " + pod).c_str());
 }
 
 // ---- recovery -------------------------------------------------------------------------------
@@ -117,24 +162,53 @@ void Agent::recover() {
   for (auto& [name, pod] : pods_) {
     if (pod->created) watchShim(*pod);
   }
+  releaseOrphanAddresses();
 }
 
-// Drift repair: containers are re-read from their shims, and every done step is observed; a
-// resource gone from the host (a rootfs unmounted, a cgroup removed behind boxd's back) makes
-// the pod be recreated.
+// An address whose pod incarnation has neither a pod row nor a journal row left (boxd stopped
+// between the last undo and the release) goes back to the pool.
+void Agent::releaseOrphanAddresses() {
+  if (!ipam_) return;
+  auto rows = store_->listAddresses();
+  auto journal = store_->journalAll();
+  if (!rows.ok() || !journal.ok()) return;
+  std::set<std::string> live;
+  for (const auto& [name, pod] : pods_) live.insert(pod->rec.uid);
+  for (const auto& j : *journal) live.insert(j.podUid);
+  for (const auto& a : *rows) {
+    if (live.count(a.podUid)) {
+      auto it = pods_.find(a.pod);
+      if (it != pods_.end() && it->second->rec.uid == a.podUid) it->second->podIp = a.address;
+      continue;
+    }
+    spdlog::info("releasing address {} of a pod that no longer exists ({})", a.address, a.pod);
+    releaseAddress(a.pod, a.podUid);
+  }
+}
+
+// Drift repair: containers are re-read from their shims, and every done step is observed. A
+// resource that can be re-created under running containers (a veth, a pod file) is repaired in
+// place; any other gone from the host (a rootfs unmounted, a cgroup removed behind boxd's back)
+// makes the pod be recreated.
 void Agent::resync() {
   for (auto& [name, pod] : pods_) {
     if (!pod->created || pod->busy) continue;
     refreshFromShim(name);
     const std::string podName = name, uid = pod->rec.uid;
-    runner_.observeAll(name, [this, podName, uid](std::vector<std::string> absent) {
+    runner_.observeAll(name, [this, podName, uid](StepRunner::Drift drift) {
+      auto join = [](const std::vector<std::string>& items) {
+        std::string list;
+        for (const auto& a : items) list += (list.empty() ? "" : ", ") + a;
+        return list;
+      };
+      if (!drift.repaired.empty())
+        event(podName, "Warning", "DriftRepaired", "re-created in place: " + join(drift.repaired));
       auto it = pods_.find(podName);
-      if (absent.empty() || it == pods_.end() || it->second->rec.uid != uid || it->second->busy)
+      if (drift.absent.empty() || it == pods_.end() || it->second->rec.uid != uid ||
+          it->second->busy)
         return;
-      std::string list;
-      for (const auto& a : absent) list += (list.empty() ? "" : ", ") + a;
       event(podName, "Warning", "DriftDetected",
-            "gone from the host: " + list + "; recreating the pod");
+            "gone from the host: " + join(drift.absent) + "; recreating the pod");
       it->second->created = false;
       it->second->needsTeardown = true;
       reconcile(podName);

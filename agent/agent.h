@@ -17,6 +17,8 @@
 #include "agent/config.h"
 #include "agent/desired.h"
 #include "agent/dispatcher.h"
+#include "agent/ipam.h"
+#include "agent/pod_plan.h"
 #include "agent/spec_source.h"
 #include "agent/step_runner.h"
 #include "reconcilers/cgroup/cgroups.h"
@@ -54,6 +56,7 @@ struct PodState {
   int64_t retryBackoffMs = 0;
   std::unique_ptr<Timer> retryTimer;
   std::unique_ptr<ShimWatch> watch;
+  std::string podIp;  // on the boxd bridge; empty without one
 };
 
 class Agent {
@@ -104,6 +107,12 @@ class Agent {
   void saveContainer(PodState& pod, ContainerRuntime& c);
   void watchShim(PodState& pod);
 
+  // networking
+  Status setUpNetwork();
+  Result<PodNetwork> podNetwork(PodState& pod);
+  void releaseAddress(const std::string& pod, const std::string& uid);
+  void releaseOrphanAddresses();
+
   // recovery and drift
   void recover();
   void resync();
@@ -127,6 +136,7 @@ class Agent {
   Dispatcher dispatcher_;
   FaultInjection faults_;
   StepRunner runner_;
+  std::optional<Ipam> ipam_;  // set when networking is enabled
 
   std::map<std::string, std::unique_ptr<PodState>> pods_;
   Desired desired_;

@@ -75,6 +75,8 @@ json Agent::podJson(const PodState& pod, bool detailed) {
             {"specHash", pod.rec.specHash},
             {"containers", containers}};
   if (!initContainers.empty()) j["initContainers"] = initContainers;
+  if (!pod.podIp.empty()) j["podIP"] = pod.podIp;
+  if (pod.spec.hostNetwork) j["hostNetwork"] = true;
   if (detailed) {
     j["spec"] = specs::toJson(pod.spec);
     j["cgroupVersion"] = cgroups_->version();

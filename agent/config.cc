@@ -23,6 +23,37 @@ Options:
   -h, --help           show this help
 )";
 
+Status applyNetworkKey(NetworkConfig& n, const std::string& key, const YAML::Node& v) {
+  if (key == "enabled")
+    n.enabled = v.as<bool>();
+  else if (key == "bridge")
+    n.bridge = v.as<std::string>();
+  else if (key == "subnet")
+    n.subnet = v.as<std::string>();
+  else if (key == "mtu")
+    n.mtu = v.as<int>();
+  else if (key == "hostPorts")
+    n.hostPorts = v.as<bool>();
+  else if (key == "masquerade")
+    n.masquerade = v.as<bool>();
+  else if (key == "nftTable")
+    n.nftTable = v.as<std::string>();
+  else if (key == "resolvConf")
+    n.resolvConf = v.as<std::string>();
+  else if (key == "hostsFile")
+    n.hostsFile = v.as<std::string>();
+  else
+    return makeError("unknown key \"network." + key + "\"");
+  if (n.bridge.empty() || n.bridge.size() > 15 || n.bridge.find('/') != std::string::npos)
+    return makeError("network.bridge must be an interface name of 1 to 15 characters");
+  return {};
+}
+
+Error positioned(const std::string& path, const YAML::Mark& at, const std::string& message) {
+  return makeError(path + ":" + std::to_string(at.line + 1) + ":" + std::to_string(at.column + 1) +
+                   ": " + message);
+}
+
 Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
   if (key == "specs")
     cfg.specsDir = v.as<std::string>();
@@ -54,11 +85,17 @@ Status loadConfigFile(const std::string& path, Config& cfg) {
     if (!root.IsMap()) return makeError(path + ": expected a mapping of settings");
     for (const auto& kv : root) {
       auto key = kv.first.as<std::string>();
-      Status st = applyKey(cfg, key, kv.second);
-      if (!st.ok()) {
-        return makeError(path + ":" + std::to_string(kv.first.Mark().line + 1) + ":" +
-                         std::to_string(kv.first.Mark().column + 1) + ": " + st.error().message);
+      if (key == "network") {
+        if (!kv.second.IsMap())
+          return positioned(path, kv.first.Mark(), "network: expected a mapping of settings");
+        for (const auto& nkv : kv.second) {
+          Status st = applyNetworkKey(cfg.network, nkv.first.as<std::string>(), nkv.second);
+          if (!st.ok()) return positioned(path, nkv.first.Mark(), st.error().message);
+        }
+        continue;
       }
+      Status st = applyKey(cfg, key, kv.second);
+      if (!st.ok()) return positioned(path, kv.first.Mark(), st.error().message);
     }
   } catch (const YAML::BadFile&) {
     return makeError("cannot read config file " + path);

@@ -9,6 +9,20 @@
 
 namespace boxd::agent {
 
+// Pod networking (docs/networking.md). Pods without hostNetwork get a veth on the bridge and an
+// address from the subnet; hostPorts are forwarded with nftables.
+struct NetworkConfig {
+  bool enabled = true;        // false: pods get loopback only, as before boxd had networking
+  std::string bridge = "boxd0";
+  std::string subnet;         // empty: 10.88.0.0/16, or the next free /16 up to 10.99 if taken
+  int mtu = 0;                // 0: the kernel's default (1500)
+  bool hostPorts = true;      // forward ports[].hostPort to pods (nftables DNAT)
+  bool masquerade = true;     // pods reach beyond the host: masquerade + IPv4 forwarding on
+  std::string nftTable = "boxd";  // the nftables table (family ip) boxd owns
+  std::string resolvConf = "/etc/resolv.conf";  // the host resolvers pods start from
+  std::string hostsFile = "/etc/hosts";         // the base of hostNetwork pods' /etc/hosts
+};
+
 struct Config {
   std::string specsDir = "/etc/boxd/specs";
   reconcilers::Paths paths;      // stateDir, runDir, cgroupParent, shimBinary
@@ -17,12 +31,14 @@ struct Config {
   int restartBackoffMs = 10000;  // first delay after the first quick restart; doubles
   int maxBackoffMs = 300000;     // 5 minutes, as kubelet
   std::string logLevel = "info";
+  NetworkConfig network;
 
   std::string socketPath() const { return paths.runDir + "/boxd.sock"; }
 };
 
 // Applies the YAML config file at path (keys: specs, stateDir, runDir, cgroupParent,
-// resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel). Unknown keys are errors.
+// resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, and a network mapping with the
+// fields of NetworkConfig). Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.

@@ -1,12 +1,23 @@
 // Creating and tearing down pods, on top of the journaled StepRunner.
+#include <limits.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/pod_files.h"
 #include "agent/pod_plan.h"
 #include "agent/shim_watch.h"
 #include "common/util.h"
 
 namespace boxd::agent {
+
+namespace {
+std::string hostName() {
+  char buf[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+}  // namespace
 
 void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
   std::vector<std::string> lowers;
@@ -55,13 +66,62 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
   setPhase(pod, "Pending", "ContainerCreating", "");
   logStoreError(store_->upsertPod(pod.rec), "record pod");
   for (auto& [name, c] : pod.containers) saveContainer(pod, c);
-  auto plan = planPod(cfg_.paths, *cgroups_, pod.spec, pod.rec.uid, lowers);
-  const size_t steps = plan.size();
   const std::string name = pod.rec.name, uid = pod.rec.uid;
+  auto net = podNetwork(pod);
+  if (!net.ok()) return createFailed(name, net.error(), {});
+  auto plan = planPod(cfg_.paths, *cgroups_, pod.spec, pod.rec.uid, lowers, *net);
+  const size_t steps = plan.size();
   runner_.create(name, uid, std::move(plan), [this, name, uid, steps](Status st, Status undone) {
     if (st.ok()) return created(name, uid, steps);
+    if (undone.ok()) releaseAddress(name, uid);
     createFailed(name, st.error(), undone);
   });
+}
+
+Result<PodNetwork> Agent::podNetwork(PodState& pod) {
+  PodNetwork net;
+  const NetworkConfig& n = cfg_.network;
+  pod.podIp.clear();
+  if (!n.enabled || !ipam_) return net;
+  net.enabled = true;
+  net.hostNetwork = pod.spec.hostNetwork;
+  std::string hostname = pod.spec.hostname.empty() ? pod.spec.name : pod.spec.hostname;
+  if (net.hostNetwork) {
+    hostname = hostName();
+  } else {
+    auto addr = ipam_->acquire(pod.rec.name, pod.rec.uid);
+    if (!addr.ok()) return addr.error().wrap("allocate the pod's address");
+    const Ipv4Net& subnet = ipam_->net();
+    net.bridge = n.bridge;
+    net.subnet = subnet.str();
+    net.gatewayCidr = subnet.cidrOf(subnet.gateway());
+    net.gateway = formatIpv4(subnet.gateway());
+    net.address = subnet.cidrOf(*addr);
+    net.mtu = n.mtu;
+    net.hostPorts = n.hostPorts;
+    net.masquerade = n.masquerade;
+    net.nftTable = n.nftTable;
+    pod.podIp = formatIpv4(*addr);
+  }
+  // Two small host files, read on the loop thread: they are local and tiny, and the plan must
+  // hold their rendered content (it is journaled, so recovery never re-reads them).
+  auto hostResolv = readFile(n.resolvConf);
+  if (!hostResolv.ok() && pod.spec.dnsPolicy != "None")
+    event(pod.rec.name, "Warning", "DNSConfigForming",
+          "cannot read " + n.resolvConf + " (" + hostResolv.error().message +
+              "); the pod gets no nameservers from the host");
+  std::string hostHosts;
+  if (net.hostNetwork) {
+    auto h = readFile(n.hostsFile);
+    if (h.ok()) hostHosts = *h;
+  }
+  net.hosts = renderHostsFile(pod.spec, hostname, pod.podIp, hostHosts);
+  ResolvConf rc =
+      renderResolvConf(pod.spec, hostResolv.ok() ? *hostResolv : "", !net.hostNetwork);
+  if (!rc.warning.empty()) event(pod.rec.name, "Warning", "DNSConfigForming", rc.warning);
+  net.resolvConf = rc.content;
+  net.hostname = hostname + "\n";
+  return net;
 }
 
 void Agent::created(const std::string& name, const std::string& uid, size_t steps) {
@@ -129,6 +189,7 @@ void Agent::beginTeardown(PodState& pod) {
       event(name, "Warning", "TeardownFailed", st.error().message);
       return retryLater(p);
     }
+    releaseAddress(name, p.rec.uid);
     logStoreError(store_->deletePod(name), "delete pod");
     event(name, "Normal", "Deleted", "pod torn down; every host resource removed");
     pods_.erase(it);

@@ -1,5 +1,6 @@
 #include "agent/pod_plan.h"
 
+#include "common/util.h"
 #include "reconcilers/cgroup/cgroup_step.h"
 
 namespace boxd::agent {
@@ -14,6 +15,9 @@ PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name,
   p.socket = paths.shimsDir() + "/" + uid + ".sock";
   p.pidFile = paths.shimsDir() + "/" + uid + ".pid";
   p.shimLog = p.dir + "/shim.log";
+  p.netns = paths.runDir + "/netns/" + uid;
+  p.etcDir = p.dir + "/etc";
+  p.hostIf = "bxd" + uid.substr(0, 12);
   return p;
 }
 
@@ -88,16 +92,86 @@ PlannedStep volumeStep(const PodPaths& pp, const specs::PodSpec& pod, const spec
            {"sizeBytes", memory ? memoryVolumeSize(pod, v) : 0}}};
 }
 
+namespace {
+
+void planNetwork(std::vector<PlannedStep>& plan, const PodPaths& pp, const specs::PodSpec& pod,
+                 const PodNetwork& net) {
+  if (!net.hostNetwork) {
+    plan.push_back({"netns", {{"path", pp.netns}}});
+    plan.push_back({"veth",
+                    {{"netns", pp.netns},
+                     {"bridge", net.bridge},
+                     {"gatewayCidr", net.gatewayCidr},
+                     {"hostIf", pp.hostIf},
+                     {"podIf", "eth0"},
+                     {"address", net.address},
+                     {"gateway", net.gateway},
+                     {"mtu", net.mtu}}});
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto* c : allContainers(pod)) {
+      for (const auto& p : c->ports) {
+        if (p.hostPort == 0) continue;
+        ports.push_back({{"hostPort", p.hostPort},
+                         {"containerPort", p.containerPort},
+                         {"protocol", p.protocol},
+                         {"hostIP", p.hostIP}});
+      }
+    }
+    if (net.hostPorts && !ports.empty()) {
+      plan.push_back({"hostport",
+                      {{"table", net.nftTable},
+                       {"bridge", net.bridge},
+                       {"subnet", net.subnet},
+                       {"masquerade", net.masquerade},
+                       {"podIp", net.podIp()},
+                       {"ports", std::move(ports)}}});
+    }
+  }
+  plan.push_back({"files",
+                  {{"dir", pp.etcDir},
+                   {"files",
+                    {{"hosts", net.hosts},
+                     {"resolv.conf", net.resolvConf},
+                     {"hostname", net.hostname}}}}});
+}
+
+// A volume mounted at the file itself or at a directory above it (/etc) takes precedence.
+bool mountedOver(const specs::Container& c, const std::string& path) {
+  for (const auto& m : c.volumeMounts) {
+    if (m.mountPath == path || startsWith(path, m.mountPath + "/") || m.mountPath == "/")
+      return true;
+  }
+  return false;
+}
+
+void planPodFileBinds(std::vector<PlannedStep>& plan, const PodPaths& pp,
+                      const specs::Container& c, const ContainerPaths& cp) {
+  for (const auto& [file, mountPath] : kPodFiles) {
+    if (mountedOver(c, mountPath)) continue;
+    plan.push_back({"bind",
+                    {{"source", pp.etcDir + "/" + file},
+                     {"subPath", ""},
+                     {"rootfs", cp.rootfs},
+                     {"mountPath", mountPath},
+                     {"readOnly", false},
+                     {"createSubPath", false}}});
+  }
+}
+
+}  // namespace
+
 std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
                                  const std::string& uid,
-                                 const std::vector<std::string>& imageRootfs) {
+                                 const std::vector<std::string>& imageRootfs,
+                                 const PodNetwork& net) {
   PodPaths pp = podPaths(paths, pod.name, uid);
   std::vector<PlannedStep> plan;
   plan.push_back({"poddir", {{"path", pp.dir}}});
   plan.push_back(
       {"cgroup",
        {{"rel", pp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(podLimits(pod))}}});
+  if (net.enabled) planNetwork(plan, pp, pod, net);
   for (const auto& v : pod.volumes) plan.push_back(volumeStep(pp, pod, v));
   auto all = allContainers(pod);
   for (size_t i = 0; i < all.size(); ++i) {
@@ -122,6 +196,7 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                        {"readOnly", m.readOnly},
                        {"createSubPath", v->emptyDir.has_value()}}});
     }
+    if (net.enabled) planPodFileBinds(plan, pp, c, cp);
   }
   plan.push_back({"shim",
                   {{"podName", pod.name},
@@ -133,6 +208,7 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                    {"cgroupProcs", cgroups.procsFiles(pp.cgroupRel)},
                    {"graceSeconds", pod.terminationGracePeriodSeconds},
                    {"shimBinary", paths.shimBinary}}});
+  if (net.enabled) plan.back().params["netns"] = net.hostNetwork ? "host" : pp.netns;
   return plan;
 }
 

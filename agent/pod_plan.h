@@ -1,10 +1,14 @@
 // The create plan of a pod: an ordered list of steps, each undone in reverse on failure.
 //
-//    poddir ──► cgroup (pod) ──► volumes ──► per container: cgroup, rootfs, binds ──► shim
-//      │            │              │                            │          │          │
-//   rm -rf       kill+rmdir   umount+rm (emptyDir)            umount     umount    shutdown
-//                             nothing (hostPath)                                   (SIGTERM,
-//                                                                                  grace, KILL)
+//    poddir ──► cgroup (pod) ──► [netns ──► veth ──► hostport] ──► files ──► volumes
+//      │            │               │         │          │            │          │
+//   rm -rf       kill+rmdir      umount   delete link  delete map   rm files  umount+rm
+//                                 +rm     (the peer    elements               (emptyDir)
+//                                          goes too)
+//      ──► per container: cgroup, rootfs, binds (volumes, then /etc/hosts, resolv.conf,
+//          hostname) ──► shim (joins the pinned netns, or the host's for hostNetwork)
+//                                                             │
+//                                                  shutdown (SIGTERM, grace, KILL)
 // Containers are then started through the shim; they are supervised, not steps: they die with
 // the shim, whose undo stops them.
 //
@@ -38,6 +42,29 @@ struct PodPaths {
   std::string dir;        // <state>/pods/<uid>
   std::string cgroupRel;  // "boxd/<name>-<uid8>"
   std::string socket, pidFile, shimLog;
+  std::string netns;    // <run>/netns/<uid>: the pinned network namespace
+  std::string etcDir;   // <pod dir>/etc: hosts, resolv.conf, hostname
+  std::string hostIf;   // host end of the pod's veth: "bxd" + 12 hex of the uid
+};
+
+// The pod's network, as the agent decided it from its config and the IPAM. Default: networking
+// off (loopback only, the shim makes a fresh network namespace).
+struct PodNetwork {
+  bool enabled = false;
+  bool hostNetwork = false;  // the pod uses the host's network (no netns, veth or hostport)
+  std::string bridge;
+  std::string subnet;       // "10.88.0.0/16"
+  std::string gatewayCidr;  // the bridge's address: "10.88.0.1/16"
+  std::string gateway;      // "10.88.0.1"
+  std::string address;      // the pod's: "10.88.0.5/16"
+  int mtu = 0;
+  bool hostPorts = false;  // publish ports[].hostPort
+  bool masquerade = false;
+  std::string nftTable;
+  // Rendered by pod_files.h: the files bound at /etc/hosts, /etc/resolv.conf, /etc/hostname.
+  std::string hosts, resolvConf, hostname;
+
+  std::string podIp() const { return address.substr(0, address.find('/')); }
 };
 
 PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name, const std::string& uid);
@@ -48,7 +75,11 @@ ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string
 std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
                                  const std::string& uid,
-                                 const std::vector<std::string>& imageRootfs);
+                                 const std::vector<std::string>& imageRootfs,
+                                 const PodNetwork& net = {});
+// The container paths boxd binds its pod files at (unless a volume is mounted there).
+inline constexpr const char* kPodFiles[][2] = {
+    {"hosts", "/etc/hosts"}, {"resolv.conf", "/etc/resolv.conf"}, {"hostname", "/etc/hostname"}};
 
 const specs::Volume* findVolume(const specs::PodSpec& pod, const std::string& name);
 // Where a volume lives on the host: the hostPath, or <pod dir>/volumes/<name> for an emptyDir.

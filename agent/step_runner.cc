@@ -129,15 +129,25 @@ void StepRunner::observeAll(const std::string& pod, ObserveDone done) {
     auto built = factory_(r.kind, r.params);
     if (built.ok() && r.state == state::StepState::Done) steps.push_back(std::move(*built));
   }
-  auto absent = std::make_shared<std::vector<std::string>>();
+  auto drift = std::make_shared<Drift>();
   dispatcher_.runBlocking(
-      [steps, absent] {
+      [steps, drift] {
         for (const auto& s : steps) {
           auto present = s->observe();
-          if (present.ok() && !*present) absent->push_back(s->kind() + " " + s->resource());
+          if (!present.ok() || *present) continue;
+          std::string what = s->kind() + " " + s->resource();
+          if (!s->repairableInPlace()) {
+            drift->absent.push_back(what);
+            continue;
+          }
+          Status st = s->apply();
+          if (st.ok())
+            drift->repaired.push_back(what);
+          else
+            drift->absent.push_back(what + " (repair failed: " + st.error().message + ")");
         }
       },
-      [absent, done = std::move(done)] { done(*absent); });
+      [drift, done = std::move(done)] { done(*drift); });
 }
 
 }  // namespace boxd::agent

@@ -43,7 +43,11 @@ class StepRunner {
   // the rollback (ok when everything done was undone).
   using CreateDone = std::function<void(Status created, Status undone)>;
   using UndoDone = std::function<void(Status undone)>;
-  using ObserveDone = std::function<void(std::vector<std::string> absent)>;
+  struct Drift {
+    std::vector<std::string> absent;    // gone, and the pod must be recreated
+    std::vector<std::string> repaired;  // gone, and re-applied in place (repairableInPlace)
+  };
+  using ObserveDone = std::function<void(Drift drift)>;
 
   StepRunner(Dispatcher& dispatcher, state::Store& store, Factory factory,
              FaultInjection faults = {});
@@ -52,7 +56,8 @@ class StepRunner {
               CreateDone done);
   // Undoes every journal row of the pod, newest first. Rows whose undo fails are kept (to retry).
   void undoAll(const std::string& pod, UndoDone done);
-  // Observes every done step of the pod; reports the resources that are gone (drift).
+  // Observes every done step of the pod; a step found absent is re-applied in place when it can
+  // be (a veth, a pod file) and otherwise reported absent (drift that recreates the pod).
   void observeAll(const std::string& pod, ObserveDone done);
 
  private:

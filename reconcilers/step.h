@@ -31,6 +31,9 @@ class Step {
   virtual Result<bool> observe() = 0;  // is the resource present on the host?
   virtual Status apply() = 0;
   virtual Status undo() = 0;
+  // True when apply() on a running pod restores a resource found absent (drift) without
+  // disturbing its containers: a veth, a file. Otherwise drift recreates the whole pod.
+  virtual bool repairableInPlace() const { return false; }
 };
 
 // Rebuilds a step from a journal row (kind + params) so it can be undone or observed.

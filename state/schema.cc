@@ -10,7 +10,7 @@ namespace boxd::state {
 namespace {
 
 // Version N is kMigrations[N-1]. To change the schema, append a step; never edit a shipped one.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: initial schema.
     R"sql(
       PRAGMA application_id = 1651472484;
@@ -73,6 +73,16 @@ constexpr std::array<const char*, 1> kMigrations = {
         size_bytes    INTEGER NOT NULL,
         created_at_ms INTEGER NOT NULL,
         PRIMARY KEY (name, tag)
+      );
+    )sql",
+    // 2: pod addresses on the boxd bridge (IPAM). One row per pod incarnation; the address is the
+    // primary key, so two pods can never hold the same one, across restarts too.
+    R"sql(
+      CREATE TABLE addresses (
+        address         TEXT PRIMARY KEY NOT NULL,
+        pod_uid         TEXT NOT NULL UNIQUE,
+        pod             TEXT NOT NULL,
+        allocated_at_ms INTEGER NOT NULL
       );
     )sql",
 };

@@ -92,6 +92,14 @@ constexpr const char* kUpsertImage =
 constexpr const char* kDeleteImage = "DELETE FROM images WHERE name = ?1 AND tag = ?2";
 #undef BOXD_IMAGE_COLUMNS
 
+#define BOXD_ADDRESS_COLUMNS "address, pod_uid, pod, allocated_at_ms"
+constexpr const char* kListAddresses =
+    "SELECT " BOXD_ADDRESS_COLUMNS " FROM addresses ORDER BY allocated_at_ms, address";
+constexpr const char* kInsertAddress =
+    "INSERT INTO addresses (" BOXD_ADDRESS_COLUMNS ") VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kReleaseAddress = "DELETE FROM addresses WHERE pod_uid = ?1";
+#undef BOXD_ADDRESS_COLUMNS
+
 // ---- rows to records (column order as in the SELECTs above) ----
 
 PodRecord podFromRow(const sql::Query& q) {
@@ -318,6 +326,24 @@ class SqliteStore final : public Store {
     auto q = db_->query(kDeleteImage, "delete image " + name + ":" + tag);
     if (!q.ok()) return q.error();
     return q->bind(name, tag).run();
+  }
+
+  Result<std::vector<AddressRecord>> listAddresses() override {
+    auto q = db_->query(kListAddresses, "list addresses");
+    if (!q.ok()) return q.error();
+    return collect<AddressRecord>(*q, [](const sql::Query& r) {
+      return AddressRecord{r.text(0), r.text(1), r.text(2), r.int64(3)};
+    });
+  }
+
+  Status insertAddress(const AddressRecord& a) override {
+    auto q = db_->query(kInsertAddress, "allocate address " + a.address + " to pod " + a.pod);
+    if (!q.ok()) return q.error();
+    return q->bind(a.address, a.podUid, a.pod, a.allocatedAtMs).run();
+  }
+
+  Status releaseAddress(const std::string& podUid) override {
+    return runWithName(kReleaseAddress, "release the address of pod uid ", podUid);
   }
 
  private:

@@ -2,7 +2,7 @@
 // writer (all calls from the event-loop thread); boxctl never opens it for writing.
 //
 // Tables: meta (schema version, boot id), pods, journal (every host mutation, intent before the
-// syscall, done after), containers, events, images. The schema is versioned with forward
+// syscall, done after), containers, events, images, addresses (IPAM). The schema is versioned with forward
 // migrations; a newer or corrupt database is refused at open with a clear error.
 #pragma once
 
@@ -77,11 +77,19 @@ struct ImageRecord {
   int64_t createdAtMs = 0;
 };
 
+// A pod's address on the boxd bridge, held from its network set-up to its teardown.
+struct AddressRecord {
+  std::string address;  // "10.88.0.5"
+  std::string podUid;
+  std::string pod;
+  int64_t allocatedAtMs = 0;
+};
+
 enum class OpenMode { ReadWrite, ReadOnly };
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating and migrating in ReadWrite mode) the database at path. Fails with a clear
   // message for a corrupt file, a schema newer than kSchemaVersion, or a locked database.
@@ -134,6 +142,11 @@ class Store {
                                                       const std::string& tag) = 0;
   virtual Status upsertImage(const ImageRecord& img) = 0;
   virtual Status deleteImage(const std::string& name, const std::string& tag) = 0;
+
+  virtual Result<std::vector<AddressRecord>> listAddresses() = 0;  // by allocation time
+  // Fails (naming the address) if the address or the pod uid already holds a row.
+  virtual Status insertAddress(const AddressRecord& a) = 0;
+  virtual Status releaseAddress(const std::string& podUid) = 0;  // none held is not an error
 };
 
 const char* toString(StepState s);

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "common/util.h"
 #include "tests/support/temp_dir.h"
 
 namespace boxd::agent {
@@ -44,6 +45,7 @@ class FakeStep : public reconcilers::Step {
     host_.present.erase(name_);
     return {};
   }
+  bool repairableInPlace() const override { return startsWith(name_, "repairable"); }
 
  private:
   FakeHost& host_;
@@ -204,13 +206,36 @@ TEST_F(StepRunnerTest, ObserveReportsResourcesGoneFromTheHost) {
   ASSERT_TRUE(create(3).first.ok());
   host_.present.erase("s2");
   bool done = false;
-  std::vector<std::string> absent;
-  runner_->observeAll("web", [&](std::vector<std::string> a) {
-    absent = std::move(a);
+  StepRunner::Drift drift;
+  runner_->observeAll("web", [&](StepRunner::Drift d) {
+    drift = std::move(d);
     done = true;
   });
   runUntil(done);
-  EXPECT_EQ(absent, std::vector<std::string>{"fake s2"});
+  EXPECT_EQ(drift.absent, std::vector<std::string>{"fake s2"});
+  EXPECT_TRUE(drift.repaired.empty());
+}
+
+TEST_F(StepRunnerTest, ObserveRepairsInPlaceWhatCanBeRepaired) {
+  std::vector<PlannedStep> plan = {{"fake", {{"name", "s1"}}},
+                                   {"fake", {{"name", "repairable-veth"}}}};
+  bool created = false;
+  runner_->create("web", "uid1", plan, [&](Status c, Status) {
+    EXPECT_TRUE(c.ok());
+    created = true;
+  });
+  runUntil(created);
+  host_.present.erase("repairable-veth");
+  bool done = false;
+  StepRunner::Drift drift;
+  runner_->observeAll("web", [&](StepRunner::Drift d) {
+    drift = std::move(d);
+    done = true;
+  });
+  runUntil(done);
+  EXPECT_TRUE(drift.absent.empty());
+  EXPECT_EQ(drift.repaired, std::vector<std::string>{"fake repairable-veth"});
+  EXPECT_EQ(host_.present.count("repairable-veth"), 1u) << "re-applied";
 }
 
 TEST_F(StepRunnerTest, InjectedFailureAtStepN) {
