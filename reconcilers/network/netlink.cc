@@ -375,6 +375,23 @@ Status Netlink::addAddress(const std::string& name, const std::string& cidr) {
   return {};
 }
 
+Status Netlink::deleteAddress(const std::string& name, const std::string& cidr) {
+  auto local = parseAddr(cidr, true);
+  if (!local.ok()) return local.error();
+  auto l = link(name);
+  if (!l.ok()) return l.error();
+  if (!*l) return {};
+  RtAddrPtr a(rtnl_addr_alloc());
+  if (!a) return makeError("allocate address", ENOMEM);
+  rtnl_addr_set_ifindex(a.get(), (*l)->index);
+  int err = rtnl_addr_set_local(a.get(), local->get());
+  if (err >= 0) rtnl_addr_set_prefixlen(a.get(), static_cast<int>(nl_addr_get_prefixlen(local->get())));
+  if (err >= 0) err = rtnl_addr_delete(sock_, a.get(), 0);
+  if (err < 0 && err != -NLE_NOADDR && !isAbsent(err))
+    return nlError("delete address " + cidr + " from", on(name), err);
+  return {};
+}
+
 namespace {
 bool isDefaultVia(rtnl_route* r, int index, nl_addr* gateway) {
   if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_type(r) != RTN_UNICAST)

@@ -86,7 +86,8 @@ class Netlink {
 
   // cidr is "10.88.0.5/16"; an address matches on both the address and the prefix length.
   Result<bool> hasAddress(const std::string& name, const std::string& cidr);
-  Status addAddress(const std::string& name, const std::string& cidr);  // present = ok
+  Status addAddress(const std::string& name, const std::string& cidr);     // present = ok
+  Status deleteAddress(const std::string& name, const std::string& cidr);  // absent = ok
   // The IPv4 default route of the main table, via gateway on link `name`.
   Result<bool> hasDefaultRoute(const std::string& name, const std::string& gateway);
   Status setDefaultRoute(const std::string& name, const std::string& gateway);  // replaces
