@@ -55,21 +55,36 @@ using CachePtr = std::unique_ptr<nl_cache, CacheFree>;
 // libnl reports its own codes (NLE_*), negated; Error::code carries the nearest errno.
 int nlToErrno(int nlerr) {
   switch (nlerr < 0 ? -nlerr : nlerr) {
-    case NLE_EXIST: return EEXIST;
-    case NLE_OBJ_NOTFOUND: return ENOENT;
-    case NLE_NODEV: return ENODEV;
-    case NLE_PERM: return EPERM;
-    case NLE_NOACCESS: return EACCES;
-    case NLE_BUSY: return EBUSY;
-    case NLE_INVAL: return EINVAL;
-    case NLE_RANGE: return ERANGE;
-    case NLE_OPNOTSUPP: return EOPNOTSUPP;
-    case NLE_NOMEM: return ENOMEM;
-    case NLE_AGAIN: return EAGAIN;
-    case NLE_INTR: return EINTR;
-    case NLE_AF_NOSUPPORT: return EAFNOSUPPORT;
-    case NLE_NOADDR: return EADDRNOTAVAIL;
-    default: return EIO;
+    case NLE_EXIST:
+      return EEXIST;
+    case NLE_OBJ_NOTFOUND:
+      return ENOENT;
+    case NLE_NODEV:
+      return ENODEV;
+    case NLE_PERM:
+      return EPERM;
+    case NLE_NOACCESS:
+      return EACCES;
+    case NLE_BUSY:
+      return EBUSY;
+    case NLE_INVAL:
+      return EINVAL;
+    case NLE_RANGE:
+      return ERANGE;
+    case NLE_OPNOTSUPP:
+      return EOPNOTSUPP;
+    case NLE_NOMEM:
+      return ENOMEM;
+    case NLE_AGAIN:
+      return EAGAIN;
+    case NLE_INTR:
+      return EINTR;
+    case NLE_AF_NOSUPPORT:
+      return EAFNOSUPPORT;
+    case NLE_NOADDR:
+      return EADDRNOTAVAIL;
+    default:
+      return EIO;
   }
 }
 
@@ -93,8 +108,8 @@ Result<AddrPtr> parseAddr(const std::string& text, bool requirePrefix) {
 bool sameAddr(nl_addr* a, nl_addr* b) {
   return a != nullptr && b != nullptr && nl_addr_get_family(a) == nl_addr_get_family(b) &&
          nl_addr_get_len(a) == nl_addr_get_len(b) &&
-         std::memcmp(nl_addr_get_binary_addr(a), nl_addr_get_binary_addr(b),
-                     nl_addr_get_len(a)) == 0;
+         std::memcmp(nl_addr_get_binary_addr(a), nl_addr_get_binary_addr(b), nl_addr_get_len(a)) ==
+             0;
 }
 
 // The directed broadcast of an IPv4 prefix, as `ip addr add ... brd +` sets it; null for /31, /32.
@@ -367,7 +382,8 @@ Status Netlink::addAddress(const std::string& name, const std::string& cidr) {
   if (!a) return makeError("allocate address", ENOMEM);
   rtnl_addr_set_ifindex(a.get(), *index);
   int err = rtnl_addr_set_local(a.get(), local->get());
-  if (err >= 0) rtnl_addr_set_prefixlen(a.get(), static_cast<int>(nl_addr_get_prefixlen(local->get())));
+  if (err >= 0)
+    rtnl_addr_set_prefixlen(a.get(), static_cast<int>(nl_addr_get_prefixlen(local->get())));
   AddrPtr brd = broadcastOf(local->get());
   if (err >= 0 && brd) err = rtnl_addr_set_broadcast(a.get(), brd.get());
   if (err >= 0) err = rtnl_addr_add(sock_, a.get(), 0);
@@ -385,7 +401,8 @@ Status Netlink::deleteAddress(const std::string& name, const std::string& cidr) 
   if (!a) return makeError("allocate address", ENOMEM);
   rtnl_addr_set_ifindex(a.get(), (*l)->index);
   int err = rtnl_addr_set_local(a.get(), local->get());
-  if (err >= 0) rtnl_addr_set_prefixlen(a.get(), static_cast<int>(nl_addr_get_prefixlen(local->get())));
+  if (err >= 0)
+    rtnl_addr_set_prefixlen(a.get(), static_cast<int>(nl_addr_get_prefixlen(local->get())));
   if (err >= 0) err = rtnl_addr_delete(sock_, a.get(), 0);
   if (err < 0 && err != -NLE_NOADDR && !isAbsent(err))
     return nlError("delete address " + cidr + " from", on(name), err);

@@ -18,7 +18,8 @@ Status checkSpec(const VethSpec& s) {
       {"bridge", &s.bridge}, {"hostIf", &s.hostIf}, {"podIf", &s.podIf}};
   for (const auto& [key, value] : names) {
     if (!net::validIfName(*value))
-      return makeError("veth step: \"" + std::string(key) + "\" is not a valid interface name (1-15 " +
+      return makeError("veth step: \"" + std::string(key) +
+                           "\" is not a valid interface name (1-15 " +
                            "chars, no '/', ':' or spaces): \"" + *value + "\"",
                        EINVAL);
   }
@@ -29,9 +30,9 @@ Status checkSpec(const VethSpec& s) {
                                                               {"address", &s.address}};
   for (const auto& [key, value] : cidrs) {
     if (!net::validIPv4(*value, true))
-      return makeError("veth step: \"" + std::string(key) + "\" must be an IPv4 a.b.c.d/len: \"" +
-                           *value + "\"",
-                       EINVAL);
+      return makeError(
+          "veth step: \"" + std::string(key) + "\" must be an IPv4 a.b.c.d/len: \"" + *value + "\"",
+          EINVAL);
   }
   if (!net::validIPv4(s.gateway, false) || s.gateway.find('/') != std::string::npos)
     return makeError("veth step: \"gateway\" must be an IPv4 address: \"" + s.gateway + "\"",
@@ -80,8 +81,8 @@ VethStep::VethStep(VethSpec spec) : spec_(std::move(spec)) {}
 Result<std::unique_ptr<VethStep>> VethStep::fromParams(const nlohmann::json& params, Host&) {
   VethSpec s;
   const std::pair<const char*, std::string*> required[] = {
-      {"netns", &s.netns},     {"bridge", &s.bridge},   {"gatewayCidr", &s.gatewayCidr},
-      {"hostIf", &s.hostIf},   {"address", &s.address}, {"gateway", &s.gateway}};
+      {"netns", &s.netns},   {"bridge", &s.bridge},   {"gatewayCidr", &s.gatewayCidr},
+      {"hostIf", &s.hostIf}, {"address", &s.address}, {"gateway", &s.gateway}};
   for (const auto& [key, out] : required) {
     auto v = stringParam(params, key);
     if (!v.ok()) return v.error();
@@ -108,8 +109,8 @@ std::string VethStep::resource() const {
 }
 
 nlohmann::json VethStep::params() const {
-  return {{"netns", spec_.netns},   {"bridge", spec_.bridge},     {"gatewayCidr", spec_.gatewayCidr},
-          {"hostIf", spec_.hostIf}, {"podIf", spec_.podIf},       {"address", spec_.address},
+  return {{"netns", spec_.netns},     {"bridge", spec_.bridge}, {"gatewayCidr", spec_.gatewayCidr},
+          {"hostIf", spec_.hostIf},   {"podIf", spec_.podIf},   {"address", spec_.address},
           {"gateway", spec_.gateway}, {"mtu", spec_.mtu}};
 }
 
@@ -171,9 +172,9 @@ Status VethStep::undo() {
   auto h = host->link(spec_.hostIf);
   if (!h.ok()) return h.error();
   if (*h && (*h)->type != "veth")
-    return makeError("link " + spec_.hostIf + " is not a veth (type \"" + (*h)->type +
-                         "\"); not deleting it",
-                     EEXIST);
+    return makeError(
+        "link " + spec_.hostIf + " is not a veth (type \"" + (*h)->type + "\"); not deleting it",
+        EEXIST);
   if (*h) BOXD_TRY(host->deleteLink(spec_.hostIf));
   // After a reboot (or once the pod's netns is gone) there is nothing inside to remove.
   auto pinned = net::isPinnedNetns(spec_.netns);

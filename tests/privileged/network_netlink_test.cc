@@ -98,7 +98,8 @@ std::string pickSubnet() {
       return ((dm.first ^ base) & common) == 0;
     });
     if (!clash)
-      return "10." + std::to_string(base >> 16 & 0xff) + "." + std::to_string(base >> 8 & 0xff) + ".";
+      return "10." + std::to_string(base >> 16 & 0xff) + "." + std::to_string(base >> 8 & 0xff) +
+             ".";
   }
   return "";
 }
@@ -144,7 +145,8 @@ bool waitFor(int fd, short events, int timeoutMs) {
 // accept it and receive one byte. Returns "" on success, else what went wrong.
 std::string tcpReach(const std::string& from, int listener, const std::string& ip, uint16_t port,
                      int timeoutMs = kDeadlineMs) {
-  Fd c = socketIn(from, [] { return Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)); });
+  Fd c = socketIn(
+      from, [] { return Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)); });
   if (!c) return "socket in " + (from.empty() ? "host" : from) + " failed";
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -237,7 +239,8 @@ class NetworkNetlinkTest : public ::testing::Test {
     std::string ip = to != nullptr ? to->ip : gatewayIp();
     Fd l = listenIn(to != nullptr ? to->netns : "", ip, &port);
     ASSERT_TRUE(l) << "listen on " << ip;
-    EXPECT_EQ(tcpReach(from, l.get(), ip, port), "") << (from.empty() ? "host" : from) << " -> " << ip;
+    EXPECT_EQ(tcpReach(from, l.get(), ip, port), "")
+        << (from.empty() ? "host" : from) << " -> " << ip;
   }
 
   boxd::testing::TempDir dir_{"netlink"};
@@ -320,7 +323,7 @@ TEST_F(NetworkNetlinkTest, PodsOnOneBridgeAndTheHostReachEachOther) {
 
   expectReach(b.netns, &a);
   expectReach(a.netns, &b);
-  expectReach("", &a);       // host -> pod, through the bridge address
+  expectReach("", &a);            // host -> pod, through the bridge address
   expectReach(a.netns, nullptr);  // pod -> host's bridge address
 }
 
@@ -335,7 +338,8 @@ TEST_F(NetworkNetlinkTest, DriftIsObservedAndRepaired) {
     uint16_t port = 0;
     Fd l = listenIn(b.netns, b.ip, &port);
     ASSERT_TRUE(l);
-    EXPECT_NE(tcpReach(a.netns, l.get(), b.ip, port, 300), "") << "a pod without its veth connected";
+    EXPECT_NE(tcpReach(a.netns, l.get(), b.ip, port, 300), "")
+        << "a pod without its veth connected";
   }
   Status st = a.veth->apply();
   ASSERT_TRUE(st.ok()) << st.error().message;
@@ -417,14 +421,16 @@ TEST_F(NetworkNetlinkTest, BadParamsAreRefused) {
   boxd::testing::FakeMounter mounter;
   auto cgroups = makeCgroupsV2(dir_ / "cg", std::make_shared<boxd::testing::FakeCgroupFs>());
   Host host{Paths{}, mounter, *cgroups};
-  const nlohmann::json good = {{"netns", "/run/boxd/netns/x"}, {"bridge", "boxd0"},
+  const nlohmann::json good = {{"netns", "/run/boxd/netns/x"},  {"bridge", "boxd0"},
                                {"gatewayCidr", "10.88.0.1/16"}, {"hostIf", "bxd0123456789ab"},
-                               {"address", "10.88.0.5/16"},    {"gateway", "10.88.0.1"}};
+                               {"address", "10.88.0.5/16"},     {"gateway", "10.88.0.1"}};
   ASSERT_TRUE(stepFromJournal("veth", good, host).ok());
   auto with = [&](const char* key, nlohmann::json v) {
     auto p = good;
-    if (v.is_null()) p.erase(key);
-    else p[key] = v;
+    if (v.is_null())
+      p.erase(key);
+    else
+      p[key] = v;
     return stepFromJournal("veth", p, host);
   };
   EXPECT_FALSE(with("hostIf", "bxd0123456789abc").ok());  // 16 chars
