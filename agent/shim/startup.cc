@@ -47,8 +47,19 @@ Status bringLoopbackUp() {
 }
 
 Status enterNamespaces(const Options& o) {
-  if (::unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) != 0)
-    return sysError("unshare", "net,ipc,uts");
+  if (o.netns == "host") {
+    // hostNetwork: the host's network and hostname, as kubelet gives such pods.
+    if (::unshare(CLONE_NEWIPC) != 0) return sysError("unshare", "ipc");
+    return {};
+  }
+  if (o.netns.empty()) {
+    if (::unshare(CLONE_NEWNET) != 0) return sysError("unshare", "net");
+  } else {
+    Fd ns(::open(o.netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) return sysError("open network namespace", o.netns);
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) return sysError("join network namespace", o.netns);
+  }
+  if (::unshare(CLONE_NEWIPC | CLONE_NEWUTS) != 0) return sysError("unshare", "ipc,uts");
   if (::sethostname(o.hostname.data(), o.hostname.size()) != 0)
     return sysError("sethostname", o.hostname);
   return bringLoopbackUp();
@@ -141,6 +152,8 @@ Result<Options> parseOptions(int argc, char** argv) {
       o.logFile = v;
     else if (flag == "--hostname")
       o.hostname = v;
+    else if (flag == "--netns")
+      o.netns = v;
     else if (flag == "--cgroup-procs")
       o.cgroupProcs.push_back(v);
     else if (flag == "--term-grace")

@@ -4,6 +4,8 @@
 //                                  parse flags, open own log
 //                                  join pod cgroups
 //                                  unshare NET|IPC|UTS, sethostname, lo up
+//                                  (--netns PATH: join that netns instead of a new one;
+//                                   --netns host: keep the host's net and uts)
 //                                  bind+listen socket (0600, stale removed)
 //                                  ignore SIGPIPE/SIGHUP, setsid
 //                                  fork ───────────────────────────────▶ stderr → log, subreaper
@@ -31,6 +33,7 @@ struct Options {
   std::string podName, podUid;
   std::string socketPath, pidFile, logFile;
   std::string hostname;
+  std::string netns;  // "", "host" or the path of a pinned network namespace
   std::vector<std::string> cgroupProcs;
   int termGraceSeconds = 10;  // grace given to containers when the shim gets SIGTERM/SIGINT
 };

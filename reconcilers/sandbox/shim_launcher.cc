@@ -23,6 +23,10 @@ std::vector<std::string> shimArgv(const ShimConfig& c) {
     argv.emplace_back("--cgroup-procs");
     argv.push_back(f);
   }
+  if (!c.netns.empty()) {
+    argv.emplace_back("--netns");
+    argv.push_back(c.netns);
+  }
   return argv;
 }
 

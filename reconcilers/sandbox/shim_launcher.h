@@ -25,6 +25,9 @@ struct ShimConfig {
   std::string logFile;  // the shim's own stderr
   std::string hostname;
   std::vector<std::string> cgroupProcs;  // cgroup.procs files the shim joins; may be empty
+  // The pod's network namespace: empty = a new one (loopback only), "host" = the host's (and
+  // its hostname), else the path of a pinned namespace to join.
+  std::string netns;
 };
 
 struct ShimIdentity {

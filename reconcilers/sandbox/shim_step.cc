@@ -84,6 +84,7 @@ Result<std::unique_ptr<ShimStep>> ShimStep::fromParams(const nlohmann::json& p) 
   if (st.ok()) st = proto::getString(p, "logFile", c.logFile);
   if (st.ok()) st = proto::getString(p, "hostname", c.hostname);
   if (st.ok()) st = proto::getString(p, "shimBinary", c.shimBinary);
+  if (st.ok()) st = proto::getString(p, "netns", c.netns);
   if (st.ok()) st = proto::getStrings(p, "cgroupProcs", c.cgroupProcs);
   if (st.ok()) st = proto::getInt(p, "graceSeconds", grace);
   if (st.ok()) st = proto::getInt(p, "pid", id.pid);
@@ -105,6 +106,7 @@ nlohmann::json ShimStep::params() const {
                       {"logFile", config_.logFile},         {"hostname", config_.hostname},
                       {"cgroupProcs", config_.cgroupProcs}, {"graceSeconds", graceSeconds_},
                       {"shimBinary", config_.shimBinary}};
+  if (!config_.netns.empty()) p["netns"] = config_.netns;
   if (id_.pid > 0) {
     p["pid"] = id_.pid;
     p["startTime"] = id_.startTime;
