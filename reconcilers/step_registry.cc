@@ -1,6 +1,7 @@
 // Step kinds by name: the one place that maps a journal row back to the code that undoes it.
 #include "reconcilers/cgroup/cgroup_step.h"
 #include "reconcilers/host/host.h"
+#include "reconcilers/network/hostport_step.h"
 #include "reconcilers/poddir/poddir_step.h"
 #include "reconcilers/rootfs/overlay_step.h"
 #include "reconcilers/sandbox/shim_step.h"
@@ -26,6 +27,7 @@ Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlo
   if (kind == "emptydir") return up(EmptyDirStep::fromParams(params, host));
   if (kind == "hostpath") return up(HostPathStep::fromParams(params, host));
   if (kind == "bind") return up(BindStep::fromParams(params, host));
+  if (kind == "hostport") return up(HostPortStep::fromParams(params, host));
   return makeError("unknown step kind \"" + kind + "\" in the journal");
 }
 
