@@ -78,8 +78,8 @@ std::string elementCommand(const std::string& verb, const std::string& table,
 
 Result<std::string> stringParam(const nlohmann::json& p, const char* key) {
   if (!p.contains(key) || !p[key].is_string())
-    return makeError(std::string("hostport step: params need a string \"") + key + "\": " + p.dump(),
-                     EINVAL);
+    return makeError(
+        std::string("hostport step: params need a string \"") + key + "\": " + p.dump(), EINVAL);
   return p[key].get<std::string>();
 }
 
@@ -90,8 +90,8 @@ Result<std::vector<HostPort>> portsParam(const nlohmann::json& p) {
   for (const auto& j : p["ports"]) {
     if (!j.is_object() || !j.contains("hostPort") || !j["hostPort"].is_number_integer() ||
         !j.contains("containerPort") || !j["containerPort"].is_number_integer())
-      return makeError("hostport step: a port needs integer hostPort and containerPort: " + j.dump(),
-                       EINVAL);
+      return makeError(
+          "hostport step: a port needs integer hostPort and containerPort: " + j.dump(), EINVAL);
     HostPort hp;
     hp.hostPort = j["hostPort"].get<int>();
     hp.containerPort = j["containerPort"].get<int>();
@@ -159,8 +159,8 @@ Result<std::vector<HostPortElement>> HostPortStep::elements() const {
     if (!e.ok()) return e.error();
     if (std::find(out.begin(), out.end(), *e) != out.end()) continue;
     if (!checkConflicts({*e}, out).ok())
-      return makeError("hostPort " + portName(*e) + " is listed twice with different containerPorts",
-                       EINVAL);
+      return makeError(
+          "hostPort " + portName(*e) + " is listed twice with different containerPorts", EINVAL);
     out.push_back(*e);
   }
   return out;

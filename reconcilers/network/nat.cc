@@ -162,8 +162,9 @@ std::vector<Rule> natRules(const NatConfig& c) {
 
 Status validateNatConfig(const NatConfig& cfg) {
   if (!plainName(cfg.table, 64))
-    return makeError("nat table name \"" + cfg.table + "\": use letters, digits, _ - . (start with a letter)",
-                     EINVAL);
+    return makeError(
+        "nat table name \"" + cfg.table + "\": use letters, digits, _ - . (start with a letter)",
+        EINVAL);
   if (!plainName(cfg.bridge, 15))
     return makeError("nat bridge name \"" + cfg.bridge + "\": not a plain interface name", EINVAL);
   return validateSubnet(cfg.subnet);
@@ -172,14 +173,17 @@ Status validateNatConfig(const NatConfig& cfg) {
 std::string natTableScript(const NatConfig& cfg) {
   const std::string t = "ip " + cfg.table;
   std::string s = "add table " + t + "\n";
-  s += "add map " + t + " hostports { type inet_proto . inet_service : ipv4_addr . inet_service; }\n";
+  s += "add map " + t +
+       " hostports { type inet_proto . inet_service : ipv4_addr . inet_service; }\n";
   s += "add map " + t +
        " hostip_ports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n";
   s += "add chain " + t + " hostports\n";
-  s += "add chain " + t + " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n";
+  s += "add chain " + t +
+       " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n";
   // 1.0.6 refuses the name "dstnat" for an ip output hook; -100 is its value.
   s += "add chain " + t + " output { type nat hook output priority -100; policy accept; }\n";
-  s += "add chain " + t + " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n";
+  s += "add chain " + t +
+       " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n";
   for (const char* chain : kChains) s += "flush chain " + t + " " + chain + "\n";
   for (const auto& r : natRules(cfg))
     s += "add rule " + t + " " + r.chain + " " + r.text + " comment \"" + r.comment + "\"\n";

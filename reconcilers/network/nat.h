@@ -3,31 +3,35 @@
 // Layout, as `nft list table ip boxd` shows it (bridge boxd0, subnet 10.88.0.0/16):
 //
 //   table ip boxd {
-//     map hostports {                  # (protocol . hostPort) -> (pod ip . containerPort)
+//     map hostports {          # (protocol . hostPort) -> (pod ip . containerPort)
 //       type inet_proto . inet_service : ipv4_addr . inet_service
-//       elements = { tcp . 8080 : 10.88.0.5 . 80, udp . 5353 : 10.88.0.6 . 53 }
+//       elements = { tcp . 8080 : 10.88.0.5 . 80, udp . 5353 : 10.88.0.5 . 53 }
 //     }
-//     map hostip_ports {               # the same for a hostPort bound to one hostIP
+//     map hostip_ports {       # the same for a hostPort bound to one hostIP
 //       type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
 //       elements = { 127.0.0.1 . tcp . 9090 : 10.88.0.5 . 90 }
 //     }
-//     chain hostports {                # hostIP mappings win over wildcard ones
-//       meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport map @hostip_ports
+//     chain hostports {        # hostIP mappings first, then wildcard ones
+//       meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport
+//           map @hostip_ports comment "hostPort bound to a hostIP"
 //       meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @hostports
+//           comment "hostPort"
 //     }
-//     chain prerouting {               # traffic from outside (and from pods) to a host address
+//     chain prerouting {       # from outside, and from pods, to any local address
 //       type nat hook prerouting priority dstnat; policy accept;
-//       fib daddr type local jump hostports
+//       fib daddr type local jump hostports comment "hostPorts from outside and pods"
 //     }
-//     chain output {                   # the host itself connecting to one of its addresses
+//     chain output {           # the host itself connecting to one of its addresses
 //       type nat hook output priority -100; policy accept;
-//       fib daddr type local jump hostports
+//       fib daddr type local jump hostports comment "hostPorts from this host"
 //     }
 //     chain postrouting {
 //       type nat hook postrouting priority srcnat; policy accept;
-//       ip saddr 127.0.0.0/8 oifname "boxd0" masquerade           # localhost:hostPort
-//       oifname "boxd0" ip saddr 10.88.0.0/16 ct status dnat masquerade   # hairpin
-//       ip saddr 10.88.0.0/16 ip daddr != 10.88.0.0/16 masquerade  # only with masquerade
+//       ip saddr 127.0.0.0/8 oifname "boxd0" masquerade comment "localhost to pods on boxd0"
+//       oifname "boxd0" ip saddr 10.88.0.0/16 ct status dnat masquerade
+//           comment "hairpin on boxd0"                  # a pod to a hostPort on its bridge
+//       ip saddr 10.88.0.0/16 ip daddr != 10.88.0.0/16 masquerade
+//           comment "pods of 10.88.0.0/16 to outside"   # only with masquerade
 //     }
 //   }
 //
@@ -78,10 +82,10 @@ class Nft {
 };
 
 struct NatConfig {
-  std::string table = "boxd";         // ip family
-  std::string bridge;                 // e.g. "boxd0"
-  std::string subnet;                 // IPv4 CIDR of the bridge, e.g. "10.88.0.0/16"
-  bool masquerade = true;             // pods reaching outside the subnet leave as the host
+  std::string table = "boxd";  // ip family
+  std::string bridge;          // e.g. "boxd0"
+  std::string subnet;          // IPv4 CIDR of the bridge, e.g. "10.88.0.0/16"
+  bool masquerade = true;      // pods reaching outside the subnet leave as the host
 };
 
 // "10.88.0.5" for any IPv4 spelling inet_pton accepts; anything else is an error.

@@ -10,6 +10,7 @@
 // and their nftables socket work there as boxd would on the real host.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -33,8 +34,6 @@
 #include "tests/fakes/fake_cgroup_fs.h"
 #include "tests/fakes/fake_mounter.h"
 #include "tests/support/temp_dir.h"
-
-#include <gtest/gtest.h>
 
 namespace boxd::reconcilers {
 namespace {
@@ -65,10 +64,13 @@ T inNetns(int nsFd, std::function<T()> fn, T onSetnsError) {
 class Netns {
  public:
   Netns() {
-    fd_ = Fd(inNetns<int>(-1, [] {
-      if (::unshare(CLONE_NEWNET) != 0) return -1;
-      return ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    }, -1));
+    fd_ = Fd(inNetns<int>(
+        -1,
+        [] {
+          if (::unshare(CLONE_NEWNET) != 0) return -1;
+          return ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        },
+        -1));
   }
   bool ok() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
@@ -107,9 +109,9 @@ bool waitFor(int fd, short events, int ms = kDeadlineMs) {
 
 // A non-blocking socket of the given type created inside ns (nullptr = the current one).
 Fd socketIn(const Netns* ns, int type) {
-  return Fd(inNetns<int>(ns ? ns->fd() : -1, [type] {
-    return ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  }, -1));
+  return Fd(inNetns<int>(
+      ns ? ns->fd() : -1,
+      [type] { return ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }, -1));
 }
 
 Fd boundSocket(const Netns& ns, int type, const std::string& ip, int port) {
@@ -204,8 +206,9 @@ class NatTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(addPod(podB_, "vethb", kPodB));
     // What the netlink side sets up on the real host.
     ASSERT_TRUE(net::writeSysctl(net::sysctlPath({"net", "ipv4", "ip_forward"}), "1").ok());
-    ASSERT_TRUE(net::writeSysctl(
-        net::sysctlPath({"net", "ipv4", "conf", kBridge, "route_localnet"}), "1").ok());
+    ASSERT_TRUE(
+        net::writeSysctl(net::sysctlPath({"net", "ipv4", "conf", kBridge, "route_localnet"}), "1")
+            .ok());
   }
 
   void TearDown() override {
@@ -299,8 +302,7 @@ TEST_F(NatTest, UdpMappingIsListedAndCarriesDatagrams) {
   auto l = listing();
   ASSERT_TRUE(l.has_value());
   auto elems = net::hostPortElements(*l);
-  EXPECT_NE(std::find(elems.begin(), elems.end(),
-                      net::HostPortElement{"", "udp", 5353, kPodA, 53}),
+  EXPECT_NE(std::find(elems.begin(), elems.end(), net::HostPortElement{"", "udp", 5353, kPodA, 53}),
             elems.end());
   EXPECT_EQ(elems.size(), 2u);
   auto reply = udpExchange(kBridgeIp, 5353, pod.get());
@@ -407,7 +409,7 @@ TEST_F(NatTest, ObserveSeesDriftAndApplyRepairsIt) {
 
   ASSERT_TRUE(net::removeNatTable(table_).ok());
   ASSERT_TRUE(net::removeNatTable(table_).ok());  // absent is fine
-  EXPECT_TRUE(s.undo().ok());                      // nothing left to undo
+  EXPECT_TRUE(s.undo().ok());                     // nothing left to undo
 }
 
 TEST_F(NatTest, RebuiltFromTheJournalItUndoes) {
@@ -473,10 +475,11 @@ TEST_F(NatTest, ApplyTiming) {
     ASSERT_TRUE(s.apply().ok());
     noop.push_back(monotonicUs() - t0);
   }
-  std::printf("HostPortStep::apply median: first use %lld us, table present %lld us, "
-              "already applied %lld us\n",
-              static_cast<long long>(median(firstUse)), static_cast<long long>(median(present)),
-              static_cast<long long>(median(noop)));
+  std::printf(
+      "HostPortStep::apply median: first use %lld us, table present %lld us, "
+      "already applied %lld us\n",
+      static_cast<long long>(median(firstUse)), static_cast<long long>(median(present)),
+      static_cast<long long>(median(noop)));
   EXPECT_LT(median(present), 1'000'000);
 }
 
