@@ -1,6 +1,7 @@
 // Step kinds by name: the one place that maps a journal row back to the code that undoes it.
 #include "reconcilers/cgroup/cgroup_step.h"
 #include "reconcilers/host/host.h"
+#include "reconcilers/network/hostport_step.h"
 #include "reconcilers/network/netns_step.h"
 #include "reconcilers/network/veth_step.h"
 #include "reconcilers/poddir/files_step.h"
@@ -32,6 +33,7 @@ Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlo
   if (kind == "files") return up(FilesStep::fromParams(params, host));
   if (kind == "netns") return up(NetnsStep::fromParams(params, host));
   if (kind == "veth") return up(VethStep::fromParams(params, host));
+  if (kind == "hostport") return up(HostPortStep::fromParams(params, host));
   return makeError("unknown step kind \"" + kind + "\" in the journal");
 }
 

@@ -1,0 +1,6 @@
+# hostPort DNAT and masquerade with real traffic, inside network namespaces the test creates
+# (root: unshare, nftables); skipped without root.
+boxd_test(network_nat_privileged_test LABEL privileged
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/network_nat_test.cc
+  LIBS boxd_reconcilers boxd_network boxd_common
+  TIMEOUT 120)
