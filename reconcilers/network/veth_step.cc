@@ -95,7 +95,8 @@ Result<std::unique_ptr<VethStep>> VethStep::fromParams(const nlohmann::json& par
   }
   if (params.contains("mtu")) {
     const auto& m = params["mtu"];
-    if (!m.is_number_unsigned() || m.get<uint64_t>() > 65535)
+    // A value read back from SQLite or built from an int is a signed JSON integer.
+    if (!m.is_number_integer() || m.get<int64_t>() < 0 || m.get<int64_t>() > 65535)
       return makeError("veth step: \"mtu\" must be 0..65535: " + m.dump(), EINVAL);
     s.mtu = m.get<unsigned>();
   }

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -126,12 +128,55 @@ const std::string& busyboxRootfs() {
   return rootfs;
 }
 
+namespace {
+
+// A /24 of 10.240.0.0/12 that no route of the host overlaps (parallel test runs pick their own).
+std::string freeTestSubnet() {
+  auto routes = readFile("/proc/net/route");
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    uint32_t r = static_cast<uint32_t>(std::stoul(randomHex(2), nullptr, 16));
+    uint32_t base = (10u << 24) | ((240u + (r >> 12 & 15u)) << 16) | ((r & 255u) << 8);
+    bool taken = false;
+    for (const auto& line : split(routes.ok() ? *routes : "", '\n')) {
+      auto f = split(line, '\t');
+      if (f.size() < 8 || f[0] == "Iface") continue;
+      uint32_t dest = ntohl(static_cast<uint32_t>(std::stoul(f[1], nullptr, 16)));
+      uint32_t mask = ntohl(static_cast<uint32_t>(std::stoul(f[7], nullptr, 16)));
+      uint32_t m = mask & 0xffffff00u;  // the shorter of the two prefixes
+      if (mask != 0 && (dest & m) == (base & m)) taken = true;
+    }
+    if (!taken) {
+      return std::to_string(base >> 24) + "." + std::to_string(base >> 16 & 255) + "." +
+             std::to_string(base >> 8 & 255) + ".0/24";
+    }
+  }
+  return "10.255.254.0/24";
+}
+
+}  // namespace
+
 Boxd::Boxd() {
   cgroupParent_ = "boxd-test-" + randomHex(4);
+  std::string id = randomHex(4);
+  bridge_ = "bxt" + id;
+  nftTable_ = "boxdt_" + id;
+  subnet_ = freeTestSubnet();
+  gateway_ = subnet_.substr(0, subnet_.rfind('.')) + ".1";
   (void)mkdirAll(specs());
   configPath_ = dir_ / "boxd.yaml";
-  (void)writeFileAtomic(configPath_,
-                        "restartBackoffSeconds: 1\nrescanSeconds: 2\nresyncSeconds: 1\n");
+  configure("");
+}
+
+void Boxd::configure(const std::string& extra, const std::string& networkExtra) {
+  std::string network = "network:\n  bridge: " + bridge_ + "\n  subnet: " + subnet_ +
+                        "\n  nftTable: " + nftTable_ + "\n  masquerade: false\n";
+  for (const auto& l : split(networkExtra, '\n')) {
+    if (!l.empty()) network += "  " + l + "\n";
+  }
+  (void)writeFileAtomic(configPath_, "restartBackoffSeconds: 1\nrescanSeconds: 2\n"
+                                     "resyncSeconds: 1\n" +
+                                         extra + (extra.empty() || extra.back() == '\n' ? "" : "\n") +
+                                         network);
 }
 
 Boxd::~Boxd() {
@@ -144,6 +189,9 @@ Boxd::~Boxd() {
   }
   if (!leftovers().empty()) forceCleanup();
   for (const auto& c : kControllers) ::rmdir(("/sys/fs/cgroup/" + c + "/" + cgroupParent_).c_str());
+  // The shared network objects boxd keeps between pods, created by this test's boxd only.
+  (void)run({"ip", "link", "delete", bridge_, "type", "bridge"});
+  (void)run({"nft", "delete", "table", "ip", nftTable_});
 }
 
 std::string Boxd::bin(const std::string& name) const { return buildDir() + "/bin/" + name; }
@@ -263,6 +311,18 @@ std::vector<std::string> Boxd::leftovers() {
     }
   }
   if (proc != nullptr) ::closedir(proc);
+  auto links = run({"ip", "-o", "link", "show", "master", bridge_});
+  for (const auto& l : split(links.code == 0 ? links.out : "", '\n')) {
+    if (!trim(l).empty()) out.push_back("link " + trim(l).substr(0, 40));
+  }
+  auto elements = run({"nft", "list", "table", "ip", nftTable_});
+  if (elements.code == 0 && elements.out.find("elements = {") != std::string::npos)
+    out.push_back("nftables mappings in table ip " + nftTable_);
+  auto rows = run({"sqlite3", "-readonly", stateDir() + "/boxd.db",
+                   "SELECT address || ' ' || pod FROM addresses"});
+  for (const auto& l : split(rows.code == 0 ? rows.out : "", '\n')) {
+    if (!trim(l).empty()) out.push_back("address " + trim(l));
+  }
   return out;
 }
 
@@ -281,6 +341,9 @@ void Boxd::forceCleanup() {
     }
     ::usleep(100 * 1000);
   }
+  (void)run({"/bin/sh", "-c",
+             "ip -o link show master " + bridge_ +
+                 " | awk -F': ' '{print $2}' | cut -d@ -f1 | xargs -r -n1 ip link delete"});
   auto targets = mountsUnder(dir_.path());
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
   for (const auto& c : kControllers) {

@@ -37,6 +37,14 @@ class Boxd {
   std::string stateDir() const { return dir_ / "state"; }
   std::string runDir() const { return dir_ / "run"; }
   std::string cgroupParent() const { return cgroupParent_; }
+  // This boxd's pod network, unique per instance: its own bridge, nftables table and a free /24
+  // of 10.240.0.0/12, all removed by the destructor.
+  std::string bridge() const { return bridge_; }
+  std::string subnet() const { return subnet_; }      // "10.241.7.0/24"
+  std::string gateway() const { return gateway_; }    // the bridge's address, "10.241.7.1"
+  std::string nftTable() const { return nftTable_; }
+  // Rewrites boxd.yaml with extra top-level lines and network lines (each "key: value").
+  void configure(const std::string& extra, const std::string& networkExtra = "");
   std::string bin(const std::string& name) const;
 
   // Starts boxd (extra env, e.g. fault injection). Waits until its socket answers.
@@ -59,7 +67,8 @@ class Boxd {
   bool waitGone(const std::string& name, int timeoutMs = 10000);
 
   // What this boxd left on the host (empty = nothing): mounts under its dirs, cgroup dirs
-  // under its parent, processes whose command line names its run dir.
+  // under its parent, processes whose command line names its run dir, links on its bridge,
+  // hostPort mappings in its nftables table, addresses still allocated in its state store.
   std::vector<std::string> leftovers();
   // Removes leftovers by force (used after a failure so the machine stays clean).
   void forceCleanup();
@@ -67,6 +76,7 @@ class Boxd {
  private:
   TempDir dir_{"it"};
   std::string cgroupParent_;
+  std::string bridge_, subnet_, gateway_, nftTable_;
   pid_t pid_ = -1;
   std::string configPath_;
 };
