@@ -77,6 +77,12 @@ class DocParser {
   // Every mount names a declared volume (checked once the whole pod is read).
   void checkVolumeMounts();
   Resources parseResources(const Entry& e, const std::string& path);
+  // ---- securityContext (security_schema.cc) ----
+  PodSecurityContext parsePodSecurityContext(const Entry& e, const std::string& path);
+  SecurityContext parseSecurityContext(const Entry& e, const std::string& path);
+  std::optional<int64_t> parseId(const Entry& e, const std::string& path);  // 0..2^31-1
+  std::vector<std::string> parseCapabilityList(const Entry& e, const std::string& path);
+  void parseSeccompProfile(const Entry& e, const std::string& path);
 
   Reporter& r_;
   PodSpec pod_;

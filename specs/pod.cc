@@ -5,6 +5,7 @@
 
 #include "common/hash.h"
 #include "common/util.h"
+#include "specs/security_json.h"
 
 namespace boxd::specs {
 
@@ -57,6 +58,7 @@ json containerToJson(const Container& c) {
     }
     j["volumeMounts"] = std::move(mounts);
   }
+  detail::addSecurityJson(j, c.securityContext);
   return j;
 }
 
@@ -93,6 +95,7 @@ json toJson(const PodSpec& pod) {
     for (const Volume& v : pod.volumes) volumes.push_back(volumeToJson(v));
     j["volumes"] = std::move(volumes);
   }
+  detail::addPodSecurityJson(j, pod.securityContext);
   return j;
 }
 
@@ -209,6 +212,7 @@ Result<Container> containerFromJson(const json& j) {
       c.volumeMounts.push_back(std::move(m));
     }
   }
+  BOXD_TRY(detail::readSecurityJson(j, c.securityContext));
   return c;
 }
 
@@ -271,6 +275,7 @@ Status podFromJson(const json& j, PodSpec& pod) {
   pod.restartPolicy = *p;
   BOXD_TRY(readString(j, "hostname", pod.hostname));
   BOXD_TRY(readInt(j, "terminationGracePeriodSeconds", pod.terminationGracePeriodSeconds));
+  BOXD_TRY(detail::readPodSecurityJson(j, pod.securityContext));
   return okStatus();
 }
 

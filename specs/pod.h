@@ -61,6 +61,26 @@ struct Volume {
   bool operator==(const Volume&) const = default;
 };
 
+// securityContext of a container (Kubernetes semantics; docs/security.md). Unset fields take the
+// pod's value, then boxd's default. Capability names are canonical: "NET_ADMIN", or "ALL".
+struct Capabilities {
+  std::vector<std::string> add, drop;
+  bool operator==(const Capabilities&) const = default;
+};
+struct SecurityContext {
+  std::optional<int64_t> runAsUser, runAsGroup;
+  std::optional<bool> runAsNonRoot, privileged, readOnlyRootFilesystem, allowPrivilegeEscalation;
+  Capabilities capabilities;
+  bool operator==(const SecurityContext&) const = default;
+};
+// spec.securityContext: defaults for every container, and the supplementary groups.
+struct PodSecurityContext {
+  std::optional<int64_t> runAsUser, runAsGroup;
+  std::optional<bool> runAsNonRoot;
+  std::vector<int64_t> supplementalGroups;
+  bool operator==(const PodSecurityContext&) const = default;
+};
+
 struct Container {
   std::string name;
   std::string image;                 // "busybox", "busybox:1.36"
@@ -70,6 +90,7 @@ struct Container {
   std::string workingDir;  // empty = "/"
   Resources resources;
   std::vector<VolumeMount> volumeMounts;
+  SecurityContext securityContext;
   bool operator==(const Container&) const = default;
 };
 
@@ -83,6 +104,7 @@ struct PodSpec {
   RestartPolicy restartPolicy = RestartPolicy::Always;
   std::string hostname;                        // empty = pod name
   int64_t terminationGracePeriodSeconds = 30;  // Kubernetes' default
+  PodSecurityContext securityContext;
   bool operator==(const PodSpec&) const = default;
 };
 

@@ -27,7 +27,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "hostIPC",
                                                  "hostUsers",
                                                  "shareProcessNamespace",
-                                                 "securityContext",
                                                  "nodeName",
                                                  "nodeSelector",
                                                  "affinity",
@@ -56,7 +55,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "resourceClaims"};
 constexpr std::string_view kContainerUnsupported[] = {"ports",
                                                       "volumeDevices",
-                                                      "securityContext",
                                                       "livenessProbe",
                                                       "readinessProbe",
                                                       "startupProbe",
@@ -229,6 +227,10 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
           parseContainers(f, p, pod_.initContainers, false);
         }},
        {"volumes", false, [this](const Entry& f, const std::string& p) { parseVolumes(f, p); }},
+       {"securityContext", false,
+        [this](const Entry& f, const std::string& p) {
+          pod_.securityContext = parsePodSecurityContext(f, p);
+        }},
        {"restartPolicy", false,
         [this](const Entry& f, const std::string& p) {
           std::optional<std::string> s = string(f, p);
@@ -339,7 +341,11 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
        {"resources", false,
         [&](const Entry& f, const std::string& p) { c.resources = parseResources(f, p); }},
        {"volumeMounts", false,
-        [&](const Entry& f, const std::string& p) { c.volumeMounts = parseVolumeMounts(f, p); }}},
+        [&](const Entry& f, const std::string& p) { c.volumeMounts = parseVolumeMounts(f, p); }},
+       {"securityContext", false,
+        [&](const Entry& f, const std::string& p) {
+          c.securityContext = parseSecurityContext(f, p);
+        }}},
       kContainerUnsupported);
   return c;
 }
