@@ -3,6 +3,7 @@
 
 #include "agent/agent.h"
 #include "agent/pod_plan.h"
+#include "agent/security_context.h"
 #include "common/util.h"
 
 namespace boxd::agent {
@@ -56,6 +57,9 @@ json Agent::podJson(const PodState& pod, bool detailed) {
         cj["log"] = cp.logPath;
         // For `boxctl exec`, which joins the container's cgroups itself.
         cj["cgroupProcs"] = cgroups_->procsFiles(cp.cgroupRel);
+        // Also for exec: the command runs as the container's user, with its capabilities.
+        if (auto sec = resolveSecurity(pod.spec, c); sec.ok())
+          cj["security"] = reconcilers::shimproto::securityToJson(*sec);
       }
       out.push_back(cj);
     }

@@ -5,6 +5,7 @@
 
 #include "agent/agent.h"
 #include "agent/pod_plan.h"
+#include "agent/security_context.h"
 #include "agent/shim_watch.h"
 #include "common/util.h"
 #include "reconcilers/sandbox/shim_client.h"
@@ -13,6 +14,9 @@ namespace boxd::agent {
 
 namespace {
 constexpr int64_t kBackoffResetMs = 10 * 60 * 1000;
+// kubelet's reason for a container its own spec forbids to start (runAsNonRoot with root). The
+// spec of a pod never changes (a new spec is a new pod), so it is not retried.
+constexpr const char* kConfigError = "CreateContainerConfigError";
 
 // Init containers run to completion: one that exited 0 is done, whatever the policy.
 bool shouldRestart(specs::RestartPolicy p, int exitCode, bool init) {
@@ -41,6 +45,7 @@ bool Agent::dueToStart(PodState& pod, const specs::Container& spec, bool init) {
   auto& c = pod.containers[spec.name];
   bool pendingRestart = c.restartTimer && c.restartTimer->active();
   if (c.starting || pendingRestart || c.rec.state == "Running") return false;
+  if (c.rec.reason == kConfigError) return false;
   if (c.rec.state != "Terminated") return true;
   // Its restart timer died with a previous boxd: restart now if the policy says so.
   if (!shouldRestart(pod.spec.restartPolicy, c.rec.exitCode, init) || c.restartTimer) return false;
@@ -67,6 +72,15 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   const specs::Container* spec = findContainer(pod.spec, name);
   if (spec == nullptr) return;
   auto& c = pod.containers[name];
+  auto security = resolveSecurity(pod.spec, *spec);
+  if (!security.ok()) {
+    c.rec.state = "Waiting";
+    c.rec.reason = kConfigError;
+    c.rec.message = security.error().message;
+    saveContainer(pod, c);
+    event(pod.rec.name, "Warning", "Failed", "Error: " + c.rec.message);
+    return;
+  }
   c.starting = true;
   ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, name);
   reconcilers::ContainerLaunch launch;
@@ -77,6 +91,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   launch.cwd = spec->workingDir.empty() ? "/" : spec->workingDir;
   launch.cgroupProcs = cgroups_->procsFiles(cp.cgroupRel);
   launch.logPath = cp.logPath;
+  launch.security = *security;
   std::string socket = podPaths(cfg_.paths, pod.rec.name, pod.rec.uid).socket;
   auto result = std::make_shared<Result<reconcilers::ContainerStatus>>(makeError("not started"));
   const std::string podName = pod.rec.name, uid = pod.rec.uid;
@@ -175,6 +190,7 @@ void Agent::updatePhase(PodState& pod) {
       done++;
       continue;
     }
+    if (c.rec.reason == kConfigError) return setPhase(pod, "Pending", kConfigError, c.rec.message);
     std::string progress =
         std::to_string(done) + "/" + std::to_string(pod.spec.initContainers.size());
     if (c.rec.reason == "CrashLoopBackOff")
@@ -195,6 +211,7 @@ void Agent::updatePhase(PodState& pod) {
   for (const auto& spec : pod.spec.containers) {
     auto& c = pod.containers[spec.name];
     bool restartDue = c.restartTimer && c.restartTimer->active();
+    if (c.rec.reason == kConfigError) return setPhase(pod, "Pending", kConfigError, c.rec.message);
     if (c.rec.state == "Running")
       running++;
     else if (c.starting || restartDue || c.rec.state != "Terminated")

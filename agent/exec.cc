@@ -110,6 +110,10 @@ Result<ExecTarget> pickExecTarget(const json& describe, const ExecOptions& opts)
   for (const auto& f : (*chosen)["cgroupProcs"]) {
     if (f.is_string()) t.cgroupProcs.push_back(f.get<std::string>());
   }
+  auto security = reconcilers::shimproto::securityFromJson(chosen->value("security", json()));
+  if (!security.ok())
+    return security.error().wrap("boxd's security settings for container " + t.label);
+  t.security = std::move(*security);
   return t;
 }
 

@@ -13,7 +13,8 @@
 //                                                 fchdir(root) + chroot(".") + chdir("/")
 //                                                 -t: open the container's /dev/ptmx,
 //                                                     send the master back, slave = ctty + stdio
-//                                                 applyContainerSecurity (hook)
+//                                                 container security: seccomp filter,
+//                                                 credentials, no_new_privs (as the shim)
 //                                                 signals reset → execvpe (container env + PATH)
 //   read the error pipe (CLOEXEC) until EOF ◀──   one line "what failed", exit 126 / 127
 //   relay pty ↔ terminal, forward signals,
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "reconcilers/sandbox/shim_protocol.h"
 
 namespace boxd::agent {
 
@@ -60,6 +62,9 @@ struct ExecTarget {
   std::string label;  // "web/a", for messages
   pid_t pid = 0;      // host pid of the container's init
   std::vector<std::string> cgroupProcs;
+  // The container's uid, gid, groups, capabilities, no_new_privs and seccomp, as boxd resolved
+  // them from its securityContext; the defaults when boxd's reply does not carry them.
+  reconcilers::ContainerSecurity security;
 };
 
 // Picks the container (-c or the only one) from a describe reply. Errors are the same words as

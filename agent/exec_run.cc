@@ -24,6 +24,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "agent/exec.h"
 #include "agent/shim/security.h"
@@ -119,6 +120,7 @@ Result<Opened> openTarget(const ExecTarget& t) {
 struct ChildArgs {
   const Opened* opened = nullptr;
   const std::vector<std::string>* cgroupProcs = nullptr;
+  const reconcilers::ContainerSecurity* security = nullptr;
   std::vector<std::string> env;
   std::vector<char*> argv, envp;
   int errWrite = -1;  // one line on failure; closed by execve (CLOEXEC)
@@ -212,18 +214,16 @@ Status setupStdio(const ChildArgs& a) {
   return {};
 }
 
-// HOOK for the container restrictions. The shim applies a capability bounding set,
-// no_new_privs and a seccomp filter to every container (agent/shim/security.h); an exec'd
-// command must get the same ones here, so it never holds more privilege than the container's own
-// processes. Until they are shared with boxctl this does nothing.
-// The same restrictions as the container's own processes (the shim applies them there):
-// capability sets, no_new_privs, the seccomp filter.
-Status applyContainerSecurity(const ChildArgs&) {
-  BOXD_TRY(shim::dropCapabilities());
-  BOXD_TRY(shim::setNoNewPrivs());
-  auto filter = shim::SeccompFilter::build();
-  if (!filter.ok()) return filter.error();
-  return filter->load();
+// The same restrictions as the container's own processes, in the same order (the shim applies
+// them there): seccomp filter, uid/gid/groups and capability sets, no_new_privs.
+Status applyContainerSecurity(const ChildArgs& a) {
+  std::optional<shim::SeccompFilter> filter;
+  if (!a.security->privileged) {
+    auto built = shim::SeccompFilter::build();
+    if (!built.ok()) return built.error();
+    filter.emplace(std::move(*built));
+  }
+  return shim::applyProcessSecurity(*a.security, filter ? &*filter : nullptr);
 }
 
 Status resetSignals(const ChildArgs&) { return shim::resetSignals(); }
@@ -483,6 +483,7 @@ ExecOutcome runExec(const ExecOptions& opts, const ExecTarget& target) {
   ChildArgs args;
   args.opened = &*opened;
   args.cgroupProcs = &target.cgroupProcs;
+  args.security = &target.security;
   args.env = mergeEnv(opened->env, opts.env);
   for (const auto& s : opts.argv) args.argv.push_back(const_cast<char*>(s.c_str()));
   args.argv.push_back(nullptr);

@@ -84,6 +84,12 @@ class DocParser {
   void parseHostAliases(const Entry& e, const std::string& path);
   // hostPorts unique in the pod; hostNetwork publishes containerPort itself; None needs servers.
   void checkNetwork();
+  // ---- securityContext (security_schema.cc) ----
+  PodSecurityContext parsePodSecurityContext(const Entry& e, const std::string& path);
+  SecurityContext parseSecurityContext(const Entry& e, const std::string& path);
+  std::optional<int64_t> parseId(const Entry& e, const std::string& path);  // 0..2^31-1
+  std::vector<std::string> parseCapabilityList(const Entry& e, const std::string& path);
+  void parseSeccompProfile(const Entry& e, const std::string& path);
 
   Reporter& r_;
   PodSpec pod_;

@@ -5,6 +5,7 @@
 
 #include "common/hash.h"
 #include "common/util.h"
+#include "specs/security_json.h"
 
 namespace boxd::specs {
 
@@ -73,6 +74,7 @@ json containerToJson(const Container& c) {
     j["volumeMounts"] = std::move(mounts);
   }
   if (!c.ports.empty()) j["ports"] = c.ports;
+  detail::addSecurityJson(j, c.securityContext);
   return j;
 }
 
@@ -113,6 +115,7 @@ json toJson(const PodSpec& pod) {
   if (pod.dnsPolicy != PodSpec().dnsPolicy) j["dnsPolicy"] = pod.dnsPolicy;
   if (pod.dnsConfig) j["dnsConfig"] = *pod.dnsConfig;
   if (!pod.hostAliases.empty()) j["hostAliases"] = pod.hostAliases;
+  detail::addPodSecurityJson(j, pod.securityContext);
   return j;
 }
 
@@ -230,6 +233,7 @@ Result<Container> containerFromJson(const json& j) {
     }
   }
   c.ports = j.value("ports", std::vector<ContainerPort>{});
+  BOXD_TRY(detail::readSecurityJson(j, c.securityContext));
   return c;
 }
 
@@ -297,6 +301,7 @@ Status podFromJson(const json& j, PodSpec& pod) {
   if (auto it = j.find("dnsConfig"); it != j.end() && !it->is_null())
     pod.dnsConfig = it->get<DnsConfig>();
   pod.hostAliases = j.value("hostAliases", std::vector<HostAlias>{});
+  BOXD_TRY(detail::readPodSecurityJson(j, pod.securityContext));
   return okStatus();
 }
 

@@ -72,6 +72,26 @@ struct ContainerPort {
   bool operator==(const ContainerPort&) const = default;
 };
 
+// securityContext of a container (Kubernetes semantics; docs/security.md). Unset fields take the
+// pod's value, then boxd's default. Capability names are canonical: "NET_ADMIN", or "ALL".
+struct Capabilities {
+  std::vector<std::string> add, drop;
+  bool operator==(const Capabilities&) const = default;
+};
+struct SecurityContext {
+  std::optional<int64_t> runAsUser, runAsGroup;
+  std::optional<bool> runAsNonRoot, privileged, readOnlyRootFilesystem, allowPrivilegeEscalation;
+  Capabilities capabilities;
+  bool operator==(const SecurityContext&) const = default;
+};
+// spec.securityContext: defaults for every container, and the supplementary groups.
+struct PodSecurityContext {
+  std::optional<int64_t> runAsUser, runAsGroup;
+  std::optional<bool> runAsNonRoot;
+  std::vector<int64_t> supplementalGroups;
+  bool operator==(const PodSecurityContext&) const = default;
+};
+
 struct Container {
   std::string name;
   std::string image;                 // "busybox", "busybox:1.36"
@@ -82,6 +102,7 @@ struct Container {
   Resources resources;
   std::vector<VolumeMount> volumeMounts;
   std::vector<ContainerPort> ports;
+  SecurityContext securityContext;
   bool operator==(const Container&) const = default;
 };
 
@@ -124,6 +145,7 @@ struct PodSpec {
   std::string dnsPolicy = "ClusterFirst";
   std::optional<DnsConfig> dnsConfig;
   std::vector<HostAlias> hostAliases;
+  PodSecurityContext securityContext;
   bool operator==(const PodSpec&) const = default;
 };
 

@@ -26,7 +26,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "hostIPC",
                                                  "hostUsers",
                                                  "shareProcessNamespace",
-                                                 "securityContext",
                                                  "nodeName",
                                                  "nodeSelector",
                                                  "affinity",
@@ -51,7 +50,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "schedulingGates",
                                                  "resourceClaims"};
 constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
-                                                      "securityContext",
                                                       "livenessProbe",
                                                       "readinessProbe",
                                                       "startupProbe",
@@ -225,6 +223,10 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
           parseContainers(f, p, pod_.initContainers, false);
         }},
        {"volumes", false, [this](const Entry& f, const std::string& p) { parseVolumes(f, p); }},
+       {"securityContext", false,
+        [this](const Entry& f, const std::string& p) {
+          pod_.securityContext = parsePodSecurityContext(f, p);
+        }},
        {"restartPolicy", false,
         [this](const Entry& f, const std::string& p) {
           std::optional<std::string> s = string(f, p);
@@ -347,7 +349,11 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
         [&](const Entry& f, const std::string& p) { c.resources = parseResources(f, p); }},
        {"volumeMounts", false,
         [&](const Entry& f, const std::string& p) { c.volumeMounts = parseVolumeMounts(f, p); }},
-       {"ports", false, [&](const Entry& f, const std::string& p) { c.ports = parsePorts(f, p); }}},
+       {"ports", false, [&](const Entry& f, const std::string& p) { c.ports = parsePorts(f, p); }},
+       {"securityContext", false,
+        [&](const Entry& f, const std::string& p) {
+          c.securityContext = parseSecurityContext(f, p);
+        }}},
       kContainerUnsupported);
   return c;
 }

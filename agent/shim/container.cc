@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -39,7 +40,8 @@ struct ChildArgs {
   int syncRead = -1, syncWrite = -1;  // shim → child: "go" once the cgroups are joined
   int errRead = -1, errWrite = -1;    // child → shim: one error line, or EOF at execve
   int logFd = -1, nullFd = -1;
-  const SeccompFilter* seccomp = nullptr;  // built once per shim, loaded last before execve
+  const SeccompFilter* seccomp = nullptr;  // built once per shim; null for a privileged container
+  const ContainerSecurity& security() const { return launch->security; }
 };
 
 // ---- the container's filesystem: fixed tables (paths relative to the rootfs) ----
@@ -50,6 +52,7 @@ struct MountSpec {
   const char* fstype;
   unsigned long flags;
   const char* data;
+  unsigned long notWhenPrivileged = 0;  // flags a privileged container does without
 };
 
 constexpr MountSpec kMounts[] = {
@@ -57,7 +60,7 @@ constexpr MountSpec kMounts[] = {
     {"tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=755,size=65536k"},
     {"devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
     {"shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m"},
-    {"sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+    {"sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, MS_RDONLY},
 };
 
 struct DeviceSpec {
@@ -101,7 +104,8 @@ Status ensureDir(const ChildArgs& a, const char* rel) {
 Status mountAll(const ChildArgs& a) {
   for (const auto& m : kMounts) {
     BOXD_TRY(ensureDir(a, m.target));
-    if (::mount(m.source, m.target, m.fstype, m.flags, m.data) != 0)
+    unsigned long flags = m.flags & ~(a.security().privileged ? m.notWhenPrivileged : 0);
+    if (::mount(m.source, m.target, m.fstype, flags, m.data) != 0)
       return sysError(std::string("mount ") + m.fstype + " on", inRootfs(a, m.target));
   }
   return {};
@@ -149,6 +153,22 @@ Status enterRootfs(const ChildArgs& a) {
   return {};
 }
 
+// readOnlyRootFilesystem: the rootfs mount itself, in this mount namespace only, keeping its
+// other flags. The mounts under it (/proc, /dev, volumes) keep their own.
+Status readOnlyRoot(const ChildArgs& a) {
+  struct statvfs sv {};
+  if (::statvfs(".", &sv) != 0) return sysError("statvfs", a.launch->rootfs);
+  unsigned long kept = 0;
+  for (auto [st, ms] : {std::pair{ST_NOSUID, MS_NOSUID}, std::pair{ST_NODEV, MS_NODEV},
+                        std::pair{ST_NOEXEC, MS_NOEXEC}, std::pair{ST_NOATIME, MS_NOATIME},
+                        std::pair{ST_NODIRATIME, MS_NODIRATIME}, std::pair{ST_RELATIME, MS_RELATIME}}) {
+    if ((sv.f_flag & st) != 0) kept |= ms;
+  }
+  if (::mount(nullptr, ".", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | kept, nullptr) != 0)
+    return sysError("remount read-only", a.launch->rootfs);
+  return {};
+}
+
 Status pivotRoot(const ChildArgs& a) {
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return sysError("pivot_root", a.launch->rootfs);
   if (::umount2(".", MNT_DETACH) != 0) return sysError("detach old root under", a.launch->rootfs);
@@ -172,18 +192,39 @@ Status redirectStdio(const ChildArgs& a) {
 // starts with a clean slate.
 Status resetSignals(const ChildArgs&) { return shim::resetSignals(); }
 
-// The security defaults (security.h). Masks need CAP_SYS_ADMIN, so they come before the
-// capabilities are dropped; the seccomp filter needs no_new_privs (CAP_SYS_ADMIN is gone by then)
-// and comes last, so nothing the shim itself does afterwards meets it except execve.
+// The security steps (security.h). Masks need CAP_SYS_ADMIN, so they come before the
+// credentials change; applyProcessSecurity then orders credentials, no_new_privs and the seccomp
+// filter, and is last, so that nothing the shim itself does afterwards meets the filter but execve.
 Status maskPaths(const ChildArgs&) { return maskProcPaths(); }
-Status dropCaps(const ChildArgs&) { return dropCapabilities(); }
-Status noNewPrivs(const ChildArgs&) { return setNoNewPrivs(); }
-Status loadSeccomp(const ChildArgs& a) { return a.seccomp->load(); }
+Status processSecurity(const ChildArgs& a) {
+  return applyProcessSecurity(a.security(), a.seccomp);
+}
 
-using ChildStep = Status (*)(const ChildArgs&);
+// Which containers a step is for: most are for all; the rest follow the securityContext.
+enum class When { Always, Confined, ReadOnlyRoot };
+
+bool applies(When w, const ContainerSecurity& s) {
+  switch (w) {
+    case When::Always:
+      return true;
+    case When::Confined:  // not privileged
+      return !s.privileged;
+    case When::ReadOnlyRoot:
+      return s.readOnlyRootfs;
+  }
+  return true;
+}
+
+struct ChildStep {
+  Status (*run)(const ChildArgs&);
+  When when = When::Always;
+};
+
 constexpr ChildStep kChildSteps[] = {
-    newSession, privatizeMounts, bindRootfs,    enterRootfs,  mountAll, makeDevices, pivotRoot,
-    maskPaths,  enterCwd,        redirectStdio, resetSignals, dropCaps, noNewPrivs,  loadSeccomp,
+    {newSession},         {privatizeMounts},      {bindRootfs},      {enterRootfs},
+    {mountAll},           {makeDevices},          {readOnlyRoot, When::ReadOnlyRoot},
+    {pivotRoot},          {maskPaths, When::Confined},               {enterCwd},
+    {redirectStdio},      {resetSignals},         {processSecurity},
 };
 
 [[noreturn]] void childFail(const ChildArgs& a, const std::string& message) {
@@ -206,8 +247,9 @@ int childMain(void* p) {
   while (n < 0 && errno == EINTR);
   if (n != 1) ::_exit(126);  // the shim gave up on us
   ::close(a.syncRead);
-  for (ChildStep step : kChildSteps) {
-    Status st = step(a);
+  for (const ChildStep& step : kChildSteps) {
+    if (!applies(step.when, a.security())) continue;
+    Status st = step.run(a);
     if (!st.ok()) childFail(a, st.error().message);
   }
   environ = a.envp.data();  // execvpe searches the PATH of the calling process's environment
@@ -326,7 +368,8 @@ Result<Started> startContainer(const ContainerLaunch& launch, const std::string&
   if (launch.argv.empty()) return makeError("argv is empty");
   if (launch.rootfs.empty() || launch.rootfs[0] != '/')
     return makeError("rootfs must be an absolute path");
-  auto seccomp = defaultSeccomp();
+  Result<const SeccompFilter*> seccomp = static_cast<const SeccompFilter*>(nullptr);
+  if (!launch.security.privileged) seccomp = defaultSeccomp();
   if (!seccomp.ok()) return seccomp.error();
   auto log = openLog(launch.logPath);
   if (!log.ok()) return log.error();

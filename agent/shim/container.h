@@ -6,16 +6,19 @@
 //   clone ──────────────────────────────▶  PDEATHSIG=SIGKILL; wait for "go" on the sync pipe
 //   write pid to every cgroup.procs
 //   send "go" ─────────────────────────▶   setsid → / rprivate → bind rootfs → mount table
-//                                          → /dev nodes → pivot_root → mask /proc, /sys paths
-//                                          → chdir cwd → stdio → signals reset
-//                                          → drop caps → no_new_privs → seccomp → execvpe
+//                                          → /dev nodes → [rootfs read-only] → pivot_root
+//                                          → [mask /proc, /sys paths] → chdir cwd → stdio
+//                                          → signals reset → credentials (caps, groups, gid,
+//                                          uid), no_new_privs, seccomp → execvpe
 //   read error pipe (CLOEXEC) until EOF ◀── one line "op path: error" on any failure, exit 127
 //   EOF with no line = execve succeeded.
 //
 // Failure in the shim after clone kills the child (SIGKILL) and reaps it.
 //
 // The steps from "mask" to "seccomp" are the security defaults every container gets; security.h
-// has them and docs/security.md explains them.
+// has them and docs/security.md explains them. [Bracketed] steps depend on the container's
+// securityContext (launch.security): read-only root for readOnlyRootFilesystem, no masks (and
+// no seccomp filter, all capabilities, /sys read-write) for a privileged container.
 //
 // The child gets PR_SET_PDEATHSIG(SIGKILL): if the shim dies, its containers die with it
 // instead of running on unsupervised (their exit status could never be collected and boxd would

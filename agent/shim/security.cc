@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <grp.h>
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -292,10 +294,14 @@ Status addRule(scmp_filter_ctx ctx, const Denied& d) {
 
 }  // namespace
 
-const uint64_t kDefaultCapabilities =
-    bit(CAP_CHOWN) | bit(CAP_DAC_OVERRIDE) | bit(CAP_FOWNER) | bit(CAP_FSETID) | bit(CAP_KILL) |
-    bit(CAP_SETGID) | bit(CAP_SETUID) | bit(CAP_SETPCAP) | bit(CAP_NET_BIND_SERVICE) |
-    bit(CAP_SYS_CHROOT) | bit(CAP_SETFCAP);
+static_assert(kDefaultCapabilities ==
+                  (bit(CAP_CHOWN) | bit(CAP_DAC_OVERRIDE) | bit(CAP_FOWNER) | bit(CAP_FSETID) |
+                   bit(CAP_KILL) | bit(CAP_SETGID) | bit(CAP_SETUID) | bit(CAP_SETPCAP) |
+                   bit(CAP_NET_BIND_SERVICE) | bit(CAP_SYS_CHROOT) | bit(CAP_SETFCAP)),
+              "specs/capabilities.h numbers match linux/capability.h");
+static_assert(specs::kCapabilities[CAP_LAST_CAP].number == CAP_LAST_CAP &&
+              specs::kCapabilities[CAP_NET_ADMIN].name == "NET_ADMIN" &&
+              specs::kCapabilities[CAP_SYS_ADMIN].name == "SYS_ADMIN");
 
 Status maskProcPaths() {
   for (const char* p : kMaskedPaths) BOXD_TRY(maskPath(p));
@@ -303,7 +309,8 @@ Status maskProcPaths() {
   return {};
 }
 
-Status dropCapabilities(uint64_t keep) {
+Status setCredentials(const ContainerSecurity& sec) {
+  const uint64_t keep = sec.capabilities;
   // Bounding set first: it needs CAP_SETPCAP, which capset below may remove.
   for (int cap = 0; cap < 64; ++cap) {
     if ((keep & bit(cap)) != 0) continue;
@@ -315,16 +322,43 @@ Status dropCapabilities(uint64_t keep) {
   }
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
     return stepError("drop capabilities:", "ambient set", "clear", errno);
+  // Groups, then gid, then uid: the first two need CAP_SETGID, which a non-root uid no longer
+  // has. Leaving uid 0 empties the permitted and effective sets (no PR_SET_KEEPCAPS).
+  std::vector<gid_t> groups(sec.groups.begin(), sec.groups.end());
+  std::string who = "uid " + std::to_string(sec.uid) + " gid " + std::to_string(sec.gid);
+  if (::setgroups(groups.size(), groups.data()) != 0)
+    return stepError("set user:", who, "setgroups", errno);
+  if (::setresgid(sec.gid, sec.gid, sec.gid) != 0)
+    return stepError("set user:", who, "setresgid", errno);
+  if (::setresuid(sec.uid, sec.uid, sec.uid) != 0)
+    return stepError("set user:", who, "setresuid", errno);
+  // root keeps the set (what it still has of it: boxd's own may be smaller than "all"); any
+  // other uid starts with none, as execve would give it anyway.
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0)
+    return stepError("drop capabilities:", "permitted set", "capget", errno);
+  const uint64_t held = data[0].permitted | (uint64_t{data[1].permitted} << 32);
+  const uint64_t sets = sec.uid == 0 ? keep & held : 0;
   for (int half = 0; half < 2; ++half) {
-    auto word = static_cast<uint32_t>(keep >> (32 * half));
+    auto word = static_cast<uint32_t>(sets >> (32 * half));
     data[half].effective = word;
     data[half].permitted = word;
     data[half].inheritable = 0;
   }
   if (::syscall(SYS_capset, &header, data) != 0)
     return stepError("drop capabilities:", "effective/permitted/inheritable", "capset", errno);
+  return {};
+}
+
+Status applyProcessSecurity(const ContainerSecurity& sec, const SeccompFilter* filter) {
+  if (!sec.privileged && filter == nullptr)
+    return makeError("container security: no seccomp filter for a confined container", EINVAL);
+  const bool confined = !sec.privileged;
+  if (confined && !sec.noNewPrivs) BOXD_TRY(filter->load());  // needs CAP_SYS_ADMIN: still root
+  BOXD_TRY(setCredentials(sec));
+  if (sec.noNewPrivs) BOXD_TRY(setNoNewPrivs());
+  if (confined && sec.noNewPrivs) BOXD_TRY(filter->load());
   return {};
 }
 

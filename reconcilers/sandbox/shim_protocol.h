@@ -1,7 +1,8 @@
 // The wire protocol between boxd and a pod's boxd-shim: newline-delimited JSON over a unix
 // stream socket. Header-only so the shim binary needs nothing but this file and nlohmann_json.
 //
-//   {"op":"start","name","rootfs","argv":[..],"env":["K=V"],"cwd","cgroupProcs":[..],"log"}
+//   {"op":"start","name","rootfs","argv":[..],"env":["K=V"],"cwd","cgroupProcs":[..],"log",
+//    "security":{uid,gid,groups,capabilities,privileged,readOnlyRootfs,noNewPrivs}}
 //        -> {"ok":true,"pid":N,"startedAtMs":T}        (only after execve succeeded)
 //   {"op":"state"}          -> {"ok":true,"containers":[{name,pid,running,exitCode,signal,
 //                                                         startedAtMs,finishedAtMs}]}
@@ -24,10 +25,26 @@
 #include <vector>
 
 #include "common/result.h"
+#include "specs/capabilities.h"
 
 namespace boxd::reconcilers {
 
 inline constexpr size_t kShimMaxLineBytes = 1 << 20;  // a request or reply line
+
+// Who a container's processes are and what they may do: resolved by boxd from the pod's and the
+// container's securityContext (agent/security_context.h). A request without it, or without one
+// of its fields, gets these defaults: what every container got before securityContext existed.
+struct ContainerSecurity {
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> groups;  // supplementary groups, exactly these
+  // The bounding set; also the permitted and effective sets when uid is 0 (a non-root process
+  // has none after execve, as under Kubernetes: boxd sets no ambient capabilities).
+  uint64_t capabilities = specs::kDefaultCapabilities;
+  bool privileged = false;      // no masked paths, no seccomp filter, /sys read-write
+  bool readOnlyRootfs = false;  // the root mount read-only; volumes keep their own mode
+  bool noNewPrivs = true;       // PR_SET_NO_NEW_PRIVS
+  bool operator==(const ContainerSecurity&) const = default;
+};
 
 struct ContainerLaunch {
   std::string name, rootfs;
@@ -36,6 +53,7 @@ struct ContainerLaunch {
   std::string cwd;  // empty = "/"
   std::vector<std::string> cgroupProcs;
   std::string logPath;  // stdout+stderr, appended; empty = /dev/null
+  ContainerSecurity security;
 };
 
 struct ContainerStatus {
@@ -112,9 +130,56 @@ inline Status getBool(const nlohmann::json& j, const char* key, bool& out) {
   return {};
 }
 
+inline nlohmann::json securityToJson(const ContainerSecurity& s) {
+  return {{"uid", s.uid},
+          {"gid", s.gid},
+          {"groups", s.groups},
+          {"capabilities", s.capabilities},
+          {"privileged", s.privileged},
+          {"readOnlyRootfs", s.readOnlyRootfs},
+          {"noNewPrivs", s.noNewPrivs}};
+}
+
+// A user or group id: below 2^32-1, which setresuid reads as "leave unchanged".
+inline Status getId(const nlohmann::json& v, const std::string& field, uint32_t& out) {
+  bool ok = v.is_number_unsigned() ? v.get<uint64_t>() < 0xffffffff
+                                   : v.is_number_integer() && v.get<int64_t>() >= 0 &&
+                                         v.get<int64_t>() < 0xffffffff;
+  if (!ok) return makeError("field \"security." + field + "\" must be an id below 4294967295");
+  out = static_cast<uint32_t>(v.get<uint64_t>());
+  return {};
+}
+
+// Absent (or null) = the defaults, field by field.
+inline Result<ContainerSecurity> securityFromJson(const nlohmann::json& j) {
+  ContainerSecurity s;
+  if (j.is_null()) return s;
+  if (!j.is_object()) return makeError("field \"security\" must be an object");
+  auto present = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
+  if (present("uid")) BOXD_TRY(getId(j["uid"], "uid", s.uid));
+  if (present("gid")) BOXD_TRY(getId(j["gid"], "gid", s.gid));
+  if (present("groups")) {
+    if (!j["groups"].is_array()) return makeError("field \"security.groups\" must be an array");
+    for (const auto& g : j["groups"]) BOXD_TRY(getId(g, "groups", s.groups.emplace_back()));
+  }
+  if (present("capabilities")) {
+    const auto& c = j["capabilities"];
+    if (!c.is_number_unsigned() && !(c.is_number_integer() && c.get<int64_t>() >= 0))
+      return makeError("field \"security.capabilities\" must be a non-negative integer");
+    s.capabilities = c.get<uint64_t>();
+  }
+  BOXD_TRY(getBool(j, "privileged", s.privileged));
+  BOXD_TRY(getBool(j, "readOnlyRootfs", s.readOnlyRootfs));
+  BOXD_TRY(getBool(j, "noNewPrivs", s.noNewPrivs));
+  return s;
+}
+
 inline nlohmann::json startRequest(const ContainerLaunch& l) {
-  return {{"op", "start"}, {"name", l.name}, {"rootfs", l.rootfs},           {"argv", l.argv},
-          {"env", l.env},  {"cwd", l.cwd},   {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath}};
+  return {{"op", "start"},       {"name", l.name},
+          {"rootfs", l.rootfs},  {"argv", l.argv},
+          {"env", l.env},        {"cwd", l.cwd},
+          {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath},
+          {"security", securityToJson(l.security)}};
 }
 
 inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {
@@ -126,6 +191,9 @@ inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {
   BOXD_TRY(getString(j, "cwd", l.cwd));
   BOXD_TRY(getStrings(j, "cgroupProcs", l.cgroupProcs));
   BOXD_TRY(getString(j, "log", l.logPath));
+  auto security = securityFromJson(j.contains("security") ? j["security"] : nlohmann::json());
+  if (!security.ok()) return security.error();
+  l.security = std::move(*security);
   if (l.name.empty()) return makeError("field \"name\" is empty");
   if (l.argv.empty()) return makeError("field \"argv\" is empty");
   return l;

@@ -24,6 +24,7 @@
 #include "reconcilers/sandbox/shim_client.h"
 #include "reconcilers/sandbox/shim_launcher.h"
 #include "reconcilers/sandbox/shim_step.h"
+#include "specs/capabilities.h"
 
 namespace boxd::reconcilers {
 namespace {
@@ -363,6 +364,110 @@ TEST_F(ShimTest, ContainerGetsTheDefaultCapabilitiesNoNewPrivsAndSeccomp) {
   EXPECT_EQ(hexMask(lineValue(out, "CapAmb")), 0u) << out;
   EXPECT_EQ(lineValue(out, "NoNewPrivs"), "1") << out;
   EXPECT_EQ(lineValue(out, "Seccomp"), "2") << out;  // filter mode
+}
+
+// ---- securityContext (launch.security, resolved by boxd) ----
+
+uint64_t capBit(int n) { return uint64_t{1} << n; }
+constexpr int kNetAdmin = 12, kNetBindService = 10;
+
+TEST_F(ShimTest, RunAsUserGetsItsIdsGroupsAndNoEffectiveCapabilities) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l = container("user", {"sh", "-c", "id -u; id -g; id -G; cat /proc/self/status"});
+  l.security.uid = 1000;
+  l.security.gid = 3000;
+  l.security.groups = {4000, 5000};
+  std::string out = runToEnd(client, l);
+  auto lines = split(out, '\n');
+  ASSERT_GE(lines.size(), 3u) << out;
+  EXPECT_EQ(lines[0], "1000");
+  EXPECT_EQ(lines[1], "3000");
+  EXPECT_EQ(lines[2], "3000 4000 5000");
+  const uint64_t host = hexMask(statusField(::getpid(), "CapBnd"));
+  EXPECT_EQ(hexMask(lineValue(out, "CapBnd")), specs::kDefaultCapabilities & host) << out;
+  for (const char* set : {"CapPrm", "CapEff", "CapInh", "CapAmb"})
+    EXPECT_EQ(hexMask(lineValue(out, set)), 0u) << set << "\n" << out;
+  EXPECT_EQ(lineValue(out, "NoNewPrivs"), "1") << out;
+  EXPECT_EQ(lineValue(out, "Seccomp"), "2") << out;
+}
+
+TEST_F(ShimTest, CapabilitiesFollowTheLaunch) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  const uint64_t host = hexMask(statusField(::getpid(), "CapBnd"));
+  for (uint64_t want : {specs::kDefaultCapabilities | capBit(kNetAdmin), capBit(kNetBindService),
+                        uint64_t{0}}) {
+    ContainerLaunch l = container("caps" + std::to_string(want), {"cat", "/proc/self/status"});
+    l.security.capabilities = want;
+    std::string out = runToEnd(client, l);
+    for (const char* set : {"CapBnd", "CapPrm", "CapEff"})
+      EXPECT_EQ(hexMask(lineValue(out, set)), want & host) << set << "\n" << out;
+  }
+  // NET_ADMIN is usable: the pod's loopback can be taken down and up again.
+  ContainerLaunch net = container(
+      "net", {"sh", "-c", "ip link set lo down; echo down=$?; ip link set lo up; echo up=$?"});
+  net.security.capabilities = specs::kDefaultCapabilities | capBit(kNetAdmin);
+  std::string out = runToEnd(client, net);
+  EXPECT_NE(out.find("down=0\nup=0"), std::string::npos) << out;
+}
+
+TEST_F(ShimTest, PrivilegedHasEverythingAndNoMasksOrFilter) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l = container("priv", {"sh", "-c", "cat /proc/self/status /proc/self/mountinfo"});
+  l.security.privileged = true;
+  l.security.noNewPrivs = false;
+  l.security.capabilities = ~uint64_t{0};
+  std::string out = runToEnd(client, l);
+  const uint64_t host = hexMask(statusField(::getpid(), "CapBnd"));
+  for (const char* set : {"CapBnd", "CapPrm", "CapEff"})
+    EXPECT_EQ(hexMask(lineValue(out, set)), host) << set << "\n" << out;
+  EXPECT_EQ(lineValue(out, "NoNewPrivs"), "0") << out;
+  EXPECT_EQ(lineValue(out, "Seccomp"), "0") << out;
+  auto mountOptions = [&](const std::string& target) {
+    for (const auto& line : split(out, '\n')) {
+      auto f = split(line, ' ');
+      if (f.size() > 5 && f[4] == target) return f[5];
+    }
+    return std::string("not a mount point");
+  };
+  EXPECT_EQ(mountOptions("/sys").substr(0, 3), "rw,") << out;
+  for (const char* p : {"/proc/kcore", "/proc/sys", "/proc/sysrq-trigger"})
+    EXPECT_EQ(mountOptions(p), "not a mount point") << p << "\n" << out;
+}
+
+TEST_F(ShimTest, EscalationAllowedKeepsTheFilterWithoutNoNewPrivs) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l =
+      container("esc", {"sh", "-c", "grep -E 'NoNewPrivs|Seccomp:' /proc/self/status; "
+                                    "unshare -U true; echo userns=$?"});
+  l.security.noNewPrivs = false;
+  l.security.uid = 1000;
+  std::string out = runToEnd(client, l);
+  EXPECT_EQ(lineValue(out, "NoNewPrivs"), "0") << out;
+  EXPECT_EQ(lineValue(out, "Seccomp"), "2") << out;
+  EXPECT_NE(out.find("userns=1"), std::string::npos) << out;
+}
+
+TEST_F(ShimTest, ReadOnlyRootfsKeepsItsSubmountsWritable) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l = container(
+      "ro", {"sh", "-c",
+             "touch /x; echo root=$?; touch /tmp/x; echo tmp=$?; echo a > /dev/shm/a; "
+             "echo shm=$?; awk '$5 == \"/\" { print substr($6, 1, 3) }' /proc/self/mountinfo"});
+  l.security.readOnlyRootfs = true;
+  std::string out = runToEnd(client, l);
+  EXPECT_NE(out.find("Read-only file system"), std::string::npos) << out;
+  for (const char* want : {"\nroot=1\n", "\ntmp=1\n", "\nshm=0\nro,\n"})
+    EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+  struct stat st {};
+  EXPECT_NE(::stat((rootfs_ + "/x").c_str(), &st), 0) << "nothing written through to the rootfs";
+  std::string rw = runToEnd(client, container("rw", {"sh", "-c", "touch /y; echo root=$?"}));
+  EXPECT_NE(rw.find("root=0"), std::string::npos) << "the host's rootfs mount stayed writable\n"
+                                                   << rw;
 }
 
 TEST_F(ShimTest, BlockedSyscallsFailWithEpermWhileNormalWorkRuns) {

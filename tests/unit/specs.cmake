@@ -8,4 +8,5 @@ boxd_test(specs_test LABEL unit
     ${CMAKE_CURRENT_LIST_DIR}/specs_init_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_volumes_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_network_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_security_test.cc
   LIBS boxd_specs)

@@ -1,0 +1,27 @@
+// The effective security of one container: its securityContext over the pod's, over boxd's
+// defaults, with Kubernetes' semantics (docs/security.md). Pure: unit-tested without root.
+//
+//   uid, gid          container runAsUser/runAsGroup, else the pod's, else 0 (boxd's imported
+//                     images carry no user, so they "run as root")
+//   groups            the pod's supplementalGroups
+//   capabilities      privileged: all. Otherwise boxd's default set, then add ALL → all,
+//                     drop ALL → none, then each named add, then each named drop (a name in both
+//                     lists ends dropped). "drop [ALL], add [NET_BIND_SERVICE]" keeps just that.
+//   noNewPrivs        !allowPrivilegeEscalation when set; else on, except for privileged
+//   runAsNonRoot      container's, else the pod's: with uid 0 the container must not start
+#pragma once
+
+#include "common/result.h"
+#include "reconcilers/sandbox/shim_protocol.h"
+#include "specs/pod.h"
+
+namespace boxd::agent {
+
+// An error only for a runAsNonRoot violation; its message says which, naming pod and container.
+Result<reconcilers::ContainerSecurity> resolveSecurity(const specs::PodSpec& pod,
+                                                       const specs::Container& c);
+
+// The capability mask from boxd's defaults and a container's add/drop lists (canonical names).
+uint64_t resolveCapabilities(const specs::Capabilities& caps);
+
+}  // namespace boxd::agent

@@ -1,0 +1,143 @@
+// resolveSecurity: the container's securityContext over the pod's over boxd's defaults, and the
+// "security" object of the shim protocol (absent = the defaults every container had before).
+#include <gtest/gtest.h>
+
+#include "agent/security_context.h"
+#include "specs/capabilities.h"
+#include "specs/parse.h"
+
+namespace boxd::agent {
+namespace {
+
+using reconcilers::ContainerSecurity;
+using specs::capabilityBit;
+using specs::capabilityNumber;
+
+uint64_t caps(std::initializer_list<const char*> names) {
+  uint64_t m = 0;
+  for (const char* n : names) m |= capabilityBit(capabilityNumber(n));
+  return m;
+}
+
+specs::PodSpec parse(const std::string& spec) {
+  specs::ParseResult r =
+      specs::parseSpecFile("f.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + spec);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.errors[0].str());
+  return r.ok() ? r.pods[0].spec : specs::PodSpec{};
+}
+
+// The effective settings of the pod's first container, given its securityContext (YAML flow).
+Result<ContainerSecurity> resolve(const std::string& podContext, const std::string& context) {
+  specs::PodSpec pod = parse("  securityContext: " + podContext +
+                             "\n  containers:\n  - name: c\n    image: busybox\n"
+                             "    securityContext: " +
+                             context + "\n");
+  if (pod.containers.empty()) return makeError("no container");
+  return resolveSecurity(pod, pod.containers[0]);
+}
+
+TEST(SecurityContext, DefaultsAreWhatEveryContainerHadBefore) {
+  auto s = resolve("{}", "{}");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*s, ContainerSecurity{});
+  EXPECT_EQ(s->uid, 0u);
+  EXPECT_EQ(s->gid, 0u);
+  EXPECT_TRUE(s->groups.empty());
+  EXPECT_EQ(s->capabilities, specs::kDefaultCapabilities);
+  EXPECT_TRUE(s->noNewPrivs);
+  EXPECT_FALSE(s->privileged);
+  EXPECT_FALSE(s->readOnlyRootfs);
+}
+
+TEST(SecurityContext, ContainerValuesOverrideThePods) {
+  auto s = resolve("{runAsUser: 1000, runAsGroup: 3000, supplementalGroups: [4000]}",
+                   "{runAsUser: 2000}");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->uid, 2000u);
+  EXPECT_EQ(s->gid, 3000u) << "the pod's runAsGroup when the container sets none";
+  EXPECT_EQ(s->groups, (std::vector<uint32_t>{4000}));
+  auto noGroup = resolve("{}", "{runAsUser: 1000}");
+  ASSERT_TRUE(noGroup.ok());
+  EXPECT_EQ(noGroup->gid, 0u) << "no runAsGroup anywhere: group 0, as Kubernetes documents";
+}
+
+TEST(SecurityContext, CapabilitiesAddAndDrop) {
+  auto get = [](const std::string& c) {
+    auto s = resolve("{}", "{capabilities: " + c + "}");
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? s->capabilities : ~uint64_t{0};
+  };
+  EXPECT_EQ(get("{add: [NET_ADMIN]}"), specs::kDefaultCapabilities | caps({"NET_ADMIN"}));
+  EXPECT_EQ(get("{drop: [CHOWN, KILL]}"), specs::kDefaultCapabilities & ~caps({"CHOWN", "KILL"}));
+  EXPECT_EQ(get("{drop: [ALL]}"), 0u);
+  EXPECT_EQ(get("{drop: [ALL], add: [NET_BIND_SERVICE]}"), caps({"NET_BIND_SERVICE"}))
+      << "drop ALL then add X keeps X, whatever the order the lists are written in";
+  EXPECT_EQ(get("{add: [ALL], drop: [SYS_ADMIN]}"),
+            specs::kAllCapabilities & ~caps({"SYS_ADMIN"}));
+  EXPECT_EQ(get("{add: [NET_RAW], drop: [NET_RAW]}"), specs::kDefaultCapabilities)
+      << "a capability in both lists ends dropped";
+}
+
+TEST(SecurityContext, PrivilegedGetsEverythingAndNoNoNewPrivs) {
+  auto s = resolve("{}", "{privileged: true, capabilities: {drop: [ALL]}}");
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->privileged);
+  EXPECT_EQ(s->capabilities, specs::kAllCapabilities);
+  EXPECT_FALSE(s->noNewPrivs);
+  auto escalate = resolve("{}", "{allowPrivilegeEscalation: true}");
+  ASSERT_TRUE(escalate.ok());
+  EXPECT_FALSE(escalate->noNewPrivs);
+  EXPECT_FALSE(escalate->privileged);
+  auto strict = resolve("{}", "{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true}");
+  ASSERT_TRUE(strict.ok());
+  EXPECT_TRUE(strict->noNewPrivs);
+  EXPECT_TRUE(strict->readOnlyRootfs);
+}
+
+TEST(SecurityContext, RunAsNonRootRefusesRoot) {
+  auto implicitRoot = resolve("{runAsNonRoot: true}", "{}");
+  ASSERT_FALSE(implicitRoot.ok());
+  EXPECT_EQ(implicitRoot.error().message,
+            "runAsNonRoot is set but the image runs as root (boxd images carry no user: set "
+            "runAsUser) (pod p, container c)");
+  auto explicitRoot = resolve("{runAsUser: 0}", "{runAsNonRoot: true}");
+  ASSERT_FALSE(explicitRoot.ok());
+  EXPECT_EQ(explicitRoot.error().message,
+            "runAsNonRoot is set but runAsUser is 0 (root) (pod p, container c)");
+  EXPECT_TRUE(resolve("{runAsNonRoot: true, runAsUser: 1000}", "{}").ok());
+  EXPECT_TRUE(resolve("{runAsNonRoot: true}", "{runAsNonRoot: false}").ok())
+      << "the container's false overrides the pod's true";
+}
+
+TEST(SecurityContext, WireFormRoundTripsAndAbsentMeansDefaults) {
+  namespace proto = reconcilers::shimproto;
+  ContainerSecurity s;
+  s.uid = 1000;
+  s.gid = 3000;
+  s.groups = {4000, 4294967294u};
+  s.capabilities = specs::kAllCapabilities;
+  s.privileged = true;
+  s.readOnlyRootfs = true;
+  s.noNewPrivs = false;
+  auto back = proto::securityFromJson(proto::securityToJson(s));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, s);
+
+  // A start request from a boxd that knew nothing of securityContext.
+  auto old = proto::launchFromJson(
+      nlohmann::json{{"op", "start"}, {"name", "c"}, {"rootfs", "/r"}, {"argv", {"sh"}}});
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_EQ(old->security, ContainerSecurity{});
+  auto partial = proto::securityFromJson(nlohmann::json{{"uid", 5}});
+  ASSERT_TRUE(partial.ok());
+  EXPECT_EQ(partial->uid, 5u);
+  EXPECT_EQ(partial->capabilities, specs::kDefaultCapabilities);
+
+  for (const char* bad : {R"({"uid": -1})", R"({"gid": 4294967295})", R"({"groups": [1, "x"]})",
+                          R"({"capabilities": -3})", R"({"noNewPrivs": 1})", R"([])"}) {
+    EXPECT_FALSE(proto::securityFromJson(nlohmann::json::parse(bad)).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace boxd::agent
