@@ -5,6 +5,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "specs/quantity.h"
+
 namespace boxd::agent {
 
 namespace {
@@ -23,6 +25,24 @@ Options:
   -h, --help           show this help
 )";
 
+constexpr int64_t kMinLogBytes = 4096;  // smaller would rotate on nearly every write
+constexpr int kMaxLogFiles = 100;
+
+// logMaxBytes: bytes, or a quantity such as 10Mi.
+Status applyLogKey(Config& cfg, const std::string& key, const YAML::Node& v) {
+  if (key == "logMaxBytes") {
+    auto bytes = specs::parseMemoryBytes(v.as<std::string>());
+    if (!bytes.ok()) return makeError("logMaxBytes: " + bytes.error().message);
+    if (*bytes < kMinLogBytes) return makeError("logMaxBytes must be at least 4096");
+    cfg.logMaxBytes = *bytes;
+    return {};
+  }
+  int files = v.as<int>();
+  if (files < 1 || files > kMaxLogFiles) return makeError("logMaxFiles must be from 1 to 100");
+  cfg.logMaxFiles = files;
+  return {};
+}
+
 Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
   if (key == "specs")
     cfg.specsDir = v.as<std::string>();
@@ -40,6 +60,8 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     cfg.restartBackoffMs = static_cast<int>(v.as<double>() * 1000);
   else if (key == "logLevel")
     cfg.logLevel = v.as<std::string>();
+  else if (key == "logMaxBytes" || key == "logMaxFiles")
+    return applyLogKey(cfg, key, v);
   else
     return makeError("unknown key \"" + key + "\"");
   return {};

@@ -3,6 +3,8 @@
 //
 //   {"op":"start","name","rootfs","argv":[..],"env":["K=V"],"cwd","cgroupProcs":[..],"log"}
 //        -> {"ok":true,"pid":N,"startedAtMs":T}        (only after execve succeeded)
+//        optional "logMaxBytes", "logMaxFiles": the log's rotation (agent/shim/log_writer.h);
+//        starting a name again keeps its last run's log as <c>.previous.log
 //   {"op":"state"}          -> {"ok":true,"containers":[{name,pid,running,exitCode,signal,
 //                                                         startedAtMs,finishedAtMs}]}
 //   {"op":"stop","name","graceSeconds"}   -> {"ok":true} once the container has exited
@@ -36,6 +38,8 @@ struct ContainerLaunch {
   std::string cwd;  // empty = "/"
   std::vector<std::string> cgroupProcs;
   std::string logPath;  // stdout+stderr, appended; empty = /dev/null
+  int64_t logMaxBytes = 10 << 20;  // rotated past this size
+  int logMaxFiles = 2;             // the current file and the rotated ones kept
 };
 
 struct ContainerStatus {
@@ -114,7 +118,8 @@ inline Status getBool(const nlohmann::json& j, const char* key, bool& out) {
 
 inline nlohmann::json startRequest(const ContainerLaunch& l) {
   return {{"op", "start"}, {"name", l.name}, {"rootfs", l.rootfs},           {"argv", l.argv},
-          {"env", l.env},  {"cwd", l.cwd},   {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath}};
+          {"env", l.env},  {"cwd", l.cwd},   {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath},
+          {"logMaxBytes", l.logMaxBytes}, {"logMaxFiles", l.logMaxFiles}};
 }
 
 inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {
@@ -126,6 +131,10 @@ inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {
   BOXD_TRY(getString(j, "cwd", l.cwd));
   BOXD_TRY(getStrings(j, "cgroupProcs", l.cgroupProcs));
   BOXD_TRY(getString(j, "log", l.logPath));
+  BOXD_TRY(getInt(j, "logMaxBytes", l.logMaxBytes));
+  BOXD_TRY(getInt(j, "logMaxFiles", l.logMaxFiles));
+  if (l.logMaxBytes <= 0 || l.logMaxFiles <= 0)
+    return makeError("fields \"logMaxBytes\" and \"logMaxFiles\" must be positive");
   if (l.name.empty()) return makeError("field \"name\" is empty");
   if (l.argv.empty()) return makeError("field \"argv\" is empty");
   return l;
