@@ -41,7 +41,8 @@ Fd openLog(const std::string& path) { return Fd(::open(path.c_str(), O_RDONLY | 
 
 // True when path now names another file than fd: the shim has started a new one.
 bool replaced(const std::string& path, int fd) {
-  struct stat now {}, held {};
+  struct stat now {
+  }, held{};
   if (::stat(path.c_str(), &now) != 0 || ::fstat(fd, &held) != 0) return false;
   return now.st_ino != held.st_ino || now.st_dev != held.st_dev;
 }
@@ -88,11 +89,11 @@ Status printLogs(const std::string& logPath, bool followLog, std::FILE* out) {
   return follow(logPath, std::move(current), out);
 }
 
-Status printPreviousLog(const std::string& logPath, const std::string& container,
-                        std::FILE* out) {
+Status printPreviousLog(const std::string& logPath, const std::string& container, std::FILE* out) {
   std::string path = shim::previousLogPath(logPath);
   Fd fd = openLog(path);
-  if (!fd && errno == ENOENT) return makeError("container " + container + " has not been restarted");
+  if (!fd && errno == ENOENT)
+    return makeError("container " + container + " has not been restarted");
   if (!fd) return sysError("open", path);
   return copyToEnd(fd.get(), path, out);
 }

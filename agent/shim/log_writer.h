@@ -35,8 +35,8 @@ class LogWriter {
   static Result<LogWriter> open(std::string path, LogLimits limits, Fd pipe);
 
   struct Pumped {
-    size_t bytes = 0;                // read from the pipe
-    bool eof = false;                // every writer has closed the pipe: the run's output is done
+    size_t bytes = 0;               // read from the pipe
+    bool eof = false;               // every writer has closed the pipe: the run's output is done
     std::optional<Error> newError;  // the first write or rotation failure after a good spell
   };
   // Moves what the pipe holds now into the file, up to budget bytes (then returns: the caller

@@ -38,8 +38,10 @@ struct ContainerLaunch {
   std::string cwd;  // empty = "/"
   std::vector<std::string> cgroupProcs;
   std::string logPath;  // stdout+stderr, appended; empty = /dev/null
-  int64_t logMaxBytes = 10 << 20;  // rotated past this size
-  int logMaxFiles = 2;             // the current file and the rotated ones kept
+
+  // The log's rotation: past logMaxBytes; logMaxFiles = the current file + rotated ones kept.
+  int64_t logMaxBytes = 10 << 20;
+  int logMaxFiles = 2;
 };
 
 struct ContainerStatus {
@@ -117,9 +119,12 @@ inline Status getBool(const nlohmann::json& j, const char* key, bool& out) {
 }
 
 inline nlohmann::json startRequest(const ContainerLaunch& l) {
-  return {{"op", "start"}, {"name", l.name}, {"rootfs", l.rootfs},           {"argv", l.argv},
-          {"env", l.env},  {"cwd", l.cwd},   {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath},
-          {"logMaxBytes", l.logMaxBytes}, {"logMaxFiles", l.logMaxFiles}};
+  nlohmann::json j = {
+      {"op", "start"}, {"name", l.name}, {"rootfs", l.rootfs},           {"argv", l.argv},
+      {"env", l.env},  {"cwd", l.cwd},   {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath}};
+  j["logMaxBytes"] = l.logMaxBytes;
+  j["logMaxFiles"] = l.logMaxFiles;
+  return j;
 }
 
 inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {

@@ -146,6 +146,11 @@ Boxd::~Boxd() {
   for (const auto& c : kControllers) ::rmdir(("/sys/fs/cgroup/" + c + "/" + cgroupParent_).c_str());
 }
 
+void Boxd::addConfig(const std::string& yaml) {
+  auto current = readFile(configPath_);
+  (void)writeFileAtomic(configPath_, (current.ok() ? *current : "") + yaml);
+}
+
 std::string Boxd::bin(const std::string& name) const { return buildDir() + "/bin/" + name; }
 
 void Boxd::start(const std::map<std::string, std::string>& env) {

@@ -39,6 +39,8 @@ class Boxd {
   std::string cgroupParent() const { return cgroupParent_; }
   std::string bin(const std::string& name) const;
 
+  // Adds lines to boxd's config file (read at start), e.g. "logMaxBytes: 65536\n".
+  void addConfig(const std::string& yaml);
   // Starts boxd (extra env, e.g. fault injection). Waits until its socket answers.
   void start(const std::map<std::string, std::string>& env = {});
   void stop();   // SIGTERM, wait

@@ -375,8 +375,9 @@ TEST_F(ShimTest, OutputWrittenRightBeforeExitIsInTheLogWhenTheExitIsReported) {
   EXPECT_EQ(ev->name, "big");
   std::string got = content(big.logPath);
   // EXPECT_TRUE, not EXPECT_EQ: gtest's line diff of two 350 KB texts needs gigabytes.
-  EXPECT_TRUE(got == seqLines(1, 60000) + "LAST\n") << got.size() << " bytes, ending "
-                                                     << got.substr(got.size() - std::min<size_t>(got.size(), 20));
+  EXPECT_TRUE(got == seqLines(1, 60000) + "LAST\n")
+      << got.size() << " bytes, ending "
+      << got.substr(got.size() - std::min<size_t>(got.size(), 20));
 
   // A child left running is killed with the pid namespace; the exit is not held up by it.
   ContainerLaunch bg = container("bg", {"sh", "-c", "sleep 1000 & echo bye"});
