@@ -390,6 +390,30 @@ TEST_F(ShimTest, OutputWrittenRightBeforeExitIsInTheLogWhenTheExitIsReported) {
   EXPECT_EQ(content(bg.logPath), "bye\n");
 }
 
+TEST_F(ShimTest, APipeHeldOpenAfterTheExitIsReadForAWhileThenClosed) {
+  ::signal(SIGPIPE, SIG_IGN);  // the write after the shim closes its end must fail, not kill us
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l = container("app", {"sh", "-c", "echo start; exec sleep 1000"});
+  auto st = start(client, l);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_TRUE(waitUntil([&] { return content(l.logPath) == "start\n"; }, 5000));
+  // Something outside the container holds the write end, as a leaked fd would.
+  Fd held(::open(("/proc/" + std::to_string(st->pid) + "/fd/1").c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(held) << std::strerror(errno);
+  int64_t t0 = monotonicMs();
+  ASSERT_TRUE(client.stop("app", 0).ok());
+  EXPECT_LT(monotonicMs() - t0, 1000) << "the exit is not held up by the open pipe";
+  ASSERT_EQ(::write(held.get(), "late\n", 5), 5);
+  EXPECT_TRUE(waitUntil([&] { return content(l.logPath) == "start\nlate\n"; }, 1500))
+      << content(l.logPath);
+  bool closed = waitUntil([&] { return ::write(held.get(), "x", 1) < 0 && errno == EPIPE; }, 5000);
+  EXPECT_TRUE(closed) << "the shim closes its end in the end";
+  EXPECT_GE(monotonicMs() - t0, 1500);
+  EXPECT_NE(content(cfg_.logFile).find("app: its output pipe is still open"), std::string::npos)
+      << content(cfg_.logFile);
+}
+
 TEST_F(ShimTest, LogsRotateAtTheBoundAndTheShimStaysSmall) {
   ShimIdentity id = launch();
   ShimClient client(cfg_.socketPath);
