@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent/boxctl_format.h"
+#include "agent/boxctl_logs.h"
 #include "agent/exec.h"
 #include "common/fd.h"
 #include "common/line_client.h"
@@ -32,7 +33,8 @@ constexpr const char* kUsage = R"(Usage: boxctl [--run-dir DIR | --socket PATH] 
 Commands:
   status [-o json]                 pods at a glance (NAME READY STATUS RESTARTS AGE) and spec errors
   describe POD                     spec source, containers, host resources, recent events
-  logs POD [-c CONTAINER] [-f]     a container's output
+  logs POD [-c CONTAINER] [-f|-p]  a container's output, rotated files included; -f follows it,
+                                   -p (--previous) shows the run before its last restart
   exec POD [-c CONTAINER] [-i] [-t] [-e KEY=VALUE]... -- CMD [ARGS...]
                                    run CMD in a running container (its namespaces, root, cgroup
                                    and environment); exits with CMD's code, 126 when it could
@@ -127,10 +129,12 @@ int cmdEvents(const std::vector<std::string>& args) {
 
 int cmdLogs(const std::vector<std::string>& args) {
   std::string pod, container;
-  bool follow = false;
+  bool follow = false, previous = false;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "-f" || args[i] == "--follow")
       follow = true;
+    else if (args[i] == "-p" || args[i] == "--previous")
+      previous = true;
     else if ((args[i] == "-c" || args[i] == "--container") && i + 1 < args.size())
       container = args[++i];
     else if (pod.empty() && args[i][0] != '-')
@@ -138,7 +142,8 @@ int cmdLogs(const std::vector<std::string>& args) {
     else
       die("logs: unexpected argument " + args[i]);
   }
-  if (pod.empty()) die("usage: boxctl logs POD [-c CONTAINER] [-f]");
+  if (pod.empty()) die("usage: boxctl logs POD [-c CONTAINER] [-f|-p]");
+  if (follow && previous) die("logs: -f and --previous cannot be combined: a previous run is over");
   json d = call({{"op", "logs"}, {"name", pod}});
   std::string path, names;
   // Init containers' logs too; without -c, the pod's only container (as kubectl).
@@ -147,8 +152,10 @@ int cmdLogs(const std::vector<std::string>& args) {
     bool mains = std::string(list) == "containers";
     for (const auto& c : d[list]) {
       names += (names.empty() ? "" : ", ") + c["name"].get<std::string>();
-      if (c["name"] == container || (container.empty() && mains && d[list].size() == 1))
+      if (c["name"] == container || (container.empty() && mains && d[list].size() == 1)) {
         path = c.value("log", "");
+        container = c["name"];
+      }
     }
   }
   if (path.empty()) {
@@ -156,22 +163,10 @@ int cmdLogs(const std::vector<std::string>& args) {
       die("pod " + pod + " has several containers; choose one with -c (" + names + ")");
     die("pod " + pod + " has no container \"" + container + "\" (" + names + ")");
   }
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd && !follow) return 0;  // nothing logged yet
-  char buf[65536];
-  for (;;) {
-    if (!fd) fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : 0;
-    if (n > 0) {
-      std::fwrite(buf, 1, static_cast<size_t>(n), stdout);
-      continue;
-    }
-    if (!follow) break;
-    std::fflush(stdout);
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 && fd) break;  // the pod and its logs are gone
-    ::usleep(200 * 1000);
-  }
+  Status st = previous ? agent::printPreviousLog(path, container, stdout)
+                       : agent::printLogs(path, follow, stdout);
+  std::fflush(stdout);
+  if (!st.ok()) die(st.error().message);
   return 0;
 }
 

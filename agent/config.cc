@@ -5,6 +5,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "specs/quantity.h"
+
 namespace boxd::agent {
 
 namespace {
@@ -54,6 +56,24 @@ Error positioned(const std::string& path, const YAML::Mark& at, const std::strin
                    ": " + message);
 }
 
+constexpr int64_t kMinLogBytes = 4096;  // smaller would rotate on nearly every write
+constexpr int kMaxLogFiles = 100;
+
+// logMaxBytes: bytes, or a quantity such as 10Mi.
+Status applyLogKey(Config& cfg, const std::string& key, const YAML::Node& v) {
+  if (key == "logMaxBytes") {
+    auto bytes = specs::parseMemoryBytes(v.as<std::string>());
+    if (!bytes.ok()) return makeError("logMaxBytes: " + bytes.error().message);
+    if (*bytes < kMinLogBytes) return makeError("logMaxBytes must be at least 4096");
+    cfg.logMaxBytes = *bytes;
+    return {};
+  }
+  int files = v.as<int>();
+  if (files < 1 || files > kMaxLogFiles) return makeError("logMaxFiles must be from 1 to 100");
+  cfg.logMaxFiles = files;
+  return {};
+}
+
 Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
   if (key == "specs")
     cfg.specsDir = v.as<std::string>();
@@ -71,6 +91,8 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     cfg.restartBackoffMs = static_cast<int>(v.as<double>() * 1000);
   else if (key == "logLevel")
     cfg.logLevel = v.as<std::string>();
+  else if (key == "logMaxBytes" || key == "logMaxFiles")
+    return applyLogKey(cfg, key, v);
   else
     return makeError("unknown key \"" + key + "\"");
   return {};

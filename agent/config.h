@@ -1,6 +1,7 @@
 // boxd's configuration: defaults, then /etc/boxd/boxd.yaml (or --config), then flags.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,14 +32,16 @@ struct Config {
   int restartBackoffMs = 10000;  // first delay after the first quick restart; doubles
   int maxBackoffMs = 300000;     // 5 minutes, as kubelet
   std::string logLevel = "info";
+  int64_t logMaxBytes = 10 << 20;  // a container's log file is rotated past this size
+  int logMaxFiles = 2;             // files kept per container run: the current + rotated ones
   NetworkConfig network;
 
   std::string socketPath() const { return paths.runDir + "/boxd.sock"; }
 };
 
 // Applies the YAML config file at path (keys: specs, stateDir, runDir, cgroupParent,
-// resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, and a network mapping with the
-// fields of NetworkConfig). Unknown keys are errors.
+// resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, logMaxBytes, logMaxFiles, and a
+// network mapping with the fields of NetworkConfig). Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.

@@ -92,6 +92,8 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   launch.cgroupProcs = cgroups_->procsFiles(cp.cgroupRel);
   launch.logPath = cp.logPath;
   launch.security = *security;
+  launch.logMaxBytes = cfg_.logMaxBytes;
+  launch.logMaxFiles = cfg_.logMaxFiles;
   std::string socket = podPaths(cfg_.paths, pod.rec.name, pod.rec.uid).socket;
   auto result = std::make_shared<Result<reconcilers::ContainerStatus>>(makeError("not started"));
   const std::string podName = pod.rec.name, uid = pod.rec.uid;

@@ -285,11 +285,20 @@ Result<Pipe> makePipe() {
   return Pipe{Fd(fds[0]), Fd(fds[1])};
 }
 
-Result<Fd> openLog(const std::string& path) {
-  const char* p = path.empty() ? "/dev/null" : path.c_str();
-  Fd fd(::open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640));
-  if (!fd) return sysError("open log", p);
-  return fd;
+// The container's stdout and stderr: one pipe, so the two keep their order of arrival, drained
+// by the shim into the log (log_writer.h); /dev/null when there is no log.
+Result<Pipe> makeOutput(const std::string& logPath) {
+  if (logPath.empty()) {
+    Fd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    if (!null) return sysError("open", "/dev/null");
+    return Pipe{Fd(), std::move(null)};
+  }
+  auto p = makePipe();
+  if (!p.ok()) return p.error();
+  // Only the shim's end: the container's writes wait on a full pipe instead of failing.
+  if (::fcntl(p->read.get(), F_SETFL, O_NONBLOCK) != 0)
+    return sysError("set O_NONBLOCK on output pipe of", logPath);
+  return p;
 }
 
 // The default seccomp filter, compiled on the first container start (in a throwaway child, so
@@ -371,7 +380,7 @@ Result<Started> startContainer(const ContainerLaunch& launch, const std::string&
   Result<const SeccompFilter*> seccomp = static_cast<const SeccompFilter*>(nullptr);
   if (!launch.security.privileged) seccomp = defaultSeccomp();
   if (!seccomp.ok()) return seccomp.error();
-  auto log = openLog(launch.logPath);
+  auto log = makeOutput(launch.logPath);
   if (!log.ok()) return log.error();
   Fd devNull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devNull) return sysError("open", "/dev/null");
@@ -392,7 +401,7 @@ Result<Started> startContainer(const ContainerLaunch& launch, const std::string&
   args.syncWrite = sync->write.get();
   args.errRead = err->read.get();
   args.errWrite = err->write.get();
-  args.logFd = log->get();
+  args.logFd = log->write.get();
   args.nullFd = devNull.get();
   args.seccomp = *seccomp;
 
@@ -400,6 +409,7 @@ Result<Started> startContainer(const ContainerLaunch& launch, const std::string&
   if (!pid.ok()) return pid.error();
   sync->read.reset();
   err->write.reset();
+  log->write.reset();  // the container holds the only write end: its exit means EOF
   if (Status st = joinCgroups(*pid, launch.cgroupProcs); !st.ok()) {
     discardChild(*pid);
     return st.error();
@@ -416,7 +426,7 @@ Result<Started> startContainer(const ContainerLaunch& launch, const std::string&
     discardChild(*pid);
     return message.ok() ? makeError(*message) : message.error();
   }
-  return Started{*pid, nowMs()};
+  return Started{*pid, nowMs(), std::move(log->read)};
 }
 
 }  // namespace boxd::shim

@@ -2,7 +2,7 @@
 //
 //   shim                                   child (clone NEWNS|NEWPID: pid 1 of a new pid ns)
 //   ────                                   ─────
-//   open log + /dev/null, two pipes
+//   output pipe + /dev/null, two pipes
 //   clone ──────────────────────────────▶  PDEATHSIG=SIGKILL; wait for "go" on the sync pipe
 //   write pid to every cgroup.procs
 //   send "go" ─────────────────────────▶   setsid → / rprivate → bind rootfs → mount table
@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/fd.h"
 #include "common/result.h"
 #include "reconcilers/sandbox/shim_protocol.h"
 
@@ -38,6 +39,7 @@ namespace boxd::shim {
 struct Started {
   pid_t pid = 0;  // in the shim's (host) pid namespace
   int64_t startedAtMs = 0;
+  Fd output;  // the shim's (non-blocking) end of the stdout+stderr pipe; none without a log
 };
 
 // Blocks until the container has exec'd or failed (bounded by timeoutMs). The hostname fills the

@@ -27,6 +27,9 @@ namespace {
 constexpr uint64_t kListenId = 0;
 constexpr uint64_t kSignalId = 1;
 constexpr size_t kMaxPendingOutput = 4 << 20;
+constexpr size_t kLogPumpBytes = 256 << 10;  // per wake-up; then the other fds get their turn
+constexpr size_t kLogDrainBytes = 4 << 20;   // at exit: more than a pipe holds, yet bounded
+constexpr int64_t kLogLingerMs = 2000;
 
 Status epollAdd(int epfd, int fd, uint64_t id, uint32_t events) {
   epoll_event ev{};
@@ -35,6 +38,16 @@ Status epollAdd(int epfd, int fd, uint64_t id, uint32_t events) {
   if (::epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
     return sysError("epoll_ctl add", std::to_string(fd));
   return {};
+}
+
+// Copies what the pipe holds (up to budget) and reports a new write failure once; true at EOF.
+bool pumpLog(LogWriter& w, const std::string& container, size_t budget) {
+  LogWriter::Pumped p = w.pump(budget);
+  if (p.newError) {
+    shimLog("%s: %s; dropping its output until writing works again", container.c_str(),
+            p.newError->message.c_str());
+  }
+  return p.eof;
 }
 
 }  // namespace
@@ -87,6 +100,8 @@ int Server::run() {
         onAccept();
       else if (id == kSignalId)
         onSignals();
+      else if (id >= kFirstLogId)
+        onLogEvent(id);
       else
         onConnEvent(id, events[i].events);
     }
@@ -265,6 +280,8 @@ json Server::doStart(const json& req) {
   auto existing = containers_.find(launch->name);
   if (existing != containers_.end() && existing->second.status.running)
     return proto::errorReply("container \"" + launch->name + "\" is already running");
+  bool restarted = existing != containers_.end();
+  if (restarted) drainLog(existing->second.logId, true);  // the last run's file is complete
   auto started = startContainer(*launch, opts_.hostname);
   if (!started.ok()) {
     shimLog("start %s: %s", launch->name.c_str(), started.error().message.c_str());
@@ -275,6 +292,11 @@ json Server::doStart(const json& req) {
   c.status.pid = started->pid;
   c.status.running = true;
   c.status.startedAtMs = started->startedAtMs;
+  if (Status st = attachLog(c, *launch, std::move(started->output), restarted); !st.ok()) {
+    ::kill(started->pid, SIGKILL);  // our child, in no table yet: reap() collects it
+    shimLog("start %s: %s", launch->name.c_str(), st.error().message.c_str());
+    return proto::errorReply(st.error().message);
+  }
   containers_[launch->name] = std::move(c);
   shimLog("started %s as pid %d", launch->name.c_str(), static_cast<int>(started->pid));
   return {{"ok", true}, {"pid", started->pid}, {"startedAtMs", started->startedAtMs}};
@@ -312,6 +334,51 @@ void Server::doShutdown(uint64_t id, int graceSeconds) {
 void Server::doSubscribe(uint64_t id) {
   conns_[id].subscriber = true;
   reply(id, proto::okReply());
+}
+
+// ---- container output ----
+
+Status Server::attachLog(Container& c, const reconcilers::ContainerLaunch& l, Fd pipe,
+                         bool restarted) {
+  if (!pipe) return {};
+  if (restarted) {
+    if (Status st = keepPreviousRun(l.logPath, l.logMaxFiles); !st.ok())
+      shimLog("%s: %s; the new run goes on in the old log", l.name.c_str(),
+              st.error().message.c_str());
+  }
+  auto writer = LogWriter::open(l.logPath, {l.logMaxBytes, l.logMaxFiles}, std::move(pipe));
+  if (!writer.ok()) return writer.error();
+  uint64_t id = nextLogId_++;
+  BOXD_TRY(epollAdd(epoll_.get(), writer->pipeFd(), id, EPOLLIN));
+  logs_.emplace(id, LogOutput{std::move(*writer), l.name, 0});
+  c.logId = id;
+  return {};
+}
+
+void Server::onLogEvent(uint64_t id) {
+  auto it = logs_.find(id);
+  if (it == logs_.end()) return;
+  if (pumpLog(it->second.writer, it->second.container, kLogPumpBytes)) closeLog(id);
+}
+
+void Server::drainLog(uint64_t id, bool closeNow) {
+  auto it = logs_.find(id);
+  if (it == logs_.end()) return;
+  bool eof = pumpLog(it->second.writer, it->second.container, kLogDrainBytes);
+  if (eof || closeNow) return closeLog(id);
+  if (it->second.closeAtMs == 0) it->second.closeAtMs = monotonicMs() + kLogLingerMs;
+}
+
+void Server::closeLog(uint64_t id) {
+  auto it = logs_.find(id);
+  if (it == logs_.end()) return;
+  const LogWriter& w = it->second.writer;
+  if (!w.eof()) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.pipeFd(), nullptr);
+  if (w.droppedBytes() > 0) {
+    shimLog("%s: %llu bytes of output could not be written to %s", it->second.container.c_str(),
+            static_cast<unsigned long long>(w.droppedBytes()), w.path().c_str());
+  }
+  logs_.erase(it);
 }
 
 // ---- containers ----
@@ -361,6 +428,7 @@ void Server::reap() {
 }
 
 void Server::onExit(Container& c, int waitStatus) {
+  drainLog(c.logId, false);  // before anyone hears of the exit
   c.status.running = false;
   c.killAtMs = 0;
   c.status.finishedAtMs = nowMs();
@@ -387,6 +455,15 @@ void Server::onExit(Container& c, int waitStatus) {
 
 void Server::fireTimers() {
   int64_t now = monotonicMs();
+  for (auto it = logs_.begin(); it != logs_.end();) {
+    auto next = std::next(it);
+    if (it->second.closeAtMs != 0 && now >= it->second.closeAtMs) {
+      shimLog("%s: its output pipe is still open %lld ms after it exited, closing it",
+              it->second.container.c_str(), static_cast<long long>(kLogLingerMs));
+      drainLog(it->first, true);
+    }
+    it = next;
+  }
   for (auto& [name, c] : containers_) {
     if (c.status.running && c.killAtMs != 0 && now >= c.killAtMs) {
       shimLog("%s did not stop within its grace period, killing", name.c_str());
@@ -401,6 +478,9 @@ int Server::nextTimeoutMs() const {
   for (const auto& [name, c] : containers_) {
     if (c.status.running && c.killAtMs != 0)
       next = next < 0 ? c.killAtMs : std::min(next, c.killAtMs);
+  }
+  for (const auto& [id, log] : logs_) {
+    if (log.closeAtMs != 0) next = next < 0 ? log.closeAtMs : std::min(next, log.closeAtMs);
   }
   if (next < 0) return -1;
   return static_cast<int>(std::clamp<int64_t>(next - monotonicMs(), 0, 60000));
@@ -417,6 +497,7 @@ void Server::maybeFinishShutdown() {
 // Every container has exited: remove the runtime files first (a caller that got the reply may
 // check them at once), then answer, then leave the loop.
 void Server::finish() {
+  while (!logs_.empty()) drainLog(logs_.begin()->first, true);
   removeRuntimeFiles(opts_, socketInode_);
   for (uint64_t id : shutdownWaiters_) {
     auto it = conns_.find(id);

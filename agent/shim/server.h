@@ -6,6 +6,11 @@
 // requests until it has replied. Subscribers get every exit event; one that stops reading (more
 // than kMaxPendingOutput buffered) or goes away is dropped.
 //
+// Each container run's stdout+stderr pipe is in the same epoll set and copied to its log file
+// (log_writer.h) as it becomes readable. When the container exits, what its pipe holds is
+// drained before the exit is reported, so its last output is in the file by then; a pipe that
+// something else still holds open is read for kLogLingerMs more, then closed.
+//
 // SIGTERM/SIGINT to the shim: the same as {"op":"shutdown","graceSeconds":<--term-grace>}
 // (default 10 s): containers get SIGTERM, then SIGKILL after the grace, then socket and pidfile
 // are removed and the shim exits 0. A second SIGTERM/SIGINT kills the containers at once.
@@ -21,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/shim/log_writer.h"
 #include "agent/shim/startup.h"
 #include "common/fd.h"
 #include "common/result.h"
@@ -50,6 +56,12 @@ class Server {
     reconcilers::ContainerStatus status;
     int64_t killAtMs = 0;  // monotonic SIGKILL deadline of a graceful stop, 0 = none
     std::vector<uint64_t> stopWaiters;
+    uint64_t logId = 0;  // its run's output in logs_ (gone once drained)
+  };
+  struct LogOutput {
+    LogWriter writer;
+    std::string container;
+    int64_t closeAtMs = 0;  // monotonic: the run has exited, the pipe is still open
   };
 
   Server(Options opts, Fd listen, ino_t socketInode)
@@ -79,6 +91,11 @@ class Server {
   void maybeFinishShutdown();
   void finish();
 
+  Status attachLog(Container& c, const reconcilers::ContainerLaunch& l, Fd pipe, bool restarted);
+  void onLogEvent(uint64_t id);
+  void drainLog(uint64_t id, bool closeNow);  // at exit: what the pipe holds now, bounded
+  void closeLog(uint64_t id);
+
   void reply(uint64_t id, const nlohmann::json& msg);
   void release(uint64_t id, const nlohmann::json& msg);  // reply to a pending request, go on
   bool flush(uint64_t id);                               // false = the connection was closed
@@ -91,6 +108,9 @@ class Server {
   std::map<uint64_t, Conn> conns_;
   uint64_t nextId_ = 2;  // 0 = listening socket, 1 = signalfd
   std::map<std::string, Container> containers_;
+  std::map<uint64_t, LogOutput> logs_;
+  static constexpr uint64_t kFirstLogId = uint64_t{1} << 62;  // apart from the connections' ids
+  uint64_t nextLogId_ = kFirstLogId;
   bool shuttingDown_ = false;
   int terminateSignals_ = 0;
   std::vector<uint64_t> shutdownWaiters_;

@@ -4,6 +4,8 @@
 //   {"op":"start","name","rootfs","argv":[..],"env":["K=V"],"cwd","cgroupProcs":[..],"log",
 //    "security":{uid,gid,groups,capabilities,privileged,readOnlyRootfs,noNewPrivs}}
 //        -> {"ok":true,"pid":N,"startedAtMs":T}        (only after execve succeeded)
+//        optional "logMaxBytes", "logMaxFiles": the log's rotation (agent/shim/log_writer.h);
+//        starting a name again keeps its last run's log as <c>.previous.log
 //   {"op":"state"}          -> {"ok":true,"containers":[{name,pid,running,exitCode,signal,
 //                                                         startedAtMs,finishedAtMs}]}
 //   {"op":"stop","name","graceSeconds"}   -> {"ok":true} once the container has exited
@@ -54,6 +56,10 @@ struct ContainerLaunch {
   std::vector<std::string> cgroupProcs;
   std::string logPath;  // stdout+stderr, appended; empty = /dev/null
   ContainerSecurity security;
+
+  // The log's rotation: past logMaxBytes; logMaxFiles = the current file + rotated ones kept.
+  int64_t logMaxBytes = 10 << 20;
+  int logMaxFiles = 2;
 };
 
 struct ContainerStatus {
@@ -175,11 +181,13 @@ inline Result<ContainerSecurity> securityFromJson(const nlohmann::json& j) {
 }
 
 inline nlohmann::json startRequest(const ContainerLaunch& l) {
-  return {{"op", "start"},       {"name", l.name},
-          {"rootfs", l.rootfs},  {"argv", l.argv},
-          {"env", l.env},        {"cwd", l.cwd},
-          {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath},
-          {"security", securityToJson(l.security)}};
+  nlohmann::json j = {
+      {"op", "start"}, {"name", l.name}, {"rootfs", l.rootfs},           {"argv", l.argv},
+      {"env", l.env},  {"cwd", l.cwd},   {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath}};
+  j["security"] = securityToJson(l.security);
+  j["logMaxBytes"] = l.logMaxBytes;
+  j["logMaxFiles"] = l.logMaxFiles;
+  return j;
 }
 
 inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {
@@ -194,6 +202,10 @@ inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {
   auto security = securityFromJson(j.contains("security") ? j["security"] : nlohmann::json());
   if (!security.ok()) return security.error();
   l.security = std::move(*security);
+  BOXD_TRY(getInt(j, "logMaxBytes", l.logMaxBytes));
+  BOXD_TRY(getInt(j, "logMaxFiles", l.logMaxFiles));
+  if (l.logMaxBytes <= 0 || l.logMaxFiles <= 0)
+    return makeError("fields \"logMaxBytes\" and \"logMaxFiles\" must be positive");
   if (l.name.empty()) return makeError("field \"name\" is empty");
   if (l.argv.empty()) return makeError("field \"argv\" is empty");
   return l;

@@ -164,19 +164,17 @@ Boxd::Boxd() {
   gateway_ = subnet_.substr(0, subnet_.rfind('.')) + ".1";
   (void)mkdirAll(specs());
   configPath_ = dir_ / "boxd.yaml";
-  configure("");
+  configureNetwork("");
 }
 
-void Boxd::configure(const std::string& extra, const std::string& networkExtra) {
+void Boxd::configureNetwork(const std::string& networkExtra) {
   std::string network = "network:\n  bridge: " + bridge_ + "\n  subnet: " + subnet_ +
                         "\n  nftTable: " + nftTable_ + "\n  masquerade: false\n";
   for (const auto& l : split(networkExtra, '\n')) {
     if (!l.empty()) network += "  " + l + "\n";
   }
-  (void)writeFileAtomic(configPath_, "restartBackoffSeconds: 1\nrescanSeconds: 2\n"
-                                     "resyncSeconds: 1\n" +
-                                         extra + (extra.empty() || extra.back() == '\n' ? "" : "\n") +
-                                         network);
+  (void)writeFileAtomic(configPath_,
+                        "restartBackoffSeconds: 1\nrescanSeconds: 2\nresyncSeconds: 1\n" + network);
 }
 
 Boxd::~Boxd() {
@@ -192,6 +190,11 @@ Boxd::~Boxd() {
   // The shared network objects boxd keeps between pods, created by this test's boxd only.
   (void)run({"ip", "link", "delete", bridge_, "type", "bridge"});
   (void)run({"nft", "delete", "table", "ip", nftTable_});
+}
+
+void Boxd::addConfig(const std::string& yaml) {
+  auto current = readFile(configPath_);
+  (void)writeFileAtomic(configPath_, (current.ok() ? *current : "") + yaml);
 }
 
 std::string Boxd::bin(const std::string& name) const { return buildDir() + "/bin/" + name; }

@@ -43,10 +43,13 @@ class Boxd {
   std::string subnet() const { return subnet_; }      // "10.241.7.0/24"
   std::string gateway() const { return gateway_; }    // the bridge's address, "10.241.7.1"
   std::string nftTable() const { return nftTable_; }
-  // Rewrites boxd.yaml with extra top-level lines and network lines (each "key: value").
-  void configure(const std::string& extra, const std::string& networkExtra = "");
+  // Rewrites boxd.yaml with extra lines ("key: value") in its network mapping; lines added by
+  // addConfig before are dropped.
+  void configureNetwork(const std::string& networkExtra);
   std::string bin(const std::string& name) const;
 
+  // Adds lines to boxd's config file (read at start), e.g. "logMaxBytes: 65536\n".
+  void addConfig(const std::string& yaml);
   // Starts boxd (extra env, e.g. fault injection). Waits until its socket answers.
   void start(const std::map<std::string, std::string>& env = {});
   void stop();   // SIGTERM, wait

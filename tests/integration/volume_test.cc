@@ -1,9 +1,14 @@
 // emptyDir and hostPath volumes end to end: sharing, lifetime, tmpfs size, hostPath types,
 // read-only mounts, and paths that try to lead outside the container or the volume.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
+
+#include "common/fd.h"
 #include "common/util.h"
 #include "tests/integration/harness.h"
 
@@ -135,6 +140,84 @@ TEST_F(VolumeTest, HostPathTypesAndReadOnly) {
       << b_.status().dump(2);
   EXPECT_NE(b_.pod("q")["message"].get<std::string>().find("missing"), std::string::npos)
       << b_.pod("q").dump();
+}
+
+// A unix socket the test listens on, as a service on the host would. (busybox nc has no -U,
+// so the container checks the socket with test -S rather than connecting.)
+Fd listenUnix(const std::string& path) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd.get(), 4) != 0)
+    return Fd();
+  return fd;
+}
+
+std::string hostPathPod(const std::string& name, const std::string& path, const std::string& type,
+                        const std::string& mountPath, const std::string& script) {
+  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
+         "}\nspec:\n  restartPolicy: Never\n  volumes:\n  - {name: v, hostPath: {path: " + path +
+         ", type: " + type + "}}\n  containers:\n  - name: c\n    image: busybox\n" +
+         "    command: [sh, -c, '" + script +
+         "']\n    volumeMounts: [{name: v, mountPath: " + mountPath + "}]\n";
+}
+
+TEST_F(VolumeTest, HostPathSocketAndCharDeviceAreMountedAsWhatTheyAre) {
+  std::string sock = host_ / "app.sock";
+  Fd listener = listenUnix(sock);
+  ASSERT_TRUE(listener) << sock << ": " << std::strerror(errno);
+  b_.writeSpec("s.yaml", hostPathPod("s", sock, "Socket", "/mnt/app.sock",
+                                     "test -S /mnt/app.sock && echo SOCKET"));
+  // Not under the image's sticky /tmp: there even root may not open another user's file.
+  b_.writeSpec("d.yaml", hostPathPod("d", "/dev/null", "CharDevice", "/mnt/null",
+                                     "test -c /mnt/null && echo CHAR; echo x > /mnt/null && "
+                                     "echo WROTE; wc -c < /mnt/null"));
+  ASSERT_TRUE(b_.waitPhase("s", "Succeeded", 10000)) << b_.status().dump(2) << b_.log();
+  EXPECT_EQ(logs("s", "c"), "SOCKET\n");
+  ASSERT_TRUE(b_.waitPhase("d", "Succeeded", 10000)) << b_.status().dump(2);
+  EXPECT_EQ(logs("d", "c"), "CHAR\nWROTE\n0\n");
+  b_.removeSpec("s.yaml");
+  b_.removeSpec("d.yaml");
+  ASSERT_TRUE(b_.waitGone("s"));
+  ASSERT_TRUE(b_.waitGone("d"));
+  struct stat st {};
+  ASSERT_EQ(::lstat(sock.c_str(), &st), 0) << "the host's socket is left alone";
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(b_.leftovers(), std::vector<std::string>{});
+}
+
+TEST_F(VolumeTest, HostPathSocketOrCharDeviceMissingOrOfAnotherTypeFailsThePodClearly) {
+  ASSERT_TRUE(writeFileAtomic(host_ / "plain", "not special\n").ok());
+  Fd listener = listenUnix(host_ / "real.sock");
+  ASSERT_TRUE(listener);
+  struct Case {
+    const char* pod;
+    std::string path;
+    const char* type;
+    std::string message;
+  } cases[] = {
+      {"a", host_ / "missing.sock", "Socket",
+       "hostPath Socket " + host_ / "missing.sock" + ": No such file or directory"},
+      {"b", host_ / "missing-dev", "CharDevice",
+       "hostPath CharDevice " + host_ / "missing-dev" + ": No such file or directory"},
+      {"c", host_ / "plain", "Socket",
+       "hostPath " + host_ / "plain" + " is not a socket (type Socket)"},
+      {"e", host_ / "real.sock", "CharDevice",
+       "hostPath " + host_ / "real.sock" + " is not a character device (type CharDevice)"},
+  };
+  for (const auto& c : cases)
+    b_.writeSpec(std::string(c.pod) + ".yaml", hostPathPod(c.pod, c.path, c.type, "/v", "true"));
+  for (const auto& c : cases) {
+    ASSERT_TRUE(waitFor([&] { return b_.pod(c.pod)["reason"] == "CreateFailed"; }, 10000))
+        << c.pod << b_.status().dump(2);
+    std::string message = b_.pod(c.pod)["message"];
+    EXPECT_NE(message.find(c.message), std::string::npos) << c.pod << ": " << message;
+    std::string events = b_.boxctl({"events", c.pod}).out;
+    EXPECT_NE(events.find(c.message), std::string::npos) << c.pod << ": " << events;
+  }
+  EXPECT_EQ(b_.leftovers(), std::vector<std::string>{});
 }
 
 TEST_F(VolumeTest, PathsLeadingOutsideAreRefused) {

@@ -66,6 +66,11 @@ bool exists(const std::string& path) {
 
 int run(const std::string& cmd) { return std::system(cmd.c_str()); }
 
+std::string content(const std::string& path) {
+  auto text = readFile(path);
+  return text.ok() ? *text : "<missing " + path + ">";
+}
+
 // Sends raw bytes on a fresh connection and returns what comes back within timeoutMs.
 std::string rawExchange(const std::string& socketPath, const std::string& bytes, size_t lines,
                         int timeoutMs = 3000) {
@@ -335,6 +340,122 @@ TEST_F(ShimTest, MinimalDevReadOnlySysEnvAndCwd) {
   EXPECT_EQ(lines[2], "foo=bar home=/home/app host=" + cfg_.hostname);
   EXPECT_EQ(lines[3], "path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   EXPECT_EQ(lines[4], "/tmp");
+}
+
+// ---- container output: pipe → log file (agent/shim/log_writer.h) ----
+
+std::string seqLines(int from, int to) {
+  std::string out;
+  for (int i = from; i <= to; ++i) out += std::to_string(i) + "\n";
+  return out;
+}
+
+int64_t fileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+TEST_F(ShimTest, StdoutAndStderrShareTheLogInOrderOfArrival) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  std::string out = runToEnd(
+      client, container("app", {"sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2"}));
+  EXPECT_EQ(out, "out1\nerr1\nout2\nerr2\n");
+}
+
+TEST_F(ShimTest, OutputWrittenRightBeforeExitIsInTheLogWhenTheExitIsReported) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  auto sub = client.subscribe();
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  // Several pipe buffers' worth, the last line written just before exit.
+  ContainerLaunch big = container("big", {"sh", "-c", "seq 1 60000; echo LAST"});
+  ASSERT_TRUE(start(client, big).ok());
+  auto ev = sub->next(10000);
+  ASSERT_TRUE(ev.ok()) << ev.error().message;
+  EXPECT_EQ(ev->name, "big");
+  std::string got = content(big.logPath);
+  // EXPECT_TRUE, not EXPECT_EQ: gtest's line diff of two 350 KB texts needs gigabytes.
+  EXPECT_TRUE(got == seqLines(1, 60000) + "LAST\n")
+      << got.size() << " bytes, ending "
+      << got.substr(got.size() - std::min<size_t>(got.size(), 20));
+
+  // A child left running is killed with the pid namespace; the exit is not held up by it.
+  ContainerLaunch bg = container("bg", {"sh", "-c", "sleep 1000 & echo bye"});
+  int64_t t0 = monotonicMs();
+  ASSERT_TRUE(start(client, bg).ok());
+  ev = sub->next(5000);
+  ASSERT_TRUE(ev.ok()) << ev.error().message;
+  EXPECT_EQ(ev->name, "bg");
+  EXPECT_LT(monotonicMs() - t0, 2000);
+  EXPECT_EQ(content(bg.logPath), "bye\n");
+}
+
+TEST_F(ShimTest, APipeHeldOpenAfterTheExitIsReadForAWhileThenClosed) {
+  ::signal(SIGPIPE, SIG_IGN);  // the write after the shim closes its end must fail, not kill us
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l = container("app", {"sh", "-c", "echo start; exec sleep 1000"});
+  auto st = start(client, l);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_TRUE(waitUntil([&] { return content(l.logPath) == "start\n"; }, 5000));
+  // Something outside the container holds the write end, as a leaked fd would.
+  Fd held(::open(("/proc/" + std::to_string(st->pid) + "/fd/1").c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(held) << std::strerror(errno);
+  int64_t t0 = monotonicMs();
+  ASSERT_TRUE(client.stop("app", 0).ok());
+  EXPECT_LT(monotonicMs() - t0, 1000) << "the exit is not held up by the open pipe";
+  ASSERT_EQ(::write(held.get(), "late\n", 5), 5);
+  EXPECT_TRUE(waitUntil([&] { return content(l.logPath) == "start\nlate\n"; }, 1500))
+      << content(l.logPath);
+  bool closed = waitUntil([&] { return ::write(held.get(), "x", 1) < 0 && errno == EPIPE; }, 5000);
+  EXPECT_TRUE(closed) << "the shim closes its end in the end";
+  EXPECT_GE(monotonicMs() - t0, 1500);
+  EXPECT_NE(content(cfg_.logFile).find("app: its output pipe is still open"), std::string::npos)
+      << content(cfg_.logFile);
+}
+
+TEST_F(ShimTest, LogsRotateAtTheBoundAndTheShimStaysSmall) {
+  ShimIdentity id = launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l = container("chatty", {"seq", "1", "450000"});  // about 2.9 MiB
+  l.logMaxBytes = 1 << 20;
+  l.logMaxFiles = 2;
+  ASSERT_TRUE(start(client, l).ok());
+  ContainerStatus st = waitExited(client, "chatty", 20000);
+  EXPECT_EQ(st.exitCode, 0);
+  std::string rotated = l.logPath + ".1";
+  EXPECT_FALSE(exists(l.logPath + ".2"));
+  int64_t current = fileSize(l.logPath), older = fileSize(rotated);
+  // Within the bound but for the end of a line begun before it (7 bytes here).
+  EXPECT_LE(current, l.logMaxBytes + 7);
+  EXPECT_LE(older, l.logMaxBytes + 7);
+  EXPECT_GT(older, l.logMaxBytes - 16) << "a rotated file is full, up to whole lines";
+  EXPECT_LE(current + older, l.logMaxBytes * l.logMaxFiles + (64 << 10));
+  // The newest output, whole lines, in order, up to the last one.
+  std::string kept = content(rotated) + content(l.logPath);
+  auto lines = split(trim(kept), '\n');
+  ASSERT_FALSE(lines.empty());
+  int first = std::stoi(lines.front());
+  EXPECT_TRUE(kept == seqLines(first, 450000)) << kept.size() << " bytes from " << first;
+  // Copying never grows the shim: one fixed buffer, no queue.
+  std::string peak = statusField(id.pid, "VmHWM");
+  EXPECT_LT(std::stol(peak), 8 * 1024) << peak;
+}
+
+TEST_F(ShimTest, StartingAContainerAgainKeepsItsPreviousRunsLog) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ContainerLaunch l = container("app", {"sh", "-c", "echo run 1"});
+  std::string previous = dir_ + "/app.previous.log";
+  EXPECT_EQ(runToEnd(client, l), "run 1\n");
+  EXPECT_FALSE(exists(previous)) << "a first run has no previous one";
+  l.argv = {"sh", "-c", "echo run 2"};
+  EXPECT_EQ(runToEnd(client, l), "run 2\n") << "the new run starts a fresh file";
+  EXPECT_EQ(content(previous), "run 1\n");
+  l.argv = {"sh", "-c", "echo run 3"};
+  EXPECT_EQ(runToEnd(client, l), "run 3\n");
+  EXPECT_EQ(content(previous), "run 2\n");
 }
 
 // ---- security defaults (agent/shim/security.h, docs/security.md) ----

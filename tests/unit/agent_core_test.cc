@@ -256,6 +256,27 @@ TEST(Config, FileThenFlags) {
   EXPECT_EQ(cfg.resyncSeconds, 5);
 }
 
+TEST(Config, LogRotationSettings) {
+  TempDir t;
+  Config cfg;
+  EXPECT_EQ(cfg.logMaxBytes, 10 << 20);
+  EXPECT_EQ(cfg.logMaxFiles, 2);
+  write(t / "boxd.yaml", "logMaxBytes: 1Mi\nlogMaxFiles: 3\n");
+  ASSERT_TRUE(loadConfigFile(t / "boxd.yaml", cfg).ok());
+  EXPECT_EQ(cfg.logMaxBytes, 1 << 20);
+  EXPECT_EQ(cfg.logMaxFiles, 3);
+  write(t / "boxd.yaml", "logMaxBytes: 65536\n");
+  ASSERT_TRUE(loadConfigFile(t / "boxd.yaml", cfg).ok());
+  EXPECT_EQ(cfg.logMaxBytes, 65536);
+  for (const char* bad : {"logMaxBytes: 100\n", "logMaxBytes: lots\n", "logMaxFiles: 0\n"}) {
+    write(t / "boxd.yaml", bad);
+    Status st = loadConfigFile(t / "boxd.yaml", cfg);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.error().message.find("boxd.yaml:1:1: logMax"), std::string::npos)
+        << st.error().message;
+  }
+}
+
 TEST(Config, UnknownKeyNamesFileAndLine) {
   TempDir t;
   write(t / "boxd.yaml", "specs: /a\nbogus: 1\n");
