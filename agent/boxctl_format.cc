@@ -87,11 +87,13 @@ std::string formatStatus(const json& s) {
   if (!str(s, "revision").empty()) out += " (revision " + str(s, "revision") + ")";
   out += "\n";
   int64_t now = s.value("nowMs", int64_t{0});
-  std::vector<std::vector<std::string>> rows = {{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"}};
   for (const auto& p : s["pods"]) {
+    std::string ip = p.value("hostNetwork", false) ? "host" : str(p, "podIP");
     rows.push_back({str(p, "name"), str(p, "ready"), statusColumn(p),
                     std::to_string(p.value("restarts", 0)),
-                    formatAge(now - p.value("createdAtMs", now))});
+                    formatAge(now - p.value("createdAtMs", now)), ip.empty() ? "-" : ip});
   }
   if (rows.size() == 1)
     out += "No pods.\n";
@@ -113,6 +115,10 @@ std::string formatDescribe(const json& p) {
   out += "UID:          " + str(p, "uid") + "\n";
   out += "Source:       " + str(p, "sourceFile") + "\n";
   out += "Status:       " + statusColumn(p) + "\n";
+  if (p.value("hostNetwork", false))
+    out += "IP:           host network\n";
+  else if (!str(p, "podIP").empty())
+    out += "IP:           " + str(p, "podIP") + "\n";
   if (!str(p, "message").empty()) out += "Message:      " + str(p, "message") + "\n";
   out += "Created:      " + clock(p.value("createdAtMs", int64_t{0})) + "\n";
   out += "Spec hash:    " + str(p, "specHash").substr(0, 16) + "\n";

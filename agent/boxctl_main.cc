@@ -32,7 +32,7 @@ constexpr const char* kUsage = R"(Usage: boxctl [--run-dir DIR | --socket PATH] 
 
 Commands:
   status [-o json]                 pods at a glance (NAME READY STATUS RESTARTS AGE) and spec errors
-  describe POD                     spec source, containers, host resources, recent events
+  describe POD [-o json]           spec source, IP, containers, host resources, recent events
   logs POD [-c CONTAINER] [-f|-p]  a container's output, rotated files included; -f follows it,
                                    -p (--previous) shows the run before its last restart
   exec POD [-c CONTAINER] [-i] [-t] [-e KEY=VALUE]... -- CMD [ARGS...]
@@ -115,8 +115,10 @@ int cmdStatus(const std::vector<std::string>& args) {
 }
 
 int cmdDescribe(const std::vector<std::string>& args) {
-  if (args.size() != 1) die("usage: boxctl describe POD");
-  std::fputs(agent::formatDescribe(call({{"op", "describe"}, {"name", args[0]}})).c_str(), stdout);
+  bool asJson = args.size() == 3 && args[1] == "-o" && args[2] == "json";
+  if (args.size() != 1 && !asJson) die("usage: boxctl describe POD [-o json]");
+  json d = call({{"op", "describe"}, {"name", args[0]}});
+  std::fputs(asJson ? (d.dump(2) + "\n").c_str() : agent::formatDescribe(d).c_str(), stdout);
   return 0;
 }
 

@@ -9,3 +9,9 @@ boxd_test(boxd_integration_test LABEL integration TIMEOUT 600
           ${CMAKE_CURRENT_LIST_DIR}/init_test.cc ${CMAKE_CURRENT_LIST_DIR}/volume_test.cc
   LIBS boxd_test_harness)
 add_dependencies(boxd_integration_test boxd boxctl boxd-shim)
+
+# Pod networking end to end: bridge, veth, IPAM, hostPort, drift, faults at each network step.
+boxd_test(boxd_network_test LABEL integration TIMEOUT 600
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/network_test.cc
+  LIBS boxd_test_harness)
+add_dependencies(boxd_network_test boxd boxctl boxd-shim)

@@ -54,7 +54,8 @@ pid_t spawnTo(const std::vector<std::string>& argv, const std::map<std::string, 
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
+  // spawnp: tools such as ip, nft and sqlite3 are found on PATH.
+  int rc = posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
     if (error != nullptr) *error = "spawn " + argv[0] + ": " + std::strerror(rc);
@@ -206,8 +207,8 @@ void Boxd::start(const std::map<std::string, std::string>& env) {
                                    "debug"};
   pid_ = spawnTo(argv, env, dir_ / "boxd.log", true, nullptr);
   if (pid_ < 0) return;
-  waitFor([&] { return !running() || ::access((runDir() + "/boxd.sock").c_str(), F_OK) == 0; },
-          10000);
+  // The socket answering, not just existing: a boxd killed before left its socket file behind.
+  waitFor([&] { return !running() || !rawRequest("{\"op\":\"status\"}").empty(); }, 10000);
 }
 
 bool Boxd::running() const {
@@ -286,7 +287,16 @@ bool Boxd::waitPhase(const std::string& name, const std::string& phase, int time
 }
 
 bool Boxd::waitGone(const std::string& name, int timeoutMs) {
-  return waitFor([&] { return pod(name).is_null(); }, timeoutMs);
+  return waitFor(
+      [&] {
+        nlohmann::json s = status();
+        if (s.contains("error")) return false;  // boxd not answering is not "gone"
+        for (const auto& p : s["pods"]) {
+          if (p["name"] == name) return false;
+        }
+        return true;
+      },
+      timeoutMs);
 }
 
 std::vector<std::string> Boxd::leftovers() {

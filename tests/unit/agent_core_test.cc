@@ -215,6 +215,7 @@ TEST(BoxctlFormat, StatusTableAndErrors) {
                          {"phase", "Running"},
                          {"reason", ""},
                          {"restarts", 1},
+                         {"podIP", "10.88.0.5"},
                          {"createdAtMs", 40000},
                          {"containers", nlohmann::json::array()}},
                         {{"name", "db"},
@@ -230,9 +231,11 @@ TEST(BoxctlFormat, StatusTableAndErrors) {
                          {"errors", {{{"text", "bad.yaml:3:5: spec: boom"}}}}}}}};
   std::string out = formatStatus(s);
   EXPECT_NE(out.find("specs: /etc/boxd/specs (revision abc)"), std::string::npos) << out;
-  EXPECT_NE(out.find("NAME   READY   STATUS          RESTARTS   AGE"), std::string::npos) << out;
-  EXPECT_NE(out.find("web    2/2     Running         1          60s"), std::string::npos) << out;
-  EXPECT_NE(out.find("db     0/1     ImageNotFound   0          1s"), std::string::npos) << out;
+  EXPECT_NE(out.find("NAME   READY   STATUS          RESTARTS   AGE   IP"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("web    2/2     Running         1          60s   10.88.0.5"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("db     0/1     ImageNotFound   0          1s    -"), std::string::npos) << out;
   EXPECT_NE(out.find("bad.yaml:3:5: spec: boom"), std::string::npos) << out;
 }
 
