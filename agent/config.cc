@@ -168,6 +168,11 @@ CliOutcome parseBoxdArgs(int argc, char** argv, Config& cfg) {
       return {true, 2, "boxd: unknown option " + a + " (see boxd --help)"};
     if (!ok) return {true, 2, "boxd: option " + a + " needs a value"};
   }
+  // Steps are journaled with their paths and undone after a restart from any working directory.
+  for (std::string* path : {&cfg.specsDir, &cfg.paths.stateDir, &cfg.paths.runDir}) {
+    if (!path->empty() && (*path)[0] != '/')
+      *path = std::filesystem::absolute(*path).lexically_normal().string();
+  }
   return {};
 }
 

@@ -1,5 +1,7 @@
 // The agent's pure logic: desired-state rules, spec snapshots, the create plan, boxctl output.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <unistd.h>
 
 #include "agent/boxctl_format.h"
@@ -257,6 +259,38 @@ TEST(Config, FileThenFlags) {
   EXPECT_EQ(cfg.specsDir, "/srv/specs");
   EXPECT_EQ(cfg.paths.stateDir, "/x");
   EXPECT_EQ(cfg.resyncSeconds, 5);
+}
+
+TEST(Config, RelativePathsBecomeAbsolute) {
+  Config cfg;
+  const char* argv[] = {"boxd", "--state-dir", "state", "--run-dir", "./run/../run2"};
+  auto out = parseBoxdArgs(5, const_cast<char**>(argv), cfg);
+  EXPECT_FALSE(out.exit) << out.message;
+  std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(cfg.paths.stateDir, cwd + "/state");
+  EXPECT_EQ(cfg.paths.runDir, cwd + "/run2");
+}
+
+TEST(Config, NetworkSection) {
+  TempDir t;
+  Config cfg;
+  EXPECT_TRUE(cfg.network.enabled);
+  EXPECT_EQ(cfg.network.bridge, "boxd0");
+  write(t / "boxd.yaml",
+        "network:\n  bridge: br-pods\n  subnet: 10.77.0.0/24\n  hostPorts: false\n"
+        "  masquerade: false\n  nftTable: pods\n");
+  ASSERT_TRUE(loadConfigFile(t / "boxd.yaml", cfg).ok());
+  EXPECT_EQ(cfg.network.bridge, "br-pods");
+  EXPECT_EQ(cfg.network.subnet, "10.77.0.0/24");
+  EXPECT_FALSE(cfg.network.hostPorts);
+  EXPECT_FALSE(cfg.network.masquerade);
+  EXPECT_EQ(cfg.network.nftTable, "pods");
+  write(t / "boxd.yaml", "logLevel: info\nnetwork:\n  bridg: x\n");
+  Status st = loadConfigFile(t / "boxd.yaml", cfg);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message, std::string(t / "boxd.yaml") + ":3:3: unknown key \"network.bridg\"");
+  write(t / "boxd.yaml", "network:\n  bridge: a-very-long-bridge-name\n");
+  EXPECT_FALSE(loadConfigFile(t / "boxd.yaml", cfg).ok());
 }
 
 TEST(Config, LogRotationSettings) {
