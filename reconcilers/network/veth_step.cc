@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "common/fd.h"
+#include "common/util.h"
 #include "reconcilers/network/netlink.h"
 
 namespace boxd::reconcilers {
@@ -154,6 +155,14 @@ Status VethStep::apply() {
   if (!*h) return makeError("veth " + spec_.hostIf + " vanished right after creation", ENODEV);
   if ((*h)->master != (*bridge)->index) BOXD_TRY(host->setMaster(spec_.hostIf, spec_.bridge));
   if (!(*h)->up) BOXD_TRY(host->setUp(spec_.hostIf));
+  // Hairpin: a frame may leave through the port it came in on, so a pod reaches its own
+  // hostPort through a host address (DNAT sends it back to the same port).
+  std::string hairpin = "/sys/class/net/" + spec_.hostIf + "/brport/hairpin_mode";
+  auto mode = readFile(hairpin);
+  if (!mode.ok() || trim(*mode) != "1") {
+    Status st = writeFile(hairpin, "1");
+    if (!st.ok()) return st.error().wrap("enable hairpin on " + spec_.hostIf);
+  }
 
   // Up before the address: the kernel adds the subnet route (needed to reach the gateway) only
   // for a link that is up.
