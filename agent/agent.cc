@@ -104,15 +104,14 @@ Status Agent::setUpNetwork() {
   if (!net.ok()) return net.error().wrap("network.subnet");
   BOXD_TRY(store_->setMeta("network_subnet", net->str()));
   ipam_.emplace(*store_, *net);
-  if (n.masquerade) {
-    // Without forwarding the masquerade rule would never see a packet.
+  if (n.ipForward) {
     Status st = reconcilers::net::writeSysctl(
         reconcilers::net::sysctlPath({"net", "ipv4", "ip_forward"}), "1");
     if (!st.ok()) spdlog::warn("enable IPv4 forwarding: {}", st.error().message);
   }
-  spdlog::info("pod network: bridge {}, subnet {}{}{}", n.bridge, net->str(),
+  spdlog::info("pod network: bridge {}, subnet {}{}{}{}", n.bridge, net->str(),
                n.hostPorts ? ", hostPorts via nftables table ip " + n.nftTable : "",
-               n.masquerade ? ", masquerade" : "");
+               n.masquerade ? ", masquerade" : "", n.ipForward ? ", IPv4 forwarding on" : "");
   return {};
 }
 

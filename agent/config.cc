@@ -38,6 +38,8 @@ Status applyNetworkKey(NetworkConfig& n, const std::string& key, const YAML::Nod
     n.hostPorts = v.as<bool>();
   else if (key == "masquerade")
     n.masquerade = v.as<bool>();
+  else if (key == "ipForward")
+    n.ipForward = v.as<bool>();
   else if (key == "nftTable")
     n.nftTable = v.as<std::string>();
   else if (key == "resolvConf")

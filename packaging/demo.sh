@@ -53,6 +53,7 @@ cat <<MSG
 boxd runs in the background (pid $(cat "$pidfile"), log $log) on the specs in $top/examples.
 Try:  $bin/boxctl describe web
       $bin/boxctl logs web -c client -f
+      busybox wget -q -O - http://127.0.0.1:18080/    (web's hostPort)
       $bin/boxctl events
 Stop: packaging/demo.sh stop   (tears the demo pods down, then stops boxd)
 MSG

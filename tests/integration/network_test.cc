@@ -168,8 +168,8 @@ TEST_F(NetworkTest, HostPortIsForwardedFromTheHostAndRemovedWithThePod) {
   r = hostGet("127.0.0.1", port);
   EXPECT_NE(r.out.find("hello from pub"), std::string::npos) << r.out;
   // The pod itself, through the host's address: hairpin on its bridge port, and the host must
-  // forward (boxd turns forwarding on only with masquerade, which these tests leave off; the
-  // nftables privileged test covers the hairpin path in its own namespaces).
+  // forward (these tests set ipForward: false to leave the host's setting alone; the nftables
+  // privileged test covers the hairpin path in its own namespaces).
   std::string hostIf = "bxd" + b_.pod("pub")["uid"].get<std::string>().substr(0, 12);
   auto hairpin = readFile("/sys/class/net/" + hostIf + "/brport/hairpin_mode");
   EXPECT_EQ(hairpin.ok() ? trim(*hairpin) : "", "1");

@@ -1,6 +1,9 @@
 // Networking fields: container ports, hostNetwork, dnsPolicy, dnsConfig, hostAliases.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "common/util.h"
 #include "specs/parse.h"
 
 namespace boxd::specs {
@@ -146,6 +149,30 @@ spec:
   EXPECT_EQ(e[0],
             "f.yaml:5:14: spec.dnsPolicy: dnsPolicy \"None\" takes every resolver setting from "
             "spec.dnsConfig, which must list at least one nameserver");
+}
+
+}  // namespace
+}  // namespace boxd::specs
+
+namespace boxd::specs {
+namespace {
+
+// The examples the demo runs are read by the same parser boxd uses.
+TEST(Examples, EveryExampleParses) {
+  std::string dir = std::string(BOXD_TEST_SOURCE_DIR) + "/examples";
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".yaml") continue;
+    auto content = readFile(e.path().string());
+    ASSERT_TRUE(content.ok()) << content.error().message;
+    ParseResult r = parseSpecFile(e.path().filename().string(), *content);
+    EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].str());
+    ++files;
+  }
+  EXPECT_GE(files, 3);
+  ParseResult web = parseSpecFile("web.yaml", *readFile(dir + "/web.yaml"));
+  ASSERT_TRUE(web.ok());
+  EXPECT_EQ(web.pods[0].spec.containers[0].ports[0].hostPort, 18080);
 }
 
 }  // namespace
