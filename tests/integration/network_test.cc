@@ -92,11 +92,11 @@ class NetworkTest : public ::testing::Test {
     r.code = 0;
     return r;
   }
-  // HTTP GET from inside a pod, with busybox nc.
+  // HTTP GET from inside a pod: busybox wget, bounded by busybox timeout (wget's own -T
+  // crashes in Debian's static busybox).
   CmdResult podGet(const std::string& pod, const std::string& host, int port) {
-    return exec(pod, {"sh", "-c",
-                      "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 " + host + " " +
-                          std::to_string(port)});
+    return exec(pod, {"timeout", "3", "wget", "-q", "-O", "-",
+                      "http://" + host + ":" + std::to_string(port) + "/"});
   }
   CmdResult exec(const std::string& pod, const std::vector<std::string>& cmd) {
     std::vector<std::string> args = {"exec", pod, "--"};
