@@ -72,7 +72,7 @@ std::optional<uint32_t> nextFreeAddress(const Ipv4Net& net, const std::set<uint3
   return std::nullopt;
 }
 
-Result<Ipv4Net> pickFreeSubnet(const std::string& procNetRoute, const std::string& ownBridge) {
+std::vector<Ipv4Net> parseRoutes(const std::string& procNetRoute, const std::string& skipIface) {
   std::vector<Ipv4Net> routes;
   for (const std::string& line : split(procNetRoute, '\n')) {
     std::vector<std::string> f;
@@ -80,13 +80,18 @@ Result<Ipv4Net> pickFreeSubnet(const std::string& procNetRoute, const std::strin
       std::string t = trim(w);
       if (!t.empty()) f.push_back(t);
     }
-    if (f.size() < 8 || f[0] == "Iface" || f[0] == ownBridge) continue;
+    if (f.size() < 8 || f[0] == "Iface" || f[0] == skipIface) continue;
     char* end = nullptr;
     uint32_t dest = ntohl(static_cast<uint32_t>(std::strtoul(f[1].c_str(), &end, 16)));
     uint32_t mask = ntohl(static_cast<uint32_t>(std::strtoul(f[7].c_str(), &end, 16)));
     if (mask == 0) continue;  // a default route overlaps everything and matters for nothing here
     routes.push_back(Ipv4Net{dest & mask, 32 - __builtin_ctz(mask)});
   }
+  return routes;
+}
+
+Result<Ipv4Net> pickFreeSubnet(const std::string& procNetRoute, const std::string& ownBridge) {
+  std::vector<Ipv4Net> routes = parseRoutes(procNetRoute, ownBridge);
   for (uint32_t second = 88; second <= 99; ++second) {
     Ipv4Net candidate{(10u << 24) | (second << 16), 16};
     bool taken = false;

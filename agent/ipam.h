@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -45,6 +46,10 @@ struct Ipv4Net {
 // gateway and not in used. nullopt when the subnet is full.
 std::optional<uint32_t> nextFreeAddress(const Ipv4Net& net, const std::set<uint32_t>& used,
                                         uint32_t after);
+
+// The routes of /proc/net/route (its text), default routes and those through skipIface left
+// out.
+std::vector<Ipv4Net> parseRoutes(const std::string& procNetRoute, const std::string& skipIface);
 
 // The pod subnet when none is configured: 10.88.0.0/16, or the first of 10.89.0.0/16 ...
 // 10.99.0.0/16 that no route of the host overlaps (podman's default network uses 10.88 too).

@@ -1,6 +1,6 @@
 add_library(boxd_test_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/harness.cc)
 target_include_directories(boxd_test_harness PUBLIC ${CMAKE_SOURCE_DIR})
-target_link_libraries(boxd_test_harness PUBLIC boxd_common nlohmann_json::nlohmann_json)
+target_link_libraries(boxd_test_harness PUBLIC boxd_common boxd_agent_core nlohmann_json::nlohmann_json)
 target_compile_definitions(boxd_test_harness PRIVATE BOXD_TEST_BUILD_DIR="${CMAKE_BINARY_DIR}"
                                                      BOXD_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 

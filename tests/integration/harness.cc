@@ -11,14 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "agent/ipam.h"
 #include "common/line_client.h"
 #include "common/util.h"
 
@@ -133,23 +132,15 @@ namespace {
 
 // A /24 of 10.240.0.0/12 that no route of the host overlaps (parallel test runs pick their own).
 std::string freeTestSubnet() {
-  auto routes = readFile("/proc/net/route");
+  auto text = readFile("/proc/net/route");
+  auto routes = agent::parseRoutes(text.ok() ? *text : "", "");
   for (int attempt = 0; attempt < 100; ++attempt) {
     uint32_t r = static_cast<uint32_t>(std::stoul(randomHex(2), nullptr, 16));
-    uint32_t base = (10u << 24) | ((240u + (r >> 12 & 15u)) << 16) | ((r & 255u) << 8);
+    agent::Ipv4Net candidate{(10u << 24) | ((240u + (r >> 12 & 15u)) << 16) | ((r & 255u) << 8),
+                             24};
     bool taken = false;
-    for (const auto& line : split(routes.ok() ? *routes : "", '\n')) {
-      auto f = split(line, '\t');
-      if (f.size() < 8 || f[0] == "Iface") continue;
-      uint32_t dest = ntohl(static_cast<uint32_t>(std::stoul(f[1], nullptr, 16)));
-      uint32_t mask = ntohl(static_cast<uint32_t>(std::stoul(f[7], nullptr, 16)));
-      uint32_t m = mask & 0xffffff00u;  // the shorter of the two prefixes
-      if (mask != 0 && (dest & m) == (base & m)) taken = true;
-    }
-    if (!taken) {
-      return std::to_string(base >> 24) + "." + std::to_string(base >> 16 & 255) + "." +
-             std::to_string(base >> 8 & 255) + ".0/24";
-    }
+    for (const auto& route : routes) taken = taken || route.overlaps(candidate);
+    if (!taken) return candidate.str();
   }
   return "10.255.254.0/24";
 }
