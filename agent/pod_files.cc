@@ -64,6 +64,12 @@ void setOption(std::vector<specs::DnsOption>& opts, const specs::DnsOption& o) {
 
 }  // namespace
 
+bool onlyLoopbackNameservers(const std::string& resolvConf) {
+  Resolver r = parseResolv(resolvConf);
+  return !r.nameservers.empty() &&
+         std::all_of(r.nameservers.begin(), r.nameservers.end(), isLoopback);
+}
+
 std::string renderHostsFile(const specs::PodSpec& pod, const std::string& hostname,
                             const std::string& podIp, const std::string& hostHosts) {
   std::string out = "# hosts file of pod " + pod.name + ", written by boxd\n";
@@ -100,7 +106,8 @@ ResolvConf renderResolvConf(const specs::PodSpec& pod, const std::string& hostRe
     if (ownNetwork) {
       size_t before = r.nameservers.size();
       std::erase_if(r.nameservers, isLoopback);
-      if (before > 0 && r.nameservers.empty() && (!pod.dnsConfig || pod.dnsConfig->nameservers.empty()))
+      if (before > 0 && r.nameservers.empty() &&
+          (!pod.dnsConfig || pod.dnsConfig->nameservers.empty()))
         out.warning =
             "the host's resolv.conf lists only loopback nameservers, which the pod's network "
             "cannot reach; set spec.dnsConfig.nameservers (or point boxd's network.resolvConf at "

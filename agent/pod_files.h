@@ -23,6 +23,12 @@ struct ResolvConf {
 // appended without duplicates, options replaced by name). A pod in its own network namespace
 // cannot reach the host's loopback, so loopback nameservers (a local stub resolver) are dropped
 // there, with a warning when none is left.
+// True when a resolv.conf names nameservers and every one is a loopback address: a local stub
+// resolver (systemd-resolved's 127.0.0.53, dnsmasq) that a pod's own network cannot reach.
+bool onlyLoopbackNameservers(const std::string& resolvConf);
+// Where systemd-resolved writes the upstream servers behind its stub.
+inline constexpr const char* kResolvedUpstream = "/run/systemd/resolve/resolv.conf";
+
 ResolvConf renderResolvConf(const specs::PodSpec& pod, const std::string& hostResolv,
                             bool ownNetwork);
 

@@ -106,6 +106,10 @@ Result<PodNetwork> Agent::podNetwork(PodState& pod) {
   // Two small host files, read on the loop thread: they are local and tiny, and the plan must
   // hold their rendered content (it is journaled, so recovery never re-reads them).
   auto hostResolv = readFile(n.resolvConf);
+  if (hostResolv.ok() && !net.hostNetwork && onlyLoopbackNameservers(*hostResolv)) {
+    // Behind a local stub resolver: the pod gets the servers the stub forwards to.
+    if (auto upstream = readFile(kResolvedUpstream); upstream.ok()) hostResolv = upstream;
+  }
   if (!hostResolv.ok() && pod.spec.dnsPolicy != "None")
     event(pod.rec.name, "Warning", "DNSConfigForming",
           "cannot read " + n.resolvConf + " (" + hostResolv.error().message +
@@ -116,8 +120,7 @@ Result<PodNetwork> Agent::podNetwork(PodState& pod) {
     if (h.ok()) hostHosts = *h;
   }
   net.hosts = renderHostsFile(pod.spec, hostname, pod.podIp, hostHosts);
-  ResolvConf rc =
-      renderResolvConf(pod.spec, hostResolv.ok() ? *hostResolv : "", !net.hostNetwork);
+  ResolvConf rc = renderResolvConf(pod.spec, hostResolv.ok() ? *hostResolv : "", !net.hostNetwork);
   if (!rc.warning.empty()) event(pod.rec.name, "Warning", "DNSConfigForming", rc.warning);
   net.resolvConf = rc.content;
   net.hostname = hostname + "\n";

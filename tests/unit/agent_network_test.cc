@@ -88,8 +88,7 @@ TEST(Ipam, AddressesAreUniqueStableAndReleased) {
   EXPECT_EQ(formatIpv4(*again.acquire("f", "uid-f")), "10.9.0.2");
   auto full = again.acquire("g", "uid-g");
   ASSERT_FALSE(full.ok());
-  EXPECT_EQ(full.error().message,
-            "no free address left in the pod subnet 10.9.0.0/29 (5 in use)");
+  EXPECT_EQ(full.error().message, "no free address left in the pod subnet 10.9.0.0/29 (5 in use)");
 }
 
 specs::PodSpec pod(const std::string& name) {
@@ -127,6 +126,13 @@ TEST(PodFiles, ResolvConfFromTheHostWithDnsConfigMerged) {
   none.dnsConfig = specs::DnsConfig{{"192.0.2.1"}, {}, {}};
   EXPECT_EQ(renderResolvConf(none, host, true).content,
             "# resolv.conf of pod n (dnsPolicy None), written by boxd\nnameserver 192.0.2.1\n");
+}
+
+TEST(PodFiles, LoopbackOnlyResolvers) {
+  EXPECT_TRUE(onlyLoopbackNameservers("nameserver 127.0.0.53\noptions edns0\n"));
+  EXPECT_TRUE(onlyLoopbackNameservers("nameserver ::1\nnameserver 127.0.0.1\n"));
+  EXPECT_FALSE(onlyLoopbackNameservers("nameserver 127.0.0.53\nnameserver 10.0.0.2\n"));
+  EXPECT_FALSE(onlyLoopbackNameservers("search example.com\n")) << "no nameserver at all";
 }
 
 TEST(PodFiles, HostsFile) {
