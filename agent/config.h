@@ -13,16 +13,16 @@ namespace boxd::agent {
 // Pod networking (docs/networking.md). Pods without hostNetwork get a veth on the bridge and an
 // address from the subnet; hostPorts are forwarded with nftables.
 struct NetworkConfig {
-  bool enabled = true;        // false: pods get loopback only, as before boxd had networking
+  bool enabled = true;  // false: pods get loopback only, as before boxd had networking
   std::string bridge = "boxd0";
-  std::string subnet;         // empty: 10.88.0.0/16, or the next free /16 up to 10.99 if taken
-  int mtu = 0;                // 0: the kernel's default (1500)
-  bool hostPorts = true;      // forward ports[].hostPort to pods (nftables DNAT)
-  bool masquerade = true;     // traffic from pods to beyond the subnet leaves with the host's address
+  std::string subnet;      // empty: 10.88.0.0/16, or the next free /16 up to 10.99 if taken
+  int mtu = 0;             // 0: the kernel's default (1500)
+  bool hostPorts = true;   // forward ports[].hostPort to pods (nftables DNAT)
+  bool masquerade = true;  // traffic from pods to beyond the subnet leaves with the host's address
   // boxd turns net.ipv4.ip_forward on at start: hostPorts reached from other machines, pods
   // reaching beyond the host and a pod reaching its own hostPort all need it.
   bool ipForward = true;
-  std::string nftTable = "boxd";  // the nftables table (family ip) boxd owns
+  std::string nftTable = "boxd";                // the nftables table (family ip) boxd owns
   std::string resolvConf = "/etc/resolv.conf";  // the host resolvers pods start from
   std::string hostsFile = "/etc/hosts";         // the base of hostNetwork pods' /etc/hosts
 };

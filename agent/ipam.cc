@@ -46,9 +46,9 @@ Result<Ipv4Net> Ipv4Net::parse(std::string_view cidr) {
     return makeError(what + ": the prefix length must be from 8 to 30", EINVAL);
   Ipv4Net n{*addr, prefix};
   if ((*addr & n.mask()) != *addr)
-    return makeError(what + " has host bits set; did you mean " +
-                         Ipv4Net{*addr & n.mask(), prefix}.str() + "?",
-                     EINVAL);
+    return makeError(
+        what + " has host bits set; did you mean " + Ipv4Net{*addr & n.mask(), prefix}.str() + "?",
+        EINVAL);
   return n;
 }
 

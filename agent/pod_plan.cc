@@ -127,12 +127,11 @@ void planNetwork(std::vector<PlannedStep>& plan, const PodPaths& pp, const specs
                        {"ports", std::move(ports)}}});
     }
   }
-  plan.push_back({"files",
-                  {{"dir", pp.etcDir},
-                   {"files",
-                    {{"hosts", net.hosts},
-                     {"resolv.conf", net.resolvConf},
-                     {"hostname", net.hostname}}}}});
+  plan.push_back(
+      {"files",
+       {{"dir", pp.etcDir},
+        {"files",
+         {{"hosts", net.hosts}, {"resolv.conf", net.resolvConf}, {"hostname", net.hostname}}}}});
 }
 
 // A volume mounted at the file itself or at a directory above it (/etc) takes precedence.
@@ -144,8 +143,8 @@ bool mountedOver(const specs::Container& c, const std::string& path) {
   return false;
 }
 
-void planPodFileBinds(std::vector<PlannedStep>& plan, const PodPaths& pp,
-                      const specs::Container& c, const ContainerPaths& cp) {
+void planPodFileBinds(std::vector<PlannedStep>& plan, const PodPaths& pp, const specs::Container& c,
+                      const ContainerPaths& cp) {
   for (const auto& [file, mountPath] : kPodFiles) {
     if (mountedOver(c, mountPath)) continue;
     plan.push_back({"bind",

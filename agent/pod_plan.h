@@ -42,9 +42,9 @@ struct PodPaths {
   std::string dir;        // <state>/pods/<uid>
   std::string cgroupRel;  // "boxd/<name>-<uid8>"
   std::string socket, pidFile, shimLog;
-  std::string netns;    // <run>/netns/<uid>: the pinned network namespace
-  std::string etcDir;   // <pod dir>/etc: hosts, resolv.conf, hostname
-  std::string hostIf;   // host end of the pod's veth: "bxd" + 12 hex of the uid
+  std::string netns;   // <run>/netns/<uid>: the pinned network namespace
+  std::string etcDir;  // <pod dir>/etc: hosts, resolv.conf, hostname
+  std::string hostIf;  // host end of the pod's veth: "bxd" + 12 hex of the uid
 };
 
 // The pod's network, as the agent decided it from its config and the IPAM. Default: networking

@@ -66,9 +66,9 @@ struct Volume {
 struct ContainerPort {
   std::string name;
   int64_t containerPort = 0;
-  int64_t hostPort = 0;        // 0 = not published on the host
+  int64_t hostPort = 0;          // 0 = not published on the host
   std::string protocol = "TCP";  // TCP or UDP
-  std::string hostIP;          // empty = every host address
+  std::string hostIP;            // empty = every host address
   bool operator==(const ContainerPort&) const = default;
 };
 

@@ -261,10 +261,8 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
           if (std::optional<bool> b = boolean(f, p)) pod_.hostNetwork = *b;
           hostNetworkMark_ = f.valueMark();
         }},
-       {"dnsPolicy", false,
-        [this](const Entry& f, const std::string& p) { parseDnsPolicy(f, p); }},
-       {"dnsConfig", false,
-        [this](const Entry& f, const std::string& p) { parseDnsConfig(f, p); }},
+       {"dnsPolicy", false, [this](const Entry& f, const std::string& p) { parseDnsPolicy(f, p); }},
+       {"dnsConfig", false, [this](const Entry& f, const std::string& p) { parseDnsConfig(f, p); }},
        {"hostAliases", false,
         [this](const Entry& f, const std::string& p) { parseHostAliases(f, p); }}},
       kSpecUnsupported);

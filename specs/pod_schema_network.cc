@@ -44,9 +44,9 @@ std::vector<ContainerPort> DocParser::parsePorts(const Entry& e, const std::stri
             std::optional<std::string> s = string(f, fp);
             if (!s) return;
             if (s->size() > 15 || checkDns1123Label(*s) != "")
-              return error(f.valueMark(), fp,
-                           "must be at most 15 lowercase letters, digits and '-', got " +
-                               inQuotes(*s));
+              return error(
+                  f.valueMark(), fp,
+                  "must be at most 15 lowercase letters, digits and '-', got " + inQuotes(*s));
             port.name = *s;
           }},
          {"containerPort", true, number(port.containerPort, false)},
@@ -91,9 +91,10 @@ void DocParser::parseDnsPolicy(const Entry& e, const std::string& path) {
       return;
     }
   }
-  error(e.valueMark(), path,
-        "must be one of \"ClusterFirst\", \"ClusterFirstWithHostNet\", \"Default\", \"None\", got " +
-            inQuotes(*s));
+  error(
+      e.valueMark(), path,
+      "must be one of \"ClusterFirst\", \"ClusterFirstWithHostNet\", \"Default\", \"None\", got " +
+          inQuotes(*s));
 }
 
 void DocParser::parseDnsConfig(const Entry& e, const std::string& path) {

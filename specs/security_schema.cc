@@ -9,10 +9,14 @@ namespace {
 
 // Reported by name as not supported, never dropped silently. seccompProfile is handled apart:
 // its RuntimeDefault is what boxd does anyway.
-constexpr std::string_view kPodSecurityUnsupported[] = {
-    "seLinuxOptions",           "windowsOptions", "fsGroup",         "fsGroupChangePolicy",
-    "sysctls",                  "appArmorProfile", "seLinuxChangePolicy",
-    "supplementalGroupsPolicy"};
+constexpr std::string_view kPodSecurityUnsupported[] = {"seLinuxOptions",
+                                                        "windowsOptions",
+                                                        "fsGroup",
+                                                        "fsGroupChangePolicy",
+                                                        "sysctls",
+                                                        "appArmorProfile",
+                                                        "seLinuxChangePolicy",
+                                                        "supplementalGroupsPolicy"};
 constexpr std::string_view kContainerSecurityUnsupported[] = {"seLinuxOptions", "windowsOptions",
                                                               "procMount", "appArmorProfile"};
 constexpr std::string_view kSeccompProfileUnsupported[] = {"localhostProfile"};
@@ -105,42 +109,40 @@ SecurityContext DocParser::parseSecurityContext(const Entry& e, const std::strin
   auto flag = [&](std::optional<bool>& out) {
     return [&](const Entry& f, const std::string& p) { out = boolean(f, p); };
   };
-  walkObject(
-      e.value, e.valueMark(), path,
-      {{"runAsUser", false,
-        [&](const Entry& f, const std::string& p) { sc.runAsUser = parseId(f, p); }},
-       {"runAsGroup", false,
-        [&](const Entry& f, const std::string& p) { sc.runAsGroup = parseId(f, p); }},
-       {"runAsNonRoot", false, flag(sc.runAsNonRoot)},
-       {"privileged", false, flag(sc.privileged)},
-       {"readOnlyRootFilesystem", false, flag(sc.readOnlyRootFilesystem)},
-       {"allowPrivilegeEscalation", false,
-        [&](const Entry& f, const std::string& p) {
-          sc.allowPrivilegeEscalation = boolean(f, p);
-          escalationAt = f.valueMark();
-        }},
-       {"capabilities", false,
-        [&](const Entry& f, const std::string& p) {
-          walkObject(f.value, f.valueMark(), p,
-                     {{"add", false,
-                       [&](const Entry& g, const std::string& gp) {
-                         sc.capabilities.add = parseCapabilityList(g, gp);
-                         addAt = g.valueMark();
-                       }},
-                      {"drop", false,
-                       [&](const Entry& g, const std::string& gp) {
-                         sc.capabilities.drop = parseCapabilityList(g, gp);
-                       }}},
-                     {});
-        }},
-       {"seccompProfile", false,
-        [&](const Entry& f, const std::string& p) { parseSeccompProfile(f, p); }}},
-      kContainerSecurityUnsupported);
+  walkObject(e.value, e.valueMark(), path,
+             {{"runAsUser", false,
+               [&](const Entry& f, const std::string& p) { sc.runAsUser = parseId(f, p); }},
+              {"runAsGroup", false,
+               [&](const Entry& f, const std::string& p) { sc.runAsGroup = parseId(f, p); }},
+              {"runAsNonRoot", false, flag(sc.runAsNonRoot)},
+              {"privileged", false, flag(sc.privileged)},
+              {"readOnlyRootFilesystem", false, flag(sc.readOnlyRootFilesystem)},
+              {"allowPrivilegeEscalation", false,
+               [&](const Entry& f, const std::string& p) {
+                 sc.allowPrivilegeEscalation = boolean(f, p);
+                 escalationAt = f.valueMark();
+               }},
+              {"capabilities", false,
+               [&](const Entry& f, const std::string& p) {
+                 walkObject(f.value, f.valueMark(), p,
+                            {{"add", false,
+                              [&](const Entry& g, const std::string& gp) {
+                                sc.capabilities.add = parseCapabilityList(g, gp);
+                                addAt = g.valueMark();
+                              }},
+                             {"drop", false,
+                              [&](const Entry& g, const std::string& gp) {
+                                sc.capabilities.drop = parseCapabilityList(g, gp);
+                              }}},
+                            {});
+               }},
+              {"seccompProfile", false,
+               [&](const Entry& f, const std::string& p) { parseSeccompProfile(f, p); }}},
+             kContainerSecurityUnsupported);
   // Kubernetes refuses these combinations too: such a container could always gain privileges.
   if (sc.allowPrivilegeEscalation == false) {
     std::string p = fieldPath(path, "allowPrivilegeEscalation");
-    if (sc.privileged == true)
-      error(escalationAt, p, "cannot be false when privileged is true");
+    if (sc.privileged == true) error(escalationAt, p, "cannot be false when privileged is true");
     const auto& add = sc.capabilities.add;
     for (std::string_view cap : {"SYS_ADMIN", "ALL"}) {
       if (std::find(add.begin(), add.end(), cap) != add.end())

@@ -2,8 +2,8 @@
 // writer (all calls from the event-loop thread); boxctl never opens it for writing.
 //
 // Tables: meta (schema version, boot id), pods, journal (every host mutation, intent before the
-// syscall, done after), containers, events, images, addresses (IPAM). The schema is versioned with forward
-// migrations; a newer or corrupt database is refused at open with a clear error.
+// syscall, done after), containers, events, images, addresses (IPAM). The schema is versioned with
+// forward migrations; a newer or corrupt database is refused at open with a clear error.
 #pragma once
 
 #include <cstdint>

@@ -159,9 +159,10 @@ Status readOnlyRoot(const ChildArgs& a) {
   struct statvfs sv {};
   if (::statvfs(".", &sv) != 0) return sysError("statvfs", a.launch->rootfs);
   unsigned long kept = 0;
-  for (auto [st, ms] : {std::pair{ST_NOSUID, MS_NOSUID}, std::pair{ST_NODEV, MS_NODEV},
-                        std::pair{ST_NOEXEC, MS_NOEXEC}, std::pair{ST_NOATIME, MS_NOATIME},
-                        std::pair{ST_NODIRATIME, MS_NODIRATIME}, std::pair{ST_RELATIME, MS_RELATIME}}) {
+  for (auto [st, ms] :
+       {std::pair{ST_NOSUID, MS_NOSUID}, std::pair{ST_NODEV, MS_NODEV},
+        std::pair{ST_NOEXEC, MS_NOEXEC}, std::pair{ST_NOATIME, MS_NOATIME},
+        std::pair{ST_NODIRATIME, MS_NODIRATIME}, std::pair{ST_RELATIME, MS_RELATIME}}) {
     if ((sv.f_flag & st) != 0) kept |= ms;
   }
   if (::mount(nullptr, ".", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | kept, nullptr) != 0)
@@ -196,9 +197,7 @@ Status resetSignals(const ChildArgs&) { return shim::resetSignals(); }
 // credentials change; applyProcessSecurity then orders credentials, no_new_privs and the seccomp
 // filter, and is last, so that nothing the shim itself does afterwards meets the filter but execve.
 Status maskPaths(const ChildArgs&) { return maskProcPaths(); }
-Status processSecurity(const ChildArgs& a) {
-  return applyProcessSecurity(a.security(), a.seccomp);
-}
+Status processSecurity(const ChildArgs& a) { return applyProcessSecurity(a.security(), a.seccomp); }
 
 // Which containers a step is for: most are for all; the rest follow the securityContext.
 enum class When { Always, Confined, ReadOnlyRoot };
@@ -221,10 +220,19 @@ struct ChildStep {
 };
 
 constexpr ChildStep kChildSteps[] = {
-    {newSession},         {privatizeMounts},      {bindRootfs},      {enterRootfs},
-    {mountAll},           {makeDevices},          {readOnlyRoot, When::ReadOnlyRoot},
-    {pivotRoot},          {maskPaths, When::Confined},               {enterCwd},
-    {redirectStdio},      {resetSignals},         {processSecurity},
+    {newSession},
+    {privatizeMounts},
+    {bindRootfs},
+    {enterRootfs},
+    {mountAll},
+    {makeDevices},
+    {readOnlyRoot, When::ReadOnlyRoot},
+    {pivotRoot},
+    {maskPaths, When::Confined},
+    {enterCwd},
+    {redirectStdio},
+    {resetSignals},
+    {processSecurity},
 };
 
 [[noreturn]] void childFail(const ChildArgs& a, const std::string& message) {

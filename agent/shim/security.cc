@@ -1,5 +1,6 @@
 #include "agent/shim/security.h"
 
+#include <grp.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -13,8 +14,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <grp.h>
 
 #include <cerrno>
 #include <cstring>

@@ -148,9 +148,9 @@ inline nlohmann::json securityToJson(const ContainerSecurity& s) {
 
 // A user or group id: below 2^32-1, which setresuid reads as "leave unchanged".
 inline Status getId(const nlohmann::json& v, const std::string& field, uint32_t& out) {
-  bool ok = v.is_number_unsigned() ? v.get<uint64_t>() < 0xffffffff
-                                   : v.is_number_integer() && v.get<int64_t>() >= 0 &&
-                                         v.get<int64_t>() < 0xffffffff;
+  bool ok = v.is_number_unsigned()
+                ? v.get<uint64_t>() < 0xffffffff
+                : v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < 0xffffffff;
   if (!ok) return makeError("field \"security." + field + "\" must be an id below 4294967295");
   out = static_cast<uint32_t>(v.get<uint64_t>());
   return {};

@@ -161,7 +161,8 @@ Boxd::Boxd() {
 
 void Boxd::configureNetwork(const std::string& networkExtra) {
   std::string network = "network:\n  bridge: " + bridge_ + "\n  subnet: " + subnet_ +
-                        "\n  nftTable: " + nftTable_ + "\n  masquerade: false\n  ipForward: false\n";
+                        "\n  nftTable: " + nftTable_ +
+                        "\n  masquerade: false\n  ipForward: false\n";
   for (const auto& l : split(networkExtra, '\n')) {
     if (!l.empty()) network += "  " + l + "\n";
   }

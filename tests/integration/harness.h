@@ -40,8 +40,8 @@ class Boxd {
   // This boxd's pod network, unique per instance: its own bridge, nftables table and a free /24
   // of 10.240.0.0/12, all removed by the destructor.
   std::string bridge() const { return bridge_; }
-  std::string subnet() const { return subnet_; }      // "10.241.7.0/24"
-  std::string gateway() const { return gateway_; }    // the bridge's address, "10.241.7.1"
+  std::string subnet() const { return subnet_; }    // "10.241.7.0/24"
+  std::string gateway() const { return gateway_; }  // the bridge's address, "10.241.7.1"
   std::string nftTable() const { return nftTable_; }
   // Rewrites boxd.yaml with extra lines ("key: value") in its network mapping; lines added by
   // addConfig before are dropped.
@@ -59,7 +59,7 @@ class Boxd {
   std::string log() const;
 
   CmdResult boxctl(const std::vector<std::string>& args, int timeoutMs = 30000);
-  nlohmann::json status();                      // boxctl status -o json
+  nlohmann::json status();  // boxctl status -o json
   // Sends one raw line to boxd's socket and returns the reply line ("" on failure).
   std::string rawRequest(const std::string& line);
   nlohmann::json pod(const std::string& name);  // from status; null if absent

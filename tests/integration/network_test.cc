@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cstring>
-
 #include <set>
 
 #include "common/fd.h"
@@ -104,8 +103,8 @@ class NetworkTest : public ::testing::Test {
     return b_.boxctl(args, 15000);
   }
   int addressRows() {
-    auto r = run({"sqlite3", "-readonly", b_.stateDir() + "/boxd.db",
-                  "SELECT count(*) FROM addresses"});
+    auto r =
+        run({"sqlite3", "-readonly", b_.stateDir() + "/boxd.db", "SELECT count(*) FROM addresses"});
     return r.code == 0 ? std::atoi(r.out.c_str()) : -1;
   }
   Boxd b_;
@@ -314,12 +313,13 @@ TEST_F(NetworkTest, FailureOrCrashAtEachNetworkStepLeavesNothing) {
 
 TEST_F(NetworkTest, HostNetworkPodSharesTheHostsNetworkAndName) {
   int port = randomPort();
-  b_.writeSpec("h.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: h}\nspec:\n"
-                         "  hostNetwork: true\n  terminationGracePeriodSeconds: 1\n"
-                         "  containers:\n  - name: web\n    image: busybox\n"
-                         "    command: [sh, -c, 'mkdir -p /www && echo hello from h > "
-                         "/www/index.html && exec httpd -f -p 127.0.0.1:" +
-                             std::to_string(port) + " -h /www']\n");
+  b_.writeSpec("h.yaml",
+               "apiVersion: v1\nkind: Pod\nmetadata: {name: h}\nspec:\n"
+               "  hostNetwork: true\n  terminationGracePeriodSeconds: 1\n"
+               "  containers:\n  - name: web\n    image: busybox\n"
+               "    command: [sh, -c, 'mkdir -p /www && echo hello from h > "
+               "/www/index.html && exec httpd -f -p 127.0.0.1:" +
+                   std::to_string(port) + " -h /www']\n");
   ASSERT_TRUE(running("h")) << b_.status().dump(2) << b_.log();
   EXPECT_EQ(podIp("h"), "") << "no bridge address for a hostNetwork pod";
   EXPECT_EQ(b_.pod("h").value("hostNetwork", false), true);

@@ -117,7 +117,7 @@ TEST_F(SecurityTest, ContainersRunWithTheirUsersAndCapabilities) {
   std::string ro = shown("ro");
   EXPECT_NE(ro.find("Read-only file system"), std::string::npos) << ro;
   EXPECT_NE(ro.find("root=1\ndata=0\n"), std::string::npos) << "the emptyDir stays writable\n"
-                                                           << ro;
+                                                            << ro;
 
   // exec: the same user, groups, capabilities, no_new_privs and filter as the container.
   CmdResult u = exec("user", kShow);
@@ -152,8 +152,8 @@ spec:
     image: busybox
     command: [sleep, "100"]
 )");
-  ASSERT_TRUE(waitFor([&] { return b_.pod("nr")["reason"] == "CreateContainerConfigError"; },
-                      10000))
+  ASSERT_TRUE(
+      waitFor([&] { return b_.pod("nr")["reason"] == "CreateContainerConfigError"; }, 10000))
       << b_.status().dump(2);
   nlohmann::json pod = b_.pod("nr");
   EXPECT_EQ(pod["phase"], "Pending");

@@ -517,8 +517,8 @@ TEST_F(ShimTest, CapabilitiesFollowTheLaunch) {
   launch();
   ShimClient client(cfg_.socketPath);
   const uint64_t host = hexMask(statusField(::getpid(), "CapBnd"));
-  for (uint64_t want : {specs::kDefaultCapabilities | capBit(kNetAdmin), capBit(kNetBindService),
-                        uint64_t{0}}) {
+  for (uint64_t want :
+       {specs::kDefaultCapabilities | capBit(kNetAdmin), capBit(kNetBindService), uint64_t{0}}) {
     ContainerLaunch l = container("caps" + std::to_string(want), {"cat", "/proc/self/status"});
     l.security.capabilities = want;
     std::string out = runToEnd(client, l);
@@ -561,9 +561,9 @@ TEST_F(ShimTest, PrivilegedHasEverythingAndNoMasksOrFilter) {
 TEST_F(ShimTest, EscalationAllowedKeepsTheFilterWithoutNoNewPrivs) {
   launch();
   ShimClient client(cfg_.socketPath);
-  ContainerLaunch l =
-      container("esc", {"sh", "-c", "grep -E 'NoNewPrivs|Seccomp:' /proc/self/status; "
-                                    "unshare -U true; echo userns=$?"});
+  ContainerLaunch l = container("esc", {"sh", "-c",
+                                        "grep -E 'NoNewPrivs|Seccomp:' /proc/self/status; "
+                                        "unshare -U true; echo userns=$?"});
   l.security.noNewPrivs = false;
   l.security.uid = 1000;
   std::string out = runToEnd(client, l);
@@ -588,7 +588,7 @@ TEST_F(ShimTest, ReadOnlyRootfsKeepsItsSubmountsWritable) {
   EXPECT_NE(::stat((rootfs_ + "/x").c_str(), &st), 0) << "nothing written through to the rootfs";
   std::string rw = runToEnd(client, container("rw", {"sh", "-c", "touch /y; echo root=$?"}));
   EXPECT_NE(rw.find("root=0"), std::string::npos) << "the host's rootfs mount stayed writable\n"
-                                                   << rw;
+                                                  << rw;
 }
 
 TEST_F(ShimTest, BlockedSyscallsFailWithEpermWhileNormalWorkRuns) {

@@ -1,8 +1,8 @@
 // The agent's pure logic: desired-state rules, spec snapshots, the create plan, boxctl output.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
-#include <unistd.h>
 
 #include "agent/boxctl_format.h"
 #include "agent/config.h"
@@ -235,9 +235,11 @@ TEST(BoxctlFormat, StatusTableAndErrors) {
   EXPECT_NE(out.find("specs: /etc/boxd/specs (revision abc)"), std::string::npos) << out;
   EXPECT_NE(out.find("NAME   READY   STATUS          RESTARTS   AGE   IP"), std::string::npos)
       << out;
-  EXPECT_NE(out.find("web    2/2     Running         1          60s   10.88.0.5"), std::string::npos)
+  EXPECT_NE(out.find("web    2/2     Running         1          60s   10.88.0.5"),
+            std::string::npos)
       << out;
-  EXPECT_NE(out.find("db     0/1     ImageNotFound   0          1s    -"), std::string::npos) << out;
+  EXPECT_NE(out.find("db     0/1     ImageNotFound   0          1s    -"), std::string::npos)
+      << out;
   EXPECT_NE(out.find("bad.yaml:3:5: spec: boom"), std::string::npos) << out;
 }
 
@@ -288,7 +290,8 @@ TEST(Config, NetworkSection) {
   write(t / "boxd.yaml", "logLevel: info\nnetwork:\n  bridg: x\n");
   Status st = loadConfigFile(t / "boxd.yaml", cfg);
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().message, std::string(t / "boxd.yaml") + ":3:3: unknown key \"network.bridg\"");
+  EXPECT_EQ(st.error().message,
+            std::string(t / "boxd.yaml") + ":3:3: unknown key \"network.bridg\"");
   write(t / "boxd.yaml", "network:\n  bridge: a-very-long-bridge-name\n");
   EXPECT_FALSE(loadConfigFile(t / "boxd.yaml", cfg).ok());
 }

@@ -1,8 +1,9 @@
 // resolveSecurity: the container's securityContext over the pod's over boxd's defaults, and the
 // "security" object of the shim protocol (absent = the defaults every container had before).
+#include "agent/security_context.h"
+
 #include <gtest/gtest.h>
 
-#include "agent/security_context.h"
 #include "specs/capabilities.h"
 #include "specs/parse.h"
 
@@ -20,8 +21,8 @@ uint64_t caps(std::initializer_list<const char*> names) {
 }
 
 specs::PodSpec parse(const std::string& spec) {
-  specs::ParseResult r =
-      specs::parseSpecFile("f.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + spec);
+  specs::ParseResult r = specs::parseSpecFile(
+      "f.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + spec);
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.errors[0].str());
   return r.ok() ? r.pods[0].spec : specs::PodSpec{};
 }
@@ -72,8 +73,7 @@ TEST(SecurityContext, CapabilitiesAddAndDrop) {
   EXPECT_EQ(get("{drop: [ALL]}"), 0u);
   EXPECT_EQ(get("{drop: [ALL], add: [NET_BIND_SERVICE]}"), caps({"NET_BIND_SERVICE"}))
       << "drop ALL then add X keeps X, whatever the order the lists are written in";
-  EXPECT_EQ(get("{add: [ALL], drop: [SYS_ADMIN]}"),
-            specs::kAllCapabilities & ~caps({"SYS_ADMIN"}));
+  EXPECT_EQ(get("{add: [ALL], drop: [SYS_ADMIN]}"), specs::kAllCapabilities & ~caps({"SYS_ADMIN"}));
   EXPECT_EQ(get("{add: [NET_RAW], drop: [NET_RAW]}"), specs::kDefaultCapabilities)
       << "a capability in both lists ends dropped";
 }
