@@ -161,12 +161,13 @@ void Agent::recover() {
   for (auto& [name, pod] : pods_) {
     if (pod->created) watchShim(*pod);
   }
-  releaseOrphanAddresses();
+  adoptAddresses();
 }
 
-// An address whose pod incarnation has neither a pod row nor a journal row left (boxd stopped
-// between the last undo and the release) goes back to the pool.
-void Agent::releaseOrphanAddresses() {
+// Recorded addresses after a restart: a live pod's is shown in its status again; one whose pod
+// incarnation has neither a pod row nor a journal row left (boxd stopped between the last undo
+// and the release) goes back to the pool.
+void Agent::adoptAddresses() {
   if (!ipam_) return;
   auto rows = store_->listAddresses();
   auto journal = store_->journalAll();

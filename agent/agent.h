@@ -111,7 +111,7 @@ class Agent {
   Status setUpNetwork();
   Result<PodNetwork> podNetwork(PodState& pod);
   void releaseAddress(const std::string& pod, const std::string& uid);
-  void releaseOrphanAddresses();
+  void adoptAddresses();
 
   // recovery and drift
   void recover();
