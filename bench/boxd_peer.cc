@@ -255,6 +255,12 @@ std::vector<std::string> BoxdRun::cleanup() {
   }
   std::vector<std::string> forced = forceCleanup();
   for (const auto& d : cgroupDirs()) ::rmdir(d.c_str());
+  if (!keepLogDir_.empty()) {
+    auto log = readFile(dir_ + "/boxd.log");
+    Status st = log.ok() ? writeFileAtomic(keepLogDir_ + "/" + keepLogName_ + ".log", *log)
+                         : Status(log.error());
+    if (!st.ok()) forced.push_back("could not keep boxd.log: " + st.error().message);
+  }
   // After the mounts are gone (pinned netns freed, veths with them) and boxd has stopped.
   for (auto& l : net_.remove()) forced.push_back(std::move(l));
   std::vector<std::string> mounts = mountsUnder(dir_);

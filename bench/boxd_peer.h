@@ -58,6 +58,11 @@ class BoxdRun {
   std::vector<pid_t> shimPids() const;  // from RUN/shims/*.pid
   PodStepTimes stepTimes() const;       // from boxd.log
   const BenchNetwork& network() const { return net_; }
+  // cleanup() copies boxd.log to DIR/<name>.log before removing the temp dir.
+  void keepLogIn(std::string dir, std::string name) {
+    keepLogDir_ = std::move(dir);
+    keepLogName_ = std::move(name);
+  }
   pid_t pid() const { return pid_; }
   std::string boxctl() const { return binDir_ + "/boxctl"; }
   std::string runDir() const { return dir_ + "/run"; }
@@ -80,6 +85,7 @@ class BoxdRun {
   std::string dir_;           // /tmp/boxd-bench-XXXXXX
   std::string cgroupParent_;  // boxd-bench-<hex>
   BenchNetwork net_;
+  std::string keepLogDir_, keepLogName_;
   pid_t pid_ = -1;
   bool cleaned_ = false;
 };

@@ -51,11 +51,13 @@ Options:
   --burst N          pods dropped / deleted at once (default 50)
   --podman-runs N    podman N=1 runs (default 5)
   --no-podman        boxd's figures only
+  --keep-logs DIR    copy each boxd's log (debug level: step timings) to DIR/boxd-net-on.log
+                     and DIR/boxd-net-off.log
   -h, --help         this help
 )";
 
 struct Options {
-  std::string json, binDir, sourceDir = BOXD_SOURCE_DIR;
+  std::string json, binDir, sourceDir = BOXD_SOURCE_DIR, keepLogs;
   int pods = 20, burst = 50, podmanRuns = 5;
   bool podman = true;
 };
@@ -97,6 +99,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
       o.burst = number();
     else if (a == "--podman-runs")
       o.podmanRuns = number();
+    else if (a == "--keep-logs")
+      o.keepLogs = next();
     else if (a == "--no-podman")
       o.podman = false;
     else
@@ -249,6 +253,7 @@ void showLogTail(const BoxdRun& boxd) {
 // on the machine and the order itself fall on each kind alike.
 void oneAtATime(const Options& o, const std::string& rootfs, BoxdRun& on, Figures& f) {
   BoxdRun off(o.binDir, o.sourceDir, BenchNetwork::off());
+  if (!o.keepLogs.empty()) off.keepLogIn(o.keepLogs, "boxd-net-off");
   progress("boxd without a pod network in " + off.dir());
   try {
     off.start();
@@ -281,6 +286,7 @@ void oneAtATime(const Options& o, const std::string& rootfs, BoxdRun& on, Figure
 
 void boxdPhase(const Options& o, const std::string& rootfs, Figures& f) {
   BoxdRun boxd(o.binDir, o.sourceDir, BenchNetwork::fresh());
+  if (!o.keepLogs.empty()) boxd.keepLogIn(o.keepLogs, "boxd-net-on");
   const BenchNetwork& net = boxd.network();
   f.network = "bridge " + net.bridge + ", " + net.subnet + ", table ip " + net.nftTable;
   progress("boxd with a pod network (" + f.network + ") in " + boxd.dir());
