@@ -60,7 +60,7 @@ std::string signedMs(double v) {
 std::string row(const std::string& what, const std::string& b, const std::string& p,
                 const std::string& r) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-56s %-12s %-12s %s\n", what.c_str(), b.c_str(), p.c_str(),
+  std::snprintf(buf, sizeof buf, "%-64s %-12s %-12s %s\n", what.c_str(), b.c_str(), p.c_str(),
                 r.c_str());
   return buf;
 }
@@ -147,7 +147,7 @@ std::string networkTable(const Figures& f) {
     out += row5("  " + k, stepMs(on, k), stepMs(off, k), "", stepMs(hp, k));
   }
   out += row5("  all steps", stepMs(on, "all"), stepMs(off, "all"), "", stepMs(hp, "all"));
-  out += row5("  the rest (journal, loop, container start)", ms(restMs(on)), ms(restMs(off)),
+  out += row5("  the rest (spec, plan, journal, start)", ms(restMs(on)), ms(restMs(off)),
               diff(restMs(on), restMs(off)), ms(restMs(hp)));
   double net = networkCostMs(f), paired = pairedNetworkCostMs(f);
   if (!std::isnan(net)) {
