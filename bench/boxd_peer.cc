@@ -26,19 +26,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> listDir(const std::string& dir, bool dirsOnly) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    if (dirsOnly && e->d_type != DT_DIR) continue;
-    out.emplace_back(e->d_name);
-  }
-  ::closedir(d);
-  return out;
-}
-
 // Mount points at or under dir, deepest first.
 std::vector<std::string> mountsUnder(const std::string& dir) {
   std::vector<std::string> out;
@@ -58,7 +45,7 @@ std::vector<std::string> mountsUnder(const std::string& dir) {
 // Every directory under root (root included), deepest first.
 std::vector<std::string> dirsDepthFirst(const std::string& root) {
   std::vector<std::string> out;
-  for (const auto& sub : listDir(root, true)) {
+  for (const auto& sub : listDirNames(root, true)) {
     auto below = dirsDepthFirst(root + "/" + sub);
     out.insert(out.end(), below.begin(), below.end());
   }
@@ -85,8 +72,26 @@ json socketCall(const std::string& socketPath, const json& req, int timeoutMs) {
   return reply;
 }
 
-BoxdRun::BoxdRun(std::string binDir, std::string sourceDir)
-    : binDir_(std::move(binDir)), sourceDir_(std::move(sourceDir)) {
+PodStepTimes parseStepTimes(const std::string& logText) {
+  PodStepTimes out;
+  for (const auto& line : split(logText, '\n')) {
+    size_t pod = line.find("pod "), step = line.find(": step "), in = line.find(" applied in ");
+    if (pod == std::string::npos || step == std::string::npos || in == std::string::npos ||
+        !(pod < step && step < in))
+      continue;
+    // ": step N KIND" → KIND is the word after N
+    std::string nk = line.substr(step + 7, in - step - 7);
+    size_t sp = nk.find(' ');
+    if (sp == std::string::npos) continue;
+    StepTime& t = out[line.substr(pod + 4, step - pod - 4)][nk.substr(sp + 1)];
+    t.us += std::strtod(line.c_str() + in + 12, nullptr);
+    t.count++;
+  }
+  return out;
+}
+
+BoxdRun::BoxdRun(std::string binDir, std::string sourceDir, BenchNetwork net)
+    : binDir_(std::move(binDir)), sourceDir_(std::move(sourceDir)), net_(std::move(net)) {
   dir_ = makeTempDir("boxd-bench");
   cgroupParent_ = "boxd-bench-" + randomHex(4);
   for (const auto& d : {specsDir(), dir_ + "/state", runDir()}) {
@@ -106,8 +111,9 @@ void BoxdRun::start() {
 }
 
 bool BoxdRun::launch() {
-  // Defaults for everything timing-related (no test overrides): what an operator gets.
-  Status st = writeFileAtomic(dir_ + "/boxd.yaml", "logLevel: info\n");
+  // Defaults for everything timing-related (no test overrides): what an operator gets. Debug
+  // level adds one log line per step, with its apply time (stepTimes()).
+  Status st = writeFileAtomic(dir_ + "/boxd.yaml", "logLevel: debug\n" + net_.configYaml());
   if (!st.ok()) return false;
   try {
     pid_ = spawnDaemon(
@@ -198,11 +204,11 @@ bool BoxdRun::hasPod(const std::string& pod) const {
 
 bool BoxdRun::noPods() const { return call({{"op", "status"}})["pods"].empty() && podsDirEmpty(); }
 
-bool BoxdRun::podsDirEmpty() const { return listDir(podsDir(), false).empty(); }
+bool BoxdRun::podsDirEmpty() const { return listDirNames(podsDir(), false).empty(); }
 
 std::vector<pid_t> BoxdRun::shimPids() const {
   std::vector<pid_t> out;
-  for (const auto& f : listDir(runDir() + "/shims", false)) {
+  for (const auto& f : listDirNames(runDir() + "/shims", false)) {
     if (!endsWith(f, ".pid")) continue;
     auto content = readFile(runDir() + "/shims/" + f);
     pid_t p = content.ok() ? std::atoi(trim(*content).c_str()) : 0;
@@ -211,9 +217,14 @@ std::vector<pid_t> BoxdRun::shimPids() const {
   return out;
 }
 
+PodStepTimes BoxdRun::stepTimes() const {
+  auto log = readFile(dir_ + "/boxd.log");
+  return log.ok() ? parseStepTimes(*log) : PodStepTimes{};
+}
+
 std::vector<std::string> BoxdRun::cgroupDirs() const {
   std::vector<std::string> out;
-  for (const auto& h : listDir("/sys/fs/cgroup", true))
+  for (const auto& h : listDirNames("/sys/fs/cgroup", true))
     out.push_back("/sys/fs/cgroup/" + h + "/" + cgroupParent_);
   out.push_back("/sys/fs/cgroup/" + cgroupParent_);  // a pure cgroup2 host
   return out;
@@ -224,8 +235,8 @@ std::vector<std::string> BoxdRun::cleanup() {
   cleaned_ = true;
   // The operator's way: empty the specs dir and let boxd tear every pod down. If boxd died,
   // start it again: it re-adopts the shims and tears down pods that are no longer declared.
-  for (const auto& f : listDir(specsDir(), false)) ::unlink((specsDir() + "/" + f).c_str());
-  for (const auto& f : listDir(specsDir(), false)) ::unlink((specsDir() + "/" + f).c_str());
+  for (const auto& f : listDirNames(specsDir(), false)) ::unlink((specsDir() + "/" + f).c_str());
+  for (const auto& f : listDirNames(specsDir(), false)) ::unlink((specsDir() + "/" + f).c_str());
   bool hadPods = !podsDirEmpty() || !shimPids().empty();
   if (hadPods && !childRunning(pid_) && pid_ > 0) {
     (void)launch();
@@ -244,6 +255,14 @@ std::vector<std::string> BoxdRun::cleanup() {
   }
   std::vector<std::string> forced = forceCleanup();
   for (const auto& d : cgroupDirs()) ::rmdir(d.c_str());
+  if (!keepLogDir_.empty()) {
+    auto log = readFile(dir_ + "/boxd.log");
+    Status st = log.ok() ? writeFileAtomic(keepLogDir_ + "/" + keepLogName_ + ".log", *log)
+                         : Status(log.error());
+    if (!st.ok()) forced.push_back("could not keep boxd.log: " + st.error().message);
+  }
+  // After the mounts are gone (pinned netns freed, veths with them) and boxd has stopped.
+  for (auto& l : net_.remove()) forced.push_back(std::move(l));
   std::vector<std::string> mounts = mountsUnder(dir_);
   if (mounts.empty()) {
     Status st = removeAll(dir_);

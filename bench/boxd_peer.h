@@ -1,13 +1,17 @@
-// A private boxd for the bench: its own temp dirs and cgroup parent, driven through spec files
-// and its socket, torn down (pods, daemon, mounts, cgroups, dirs) by cleanup() or the destructor.
+// A private boxd for the bench: its own temp dirs, cgroup parent and pod network (or none),
+// driven through spec files and its socket, torn down (pods, daemon, mounts, cgroups, bridge,
+// nftables table, dirs) by cleanup() or the destructor.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "bench/bench_network.h"
 
 namespace boxd::bench {
 
@@ -15,10 +19,19 @@ namespace boxd::bench {
 nlohmann::json socketCall(const std::string& socketPath, const nlohmann::json& req,
                           int timeoutMs = 10000);
 
+// What boxd logs at debug level for each step it applies ("pod P: step N KIND applied in X us"),
+// per pod and step kind: the apply times summed over the pod's steps of that kind, and how many.
+struct StepTime {
+  double us = 0;
+  int count = 0;
+};
+using PodStepTimes = std::map<std::string, std::map<std::string, StepTime>>;
+PodStepTimes parseStepTimes(const std::string& logText);
+
 class BoxdRun {
  public:
   // binDir holds boxd, boxctl and boxd-shim; sourceDir has packaging/make-busybox-rootfs.sh.
-  BoxdRun(std::string binDir, std::string sourceDir);
+  BoxdRun(std::string binDir, std::string sourceDir, BenchNetwork net);
   ~BoxdRun();
   BoxdRun(const BoxdRun&) = delete;
   BoxdRun& operator=(const BoxdRun&) = delete;
@@ -43,13 +56,21 @@ class BoxdRun {
   bool podsDirEmpty() const;
 
   std::vector<pid_t> shimPids() const;  // from RUN/shims/*.pid
+  PodStepTimes stepTimes() const;       // from boxd.log
+  const BenchNetwork& network() const { return net_; }
+  // cleanup() copies boxd.log to DIR/<name>.log before removing the temp dir.
+  void keepLogIn(std::string dir, std::string name) {
+    keepLogDir_ = std::move(dir);
+    keepLogName_ = std::move(name);
+  }
   pid_t pid() const { return pid_; }
   std::string boxctl() const { return binDir_ + "/boxctl"; }
   std::string runDir() const { return dir_ + "/run"; }
   std::string dir() const { return dir_; }
 
   // Empties the specs dir, waits for every pod to go, stops boxd; then removes whatever is
-  // left (processes naming the run dir, mounts under the dir, cgroups) and the dirs.
+  // left (processes naming the run dir, mounts under the dir, cgroups), the dirs, and the
+  // bridge and nftables table boxd kept (see BenchNetwork::remove).
   // Returns what had to be removed by force (empty = a clean teardown). Idempotent.
   std::vector<std::string> cleanup();
 
@@ -63,6 +84,8 @@ class BoxdRun {
   std::string binDir_, sourceDir_;
   std::string dir_;           // /tmp/boxd-bench-XXXXXX
   std::string cgroupParent_;  // boxd-bench-<hex>
+  BenchNetwork net_;
+  std::string keepLogDir_, keepLogName_;
   pid_t pid_ = -1;
   bool cleaned_ = false;
 };

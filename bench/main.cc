@@ -1,9 +1,13 @@
 // boxd-bench: boxd's figures next to podman's, measured in the same run on this machine.
 //
-//   boxd phase  ── private boxd (temp dirs, unique cgroup parent), busybox image
-//     ├─ N pods one at a time: spec rename → last Started event; unlink → Deleted event
+//   boxd phase  ── two private boxds (temp dirs, unique cgroup parents), busybox image: one with
+//     │            a pod network of its own (bridge, /24, nftables table), one without
+//     ├─ 3 x N pods one at a time, the three kinds taking turns: network on, off, on + hostPort;
+//     │    spec rename → last Started event; unlink → Deleted event; step times from the logs
+//     ├─ the boxd without a network stops; the rest is with the pod network
 //     ├─ M pods in one burst → all Running; idle window: boxd RSS/CPU, shims' RSS; boxctl status
-//     └─ M pods deleted at once → status empty and pods dir empty; teardown, stop boxd
+//     └─ M pods deleted at once → status empty and pods dir empty; teardown, stop boxd,
+//        bridge and nftables table deleted
 //   podman phase ── private config/storage/mount namespace, same rootfs imported
 //     ├─ kube play / kube down, N = 1 (median of runs) and N = M (once, bounded)
 //     └─ remove pods, containers, storage, namespace, cgroups it created
@@ -20,6 +24,7 @@
 #include <memory>
 #include <optional>
 
+#include "bench/bench_network.h"
 #include "bench/boxd_peer.h"
 #include "bench/podman_peer.h"
 #include "bench/pods.h"
@@ -34,22 +39,25 @@ namespace {
 
 constexpr const char* kUsage = R"(Usage: boxd-bench [OPTIONS]   (root; takes a few minutes)
 
-Measures boxd (spec -> Running, bursts, idle cost, boxctl status) and podman with the same
-pods and image, in the same run, and prints them side by side.
+Measures boxd (spec -> Running with and without its pod network, bursts, idle cost, boxctl
+status) and podman with the same pods and image, in the same run, and prints them side by side.
 
 Options:
   --json PATH        also write the figures as JSON to PATH
   --bin-dir DIR      where boxd, boxctl and boxd-shim are (default: this program's dir)
   --source-dir DIR   the boxd source tree (for packaging/make-busybox-rootfs.sh)
-  --pods N           pods measured one at a time (default 20)
+  --pods N           pods measured one at a time, per kind (default 20 each: network on,
+                     network off, network on with a hostPort)
   --burst N          pods dropped / deleted at once (default 50)
   --podman-runs N    podman N=1 runs (default 5)
   --no-podman        boxd's figures only
+  --keep-logs DIR    copy each boxd's log (debug level: step timings) to DIR/boxd-net-on.log
+                     and DIR/boxd-net-off.log
   -h, --help         this help
 )";
 
 struct Options {
-  std::string json, binDir, sourceDir = BOXD_SOURCE_DIR;
+  std::string json, binDir, sourceDir = BOXD_SOURCE_DIR, keepLogs;
   int pods = 20, burst = 50, podmanRuns = 5;
   bool podman = true;
 };
@@ -91,6 +99,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
       o.burst = number();
     else if (a == "--podman-runs")
       o.podmanRuns = number();
+    else if (a == "--keep-logs")
+      o.keepLogs = next();
     else if (a == "--no-podman")
       o.podman = false;
     else
@@ -137,8 +147,8 @@ std::vector<std::string> podNames(const std::string& prefix, int n) {
 }
 
 // One pod: spec rename → last Started event; unlink → Deleted event (both boxd's own clock).
-void measureOne(BoxdRun& boxd, const std::string& name, Figures* f) {
-  boxd.stageSpec(name, podYaml(name, "busybox"));
+void measureOne(BoxdRun& boxd, const std::string& name, int hostPort, ModeFigures* f) {
+  boxd.stageSpec(name, podYaml(name, "busybox", hostPort));
   int64_t t0 = boxd.commitSpec(name);
   waitUntil([&] { return boxd.allRunning({name}); }, 30000, "pod " + name + " to run");
   int64_t started = boxd.lastEventMs(name, "Started");
@@ -152,8 +162,33 @@ void measureOne(BoxdRun& boxd, const std::string& name, Figures* f) {
                      std::to_string(t0) + ", Started at " + std::to_string(started) +
                      "; removed at " + std::to_string(t1) + ", Deleted at " +
                      std::to_string(deleted) + ")");
-  f->specToRunningMs.push_back(static_cast<double>(started - t0));
-  f->deleteToGoneMs.push_back(static_cast<double>(deleted - t1));
+  f->upMs.push_back(static_cast<double>(started - t0));
+  f->downMs.push_back(static_cast<double>(deleted - t1));
+}
+
+// One kind of pod of the one-at-a-time phase.
+struct Mode {
+  BoxdRun* boxd;
+  ModeFigures* figures;
+  int hostPort;
+  std::string tag;
+  std::vector<std::string> pods;  // measured, in order
+};
+
+// Step apply times of the measured pods, from boxd's log, aligned with figures->upMs.
+void collectStepTimes(const Mode& m) {
+  PodStepTimes times = m.boxd->stepTimes();
+  for (const auto& pod : m.pods) {
+    auto it = times.find(pod);
+    if (it == times.end()) return;  // not logged (a boxd without debug logging): no breakdown
+    double all = 0;
+    for (const auto& [kind, t] : it->second) {
+      m.figures->stepUs[kind].push_back(t.us);
+      m.figures->stepCount[kind] = t.count;
+      all += t.us;
+    }
+    m.figures->stepUs["all"].push_back(all);
+  }
 }
 
 void measureIdle(BoxdRun& boxd, Figures& f) {
@@ -205,27 +240,67 @@ void burst(BoxdRun& boxd, const std::string& runId, Figures& f) {
   f.burstGoneMs = static_cast<double>(monotonicMs() - t1);
 }
 
+// The log goes with the temp dir at cleanup: show its end while it is still there.
+void showLogTail(const BoxdRun& boxd) {
+  auto log = readFile(boxd.dir() + "/boxd.log");
+  std::string text = log.ok() ? *log : "";
+  size_t from = text.size() > 4000 ? text.find('\n', text.size() - 4000) + 1 : 0;
+  std::fprintf(stderr, "--- end of %s/boxd.log ---\n%s---\n", boxd.dir().c_str(),
+               text.substr(from).c_str());
+}
+
+// N pods of each kind, one at a time; the kinds take turns in a rotating order, so that load
+// on the machine and the order itself fall on each kind alike.
+void oneAtATime(const Options& o, const std::string& rootfs, BoxdRun& on, Figures& f) {
+  BoxdRun off(o.binDir, o.sourceDir, BenchNetwork::off());
+  if (!o.keepLogs.empty()) off.keepLogIn(o.keepLogs, "boxd-net-off");
+  progress("boxd without a pod network in " + off.dir());
+  try {
+    off.start();
+    off.importBusybox(rootfs);
+    int port = freeHostPort();
+    std::string runId = randomHex(2);
+    std::vector<Mode> modes = {{&on, &f.netOn, 0, "on", {}},
+                               {&off, &f.netOff, 0, "off", {}},
+                               {&on, &f.hostPort, port, "hp", {}}};
+    for (const auto& m : modes)
+      measureOne(*m.boxd, "warmup-" + m.tag + "-" + runId, m.hostPort, nullptr);
+    progress("spec -> Running, " + std::to_string(o.pods) +
+             " pods one at a time per kind (network on, off, on + hostPort " +
+             std::to_string(port) + " on 127.0.0.1)");
+    for (int i = 0; i < o.pods; ++i) {
+      for (size_t j = 0; j < modes.size(); ++j) {
+        Mode& m = modes[(static_cast<size_t>(i) + j) % modes.size()];
+        std::string name = "seq-" + m.tag + "-" + runId + "-" + std::to_string(i);
+        measureOne(*m.boxd, name, m.hostPort, m.figures);
+        m.pods.push_back(name);
+      }
+    }
+    for (const auto& m : modes) collectStepTimes(m);
+  } catch (const BenchError&) {
+    showLogTail(off);
+    throw;
+  }
+  for (auto& l : off.cleanup()) f.boxdLeftovers.push_back("(boxd without network) " + l);
+}
+
 void boxdPhase(const Options& o, const std::string& rootfs, Figures& f) {
-  BoxdRun boxd(o.binDir, o.sourceDir);
-  progress("boxd in " + boxd.dir());
+  BoxdRun boxd(o.binDir, o.sourceDir, BenchNetwork::fresh());
+  if (!o.keepLogs.empty()) boxd.keepLogIn(o.keepLogs, "boxd-net-on");
+  const BenchNetwork& net = boxd.network();
+  f.network = "bridge " + net.bridge + ", " + net.subnet + ", table ip " + net.nftTable;
+  progress("boxd with a pod network (" + f.network + ") in " + boxd.dir());
   try {
     boxd.start();
     boxd.importBusybox(rootfs);
-    std::string runId = randomHex(2);
-    measureOne(boxd, "warmup-" + runId, nullptr);
-    progress("spec -> Running, " + std::to_string(o.pods) + " pods one at a time");
-    for (const auto& n : podNames("seq-" + runId, o.pods)) measureOne(boxd, n, &f);
+    oneAtATime(o, rootfs, boxd, f);
     progress(std::to_string(o.burst) + " pods at once");
-    burst(boxd, runId, f);
+    burst(boxd, randomHex(2), f);
   } catch (const BenchError&) {
-    // The log goes with the temp dir at cleanup: show its end while it is still there.
-    auto log = readFile(boxd.dir() + "/boxd.log");
-    std::string text = log.ok() ? *log : "";
-    size_t from = text.size() > 4000 ? text.find('\n', text.size() - 4000) + 1 : 0;
-    std::fprintf(stderr, "--- end of boxd.log ---\n%s---\n", text.substr(from).c_str());
+    showLogTail(boxd);
     throw;
   }
-  f.boxdLeftovers = boxd.cleanup();
+  for (auto& l : boxd.cleanup()) f.boxdLeftovers.push_back(l);
 }
 
 void podmanBurst(PodmanRun& pm, Figures& f) {

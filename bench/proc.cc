@@ -267,6 +267,19 @@ bool commandExists(const std::string& name) {
   return false;
 }
 
+std::vector<std::string> listDirNames(const std::string& dir, bool dirsOnly) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    if (dirsOnly && e->d_type != DT_DIR) continue;
+    out.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  return out;
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());

@@ -61,6 +61,8 @@ int64_t rssKb(pid_t pid);     // VmRSS, -1 if the process is gone
 int64_t cpuTicks(pid_t pid);  // utime + stime, -1 if gone
 std::vector<pid_t> pidsWhoseCmdlineContains(const std::string& needle);
 bool commandExists(const std::string& name);  // on PATH and executable
+// Entries of dir without the dot files (empty if dir cannot be read).
+std::vector<std::string> listDirNames(const std::string& dir, bool dirsOnly = false);
 
 // Statistics over samples (ms).
 double median(std::vector<double> v);

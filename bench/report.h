@@ -2,11 +2,23 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 namespace boxd::bench {
+
+// One way of setting pods up in the one-at-a-time phase (pod network on, off, on with a
+// hostPort); the modes' pods alternate, so machine load falls on each alike.
+struct ModeFigures {
+  std::vector<double> upMs;    // one per pod, spec rename → last Started event
+  std::vector<double> downMs;  // one per pod, unlink → Deleted event
+  // Per step kind ("all": every step): apply time per pod in µs, summed over the pod's steps of
+  // that kind, in upMs's order (from boxd's debug log); count = such steps per pod.
+  std::map<std::string, std::vector<double>> stepUs;
+  std::map<std::string, int> stepCount;
+};
 
 struct Figures {
   int cores = 0;
@@ -14,8 +26,8 @@ struct Figures {
   int seqPods = 20, burstPods = 50;
 
   // boxd (milliseconds unless named otherwise; negative = not measured)
-  std::vector<double> specToRunningMs;  // one per pod, spec rename → last Started event
-  std::vector<double> deleteToGoneMs;   // one per pod, unlink → Deleted event
+  ModeFigures netOn, netOff, hostPort;  // the burst and idle figures are with the network on
+  std::string network;                  // the pod network of the bench's boxd
   double burstUpMs = -1, burstGoneMs = -1;
   int64_t boxdRssKb = -1, boxdCpuTicks = -1;
   double idleWindowS = 0;
