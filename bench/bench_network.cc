@@ -107,7 +107,7 @@ BenchNetwork BenchNetwork::fresh() {
 std::string BenchNetwork::configYaml() const {
   if (!enabled) return "network:\n  enabled: false\n";
   return "network:\n  enabled: true\n  bridge: " + bridge + "\n  subnet: " + subnet +
-         "\n  nftTable: " + nftTable + "\n  masquerade: false\n";
+         "\n  nftTable: " + nftTable + "\n  masquerade: false\n  ipForward: false\n";
 }
 
 std::vector<std::string> BenchNetwork::remove() const {
