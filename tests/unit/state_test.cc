@@ -118,7 +118,8 @@ TEST_F(StateTest, OpenCreatesOwnerOnlyFileMigratedAndInWalMode) {
   EXPECT_EQ(rawSql("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(rawSql("PRAGMA user_version"), std::to_string(Store::kSchemaVersion));
   EXPECT_EQ(rawSql("PRAGMA application_id"), std::to_string(0x626f7864));
-  for (const char* table : {"meta", "pods", "journal", "containers", "events", "images"}) {
+  for (const char* table :
+       {"meta", "pods", "journal", "containers", "events", "images", "addresses"}) {
     EXPECT_EQ(rawSql(std::string("SELECT name FROM sqlite_schema WHERE type='table' AND name='") +
                      table + "'"),
               table);
@@ -132,6 +133,33 @@ TEST_F(StateTest, MigratesAnExistingEmptyDatabase) {
   ASSERT_TRUE(store);
   EXPECT_EQ(store->schemaVersion(), Store::kSchemaVersion);
   EXPECT_TRUE(store->upsertPod(pod("web")).ok());
+}
+
+TEST_F(StateTest, MigratesAVersion1DatabaseKeepingItsRows) {
+  // A database as the first release of boxd left it: schema 1, no addresses table.
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->upsertPod(pod("web")).ok());
+  }
+  rawSql("DROP TABLE addresses");
+  rawSql("PRAGMA user_version = 1");
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->schemaVersion(), 2);
+  EXPECT_TRUE((*store->getPod("web")).has_value());
+  ASSERT_TRUE(store->insertAddress({"10.88.0.2", "uid-1", "web", 1}).ok());
+  Status dup = store->insertAddress({"10.88.0.2", "uid-2", "db", 2});
+  EXPECT_FALSE(dup.ok()) << "an address is held by one pod only";
+  EXPECT_FALSE(store->insertAddress({"10.88.0.3", "uid-1", "web", 3}).ok())
+      << "a pod incarnation holds one address";
+  auto rows = store->listAddresses();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].pod, "web");
+  ASSERT_TRUE(store->releaseAddress("uid-1").ok());
+  ASSERT_TRUE(store->releaseAddress("uid-1").ok()) << "releasing twice is fine";
+  EXPECT_TRUE(store->listAddresses()->empty());
 }
 
 TEST_F(StateTest, MigratesAZeroByteFile) {
