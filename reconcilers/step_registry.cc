@@ -30,6 +30,7 @@ Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlo
   if (kind == "emptydir") return up(EmptyDirStep::fromParams(params, host));
   if (kind == "hostpath") return up(HostPathStep::fromParams(params, host));
   if (kind == "bind") return up(BindStep::fromParams(params, host));
+  if (kind == "binds") return up(BindsStep::fromParams(params, host));
   if (kind == "files") return up(FilesStep::fromParams(params, host));
   if (kind == "netns") return up(NetnsStep::fromParams(params, host));
   if (kind == "veth") return up(VethStep::fromParams(params, host));

@@ -265,4 +265,53 @@ Status BindStep::undo() {
   return mounter_.unmount(hostTarget_);
 }
 
+// ---- binds ---------------------------------------------------------------------------------
+
+Result<std::unique_ptr<BindsStep>> BindsStep::fromParams(const nlohmann::json& params, Host& host) {
+  auto list = params.find("binds");
+  if (list == params.end() || !list->is_array())
+    return makeError("binds step: params need a \"binds\" array");
+  std::vector<std::unique_ptr<BindStep>> binds;
+  for (const auto& p : *list) {
+    auto b = BindStep::fromParams(p, host);
+    if (!b.ok()) return b.error();
+    binds.push_back(std::move(*b));
+  }
+  return std::make_unique<BindsStep>(std::move(binds));
+}
+
+std::string BindsStep::resource() const {
+  std::string out;
+  for (const auto& b : binds_) out += (out.empty() ? "" : ", ") + b->resource();
+  return out;
+}
+
+nlohmann::json BindsStep::params() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& b : binds_) list.push_back(b->params());
+  return {{"binds", std::move(list)}};
+}
+
+Result<bool> BindsStep::observe() {
+  for (const auto& b : binds_) {
+    auto present = b->observe();
+    if (!present.ok() || !*present) return present;
+  }
+  return true;
+}
+
+Status BindsStep::apply() {
+  for (const auto& b : binds_) BOXD_TRY(b->apply());
+  return {};
+}
+
+Status BindsStep::undo() {
+  Status first;
+  for (auto it = binds_.rbegin(); it != binds_.rend(); ++it) {
+    Status st = (*it)->undo();
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
 }  // namespace boxd::reconcilers

@@ -53,6 +53,9 @@ TEST_F(RecoveryTest, RunningPodsSurviveKill9AndAreReadopted) {
   auto before = b.pod("web");
   int pidA = before["containers"][0]["pid"];
   ASSERT_GT(pidA, 0);
+  ASSERT_EQ(before["containers"][0]["restarts"], 0)
+      << "restarted before boxd was killed:\n"
+      << b.boxctl({"events", "web"}).out << b.boxctl({"logs", "web", "-c", "a"}).out;
 
   b.kill9();
   b.removeSpec("gone.yaml");  // removed while boxd is down
@@ -62,7 +65,7 @@ TEST_F(RecoveryTest, RunningPodsSurviveKill9AndAreReadopted) {
   auto after = b.pod("web");
   EXPECT_EQ(after["uid"], before["uid"]);
   EXPECT_EQ(after["containers"][0]["pid"], pidA) << "same process, not restarted";
-  EXPECT_EQ(after["containers"][0]["restarts"], 0);
+  EXPECT_EQ(after["containers"][0]["restarts"], 0) << b.boxctl({"events", "web"}).out;
   EXPECT_TRUE(b.waitGone("gone", 5000)) << b.status().dump(2);
 
   // The re-adopted shim still reports exits: kill a container behind boxd's back.

@@ -14,9 +14,12 @@
 #include "common/fd.h"
 #include "reconcilers/cgroup/cgroup_step.h"
 #include "reconcilers/cgroup/kernel_cgroups.h"
+#include "reconcilers/host/host.h"
 #include "reconcilers/host/real_mounter.h"
+#include "reconcilers/poddir/files_step.h"
 #include "reconcilers/poddir/poddir_step.h"
 #include "reconcilers/rootfs/overlay_step.h"
+#include "reconcilers/step.h"
 #include "tests/unit/host_test_util.h"
 
 namespace boxd::reconcilers {
@@ -199,6 +202,72 @@ TEST_F(HostPrivilegedTest, PodDirUndoRefusesToCrossAMountPoint) {
   ASSERT_TRUE(m.unmount(dir / "pods/uid/vol").ok());
   ASSERT_TRUE(step.undo().ok());
   EXPECT_FALSE(*step.observe());
+}
+
+// ---- pod files and their binds ----
+
+TEST_F(HostPrivilegedTest, PodFilesAreBoundAsOneStepAndRewrittenInPlace) {
+  TempDir dir{"podfiles"};
+  const std::string etc = dir / "pod/etc", rootfs = dir / "rootfs";
+  MountGuard g1(rootfs + "/etc/hosts"), g2(rootfs + "/etc/resolv.conf");
+  ASSERT_TRUE(mkdirAll(rootfs + "/etc").ok());
+  FilesStep files(etc, {{"hosts", "10.88.0.5\tweb\n"}, {"resolv.conf", "nameserver 10.0.0.2\n"}});
+  ASSERT_TRUE(files.apply().ok());
+  RealMounter m;
+  auto cgroups = makeCgroupsV1(dir / "no-cgroups");
+  Host host{Paths{}, m, *cgroups};
+  nlohmann::json params = {{"binds", nlohmann::json::array()}};
+  for (const char* f : {"hosts", "resolv.conf"}) {
+    params["binds"].push_back(
+        {{"source", etc + "/" + f}, {"rootfs", rootfs}, {"mountPath", std::string("/etc/") + f}});
+  }
+  auto binds = stepFromJournal("binds", params, host);
+  ASSERT_TRUE(binds.ok()) << binds.error().message;
+  ASSERT_TRUE((*binds)->apply().ok());
+  EXPECT_TRUE(*(*binds)->observe());
+  EXPECT_EQ(read(rootfs + "/etc/hosts"), "10.88.0.5\tweb");
+  // A file edited behind boxd's back is drift that apply rewrites in place: the container's bind
+  // holds the same inode, so it sees boxd's content again.
+  ASSERT_TRUE(writeFile(etc + "/hosts", "edited\n").ok());
+  EXPECT_EQ(read(rootfs + "/etc/hosts"), "edited");
+  EXPECT_FALSE(*files.observe());
+  ASSERT_TRUE(files.repairableInPlace());
+  ASSERT_TRUE(files.apply().ok());
+  EXPECT_TRUE(*files.observe());
+  EXPECT_EQ(read(rootfs + "/etc/hosts"), "10.88.0.5\tweb");
+  // Rebuilt from its journal row after apply, the step knows where each bind went.
+  auto again = stepFromJournal("binds", (*binds)->params(), host);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->undo().ok());
+  EXPECT_FALSE(*m.isMountPoint(rootfs + "/etc/hosts"));
+  EXPECT_FALSE(*m.isMountPoint(rootfs + "/etc/resolv.conf"));
+  EXPECT_FALSE(*(*again)->observe());
+  EXPECT_TRUE((*again)->undo().ok()) << "undo twice";
+  ASSERT_TRUE(files.undo().ok());
+  EXPECT_FALSE(exists(etc));
+}
+
+TEST_F(HostPrivilegedTest, BindsStepFailingHalfwayIsUndoneWhole) {
+  TempDir dir{"binds"};
+  const std::string rootfs = dir / "rootfs";
+  MountGuard g1(rootfs + "/a");
+  ASSERT_TRUE(mkdirAll(rootfs).ok());
+  ASSERT_TRUE(writeFileAtomic(dir / "a", "a\n").ok());
+  RealMounter m;
+  auto cgroups = makeCgroupsV1(dir / "no-cgroups");
+  Host host{Paths{}, m, *cgroups};
+  nlohmann::json params = {
+      {"binds",
+       {{{"source", dir / "a"}, {"rootfs", rootfs}, {"mountPath", "/a"}},
+        {{"source", dir / "missing"}, {"rootfs", rootfs}, {"mountPath", "/b"}}}}};
+  auto binds = stepFromJournal("binds", params, host);
+  ASSERT_TRUE(binds.ok());
+  Status st = (*binds)->apply();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find(dir / "missing"), std::string::npos) << st.error().message;
+  EXPECT_TRUE(*m.isMountPoint(rootfs + "/a")) << "the first bind was applied";
+  ASSERT_TRUE((*binds)->undo().ok());
+  EXPECT_FALSE(*m.isMountPoint(rootfs + "/a"));
 }
 
 // ---- cgroups ----

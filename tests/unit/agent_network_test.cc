@@ -150,7 +150,11 @@ TEST(PodFiles, HostsFile) {
 std::vector<std::string> kinds(const std::vector<PlannedStep>& plan) {
   std::vector<std::string> out;
   for (const auto& s : plan) {
-    out.push_back(s.kind == "bind" ? "bind " + s.params["mountPath"].get<std::string>() : s.kind);
+    std::string k = s.kind;
+    if (s.kind == "bind") k += " " + s.params["mountPath"].get<std::string>();
+    for (const auto& b : s.params.value("binds", nlohmann::json::array()))
+      k += " " + b["mountPath"].get<std::string>();
+    out.push_back(k);
   }
   return out;
 }
@@ -178,10 +182,9 @@ TEST(PodPlanNetwork, BridgedPodWithHostPort) {
   p.containers[0].ports = {{"http", 80, 8080, "TCP", ""}, {"metrics", 9090, 0, "TCP", ""}};
   std::string uid = "0123456789abcdef0123456789abcdef";
   auto plan = planPod(paths, *cgroups, p, uid, {"/lower"}, bridged());
-  EXPECT_EQ(kinds(plan),
-            (std::vector<std::string>{"poddir", "cgroup", "netns", "veth", "hostport", "files",
-                                      "cgroup", "rootfs", "bind /etc/hosts",
-                                      "bind /etc/resolv.conf", "bind /etc/hostname", "shim"}));
+  EXPECT_EQ(kinds(plan), (std::vector<std::string>{
+                             "poddir", "cgroup", "netns", "veth", "hostport", "files", "cgroup",
+                             "rootfs", "binds /etc/hosts /etc/resolv.conf /etc/hostname", "shim"}));
   EXPECT_EQ(plan[3].params["hostIf"], "bxd0123456789ab");
   EXPECT_EQ(plan[3].params["address"], "10.88.0.5/16");
   EXPECT_EQ(plan[3].params["netns"], "/run/boxd/netns/" + uid);
