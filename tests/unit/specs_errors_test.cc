@@ -2,25 +2,14 @@
 #include <gtest/gtest.h>
 
 #include "specs/parse.h"
+#include "tests/unit/specs_test_util.h"
 
 namespace boxd::specs {
 namespace {
 
-std::vector<std::string> errorsOf(std::string_view content) {
-  ParseResult r = parseSpecFile("f.yaml", content);
-  std::vector<std::string> out;
-  for (const Diagnostic& d : r.errors) out.push_back(d.str());
-  EXPECT_FALSE(r.ok()) << "expected errors for:\n" << content;
-  return out;
-}
-
 using Lines = std::vector<std::string>;
 
 // A pod whose container list is supplied by the test, starting at line 5.
-std::string podWith(std::string_view spec) {
-  return "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + std::string(spec);
-}
-
 TEST(SpecsErrors, YamlSyntaxErrorIsOneDiagnosticWithItsPosition) {
   ParseResult r = parseSpecFile("f.yaml", "apiVersion: v1\nkind: [Pod\nmetadata: x\n");
   ASSERT_EQ(r.errors.size(), 1u);

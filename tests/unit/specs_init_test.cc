@@ -2,17 +2,12 @@
 #include <gtest/gtest.h>
 
 #include "specs/parse.h"
+#include "tests/unit/specs_test_util.h"
 
 namespace boxd::specs {
 namespace {
 
 ParseResult parse(std::string_view content) { return parseSpecFile("f.yaml", content); }
-
-std::vector<std::string> errors(const ParseResult& r) {
-  std::vector<std::string> out;
-  for (const Diagnostic& d : r.errors) out.push_back(d.str());
-  return out;
-}
 
 constexpr std::string_view kWithInit = R"(apiVersion: v1
 kind: Pod
@@ -31,7 +26,7 @@ spec:
 
 TEST(SpecsInit, InitContainersAreParsedInOrder) {
   ParseResult r = parse(kWithInit);
-  ASSERT_TRUE(r.ok()) << errors(r).front();
+  ASSERT_TRUE(r.ok()) << errorLines(r).front();
   const PodSpec& p = r.pods.at(0).spec;
   ASSERT_EQ(p.initContainers.size(), 2u);
   EXPECT_EQ(p.initContainers[0].name, "fetch");
@@ -63,7 +58,7 @@ spec:
   containers:
   - {name: web, image: busybox}
 )");
-  EXPECT_EQ(errors(r), std::vector<std::string>{
+  EXPECT_EQ(errorLines(r), std::vector<std::string>{
                            "f.yaml:8:5: spec.containers[0].name: duplicate container name "
                            "\"web\" (also spec.initContainers[0])"});
 }
@@ -79,7 +74,7 @@ spec:
   containers:
   - {name: web, image: busybox}
 )");
-  auto e = errors(r);
+  auto e = errorLines(r);
   ASSERT_EQ(e.size(), 3u) << e[0];
   EXPECT_EQ(e[0], "f.yaml:6:5: spec.initContainers[0].image: required field is missing");
   EXPECT_NE(e[1].find("f.yaml:6:11: spec.initContainers[0].name: must be a DNS-1123 label"),
@@ -101,7 +96,7 @@ spec:
   containers:
   - {name: web, image: busybox}
 )");
-  ASSERT_TRUE(r.ok()) << errors(r).front();
+  ASSERT_TRUE(r.ok()) << errorLines(r).front();
   const PodSpec& p = r.pods[0].spec;
   ASSERT_EQ(p.initContainers.size(), 1u);
   EXPECT_EQ(p.initContainers[0].name, "old");
@@ -119,7 +114,7 @@ spec:
   containers:
   - {name: web, image: busybox}
 )");
-  auto e = errors(r);
+  auto e = errorLines(r);
   ASSERT_EQ(e.size(), 2u);
   EXPECT_NE(
       e[0].find("f.yaml:6:45: metadata.annotations.pod.beta.kubernetes.io/init-containers[0].imag: "
@@ -156,7 +151,7 @@ spec:
   containers:
   - {name: web, image: busybox}
 )");
-  auto e = errors(r);
+  auto e = errorLines(r);
   ASSERT_EQ(e.size(), 1u);
   EXPECT_NE(e[0].find("spec.initContainers is set too; remove this deprecated annotation"),
             std::string::npos)

@@ -4,23 +4,12 @@
 
 #include "specs/capabilities.h"
 #include "specs/parse.h"
+#include "tests/unit/specs_test_util.h"
 
 namespace boxd::specs {
 namespace {
 
 using Lines = std::vector<std::string>;
-
-std::string podWith(std::string_view spec) {
-  return "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + std::string(spec);
-}
-
-Lines errorsOf(std::string_view content) {
-  ParseResult r = parseSpecFile("f.yaml", content);
-  Lines out;
-  for (const Diagnostic& d : r.errors) out.push_back(d.str());
-  EXPECT_FALSE(r.ok()) << "expected errors for:\n" << content;
-  return out;
-}
 
 TEST(SpecsSecurity, PodAndContainerFieldsAreRead) {
   ParseResult r = parseSpecFile("f.yaml", podWith(R"(  securityContext:

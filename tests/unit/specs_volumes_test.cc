@@ -2,16 +2,10 @@
 #include <gtest/gtest.h>
 
 #include "specs/parse.h"
+#include "tests/unit/specs_test_util.h"
 
 namespace boxd::specs {
 namespace {
-
-std::vector<std::string> errorsOf(std::string_view content) {
-  ParseResult r = parseSpecFile("f.yaml", content);
-  std::vector<std::string> out;
-  for (const Diagnostic& d : r.errors) out.push_back(d.str());
-  return out;
-}
 
 TEST(SpecsVolumes, EmptyDirAndHostPathWithMounts) {
   ParseResult r = parseSpecFile("f.yaml", R"(apiVersion: v1
