@@ -28,9 +28,11 @@ Options:
 Status applyNetworkKey(NetworkConfig& n, const std::string& key, const YAML::Node& v) {
   if (key == "enabled")
     n.enabled = v.as<bool>();
-  else if (key == "bridge")
+  else if (key == "bridge") {
     n.bridge = v.as<std::string>();
-  else if (key == "subnet")
+    if (n.bridge.empty() || n.bridge.size() > 15 || n.bridge.find('/') != std::string::npos)
+      return makeError("network.bridge must be an interface name of 1 to 15 characters");
+  } else if (key == "subnet")
     n.subnet = v.as<std::string>();
   else if (key == "mtu")
     n.mtu = v.as<int>();
@@ -48,8 +50,6 @@ Status applyNetworkKey(NetworkConfig& n, const std::string& key, const YAML::Nod
     n.hostsFile = v.as<std::string>();
   else
     return makeError("unknown key \"network." + key + "\"");
-  if (n.bridge.empty() || n.bridge.size() > 15 || n.bridge.find('/') != std::string::npos)
-    return makeError("network.bridge must be an interface name of 1 to 15 characters");
   return {};
 }
 

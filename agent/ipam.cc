@@ -134,15 +134,6 @@ Result<uint32_t> Ipam::acquire(const std::string& pod, const std::string& uid) {
   return *pick;
 }
 
-Result<std::optional<std::string>> Ipam::addressOf(const std::string& uid) {
-  auto rows = store_.listAddresses();
-  if (!rows.ok()) return rows.error();
-  for (const auto& r : *rows) {
-    if (r.podUid == uid) return std::optional<std::string>(r.address);
-  }
-  return std::optional<std::string>();
-}
-
 Status Ipam::release(const std::string& uid) { return store_.releaseAddress(uid); }
 
 }  // namespace boxd::agent

@@ -63,7 +63,6 @@ class Ipam {
   const Ipv4Net& net() const { return net_; }
   // The address held by uid, or a new one recorded for it. Loop thread only.
   Result<uint32_t> acquire(const std::string& pod, const std::string& uid);
-  Result<std::optional<std::string>> addressOf(const std::string& uid);
   Status release(const std::string& uid);
 
  private:

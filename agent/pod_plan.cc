@@ -134,6 +134,10 @@ void planNetwork(std::vector<PlannedStep>& plan, const PodPaths& pp, const specs
          {{"hosts", net.hosts}, {"resolv.conf", net.resolvConf}, {"hostname", net.hostname}}}}});
 }
 
+// The container paths boxd binds its pod files at (unless a volume is mounted there).
+constexpr const char* kPodFiles[][2] = {
+    {"hosts", "/etc/hosts"}, {"resolv.conf", "/etc/resolv.conf"}, {"hostname", "/etc/hostname"}};
+
 // A volume mounted at the file itself or at a directory above it (/etc) takes precedence.
 bool mountedOver(const specs::Container& c, const std::string& path) {
   for (const auto& m : c.volumeMounts) {

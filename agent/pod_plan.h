@@ -77,9 +77,7 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const std::string& uid,
                                  const std::vector<std::string>& imageRootfs,
                                  const PodNetwork& net = {});
-// The container paths boxd binds its pod files at (unless a volume is mounted there).
-inline constexpr const char* kPodFiles[][2] = {
-    {"hosts", "/etc/hosts"}, {"resolv.conf", "/etc/resolv.conf"}, {"hostname", "/etc/hostname"}};
+
 
 const specs::Volume* findVolume(const specs::PodSpec& pod, const std::string& name);
 // Where a volume lives on the host: the hostPath, or <pod dir>/volumes/<name> for an emptyDir.

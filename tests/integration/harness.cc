@@ -156,18 +156,11 @@ Boxd::Boxd() {
   gateway_ = subnet_.substr(0, subnet_.rfind('.')) + ".1";
   (void)mkdirAll(specs());
   configPath_ = dir_ / "boxd.yaml";
-  configureNetwork("");
-}
-
-void Boxd::configureNetwork(const std::string& networkExtra) {
-  std::string network = "network:\n  bridge: " + bridge_ + "\n  subnet: " + subnet_ +
-                        "\n  nftTable: " + nftTable_ +
-                        "\n  masquerade: false\n  ipForward: false\n";
-  for (const auto& l : split(networkExtra, '\n')) {
-    if (!l.empty()) network += "  " + l + "\n";
-  }
   (void)writeFileAtomic(configPath_,
-                        "restartBackoffSeconds: 1\nrescanSeconds: 2\nresyncSeconds: 1\n" + network);
+                        "restartBackoffSeconds: 1\nrescanSeconds: 2\nresyncSeconds: 1\n"
+                        "network:\n  bridge: " +
+                            bridge_ + "\n  subnet: " + subnet_ + "\n  nftTable: " + nftTable_ +
+                            "\n  masquerade: false\n  ipForward: false\n");
 }
 
 Boxd::~Boxd() {

@@ -43,9 +43,6 @@ class Boxd {
   std::string subnet() const { return subnet_; }    // "10.241.7.0/24"
   std::string gateway() const { return gateway_; }  // the bridge's address, "10.241.7.1"
   std::string nftTable() const { return nftTable_; }
-  // Rewrites boxd.yaml with extra lines ("key: value") in its network mapping; lines added by
-  // addConfig before are dropped.
-  void configureNetwork(const std::string& networkExtra);
   std::string bin(const std::string& name) const;
 
   // Adds lines to boxd's config file (read at start), e.g. "logMaxBytes: 65536\n".

@@ -82,11 +82,22 @@ class StepRunnerTest : public ::testing::Test {
     for (int i = 1; i <= n; ++i) p.push_back({"fake", {{"name", "s" + std::to_string(i)}}});
     return p;
   }
-  std::pair<Status, Status> create(int n) {
+  std::pair<Status, Status> create(int n) { return create(plan(n)); }
+  std::pair<Status, Status> create(std::vector<PlannedStep> steps) {
     bool done = false;
     std::pair<Status, Status> out;
-    runner_->create("web", "uid1", plan(n), [&](Status c, Status u) {
+    runner_->create("web", "uid1", std::move(steps), [&](Status c, Status u) {
       out = {c, u};
+      done = true;
+    });
+    runUntil(done);
+    return out;
+  }
+  StepRunner::Drift observeAll() {
+    bool done = false;
+    StepRunner::Drift out;
+    runner_->observeAll("web", [&](StepRunner::Drift d) {
+      out = std::move(d);
       done = true;
     });
     runUntil(done);
@@ -205,34 +216,16 @@ TEST_F(StepRunnerTest, UnknownKindInTheJournalIsReportedAndKept) {
 TEST_F(StepRunnerTest, ObserveReportsResourcesGoneFromTheHost) {
   ASSERT_TRUE(create(3).first.ok());
   host_.present.erase("s2");
-  bool done = false;
-  StepRunner::Drift drift;
-  runner_->observeAll("web", [&](StepRunner::Drift d) {
-    drift = std::move(d);
-    done = true;
-  });
-  runUntil(done);
+  StepRunner::Drift drift = observeAll();
   EXPECT_EQ(drift.absent, std::vector<std::string>{"fake s2"});
   EXPECT_TRUE(drift.repaired.empty());
 }
 
 TEST_F(StepRunnerTest, ObserveRepairsInPlaceWhatCanBeRepaired) {
-  std::vector<PlannedStep> plan = {{"fake", {{"name", "s1"}}},
-                                   {"fake", {{"name", "repairable-veth"}}}};
-  bool created = false;
-  runner_->create("web", "uid1", plan, [&](Status c, Status) {
-    EXPECT_TRUE(c.ok());
-    created = true;
-  });
-  runUntil(created);
+  ASSERT_TRUE(
+      create({{"fake", {{"name", "s1"}}}, {"fake", {{"name", "repairable-veth"}}}}).first.ok());
   host_.present.erase("repairable-veth");
-  bool done = false;
-  StepRunner::Drift drift;
-  runner_->observeAll("web", [&](StepRunner::Drift d) {
-    drift = std::move(d);
-    done = true;
-  });
-  runUntil(done);
+  StepRunner::Drift drift = observeAll();
   EXPECT_TRUE(drift.absent.empty());
   EXPECT_EQ(drift.repaired, std::vector<std::string>{"fake repairable-veth"});
   EXPECT_EQ(host_.present.count("repairable-veth"), 1u) << "re-applied";
