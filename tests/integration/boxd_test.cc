@@ -132,7 +132,12 @@ TEST_F(BoxdTest, RestartPolicyWithBackoffAndCompletion) {
   EXPECT_TRUE(b_->waitPhase("job", "Succeeded")) << b_->status().dump(2);
   EXPECT_TRUE(b_->waitPhase("never", "Failed")) << b_->status().dump(2);
   // Backoff here is 1 s (test config): the first restart is immediate, then 1 s, 2 s.
-  ASSERT_TRUE(waitFor([&] { return b_->pod("crash")["restarts"].get<int>() >= 2; }, 10000))
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto p = b_->pod("crash");
+        return !p.is_null() && p.value("restarts", 0) >= 2;
+      },
+      10000))
       << b_->status().dump(2);
   auto ev = b_->boxctl({"events", "crash"});
   EXPECT_NE(ev.out.find("BackOff"), std::string::npos) << ev.out;
@@ -169,8 +174,8 @@ TEST_F(BoxdTest, ApplyAndDeleteThroughBoxctl) {
 
 TEST_F(BoxdTest, MalformedApiRequestsNeverHurtBoxd) {
   b_->start();
-  for (const char* req : {"{\"op\":\"describe\",\"name\":7}", "[1,2]", "not json", "{\"op\":\"events\",\"limit\":\"x\"}",
-                          "{\"op\":\"nope\"}"}) {
+  for (const char* req : {"{\"op\":\"describe\",\"name\":7}", "[1,2]", "not json",
+                          "{\"op\":\"events\",\"limit\":\"x\"}", "{\"op\":\"nope\"}"}) {
     std::string reply = b_->rawRequest(req);
     EXPECT_NE(reply.find("\"ok\":false"), std::string::npos) << req << " -> " << reply;
   }
