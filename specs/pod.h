@@ -55,10 +55,53 @@ struct HostPathVolume {
   bool operator==(const HostPathVolume&) const = default;
 };
 
+// iscsi: a LUN of an iSCSI target, attached to the host, formatted if blank, mounted, and bound
+// into the containers (Kubernetes' in-tree iscsi volume; docs/storage.md).
+struct IscsiVolume {
+  std::string targetPortal;          // "host:port" (port default 3260), or "[v6]:port"
+  std::vector<std::string> portals;  // more portals of the same target (multipath / failover)
+  std::string iqn;                   // the target's name
+  int64_t lun = 0;                   // 0..16383
+  std::string iscsiInterface = "default";
+  std::string fsType = "ext4";  // ext4, ext3, ext2 or xfs
+  bool readOnly = false;
+  bool chapAuthDiscovery = false;
+  bool chapAuthSession = false;
+  std::string secretRef;      // name of a kind: Secret (type kubernetes.io/iscsi-chap); "" = none
+  std::string initiatorName;  // "" = the host's
+  bool operator==(const IscsiVolume&) const = default;
+};
+
+// What boxd may create when an RBD image does not exist: only with the pod annotation
+// provision.rbd.boxd.io/<volume name> (docs/storage.md). Never resized or deleted.
+struct RbdProvision {
+  int64_t sizeBytes = 0;
+  std::vector<std::string> features;  // librbd names: layering, exclusive-lock, object-map, ...
+  bool operator==(const RbdProvision&) const = default;
+};
+
+// rbd: a Ceph RBD image, opened with librbd, attached, formatted if blank, mounted, bound into
+// the containers (Kubernetes' in-tree rbd volume).
+struct RbdVolume {
+  std::vector<std::string> monitors;  // as written: "ip:port", "v1:ip:port", "v2:ip:port", "host"
+  std::string pool = "rbd";
+  std::string image;
+  std::string user = "admin";  // the cephx id
+  std::string keyring = "/etc/ceph/keyring";  // used when there is no secretRef
+  std::string secretRef;  // name of a kind: Secret whose data.key is the cephx key; "" = none
+  std::string fsType = "ext4";
+  bool readOnly = false;
+  std::optional<RbdProvision> provision;  // from the pod's annotation
+  bool operator==(const RbdVolume&) const = default;
+};
+
 struct Volume {
   std::string name;
   std::optional<EmptyDirVolume> emptyDir;  // exactly one source is set
   std::optional<HostPathVolume> hostPath;
+  std::optional<IscsiVolume> iscsi;
+  std::optional<RbdVolume> rbd;
+  bool isBlock() const { return iscsi.has_value() || rbd.has_value(); }
   bool operator==(const Volume&) const = default;
 };
 
