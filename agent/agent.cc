@@ -28,7 +28,7 @@ Agent::Agent(uv_loop_t* loop, Config cfg, std::unique_ptr<state::Store> store,
       runner_(
           dispatcher_, *store_,
           [this](const std::string& kind, const nlohmann::json& params) {
-            reconcilers::Host host{cfg_.paths, *mounter_, *cgroups_};
+            reconcilers::Host host{cfg_.paths, *mounter_, *cgroups_, blockCtx_.get()};
             return reconcilers::stepFromJournal(kind, params, host);
           },
           faults_),
@@ -47,6 +47,7 @@ Status Agent::start() {
                  faults_.crashStep, faults_.crashAfterApply ? " (after apply)" : "");
   }
   BOXD_TRY(setUpNetwork());
+  BOXD_TRY(setUpBlock());
   recover();
   startWatching();
   scheduleScan();
@@ -162,6 +163,8 @@ void Agent::recover() {
     if (pod->created) watchShim(*pod);
   }
   adoptAddresses();
+  seedBlockRegistry();
+  cleanStaleBlockSessions();
 }
 
 // Recorded addresses after a restart: a live pod's is shown in its status again; one whose pod
@@ -339,6 +342,7 @@ void Agent::onSnapshot(Result<SpecSnapshot> snap) {
     }
   }
   desired_ = std::move(next);
+  updateSecrets();
   desiredLoaded_ = true;
   reconcileAll();
 }

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -21,6 +22,9 @@
 #include "agent/pod_plan.h"
 #include "agent/spec_source.h"
 #include "agent/step_runner.h"
+#include "reconcilers/block/block_context.h"
+#include "reconcilers/block/block_registry.h"
+#include "reconcilers/block/userspace_backend.h"
 #include "reconcilers/cgroup/cgroups.h"
 #include "reconcilers/host/host.h"
 #include "reconcilers/host/mounter.h"
@@ -113,6 +117,16 @@ class Agent {
   void releaseAddress(const std::string& pod, const std::string& uid);
   void adoptAddresses();
 
+  // block volumes (block_volumes.cc)
+  Status setUpBlock();
+  Result<BlockPlan> chooseBlockBackends();
+  void addKernelBlockBackends();
+  void seedBlockRegistry();
+  void cleanStaleBlockSessions();
+  Result<reconcilers::BlockCredentials> blockCredentials(const reconcilers::BlockVolume& v);
+  void updateSecrets();
+  nlohmann::json volumesJson();
+
   // recovery and drift
   void recover();
   void resync();
@@ -137,6 +151,16 @@ class Agent {
   FaultInjection faults_;
   StepRunner runner_;
   std::optional<Ipam> ipam_;  // set when networking is enabled
+  std::unique_ptr<reconcilers::CommandRunner> toolRunner_;  // mkfs, fsck, iscsiadm
+  reconcilers::BlockRegistry blockRegistry_;
+  std::unique_ptr<reconcilers::UserspaceBackend> userspace_;
+  std::vector<std::unique_ptr<reconcilers::BlockBackend>> kernelBackends_;
+  std::unique_ptr<reconcilers::BlockContext> blockCtx_;
+  BlockPlan blockPlan_;
+  // Secrets as the block steps' worker threads read them: replaced whole on each specs pass.
+  using SecretMap = std::map<std::string, specs::Secret>;
+  std::mutex secretsMu_;
+  std::shared_ptr<const SecretMap> secrets_;
 
   std::map<std::string, std::unique_ptr<PodState>> pods_;
   Desired desired_;

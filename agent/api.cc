@@ -88,10 +88,21 @@ json Agent::podJson(const PodState& pod, bool detailed) {
     auto rows = store_->journal(pod.rec.name);
     if (rows.ok()) {
       for (const auto& r : *rows) {
-        resources.push_back({{"step", r.seq + 1},
-                             {"kind", r.kind},
-                             {"resource", r.resource},
-                             {"state", state::toString(r.state)}});
+        json res = {{"step", r.seq + 1},
+                    {"kind", r.kind},
+                    {"resource", r.resource},
+                    {"state", state::toString(r.state)}};
+        // The block chain: the device a LUN or image became, the filesystem and its mount.
+        std::string detail;
+        if (r.params.contains("device") && r.params["device"].is_string())
+          detail = r.params["device"].get<std::string>();
+        if (r.kind == "blockfs" && r.params.contains("mountPath")) {
+          detail = r.params.value("fsType", "") + (detail.empty() ? "" : " on " + detail) + " at " +
+                   r.params.value("mountPath", "") +
+                   (r.params.value("formatted", false) ? " (formatted by boxd)" : "");
+        }
+        if (!detail.empty()) res["detail"] = detail;
+        resources.push_back(std::move(res));
       }
     }
     j["resources"] = resources;
@@ -143,6 +154,7 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
     return reply({{"ok", true}, {"events", eventsJson(*evs)}});
   }
   if (op == "image-import") return handleImageImport(req, std::move(reply));
+  if (op == "volume-ls") return reply(volumesJson());
   if (op == "image-ls") {
     auto imgs = store_->listImages();
     if (!imgs.ok()) return reply(errorReply(imgs.error().message));

@@ -144,8 +144,9 @@ std::string formatDescribe(const json& p) {
   out += "Host resources (cgroup " + str(p, "cgroupVersion") + "):\n";
   std::vector<std::vector<std::string>> rows = {{"  STEP", "KIND", "STATE", "RESOURCE"}};
   for (const auto& r : p["resources"]) {
-    rows.push_back({"  " + std::to_string(r.value("step", 0)), str(r, "kind"), str(r, "state"),
-                    str(r, "resource")});
+    std::string res = str(r, "resource");
+    if (!str(r, "detail").empty()) res += ": " + str(r, "detail");
+    rows.push_back({"  " + std::to_string(r.value("step", 0)), str(r, "kind"), str(r, "state"), res});
   }
   out += rows.size() > 1 ? table(rows) : "  (none)\n";
   out += "Events:\n";
@@ -169,6 +170,22 @@ std::string formatImages(const json& images) {
     rows.push_back({str(i, "name"), str(i, "tag"), str(i, "id").substr(0, 12),
                     formatBytes(i.value("sizeBytes", int64_t{0})),
                     clock(i.value("createdAtMs", int64_t{0}))});
+  }
+  return table(rows);
+}
+
+std::string formatVolumes(const json& volumes) {
+  if (volumes.empty()) return "no block volumes attached\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"VOLUME", "BACKEND", "DEVICE", "FS", "MOUNT", "USERS"}};
+  for (const auto& v : volumes) {
+    std::string users;
+    for (const auto& u : v.value("users", json::array())) {
+      users += (users.empty() ? "" : ",") + str(u, "pod") + "/" + str(u, "volume") +
+               (u.value("readOnly", false) ? "(ro)" : "(rw)");
+    }
+    rows.push_back({str(v, "volume"), str(v, "backend"), str(v, "device"), str(v, "fsType"),
+                    str(v, "mountPath"), users.empty() ? "-" : users});
   }
   return table(rows);
 }

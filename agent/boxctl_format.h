@@ -15,5 +15,6 @@ std::string formatStatus(const nlohmann::json& status);
 std::string formatDescribe(const nlohmann::json& pod);
 std::string formatEvents(const nlohmann::json& events);
 std::string formatImages(const nlohmann::json& images);
+std::string formatVolumes(const nlohmann::json& volumes);
 
 }  // namespace boxd::agent

@@ -45,6 +45,8 @@ Commands:
   image import NAME[:TAG] PATH     import a rootfs directory or tarball (.tar, .tar.gz)
   image ls                         list images
   image rm NAME[:TAG]              remove an image (refused while a pod uses it)
+  volume ls [-o json]              block volumes attached on this host: LUN or image, data path,
+                                   device, filesystem and mount, and the pods using each
 
 Options:
   --run-dir DIR    boxd's runtime dir (default /run/boxd); the socket is DIR/boxd.sock
@@ -265,6 +267,19 @@ int cmdImage(const std::vector<std::string>& args) {
   die("unknown image command " + args[0]);
 }
 
+int cmdVolume(const std::vector<std::string>& args) {
+  bool asJson = args.size() == 3 && args[1] == "-o" && args[2] == "json";
+  if (args.empty() || args[0] != "ls" || (args.size() != 1 && !asJson))
+    die("usage: boxctl volume ls [-o json]");
+  json r = call({{"op", "volume-ls"}});
+  if (asJson) {
+    std::printf("%s\n", r["volumes"].dump(2).c_str());
+    return 0;
+  }
+  std::fputs(agent::formatVolumes(r["volumes"]).c_str(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,5 +308,6 @@ int main(int argc, char** argv) {
   if (cmd == "apply") return cmdApply(rest);
   if (cmd == "delete") return cmdDelete(rest);
   if (cmd == "image") return cmdImage(rest);
+  if (cmd == "volume") return cmdVolume(rest);
   die("unknown command " + cmd + " (see boxctl --help)", 2);
 }

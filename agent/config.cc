@@ -53,6 +53,32 @@ Status applyNetworkKey(NetworkConfig& n, const std::string& key, const YAML::Nod
   return {};
 }
 
+Status applyBlockKey(BlockConfig& b, const std::string& key, const YAML::Node& v) {
+  auto backend = [&](std::string& out) -> Status {
+    out = v.as<std::string>();
+    if (out != "auto" && out != "kernel" && out != "user")
+      return makeError("block." + key + " must be auto, kernel or user");
+    return {};
+  };
+  auto seconds = [&](int64_t& out) -> Status {
+    double s = v.as<double>();
+    if (s <= 0 || s > 3600) return makeError("block." + key + " must be from 0 to 3600 seconds");
+    out = static_cast<int64_t>(s * 1000);
+    return {};
+  };
+  if (key == "iscsiBackend") return backend(b.iscsiBackend);
+  if (key == "rbdBackend") return backend(b.rbdBackend);
+  if (key == "connectTimeoutSeconds") return seconds(b.connectTimeoutMs);
+  if (key == "ioTimeoutSeconds") return seconds(b.ioTimeoutMs);
+  if (key == "helperBinary")
+    b.helperBinary = v.as<std::string>();
+  else if (key == "initiatorName")
+    b.initiatorName = v.as<std::string>();
+  else
+    return makeError("unknown key \"block." + key + "\"");
+  return {};
+}
+
 Error positioned(const std::string& path, const YAML::Mark& at, const std::string& message) {
   return makeError(path + ":" + std::to_string(at.line + 1) + ":" + std::to_string(at.column + 1) +
                    ": " + message);
@@ -109,11 +135,13 @@ Status loadConfigFile(const std::string& path, Config& cfg) {
     if (!root.IsMap()) return makeError(path + ": expected a mapping of settings");
     for (const auto& kv : root) {
       auto key = kv.first.as<std::string>();
-      if (key == "network") {
+      if (key == "network" || key == "block") {
         if (!kv.second.IsMap())
-          return positioned(path, kv.first.Mark(), "network: expected a mapping of settings");
+          return positioned(path, kv.first.Mark(), key + ": expected a mapping of settings");
         for (const auto& nkv : kv.second) {
-          Status st = applyNetworkKey(cfg.network, nkv.first.as<std::string>(), nkv.second);
+          auto sub = nkv.first.as<std::string>();
+          Status st = key == "network" ? applyNetworkKey(cfg.network, sub, nkv.second)
+                                       : applyBlockKey(cfg.block, sub, nkv.second);
           if (!st.ok()) return positioned(path, nkv.first.Mark(), st.error().message);
         }
         continue;

@@ -27,6 +27,17 @@ struct NetworkConfig {
   std::string hostsFile = "/etc/hosts";         // the base of hostNetwork pods' /etc/hosts
 };
 
+// Block volumes (docs/storage.md). The data path of each kind is chosen by host capability:
+// "auto" takes the kernel's (open-iscsi, krbd) where the host has it, else boxd-blockd.
+struct BlockConfig {
+  std::string iscsiBackend = "auto";  // auto, kernel, user
+  std::string rbdBackend = "auto";    // auto, kernel, user
+  int64_t connectTimeoutMs = 10000;   // login / cluster connection
+  int64_t ioTimeoutMs = 30000;        // one I/O of the userspace path: past it, EIO
+  std::string helperBinary;           // boxd-blockd; empty = next to boxd
+  std::string initiatorName;          // iSCSI initiator name; empty = the host's, else generated
+};
+
 struct Config {
   std::string specsDir = "/etc/boxd/specs";
   reconcilers::Paths paths;      // stateDir, runDir, cgroupParent, shimBinary
@@ -38,13 +49,15 @@ struct Config {
   int64_t logMaxBytes = 10 << 20;  // a container's log file is rotated past this size
   int logMaxFiles = 2;             // files kept per container run: the current + rotated ones
   NetworkConfig network;
+  BlockConfig block;
 
   std::string socketPath() const { return paths.runDir + "/boxd.sock"; }
 };
 
 // Applies the YAML config file at path (keys: specs, stateDir, runDir, cgroupParent,
-// resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, logMaxBytes, logMaxFiles, and a
-// network mapping with the fields of NetworkConfig). Unknown keys are errors.
+// resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, logMaxBytes, logMaxFiles, a
+// network mapping with the fields of NetworkConfig, and a block mapping: iscsiBackend,
+// rbdBackend, connectTimeoutSeconds, ioTimeoutSeconds, helperBinary, initiatorName). Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.

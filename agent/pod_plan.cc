@@ -1,6 +1,9 @@
 #include "agent/pod_plan.h"
 
+#include <algorithm>
+
 #include "common/util.h"
+#include "reconcilers/block/block_steps.h"
 #include "reconcilers/cgroup/cgroup_step.h"
 
 namespace boxd::agent {
@@ -18,6 +21,7 @@ PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name,
   p.netns = paths.runDir + "/netns/" + uid;
   p.etcDir = p.dir + "/etc";
   p.hostIf = "bxd" + uid.substr(0, 12);
+  p.blockMounts = paths.runDir + "/block/mounts";
   return p;
 }
 
@@ -72,7 +76,50 @@ const specs::Volume* findVolume(const specs::PodSpec& pod, const std::string& na
 }
 
 std::string volumeHostPath(const PodPaths& pp, const specs::Volume& v) {
+  if (v.isBlock()) return reconcilers::blockMountPath(pp.blockMounts, blockVolumeOf(v));
   return v.hostPath ? v.hostPath->path : pp.dir + "/volumes/" + v.name;
+}
+
+reconcilers::BlockVolume blockVolumeOf(const specs::Volume& vol, const BlockPlan& block) {
+  reconcilers::BlockVolume b;
+  if (vol.iscsi) {
+    const auto& i = *vol.iscsi;
+    b.backend = block.iscsiBackend;
+    b.portals.push_back(i.targetPortal);
+    for (const auto& p : i.portals) {
+      if (std::find(b.portals.begin(), b.portals.end(), p) == b.portals.end()) b.portals.push_back(p);
+    }
+    b.iqn = i.iqn;
+    b.lun = i.lun;
+    b.initiatorName = i.initiatorName.empty() ? block.initiatorName : i.initiatorName;
+    b.iscsiInterface = i.iscsiInterface;
+    b.chapDiscovery = i.chapAuthDiscovery;
+    b.chapSession = i.chapAuthSession;
+    b.secretRef = i.secretRef;
+    b.readOnly = i.readOnly;
+    b.sessionKey = "iscsi|" + i.iqn + "|" + b.initiatorName + "|" + i.iscsiInterface;
+    b.deviceKey = "iscsi|" + i.iqn + "|lun" + std::to_string(i.lun);
+  } else if (vol.rbd) {
+    const auto& r = *vol.rbd;
+    b.backend = block.rbdBackend;
+    b.monitors = r.monitors;
+    b.pool = r.pool;
+    b.image = r.image;
+    b.user = r.user;
+    b.keyring = r.keyring;
+    b.secretRef = r.secretRef;
+    b.readOnly = r.readOnly;
+    if (r.provision) {
+      b.provisionBytes = r.provision->sizeBytes;
+      b.provisionFeatures = r.provision->features;
+    }
+    auto mons = r.monitors;
+    std::sort(mons.begin(), mons.end());
+    std::string joined;
+    for (const auto& m : mons) joined += (joined.empty() ? "" : ",") + m;
+    b.sessionKey = b.deviceKey = "rbd|" + joined + "|" + r.pool + "/" + r.image;
+  }
+  return b;
 }
 
 // A memory emptyDir without a sizeLimit gets half the pod's memory limit, or 64 MiB (the size
@@ -93,6 +140,22 @@ PlannedStep volumeStep(const PodPaths& pp, const specs::PodSpec& pod, const spec
 }
 
 namespace {
+
+// session (not for krbd, which maps the image directly) → device → filesystem; the shim binds
+// the mount into the containers.
+void planBlockVolume(std::vector<PlannedStep>& plan, const PodPaths& pp, const std::string& uid,
+                     const specs::Volume& v, const BlockPlan& block) {
+  reconcilers::BlockVolume bv = blockVolumeOf(v, block);
+  nlohmann::json volume = reconcilers::blockVolumeToJson(bv);
+  std::string user = uid + "/" + v.name;
+  if (bv.backend != "rbd-kernel") plan.push_back({"blocksession", {{"volume", volume}, {"user", user}}});
+  plan.push_back({"blockdevice", {{"volume", volume}, {"user", user}}});
+  plan.push_back({"blockfs",
+                  {{"volume", volume},
+                   {"user", user},
+                   {"fsType", v.iscsi ? v.iscsi->fsType : v.rbd->fsType},
+                   {"mountPath", reconcilers::blockMountPath(pp.blockMounts, bv)}}});
+}
 
 void planNetwork(std::vector<PlannedStep>& plan, const PodPaths& pp, const specs::PodSpec& pod,
                  const PodNetwork& net) {
@@ -169,7 +232,7 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
                                  const std::string& uid,
                                  const std::vector<std::string>& imageRootfs,
-                                 const PodNetwork& net) {
+                                 const PodNetwork& net, const BlockPlan& block) {
   PodPaths pp = podPaths(paths, pod.name, uid);
   std::vector<PlannedStep> plan;
   plan.push_back({"poddir", {{"path", pp.dir}}});
@@ -177,7 +240,12 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
       {"cgroup",
        {{"rel", pp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(podLimits(pod))}}});
   if (net.enabled) planNetwork(plan, pp, pod, net);
-  for (const auto& v : pod.volumes) plan.push_back(volumeStep(pp, pod, v));
+  for (const auto& v : pod.volumes) {
+    if (v.isBlock())
+      planBlockVolume(plan, pp, uid, v, block);
+    else
+      plan.push_back(volumeStep(pp, pod, v));
+  }
   auto all = allContainers(pod);
   for (size_t i = 0; i < all.size(); ++i) {
     const auto& c = *all[i];

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "reconcilers/block/block_backend.h"
 #include "reconcilers/cgroup/cgroups.h"
 #include "reconcilers/host/host.h"
 #include "specs/pod.h"
@@ -45,6 +46,15 @@ struct PodPaths {
   std::string netns;   // <run>/netns/<uid>: the pinned network namespace
   std::string etcDir;  // <pod dir>/etc: hosts, resolv.conf, hostname
   std::string hostIf;  // host end of the pod's veth: "bxd" + 12 hex of the uid
+  std::string blockMounts;  // <run>/block/mounts: where block volumes' filesystems are mounted
+};
+
+// How block volumes reach this host, decided by the agent from its config and the host's
+// capabilities (reconcilers/block/block_host.h).
+struct BlockPlan {
+  std::string iscsiBackend = "iscsi-user";  // or iscsi-kernel
+  std::string rbdBackend = "rbd-user";      // or rbd-kernel
+  std::string initiatorName;                // when the volume names none
 };
 
 // The pod's network, as the agent decided it from its config and the IPAM. Default: networking
@@ -76,11 +86,16 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
                                  const std::string& uid,
                                  const std::vector<std::string>& imageRootfs,
-                                 const PodNetwork& net = {});
+                                 const PodNetwork& net = {}, const BlockPlan& block = {});
+
+// The attach description of an iscsi or rbd volume. Keys: a session per target (IQN, initiator
+// name, interface) or image; a device per LUN (by IQN, whatever portals name it) or image.
+reconcilers::BlockVolume blockVolumeOf(const specs::Volume& v, const BlockPlan& block = {});
 
 
 const specs::Volume* findVolume(const specs::PodSpec& pod, const std::string& name);
-// Where a volume lives on the host: the hostPath, or <pod dir>/volumes/<name> for an emptyDir.
+// Where a volume lives on the host: the hostPath, <pod dir>/volumes/<name> for an emptyDir, the
+// filesystem's mount under <run>/block/mounts for a block volume.
 std::string volumeHostPath(const PodPaths& pp, const specs::Volume& v);
 int64_t memoryVolumeSize(const specs::PodSpec& pod, const specs::Volume& v);
 PlannedStep volumeStep(const PodPaths& pp, const specs::PodSpec& pod, const specs::Volume& v);

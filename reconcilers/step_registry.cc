@@ -1,4 +1,5 @@
 // Step kinds by name: the one place that maps a journal row back to the code that undoes it.
+#include "reconcilers/block/block_steps.h"
 #include "reconcilers/cgroup/cgroup_step.h"
 #include "reconcilers/host/host.h"
 #include "reconcilers/network/hostport_step.h"
@@ -35,6 +36,7 @@ Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlo
   if (kind == "netns") return up(NetnsStep::fromParams(params, host));
   if (kind == "veth") return up(VethStep::fromParams(params, host));
   if (kind == "hostport") return up(HostPortStep::fromParams(params, host));
+  if (isBlockStepKind(kind)) return blockStepFromParams(kind, params, host);
   return makeError("unknown step kind \"" + kind + "\" in the journal");
 }
 

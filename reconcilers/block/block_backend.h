@@ -39,6 +39,8 @@ struct BlockVolume {
   // RBD
   std::vector<std::string> monitors;  // normalized for librados mon_host
   std::string pool, image, user, keyring;
+  int64_t provisionBytes = 0;  // > 0: create the image with this size if it does not exist
+  std::vector<std::string> provisionFeatures;
   std::string secretRef;  // the Secret holding CHAP credentials or the cephx key
 };
 

@@ -8,6 +8,7 @@ namespace boxd::reconcilers {
 
 class Mounter;
 class Cgroups;
+struct BlockContext;
 
 // Where boxd keeps its files. All overridable so tests are hermetic.
 struct Paths {
@@ -26,6 +27,7 @@ struct Host {
   Paths paths;
   Mounter& mounter;
   Cgroups& cgroups;
+  BlockContext* block = nullptr;  // block volumes (iSCSI, RBD); null = none on this host
 };
 
 }  // namespace boxd::reconcilers
