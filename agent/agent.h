@@ -21,6 +21,7 @@
 #include "agent/ipam.h"
 #include "agent/pod_plan.h"
 #include "agent/spec_source.h"
+#include "specs/secret.h"
 #include "agent/step_runner.h"
 #include "reconcilers/block/block_context.h"
 #include "reconcilers/block/block_registry.h"

@@ -59,6 +59,16 @@ std::optional<blockd::Chap> chapFrom(const specs::Secret& s, const std::string& 
 
 }  // namespace
 
+// Until the kernel data paths are wired: the userspace path everywhere.
+Result<BlockPlan> Agent::chooseBlockBackends() {
+  for (const auto& [kind, want] : {std::pair{"iSCSI", cfg_.block.iscsiBackend}, {"RBD", cfg_.block.rbdBackend}}) {
+    if (want == "kernel") return makeError(std::string("block: the kernel data path for ") + kind + " is not available");
+  }
+  return BlockPlan{};
+}
+
+void Agent::addKernelBlockBackends() {}
+
 Status Agent::setUpBlock() {
   const BlockConfig& b = cfg_.block;
   std::string blockDir = cfg_.paths.runDir + "/block";
@@ -77,6 +87,7 @@ Status Agent::setUpBlock() {
                     "record the iSCSI initiator name");
     }
   }
+  if (!toolRunner_) toolRunner_ = std::make_unique<reconcilers::RealCommandRunner>();
   reconcilers::UserspaceSettings us;
   us.blockDir = blockDir;
   us.helperBinary = b.helperBinary;

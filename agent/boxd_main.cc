@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   }
   if (::access(cfg.paths.shimBinary.c_str(), X_OK) != 0)
     return fail("shim binary " + cfg.paths.shimBinary + " not found");
+  // boxd-blockd (block volumes on hosts without a kernel initiator or krbd) sits next to boxd.
+  if (cfg.block.helperBinary.empty()) cfg.block.helperBinary = selfDir() + "/boxd-blockd";
   ::signal(SIGPIPE, SIG_IGN);
 
   for (const auto& dir : {cfg.paths.stateDir, cfg.paths.runDir}) {

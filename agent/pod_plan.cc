@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "common/util.h"
-#include "reconcilers/block/block_steps.h"
+#include "reconcilers/block/block_backend.h"
 #include "reconcilers/cgroup/cgroup_step.h"
 
 namespace boxd::agent {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,17 @@ struct BlockCredentials {
   std::optional<blockd::Chap> chap, discoveryChap;
   std::string cephKey;
 };
+
+nlohmann::json blockVolumeToJson(const BlockVolume& v);
+Result<BlockVolume> blockVolumeFromJson(const nlohmann::json& j);
+// "iscsi iqn... lun 1 via 127.0.0.1:3260", "rbd pool/image": for describe and errors.
+std::string describeBlockVolume(const BlockVolume& v);
+// A session's name on the host, readable and bounded: "iscsi-<sha8>-<tail of the iqn>".
+std::string sessionName(const BlockVolume& v);
+// Where the volume's filesystem is mounted: <mountsDir>/<session name>[-lun<N>].
+std::string blockMountPath(const std::string& mountsDir, const BlockVolume& v);
+// librados mon_host from Kubernetes-style monitor addresses.
+std::string monHost(const std::vector<std::string>& monitors);
 
 class BlockBackend {
  public:

@@ -18,60 +18,6 @@ namespace boxd::reconcilers {
 
 using nlohmann::json;
 
-json blockVolumeToJson(const BlockVolume& v) {
-  return {{"backend", v.backend},     {"sessionKey", v.sessionKey},
-          {"deviceKey", v.deviceKey}, {"readOnly", v.readOnly},
-          {"portals", v.portals},     {"iqn", v.iqn},
-          {"initiatorName", v.initiatorName}, {"iscsiInterface", v.iscsiInterface},
-          {"lun", v.lun},             {"chapDiscovery", v.chapDiscovery},
-          {"chapSession", v.chapSession}, {"monitors", v.monitors},
-          {"pool", v.pool},           {"image", v.image},
-          {"user", v.user},           {"keyring", v.keyring},
-          {"secretRef", v.secretRef}, {"provisionBytes", v.provisionBytes},
-          {"provisionFeatures", v.provisionFeatures}};
-}
-
-Result<BlockVolume> blockVolumeFromJson(const json& j) {
-  if (!j.is_object()) return makeError("block step: \"volume\" must be an object", EINVAL);
-  BlockVolume v;
-  try {
-    v.backend = j.at("backend").get<std::string>();
-    v.sessionKey = j.at("sessionKey").get<std::string>();
-    v.deviceKey = j.at("deviceKey").get<std::string>();
-    v.readOnly = j.value("readOnly", false);
-    v.portals = j.value("portals", std::vector<std::string>{});
-    v.iqn = j.value("iqn", "");
-    v.initiatorName = j.value("initiatorName", "");
-    v.iscsiInterface = j.value("iscsiInterface", "default");
-    v.lun = j.value("lun", int64_t{0});
-    v.chapDiscovery = j.value("chapDiscovery", false);
-    v.chapSession = j.value("chapSession", false);
-    v.monitors = j.value("monitors", std::vector<std::string>{});
-    v.pool = j.value("pool", "");
-    v.image = j.value("image", "");
-    v.user = j.value("user", "");
-    v.keyring = j.value("keyring", "");
-    v.secretRef = j.value("secretRef", "");
-    v.provisionBytes = j.value("provisionBytes", int64_t{0});
-    v.provisionFeatures = j.value("provisionFeatures", std::vector<std::string>{});
-  } catch (const json::exception& e) {
-    return makeError(std::string("block step: malformed volume: ") + e.what(), EINVAL);
-  }
-  return v;
-}
-
-std::string blockMountPath(const std::string& mountsDir, const BlockVolume& v) {
-  return mountsDir + "/" + sessionName(v) + (startsWith(v.backend, "iscsi") ? "-lun" + std::to_string(v.lun) : "");
-}
-
-std::string describeBlockVolume(const BlockVolume& v) {
-  if (startsWith(v.backend, "rbd"))
-    return "rbd " + v.pool + "/" + v.image;
-  std::string portals;
-  for (const auto& p : v.portals) portals += (portals.empty() ? "" : ",") + p;
-  return "iscsi " + v.iqn + " lun " + std::to_string(v.lun) + " via " + portals;
-}
-
 namespace {
 
 std::string sessionRegKey(const BlockVolume& v) { return "session " + v.sessionKey; }

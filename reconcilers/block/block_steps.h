@@ -25,14 +25,6 @@
 
 namespace boxd::reconcilers {
 
-nlohmann::json blockVolumeToJson(const BlockVolume& v);
-Result<BlockVolume> blockVolumeFromJson(const nlohmann::json& j);
-
-// The directory the volume's filesystem is mounted on.
-std::string blockMountPath(const std::string& mountsDir, const BlockVolume& v);
-// What `boxctl describe` shows for a volume: "iscsi iqn...:lun 1 via 127.0.0.1:3260".
-std::string describeBlockVolume(const BlockVolume& v);
-
 class BlockStep : public Step {
  public:
   BlockStep(BlockContext& ctx, Mounter& mounter, BlockVolume v, std::string user,

@@ -166,21 +166,6 @@ bool waitGone(const HelperId& id, int64_t timeoutMs) {
 
 }  // namespace
 
-std::string sessionName(const BlockVolume& v) {
-  std::string kind = startsWith(v.backend, "rbd") ? "rbd" : "iscsi";
-  std::string tail = kind == "rbd" ? v.pool + "-" + v.image : v.iqn;
-  std::string clean;
-  for (char ch : tail) clean += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ? ch : '_';
-  if (clean.size() > 40) clean = clean.substr(clean.size() - 40);
-  return kind + "-" + sha256Hex(v.sessionKey).substr(0, 8) + "-" + clean;
-}
-
-std::string monHost(const std::vector<std::string>& monitors) {
-  std::string out;
-  for (const auto& m : monitors) out += (out.empty() ? "" : ",") + m;
-  return out;
-}
-
 UserspaceBackend::UserspaceBackend(UserspaceSettings settings, Cgroups& cgroups)
     : settings_(std::move(settings)), cgroups_(cgroups) {}
 

@@ -57,9 +57,5 @@ class UserspaceBackend : public BlockBackend {
   Cgroups& cgroups_;
 };
 
-// A session's directory name: readable and bounded ("iscsi-<sha8>-<tail of the iqn>").
-std::string sessionName(const BlockVolume& v);
-// librados mon_host from Kubernetes-style monitor addresses.
-std::string monHost(const std::vector<std::string>& monitors);
 
 }  // namespace boxd::reconcilers
