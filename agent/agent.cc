@@ -42,9 +42,10 @@ Status Agent::start() {
   for (const auto& dir : {cfg_.paths.podsDir(), cfg_.paths.imagesDir(), cfg_.paths.shimsDir()}) {
     BOXD_TRY(mkdirAll(dir, 0700));
   }
-  if (faults_.failStep || faults_.crashStep) {
-    spdlog::warn("fault injection active: fail step {}, crash step {}{}", faults_.failStep,
-                 faults_.crashStep, faults_.crashAfterApply ? " (after apply)" : "");
+  if (faults_.failStep || faults_.crashStep || !faults_.crashUndoKind.empty()) {
+    spdlog::warn("fault injection active: fail step {}, crash step {}{}, crash at undo of {}{}",
+                 faults_.failStep, faults_.crashStep, faults_.crashAfterApply ? " (after apply)" : "",
+                 faults_.crashUndoKind, faults_.crashAfterUndo ? " (after undo)" : "");
   }
   BOXD_TRY(setUpNetwork());
   BOXD_TRY(setUpBlock());

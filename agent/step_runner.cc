@@ -18,6 +18,11 @@ FaultInjection FaultInjection::fromEnv() {
     f.crashStep = std::atoi(v);
     f.crashAfterApply = std::string(v).find(":after") != std::string::npos;
   }
+  if (const char* v = std::getenv("BOXD_FAULT_CRASH_UNDO")) {
+    std::string s = v;
+    f.crashAfterUndo = s.find(":after") != std::string::npos;
+    f.crashUndoKind = s.substr(0, s.find(':'));
+  }
   return f;
 }
 
@@ -108,9 +113,12 @@ void StepRunner::undoRows(std::string pod, std::vector<JournalRow> rows, Status 
   }
   std::shared_ptr<reconcilers::Step> step = std::move(*built);
   auto result = std::make_shared<Status>();
+  bool crash = !faults_.crashUndoKind.empty() && faults_.crashUndoKind == row.kind;
+  if (crash && !faults_.crashAfterUndo) ::raise(SIGKILL);
   dispatcher_.runBlocking([step, result] { *result = step->undo(); },
                           [this, pod = std::move(pod), rows = std::move(rows), first,
-                           done = std::move(done), row, result]() mutable {
+                           done = std::move(done), row, result, crash]() mutable {
+                            if (crash) ::raise(SIGKILL);
                             if (result->ok()) {
                               Status st = store_.journalRemove(row.id);
                               if (!st.ok() && first.ok()) first = st.error();

@@ -28,10 +28,15 @@ namespace boxd::agent {
 //   BOXD_FAULT_FAIL_STEP=N           step N (1-based) of every creation reports failure after apply
 //   BOXD_FAULT_CRASH_STEP=N[:after]  boxd SIGKILLs itself at step N, with the intent journaled,
 //                                    before apply (default) or after apply, before done
+//   BOXD_FAULT_CRASH_UNDO=KIND[:after]  boxd SIGKILLs itself when it undoes the first step of that
+//                                    kind, before the undo (default) or after it, before the
+//                                    journal row is removed
 struct FaultInjection {
   int failStep = 0;
   int crashStep = 0;
   bool crashAfterApply = false;
+  std::string crashUndoKind;
+  bool crashAfterUndo = false;
   static FaultInjection fromEnv();
 };
 

@@ -241,7 +241,9 @@ Status UserspaceBackend::startHelper(const BlockVolume& v, const BlockCredential
   Fd cfgRead(cfgPipe[0]), cfgWrite(cfgPipe[1]);
   if (::pipe2(readyPipe, O_CLOEXEC) != 0) return sysError("pipe", "");
   Fd readyRead(readyPipe[0]), readyWrite(readyPipe[1]);
-  auto pid = spawnDetached({settings_.helperBinary, "--config-fd", "3", "--ready-fd", "4"},
+  // --session only names the helper's directory, so `ps` shows what each helper serves.
+  auto pid = spawnDetached({settings_.helperBinary, "--config-fd", "3", "--ready-fd", "4",
+                            "--session", dir},
                            cfgRead.get(), readyWrite.get(), cgroups_.procsFiles(cg));
   if (!pid.ok()) return pid.error();
   cfgRead.reset();

@@ -316,6 +316,7 @@ std::vector<std::string> Boxd::leftovers() {
   auto elements = run({"nft", "list", "table", "ip", nftTable_});
   if (elements.code == 0 && elements.out.find("elements = {") != std::string::npos)
     out.push_back("nftables mappings in table ip " + nftTable_);
+  for (const auto& loop : loopsUnder(dir_.path())) out.push_back("loop device " + loop);
   auto rows = run({"sqlite3", "-readonly", stateDir() + "/boxd.db",
                    "SELECT address || ' ' || pod FROM addresses"});
   for (const auto& l : split(rows.code == 0 ? rows.out : "", '\n')) {
@@ -344,11 +345,32 @@ void Boxd::forceCleanup() {
                  " | awk -F': ' '{print $2}' | cut -d@ -f1 | xargs -r -n1 ip link delete"});
   auto targets = mountsUnder(dir_.path());
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  for (const auto& loop : loopsUnder(dir_.path())) {
+    (void)run({"losetup", "-d", loop.substr(0, loop.find(' '))}, 10000);
+  }
   for (const auto& c : kControllers) {
     run({"/bin/sh", "-c",
          "find /sys/fs/cgroup/" + c + "/" + cgroupParent_ +
              " -depth -type d -exec rmdir {} + 2>/dev/null; true"});
   }
+}
+
+// Loop devices whose backing file lies under dir ("/dev/loop3 (backing file)"): a block volume
+// boxd did not detach.
+std::vector<std::string> loopsUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir("/sys/block");
+  while (d != nullptr) {
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) break;
+    std::string name = e->d_name;
+    if (!startsWith(name, "loop")) continue;
+    auto backing = readFile("/sys/block/" + name + "/loop/backing_file");
+    if (backing.ok() && startsWith(trim(*backing), dir + "/"))
+      out.push_back("/dev/" + name + " (" + trim(*backing) + ")");
+  }
+  if (d != nullptr) ::closedir(d);
+  return out;
 }
 
 std::string twoContainerPod(const std::string& name, int grace) {

@@ -82,5 +82,6 @@ class Boxd {
 };
 
 std::string twoContainerPod(const std::string& name, int grace = 2);
+std::vector<std::string> loopsUnder(const std::string& dir);
 
 }  // namespace boxd::testing
