@@ -27,6 +27,15 @@ class CommandRunner {
                                     const std::string& input = "") = 0;
 };
 
+// The host's runner: posix_spawn of the resolved program in its own process group, stdin a pipe
+// pre-filled with `input` (at most 1 MiB), stdout/stderr read with poll, SIGKILL to the group at
+// the deadline. Thread-safe (no shared state): called from the agent's thread pool.
+class RealCommandRunner : public CommandRunner {
+ public:
+  Result<CommandResult> run(const std::vector<std::string>& argv, int64_t timeoutMs,
+                            const std::string& input = "") override;
+};
+
 // "iscsiadm -m node ...: exit 15: <first line of stderr>" for error messages.
 std::string describeFailure(const std::vector<std::string>& argv, const CommandResult& r);
 
