@@ -174,11 +174,14 @@ int killAndReap(pid_t pid) {
     if (monotonicMs() >= until) break;
     ::usleep(5000);
   }
-  std::thread([pid] {
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-  }).detach();
+  try {
+    std::thread([pid] {
+      int st = 0;
+      while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+      }
+    }).detach();
+  } catch (...) {  // no thread to spare: the child stays a zombie until boxd exits
+  }
   return 128 + SIGKILL;
 }
 
