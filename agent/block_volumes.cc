@@ -7,7 +7,10 @@
 #include "common/hash.h"
 #include "common/util.h"
 #include "reconcilers/block/block_steps.h"
+#include "reconcilers/block/block_host.h"
 #include "reconcilers/block/filesystem.h"
+#include "reconcilers/block/iscsi_kernel.h"
+#include "reconcilers/block/rbd_kernel.h"
 #include "reconcilers/block/rbd_control.h"
 
 namespace boxd::agent {
@@ -59,15 +62,39 @@ std::optional<blockd::Chap> chapFrom(const specs::Secret& s, const std::string& 
 
 }  // namespace
 
-// Until the kernel data paths are wired: the userspace path everywhere.
+// The data path of each kind, from the config and what this host's kernel offers.
 Result<BlockPlan> Agent::chooseBlockBackends() {
-  for (const auto& [kind, want] : {std::pair{"iSCSI", cfg_.block.iscsiBackend}, {"RBD", cfg_.block.rbdBackend}}) {
-    if (want == "kernel") return makeError(std::string("block: the kernel data path for ") + kind + " is not available");
-  }
-  return BlockPlan{};
+  auto caps = reconcilers::detectBlockCapabilities("/sys");
+  auto iscsi = reconcilers::chooseBackend("iscsi", caps, cfg_.block.iscsiBackend);
+  if (!iscsi.ok()) return iscsi.error().wrap("block.iscsiBackend");
+  auto rbd = reconcilers::chooseBackend("rbd", caps, cfg_.block.rbdBackend);
+  if (!rbd.ok()) return rbd.error().wrap("block.rbdBackend");
+  BlockPlan p;
+  p.iscsiBackend = *iscsi;
+  p.rbdBackend = *rbd;
+  return p;
 }
 
-void Agent::addKernelBlockBackends() {}
+void Agent::addKernelBlockBackends() {
+  if (blockPlan_.iscsiBackend == "iscsi-kernel") {
+    reconcilers::KernelIscsiOptions o;
+    o.warn = [](const std::string& w) { spdlog::warn("iSCSI: {}", w); };
+    kernelBackends_.push_back(std::make_unique<reconcilers::KernelIscsiBackend>(*toolRunner_, o));
+    blockCtx_->backends["iscsi-kernel"] = kernelBackends_.back().get();
+  }
+  if (blockPlan_.rbdBackend == "rbd-kernel") {
+    int64_t timeout = cfg_.block.connectTimeoutMs;
+    auto features = [timeout](const reconcilers::BlockVolume& v,
+                              const reconcilers::BlockCredentials& c) -> Result<uint64_t> {
+      auto info = reconcilers::RbdControl(timeout).inspect(v, c.cephKey);
+      if (!info.ok()) return info.error();
+      return info->features;
+    };
+    kernelBackends_.push_back(std::make_unique<reconcilers::KernelRbdBackend>(
+        features, [this](const reconcilers::BlockVolume& v) { return blockCredentials(v); }));
+    blockCtx_->backends["rbd-kernel"] = kernelBackends_.back().get();
+  }
+}
 
 Status Agent::setUpBlock() {
   const BlockConfig& b = cfg_.block;

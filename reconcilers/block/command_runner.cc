@@ -5,6 +5,8 @@
 //   loop: poll(stdout, stderr, pidfd) until the child exits or the deadline passes
 //         deadline ─▶ SIGKILL the group, reap (bounded), timedOut = true
 //   drain what is left in the pipes (bounded), exit code = status or 128 + signal
+#include "reconcilers/block/command_runner.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,7 +24,6 @@
 
 #include "common/fd.h"
 #include "common/util.h"
-#include "reconcilers/block/command_runner.h"
 
 namespace boxd::reconcilers {
 
@@ -116,9 +117,8 @@ Status prepare(SpawnSetup& s, int in, int out, int err) {
   if (rc == 0) rc = posix_spawnattr_setsigdefault(&s.attr, &all);
   if (rc == 0) rc = posix_spawnattr_setpgroup(&s.attr, 0);
   if (rc == 0)
-    rc = posix_spawnattr_setflags(&s.attr,
-                                  POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
+    rc = posix_spawnattr_setflags(
+        &s.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&s.actions, in, 0);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&s.actions, out, 1);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&s.actions, err, 2);
@@ -174,11 +174,14 @@ int killAndReap(pid_t pid) {
     if (monotonicMs() >= until) break;
     ::usleep(5000);
   }
-  std::thread([pid] {
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-  }).detach();
+  try {
+    std::thread([pid] {
+      int st = 0;
+      while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+      }
+    }).detach();
+  } catch (...) {  // no thread to spare: the child stays a zombie until boxd exits
+  }
   return 128 + SIGKILL;
 }
 
@@ -234,8 +237,8 @@ Result<CommandResult> RealCommandRunner::run(const std::vector<std::string>& arg
 
   int64_t deadline = monotonicMs() + timeoutMs;
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, program->c_str(), &setup.actions, &setup.attr, args.data(),
-                         env.data());
+  int rc =
+      ::posix_spawn(&pid, program->c_str(), &setup.actions, &setup.attr, args.data(), env.data());
   in->reset();
   outPipe->write.reset();
   errPipe->write.reset();
