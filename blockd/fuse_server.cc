@@ -295,6 +295,7 @@ Status FuseServer::run() {
                       s->aborted = true;
                       Status st = abortFuseConnection(s->connection);
                       if (!st) spdlog::error("fuse: abort: {}", st.error().message);
+                      if (s->options.onAbort) s->options.onAbort();
                     });
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, static_cast<unsigned>(s_->options.threads));
@@ -302,8 +303,9 @@ Status FuseServer::run() {
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   int rc = fuse_session_loop_mt(s_->session, cfg);
   fuse_loop_cfg_destroy(cfg);
-  spdlog::info("fuse: session on {} ended (rc {}){}", s_->options.mountpoint, rc,
-               s_->aborted ? " after an abort" : "");
+  spdlog::info("fuse: session on {} ended (rc {}){}; at most {} requests were in flight at once",
+               s_->options.mountpoint, rc, s_->aborted ? " after an abort" : "",
+               s_->inflight.peak());
   if (rc < 0) return makeError("fuse: session loop: " + std::string(strerror(-rc)), -rc);
   return okStatus();
 }

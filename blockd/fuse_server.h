@@ -13,6 +13,7 @@
 // request has been pending past ioTimeoutMs + margin (the Disk should have failed it by then).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,9 @@ struct FuseServerOptions {
   unsigned maxBackground = 0;  // the connection's max_background; 0 = max(threads, 12)
   int64_t ioTimeoutMs = 30000;
   int64_t watchdogMarginMs = 5000;  // added to ioTimeoutMs before the connection is aborted
+  // Called (on the watchdog thread) after the watchdog aborted the connection. run() returns
+  // only when every worker is back from its Disk; a Disk that never returns keeps it waiting.
+  std::function<void()> onAbort;
 };
 
 class FuseServer {

@@ -251,6 +251,17 @@ int serve(const Args& args, const Config& config) {
   fo.threads = config.threads;
   fo.maxBackground = args.maxBackground;
   fo.ioTimeoutMs = config.ioTimeoutMs;
+  // After a watchdog abort the kernel side is gone; a worker stuck in the backend for good must
+  // not keep the process alive.
+  int64_t grace = 2 * config.ioTimeoutMs + kDeadlineMarginMs;
+  fo.onAbort = [grace] {
+    std::thread([grace] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(grace));
+      spdlog::error("still running {} ms after the FUSE abort; exiting", grace);
+      spdlog::default_logger()->flush();
+      _exit(1);
+    }).detach();
+  };
   FuseServer server(**backend, fo);
   st = server.mount();
   if (!st) {

@@ -1,5 +1,7 @@
 #include "blockd/watchdog.h"
 
+#include <algorithm>
+
 #include "common/util.h"
 
 namespace boxd::blockd {
@@ -8,6 +10,7 @@ uint64_t InflightTable::begin(const char* op, uint64_t offset, size_t length) {
   std::lock_guard lock(mu_);
   uint64_t id = next_++;
   requests_.emplace(id, Request{op, offset, length, monotonicMs()});
+  peak_ = std::max(peak_, requests_.size());
   return id;
 }
 
@@ -25,6 +28,11 @@ std::optional<InflightTable::Request> InflightTable::oldest() const {
 size_t InflightTable::size() const {
   std::lock_guard lock(mu_);
   return requests_.size();
+}
+
+size_t InflightTable::peak() const {
+  std::lock_guard lock(mu_);
+  return peak_;
 }
 
 Watchdog::Watchdog(const InflightTable& table, int64_t limitMs, int64_t periodMs, OnStuck onStuck)

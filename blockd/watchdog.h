@@ -28,10 +28,12 @@ class InflightTable {
   void end(uint64_t id);
   std::optional<Request> oldest() const;
   size_t size() const;
+  size_t peak() const;  // the most requests in flight at once so far
 
  private:
   mutable std::mutex mu_;
   uint64_t next_ = 1;
+  size_t peak_ = 0;
   std::map<uint64_t, Request> requests_;  // ids grow with time: the first is the oldest
 };
 
