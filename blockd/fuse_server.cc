@@ -114,8 +114,8 @@ void opInit(void* userdata, fuse_conn_info* conn) {
   if (bg == 0) bg = std::max(12u, static_cast<unsigned>(s->options.threads));
   conn->max_background = bg;
   conn->congestion_threshold = std::max(1u, bg * 3 / 4);
-  spdlog::info("fuse: connection {} initialized (max_write {}, max_background {})",
-               s->connection, conn->max_write, bg);
+  spdlog::info("fuse: connection {} initialized (max_write {}, max_background {})", s->connection,
+               conn->max_write, bg);
 }
 
 void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -170,10 +170,10 @@ void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file
     size_t len = fuse_add_direntry(req, nullptr, 0, name.c_str(), nullptr, 0);
     size_t at = buf.size();
     buf.resize(at + len);
-    fuse_add_direntry(req, buf.data() + at, len, name.c_str(), &st,
-                      static_cast<off_t>(buf.size()));
+    fuse_add_direntry(req, buf.data() + at, len, name.c_str(), &st, static_cast<off_t>(buf.size()));
   }
-  if (off < 0 || static_cast<size_t>(off) >= buf.size()) return (void)fuse_reply_buf(req, nullptr, 0);
+  if (off < 0 || static_cast<size_t>(off) >= buf.size())
+    return (void)fuse_reply_buf(req, nullptr, 0);
   fuse_reply_buf(req, buf.data() + off, std::min(size, buf.size() - static_cast<size_t>(off)));
 }
 
@@ -288,15 +288,14 @@ bool FuseServer::aborted() const { return s_->aborted.load(); }
 Status FuseServer::run() {
   int64_t limit = s_->options.ioTimeoutMs + s_->options.watchdogMarginMs;
   State* s = s_.get();
-  Watchdog watchdog(s_->inflight, limit, std::clamp<int64_t>(limit / 4, 50, 1000),
-                    [s](const std::string& why) {
-                      spdlog::error("fuse: {}; aborting FUSE connection {} (last resort)", why,
-                                    s->connection);
-                      s->aborted = true;
-                      Status st = abortFuseConnection(s->connection);
-                      if (!st) spdlog::error("fuse: abort: {}", st.error().message);
-                      if (s->options.onAbort) s->options.onAbort();
-                    });
+  Watchdog watchdog(
+      s_->inflight, limit, std::clamp<int64_t>(limit / 4, 50, 1000), [s](const std::string& why) {
+        spdlog::error("fuse: {}; aborting FUSE connection {} (last resort)", why, s->connection);
+        s->aborted = true;
+        Status st = abortFuseConnection(s->connection);
+        if (!st) spdlog::error("fuse: abort: {}", st.error().message);
+        if (s->options.onAbort) s->options.onAbort();
+      });
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, static_cast<unsigned>(s_->options.threads));
   fuse_loop_cfg_set_idle_threads(cfg, static_cast<unsigned>(s_->options.threads));

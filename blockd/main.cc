@@ -92,7 +92,8 @@ Result<std::string> readConfigText(int fd) {
     int rc = left > 0 ? ::poll(&p, 1, static_cast<int>(left)) : 0;
     if (rc < 0 && errno == EINTR) continue;
     if (rc < 0) return sysError("poll", "config fd");
-    if (rc == 0) return makeError("config fd: no EOF within " + std::to_string(kConfigReadMs) + " ms");
+    if (rc == 0)
+      return makeError("config fd: no EOF within " + std::to_string(kConfigReadMs) + " ms");
     char buf[4096];
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
@@ -199,7 +200,8 @@ void harden() {
 
 // Backend::connect, bounded: a peer that never answers ends the start-up, not the caller.
 Status connectBounded(Backend& backend, int64_t timeoutMs) {
-  auto task = std::make_shared<std::packaged_task<Status()>>([&backend] { return backend.connect(); });
+  auto task =
+      std::make_shared<std::packaged_task<Status()>>([&backend] { return backend.connect(); });
   auto result = task->get_future();
   std::thread([task] { (*task)(); }).detach();
   if (result.wait_for(std::chrono::milliseconds(timeoutMs + kDeadlineMarginMs)) !=
@@ -320,8 +322,10 @@ int run(int argc, char** argv) {
   } else {
     auto j = nlohmann::json::parse(*text, nullptr, false);
     auto c = configFromJson(j);  // a parse failure is a "discarded" value: not an object
-    if (c) config = std::move(*c);
-    else error = c.error().message;
+    if (c)
+      config = std::move(*c);
+    else
+      error = c.error().message;
   }
   if (config) {
     Status st = setupLogging(*config);

@@ -130,8 +130,8 @@ std::optional<IscsiConfig> iscsiFromJson(Reader& parent, Error* err) {
   if (v == nullptr) return std::nullopt;
   Reader r(*v, "iscsi", err);
   if (!r.isObject()) return std::nullopt;
-  r.onlyKnown({"portals", "iqn", "initiatorName", "sessions", "chap", "discoveryChap",
-               "discovery"});
+  r.onlyKnown(
+      {"portals", "iqn", "initiatorName", "sessions", "chap", "discoveryChap", "discovery"});
   IscsiConfig c;
   r.strings("portals", c.portals, true);
   r.str("iqn", c.iqn, true);
@@ -183,8 +183,8 @@ nlohmann::json toJson(const Config& c) {
   }
   if (c.rbd) {
     const RbdConfig& r = *c.rbd;
-    j["rbd"] = {{"monHost", r.monHost}, {"user", r.user},         {"key", r.key},
-                {"pool", r.pool},       {"image", r.image},       {"readOnly", r.readOnly},
+    j["rbd"] = {{"monHost", r.monHost},    {"user", r.user},   {"key", r.key},
+                {"pool", r.pool},          {"image", r.image}, {"readOnly", r.readOnly},
                 {"exclusive", r.exclusive}};
   }
   return j;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace boxd::blockd {
@@ -84,9 +85,9 @@ class RbdDisk : public Disk {
     // librbd copies the data at submission (rbd_disable_zero_copy_writes, set explicitly in
     // connect), so the caller's buffer is free again when rbd_aio_write returns, even if the
     // wait below gives up.
-    ssize_t r = submitAndWait(std::make_shared<AioOp>(), "write", off, len, [&](rbd_completion_t c) {
-      return rbd_aio_write(image_, off, len, buf, c);
-    });
+    ssize_t r =
+        submitAndWait(std::make_shared<AioOp>(), "write", off, len,
+                      [&](rbd_completion_t c) { return rbd_aio_write(image_, off, len, buf, c); });
     return r < 0 ? r : static_cast<ssize_t>(len);
   }
 
@@ -178,8 +179,8 @@ class RbdBackend : public Backend {
     rc = rbd_get_size(image_, &size);
     if (rc < 0) return makeError("size of " + what_ + ": " + errnoText(rc), -rc);
     disk_ = std::make_shared<RbdDisk>(image_, size, rbd_.readOnly, ioTimeoutMs_, what_);
-    spdlog::info("{}: open {} ({} bytes){}", what_, rbd_.readOnly ? "read-only" : "read-write", size,
-                 locked_ ? ", exclusive lock held" : "");
+    spdlog::info("{}: open {} ({} bytes){}", what_, rbd_.readOnly ? "read-only" : "read-write",
+                 size, locked_ ? ", exclusive lock held" : "");
     return okStatus();
   }
 

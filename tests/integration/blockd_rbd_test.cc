@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -39,8 +39,8 @@ class BlockdRbdTest : public ::testing::Test {
       return;
     }
     cluster_ = c->release();
-    std::printf("ceph cluster ready in %lld ms (%s)\n",
-                static_cast<long long>(monotonicMs() - t0), cluster_->monHost().c_str());
+    std::printf("ceph cluster ready in %lld ms (%s)\n", static_cast<long long>(monotonicMs() - t0),
+                cluster_->monHost().c_str());
   }
   static void TearDownTestSuite() {
     delete cluster_;
@@ -77,8 +77,8 @@ class BlockdRbdTest : public ::testing::Test {
     c.connectTimeoutMs = 5000;
     c.ioTimeoutMs = 3000;
     c.threads = 8;
-    c.rbd = blockd::RbdConfig{ceph().monHost(), ceph().user(), ceph().userKey(), ceph().pool(),
-                              image, false, true};
+    c.rbd = blockd::RbdConfig{
+        ceph().monHost(), ceph().user(), ceph().userKey(), ceph().pool(), image, false, true};
     return c;
   }
 
@@ -199,6 +199,11 @@ TEST_F(BlockdRbdTest, ServesImageThroughLoopAndExt4AndSurvivesReattach) {
 
     auto mk = runCommand({"mkfs.ext4", "-q", "-F", "-E", "nodiscard", dev}, 60000);
     ASSERT_TRUE(mk.ok() && mk->ok()) << (mk ? mk->output : mk.error().message);
+    auto status = readFile("/proc/" + std::to_string(h.pid()) + "/status");
+    for (const std::string& line : split(status ? *status : "", '\n')) {
+      if (startsWith(line, "VmRSS") || startsWith(line, "VmLck"))
+        std::printf("helper %s\n", line.c_str());
+    }
     ASSERT_TRUE(mountExt4(dev, tmp_ / "fs-a", td).ok());
     auto w = runCommand({"dd", "if=/dev/urandom", "of=" + tmp_ / "fs-a/data", "bs=1M", "count=16",
                          "conv=fsync", "status=none"},
@@ -315,8 +320,7 @@ TEST_F(BlockdRbdTest, RefusesAMountpointThatAlreadyHasAMount) {
   b.logFile = tmp_ / "stack2.log";
   BlockdProcess second = BlockdProcess::start(b, 15000);
   EXPECT_FALSE(second.ready());
-  EXPECT_NE(second.error().find("mountpoint " + a.mountpoint), std::string::npos)
-      << second.error();
+  EXPECT_NE(second.error().find("mountpoint " + a.mountpoint), std::string::npos) << second.error();
   auto mounts = runCommand({"grep", "-c", " " + a.mountpoint + " ", "/proc/self/mountinfo"}, 5000);
   ASSERT_TRUE(mounts.ok());
   EXPECT_EQ(trim(mounts->output), "1") << "a second mount was stacked";
@@ -398,9 +402,9 @@ TEST_F(BlockdRbdTest, OsdUnreachableMidWriteGivesEioWithinTheBound) {
   ASSERT_FALSE(dev.empty());
 
   std::string ddLog = tmp_ / "dd.log";
-  auto dd = spawnDaemon({"dd", "if=/dev/zero", "of=" + dev, "bs=64k", "oflag=direct",
-                         "conv=fsync", "status=none"},
-                        ddLog);
+  auto dd = spawnDaemon(
+      {"dd", "if=/dev/zero", "of=" + dev, "bs=64k", "oflag=direct", "conv=fsync", "status=none"},
+      ddLog);
   ASSERT_TRUE(dd.ok()) << dd.error().message;
   pid_t ddPid = *dd;
   td.add([ddPid] { stopChild(ddPid, 100); });
@@ -425,8 +429,7 @@ TEST_F(BlockdRbdTest, OsdUnreachableMidWriteGivesEioWithinTheBound) {
   auto out = readFile(ddLog);
   EXPECT_NE(out ? out->find("Input/output error") : std::string::npos, std::string::npos)
       << (out ? *out : "");
-  std::printf("dd failed %lld ms after the OSD became unreachable\n",
-              static_cast<long long>(took));
+  std::printf("dd failed %lld ms after the OSD became unreachable\n", static_cast<long long>(took));
 
   ASSERT_TRUE(ceph().unblockOsd().ok());
   td.run();
@@ -436,7 +439,9 @@ TEST_F(BlockdRbdTest, OsdUnreachableMidWriteGivesEioWithinTheBound) {
   EXPECT_EQ(helperLog(c).find("aborting FUSE connection"), std::string::npos) << helperLog(c);
 }
 
-double mibPerSecond(uint64_t bytes, int64_t us) { return us > 0 ? bytes / 1048576.0 / (us / 1e6) : 0; }
+double mibPerSecond(uint64_t bytes, int64_t us) {
+  return us > 0 ? bytes / 1048576.0 / (us / 1e6) : 0;
+}
 
 // Not a check: figures for the lead, next to shared/notes/userspace-block.md §4. Run with
 //   blockd_rbd_test --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
@@ -482,9 +487,10 @@ TEST_F(BlockdRbdTest, DISABLED_ThroughputReport) {
     int64_t readUs = monotonicUs() - t0;
     ASSERT_TRUE(r.ok() && r->ok());
     double rawW = mibPerSecond(256 * kMiB, rawUs), fw = mibPerSecond(256 * kMiB, writeUs);
-    std::printf("round %d: rbd bench write %.0f MiB/s (incl. process start); ext4 on blockd: "
-                "write %.0f MiB/s, read %.0f MiB/s; write ratio %.2f\n",
-                round, rawW, fw, mibPerSecond(256 * kMiB, readUs), fw / rawW);
+    std::printf(
+        "round %d: rbd bench write %.0f MiB/s (incl. process start); ext4 on blockd: "
+        "write %.0f MiB/s, read %.0f MiB/s; write ratio %.2f\n",
+        round, rawW, fw, mibPerSecond(256 * kMiB, readUs), fw / rawW);
     td.run();
     (void)h.waitExit(10000);
     (void)ceph().runRbd({"rm", "--no-progress", ceph().pool() + "/" + image}, 60000);

@@ -196,9 +196,9 @@ TEST_F(BlockdFuseTest, LoopDeviceKeepsRequestsInFlightAndBlocksUnmount) {
   std::string dev = *loop;
   td_.add([dev] { EXPECT_TRUE(testing::detachLoop(dev).ok()); });
 
-  auto dd = testing::runCommand({"dd", "if=/dev/zero", "of=" + dev, "bs=8M", "count=2",
-                                 "oflag=direct", "status=none"},
-                                30000);
+  auto dd = testing::runCommand(
+      {"dd", "if=/dev/zero", "of=" + dev, "bs=8M", "count=2", "oflag=direct", "status=none"},
+      30000);
   ASSERT_TRUE(dd.ok() && dd->ok()) << (dd ? dd->output : dd.error().message);
   std::printf("peak concurrent Disk calls: %d\n", backend_.disk->peak.load());
   EXPECT_GE(backend_.disk->peak.load(), 2);

@@ -54,9 +54,10 @@ TEST(BlockdProtocol, IscsiConfigRoundTrips) {
 }
 
 TEST(BlockdProtocol, MissingOptionalFieldsTakeDefaults) {
-  json j = {{"backend", "rbd"},
-            {"mountpoint", "/m"},
-            {"rbd", {{"monHost", "h"}, {"user", "u"}, {"key", "k"}, {"pool", "p"}, {"image", "i"}}}};
+  json j = {
+      {"backend", "rbd"},
+      {"mountpoint", "/m"},
+      {"rbd", {{"monHost", "h"}, {"user", "u"}, {"key", "k"}, {"pool", "p"}, {"image", "i"}}}};
   auto c = configFromJson(j);
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->connectTimeoutMs, 10000);
@@ -72,6 +73,8 @@ struct BadCase {
   std::string name, field;
   std::function<void(json&)> mutate;
 };
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 class BlockdProtocolBad : public ::testing::TestWithParam<BadCase> {};
 
