@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -221,19 +222,30 @@ void closeBounded(Backend& backend, int64_t timeoutMs) {
     done->set_value();
   }).detach();
   if (f.wait_for(std::chrono::milliseconds(timeoutMs)) != std::future_status::ready) {
+    // The close thread still uses the backend: leave now rather than destroy it under it.
     spdlog::error("backend close did not finish within {} ms; exiting without it", timeoutMs);
+    spdlog::default_logger()->flush();
+    _exit(1);
   }
 }
 
 // SIGTERM/SIGINT: unmount our own mount (not lazily). While a loop device or an open file uses
 // it the umount fails with EBUSY and the helper keeps serving: stopping then would turn the
-// volume into EIO under a mounted filesystem.
-void signalThread(FuseServer& server, sigset_t set) {
+// volume into EIO under a mounted filesystem. The server is reached through a guarded pointer
+// that serve() clears before the server goes away.
+struct SignalTarget {
+  std::mutex mu;
+  FuseServer* server = nullptr;
+};
+
+void signalThread(SignalTarget& target, sigset_t set) {
   for (;;) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
+    std::lock_guard lock(target.mu);
+    if (target.server == nullptr) continue;
     spdlog::info("signal {}: unmounting", strsignal(sig));
-    Status st = server.unmount();
+    Status st = target.server->unmount();
     if (!st) spdlog::warn("signal {}: {}; still serving", strsignal(sig), st.error().message);
   }
 }
@@ -282,9 +294,18 @@ int serve(const Args& args, const Config& config) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
-  std::thread(signalThread, std::ref(server), set).detach();
+  static SignalTarget target;  // outlives the detached signal thread
+  {
+    std::lock_guard lock(target.mu);
+    target.server = &server;
+  }
+  std::thread(signalThread, std::ref(target), set).detach();
 
   st = server.run();
+  {
+    std::lock_guard lock(target.mu);
+    target.server = nullptr;
+  }
   if (!st) spdlog::error("{}", st.error().message);
   closeBounded(**backend, 2 * config.ioTimeoutMs + kDeadlineMarginMs);
   if (!config.pidFile.empty()) ::unlink(config.pidFile.c_str());
