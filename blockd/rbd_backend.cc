@@ -231,11 +231,16 @@ class RbdBackend : public Backend {
     std::string name = "client." + rbd_.user;
     int rc = rados_create2(&cluster_, "ceph", name.c_str(), 0);
     if (rc < 0) return makeError("create ceph client " + name + ": " + errnoText(rc), -rc);
+    // The key before the (empty) keyring: otherwise librados, finding neither, logs that it
+    // disables cephx.
+    int keyRc = rados_conf_set(cluster_, "key", rbd_.key.c_str());
+    if (keyRc < 0) return makeError("ceph option key: invalid value", -keyRc);  // never the value
     // No ceph.conf and no keyring file: everything comes from the config. Timeouts turn a dead
     // cluster into errors instead of hangs.
     const std::pair<const char*, std::string> options[] = {
         {"mon_host", rbd_.monHost},
         {"keyring", ""},
+        {"auth_client_required", "cephx"},  // never fall back to no authentication
         {"admin_socket", ""},
         {"log_file", ""},
         {"log_to_stderr", "false"},
@@ -247,8 +252,6 @@ class RbdBackend : public Backend {
         {"rbd_disable_zero_copy_writes", "true"},  // write buffers are copied at submission
     };
     for (const auto& [option, value] : options) BOXD_TRY(set(option, value));
-    int keyRc = rados_conf_set(cluster_, "key", rbd_.key.c_str());
-    if (keyRc < 0) return makeError("ceph option key: invalid value", -keyRc);  // never the value
     return okStatus();
   }
 
