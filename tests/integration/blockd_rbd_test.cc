@@ -393,6 +393,8 @@ TEST_F(BlockdRbdTest, KilledHelperGivesEioAndTeardownCompletes) {
                           "conv=fsync", "status=none"},
                          30000);
   ASSERT_TRUE(keep.ok() && keep->ok());
+  auto saved = runCommand({"cp", fs + "/keep", tmp_ / "keep.expected"}, 30000);
+  ASSERT_TRUE(saved.ok() && saved->ok());
 
   h.kill9();
   int64_t t0 = monotonicMs();
@@ -409,6 +411,24 @@ TEST_F(BlockdRbdTest, KilledHelperGivesEioAndTeardownCompletes) {
   EXPECT_FALSE(mountedAt(fs));
   EXPECT_FALSE(loopAttached(dev));
   EXPECT_FALSE(mountedAt(c.mountpoint));
+
+  // The dead helper's exclusive lock goes once its watch times out (osd_client_watch_timeout,
+  // 5 s in the fixture): a new helper then takes the image over, and the fsync'ed file is intact.
+  c.connectTimeoutMs = 20000;
+  int64_t t1 = monotonicMs();
+  BlockdProcess again = startHelper(c, td, 30000);
+  ASSERT_TRUE(again.ready()) << again.error() << "\n" << helperLog(c);
+  std::printf("a new helper took the image over after %lld ms\n",
+              static_cast<long long>(monotonicMs() - t1));
+  std::string dev2 = attach(c.mountpoint + "/image", td);
+  ASSERT_FALSE(dev2.empty());
+  auto fsck = runCommand({"fsck.ext4", "-fy", dev2}, 60000);
+  ASSERT_TRUE(fsck.ok());
+  EXPECT_LE(fsck->exitCode, 1) << fsck->output;  // 0 clean, 1 errors corrected
+  ASSERT_TRUE(mountExt4(dev2, fs, td).ok());
+  auto cmp = runCommand({"cmp", fs + "/keep", tmp_ / "keep.expected"}, 30000);
+  ASSERT_TRUE(cmp.ok());
+  EXPECT_TRUE(cmp->ok()) << cmp->output;
 }
 
 // The OSD becomes unreachable while a writer streams to the loop device: the writer gets EIO
