@@ -172,6 +172,7 @@ class RbdBackend : public Backend {
                            ": " + errnoText(rc),
                        -rc);
     }
+    spdlog::info("connected to ceph monitors {} as client.{}", rbd_.monHost, rbd_.user);
     rc = rados_ioctx_create(cluster_, rbd_.pool.c_str(), &ioctx_);
     if (rc < 0) return makeError("open pool " + rbd_.pool + ": " + errnoText(rc), -rc);
     BOXD_TRY(openImage());
@@ -263,6 +264,8 @@ class RbdBackend : public Backend {
       return makeError("open " + what_ + ": " + errnoText(rc), -rc);
     }
     if (rbd_.readOnly || !rbd_.exclusive) return okStatus();
+    // Waits for a crashed previous owner's watch to time out (osd_client_watch_timeout).
+    spdlog::info("{}: taking the exclusive lock", what_);
     rc = rbd_lock_acquire(image_, RBD_LOCK_MODE_EXCLUSIVE);
     if (rc == 0) {
       locked_ = true;
