@@ -342,11 +342,13 @@ int run(int argc, char** argv) {
     error = text.error().message;
   } else {
     auto j = nlohmann::json::parse(*text, nullptr, false);
-    auto c = configFromJson(j);  // a parse failure is a "discarded" value: not an object
-    if (c)
+    auto c = j.is_discarded() ? Result<Config>(makeError("blockd config: not valid JSON", EINVAL))
+                              : configFromJson(j);
+    if (c) {
       config = std::move(*c);
-    else
+    } else {
       error = c.error().message;
+    }
   }
   if (config) {
     Status st = setupLogging(*config);
