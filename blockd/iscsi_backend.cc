@@ -1,5 +1,7 @@
 #include "blockd/iscsi_backend.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -22,6 +24,15 @@ using iscsi::SessionPool;
 constexpr uint64_t kDefaultMaxTransferBytes = 1 << 20;  // when the target reports no limit
 constexpr uint64_t kMaxTransferCapBytes = 8 << 20;      // memory bound of one command
 constexpr int kMaxSessions = 16;
+
+// libiscsi writes to its sockets with writev() (no MSG_NOSIGNAL): a target that closes the
+// connection mid-write would kill the process with SIGPIPE instead of giving EPIPE.
+void ignoreSigpipe() {
+  struct sigaction old {};
+  if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+    ::signal(SIGPIPE, SIG_IGN);
+  }
+}
 
 RequestPtr makeRequest(Op op, int lun, int64_t deadlineMs) {
   auto r = std::make_shared<Request>();
@@ -173,8 +184,8 @@ class IscsiBackend final : public Backend {
 };
 
 Status IscsiBackend::validate() const {
-  if (!config_.iscsi) return makeError("blockd config: backend iscsi without an iscsi section",
-                                       EINVAL);
+  if (!config_.iscsi)
+    return makeError("blockd config: backend iscsi without an iscsi section", EINVAL);
   const IscsiConfig& ic = *config_.iscsi;
   if (ic.portals.empty()) return makeError("blockd config: iscsi.portals is empty", EINVAL);
   if (ic.iqn.empty()) return makeError("blockd config: iscsi.iqn is empty", EINVAL);
@@ -195,6 +206,7 @@ Status IscsiBackend::validate() const {
 Status IscsiBackend::connect() {
   if (pool_) return okStatus();
   BOXD_TRY(validate());
+  ignoreSigpipe();
   const IscsiConfig& ic = *config_.iscsi;
   const int64_t deadline = monotonicMs() + config_.connectTimeoutMs;
   const auto nPortals = static_cast<int64_t>(ic.portals.size());
@@ -228,9 +240,8 @@ Result<RequestPtr> IscsiBackend::control(Op op, int lun, const char* what, int p
   r->page = page;
   int rc = pool_->execute(r);
   if (rc == 0) return r;
-  return makeError(std::string(what) + " of " + lunName(lun) + ": " +
-                       iscsi::describe(r->completion()),
-                   -rc);
+  return makeError(
+      std::string(what) + " of " + lunName(lun) + ": " + iscsi::describe(r->completion()), -rc);
 }
 
 Result<iscsi::Capacity> IscsiBackend::capacity(int lun) {
@@ -246,8 +257,10 @@ Result<iscsi::Capacity> IscsiBackend::capacity(int lun) {
   auto c = iscsi::parseReadCapacity10((*rc10)->data);
   if (!c) return makeError("READ CAPACITY(10) of " + lunName(lun) + ": short data", EIO);
   if (c->blocks == 0x100000000ULL) {
-    return makeError(lunName(lun) + " is larger than READ CAPACITY(10) can tell, and READ "
-                     "CAPACITY(16) is not supported", EIO);
+    return makeError(lunName(lun) +
+                         " is larger than READ CAPACITY(10) can tell, and READ "
+                         "CAPACITY(16) is not supported",
+                     EIO);
   }
   return *c;
 }

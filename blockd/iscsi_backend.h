@@ -18,6 +18,8 @@
 
 namespace boxd::blockd {
 
+// connect() sets SIGPIPE to SIG_IGN when it is SIG_DFL: libiscsi writes to sockets without
+// MSG_NOSIGNAL, so a connection the target closes mid-write would otherwise kill the process.
 std::unique_ptr<Backend> makeIscsiBackend(const Config& config);
 
 }  // namespace boxd::blockd

@@ -16,8 +16,8 @@ struct DiscoveryParams {
   std::vector<std::string> portals;  // "host:port", each one asked
   std::string iqn;                   // the target that must be listed
   std::string initiatorName;
-  std::optional<Chap> chap;          // discovery CHAP
-  int64_t attemptTimeoutMs = 5000;   // one portal
+  std::optional<Chap> chap;         // discovery CHAP
+  int64_t attemptTimeoutMs = 5000;  // one portal
 };
 
 // Asks every portal. Returns the portals to log in to: the configured ones in their order, then

@@ -59,13 +59,20 @@ int errnoOf(const Completion& c) {
 
 std::string describe(const Completion& c) {
   switch (c.status) {
-    case SCSI_STATUS_GOOD: return "GOOD";
-    case SCSI_STATUS_BUSY: return "BUSY";
-    case SCSI_STATUS_TASK_SET_FULL: return "TASK SET FULL";
-    case SCSI_STATUS_RESERVATION_CONFLICT: return "RESERVATION CONFLICT";
-    case SCSI_STATUS_CANCELLED: return "cancelled (connection lost)";
-    case SCSI_STATUS_TIMEOUT: return "timed out";
-    case SCSI_STATUS_ERROR: return "transport error";
+    case SCSI_STATUS_GOOD:
+      return "GOOD";
+    case SCSI_STATUS_BUSY:
+      return "BUSY";
+    case SCSI_STATUS_TASK_SET_FULL:
+      return "TASK SET FULL";
+    case SCSI_STATUS_RESERVATION_CONFLICT:
+      return "RESERVATION CONFLICT";
+    case SCSI_STATUS_CANCELLED:
+      return "cancelled (connection lost)";
+    case SCSI_STATUS_TIMEOUT:
+      return "timed out";
+    case SCSI_STATUS_ERROR:
+      return "transport error";
     case SCSI_STATUS_CHECK_CONDITION: {
       char buf[96];
       std::snprintf(buf, sizeof buf, "CHECK CONDITION (sense key 0x%x, ascq 0x%04x)", c.senseKey,
@@ -101,15 +108,24 @@ std::optional<InquiryInfo> parseInquiry(std::span<const uint8_t> data) {
 
 std::string deviceTypeName(int type) {
   switch (type) {
-    case 0x00: return "direct-access block device";
-    case 0x01: return "sequential-access (tape) device";
-    case 0x05: return "CD/DVD device";
-    case 0x07: return "optical memory device";
-    case 0x08: return "medium changer";
-    case 0x0c: return "storage array controller";
-    case 0x0d: return "enclosure services device";
-    case 0x11: return "object-based storage device";
-    case 0x1f: return "unknown or no device";
+    case 0x00:
+      return "direct-access block device";
+    case 0x01:
+      return "sequential-access (tape) device";
+    case 0x05:
+      return "CD/DVD device";
+    case 0x07:
+      return "optical memory device";
+    case 0x08:
+      return "medium changer";
+    case 0x0c:
+      return "storage array controller";
+    case 0x0d:
+      return "enclosure services device";
+    case 0x11:
+      return "object-based storage device";
+    case 0x1f:
+      return "unknown or no device";
     default: {
       char buf[40];
       std::snprintf(buf, sizeof buf, "device type 0x%02x", type);

@@ -22,16 +22,16 @@ inline constexpr int kAscqInvalidFieldInCdb = 0x2400;
 
 // What a finished SCSI command means for the caller.
 enum class Outcome {
-  Done,        // GOOD
-  Retry,       // UNIT ATTENTION, NOT READY (becoming ready), BUSY, TASK SET FULL: send again
-  Reconnect,   // the connection is gone or sick (cancelled, timed out, transport error)
-  Fail,        // a final answer: see errnoOf
+  Done,       // GOOD
+  Retry,      // UNIT ATTENTION, NOT READY (becoming ready), BUSY, TASK SET FULL: send again
+  Reconnect,  // the connection is gone or sick (cancelled, timed out, transport error)
+  Fail,       // a final answer: see errnoOf
 };
 
 struct Completion {
-  int status = 0;     // libiscsi's status (SCSI status or SCSI_STATUS_CANCELLED/ERROR/TIMEOUT)
-  int senseKey = 0;   // for CHECK CONDITION
-  int ascq = 0;       // (ASC << 8) | ASCQ
+  int status = 0;    // libiscsi's status (SCSI status or SCSI_STATUS_CANCELLED/ERROR/TIMEOUT)
+  int senseKey = 0;  // for CHECK CONDITION
+  int ascq = 0;      // (ASC << 8) | ASCQ
 };
 
 Outcome classify(const Completion& c);

@@ -17,9 +17,9 @@
 namespace boxd::blockd::iscsi {
 namespace {
 
-constexpr size_t kMaxInflight = 64;     // per session; libiscsi also honours the CmdSN window
-constexpr int kMaxRetries = 20;         // UNIT ATTENTION / BUSY resends of one command
-constexpr int64_t kBusyDelayMs = 20;    // before resending after BUSY / TASK SET FULL
+constexpr size_t kMaxInflight = 64;   // per session; libiscsi also honours the CmdSN window
+constexpr int kMaxRetries = 20;       // UNIT ATTENTION / BUSY resends of one command
+constexpr int64_t kBusyDelayMs = 20;  // before resending after BUSY / TASK SET FULL
 constexpr int64_t kBackoffStartMs = 100;
 constexpr int64_t kBackoffMaxMs = 2000;  // between login rounds while the target is away
 constexpr int64_t kGraceMs = 2000;       // a caller's backstop past the request deadline
@@ -201,8 +201,8 @@ bool Session::takeIncoming(int64_t now) {
   (void)!::read(wake_.get(), &n, sizeof n);
   // Down for longer than the I/O timeout: fail new requests at once (replacement_timeout).
   int64_t downSince = downSinceMs_.load();
-  bool failFast = phase_ != Phase::Up && everUp_ && downSince != 0 &&
-                  now - downSince > params_.ioTimeoutMs;
+  bool failFast =
+      phase_ != Phase::Up && everUp_ && downSince != 0 && now - downSince > params_.ioTimeoutMs;
   for (auto& r : in) {
     if (failFast) {
       finish(r, -EIO, Completion{SCSI_STATUS_TIMEOUT});

@@ -3,8 +3,8 @@
 // spreads requests over the sessions.
 //
 //   FUSE threads ──submit──▶ Session::incoming ──(eventfd)──▶ session thread
-//        │                                                     │ pending ─▶ iscsi_*_task ─▶ inflight
-//        └── wait (deadline + grace) ◀── Request::finish ◀─────┘ callbacks
+//        │                                                     │ pending ─▶ iscsi_*_task ─▶
+//        inflight └── wait (deadline + grace) ◀── Request::finish ◀─────┘ callbacks
 //
 // Connection loss (POLLHUP / POLLRDHUP / POLLERR, a cancelled or timed-out task): the context is
 // destroyed (libiscsi auto-reconnect is always OFF: it spins forever when a portal stays down),
@@ -50,7 +50,16 @@ struct LoginParams {
   int64_t ioTimeoutMs = 30000;      // a request's deadline; also the fail-fast threshold
 };
 
-enum class Op { Read, Write, Sync, TestUnitReady, Inquiry, ReadCapacity16, ReadCapacity10, ModeSense6 };
+enum class Op {
+  Read,
+  Write,
+  Sync,
+  TestUnitReady,
+  Inquiry,
+  ReadCapacity16,
+  ReadCapacity10,
+  ModeSense6
+};
 
 // One SCSI command and its wait. Shared by the caller and the session (whichever lets go last
 // frees it), so a caller that gave up never leaves libiscsi writing into freed memory.
@@ -60,9 +69,9 @@ struct Request {
   uint64_t lba = 0;
   uint32_t blocks = 0;
   uint32_t blockSize = 512;
-  int page = -1;                // INQUIRY: -1 standard data, else the VPD page code
-  std::vector<uint8_t> data;    // WRITE payload; READ data; data-in of control commands
-  int64_t deadlineMs = 0;       // monotonic
+  int page = -1;              // INQUIRY: -1 standard data, else the VPD page code
+  std::vector<uint8_t> data;  // WRITE payload; READ data; data-in of control commands
+  int64_t deadlineMs = 0;     // monotonic
 
   // Session thread only.
   int retries = 0;

@@ -9,6 +9,8 @@ LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-r
       librbd-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libarchive-dev libssl-dev libgtest-dev libgmock-dev \
       libseccomp-dev libnftables-dev"
 RUNTIME="busybox-static sqlite3 iproute2 nftables util-linux procps"
+LIBS="$LIBS libiscsi-dev"        # boxd-blockd's iSCSI backend (userspace initiator)
+RUNTIME="$RUNTIME tgt"           # the iSCSI target the integration tests start (tests/fixtures)
 BENCH=""
 
 for arg in "$@"; do

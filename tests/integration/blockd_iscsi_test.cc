@@ -36,13 +36,15 @@ constexpr uint64_t kMiB = 1 << 20;
 // Aborts the test binary when a case runs longer than its bound (a hang is a failure too).
 class Watchdog {
  public:
-  explicit Watchdog(int seconds) : thread_([this, seconds] {
-    std::unique_lock l(m_);
-    if (!cv_.wait_for(l, std::chrono::seconds(seconds), [&] { return done_; })) {
-      std::fprintf(stderr, "watchdog: the test did not finish within %d s, aborting\n", seconds);
-      std::abort();
-    }
-  }) {}
+  explicit Watchdog(int seconds)
+      : thread_([this, seconds] {
+          std::unique_lock l(m_);
+          if (!cv_.wait_for(l, std::chrono::seconds(seconds), [&] { return done_; })) {
+            std::fprintf(stderr, "watchdog: the test did not finish within %d s, aborting\n",
+                         seconds);
+            std::abort();
+          }
+        }) {}
   ~Watchdog() {
     {
       std::lock_guard l(m_);
@@ -273,27 +275,38 @@ TEST_F(BlockdIscsi, ReadOnlyLunRefusesWrites) {
 
 // ── I/O ─────────────────────────────────────────────────────────────────────────────────────
 
-// Each thread writes then verifies its own region in requests of varying size.
-void ioWorker(Disk& d, int id, uint64_t regionBytes, uint64_t seed, int rounds,
-              std::atomic<int>& failures, std::string& firstFailure, std::mutex& mu) {
+// What I/O threads share: failures (the first one described), successful requests, and a flag
+// that ends the rounds.
+struct IoShared {
+  std::atomic<int> failures{0};
+  std::atomic<int> ok{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::string first;
+  void fail(const std::string& what) {
+    std::lock_guard l(mu);
+    if (failures++ == 0) first = what;
+  }
+};
+
+// Each thread writes then verifies its own region in requests of varying size, at least
+// `rounds` times and until `stop`.
+void ioWorker(Disk& d, int id, uint64_t regionBytes, uint64_t seed, int rounds, IoShared& io) {
   const uint64_t base = static_cast<uint64_t>(id) * regionBytes;
   const size_t sizes[] = {4096, 65536, 131072, 1 << 20};
   std::vector<char> buf(1 << 20), back(1 << 20);
-  auto fail = [&](const std::string& what) {
-    std::lock_guard l(mu);
-    if (failures++ == 0) firstFailure = what;
-  };
-  for (int r = 0; r < rounds; ++r) {
+  for (int r = 0; r < rounds || !io.stop; ++r) {
     for (uint64_t off = 0, i = 0; off < regionBytes; ++i) {
       size_t len = std::min<uint64_t>(sizes[(i + id) % 4], regionBytes - off);
       fillPattern(buf.data(), len, base + off, seed + r);
       ssize_t w = d.write(buf.data(), len, base + off);
-      if (w != static_cast<ssize_t>(len)) return fail("write returned " + std::to_string(w));
+      if (w != static_cast<ssize_t>(len)) return io.fail("write returned " + std::to_string(w));
       ssize_t n = d.read(back.data(), len, base + off);
-      if (n != static_cast<ssize_t>(len)) return fail("read returned " + std::to_string(n));
+      if (n != static_cast<ssize_t>(len)) return io.fail("read returned " + std::to_string(n));
       if (!matchesPattern(back.data(), len, base + off, seed + r)) {
-        return fail("data mismatch at " + std::to_string(base + off));
+        return io.fail("data mismatch at " + std::to_string(base + off));
       }
+      io.ok += 2;
       off += len;
     }
   }
@@ -306,23 +319,22 @@ TEST_F(BlockdIscsi, ConcurrentWritesAndUnalignedRequestsReadBackAndReachTheTarge
   auto disk = b->open("lun1");
   ASSERT_TRUE(disk.ok());
   Disk& d = **disk;
-  std::atomic<int> failures{0};
-  std::string first;
-  std::mutex mu;
+  IoShared io;
+  io.stop = true;  // one round each
   std::vector<std::thread> ts;
-  for (int i = 0; i < 8; ++i) {
-    ts.emplace_back(ioWorker, std::ref(d), i, 4 * kMiB, 7, 1, std::ref(failures), std::ref(first),
-                    std::ref(mu));
-  }
+  for (int i = 0; i < 8; ++i)
+    ts.emplace_back(ioWorker, std::ref(d), i, 4 * kMiB, 7, 1, std::ref(io));
   for (auto& t : ts) t.join();
-  EXPECT_EQ(failures.load(), 0) << first;
+  EXPECT_EQ(io.failures.load(), 0) << io.first;
 
   // Unaligned: inside one block, across blocks, across a chunk, and a short write at the end.
   const uint64_t end = d.sizeBytes();
   struct Case {
     uint64_t off;
     size_t len;
-  } cases[] = {{40 * kMiB + 100, 200}, {40 * kMiB + 1000, 5000}, {41 * kMiB - 77, 3 * kMiB + 11},
+  } cases[] = {{40 * kMiB + 100, 200},
+               {40 * kMiB + 1000, 5000},
+               {41 * kMiB - 77, 3 * kMiB + 11},
                {end - 300, 300}};
   for (const auto& c : cases) {
     std::vector<char> buf(c.len), back(c.len);
@@ -353,21 +365,59 @@ TEST_F(BlockdIscsi, ConcurrentWritesAndUnalignedRequestsReadBackAndReachTheTarge
   EXPECT_TRUE(matchesPattern(file.data(), kMiB, 5 * 4 * kMiB, 7));
 }
 
+// Unaligned writes of several threads into the same blocks (disjoint bytes): read-modify-write
+// must not lose any of them.
+TEST_F(BlockdIscsi, ConcurrentUnalignedWritesIntoTheSameBlocksKeepEveryByte) {
+  Watchdog wd(120);
+  auto b = connected(config());
+  ASSERT_TRUE(b);
+  auto disk = b->open("lun2");
+  ASSERT_TRUE(disk.ok());
+  Disk& d = **disk;
+  constexpr int kThreads = 4, kSlices = 64;
+  constexpr size_t kSlice = 100;  // thread t owns bytes [t*100, t*100+100) of every 400
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < kSlices; ++i) {
+          uint64_t off = 8 * kMiB + static_cast<uint64_t>(i) * kThreads * kSlice + t * kSlice;
+          std::vector<char> buf(kSlice);
+          fillPattern(buf.data(), kSlice, off, 1000 + round);
+          if (d.write(buf.data(), kSlice, off) != static_cast<ssize_t>(kSlice)) bad++;
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  ASSERT_EQ(bad.load(), 0);
+  std::vector<char> all(kSlices * kThreads * kSlice);
+  ASSERT_EQ(d.read(all.data(), all.size(), 8 * kMiB), static_cast<ssize_t>(all.size()));
+  EXPECT_TRUE(matchesPattern(all.data(), all.size(), 8 * kMiB, 1004));
+}
+
 // ── faults ──────────────────────────────────────────────────────────────────────────────────
 
-// Runs ioWorker threads while `fault` runs on this thread; returns the failure count.
-int ioDuring(Disk& d, int threads, int rounds, const std::function<void()>& fault,
-             std::string& first) {
-  std::atomic<int> failures{0};
-  std::mutex mu;
+// Runs ioWorker threads across `fault` (run on this thread once I/O is flowing) and for a while
+// after it; fails the test when I/O did not go on after the fault. Returns the failure count.
+int ioAcross(Disk& d, const std::function<void()>& fault, std::string& first) {
+  IoShared io;
   std::vector<std::thread> ts;
-  for (int i = 0; i < threads; ++i) {
-    ts.emplace_back(ioWorker, std::ref(d), i, 8 * kMiB, 11, rounds, std::ref(failures),
-                    std::ref(first), std::ref(mu));
-  }
+  for (int i = 0; i < 4; ++i)
+    ts.emplace_back(ioWorker, std::ref(d), i, 8 * kMiB, 11, 1, std::ref(io));
+  while (io.ok < 20 && io.failures == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   fault();
+  const int atFault = io.ok;
+  const int64_t end = monotonicMs() + 20000;
+  while (io.ok < atFault + 200 && io.failures == 0 && monotonicMs() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  io.stop = true;
   for (auto& t : ts) t.join();
-  return failures.load();
+  EXPECT_GE(io.ok.load(), atFault + 200) << "I/O did not go on after the fault";
+  first = io.first;
+  return io.failures.load();
 }
 
 TEST_F(BlockdIscsi, ConnectionsDroppedMidIoReLogInAndTheIoCompletes) {
@@ -379,12 +429,15 @@ TEST_F(BlockdIscsi, ConnectionsDroppedMidIoReLogInAndTheIoCompletes) {
   const std::vector<int> before = sids();
   ASSERT_EQ(before.size(), 4u);
   std::string first;
-  int failures = ioDuring(**disk, 4, 3, [&] {
-    for (int i = 0; i < 3; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      EXPECT_TRUE(tgt_.dropConnections(1).ok());
-    }
-  }, first);
+  int failures = ioAcross(
+      **disk,
+      [&] {
+        for (int i = 0; i < 3; ++i) {
+          EXPECT_TRUE(tgt_.dropConnections(1).ok());
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+      },
+      first);
   EXPECT_EQ(failures, 0) << first;
   EXPECT_TRUE(tgt_.waitSessions(1, 4, 5000)) << tgt_.sessionCount(1);
   EXPECT_TRUE(disjoint(before, sids())) << "the sessions were not re-established";
@@ -402,12 +455,14 @@ TEST_F(BlockdIscsi, PortalDeletedWhileASecondLivesFailsOverWithinTheDeadline) {
   const std::vector<int> before = sids();
   std::string first;
   int64_t faultAt = 0;
-  int failures = ioDuring(**disk, 4, 3, [&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    faultAt = monotonicMs();
-    EXPECT_TRUE(tgt_.deletePortal(firstPortal).ok());
-    EXPECT_TRUE(tgt_.dropConnections(1).ok());
-  }, first);
+  int failures = ioAcross(
+      **disk,
+      [&] {
+        faultAt = monotonicMs();
+        EXPECT_TRUE(tgt_.deletePortal(firstPortal).ok());
+        EXPECT_TRUE(tgt_.dropConnections(1).ok());
+      },
+      first);
   EXPECT_EQ(failures, 0) << first;
   // Every session is back, on the second portal (the first one refuses connections now).
   EXPECT_TRUE(tgt_.waitSessions(1, 4, 5000)) << tgt_.sessionCount(1);
@@ -508,7 +563,8 @@ double rawSyncWriteMiBps(const std::string& portal, int lun, uint64_t total) {
     scsi_task* t = iscsi_synchronizecache16_sync(ctx, lun, 0, 0, 0, 0);
     ok = ok && t != nullptr && t->status == SCSI_STATUS_GOOD;
     if (t != nullptr) scsi_free_scsi_task(t);
-    if (ok) mibps = static_cast<double>(total) / kMiB / (static_cast<double>(monotonicUs() - t0) / 1e6);
+    if (ok)
+      mibps = static_cast<double>(total) / kMiB / (static_cast<double>(monotonicUs() - t0) / 1e6);
     (void)iscsi_logout_sync(ctx);
   }
   iscsi_destroy_context(ctx);
@@ -559,10 +615,11 @@ TEST_F(BlockdIscsi, ThroughputSequentialOneMiBWritesFourThreads) {
   const double r = run(false);
   double load[3] = {0, 0, 0};
   (void)::getloadavg(load, 3);
-  std::printf("blockd iscsi throughput (LUN on tmpfs, load %.1f): write %.0f MiB/s (4 threads x "
-              "1 MiB, 256 MiB, + SYNC CACHE), read %.0f MiB/s; raw libiscsi sync QD1 write %.0f "
-              "MiB/s; ratio %.2f\n",
-              load[0], w, r, raw, raw > 0 ? w / raw : 0.0);
+  std::printf(
+      "blockd iscsi throughput (LUN on tmpfs, load %.1f): write %.0f MiB/s (4 threads x "
+      "1 MiB, 256 MiB, + SYNC CACHE), read %.0f MiB/s; raw libiscsi sync QD1 write %.0f "
+      "MiB/s; ratio %.2f\n",
+      load[0], w, r, raw, raw > 0 ? w / raw : 0.0);
   RecordProperty("write_MiBps", static_cast<int>(w));
   RecordProperty("read_MiBps", static_cast<int>(r));
   RecordProperty("raw_sync_write_MiBps", static_cast<int>(raw));

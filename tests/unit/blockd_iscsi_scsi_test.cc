@@ -19,7 +19,7 @@ TEST(IscsiScsi, ReadCapacity16GivesBlocksAndBlockSize) {
   ASSERT_TRUE(c);
   EXPECT_EQ(c->blocks, 0x20000u);
   EXPECT_EQ(c->blockSize, 4096u);
-  EXPECT_FALSE(parseReadCapacity16(std::vector<uint8_t>(8, 0)));  // short
+  EXPECT_FALSE(parseReadCapacity16(std::vector<uint8_t>(8, 0)));   // short
   EXPECT_FALSE(parseReadCapacity16(std::vector<uint8_t>(32, 0)));  // block size 0
 }
 
