@@ -51,6 +51,7 @@ const char kUsage[] =
     "  --ready-fd M    write one line to fd M: {\"ok\":true,\"pid\":P} once the files are\n"
     "                  served, or {\"ok\":false,\"error\":\"...\"} (then exit 1)\n"
     "  --max-background K  the FUSE connection's max_background (default max(threads, 12))\n"
+    "  --session DIR   only names the session directory (so `ps` shows what a helper serves)\n"
     "  Stop: umount the mountpoint (or SIGTERM while no loop device uses it).\n";
 
 struct Args {
@@ -70,6 +71,10 @@ Result<Args> parseArgs(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--session" && i + 1 < argc) {
+      ++i;
+      continue;
+    }
     int* target = arg == "--config-fd" ? &a.configFd : arg == "--ready-fd" ? &a.readyFd : nullptr;
     int bg = 0;
     if (arg == "--max-background") target = &bg;
