@@ -326,6 +326,7 @@ void Agent::onSnapshot(Result<SpecSnapshot> snap) {
                                     ? it->second.second
                                     : specs::parseSpecFile(f.name, f.content);
     cache[f.name] = {f.hash, parsed};
+    refuseExposedSecrets(f, parsed);  // after the cache: a chmod alone changes the verdict
     files.push_back({f.name, std::move(parsed)});
   }
   parseCache_ = std::move(cache);

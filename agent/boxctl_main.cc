@@ -196,16 +196,20 @@ int cmdApply(const std::vector<std::string>& args) {
     for (const auto& d : parsed.errors) std::fprintf(stderr, "%s\n", d.str().c_str());
     die(args[1] + ": " + std::to_string(parsed.errors.size()) + " error(s); nothing applied");
   }
-  if (parsed.pods.empty()) die(args[1] + ": no pod in the file; nothing applied");
+  if (parsed.pods.empty() && parsed.secrets.empty())
+    die(args[1] + ": no pod or secret in the file; nothing applied");
   if (!endsWith(base, ".yaml") && !endsWith(base, ".yml") && !endsWith(base, ".json"))
     base += ".yaml";
   if (base[0] == '.') base = base.substr(1);
   std::string dir = specsDir();
   refuseManagedSpecsDir(dir);
-  Status st = writeFileAtomic(dir + "/" + base, *content, 0644);
+  // boxd refuses a world-readable file that holds a Secret.
+  Status st = writeFileAtomic(dir + "/" + base, *content, parsed.holdsSecret ? 0600 : 0644);
   if (!st.ok()) die(st.error().message);
   for (const auto& p : parsed.pods)
     std::printf("pod/%s configured (%s/%s)\n", p.spec.name.c_str(), dir.c_str(), base.c_str());
+  for (const auto& s : parsed.secrets)
+    std::printf("secret/%s configured (%s/%s)\n", s.secret.name.c_str(), dir.c_str(), base.c_str());
   return 0;
 }
 

@@ -6,64 +6,33 @@ namespace boxd::agent {
 
 namespace {
 
-std::vector<DesiredPod> podsOf(const FileResult& f) {
-  std::vector<DesiredPod> out;
-  for (const auto& p : f.parsed.pods) out.push_back({p.spec, specs::specHash(p.spec), f.file});
+FileGood contentsOf(const FileResult& f) {
+  FileGood out;
+  for (const auto& p : f.parsed.pods) out.pods.push_back({p.spec, specs::specHash(p.spec), f.file});
+  for (const auto& s : f.parsed.secrets) out.secrets.push_back({s.secret, f.file});
   return out;
 }
 
-std::vector<DesiredPod> recordedFrom(const std::string& file,
-                                     const std::map<std::string, DesiredPod>& recorded) {
-  std::vector<DesiredPod> out;
+FileGood recordedFrom(const std::string& file, const std::map<std::string, DesiredPod>& recorded) {
+  FileGood out;
   for (const auto& [name, pod] : recorded) {
-    if (pod.sourceFile == file) out.push_back(pod);
+    if (pod.sourceFile == file) out.pods.push_back(pod);
   }
   return out;
 }
 
-}  // namespace
+// The files other than `self` among the declarations, comma-separated.
+template <typename Decl>
+std::string otherFiles(const std::vector<Decl>& decls, const std::string& self) {
+  std::string others;
+  for (const auto& o : decls) {
+    if (o.sourceFile != self) others += (others.empty() ? "" : ", ") + o.sourceFile;
+  }
+  return others;
+}
 
-Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
-                       const std::map<std::string, DesiredPod>& recorded) {
-  Desired out;
-  std::map<std::string, std::vector<DesiredPod>> candidates;  // pod name -> declarations
-  std::set<std::string> present;
-  for (const auto& f : files) {
-    present.insert(f.file);
-    std::vector<DesiredPod> pods;
-    if (f.parsed.ok()) {
-      pods = podsOf(f);
-      lastGood[f.file] = pods;
-    } else {
-      out.errors.push_back({f.file, f.parsed.errors});
-      auto it = lastGood.find(f.file);
-      pods = it != lastGood.end() ? it->second : recordedFrom(f.file, recorded);
-    }
-    for (auto& p : pods) candidates[p.spec.name].push_back(std::move(p));
-  }
-  for (auto it = lastGood.begin(); it != lastGood.end();) {
-    it = present.count(it->first) ? std::next(it) : lastGood.erase(it);
-  }
-
-  std::map<std::string, std::vector<specs::Diagnostic>> conflictErrors;
-  for (auto& [name, decls] : candidates) {
-    if (decls.size() == 1) {
-      out.pods.emplace(name, std::move(decls.front()));
-      continue;
-    }
-    for (const auto& d : decls) {
-      std::string others;
-      for (const auto& o : decls) {
-        if (o.sourceFile != d.sourceFile) others += (others.empty() ? "" : ", ") + o.sourceFile;
-      }
-      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
-                                              "pod \"" + name + "\" is also declared in " + others +
-                                                  "; neither declaration is applied"});
-    }
-    auto rec = recorded.find(name);
-    if (rec != recorded.end()) out.pods.emplace(name, rec->second);  // keep what runs, unchanged
-  }
-  for (auto& [file, errs] : conflictErrors) {
+void addErrors(Desired& out, std::map<std::string, std::vector<specs::Diagnostic>>& byFile) {
+  for (auto& [file, errs] : byFile) {
     bool merged = false;
     for (auto& e : out.errors) {
       if (e.file == file) {
@@ -73,6 +42,62 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
     }
     if (!merged) out.errors.push_back({file, std::move(errs)});
   }
+}
+
+}  // namespace
+
+Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
+                       const std::map<std::string, DesiredPod>& recorded) {
+  Desired out;
+  std::map<std::string, std::vector<DesiredPod>> pods;        // pod name -> declarations
+  std::map<std::string, std::vector<DesiredSecret>> secrets;  // secret name -> declarations
+  std::set<std::string> present;
+  for (const auto& f : files) {
+    present.insert(f.file);
+    FileGood good;
+    if (f.parsed.ok()) {
+      good = contentsOf(f);
+      lastGood[f.file] = good;
+    } else {
+      out.errors.push_back({f.file, f.parsed.errors});
+      auto it = lastGood.find(f.file);
+      good = it != lastGood.end() ? it->second : recordedFrom(f.file, recorded);
+    }
+    for (auto& p : good.pods) pods[p.spec.name].push_back(std::move(p));
+    for (auto& s : good.secrets) secrets[s.secret.name].push_back(std::move(s));
+  }
+  for (auto it = lastGood.begin(); it != lastGood.end();) {
+    it = present.count(it->first) ? std::next(it) : lastGood.erase(it);
+  }
+
+  std::map<std::string, std::vector<specs::Diagnostic>> conflictErrors;
+  for (auto& [name, decls] : pods) {
+    if (decls.size() == 1) {
+      out.pods.emplace(name, std::move(decls.front()));
+      continue;
+    }
+    for (const auto& d : decls) {
+      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
+                                              "pod \"" + name + "\" is also declared in " +
+                                                  otherFiles(decls, d.sourceFile) +
+                                                  "; neither declaration is applied"});
+    }
+    auto rec = recorded.find(name);
+    if (rec != recorded.end()) out.pods.emplace(name, rec->second);  // keep what runs, unchanged
+  }
+  for (auto& [name, decls] : secrets) {
+    if (decls.size() == 1) {
+      out.secrets.emplace(name, std::move(decls.front()));
+      continue;
+    }
+    for (const auto& d : decls) {
+      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
+                                              "secret \"" + name + "\" is also declared in " +
+                                                  otherFiles(decls, d.sourceFile) +
+                                                  "; neither declaration is used"});
+    }
+  }
+  addErrors(out, conflictErrors);
   return out;
 }
 

@@ -1,12 +1,18 @@
 // Desired state: what the specs directory asks for, after the rules that protect running pods.
 //
-//  - A file that parses and validates contributes its pods, and becomes that file's "last good".
-//  - A file with any error contributes its last good pods (from this run, or, after a restart,
-//    the pods recorded with that source file): a half-written file never tears a pod down.
+//  - A file that parses and validates contributes its pods and secrets, and becomes that file's
+//    "last good".
+//  - A file with any error contributes its last good pods and secrets (from this run, or, after a
+//    restart, the pods recorded with that source file): a half-written file never tears a pod
+//    down. Secrets are not recorded (boxd stores no credential), so after a restart a broken
+//    file contributes no secret until it is fixed; running pods are not affected, an attach that
+//    needs the secret reports it missing.
 //  - A pod name declared in two files is a conflict: both files are reported, and neither
-//    replaces the pod that runs (if one does, it stays exactly as recorded).
-//  - Only a file's removal (or a valid edit) removes its pods.
-// Pure logic, no syscalls.
+//    replaces the pod that runs (if one does, it stays exactly as recorded). A secret name
+//    declared in two files is reported the same way, and neither declaration is used.
+//  - Only a file's removal (or a valid edit) removes its pods and secrets.
+// A secret a pod names but no file declares is not an error here: the agent reports it when it
+// attaches the volume. Pure logic, no syscalls.
 #pragma once
 
 #include <map>
@@ -23,6 +29,12 @@ struct DesiredPod {
   std::string sourceFile;
 };
 
+// Never printed: use specs::describeSecret for anything a user sees.
+struct DesiredSecret {
+  specs::Secret secret;
+  std::string sourceFile;
+};
+
 struct SpecError {
   std::string file;
   std::vector<specs::Diagnostic> errors;
@@ -35,10 +47,16 @@ struct FileResult {
 
 struct Desired {
   std::map<std::string, DesiredPod> pods;
+  std::map<std::string, DesiredSecret> secrets;
   std::vector<SpecError> errors;
 };
 
-using LastGood = std::map<std::string, std::vector<DesiredPod>>;  // by file
+// What a file contributed the last time it was valid.
+struct FileGood {
+  std::vector<DesiredPod> pods;
+  std::vector<DesiredSecret> secrets;
+};
+using LastGood = std::map<std::string, FileGood>;  // by file
 
 // files: this pass's parse results. lastGood: updated in place. recorded: pods in the state store
 // (name -> recorded desired form), used for files with errors that have no last good yet.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/fd.h"
@@ -20,7 +21,12 @@ namespace {
 
 constexpr size_t kMaxSpecBytes = 4 << 20;  // a spec larger than this is an operator mistake
 
-Result<std::string> readAt(int dirfd, const std::string& name, const std::string& display) {
+struct FileRead {
+  std::string content;
+  unsigned mode = 0;
+};
+
+Result<FileRead> readAt(int dirfd, const std::string& name, const std::string& display) {
   Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return sysError("open", display);
   struct stat st {};
@@ -28,7 +34,8 @@ Result<std::string> readAt(int dirfd, const std::string& name, const std::string
   if (!S_ISREG(st.st_mode)) return makeError(display + ": not a regular file");
   if (static_cast<size_t>(st.st_size) > kMaxSpecBytes)
     return makeError(display + ": larger than 4 MiB");
-  std::string out;
+  FileRead file{{}, static_cast<unsigned>(st.st_mode & 07777)};
+  std::string& out = file.content;
   char buf[16384];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -40,7 +47,7 @@ Result<std::string> readAt(int dirfd, const std::string& name, const std::string
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > kMaxSpecBytes) return makeError(display + ": larger than 4 MiB");
   }
-  return out;
+  return file;
 }
 
 std::string baseName(const std::string& p) {
@@ -110,13 +117,25 @@ Result<SpecSnapshot> readSpecSnapshot(const std::string& specsDir) {
       if (content.error().code == ENOENT) continue;  // removed while we listed: not part of it
       return content.error();
     }
-    SpecFile f{name, std::move(*content), {}};
+    SpecFile f{name, std::move(content->content), {}, content->mode};
     f.hash = sha256Hex(f.content);
     all += f.name + '\0' + f.hash + '\n';
     snap.files.push_back(std::move(f));
   }
   if (snap.revision.empty()) snap.revision = "sha256:" + sha256Hex(all).substr(0, 12);
   return snap;
+}
+
+void refuseExposedSecrets(const SpecFile& f, specs::ParseResult& parsed) {
+  if (!parsed.holdsSecret || (f.mode & S_IROTH) == 0) return;
+  char mode[16];
+  std::snprintf(mode, sizeof mode, "%04o", f.mode & 07777u);
+  specs::ParseResult refused;
+  refused.holdsSecret = true;
+  refused.errors.push_back(
+      {f.name, 0, 0, "",
+       std::string("holds a Secret but is world-readable (mode ") + mode + "); chmod 600 it"});
+  parsed = std::move(refused);
 }
 
 }  // namespace boxd::agent

@@ -58,6 +58,25 @@ bool asksForNothing(const YAML::Node& v) {
 
 }  // namespace
 
+std::string documentKind(const YAML::Node& root) {
+  if (!root.IsMap()) return "";
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    if (it->first.IsScalar() && it->first.Scalar() == "kind" && it->second.IsScalar() &&
+        scalarKind(it->second) == ScalarKind::String) {
+      return it->second.Scalar();
+    }
+  }
+  return "";
+}
+
+DocParser::Handler DocParser::constant(std::string_view want) {
+  return [this, want](const Entry& e, const std::string& path) {
+    std::optional<std::string> s = string(e, path);
+    if (s && *s != want)
+      error(e.valueMark(), path, "must be \"" + std::string(want) + "\", got \"" + *s + "\"");
+  };
+}
+
 void DocParser::walkObject(const YAML::Node& node, const YAML::Mark& where, const std::string& path,
                            const std::vector<Field>& fields,
                            std::span<const std::string_view> unsupported) {
@@ -122,8 +141,10 @@ std::optional<std::string> DocParser::string(const YAML::Node& v, const YAML::Ma
       error(at, path, "unsupported YAML tag " + v.Tag());
       return std::nullopt;
     default:
+      // In a Secret the scalar may be (part of) a credential: never repeat it.
       error(at, path,
-            "must be a string, got " + describe(v) + "; quote it: \"" + v.Scalar() + "\"");
+            "must be a string, got " + describe(v) +
+                (isSecret_ ? "; quote it" : "; quote it: \"" + v.Scalar() + "\""));
       return std::nullopt;
   }
   if (std::string why = checkText(v.Scalar()); !why.empty()) {

@@ -1,6 +1,6 @@
-// Turns one YAML document into a PodSpec, reporting every problem with its field path.
-// doc_parser.cc holds the generic walk (objects, typed scalars, lists, maps); pod_schema.cc holds
-// the Pod schema as field tables. Internal to specs/.
+// Turns one YAML document into a PodSpec or a Secret, reporting every problem with its field path.
+// doc_parser.cc holds the generic walk (objects, typed scalars, lists, maps); pod_schema*.cc hold
+// the Pod schema as field tables, secret_schema.cc the Secret's. Internal to specs/.
 #pragma once
 
 #include <functional>
@@ -12,9 +12,29 @@
 #include <vector>
 
 #include "specs/pod.h"
+#include "specs/secret.h"
 #include "specs/yaml_node.h"
 
 namespace boxd::specs::detail {
+
+// Well-known metadata fields boxd does not implement (of Pods and Secrets alike).
+inline constexpr std::string_view kMetadataUnsupported[] = {"generateName",
+                                                            "uid",
+                                                            "resourceVersion",
+                                                            "generation",
+                                                            "creationTimestamp",
+                                                            "deletionTimestamp",
+                                                            "deletionGracePeriodSeconds",
+                                                            "ownerReferences",
+                                                            "finalizers",
+                                                            "managedFields",
+                                                            "selfLink"};
+
+// The pod annotation that asks boxd to create a missing RBD image: <prefix><volume name>.
+inline constexpr std::string_view kRbdProvisionPrefix = "provision.rbd.boxd.io/";
+
+// The kind a document declares ("Pod", "Secret", ...), or "" when it has no string kind.
+std::string documentKind(const YAML::Node& root);
 
 class DocParser {
  public:
@@ -22,8 +42,10 @@ class DocParser {
 
   // The pod if the document had no problems; problems go to the Reporter either way.
   std::optional<PodSpec> parse(const YAML::Node& root);
+  // A kind: Secret document. No diagnostic quotes any part of a value (secret_schema.cc).
+  std::optional<Secret> parseSecret(const YAML::Node& root);
   // metadata.name and where it was written (for the file-level duplicate check); empty if unset.
-  const std::string& name() const { return pod_.name; }
+  const std::string& name() const { return isSecret_ ? secret_.name : pod_.name; }
   const YAML::Mark& nameMark() const { return nameMark_; }
 
  private:
@@ -61,6 +83,8 @@ class DocParser {
   void error(const YAML::Mark& at, const std::string& path, std::string message) {
     r_.error(at, path, std::move(message));
   }
+  // A handler that requires the string `want` (apiVersion, kind).
+  Handler constant(std::string_view want);
 
   // ---- the Pod schema (pod_schema.cc) ----
   void parsePod(const YAML::Node& root, const YAML::Mark& where);
@@ -77,6 +101,18 @@ class DocParser {
   // Every mount names a declared volume (checked once the whole pod is read).
   void checkVolumeMounts();
   Resources parseResources(const Entry& e, const std::string& path);
+  // Block volumes (pod_schema_block.cc).
+  IscsiVolume parseIscsi(const Entry& e, const std::string& path);
+  RbdVolume parseRbd(const Entry& e, const std::string& path);
+  void parseSecretRef(const Entry& e, const std::string& path, std::string& out);
+  std::string parseFsType(const Entry& e, const std::string& path);
+  // Remembers the provision.rbd.boxd.io/ annotations (applied once the volumes are known).
+  void noteRbdProvisions(const Entry& annotations, const std::string& path);
+  void applyRbdProvisions();
+  // The annotation's JSON: {"size": quantity, "features": [librbd names]}.
+  RbdProvision parseProvision(const YAML::Node& root);
+  // No two volumes name the same LUN or the same RBD image.
+  void checkBlockVolumes();
   // Networking fields (pod_schema_network.cc).
   std::vector<ContainerPort> parsePorts(const Entry& e, const std::string& path);
   void parseDnsPolicy(const Entry& e, const std::string& path);
@@ -90,6 +126,11 @@ class DocParser {
   std::optional<int64_t> parseId(const Entry& e, const std::string& path);  // 0..2^31-1
   std::vector<std::string> parseCapabilityList(const Entry& e, const std::string& path);
   void parseSeccompProfile(const Entry& e, const std::string& path);
+  // ---- the Secret schema (secret_schema.cc) ----
+  void parseSecretMetadata(const Entry& e, const std::string& path);
+  // data (base64) or stringData values; errors name the key, never the value.
+  std::map<std::string, std::string> secretValues(const Entry& e, const std::string& path,
+                                                  bool base64);
 
   Reporter& r_;
   PodSpec pod_;
@@ -112,6 +153,22 @@ class DocParser {
   std::vector<PortRef> hostPorts_;
   YAML::Mark hostNetworkMark_ = YAML::Mark::null_mark();
   YAML::Mark dnsPolicyMark_ = YAML::Mark::null_mark();
+  struct BlockRef {  // a block volume that parsed without problems
+    std::string name;
+    YAML::Mark at;
+    std::string path;
+  };
+  std::vector<BlockRef> blockRefs_;
+  struct ProvisionRef {  // a provision.rbd.boxd.io/<volume> annotation
+    std::string volume;
+    std::string value;
+    YAML::Mark at;
+    std::string path;
+  };
+  std::vector<ProvisionRef> provisionRefs_;
+  // Secret documents: string() then never quotes a value it rejects.
+  bool isSecret_ = false;
+  Secret secret_;
 };
 
 }  // namespace boxd::specs::detail

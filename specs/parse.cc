@@ -99,6 +99,21 @@ class EventGuard : public YAML::EventHandler {
   int64_t events_ = 0;
 };
 
+constexpr size_t npos = std::string_view::npos;
+
+// yaml-cpp quotes the offending text in a few messages ("unknown escape character: q"). The
+// text could be part of a Secret's value, and the position says where it is: keep the words.
+std::string withoutQuotedText(const std::string& msg) {
+  for (std::string_view prefix : {YAML::ErrorMsg::INVALID_ESCAPE, YAML::ErrorMsg::INVALID_UNICODE,
+                                  YAML::ErrorMsg::YAML_VERSION}) {
+    if (msg.rfind(prefix, 0) == 0) {
+      std::string_view words = prefix.substr(0, prefix.find_last_not_of(": ") + 1);
+      return std::string(words);
+    }
+  }
+  return msg;
+}
+
 // False (after one diagnostic) if yaml-cpp would not terminate on this input.
 bool preflight(Reporter& r, const std::string& text) {
   std::istringstream in(text);
@@ -110,7 +125,9 @@ bool preflight(Reporter& r, const std::string& text) {
   } catch (const EventGuard::Stuck& s) {
     std::string what = s.tooMany ? "too many YAML nodes" : "unexpected content";
     size_t pos = static_cast<size_t>(s.mark.pos);
-    if (!s.tooMany && pos < text.size()) what = "unexpected \"" + text.substr(pos, 1) + "\"";
+    // Quote only punctuation: the text could be part of a Secret's value.
+    if (!s.tooMany && pos < text.size() && std::string_view(",[]{}:").find(text[pos]) != npos)
+      what = "unexpected \"" + text.substr(pos, 1) + "\"";
     r.error(s.mark, "", "YAML syntax error: " + what);
     return false;
   } catch (const std::exception&) {
@@ -127,31 +144,44 @@ std::vector<YAML::Node> loadDocuments(Reporter& r, std::string_view content) {
   } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's message for this is just "bad file"
     r.error(e.mark, "", "YAML is nested too deeply (" + std::to_string(e.depth()) + " levels)");
   } catch (const YAML::ParserException& e) {
-    r.error(e.mark, "", "YAML syntax error: " + e.msg);
+    r.error(e.mark, "", "YAML syntax error: " + withoutQuotedText(e.msg));
   } catch (const YAML::Exception& e) {
-    r.error(e.mark, "", "YAML error: " + e.msg);
+    r.error(e.mark, "", "YAML error: " + withoutQuotedText(e.msg));
   } catch (const std::exception& e) {
     r.error(YAML::Mark::null_mark(), "", std::string("cannot read YAML: ") + e.what());
   }
   return {};
 }
 
+// False (after reporting it) when the name was defined before in the file.
+bool firstDefinition(Reporter& r, const DocParser& p, std::string_view kind,
+                     std::map<std::string, int>& nameLine) {
+  auto [it, inserted] = nameLine.emplace(p.name(), detail::lineOf(p.nameMark()));
+  if (inserted) return true;
+  r.error(p.nameMark(), "metadata.name",
+          "duplicate " + std::string(kind) + " name \"" + p.name() + "\" (first defined at line " +
+              std::to_string(it->second) + ")");
+  return false;
+}
+
 void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResult& res) {
-  std::map<std::string, int> nameLine;  // pod name → line of its first definition
+  std::map<std::string, int> podLine;     // pod name → line of its first definition
+  std::map<std::string, int> secretLine;  // the same for Secrets (a Pod and a Secret may share)
   for (const YAML::Node& doc : docs) {
     if (!doc.IsDefined() || doc.IsNull()) continue;  // `---` alone, or only comments
     r.resetBudget();
     DocParser p(r);
-    std::optional<PodSpec> pod = p.parse(doc);
-    if (p.name().empty()) continue;
-    auto [it, inserted] = nameLine.emplace(p.name(), detail::lineOf(p.nameMark()));
-    if (!inserted) {
-      r.error(p.nameMark(), "metadata.name",
-              "duplicate pod name \"" + p.name() + "\" (first defined at line " +
-                  std::to_string(it->second) + ")");
+    int line = detail::lineOf(doc.Mark());
+    if (detail::documentKind(doc) == "Secret") {
+      res.holdsSecret = true;
+      std::optional<Secret> secret = p.parseSecret(doc);
+      if (p.name().empty() || !firstDefinition(r, p, "secret", secretLine)) continue;
+      if (secret) res.secrets.push_back(ParsedSecret{std::move(*secret), line});
       continue;
     }
-    if (pod) res.pods.push_back(ParsedPod{std::move(*pod), detail::lineOf(doc.Mark())});
+    std::optional<PodSpec> pod = p.parse(doc);
+    if (p.name().empty() || !firstDefinition(r, p, "pod", podLine)) continue;
+    if (pod) res.pods.push_back(ParsedPod{std::move(*pod), line});
   }
 }
 

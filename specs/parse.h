@@ -1,5 +1,5 @@
-// Spec files (YAML, multi-document, or JSON) → validated PodSpecs, or every problem found,
-// each with file:line:column and the field path. Pure: the caller reads the bytes.
+// Spec files (YAML, multi-document, or JSON) → validated PodSpecs and Secrets, or every problem
+// found, each with file:line:column and the field path. Pure: the caller reads the bytes.
 #pragma once
 
 #include <string>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "specs/pod.h"
+#include "specs/secret.h"
 
 namespace boxd::specs {
 
@@ -25,19 +26,30 @@ struct ParsedPod {
   int line = 0;  // where the document starts
 };
 
+struct ParsedSecret {
+  Secret secret;
+  int line = 0;  // where the document starts
+};
+
 struct ParseResult {
   std::vector<ParsedPod> pods;
+  std::vector<ParsedSecret> secrets;
   std::vector<Diagnostic> errors;
+  // Some document says kind: Secret, valid or not: the file holds credentials (the agent refuses
+  // such a file when it is world-readable).
+  bool holdsSecret = false;
   bool ok() const { return errors.empty(); }
 };
 
-// Parses every document of a file. Empty documents are skipped. A document that is not a Pod
-// (apiVersion v1, kind Pod) is an error. Unknown fields are errors, never dropped.
-// `pods` holds the documents that had no problem, so one bad document does not hide the others;
-// a caller that wants all-or-nothing per file checks ok(). Errors are sorted by position, capped
-// at 200 per file; files over 8 MiB, with NUL bytes or invalid UTF-8 are refused whole.
-// Plain YAML scalars are typed as kubectl reads them (YAML 1.1): `value: 1`, `on: yes` are a
-// number and booleans, and string fields reject them with a hint to quote the value.
+// Parses every document of a file. Empty documents are skipped. A document that is not a Pod or
+// a Secret (apiVersion v1, kind Pod or Secret) is an error. Unknown fields are errors, never
+// dropped. Pods and Secrets may come in any order; names are unique per kind within the file.
+// Diagnostics about a Secret never quote any part of its values.
+// `pods` and `secrets` hold the documents that had no problem, so one bad document does not hide
+// the others; a caller that wants all-or-nothing per file checks ok(). Errors are sorted by
+// position, capped at 200 per file; files over 8 MiB, with NUL bytes or invalid UTF-8 are
+// refused whole. Plain YAML scalars are typed as kubectl reads them (YAML 1.1): `value: 1`, `on:
+// yes` are a number and booleans, and string fields reject them with a hint to quote the value.
 // Normalization: quantities become integers, a missing request takes its limit (as Kubernetes).
 ParseResult parseSpecFile(std::string_view file, std::string_view content);
 

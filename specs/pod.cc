@@ -15,6 +15,31 @@ using nlohmann::json;
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerPort, name, containerPort, hostPort,
                                                 protocol, hostIP)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HostAlias, ip, hostnames)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IscsiVolume, targetPortal, portals, iqn, lun,
+                                                iscsiInterface, fsType, readOnly, chapAuthDiscovery,
+                                                chapAuthSession, secretRef, initiatorName)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RbdProvision, sizeBytes, features)
+
+void to_json(json& j, const RbdVolume& v) {
+  j = json{{"monitors", v.monitors}, {"pool", v.pool},        {"image", v.image},
+           {"user", v.user},         {"keyring", v.keyring},  {"secretRef", v.secretRef},
+           {"fsType", v.fsType},     {"readOnly", v.readOnly}};
+  j["provision"] = v.provision ? json(*v.provision) : json(nullptr);
+}
+void from_json(const json& j, RbdVolume& v) {
+  const RbdVolume d;
+  v.monitors = j.value("monitors", d.monitors);
+  v.pool = j.value("pool", d.pool);
+  v.image = j.value("image", d.image);
+  v.user = j.value("user", d.user);
+  v.keyring = j.value("keyring", d.keyring);
+  v.secretRef = j.value("secretRef", d.secretRef);
+  v.fsType = j.value("fsType", d.fsType);
+  v.readOnly = j.value("readOnly", d.readOnly);
+  v.provision.reset();
+  if (auto it = j.find("provision"); it != j.end() && !it->is_null())
+    v.provision = it->get<RbdProvision>();
+}
 
 void to_json(json& j, const DnsOption& o) {
   j = json{{"name", o.name}};
@@ -85,6 +110,8 @@ json volumeToJson(const Volume& v) {
                          {"sizeLimitBytes", optionalInt(v.emptyDir->sizeLimitBytes)}};
   }
   if (v.hostPath) j["hostPath"] = json{{"path", v.hostPath->path}, {"type", v.hostPath->type}};
+  if (v.iscsi) j["iscsi"] = *v.iscsi;
+  if (v.rbd) j["rbd"] = *v.rbd;
   return j;
 }
 
@@ -256,6 +283,15 @@ Status readVolumes(const json& obj, std::vector<Volume>& out) {
       BOXD_TRY(readString(*hp, "path", h.path));
       BOXD_TRY(readString(*hp, "type", h.type));
       v.hostPath = h;
+    }
+    // Wrong types throw json::exception, which fromJson turns into an error.
+    if (auto is = vj.find("iscsi"); is != vj.end() && !is->is_null()) {
+      if (!is->is_object()) return decodeError("volumes.iscsi", "expected an object");
+      v.iscsi = is->get<IscsiVolume>();
+    }
+    if (auto rb = vj.find("rbd"); rb != vj.end() && !rb->is_null()) {
+      if (!rb->is_object()) return decodeError("volumes.rbd", "expected an object");
+      v.rbd = rb->get<RbdVolume>();
     }
     out.push_back(std::move(v));
   }

@@ -10,17 +10,6 @@ namespace {
 // Well-known Kubernetes fields boxd does not implement yet: named as such, so nobody takes them
 // for typos, and never silently dropped.
 constexpr std::string_view kPodUnsupported[] = {"status"};
-constexpr std::string_view kMetadataUnsupported[] = {"generateName",
-                                                     "uid",
-                                                     "resourceVersion",
-                                                     "generation",
-                                                     "creationTimestamp",
-                                                     "deletionTimestamp",
-                                                     "deletionGracePeriodSeconds",
-                                                     "ownerReferences",
-                                                     "finalizers",
-                                                     "managedFields",
-                                                     "selfLink"};
 constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "hostPID",
                                                  "hostIPC",
@@ -65,11 +54,11 @@ constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
                                                       "restartPolicy"};
 constexpr std::string_view kEnvUnsupported[] = {"valueFrom"};
 constexpr std::string_view kVolumeUnsupported[] = {
-    "configMap",  "secret",      "persistentVolumeClaim",
-    "iscsi",      "rbd",         "nfs",
-    "projected",  "downwardAPI", "csi",
-    "ephemeral",  "cephfs",      "fc",
-    "flexVolume", "image",       "local"};
+    "configMap", "secret",     "persistentVolumeClaim",
+    "nfs",       "projected",  "downwardAPI",
+    "csi",       "ephemeral",  "cephfs",
+    "fc",        "flexVolume", "image",
+    "local"};
 constexpr std::string_view kVolumeMountUnsupported[] = {"mountPropagation", "subPathExpr",
                                                         "recursiveReadOnly"};
 constexpr std::string_view kHostPathTypes[] = {"",           "Directory",    "DirectoryOrCreate",
@@ -121,12 +110,15 @@ std::optional<PodSpec> DocParser::parse(const YAML::Node& root) {
 }
 
 // A document of another kind would only produce noise field by field: report the kind alone.
+// (Secret documents go to parseSecret; parse.cc decides.)
 bool DocParser::checkKind(const YAML::Node& root) {
   for (auto it = root.begin(); it != root.end(); ++it) {
     if (!it->first.IsScalar() || it->first.Scalar() != "kind" || !it->second.IsScalar()) continue;
     if (scalarKind(it->second) == ScalarKind::String && it->second.Scalar() != "Pod") {
       error(it->second.Mark(), "kind",
-            "boxd runs only Pods: kind must be \"Pod\", got " + inQuotes(it->second.Scalar()));
+            "boxd runs only Pods (and reads the Secrets they name): kind must be \"Pod\" or "
+            "\"Secret\", got " +
+                inQuotes(it->second.Scalar()));
       return false;
     }
   }
@@ -134,13 +126,6 @@ bool DocParser::checkKind(const YAML::Node& root) {
 }
 
 void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
-  auto constant = [this](std::string_view want) {
-    return [this, want](const Entry& e, const std::string& path) {
-      std::optional<std::string> s = string(e, path);
-      if (s && *s != want)
-        error(e.valueMark(), path, "must be " + inQuotes(want) + ", got " + inQuotes(*s));
-    };
-  };
   walkObject(
       root, where, "",
       {{"apiVersion", true, constant("v1")},
@@ -149,6 +134,8 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
        {"spec", true, [this](const Entry& e, const std::string& p) { parseSpec(e, p); }}},
       kPodUnsupported);
   checkVolumeMounts();
+  checkBlockVolumes();
+  applyRbdProvisions();
   checkNetwork();
   if (!legacyInit_.empty()) {
     if (!pod_.initContainers.empty()) {
@@ -207,6 +194,7 @@ void DocParser::parseMetadata(const Entry& e, const std::string& path) {
                       " bytes; at most 262144 (256 KiB) are allowed");
           }
           parseLegacyInitContainers(f, p);
+          noteRbdProvisions(f, p);
         }}},
       kMetadataUnsupported);
 }
@@ -451,6 +439,7 @@ Resources DocParser::parseResources(const Entry& e, const std::string& path) {
 void DocParser::parseVolumes(const Entry& e, const std::string& path) {
   forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
     Volume v;
+    size_t before = r_.count();
     walkObject(
         n, at, p,
         {{"name", true,
@@ -526,13 +515,20 @@ void DocParser::parseVolumes(const Entry& e, const std::string& path) {
                   }}},
                 {});
             v.hostPath = hp;
-          }}},
+          }},
+         {"iscsi", false,
+          [&](const Entry& f, const std::string& fp) { v.iscsi = parseIscsi(f, fp); }},
+         {"rbd", false, [&](const Entry& f, const std::string& fp) { v.rbd = parseRbd(f, fp); }}},
         kVolumeUnsupported);
-    if (!v.name.empty() && v.emptyDir.has_value() == v.hostPath.has_value()) {
-      error(at, p, "must set exactly one volume source: emptyDir or hostPath");
+    int sources =
+        v.emptyDir.has_value() + v.hostPath.has_value() + v.iscsi.has_value() + v.rbd.has_value();
+    if (!v.name.empty() && sources != 1) {
+      error(at, p, "must set exactly one volume source: emptyDir, hostPath, iscsi or rbd");
       return;
     }
-    if (!v.name.empty()) pod_.volumes.push_back(std::move(v));
+    if (v.name.empty()) return;
+    if (v.isBlock() && r_.count() == before) blockRefs_.push_back({v.name, at, p});
+    pod_.volumes.push_back(std::move(v));
   });
 }
 

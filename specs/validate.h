@@ -28,4 +28,24 @@ std::string checkText(std::string_view s);
 // Offset of the first NUL or invalid UTF-8 byte, or npos.
 size_t badTextOffset(std::string_view s);
 
+// ---- block volumes (validate_block.cc) ----
+// An iSCSI portal: "host", "host:port", "[v6]" or "[v6]:port", where host is an IPv4 address or
+// a DNS name. On success, normalized is "host:port", the port defaulting to 3260.
+std::string checkIscsiPortal(std::string_view s, std::string& normalized);
+// An iSCSI name (RFC 3720, 3980): iqn.YYYY-MM.reverse.domain[:identifier], eui. and 16 hex
+// digits, or naa. and 16 or 32 hex digits; at most 223 bytes.
+std::string checkIscsiName(std::string_view s);
+// An iscsiadm interface name (a file name under /etc/iscsi/ifaces).
+std::string checkIscsiInterface(std::string_view s);
+// A Ceph monitor address as Kubernetes writes them: "ip:port", "host:port", "[v6]:port", a bare
+// host or IP, each optionally prefixed "v1:" or "v2:". Not normalized: librados reads them.
+std::string checkCephMonitor(std::string_view s);
+// A cephx user id ("admin", "boxd", without the "client." prefix).
+std::string checkCephUser(std::string_view s);
+// An RBD pool or image name: non-empty, no '/', '@', whitespace or control characters.
+std::string checkRbdName(std::string_view s);
+// A Secret data key (Kubernetes' rule for Secret and ConfigMap keys): [-._a-zA-Z0-9]+, at most
+// 253 characters, not "." and not starting with "..".
+std::string checkSecretKey(std::string_view s);
+
 }  // namespace boxd::specs

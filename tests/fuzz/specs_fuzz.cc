@@ -1,5 +1,6 @@
 // Fuzz harness for the spec parser: any bytes in, never a crash, an exception or a hang; and for
-// every pod that parses, the canonical JSON must round-trip and hash stably.
+// every pod that parses, the canonical JSON must round-trip and hash stably; every Secret that
+// parses has a name and a redacted description.
 //
 // Replayed over tests/fuzz/corpus/specs by the `specs_fuzz_replay` CTest (label unit). With clang,
 // the libFuzzer build is `cmake --build <dir> --target specs_fuzz`, then for example:
@@ -35,6 +36,24 @@ void checkPod(const boxd::specs::PodSpec& pod) {
     if (c.image.empty()) fail("a container without an image parsed");
     (void)parseImageRef(c.image).str();
   }
+  for (const Volume& v : pod.volumes) {
+    int sources =
+        v.emptyDir.has_value() + v.hostPath.has_value() + v.iscsi.has_value() + v.rbd.has_value();
+    if (sources != 1) fail("a volume without exactly one source parsed");
+    if (v.iscsi && (v.iscsi->lun < 0 || v.iscsi->lun > 16383 || v.iscsi->iqn.empty() ||
+                    v.iscsi->targetPortal.find(':') == std::string::npos)) {
+      fail("an iscsi volume with a bad LUN, IQN or portal parsed");
+    }
+    if (v.rbd && (v.rbd->monitors.empty() || v.rbd->image.empty() || v.rbd->pool.empty()))
+      fail("an rbd volume without monitors, image or pool parsed");
+  }
+}
+
+void checkSecret(const boxd::specs::Secret& s) {
+  if (s.name.empty() || s.type.empty()) fail("a secret without a name or type parsed");
+  (void)boxd::specs::describeSecret(s);
+  (void)boxd::specs::cephKey(s);
+  (void)boxd::specs::chapCredentials(s, {true, true});
 }
 
 }  // namespace
@@ -47,5 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)d.str();
   }
   for (const boxd::specs::ParsedPod& p : r.pods) checkPod(p.spec);
+  for (const boxd::specs::ParsedSecret& s : r.secrets) checkSecret(s.secret);
+  if (!r.secrets.empty() && !r.holdsSecret) fail("secrets parsed from a file not marked as such");
   return 0;
 }

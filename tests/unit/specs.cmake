@@ -1,4 +1,5 @@
-# specs: parser, validation, canonical JSON and hashing, quantities, image references.
+# specs: parser, validation, canonical JSON and hashing, quantities, image references, block
+# volumes and Secrets.
 boxd_test(specs_test LABEL unit
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/specs_test.cc
@@ -7,6 +8,8 @@ boxd_test(specs_test LABEL unit
     ${CMAKE_CURRENT_LIST_DIR}/specs_values_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_init_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_volumes_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_block_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_secret_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_network_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_security_test.cc
   LIBS boxd_specs)

@@ -67,7 +67,8 @@ TEST(SpecsErrors, WrongApiVersionAndNullMetadata) {
 TEST(SpecsErrors, OtherKindsAreReportedAloneNotFieldByField) {
   EXPECT_EQ(
       errorsOf("apiVersion: apps/v1\nkind: Deployment\nspec: {template: {}}\n"),
-      (Lines{"f.yaml:2:7: kind: boxd runs only Pods: kind must be \"Pod\", got \"Deployment\""}));
+      (Lines{"f.yaml:2:7: kind: boxd runs only Pods (and reads the Secrets they name): kind must "
+             "be \"Pod\" or \"Secret\", got \"Deployment\""}));
 }
 
 TEST(SpecsErrors, DocumentsThatAreNotMappings) {
@@ -145,7 +146,8 @@ TEST(SpecsErrors, SpecFieldProblems) {
           "'-', starting "
           "and ending with a letter or digit (got \"my_host\")",
           "f.yaml:10:34: spec.terminationGracePeriodSeconds: must be an integer, got a string",
-          "f.yaml:12:5: spec.volumes[0]: must set exactly one volume source: emptyDir or hostPath",
+          "f.yaml:12:5: spec.volumes[0]: must set exactly one volume source: emptyDir, hostPath, "
+          "iscsi or rbd",
           "f.yaml:13:5: spec.volumes[0].configMap: field is not supported by boxd yet",
           "f.yaml:14:3: spec.hostPID: field is not supported by boxd yet",
           "f.yaml:15:3: spec.hostIPC: field is not supported by boxd yet",

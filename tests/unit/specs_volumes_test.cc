@@ -72,7 +72,8 @@ spec:
       "f.yaml:7:24: spec.volumes[0].emptyDir.medium: unknown medium \"Disk\"; use \"\" (disk) or "
       "\"Memory\"",
       "f.yaml:8:11: spec.volumes[1].name: duplicate volume name \"a\" (also spec.volumes[0])",
-      "f.yaml:10:5: spec.volumes[2]: must set exactly one volume source: emptyDir or hostPath",
+      "f.yaml:10:5: spec.volumes[2]: must set exactly one volume source: emptyDir, hostPath, "
+      "iscsi or rbd",
       "f.yaml:12:22: spec.volumes[3].hostPath.path: must be an absolute path without . or .. "
       "components, got "
       "\"relative/path\"",
@@ -100,12 +101,12 @@ metadata: {name: p}
 spec:
   volumes:
   - name: a
-    iscsi: {targetPortal: "127.0.0.1:3260", iqn: iqn.x, lun: 0}
+    nfs: {server: nfs.example, path: /export}
   containers:
   - {name: x, image: busybox}
 )");
   ASSERT_EQ(e.size(), 2u);
-  EXPECT_EQ(e[1], "f.yaml:7:5: spec.volumes[0].iscsi: field is not supported by boxd yet");
+  EXPECT_EQ(e[1], "f.yaml:7:5: spec.volumes[0].nfs: field is not supported by boxd yet");
 }
 
 }  // namespace
