@@ -105,14 +105,6 @@ Result<uint64_t> rbdFeatureBits(const std::vector<std::string>& names) {
   return bits;
 }
 
-std::string rbdFeatureNames(uint64_t bits) {
-  std::string out;
-  for (const auto& [name, bit] : kFeatures) {
-    if ((bits & bit) != 0) out += (out.empty() ? "" : ",") + std::string(name);
-  }
-  return out;
-}
-
 Result<RbdImageInfo> RbdControl::inspect(const BlockVolume& v, const std::string& key) {
   Cluster cl;
   BOXD_TRY(connect(cl, v, key, timeoutMs_));

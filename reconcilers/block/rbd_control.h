@@ -21,9 +21,8 @@ struct RbdImageInfo {
   bool created = false;               // boxd created it just now (provisioning)
 };
 
-// librbd feature names → bits; an unknown name is an error naming it.
+// librbd feature names → bits; an unknown name is an error naming it (names of bits: rbd_kernel.h).
 Result<uint64_t> rbdFeatureBits(const std::vector<std::string>& names);
-std::string rbdFeatureNames(uint64_t bits);
 
 class RbdControl {
  public:

@@ -92,7 +92,7 @@ class RbdTest : public ::testing::Test {
   int watchers(const std::string& image) {
     auto r = cluster_->runRbd({"status", "rbd/" + image, "--format", "json"});
     if (!r.ok()) return -1;
-    auto j = nlohmann::json::parse(r->out, nullptr, false);
+    auto j = nlohmann::json::parse(r->output, nullptr, false);
     return j.is_object() ? static_cast<int>(j["watchers"].size()) : -1;
   }
 
@@ -181,17 +181,21 @@ TEST_F(RbdTest, ProvisioningCreatesTheImageOnceAndOnlyWhenAsked) {
 }
 
 TEST_F(RbdTest, KubernetesClassicExampleRunsWithOnlyTheMonitorsChanged) {
-  ASSERT_TRUE(cluster_->runCeph({"osd", "pool", "create", "kube", "8", "8"}).ok());
-  ASSERT_TRUE(cluster_->runRbd({"pool", "init", "kube"}).ok());
-  ASSERT_TRUE(cluster_->runRbd({"create", "--size", "64", "kube/foo"}).ok());
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"osd", "pool", "create", "kube", "8", "8"}, {"osd", "pool", "application", "enable", "kube", "rbd"}}) {
+    auto r = cluster_->runCeph(args);
+    ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->output : r.error().message);
+  }
+  auto created = cluster_->runRbd({"create", "--size", "64", "kube/foo"});
+  ASSERT_TRUE(created.ok() && created->ok()) << (created.ok() ? created->output : "");
   auto adminKey = cluster_->runCeph({"auth", "get-key", "client.admin"});
-  ASSERT_TRUE(adminKey.ok());
+  ASSERT_TRUE(adminKey.ok() && adminKey->ok());
   std::string dir = std::string(BOXD_TEST_SOURCE_DIR) + "/tests/data/";
   auto podJson = readFile(dir + "rbd-with-secret.json");
   auto secretYaml = readFile(dir + "ceph-secret.yaml");
   ASSERT_TRUE(podJson.ok() && secretYaml.ok());
   // The example mounts read-only: format the image once, as its users did before.
-  apply("fmt.yaml", "fmt", secret("ceph", trim(adminKey->out)) +
+  apply("fmt.yaml", "fmt", secret("ceph", trim(adminKey->output)) +
                               [&] {
                                 std::string p = pod("fmt", "foo");
                                 p.replace(p.find("pool: rbd"), 9, "pool: kube");
@@ -210,7 +214,7 @@ TEST_F(RbdTest, KubernetesClassicExampleRunsWithOnlyTheMonitorsChanged) {
   json.replace(monStart, monEnd - monStart + 1, "[\"" + monitor() + "\"]");
   std::string yaml = *secretYaml;
   auto keyAt = yaml.find("key:");
-  yaml = yaml.substr(0, keyAt) + "key: " + base64(trim(adminKey->out) + "\n") + "\n";
+  yaml = yaml.substr(0, keyAt) + "key: " + base64(trim(adminKey->output) + "\n") + "\n";
   b_.boxctl({"image", "import", "kubernetes/pause", busyboxRootfs()}, 120000);
   ASSERT_TRUE(writeFileAtomic(b_.specs() + "/ceph-secret.yaml", yaml, 0600).ok());
   ASSERT_TRUE(writeFileAtomic(b_.specs() + "/rbd-with-secret.json", json, 0600).ok());
