@@ -145,7 +145,10 @@ void Agent::recover() {
     auto rows = store_->journal(rec.name);
     bool complete = rows.ok() && !rows->empty();
     if (rows.ok()) {
-      for (const auto& r : *rows) complete = complete && r.state == state::StepState::Done;
+      for (const auto& r : *rows) {
+        complete = complete && r.state == state::StepState::Done;
+        pod->podFiles = pod->podFiles || r.kind == "files";
+      }
     }
     auto ctrs = store_->containers(rec.name);
     if (ctrs.ok()) {

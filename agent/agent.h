@@ -62,6 +62,9 @@ struct PodState {
   std::unique_ptr<Timer> retryTimer;
   std::unique_ptr<ShimWatch> watch;
   std::string podIp;  // on the boxd bridge; empty without one
+  // The pod has pod files (its plan had a "files" step): its containers get /etc/hosts,
+  // resolv.conf and hostname. Set when it is planned, and from its journal after a restart.
+  bool podFiles = false;
 };
 
 class Agent {

@@ -55,6 +55,12 @@ json Agent::podJson(const PodState& pod, bool detailed) {
       if (detailed && !pod.rec.uid.empty()) {
         ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, c.name);
         cj["log"] = cp.logPath;
+        // Made by the shim in the container's own mount namespace at each start.
+        json mounts = json::array();
+        PodPaths pp = podPaths(cfg_.paths, pod.rec.name, pod.rec.uid);
+        for (const auto& m : containerMounts(pp, pod.spec, c, pod.podFiles))
+          mounts.push_back(reconcilers::shimproto::mountToJson(m));
+        cj["mounts"] = mounts;
         // For `boxctl exec`, which joins the container's cgroups itself.
         cj["cgroupProcs"] = cgroups_->procsFiles(cp.cgroupRel);
         // Also for exec: the command runs as the container's user, with its capabilities.

@@ -137,6 +137,14 @@ std::string formatDescribe(const json& p) {
       if (!str(c, "message").empty()) out += "    Message:   " + str(c, "message") + "\n";
       out += "    Restarts:  " + std::to_string(c.value("restarts", 0)) + "\n";
       if (!str(c, "log").empty()) out += "    Log:       " + str(c, "log") + "\n";
+      const char* label = "    Mounts:    ";
+      for (const auto& m : c.value("mounts", json::array())) {
+        std::string src = str(m, "source");
+        if (!str(m, "subPath").empty()) src += "/" + str(m, "subPath");
+        out += label + src + " -> " + str(m, "mountPath") +
+               (m.value("readOnly", false) ? " (ro)" : "") + "\n";
+        label = "               ";
+      }
     }
   };
   if (p.contains("initContainers")) containers("Init Containers:\n", p["initContainers"]);

@@ -83,6 +83,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   }
   c.starting = true;
   ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, name);
+  PodPaths pp = podPaths(cfg_.paths, pod.rec.name, pod.rec.uid);
   reconcilers::ContainerLaunch launch;
   launch.name = name;
   launch.rootfs = cp.rootfs;
@@ -92,9 +93,10 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   launch.cgroupProcs = cgroups_->procsFiles(cp.cgroupRel);
   launch.logPath = cp.logPath;
   launch.security = *security;
+  launch.mounts = containerMounts(pp, pod.spec, *spec, pod.podFiles);
   launch.logMaxBytes = cfg_.logMaxBytes;
   launch.logMaxFiles = cfg_.logMaxFiles;
-  std::string socket = podPaths(cfg_.paths, pod.rec.name, pod.rec.uid).socket;
+  std::string socket = pp.socket;
   auto result = std::make_shared<Result<reconcilers::ContainerStatus>>(makeError("not started"));
   const std::string podName = pod.rec.name, uid = pod.rec.uid;
   dispatcher_.runBlocking(

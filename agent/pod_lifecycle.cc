@@ -69,6 +69,7 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
   const std::string name = pod.rec.name, uid = pod.rec.uid;
   auto net = podNetwork(pod);
   if (!net.ok()) return createFailed(name, net.error(), {});
+  pod.podFiles = net->enabled;
   auto plan = planPod(cfg_.paths, *cgroups_, pod.spec, pod.rec.uid, lowers, *net, blockPlan_);
   const size_t steps = plan.size();
   runner_.create(name, uid, std::move(plan), [this, name, uid, steps](Status st, Status undone) {

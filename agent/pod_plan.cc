@@ -210,22 +210,6 @@ bool mountedOver(const specs::Container& c, const std::string& path) {
   return false;
 }
 
-// One step for the three files: fewer journal writes on the way to Running.
-void planPodFileBinds(std::vector<PlannedStep>& plan, const PodPaths& pp, const specs::Container& c,
-                      const ContainerPaths& cp) {
-  nlohmann::json binds = nlohmann::json::array();
-  for (const auto& [file, mountPath] : kPodFiles) {
-    if (mountedOver(c, mountPath)) continue;
-    binds.push_back({{"source", pp.etcDir + "/" + file},
-                     {"subPath", ""},
-                     {"rootfs", cp.rootfs},
-                     {"mountPath", mountPath},
-                     {"readOnly", false},
-                     {"createSubPath", false}});
-  }
-  if (!binds.empty()) plan.push_back({"binds", {{"binds", std::move(binds)}}});
-}
-
 }  // namespace
 
 std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
@@ -258,18 +242,6 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                      {"upper", cp.upper},
                      {"work", cp.work},
                      {"target", cp.rootfs}}});
-    for (const auto& m : c.volumeMounts) {
-      const specs::Volume* v = findVolume(pod, m.name);
-      if (v == nullptr) continue;  // the parser refuses such a pod
-      plan.push_back({"bind",
-                      {{"source", volumeHostPath(pp, *v)},
-                       {"subPath", m.subPath},
-                       {"rootfs", cp.rootfs},
-                       {"mountPath", m.mountPath},
-                       {"readOnly", m.readOnly},
-                       {"createSubPath", v->emptyDir.has_value()}}});
-    }
-    if (net.enabled) planPodFileBinds(plan, pp, c, cp);
   }
   plan.push_back({"shim",
                   {{"podName", pod.name},
@@ -283,6 +255,30 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                    {"shimBinary", paths.shimBinary}}});
   if (net.enabled) plan.back().params["netns"] = net.hostNetwork ? "host" : pp.netns;
   return plan;
+}
+
+std::vector<reconcilers::ContainerMount> containerMounts(const PodPaths& pp,
+                                                         const specs::PodSpec& pod,
+                                                         const specs::Container& c, bool podFiles) {
+  std::vector<reconcilers::ContainerMount> out;
+  for (const auto& m : c.volumeMounts) {
+    const specs::Volume* v = findVolume(pod, m.name);
+    if (v == nullptr) continue;  // the parser refuses such a pod
+    out.push_back(
+        {volumeHostPath(pp, *v), m.subPath, m.mountPath, m.readOnly, v->emptyDir.has_value()});
+  }
+  for (const auto& [file, mountPath] : kPodFiles) {
+    if (podFiles && !mountedOver(c, mountPath))
+      out.push_back({pp.etcDir + "/" + file, "", mountPath, false, false});
+  }
+  auto depth = [](const std::string& path) {
+    auto parts = split(path, '/');
+    return std::count_if(parts.begin(), parts.end(), [](const auto& p) { return !p.empty(); });
+  };
+  std::stable_sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
+    return depth(a.mountPath) < depth(b.mountPath);
+  });
+  return out;
 }
 
 std::vector<const specs::Container*> allContainers(const specs::PodSpec& pod) {

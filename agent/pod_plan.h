@@ -5,10 +5,14 @@
 //   rm -rf       kill+rmdir      umount   delete link  delete map   rm files  umount+rm
 //                                 +rm     (the peer    elements               (emptyDir)
 //                                          goes too)
-//      ──► per container: cgroup, rootfs, binds (volumes, then /etc/hosts, resolv.conf,
-//          hostname) ──► shim (joins the pinned netns, or the host's for hostNetwork)
+//      ──► per container: cgroup, rootfs ──► shim (joins the pinned netns, or the host's for
+//                                                  hostNetwork)
 //                                                             │
 //                                                  shutdown (SIGTERM, grace, KILL)
+// No step binds anything into a container: its volumes and pod files (/etc/hosts, resolv.conf,
+// hostname) are a list of mounts in each start request (containerMounts below), made by the
+// shim in the container's own mount namespace before pivot_root (agent/shim/mounts.h). They go
+// with that namespace, so teardown never unmounts a path a container could have changed.
 // Containers are then started through the shim; they are supervised, not steps: they die with
 // the shim, whose undo stops them.
 //
@@ -23,6 +27,7 @@
 #include "reconcilers/block/block_backend.h"
 #include "reconcilers/cgroup/cgroups.h"
 #include "reconcilers/host/host.h"
+#include "reconcilers/sandbox/shim_protocol.h"
 #include "specs/pod.h"
 
 namespace boxd::agent {
@@ -92,13 +97,20 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
 // name, interface) or image; a device per LUN (by IQN, whatever portals name it) or image.
 reconcilers::BlockVolume blockVolumeOf(const specs::Volume& v, const BlockPlan& block = {});
 
-
 const specs::Volume* findVolume(const specs::PodSpec& pod, const std::string& name);
 // Where a volume lives on the host: the hostPath, <pod dir>/volumes/<name> for an emptyDir, the
 // filesystem's mount under <run>/block/mounts for a block volume.
 std::string volumeHostPath(const PodPaths& pp, const specs::Volume& v);
 int64_t memoryVolumeSize(const specs::PodSpec& pod, const specs::Volume& v);
 PlannedStep volumeStep(const PodPaths& pp, const specs::PodSpec& pod, const specs::Volume& v);
+
+// The mounts the shim makes for container c (ContainerLaunch::mounts): its volumeMounts, then,
+// when the pod has pod files (its plan had a "files" step), /etc/hosts, /etc/resolv.conf and
+// /etc/hostname from pp.etcDir unless a volume is mounted over them. Sorted by depth, stable, so
+// a mount comes after the ones above it.
+std::vector<reconcilers::ContainerMount> containerMounts(const PodPaths& pp,
+                                                         const specs::PodSpec& pod,
+                                                         const specs::Container& c, bool podFiles);
 
 // Pod-level limits: the sum over containers when every container sets one (as kubelet does).
 reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod);

@@ -120,8 +120,8 @@ double restMs(const ModeFigures& m) {
 }
 
 std::vector<std::string> stepKinds(const Figures& f) {
-  std::vector<std::string> kinds = {"poddir", "cgroup", "netns", "veth", "hostport",
-                                    "files",  "rootfs", "bind",  "shim"};
+  std::vector<std::string> kinds = {"poddir",   "cgroup", "netns",  "veth",
+                                    "hostport", "files",  "rootfs", "shim"};
   for (const ModeFigures* m : {&f.netOn, &f.netOff, &f.hostPort}) {
     for (const auto& [k, v] : m->stepUs) {
       if (k != "all" && std::find(kinds.begin(), kinds.end(), k) == kinds.end()) kinds.push_back(k);

@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 #include "common/fd.h"
+#include "common/safe_path.h"
 
 namespace boxd {
 
@@ -104,7 +106,38 @@ Status mkdirAll(const std::string& path, mode_t mode) {
   return {};
 }
 
-static Status removeAt(int parentFd, const char* name, dev_t dev, const std::string& path) {
+namespace {
+
+// What a directory of the tree being removed must share with the tree's root: the filesystem
+// and, where /proc tells it, the mount (a bind mount of the same filesystem has the same st_dev).
+struct TreeMount {
+  dev_t dev = 0;
+  std::optional<uint64_t> mountId;
+};
+
+Status removeAt(int parentFd, const char* name, const TreeMount& tree, const std::string& path);
+
+// Empties the open directory dfd (which removeAt checked) and closes it.
+Status removeEntries(int dfd, const TreeMount& tree, const std::string& path) {
+  DIR* d = ::fdopendir(dfd);
+  if (d == nullptr) {
+    ::close(dfd);
+    return sysError("opendir", path);
+  }
+  Status result;
+  while (struct dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    Status st = removeAt(dfd, e->d_name, tree, path + "/" + e->d_name);
+    if (!st.ok() && result.ok()) result = st;
+  }
+  ::closedir(d);
+  return result;
+}
+
+// Every entry is reached through its parent's fd and opened with O_NOFOLLOW: a symlink (one a
+// container planted in its upper dir, say) is unlinked, never followed, and a directory swapped
+// for something else between the stat and the open is refused rather than descended into.
+Status removeAt(int parentFd, const char* name, const TreeMount& tree, const std::string& path) {
   struct stat st {};
   if (::fstatat(parentFd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return {};
@@ -114,27 +147,29 @@ static Status removeAt(int parentFd, const char* name, dev_t dev, const std::str
     if (::unlinkat(parentFd, name, 0) != 0 && errno != ENOENT) return sysError("unlink", path);
     return {};
   }
-  if (st.st_dev != dev)
+  if (st.st_dev != tree.dev)
     return makeError("refusing to remove " + path + ": it is a mount point", EBUSY);
   int dfd = ::openat(parentFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0) return sysError("open", path);
-  DIR* d = ::fdopendir(dfd);
-  if (d == nullptr) {
+  struct stat opened {};
+  if (::fstat(dfd, &opened) != 0 || opened.st_dev != st.st_dev || opened.st_ino != st.st_ino) {
     ::close(dfd);
-    return sysError("opendir", path);
+    return makeError("refusing to remove " + path + ": it changed while being removed", EBUSY);
   }
-  Status result;
-  while (struct dirent* e = ::readdir(d)) {
-    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    Status st2 = removeAt(dfd, e->d_name, dev, path + "/" + e->d_name);
-    if (!st2.ok() && result.ok()) result = st2;
+  if (tree.mountId) {
+    auto id = mountIdOf(dfd);
+    if (!id.ok() || *id != *tree.mountId) {
+      ::close(dfd);
+      return makeError("refusing to remove " + path + ": it is a mount point", EBUSY);
+    }
   }
-  ::closedir(d);
-  if (!result.ok()) return result;
+  BOXD_TRY(removeEntries(dfd, tree, path));
   if (::unlinkat(parentFd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
     return sysError("rmdir", path);
   return {};
 }
+
+}  // namespace
 
 Status removeAll(const std::string& path) {
   struct stat st {};
@@ -142,7 +177,15 @@ Status removeAll(const std::string& path) {
     if (errno == ENOENT) return {};
     return sysError("stat", path);
   }
-  return removeAt(AT_FDCWD, path.c_str(), st.st_dev, path);
+  TreeMount tree{st.st_dev, std::nullopt};
+  if (S_ISDIR(st.st_mode)) {
+    Fd root(::open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (root) {
+      auto id = mountIdOf(root.get());
+      if (id.ok()) tree.mountId = *id;
+    }
+  }
+  return removeAt(AT_FDCWD, path.c_str(), tree, path);
 }
 
 int64_t nowMs() {

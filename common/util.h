@@ -24,7 +24,9 @@ Status writeFileAtomic(const std::string& path, std::string_view content, mode_t
                        Durability durability = Durability::Sync);
 Status writeFile(const std::string& path, std::string_view content);  // O_WRONLY|O_TRUNC, no create
 Status mkdirAll(const std::string& path, mode_t mode = 0755);
-// rm -rf that never crosses into another filesystem (refuses to descend into mount points).
+// rm -rf that never leaves the mount path is on (refuses to descend into a mount point, a bind
+// mount of the same filesystem included) and never follows a symlink below path: safe on trees a
+// container wrote (its upper dir, an emptyDir). path itself is the caller's and is trusted.
 Status removeAll(const std::string& path);
 
 // Milliseconds since the epoch (wall clock) and monotonic milliseconds.

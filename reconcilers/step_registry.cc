@@ -10,6 +10,7 @@
 #include "reconcilers/rootfs/overlay_step.h"
 #include "reconcilers/sandbox/shim_step.h"
 #include "reconcilers/step.h"
+#include "reconcilers/volumes/legacy_bind_step.h"
 #include "reconcilers/volumes/volume_steps.h"
 
 namespace boxd::reconcilers {
@@ -30,8 +31,9 @@ Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlo
   if (kind == "shim") return up(ShimStep::fromParams(params, host));
   if (kind == "emptydir") return up(EmptyDirStep::fromParams(params, host));
   if (kind == "hostpath") return up(HostPathStep::fromParams(params, host));
-  if (kind == "bind") return up(BindStep::fromParams(params, host));
-  if (kind == "binds") return up(BindsStep::fromParams(params, host));
+  // Written by an older boxd only: rebuilt so a running pod's journal can still be undone.
+  if (kind == "bind") return up(LegacyBindStep::fromParams(params, host));
+  if (kind == "binds") return up(LegacyBindsStep::fromParams(params, host));
   if (kind == "files") return up(FilesStep::fromParams(params, host));
   if (kind == "netns") return up(NetnsStep::fromParams(params, host));
   if (kind == "veth") return up(VethStep::fromParams(params, host));

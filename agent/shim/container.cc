@@ -18,6 +18,7 @@
 #include <cstring>
 #include <optional>
 
+#include "agent/shim/mounts.h"
 #include "agent/shim/security.h"
 #include "common/fd.h"
 #include "common/util.h"
@@ -153,6 +154,15 @@ Status enterRootfs(const ChildArgs& a) {
   return {};
 }
 
+// The pod's volumes and files (mounts.h), beneath the rootfs (the cwd), in this namespace only;
+// before the rootfs may turn read-only, since missing mount points are created in it.
+Status mountVolumes(const ChildArgs& a) {
+  if (a.launch->mounts.empty()) return {};
+  Fd root(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return sysError("open", a.launch->rootfs);
+  return mountAllInto(root.get(), a.launch->mounts);
+}
+
 // readOnlyRootFilesystem: the rootfs mount itself, in this mount namespace only, keeping its
 // other flags. The mounts under it (/proc, /dev, volumes) keep their own.
 Status readOnlyRoot(const ChildArgs& a) {
@@ -220,19 +230,13 @@ struct ChildStep {
 };
 
 constexpr ChildStep kChildSteps[] = {
-    {newSession},
-    {privatizeMounts},
-    {bindRootfs},
-    {enterRootfs},
-    {mountAll},
-    {makeDevices},
-    {readOnlyRoot, When::ReadOnlyRoot},
-    {pivotRoot},
-    {maskPaths, When::Confined},
-    {enterCwd},
-    {redirectStdio},
-    {resetSignals},
-    {processSecurity},
+    {newSession},   {privatizeMounts},
+    {bindRootfs},   {enterRootfs},
+    {mountAll},     {makeDevices},
+    {mountVolumes}, {readOnlyRoot, When::ReadOnlyRoot},
+    {pivotRoot},    {maskPaths, When::Confined},
+    {enterCwd},     {redirectStdio},
+    {resetSignals}, {processSecurity},
 };
 
 [[noreturn]] void childFail(const ChildArgs& a, const std::string& message) {

@@ -22,8 +22,12 @@ char g_buffer[64 << 10];
 // How far past maxBytes a file may go to end a line it has begun.
 constexpr int64_t kLineSlack = sizeof g_buffer;
 
+// O_NOFOLLOW: whatever appears at the log's path (a symlink to a host file), the shim, as root,
+// never writes through it; the open fails and the writer reports it. Renames and unlinks act on
+// the names in the logs dir, never on what a symlink names.
 Fd openForAppend(const std::string& path, int extraFlags) {
-  return Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | extraFlags,
+  return Fd(::open(path.c_str(),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | extraFlags,
                    0640));
 }
 

@@ -113,7 +113,8 @@ Result<Fd> openOwnLog(const std::string& path) {
     return fd;
   }
   BOXD_TRY(mkdirAll(dirName(path), 0755));
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640));
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+               0640));
   if (!fd) return sysError("open log", path);
   return fd;
 }

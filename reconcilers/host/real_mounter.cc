@@ -1,28 +1,16 @@
 #include "reconcilers/host/real_mounter.h"
 
-#include <libmount/libmount.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 
 #include <cerrno>
 #include <cstring>
-#include <memory>
 
+#include "common/fd.h"
+#include "common/safe_path.h"
 #include "common/util.h"
 
 namespace boxd::reconcilers {
-
-namespace {
-
-struct TableFree {
-  void operator()(libmnt_table* t) const { mnt_unref_table(t); }
-};
-struct IterFree {
-  void operator()(libmnt_iter* i) const { mnt_free_iter(i); }
-};
-using TablePtr = std::unique_ptr<libmnt_table, TableFree>;
-using IterPtr = std::unique_ptr<libmnt_iter, IterFree>;
-
-}  // namespace
 
 std::string normalizeMountPath(const std::string& path) {
   std::string out;
@@ -35,8 +23,6 @@ std::string normalizeMountPath(const std::string& path) {
   if (path[0] != '/') out.erase(0, 1);
   return out;
 }
-
-RealMounter::RealMounter(std::string mountinfo) : mountinfo_(std::move(mountinfo)) {}
 
 Status RealMounter::mount(const std::string& source, const std::string& target,
                           const std::string& fstype, unsigned long flags, const std::string& data) {
@@ -51,13 +37,15 @@ Status RealMounter::mount(const std::string& source, const std::string& target,
 }
 
 Status RealMounter::unmount(const std::string& target, bool detach) {
+  auto mounted = isMountPoint(target);
+  if (!mounted.ok()) return mounted.error().wrap("unmount " + target);
+  if (!*mounted) return {};
   int flags = UMOUNT_NOFOLLOW | (detach ? MNT_DETACH : 0);
   if (::umount2(target.c_str(), flags) == 0) return {};
   int err = errno;
-  if (err == EINVAL || err == ENOENT) {
-    auto mounted = isMountPoint(target);
-    if (!mounted.ok()) return mounted.error().wrap("unmount " + target);
-    if (!*mounted) return {};
+  if (err == EINVAL || err == ENOENT) {  // unmounted meanwhile?
+    auto again = isMountPoint(target);
+    if (again.ok() && !*again) return {};
   }
   return sysError(detach ? "unmount (detach)" : "unmount", target, err);
 }
@@ -65,18 +53,30 @@ Status RealMounter::unmount(const std::string& target, bool detach) {
 Result<bool> RealMounter::isMountPoint(const std::string& target) {
   if (target.empty() || target[0] != '/')
     return makeError("mount point check: not an absolute path: " + target, EINVAL);
-  const std::string want = normalizeMountPath(target);
-  errno = 0;
-  TablePtr table(mnt_new_table_from_file(mountinfo_.c_str()));
-  if (!table) return sysError("parse", mountinfo_, errno != 0 ? errno : EINVAL);
-  IterPtr iter(mnt_new_iter(MNT_ITER_BACKWARD));
-  if (!iter) return sysError("libmount iterator", mountinfo_, ENOMEM);
-  libmnt_fs* fs = nullptr;
-  while (mnt_table_next_fs(table.get(), iter.get(), &fs) == 0) {
-    const char* t = mnt_fs_get_target(fs);
-    if (t != nullptr && want == t) return true;
+  const std::string path = normalizeMountPath(target);
+  if (path == "/") return true;
+  for (const auto& part : split(path, '/')) {
+    if (part == "..")
+      return makeError("mount point check: \"..\" in " + target + "; refused", EINVAL);
   }
-  return false;
+  const size_t slash = path.find_last_of('/');
+  const std::string parentPath = slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = path.substr(slash + 1);
+  Fd parent(openat2(AT_FDCWD, parentPath, O_PATH | O_DIRECTORY,
+                    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+  if (!parent) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    if (errno == ELOOP)
+      return makeError("mount point check: " + target + " passes through a symlink; refused",
+                       ELOOP);
+    return sysError("open", parentPath);
+  }
+  // The last component is not followed either: a symlink is never a mount point.
+  Fd fd(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return errno == ENOENT ? Result<bool>(false) : Result<bool>(sysError("open", path));
+  auto root = isMountRoot(fd.get(), parent.get());
+  if (!root.ok()) return root.error().wrap("mount point check of " + target);
+  return *root;
 }
 
 }  // namespace boxd::reconcilers

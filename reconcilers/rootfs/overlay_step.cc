@@ -69,6 +69,10 @@ nlohmann::json OverlayStep::params() const {
           {"target", paths_.target}};
 }
 
+// target is <pod dir>/containers/<name>/rootfs: boxd's directories all the way down. The
+// container writes beneath it (through the overlay, into upper/), never the path to it, and the
+// mount is judged by mount IDs (RealMounter::isMountPoint): whatever the container renames or
+// links inside its root, the answer is about the overlay on target.
 Result<bool> OverlayStep::observe() { return mounter_.isMountPoint(paths_.target); }
 
 Status OverlayStep::apply() {

@@ -2,8 +2,11 @@
 // stream socket. Header-only so the shim binary needs nothing but this file and nlohmann_json.
 //
 //   {"op":"start","name","rootfs","argv":[..],"env":["K=V"],"cwd","cgroupProcs":[..],"log",
-//    "security":{uid,gid,groups,capabilities,privileged,readOnlyRootfs,noNewPrivs}}
+//    "security":{uid,gid,groups,capabilities,privileged,readOnlyRootfs,noNewPrivs},
+//    "mounts":[{source,subPath,mountPath,readOnly,createSubPath}]}
 //        -> {"ok":true,"pid":N,"startedAtMs":T}        (only after execve succeeded)
+//        "mounts" (optional, in order): bound by the container's child in its own mount
+//        namespace before pivot_root (agent/shim/mounts.h)
 //        optional "logMaxBytes", "logMaxFiles": the log's rotation (agent/shim/log_writer.h);
 //        starting a name again keeps its last run's log as <c>.previous.log
 //   {"op":"state"}          -> {"ok":true,"containers":[{name,pid,running,exitCode,signal,
@@ -48,6 +51,18 @@ struct ContainerSecurity {
   bool operator==(const ContainerSecurity&) const = default;
 };
 
+// One bind into a container, made in its own mount namespace: a volume (or a subPath of it), a
+// pod file, later a block volume's filesystem. Generic: source is any host path boxd or the
+// pod's author chose; everything about the container's side is resolved beneath its rootfs.
+struct ContainerMount {
+  std::string source;          // absolute host path: the volume's directory or file
+  std::string subPath;         // relative, beneath source; empty = source itself
+  std::string mountPath;       // absolute, inside the container
+  bool readOnly = false;       // ro,nosuid,nodev
+  bool createSubPath = false;  // a missing subPath is created as a directory (emptyDir)
+  bool operator==(const ContainerMount&) const = default;
+};
+
 struct ContainerLaunch {
   std::string name, rootfs;
   std::vector<std::string> argv,
@@ -56,6 +71,7 @@ struct ContainerLaunch {
   std::vector<std::string> cgroupProcs;
   std::string logPath;  // stdout+stderr, appended; empty = /dev/null
   ContainerSecurity security;
+  std::vector<ContainerMount> mounts;  // in order: a parent before what is mounted beneath it
 
   // The log's rotation: past logMaxBytes; logMaxFiles = the current file + rotated ones kept.
   int64_t logMaxBytes = 10 << 20;
@@ -180,11 +196,47 @@ inline Result<ContainerSecurity> securityFromJson(const nlohmann::json& j) {
   return s;
 }
 
+inline nlohmann::json mountToJson(const ContainerMount& m) {
+  return {{"source", m.source},
+          {"subPath", m.subPath},
+          {"mountPath", m.mountPath},
+          {"readOnly", m.readOnly},
+          {"createSubPath", m.createSubPath}};
+}
+
+// Absent (or null) = no mounts: a request from an older boxd still parses.
+inline Result<std::vector<ContainerMount>> mountsFromJson(const nlohmann::json& j) {
+  std::vector<ContainerMount> out;
+  if (j.is_null()) return out;
+  if (!j.is_array()) return makeError("field \"mounts\" must be an array");
+  for (size_t i = 0; i < j.size(); ++i) {
+    const std::string at = "mounts[" + std::to_string(i) + "]";
+    if (!j[i].is_object()) return makeError("field \"" + at + "\" must be an object");
+    ContainerMount m;
+    Status st = getString(j[i], "source", m.source, true);
+    if (st.ok()) st = getString(j[i], "subPath", m.subPath);
+    if (st.ok()) st = getString(j[i], "mountPath", m.mountPath, true);
+    if (st.ok()) st = getBool(j[i], "readOnly", m.readOnly);
+    if (st.ok()) st = getBool(j[i], "createSubPath", m.createSubPath);
+    if (!st.ok()) return st.error().wrap(at);
+    if (m.source.empty() || m.source[0] != '/' || m.mountPath.empty() || m.mountPath[0] != '/')
+      return makeError(at + ": source and mountPath must be absolute paths");
+    if (!m.subPath.empty() && m.subPath[0] == '/')
+      return makeError(at + ": subPath must be relative");
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 inline nlohmann::json startRequest(const ContainerLaunch& l) {
   nlohmann::json j = {
       {"op", "start"}, {"name", l.name}, {"rootfs", l.rootfs},           {"argv", l.argv},
       {"env", l.env},  {"cwd", l.cwd},   {"cgroupProcs", l.cgroupProcs}, {"log", l.logPath}};
   j["security"] = securityToJson(l.security);
+  if (!l.mounts.empty()) {
+    j["mounts"] = nlohmann::json::array();
+    for (const auto& m : l.mounts) j["mounts"].push_back(mountToJson(m));
+  }
   j["logMaxBytes"] = l.logMaxBytes;
   j["logMaxFiles"] = l.logMaxFiles;
   return j;
@@ -202,6 +254,9 @@ inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {
   auto security = securityFromJson(j.contains("security") ? j["security"] : nlohmann::json());
   if (!security.ok()) return security.error();
   l.security = std::move(*security);
+  auto mounts = mountsFromJson(j.contains("mounts") ? j["mounts"] : nlohmann::json());
+  if (!mounts.ok()) return mounts.error();
+  l.mounts = std::move(*mounts);
   BOXD_TRY(getInt(j, "logMaxBytes", l.logMaxBytes));
   BOXD_TRY(getInt(j, "logMaxFiles", l.logMaxFiles));
   if (l.logMaxBytes <= 0 || l.logMaxFiles <= 0)

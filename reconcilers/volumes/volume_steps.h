@@ -2,20 +2,15 @@
 //   emptydir  a directory under the pod dir (or a tmpfs of a given size for medium: Memory) that
 //             lives exactly as long as its pod; undo unmounts and removes it.
 //   hostpath  checks (and for *OrCreate types creates) a host path; undo leaves host data alone.
-//   binds     several binds as one step (a container's /etc/hosts, resolv.conf and hostname):
-//             applied in order, undone in reverse; one journal row instead of three.
-//   bind      binds a volume (or a subPath of it) into a container's rootfs, in boxd's mount
-//             namespace, before the container starts: each container start copies it. Both
-//             paths are resolved with openat2(RESOLVE_BENEATH): a symlink in the image or in
-//             the volume that leads outside (absolute, or through "..") is refused, never
-//             followed.
+// Binding a volume into a container is no step: the shim does it in the container's own mount
+// namespace (agent/shim/mounts.h). Journal rows of the former "bind"/"binds" kinds are undone by
+// legacy_bind_step.h.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
 #include "reconcilers/host/mounter.h"
 #include "reconcilers/step.h"
@@ -53,48 +48,6 @@ class HostPathStep : public Step {
 
  private:
   std::string path_, type_;
-};
-
-struct BindSpec {
-  std::string source;     // the volume's directory or file on the host
-  std::string subPath;    // relative, inside source; may be empty
-  std::string rootfs;     // the container's root
-  std::string mountPath;  // absolute, inside the container
-  bool readOnly = false;
-  bool createSubPath = false;  // emptyDir: a missing subPath is created as a directory
-};
-
-class BindStep : public Step {
- public:
-  BindStep(Mounter& mounter, BindSpec spec, std::string hostTarget = "");
-  static Result<std::unique_ptr<BindStep>> fromParams(const nlohmann::json& params, Host& host);
-  std::string kind() const override { return "bind"; }
-  std::string resource() const override;
-  nlohmann::json params() const override;
-  Result<bool> observe() override;
-  Status apply() override;
-  Status undo() override;
-
- private:
-  Mounter& mounter_;
-  BindSpec spec_;
-  std::string hostTarget_;  // where it was mounted on the host, known after apply
-};
-
-// params {"binds": [<bind params>, ...]}
-class BindsStep : public Step {
- public:
-  explicit BindsStep(std::vector<std::unique_ptr<BindStep>> binds) : binds_(std::move(binds)) {}
-  static Result<std::unique_ptr<BindsStep>> fromParams(const nlohmann::json& params, Host& host);
-  std::string kind() const override { return "binds"; }
-  std::string resource() const override;
-  nlohmann::json params() const override;
-  Result<bool> observe() override;
-  Status apply() override;
-  Status undo() override;
-
- private:
-  std::vector<std::unique_ptr<BindStep>> binds_;
 };
 
 }  // namespace boxd::reconcilers

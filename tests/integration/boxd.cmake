@@ -7,6 +7,7 @@ target_compile_definitions(boxd_test_harness PRIVATE BOXD_TEST_BUILD_DIR="${CMAK
 boxd_test(boxd_integration_test LABEL integration TIMEOUT 600
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/boxd_test.cc ${CMAKE_CURRENT_LIST_DIR}/recovery_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/init_test.cc ${CMAKE_CURRENT_LIST_DIR}/volume_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/mount_escape_test.cc
   LIBS boxd_test_harness)
 add_dependencies(boxd_integration_test boxd boxctl boxd-shim)
 

@@ -29,14 +29,17 @@ metadata: {name: web}
 spec:
   hostname: exec-host
   terminationGracePeriodSeconds: 2
+  volumes: [{name: shared, emptyDir: {}}]
   containers:
   - name: a
     image: busybox
     env: [{name: FOO, value: bar}]
     command: [sh, -c, "echo made-by-a > /tmp/marker; trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
   - name: b
     image: busybox
     command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+    volumeMounts: [{name: shared, mountPath: /in, readOnly: true}]
 )";
 
 // A process this test started, killed (by pid) and reaped if the test ends before it does.
@@ -294,6 +297,17 @@ TEST_F(ExecTest, CommandSeesTheContainersView) {
   EXPECT_EQ(*seen, "from-exec\n");
   EXPECT_NE(exec({"web", "-c", "b", "--", "cat", "/tmp/exec-file"}).code, 0)
       << "container b has a rootfs of its own";
+
+  // Its volumes and pod files: mounted in the container's own mount namespace, which exec joins.
+  auto shared = exec({"web", "-c", "a", "--", "sh", "-c", "echo via-exec > /shared/f"});
+  EXPECT_EQ(shared.code, 0) << shared.err;
+  EXPECT_EQ(exec({"web", "-c", "b", "--", "cat", "/in/f"}).out, "via-exec\n");
+  auto ro = exec({"web", "-c", "b", "--", "touch", "/in/g"});
+  EXPECT_NE(ro.code, 0);
+  EXPECT_NE(ro.err.find("Read-only file system"), std::string::npos) << ro.err;
+  EXPECT_EQ(exec({"web", "-c", "b", "--", "cat", "/etc/hostname"}).out, "exec-host\n");
+  auto hosts = exec({"web", "-c", "a", "--", "cat", "/etc/hosts"});
+  EXPECT_NE(hosts.out.find("\texec-host\n"), std::string::npos) << hosts.out << hosts.err;
 
   // Its cgroup.
   std::string uid8 = b_->pod("web")["uid"].get<std::string>().substr(0, 8);

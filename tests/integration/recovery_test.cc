@@ -27,7 +27,7 @@ class RecoveryTest : public ::testing::Test {
     return b.pod("web").value("uid", "");
   }
   // The number of steps in web's plan (poddir, pod cgroup, netns, veth, pod files, then per
-  // container cgroup, rootfs and the pod-file binds, then the shim), read from the Created event
+  // container cgroup and rootfs, then the shim), read from the Created event
   // of a real run, so these tests cover every step as the plan grows.
   static int planSteps() {
     static const int n = [] {

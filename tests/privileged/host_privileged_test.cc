@@ -20,6 +20,7 @@
 #include "reconcilers/poddir/poddir_step.h"
 #include "reconcilers/rootfs/overlay_step.h"
 #include "reconcilers/step.h"
+#include "reconcilers/volumes/legacy_bind_step.h"
 #include "tests/unit/host_test_util.h"
 
 namespace boxd::reconcilers {
@@ -204,27 +205,35 @@ TEST_F(HostPrivilegedTest, PodDirUndoRefusesToCrossAMountPoint) {
   EXPECT_FALSE(*step.observe());
 }
 
-// ---- pod files and their binds ----
+TEST_F(HostPrivilegedTest, RemoveAllRefusesABindMountOfTheSameFilesystem) {
+  TempDir dir{"rmbind"}, host{"rmbind-host"};
+  ASSERT_TRUE(writeFileAtomic(host / "precious", "host data").ok());
+  ASSERT_TRUE(mkdirAll(dir / "pod/upper/bound").ok());
+  MountGuard guard(dir / "pod/upper/bound");
+  // Same filesystem (both in /tmp): st_dev alone cannot tell the bind from a plain directory.
+  ASSERT_EQ(
+      ::mount(host.path().c_str(), (dir / "pod/upper/bound").c_str(), nullptr, MS_BIND, nullptr),
+      0);
+  Status st = removeAll(dir / "pod");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("mount point"), std::string::npos) << st.error().message;
+  EXPECT_EQ(read(host / "precious"), "host data");
+}
 
-TEST_F(HostPrivilegedTest, PodFilesAreBoundAsOneStepAndRewrittenInPlace) {
+// ---- pod files ----
+
+TEST_F(HostPrivilegedTest, PodFilesAreRewrittenInPlaceUnderAContainersBind) {
   TempDir dir{"podfiles"};
   const std::string etc = dir / "pod/etc", rootfs = dir / "rootfs";
-  MountGuard g1(rootfs + "/etc/hosts"), g2(rootfs + "/etc/resolv.conf");
+  MountGuard g1(rootfs + "/etc/hosts");
   ASSERT_TRUE(mkdirAll(rootfs + "/etc").ok());
+  ASSERT_TRUE(writeFileAtomic(rootfs + "/etc/hosts", "image's\n").ok());
   FilesStep files(etc, {{"hosts", "10.88.0.5\tweb\n"}, {"resolv.conf", "nameserver 10.0.0.2\n"}});
   ASSERT_TRUE(files.apply().ok());
-  RealMounter m;
-  auto cgroups = makeCgroupsV1(dir / "no-cgroups");
-  Host host{Paths{}, m, *cgroups};
-  nlohmann::json params = {{"binds", nlohmann::json::array()}};
-  for (const char* f : {"hosts", "resolv.conf"}) {
-    params["binds"].push_back(
-        {{"source", etc + "/" + f}, {"rootfs", rootfs}, {"mountPath", std::string("/etc/") + f}});
-  }
-  auto binds = stepFromJournal("binds", params, host);
-  ASSERT_TRUE(binds.ok()) << binds.error().message;
-  ASSERT_TRUE((*binds)->apply().ok());
-  EXPECT_TRUE(*(*binds)->observe());
+  // As the shim binds it in a container's namespace (agent/shim/mounts.h).
+  ASSERT_EQ(
+      ::mount((etc + "/hosts").c_str(), (rootfs + "/etc/hosts").c_str(), nullptr, MS_BIND, nullptr),
+      0);
   EXPECT_EQ(read(rootfs + "/etc/hosts"), "10.88.0.5\tweb");
   // A file edited behind boxd's back is drift that apply rewrites in place: the container's bind
   // holds the same inode, so it sees boxd's content again.
@@ -235,39 +244,96 @@ TEST_F(HostPrivilegedTest, PodFilesAreBoundAsOneStepAndRewrittenInPlace) {
   ASSERT_TRUE(files.apply().ok());
   EXPECT_TRUE(*files.observe());
   EXPECT_EQ(read(rootfs + "/etc/hosts"), "10.88.0.5\tweb");
-  // Rebuilt from its journal row after apply, the step knows where each bind went.
-  auto again = stepFromJournal("binds", (*binds)->params(), host);
-  ASSERT_TRUE(again.ok());
-  ASSERT_TRUE((*again)->undo().ok());
-  EXPECT_FALSE(*m.isMountPoint(rootfs + "/etc/hosts"));
-  EXPECT_FALSE(*m.isMountPoint(rootfs + "/etc/resolv.conf"));
-  EXPECT_FALSE(*(*again)->observe());
-  EXPECT_TRUE((*again)->undo().ok()) << "undo twice";
+  ASSERT_EQ(::umount2((rootfs + "/etc/hosts").c_str(), 0), 0);
   ASSERT_TRUE(files.undo().ok());
   EXPECT_FALSE(exists(etc));
 }
 
-TEST_F(HostPrivilegedTest, BindsStepFailingHalfwayIsUndoneWhole) {
-  TempDir dir{"binds"};
+// ---- legacy "bind"/"binds" journal rows (undo only) ----
+
+class LegacyBindTest : public HostPrivilegedTest {
+ protected:
+  void SetUp() override {
+    HostPrivilegedTest::SetUp();
+    if (IsSkipped()) return;
+    ASSERT_TRUE(mkdirAll(rootfs + "/x/run").ok());
+    ASSERT_TRUE(mkdirAll(dir / "volume").ok());
+    ASSERT_TRUE(writeFileAtomic(dir / "volume/data", "volume").ok());
+    // What an older boxd did on the host: the volume bound into the container's rootfs.
+    ASSERT_EQ(
+        ::mount((dir / "volume").c_str(), (rootfs + "/x/run").c_str(), nullptr, MS_BIND, nullptr),
+        0);
+  }
+  std::unique_ptr<Step> legacy(const std::string& kind) {
+    nlohmann::json bind = {
+        {"source", dir / "volume"},       {"subPath", ""},     {"rootfs", rootfs},
+        {"mountPath", "/x/run"},          {"readOnly", false}, {"createSubPath", true},
+        {"hostTarget", rootfs + "/x/run"}};
+    nlohmann::json params = kind == "bind" ? bind : nlohmann::json{{"binds", {bind}}};
+    auto step = stepFromJournal(kind, params, host);
+    EXPECT_TRUE(step.ok()) << step.error().message;
+    return step.ok() ? std::move(*step) : nullptr;
+  }
+
+  TempDir dir{"legacy"};
   const std::string rootfs = dir / "rootfs";
-  MountGuard g1(rootfs + "/a");
-  ASSERT_TRUE(mkdirAll(rootfs).ok());
-  ASSERT_TRUE(writeFileAtomic(dir / "a", "a\n").ok());
-  RealMounter m;
-  auto cgroups = makeCgroupsV1(dir / "no-cgroups");
-  Host host{Paths{}, m, *cgroups};
-  nlohmann::json params = {
-      {"binds",
-       {{{"source", dir / "a"}, {"rootfs", rootfs}, {"mountPath", "/a"}},
-        {{"source", dir / "missing"}, {"rootfs", rootfs}, {"mountPath", "/b"}}}}};
-  auto binds = stepFromJournal("binds", params, host);
-  ASSERT_TRUE(binds.ok());
-  Status st = (*binds)->apply();
-  ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find(dir / "missing"), std::string::npos) << st.error().message;
-  EXPECT_TRUE(*m.isMountPoint(rootfs + "/a")) << "the first bind was applied";
-  ASSERT_TRUE((*binds)->undo().ok());
-  EXPECT_FALSE(*m.isMountPoint(rootfs + "/a"));
+  MountGuard guard{rootfs + "/x/run"}, moved{rootfs + "/x2/run"};
+  RealMounter mounter;
+  std::unique_ptr<Cgroups> cgroups = makeCgroupsV1(dir / "no-cgroups");
+  Host host{Paths{}, mounter, *cgroups};
+};
+
+TEST_F(LegacyBindTest, UndoUnmountsThroughTheResolvedFdAndIsIdempotent) {
+  for (const char* kind : {"bind", "binds"}) {
+    if (std::string(kind) == "binds") {  // bound again for the second kind
+      ASSERT_EQ(
+          ::mount((dir / "volume").c_str(), (rootfs + "/x/run").c_str(), nullptr, MS_BIND, nullptr),
+          0);
+    }
+    auto step = legacy(kind);
+    ASSERT_TRUE(step);
+    EXPECT_TRUE(*step->observe()) << "legacy rows never report drift";
+    Status apply = step->apply();
+    ASSERT_FALSE(apply.ok()) << kind;
+    EXPECT_NE(apply.error().message.find("no longer planned"), std::string::npos);
+    ASSERT_TRUE(*mounter.isMountPoint(rootfs + "/x/run"));
+    ASSERT_TRUE(step->undo().ok()) << kind;
+    EXPECT_FALSE(*mounter.isMountPoint(rootfs + "/x/run")) << kind;
+    EXPECT_TRUE(step->undo().ok()) << kind << ": undo twice";
+  }
+  ASSERT_TRUE(removeAll(rootfs).ok());
+  EXPECT_TRUE(legacy("bind")->undo().ok()) << "no rootfs left: nothing to undo";
+}
+
+// The attack of issue 10 against a legacy row: the container renamed /x and put a symlink to a
+// host dir holding a mount at run in its place. The undo refuses, the host mount stays.
+TEST_F(LegacyBindTest, UndoRefusesASymlinkedPathAndLeavesTheHostAlone) {
+  TempDir victim{"legacy-victim"};
+  ASSERT_TRUE(mkdirAll(victim / "run").ok());
+  MountGuard victimGuard(victim / "run");
+  ASSERT_TRUE(mounter.mount("boxd-test", victim / "run", "tmpfs", 0, "size=1m").ok());
+  ASSERT_TRUE(writeFileAtomic(victim / "run/marker", "host data").ok());
+  ASSERT_EQ(::rename((rootfs + "/x").c_str(), (rootfs + "/x2").c_str()), 0);
+  ASSERT_EQ(::symlink(victim.path().c_str(), (rootfs + "/x").c_str()), 0);
+
+  for (const char* kind : {"bind", "binds"}) {
+    Status st = legacy(kind)->undo();
+    ASSERT_FALSE(st.ok()) << kind;
+    EXPECT_EQ(st.error().code, ELOOP) << st.error().message;
+    EXPECT_NE(st.error().message.find("/x/run"), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("refused"), std::string::npos) << st.error().message;
+    EXPECT_TRUE(*mounter.isMountPoint(victim / "run")) << kind;
+    EXPECT_EQ(read(victim / "run/marker"), "host data");
+    EXPECT_TRUE(*mounter.isMountPoint(rootfs + "/x2/run")) << "left to the rootfs unmount";
+  }
+  // A last component swapped for a symlink is refused as well.
+  ASSERT_EQ(::unlink((rootfs + "/x").c_str()), 0);
+  ASSERT_TRUE(mkdirAll(rootfs + "/x").ok());
+  ASSERT_EQ(::symlink((victim / "run").c_str(), (rootfs + "/x/run").c_str()), 0);
+  Status last = legacy("bind")->undo();
+  ASSERT_FALSE(last.ok());
+  EXPECT_EQ(last.error().code, ELOOP) << last.error().message;
+  EXPECT_TRUE(*mounter.isMountPoint(victim / "run"));
 }
 
 // ---- cgroups ----

@@ -591,6 +591,103 @@ TEST_F(ShimTest, ReadOnlyRootfsKeepsItsSubmountsWritable) {
                                                   << rw;
 }
 
+// ---- volumes and pod files: mounted by the container's child in its own namespace ----
+
+// Mount points at or below dir in this process's (the host's) mount table.
+std::vector<std::string> hostMountsUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  auto table = readFile("/proc/self/mountinfo");
+  for (const auto& line : split(table.ok() ? *table : "", '\n')) {
+    auto fields = split(line, ' ');
+    if (fields.size() > 4 && (fields[4] == dir || startsWith(fields[4], dir + "/")))
+      out.push_back(fields[4]);
+  }
+  return out;
+}
+
+TEST_F(ShimTest, VolumesAndPodFilesAreMountedInTheContainerOnly) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ASSERT_TRUE(mkdirAll(dir_ + "/vol").ok());
+  ASSERT_TRUE(writeFileAtomic(dir_ + "/vol/in", "from the host\n").ok());
+  ASSERT_TRUE(writeFileAtomic(dir_ + "/hosts", "10.0.0.9\tweb\n").ok());
+  ASSERT_TRUE(mkdirAll(dir_ + "/conf").ok());
+  ASSERT_TRUE(writeFileAtomic(dir_ + "/conf/app.conf", "setting=1\n").ok());
+  ContainerLaunch l = container(
+      "v", {"sh", "-c",
+            "cat /data/in; echo out > /data/out; echo deep > /deep/sub/f; cat /etc/hosts; "
+            "cat /etc/app.conf; touch /etc/app.conf; echo file=$?; touch /ro/x; echo dir=$?; "
+            "grep ' /ro ' /proc/self/mountinfo"});
+  l.mounts = {{dir_ + "/vol", "", "/data", false, false},
+              {dir_ + "/vol", "a/b", "/deep/sub", false, true},
+              {dir_ + "/hosts", "", "/etc/hosts", false, false},
+              {dir_ + "/conf", "app.conf", "/etc/app.conf", true, false},
+              {dir_ + "/conf", "", "/ro", true, false}};
+  std::string out = runToEnd(client, l);
+  for (const char* want : {"from the host\n", "10.0.0.9\tweb\n", "setting=1\n", "file=1\n",
+                           "dir=1\n", " ro,nosuid,nodev"})
+    EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
+  EXPECT_EQ(content(dir_ + "/vol/out"), "out\n");
+  EXPECT_EQ(content(dir_ + "/vol/a/b/f"), "deep\n") << "the subPath was created in the volume";
+  EXPECT_EQ(hostMountsUnder(dir_), std::vector<std::string>{})
+      << "nothing of the container's is mounted on the host";
+}
+
+TEST_F(ShimTest, VolumesOfAReadOnlyRootfsGetTheirMountPointsFirst) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  ASSERT_TRUE(mkdirAll(dir_ + "/vol").ok());
+  ContainerLaunch l = container(
+      "v", {"sh", "-c", "echo w > /new/dir/f; echo vol=$?; touch /x 2>/dev/null; echo root=$?"});
+  l.security.readOnlyRootfs = true;
+  l.mounts = {{dir_ + "/vol", "", "/new/dir", false, false}};
+  std::string out = runToEnd(client, l);
+  EXPECT_NE(out.find("vol=0\nroot=1\n"), std::string::npos) << out;
+  EXPECT_EQ(content(dir_ + "/vol/f"), "w\n");
+}
+
+// A symlink in the image (or a previous run's rootfs) or in the volume that leads outside is
+// refused, whatever the kind; one that stays inside is followed.
+TEST_F(ShimTest, MountPathsAndSubPathsLeadingOutsideAreRefused) {
+  launch();
+  ShimClient client(cfg_.socketPath);
+  const std::string outside = dir_ + "/outside";
+  ASSERT_EQ(::symlink(("../../../../../../../.." + outside).c_str(), (rootfs_ + "/up").c_str()), 0);
+  ASSERT_EQ(::symlink(outside.c_str(), (rootfs_ + "/abs").c_str()), 0);
+  ASSERT_EQ(::symlink("tmp", (rootfs_ + "/inner").c_str()), 0);
+  ASSERT_TRUE(mkdirAll(dir_ + "/vol").ok());
+  ASSERT_EQ(::symlink("/etc", (dir_ + "/vol/evil").c_str()), 0);
+  ASSERT_EQ(::symlink("../outside", (dir_ + "/vol/sneaky").c_str()), 0);
+  struct Case {
+    ContainerMount mount;
+    std::string error;
+  } cases[] = {
+      {{dir_ + "/vol", "", "/up/x", false, false}, "mountPath /up/x leads outside"},
+      {{dir_ + "/vol", "", "/abs/x", false, false}, "mountPath /abs/x leads outside"},
+      {{dir_ + "/vol", "", "/tmp/../../x", false, false}, "mountPath /tmp/../../x leads outside"},
+      {{dir_ + "/vol", "evil", "/v", false, false},
+       "subPath evil of " + dir_ + "/vol leads outside"},
+      {{dir_ + "/vol", "sneaky/x", "/v", false, true}, "subPath sneaky/x of"},
+      {{dir_ + "/vol", "../outside", "/v", false, true}, "subPath ../outside of"},
+  };
+  for (const auto& c : cases) {
+    ContainerLaunch l = container("bad", {"true"});
+    l.mounts = {c.mount};
+    auto st = start(client, l);
+    ASSERT_FALSE(st.ok()) << c.error;
+    EXPECT_NE(st.error().message.find(c.error), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("refused"), std::string::npos) << st.error().message;
+  }
+  EXPECT_FALSE(exists(outside)) << "nothing was created outside";
+  EXPECT_FALSE(exists(rootfs_ + "/etc/v"));
+
+  ContainerLaunch ok = container("ok", {"sh", "-c", "echo in > /inner/v/f && echo done"});
+  ok.mounts = {{dir_ + "/vol", "", "/inner/v", false, false}};
+  EXPECT_EQ(runToEnd(client, ok), "done\n");
+  EXPECT_EQ(content(dir_ + "/vol/f"), "in\n") << "a symlink that stays inside is followed";
+  EXPECT_EQ(hostMountsUnder(dir_), std::vector<std::string>{});
+}
+
 TEST_F(ShimTest, BlockedSyscallsFailWithEpermWhileNormalWorkRuns) {
   launch();
   ShimClient client(cfg_.socketPath);

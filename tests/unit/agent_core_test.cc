@@ -243,6 +243,28 @@ TEST(BoxctlFormat, StatusTableAndErrors) {
   EXPECT_NE(out.find("bad.yaml:3:5: spec: boom"), std::string::npos) << out;
 }
 
+TEST(BoxctlFormat, DescribeListsEachContainersMounts) {
+  nlohmann::json p = {
+      {"name", "web"},
+      {"phase", "Running"},
+      {"containers",
+       {{{"name", "app"},
+         {"state", "Running"},
+         {"mounts",
+          {{{"source", "/pods/u/volumes/e"},
+            {"subPath", "s"},
+            {"mountPath", "/d"},
+            {"readOnly", true}},
+           {{"source", "/pods/u/etc/hosts"}, {"subPath", ""}, {"mountPath", "/etc/hosts"}}}}}}},
+      {"resources", nlohmann::json::array()},
+      {"events", nlohmann::json::array()}};
+  std::string out = formatDescribe(p);
+  EXPECT_NE(out.find("    Mounts:    /pods/u/volumes/e/s -> /d (ro)\n"
+                     "               /pods/u/etc/hosts -> /etc/hosts\n"),
+            std::string::npos)
+      << out;
+}
+
 TEST(BoxctlFormat, Ages) {
   EXPECT_EQ(formatAge(5000), "5s");
   EXPECT_EQ(formatAge(180000), "3m");

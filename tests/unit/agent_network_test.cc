@@ -157,12 +157,16 @@ TEST(PodFiles, HostsFile) {
 
 std::vector<std::string> kinds(const std::vector<PlannedStep>& plan) {
   std::vector<std::string> out;
-  for (const auto& s : plan) {
-    std::string k = s.kind;
-    if (s.kind == "bind") k += " " + s.params["mountPath"].get<std::string>();
-    for (const auto& b : s.params.value("binds", nlohmann::json::array()))
-      k += " " + b["mountPath"].get<std::string>();
-    out.push_back(k);
+  for (const auto& s : plan) out.push_back(s.kind);
+  return out;
+}
+
+// "source[/subPath] -> mountPath (ro)", one per mount, in order.
+std::vector<std::string> mountList(const std::vector<reconcilers::ContainerMount>& mounts) {
+  std::vector<std::string> out;
+  for (const auto& m : mounts) {
+    out.push_back(m.source + (m.subPath.empty() ? "" : "[" + m.subPath + "]") + " -> " +
+                  m.mountPath + (m.readOnly ? " (ro)" : "") + (m.createSubPath ? " +create" : ""));
   }
   return out;
 }
@@ -190,9 +194,9 @@ TEST(PodPlanNetwork, BridgedPodWithHostPort) {
   p.containers[0].ports = {{"http", 80, 8080, "TCP", ""}, {"metrics", 9090, 0, "TCP", ""}};
   std::string uid = "0123456789abcdef0123456789abcdef";
   auto plan = planPod(paths, *cgroups, p, uid, {"/lower"}, bridged());
-  EXPECT_EQ(kinds(plan), (std::vector<std::string>{
-                             "poddir", "cgroup", "netns", "veth", "hostport", "files", "cgroup",
-                             "rootfs", "binds /etc/hosts /etc/resolv.conf /etc/hostname", "shim"}));
+  EXPECT_EQ(kinds(plan), (std::vector<std::string>{"poddir", "cgroup", "netns", "veth", "hostport",
+                                                   "files", "cgroup", "rootfs", "shim"}))
+      << "nothing is bound on the host: the shim mounts the pod files in the container";
   EXPECT_EQ(plan[3].params["hostIf"], "bxd0123456789ab");
   EXPECT_EQ(plan[3].params["address"], "10.88.0.5/16");
   EXPECT_EQ(plan[3].params["netns"], "/run/boxd/netns/" + uid);
@@ -213,12 +217,40 @@ TEST(PodPlanNetwork, HostNetworkAndOwnEtcMounts) {
   n.hostNetwork = true;
   auto plan = planPod(paths, *cgroups, p, "0123456789abcdef0123456789abcdef", {"/lower"}, n);
   EXPECT_EQ(kinds(plan), (std::vector<std::string>{"poddir", "cgroup", "files", "emptydir",
-                                                   "cgroup", "rootfs", "bind /etc", "shim"}))
-      << "no netns or veth; a volume on /etc takes precedence over boxd's files";
+                                                   "cgroup", "rootfs", "shim"}))
+      << "no netns or veth";
   EXPECT_EQ(plan.back().params["netns"], "host");
   auto off = planPod(paths, *cgroups, pod("x"), "0123456789abcdef0123456789abcdef", {"/l"});
   EXPECT_EQ(kinds(off), (std::vector<std::string>{"poddir", "cgroup", "cgroup", "rootfs", "shim"}));
   EXPECT_FALSE(off.back().params.contains("netns")) << "networking off: loopback only";
+}
+
+TEST(ContainerMounts, VolumesThenPodFilesUnlessMountedOverParentsFirst) {
+  reconcilers::Paths paths;
+  paths.stateDir = "/var/lib/boxd";
+  PodPaths pp = podPaths(paths, "web", "0123456789abcdef0123456789abcdef");
+  const std::string dir = "/var/lib/boxd/pods/0123456789abcdef0123456789abcdef";
+  specs::PodSpec p = pod("web");
+  p.volumes = {{"scratch", specs::EmptyDirVolume{}, std::nullopt},
+               {"conf", std::nullopt, specs::HostPathVolume{"/srv/conf", "Directory"}}};
+  p.containers[0].volumeMounts = {{"scratch", "/data/run", false, "sub/dir"},
+                                  {"conf", "/data", true, ""},
+                                  {"conf", "/etc/resolv.conf", true, "resolv.conf"}};
+  EXPECT_EQ(mountList(containerMounts(pp, p, p.containers[0], true)),
+            (std::vector<std::string>{
+                "/srv/conf -> /data (ro)", dir + "/volumes/scratch[sub/dir] -> /data/run +create",
+                "/srv/conf[resolv.conf] -> /etc/resolv.conf (ro)", dir + "/etc/hosts -> /etc/hosts",
+                dir + "/etc/hostname -> /etc/hostname"}))
+      << "a volume on a pod file's path wins; a parent is mounted before what lies beneath it";
+  EXPECT_EQ(mountList(containerMounts(pp, p, p.containers[0], false)),
+            (std::vector<std::string>{"/srv/conf -> /data (ro)",
+                                      dir + "/volumes/scratch[sub/dir] -> /data/run +create",
+                                      "/srv/conf[resolv.conf] -> /etc/resolv.conf (ro)"}))
+      << "no pod files without them in the plan";
+  p.containers[0].volumeMounts = {{"scratch", "/etc", false, ""}};
+  EXPECT_EQ(mountList(containerMounts(pp, p, p.containers[0], true)),
+            (std::vector<std::string>{dir + "/volumes/scratch -> /etc +create"}))
+      << "a volume on /etc takes precedence over boxd's files";
 }
 
 }  // namespace

@@ -172,6 +172,29 @@ TEST(PodDirStep, CreatesPrivateDirAndRemovesItWithContents) {
   EXPECT_EQ(s.params(), (nlohmann::json{{"path", dir / "pods/uid-1"}}));
 }
 
+// A container's upper dir holds whatever the container made: symlinks to host directories and
+// files are removed as links, never followed.
+TEST(PodDirStep, UndoRemovesPlantedSymlinksWithoutFollowingThem) {
+  TempDir dir, host;
+  ASSERT_TRUE(writeFileAtomic(host / "file", "host data").ok());
+  ASSERT_TRUE(mkdirAll(host / "dir/sub").ok());
+  ASSERT_TRUE(writeFileAtomic(host / "dir/sub/keep", "host data").ok());
+  PodDirStep s(dir / "pods/uid-1");
+  ASSERT_TRUE(s.apply().ok());
+  const std::string upper = dir / "pods/uid-1/containers/c/upper";
+  ASSERT_TRUE(mkdirAll(upper + "/x").ok());
+  for (const auto& [target, link] :
+       {std::pair{host / "dir", upper + "/dir"}, std::pair{host / "file", upper + "/x/file"},
+        std::pair{host / "dir/sub", upper + "/x/sub"},
+        std::pair{std::string("../../../../../.."), upper + "/up"}})
+    ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0) << link;
+  ASSERT_TRUE(s.undo().ok());
+  EXPECT_FALSE(*s.observe());
+  EXPECT_TRUE(isDir(host / "dir/sub"));
+  EXPECT_EQ(*readFile(host / "dir/sub/keep"), "host data");
+  EXPECT_EQ(*readFile(host / "file"), "host data");
+}
+
 TEST(PodDirStep, RefusesUnsafePaths) {
   for (const char* bad : {"", "/", "relative/pod", "/var/lib/boxd/pods/../../etc"}) {
     PodDirStep s(bad);

@@ -139,5 +139,44 @@ TEST(SecurityContext, WireFormRoundTripsAndAbsentMeansDefaults) {
   }
 }
 
+// The mounts the shim makes in a container's namespace (agent/shim/mounts.h): their wire form.
+TEST(ShimProtocol, MountsRoundTripAndARequestWithoutThemStillParses) {
+  namespace proto = reconcilers::shimproto;
+  reconcilers::ContainerLaunch l;
+  l.name = "c";
+  l.rootfs = "/r";
+  l.argv = {"sh"};
+  l.mounts = {{"/var/lib/boxd/pods/u/volumes/e", "sub/dir", "/data", true, true},
+              {"/var/lib/boxd/pods/u/etc/hosts", "", "/etc/hosts", false, false}};
+  auto back = proto::launchFromJson(proto::startRequest(l));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->mounts, l.mounts);
+
+  auto old = proto::launchFromJson(
+      nlohmann::json{{"op", "start"}, {"name", "c"}, {"rootfs", "/r"}, {"argv", {"sh"}}});
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_TRUE(old->mounts.empty());
+
+  struct Bad {
+    const char* mounts;
+    const char* error;
+  } bad[] = {
+      {R"({"source": "/v"})", "must be an array"},
+      {R"([{"source": "/v"}])", "mounts[0]: missing field \"mountPath\""},
+      {R"([{"source": "v", "mountPath": "/m"}])", "must be absolute"},
+      {R"([{"source": "/v", "mountPath": "m"}])", "must be absolute"},
+      {R"([{"source": "/v", "mountPath": "/m", "subPath": "/etc"}])", "subPath must be relative"},
+      {R"([{"source": "/v", "mountPath": "/m", "readOnly": "yes"}])", "must be a boolean"},
+      {R"([7])", "must be an object"},
+  };
+  for (const auto& b : bad) {
+    nlohmann::json j = proto::startRequest(l);
+    j["mounts"] = nlohmann::json::parse(b.mounts);
+    auto r = proto::launchFromJson(j);
+    ASSERT_FALSE(r.ok()) << b.mounts;
+    EXPECT_NE(r.error().message.find(b.error), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace boxd::agent

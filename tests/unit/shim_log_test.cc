@@ -112,6 +112,36 @@ TEST(LogWriter, RotatesAtTheBoundKeepingWholeLinesAndMaxFiles) {
   EXPECT_EQ(all, numbered(2001 - static_cast<int>(all.size() / 6), 2000));
 }
 
+// The shim writes logs as root: a symlink at a log's path (planted to lead it to a host file)
+// is never written through, neither when the log is opened nor when it is rotated.
+TEST(LogWriter, NeverWritesThroughASymlinkAtTheLogPath) {
+  TempDir t("log");
+  std::string log = t / "c.log", victim = t / "victim";
+  ASSERT_TRUE(writeFileAtomic(victim, "host data\n").ok());
+  ASSERT_EQ(::symlink(victim.c_str(), log.c_str()), 0);
+  TestPipe p = makePipe();
+  auto refused = LogWriter::open(log, {100, 2}, std::move(p.read));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ELOOP) << refused.error().message;
+
+  ASSERT_EQ(::unlink(log.c_str()), 0);
+  TestPipe q = makePipe();
+  auto w = LogWriter::open(log, {60, 2}, std::move(q.read));
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  put(q.write, numbered(1, 5));
+  w->pump(1 << 20);
+  // Swapped for a symlink behind the writer's back, then rotated: the rotation renames the
+  // link, and the new file is created in its place, never opened through it.
+  ASSERT_EQ(::unlink(log.c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), log.c_str()), 0);
+  put(q.write, numbered(6, 20));
+  w->pump(1 << 20);
+  EXPECT_EQ(content(victim), "host data\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat(log.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "a fresh file replaced the link";
+}
+
 TEST(LogWriter, OneFileMeansStartingOver) {
   TempDir t("log");
   std::string log = t / "c.log";
