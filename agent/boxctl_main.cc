@@ -237,6 +237,8 @@ int cmdDelete(const std::vector<std::string>& args) {
   for (const auto& p : parsed.pods) {
     if (p.spec.name != pod) others += (others.empty() ? "" : ", ") + p.spec.name;
   }
+  for (const auto& s : parsed.secrets)
+    others += (others.empty() ? "secret " : ", secret ") + s.secret.name;
   if (!others.empty() && !force) {
     die(path + " also declares " + others + "; deleting it removes them too (use --force)");
   }
