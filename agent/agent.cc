@@ -9,6 +9,7 @@
 
 #include "agent/shim_watch.h"
 #include "common/util.h"
+#include "reconcilers/network/localnet_guard.h"
 #include "reconcilers/network/sysctl.h"
 #include "reconcilers/step.h"
 
@@ -106,6 +107,10 @@ Status Agent::setUpNetwork() {
   if (!net.ok()) return net.error().wrap("network.subnet");
   BOXD_TRY(store_->setMeta("network_subnet", net->str()));
   ipam_.emplace(*store_, *net);
+  // A bridge left up by an earlier run, with pods journaled by a version without the guard, is
+  // guarded before anything else happens; every veth step ensures it again (and repairs it).
+  Status guard = reconcilers::net::ensureLocalnetGuard(n.nftTable, n.bridge);
+  if (!guard.ok()) spdlog::error("pod network: {}", guard.error().message);
   if (n.ipForward) {
     Status st = reconcilers::net::writeSysctl(
         reconcilers::net::sysctlPath({"net", "ipv4", "ip_forward"}), "1");

@@ -169,7 +169,11 @@ void planNetwork(std::vector<PlannedStep>& plan, const PodPaths& pp, const specs
                      {"podIf", "eth0"},
                      {"address", net.address},
                      {"gateway", net.gateway},
-                     {"mtu", net.mtu}}});
+                     {"mtu", net.mtu},
+                     // The localnet guard comes with the bridge, hostPorts or not; the bridge
+                     // routes 127.0.0.1 only when hostPorts may DNAT it to pods.
+                     {"nftTable", net.nftTable},
+                     {"routeLocalnet", net.hostPorts}}});
     nlohmann::json ports = nlohmann::json::array();
     for (const auto* c : allContainers(pod)) {
       for (const auto& p : c->ports) {

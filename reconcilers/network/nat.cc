@@ -95,9 +95,7 @@ Result<std::string> canonicalIpv4(const std::string& s) {
   return std::string(buf);
 }
 
-namespace {
-
-bool plainName(const std::string& s, size_t maxLen) {
+bool plainNftName(const std::string& s, size_t maxLen) {
   if (s.empty() || s.size() > maxLen) return false;
   for (char c : s) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -106,6 +104,8 @@ bool plainName(const std::string& s, size_t maxLen) {
   }
   return (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z');
 }
+
+namespace {
 
 // "10.88.0.0/16" with host bits clear; anything else is refused.
 Status validateSubnet(const std::string& cidr) {
@@ -161,11 +161,11 @@ std::vector<Rule> natRules(const NatConfig& c) {
 }  // namespace
 
 Status validateNatConfig(const NatConfig& cfg) {
-  if (!plainName(cfg.table, 64))
+  if (!plainNftName(cfg.table, 64))
     return makeError(
         "nat table name \"" + cfg.table + "\": use letters, digits, _ - . (start with a letter)",
         EINVAL);
-  if (!plainName(cfg.bridge, 15))
+  if (!plainNftName(cfg.bridge, 15))
     return makeError("nat bridge name \"" + cfg.bridge + "\": not a plain interface name", EINVAL);
   return validateSubnet(cfg.subnet);
 }
@@ -242,7 +242,8 @@ Status ensureNatTable(const NatConfig& cfg) {
 }
 
 Status removeNatTable(const std::string& table) {
-  if (!plainName(table, 64)) return makeError("nat table name \"" + table + "\": invalid", EINVAL);
+  if (!plainNftName(table, 64))
+    return makeError("nat table name \"" + table + "\": invalid", EINVAL);
   auto nft = Nft::open();
   if (!nft.ok()) return nft.error();
   auto listing = listNatTable(*nft, table);

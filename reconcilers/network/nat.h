@@ -40,10 +40,13 @@
 // map elements (see hostport_step.h); the chains are written when the table is created or
 // found out of date (deleted rules, another bridge or subnet), always in one transaction.
 //
+// The same table holds the localnet guard (set bridges, chains localnet, input, forward; see
+// localnet_guard.h), which the veth step writes; this file's chains and checks ignore it.
+//
 // What the rest of the host must provide (the netlink side does it for boxd's bridge):
 // net.ipv4.ip_forward=1, route_localnet=1 on the bridge (localhost:hostPort leaves with source
-// 127.0.0.1 until postrouting rewrites it), and hairpin mode on each pod's bridge port when
-// br_netfilter is loaded (a pod reaching its own hostPort).
+// 127.0.0.1 until postrouting rewrites it; safe only with the guard), and hairpin mode on each
+// pod's bridge port when br_netfilter is loaded (a pod reaching its own hostPort).
 #pragma once
 
 #include <memory>
@@ -90,6 +93,9 @@ struct NatConfig {
 
 // "10.88.0.5" for any IPv4 spelling inet_pton accepts; anything else is an error.
 Result<std::string> canonicalIpv4(const std::string& s);
+// A name fit to be written into an nft script as text: letters, digits, _ - . starting with a
+// letter, at most maxLen bytes (64 for a table, 15 for a link).
+bool plainNftName(const std::string& s, size_t maxLen);
 // Names and addresses go into nft scripts as text, so only plain ones are accepted.
 Status validateNatConfig(const NatConfig& cfg);
 // The script that (re)creates the table's maps and chains and rewrites the chains' rules;

@@ -467,7 +467,7 @@ Status Netlink::setDefaultRoute(const std::string& name, const std::string& gate
 // ---- the shared bridge ----
 
 Status ensureBridge(Netlink& host, const std::string& name, const std::string& gatewayCidr,
-                    unsigned mtu) {
+                    unsigned mtu, bool routeLocalnet) {
   if (!validIfName(name)) return makeError("invalid bridge name \"" + name + "\"", EINVAL);
   auto l = host.link(name);
   if (!l.ok()) return l.error();
@@ -486,9 +486,19 @@ Status ensureBridge(Netlink& host, const std::string& name, const std::string& g
   auto has = host.hasAddress(name, gatewayCidr);
   if (!has.ok()) return has.error();
   if (!*has) BOXD_TRY(host.addAddress(name, gatewayCidr));
-  // Lets DNAT to 127.0.0.1 (hostPort on loopback) leave through the bridge.
-  Status st = writeSysctl(sysctlPath({"net", "ipv4", "conf", name, "route_localnet"}), "1");
+  // Lets DNAT to 127.0.0.1 (hostPort on loopback) leave through the bridge; off when nothing
+  // needs it. Either way the localnet guard (localnet_guard.h) drops what pods send to 127/8.
+  Status st = writeSysctl(sysctlPath({"net", "ipv4", "conf", name, "route_localnet"}),
+                          routeLocalnet ? "1" : "0");
   if (!st.ok()) return st.error().wrap("bridge " + name);
+  // Pods are IPv4 only: the host takes no IPv6 from them (no link-local address on the bridge,
+  // nothing that the IPv4 guard and NAT rules do not see). Before the link goes up, so no
+  // address is ever configured. A kernel without IPv6 has no such file.
+  const std::string v6 = sysctlPath({"net", "ipv6", "conf", name, "disable_ipv6"});
+  if (::access(v6.c_str(), F_OK) == 0) {
+    st = writeSysctl(v6, "1");
+    if (!st.ok()) return st.error().wrap("bridge " + name);
+  }
   if (!(*l)->up) BOXD_TRY(host.setUp(name));
   return {};
 }

@@ -102,10 +102,11 @@ class Netlink {
 };
 
 // The shared pod bridge: created if missing (an existing link of that name must be a bridge),
-// gatewayCidr added if missing, MTU set when mtu != 0, up, and route_localnet=1 so hostPort DNAT
-// to 127.0.0.1 can be routed to pods. Call from the host namespace. Never removed by a pod's
-// undo: bridges are shared; tests and tools remove them with Netlink::deleteLink().
+// gatewayCidr added if missing, MTU set when mtu != 0, IPv6 off, up, and route_localnet set to
+// routeLocalnet (on so hostPort DNAT to 127.0.0.1 can be routed to pods; only safe with the
+// localnet guard in place, see localnet_guard.h). Call from the host namespace. Never removed
+// by a pod's undo: bridges are shared; tests and tools remove them with Netlink::deleteLink().
 Status ensureBridge(Netlink& host, const std::string& name, const std::string& gatewayCidr,
-                    unsigned mtu = 0);
+                    unsigned mtu = 0, bool routeLocalnet = true);
 
 }  // namespace boxd::reconcilers::net

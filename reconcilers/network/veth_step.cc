@@ -6,6 +6,8 @@
 
 #include "common/fd.h"
 #include "common/util.h"
+#include "reconcilers/network/localnet_guard.h"
+#include "reconcilers/network/nat.h"
 #include "reconcilers/network/netlink.h"
 
 namespace boxd::reconcilers {
@@ -37,6 +39,12 @@ Status checkSpec(const VethSpec& s) {
   }
   if (!net::validIPv4(s.gateway, false) || s.gateway.find('/') != std::string::npos)
     return makeError("veth step: \"gateway\" must be an IPv4 address: \"" + s.gateway + "\"",
+                     EINVAL);
+  // Both go into an nft script (the guard's set element and table name).
+  if (!s.nftTable.empty() &&
+      (!net::plainNftName(s.nftTable, 64) || !net::plainNftName(s.bridge, 15)))
+    return makeError("veth step: \"nftTable\" \"" + s.nftTable + "\" and \"bridge\" \"" + s.bridge +
+                         "\" must be plain names (letters, digits, _ - .)",
                      EINVAL);
   return {};
 }
@@ -101,6 +109,18 @@ Result<std::unique_ptr<VethStep>> VethStep::fromParams(const nlohmann::json& par
       return makeError("veth step: \"mtu\" must be 0..65535: " + m.dump(), EINVAL);
     s.mtu = m.get<unsigned>();
   }
+  if (params.contains("nftTable")) {
+    auto v = stringParam(params, "nftTable");
+    if (!v.ok()) return v.error();
+    s.nftTable = *v;
+  }
+  if (params.contains("routeLocalnet")) {
+    if (!params["routeLocalnet"].is_boolean())
+      return makeError(
+          "veth step: \"routeLocalnet\" must be true or false: " + params["routeLocalnet"].dump(),
+          EINVAL);
+    s.routeLocalnet = params["routeLocalnet"].get<bool>();
+  }
   BOXD_TRY(checkSpec(s));
   return std::make_unique<VethStep>(std::move(s));
 }
@@ -111,14 +131,25 @@ std::string VethStep::resource() const {
 }
 
 nlohmann::json VethStep::params() const {
-  return {{"netns", spec_.netns},     {"bridge", spec_.bridge}, {"gatewayCidr", spec_.gatewayCidr},
-          {"hostIf", spec_.hostIf},   {"podIf", spec_.podIf},   {"address", spec_.address},
-          {"gateway", spec_.gateway}, {"mtu", spec_.mtu}};
+  return {{"netns", spec_.netns},
+          {"bridge", spec_.bridge},
+          {"gatewayCidr", spec_.gatewayCidr},
+          {"hostIf", spec_.hostIf},
+          {"podIf", spec_.podIf},
+          {"address", spec_.address},
+          {"gateway", spec_.gateway},
+          {"mtu", spec_.mtu},
+          {"nftTable", spec_.nftTable},
+          {"routeLocalnet", spec_.routeLocalnet}};
 }
 
 Result<bool> VethStep::observe() {
   auto pinned = net::isPinnedNetns(spec_.netns);
   if (!pinned.ok() || !*pinned) return pinned;
+  if (!spec_.nftTable.empty()) {
+    auto guarded = net::localnetGuardPresent(spec_.nftTable, spec_.bridge);
+    if (!guarded.ok() || !*guarded) return guarded;
+  }
   auto host = Netlink::open();
   if (!host.ok()) return host.error();
   auto h = host->link(spec_.hostIf);
@@ -140,9 +171,12 @@ Result<bool> VethStep::observe() {
 Status VethStep::apply() {
   BOXD_TRY(checkSpec(spec_));
   BOXD_TRY(needPinned(spec_.netns));
+  // The guard first: route_localnet is never on without it.
+  if (!spec_.nftTable.empty()) BOXD_TRY(net::ensureLocalnetGuard(spec_.nftTable, spec_.bridge));
   auto host = Netlink::open();
   if (!host.ok()) return host.error();
-  BOXD_TRY(net::ensureBridge(*host, spec_.bridge, spec_.gatewayCidr, spec_.mtu));
+  BOXD_TRY(
+      net::ensureBridge(*host, spec_.bridge, spec_.gatewayCidr, spec_.mtu, spec_.routeLocalnet));
   auto bridge = host->link(spec_.bridge);
   if (!bridge.ok()) return bridge.error();
   if (!*bridge) return makeError("bridge " + spec_.bridge + " vanished", ENODEV);

@@ -313,9 +313,12 @@ std::vector<std::string> Boxd::leftovers() {
   for (const auto& l : split(links.code == 0 ? links.out : "", '\n')) {
     if (!trim(l).empty()) out.push_back("link " + trim(l).substr(0, 40));
   }
-  auto elements = run({"nft", "list", "table", "ip", nftTable_});
-  if (elements.code == 0 && elements.out.find("elements = {") != std::string::npos)
-    out.push_back("nftables mappings in table ip " + nftTable_);
+  // The hostPort maps only: the localnet guard's set of bridges stays, like the bridge.
+  for (const char* map : {"hostports", "hostip_ports"}) {
+    auto elements = run({"nft", "list", "map", "ip", nftTable_, map});
+    if (elements.code == 0 && elements.out.find("elements = {") != std::string::npos)
+      out.push_back("nftables mappings in map " + std::string(map) + " of table ip " + nftTable_);
+  }
   for (const auto& loop : loopsUnder(dir_.path())) out.push_back("loop device " + loop);
   auto rows = run({"sqlite3", "-readonly", stateDir() + "/boxd.db",
                    "SELECT address || ' ' || pod FROM addresses"});

@@ -3,18 +3,22 @@
 // place, and a failure or crash at any network step leaves nothing behind. Every address and
 // port used here belongs to the bridge, subnet and nftables table the test's boxd created.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "common/fd.h"
 #include "common/util.h"
 #include "tests/integration/harness.h"
+#include "tests/support/raw_frame.h"
 
 namespace boxd::testing {
 namespace {
@@ -185,6 +189,59 @@ TEST_F(NetworkTest, HostPortIsForwardedFromTheHostAndRemovedWithThePod) {
   r = hostGet(b_.gateway(), port);
   EXPECT_EQ(r.out.find("hello from pub"), std::string::npos) << r.out;
   EXPECT_EQ(b_.leftovers(), std::vector<std::string>{});
+}
+
+// CVE-2020-8558's class end to end: a pod's raw frames addressed to the host's 127.0.0.1
+// through its bridge never reach a host service bound there, for a pod with no hostPort too;
+// the same frame to the bridge's address does arrive. The frames are put on the pod's eth0 by a
+// thread of this test that joins the pod's network namespace (root, hence CAP_NET_RAW): what a
+// container with NET_RAW could send, and the filter that stops it is on the host side.
+TEST_F(NetworkTest, PodRawFramesNeverReachTheHostsLoopback) {
+  b_.writeSpec("atk.yaml", shellPod("atk"));
+  ASSERT_TRUE(running("atk")) << b_.status().dump(2) << b_.log();
+  std::string ip = podIp("atk");
+  std::string netns = b_.runDir() + "/netns/" + b_.pod("atk")["uid"].get<std::string>();
+  int port = randomPort();
+  auto udp = [&](const std::string& addr) {
+    Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, addr.c_str(), &a.sin_addr);
+    if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return Fd();
+    return s;
+  };
+  Fd loopback = udp("127.0.0.1"), control = udp(b_.gateway());
+  ASSERT_TRUE(loopback.valid() && control.valid()) << "UDP port " << port << " taken";
+  auto bridgeMac = linkMac(b_.bridge());
+  ASSERT_TRUE(bridgeMac.ok()) << bridgeMac.error().message;
+  Fd ns(::open(netns.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(ns.valid()) << netns;
+  // In the pod's namespace: the attack first, then the control; once the control is in, the
+  // attack had its chance.
+  auto sendFromPod = [&]() -> Status {
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) return sysError("setns", netns);
+    auto podMac = linkMac("eth0");
+    if (!podMac.ok()) return podMac.error();
+    for (const std::string& dst : {std::string("127.0.0.1"), b_.gateway()}) {
+      auto frame =
+          udp4Frame(*podMac, *bridgeMac, ip, dst, 40000, static_cast<uint16_t>(port), "raw");
+      if (!frame.ok()) return frame.error();
+      BOXD_TRY(sendFrame("eth0", *frame));
+    }
+    return {};
+  };
+  Status sent;
+  std::thread pod([&] { sent = sendFromPod(); });
+  pod.join();
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  pollfd pc{control.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pc, 1, 3000), 1) << "the control frame to the bridge address did not arrive";
+  pollfd pl{loopback.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&pl, 1, 300), 0) << "a pod reached a service bound to the host's 127.0.0.1";
+  auto table = run({"nft", "list", "table", "ip", b_.nftTable()});
+  EXPECT_NE(table.out.find("chain localnet"), std::string::npos)
+      << "no localnet guard without hostPorts: " << table.out;
 }
 
 TEST_F(NetworkTest, SecondPodOnTheSameHostPortFailsClearlyAndTheFirstKeepsIt) {

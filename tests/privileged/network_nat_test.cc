@@ -4,7 +4,9 @@
 //
 //   client ns (192.168.77.2) --veth-- host ns: up0 192.168.77.1, bridge br0 10.88.0.1/16
 //                                                |-- veth -- pod A ns: eth0 10.88.0.5
-//                                                '-- veth -- pod B ns: eth0 10.88.0.6
+//                                                |-- veth -- pod B ns: eth0 10.88.0.6
+//                                                '-- veth -- pod C ns: eth0 10.88.0.7
+//                                                    (made by the veth step, localnet tests)
 //
 // The test thread itself moves into the host ns for each test (and back after), so the steps
 // and their nftables socket work there as boxd would on the real host.
@@ -14,12 +16,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <thread>
 
@@ -28,11 +32,13 @@
 #include "reconcilers/cgroup/kernel_cgroups.h"
 #include "reconcilers/host/host.h"
 #include "reconcilers/network/hostport_step.h"
+#include "reconcilers/network/localnet_guard.h"
 #include "reconcilers/network/nat.h"
 #include "reconcilers/network/sysctl.h"
 #include "reconcilers/step.h"
 #include "tests/fakes/fake_cgroup_fs.h"
 #include "tests/fakes/fake_mounter.h"
+#include "tests/support/raw_frame.h"
 #include "tests/support/temp_dir.h"
 
 namespace boxd::reconcilers {
@@ -44,6 +50,7 @@ const char* kSubnet = "10.88.0.0/16";
 const char* kBridgeIp = "10.88.0.1";
 const char* kPodA = "10.88.0.5";
 const char* kPodB = "10.88.0.6";
+const char* kPodC = "10.88.0.7";
 const char* kUplinkIp = "192.168.77.1";
 const char* kClientIp = "192.168.77.2";
 
@@ -481,6 +488,202 @@ TEST_F(NatTest, ApplyTiming) {
       static_cast<long long>(median(firstUse)), static_cast<long long>(median(present)),
       static_cast<long long>(median(noop)));
   EXPECT_LT(median(present), 1'000'000);
+}
+
+// ---- the localnet guard: CVE-2020-8558's class ------------------------------------------------
+//
+// Pod C is set up by the veth step itself (bridge sysctls, guard), as boxd does it. Its
+// attacks are raw frames put on its eth0, addressed to the bridge's MAC: what a container with
+// CAP_NET_RAW can send. Each check sends a control frame last, to a service bound to the
+// bridge's address, which must arrive: the frames went through, the guard dropped the rest.
+
+Fd boundUdp6(const Netns& ns, const std::string& ip, int port) {
+  Fd s(inNetns<int>(
+      ns.fd(), [] { return ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); },
+      -1));
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET6, ip.c_str(), &a.sin6_addr);
+  if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return Fd();
+  return s;
+}
+
+class LocalnetTest : public NatTest {
+ protected:
+  // The veth step writes the bridge port's /sys/class/net/.../brport/hairpin_mode, and sysfs
+  // shows the links of the namespace that mounted it: each test mounts one for its host ns, in
+  // a mount namespace private to this process (gone with it, whatever happens).
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    if (::unshare(CLONE_NEWNS) == 0)
+      privateMounts_ = ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
+  }
+
+  void SetUp() override {
+    NatTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(podC_.ok());
+    ASSERT_TRUE(privateMounts_) << "no private mount namespace for the test's sysfs";
+    ASSERT_EQ(::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr), 0)
+        << strerror(errno);
+    sysMounted_ = true;
+    // Reverse-path filtering off (the machine default, and what many nodes run): the guard, not
+    // rp_filter, must stop spoofed loopback sources.
+    for (const char* dev : {"all", kBridge}) {
+      ASSERT_TRUE(
+          net::writeSysctl(net::sysctlPath({"net", "ipv4", "conf", dev, "rp_filter"}), "0").ok());
+    }
+  }
+
+  // Pod C's veth step, rebuilt from its params the way boxd rebuilds journaled steps.
+  std::unique_ptr<Step> vethStep(bool routeLocalnet) {
+    nlohmann::json params = {
+        {"netns", podC_.path()}, {"bridge", kBridge},  {"gatewayCidr", "10.88.0.1/16"},
+        {"hostIf", "vethc"},     {"podIf", "eth0"},    {"address", std::string(kPodC) + "/16"},
+        {"gateway", kBridgeIp},  {"nftTable", table_}, {"routeLocalnet", routeLocalnet}};
+    testing::TempDir dir("nat");
+    testing::FakeMounter mounter;
+    auto cgroups = makeCgroupsV2(dir.path(), std::make_shared<testing::FakeCgroupFs>());
+    Host host{Paths{}, mounter, *cgroups};
+    auto step = stepFromJournal("veth", params, host);
+    EXPECT_TRUE(step.ok()) << step.error().message;
+    return step.ok() ? std::move(*step) : nullptr;
+  }
+
+  // One UDP datagram from pod C's eth0, to the bridge's MAC, with any addresses.
+  Status sendFromPod(const std::string& src, const std::string& dst, int port, bool v6 = false) {
+    // Read each time: a bridge without a MAC of its own takes its ports' lowest one.
+    auto bridgeMac = testing::linkMac(kBridge);
+    if (!bridgeMac.ok()) return bridgeMac.error();
+    return inNetns<Status>(
+        podC_.fd(),
+        [&]() -> Status {
+          auto podMac = testing::linkMac("eth0");
+          if (!podMac.ok()) return podMac.error();
+          auto frame = v6 ? testing::udp6Frame(*podMac, *bridgeMac, src, dst, 40000,
+                                               static_cast<uint16_t>(port), "raw")
+                          : testing::udp4Frame(*podMac, *bridgeMac, src, dst, 40000,
+                                               static_cast<uint16_t>(port), "raw");
+          if (!frame.ok()) return frame.error();
+          return testing::sendFrame("eth0", *frame);
+        },
+        makeError("setns into pod C"));
+  }
+
+  // Sends the control frame and fails unless it arrives.
+  void expectControlDelivered() {
+    Fd control = boundSocket(host_, SOCK_DGRAM, kBridgeIp, 5399);
+    ASSERT_TRUE(control.valid());
+    ASSERT_TRUE(sendFromPod(kPodC, kBridgeIp, 5399).ok());
+    ASSERT_TRUE(waitFor(control.get(), POLLIN))
+        << "a raw frame to the bridge's own address was not delivered: the test proves nothing";
+  }
+
+  // Pod C's attacks on the host's loopback, each against a service of the host namespace.
+  void expectLoopbackUnreachable() {
+    Fd loopback = boundSocket(host_, SOCK_DGRAM, "127.0.0.1", 5300);
+    Fd anyAddr = boundSocket(host_, SOCK_DGRAM, "0.0.0.0", 5301);
+    Fd loopback6 = boundUdp6(host_, "::1", 5302);
+    ASSERT_TRUE(loopback.valid() && anyAddr.valid() && loopback6.valid());
+    ASSERT_TRUE(sendFromPod(kPodC, "127.0.0.1", 5300).ok());
+    // A spoofed loopback source. The kernel itself refuses one of the host's own addresses as
+    // a source (127.0.0.1), not the rest of 127.0.0.0/8 (with rp_filter off, as here).
+    ASSERT_TRUE(sendFromPod("127.0.0.2", kBridgeIp, 5301).ok());
+    ASSERT_TRUE(sendFromPod("fe80::1", "::1", 5302, true).ok());
+    ASSERT_NO_FATAL_FAILURE(expectControlDelivered());
+    EXPECT_FALSE(waitFor(loopback.get(), POLLIN, 300))
+        << "a pod reached a service bound to the host's 127.0.0.1";
+    EXPECT_FALSE(waitFor(anyAddr.get(), POLLIN, 100))
+        << "a pod's datagram with source 127.0.0.2 reached a host service";
+    EXPECT_FALSE(waitFor(loopback6.get(), POLLIN, 100))
+        << "a pod reached a service bound to the host's ::1";
+  }
+
+  std::string sysctl(const std::string& family, const std::string& key) {
+    auto v = net::readSysctl(net::sysctlPath({"net", family, "conf", kBridge, key}));
+    return v.ok() ? *v : "(" + v.error().message + ")";
+  }
+
+  void TearDown() override {
+    if (sysMounted_) {
+      EXPECT_EQ(::umount2("/sys", MNT_DETACH), 0) << strerror(errno);
+    }
+    NatTest::TearDown();
+  }
+
+  static inline bool privateMounts_ = false;
+  bool sysMounted_ = false;
+  Netns podC_;
+};
+
+TEST_F(LocalnetTest, PodRawFramesNeverReachTheHostsLoopback) {
+  auto veth = vethStep(true);
+  ASSERT_TRUE(veth);
+  Status st = veth->apply();
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(sysctl("ipv4", "route_localnet"), "1");
+  EXPECT_EQ(sysctl("ipv6", "disable_ipv6"), "1");
+  ASSERT_NO_FATAL_FAILURE(expectLoopbackUnreachable());
+
+  // What route_localnet is for still works: the host's 127.0.0.1:hostPort reaches the pod, and
+  // the replies, which arrive from the bridge addressed to 127.0.0.1, get back.
+  Fd listener = boundSocket(podC_, SOCK_STREAM, "0.0.0.0", 80);
+  Fd udpPod = boundSocket(podC_, SOCK_DGRAM, "0.0.0.0", 53);
+  ASSERT_TRUE(listener.valid() && udpPod.valid());
+  auto hp = step(kPodC, {{8080, 80, "TCP", "127.0.0.1"}, {5353, 53, "UDP", ""}});
+  st = hp.apply();
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  auto r = tcpExchange(nullptr, "127.0.0.1", 8080, listener.get());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto u = udpExchange("127.0.0.1", 5353, udpPod.get());
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_EQ(*u, "pong");
+  ASSERT_NO_FATAL_FAILURE(expectLoopbackUnreachable());
+  auto o = veth->observe();
+  ASSERT_TRUE(o.ok() && *o);
+}
+
+TEST_F(LocalnetTest, WithoutHostPortsTheBridgeDoesNotRouteLoopbackAndIsGuarded) {
+  auto veth = vethStep(false);
+  ASSERT_TRUE(veth);
+  Status st = veth->apply();
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(sysctl("ipv4", "route_localnet"), "0");
+  auto l = listing();
+  ASSERT_TRUE(l.has_value()) << "no table although the bridge is up";
+  EXPECT_TRUE(net::localnetGuardCurrent(*l, kBridge)) << l->dump();
+  ASSERT_NO_FATAL_FAILURE(expectLoopbackUnreachable());
+}
+
+TEST_F(LocalnetTest, DeletedGuardIsObservedAndRepaired) {
+  auto veth = vethStep(true);
+  ASSERT_TRUE(veth);
+  ASSERT_TRUE(veth->apply().ok());
+  auto expectObserved = [&](bool want) {
+    auto o = veth->observe();
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    EXPECT_EQ(*o, want);
+  };
+  expectObserved(true);
+  const std::string t = "ip " + table_;
+  for (const std::string& tamper :
+       {"flush chain " + t + " localnet", "flush chain " + t + " input",
+        "delete element " + t + " bridges { \"" + std::string(kBridge) + "\" }",
+        "delete table " + t}) {
+    SCOPED_TRACE(tamper);
+    ASSERT_TRUE(nftRun(tamper).ok());
+    expectObserved(false);
+    Status st = veth->apply();
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    expectObserved(true);
+  }
+  ASSERT_NO_FATAL_FAILURE(expectLoopbackUnreachable());
+  // The guard is shared: a pod's undo leaves it, as it leaves the bridge.
+  ASSERT_TRUE(veth->undo().ok());
+  auto l = listing();
+  ASSERT_TRUE(l.has_value());
+  EXPECT_TRUE(net::localnetGuardCurrent(*l, kBridge));
 }
 
 }  // namespace

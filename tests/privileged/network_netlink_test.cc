@@ -302,6 +302,11 @@ TEST_F(NetworkNetlinkTest, VethApplyTwiceIsANoop) {
   auto localnet = readFile("/proc/sys/net/ipv4/conf/" + bridge_ + "/route_localnet");
   ASSERT_TRUE(localnet.ok());
   EXPECT_EQ(trim(*localnet), "1");
+  // IPv4 only: the host takes no IPv6 from its pods (no link-local address on the bridge).
+  auto v6 = readFile("/proc/sys/net/ipv6/conf/" + bridge_ + "/disable_ipv6");
+  if (v6.ok()) {
+    EXPECT_EQ(trim(*v6), "1");
+  }
 
   st = p.apply();
   ASSERT_TRUE(st.ok()) << st.error().message;

@@ -200,9 +200,27 @@ TEST(PodPlanNetwork, BridgedPodWithHostPort) {
   EXPECT_EQ(plan[3].params["hostIf"], "bxd0123456789ab");
   EXPECT_EQ(plan[3].params["address"], "10.88.0.5/16");
   EXPECT_EQ(plan[3].params["netns"], "/run/boxd/netns/" + uid);
+  // The localnet guard comes with every bridged pod's veth; route_localnet only with hostPorts.
+  EXPECT_EQ(plan[3].params["nftTable"], "boxd");
+  EXPECT_EQ(plan[3].params["routeLocalnet"], true);
   ASSERT_EQ(plan[4].params["ports"].size(), 1u) << "only published ports";
   EXPECT_EQ(plan[4].params["podIp"], "10.88.0.5");
   EXPECT_EQ(plan.back().params["netns"], "/run/boxd/netns/" + uid);
+}
+
+TEST(PodPlanNetwork, WithoutHostPortsTheVethStillCarriesTheLocalnetGuard) {
+  reconcilers::Paths paths;
+  auto cgroups = reconcilers::makeCgroupsV1("/nonexistent");
+  specs::PodSpec p = pod("web");
+  p.containers[0].ports = {{"http", 80, 8080, "TCP", ""}};
+  PodNetwork n = bridged();
+  n.hostPorts = false;
+  auto plan = planPod(paths, *cgroups, p, "0123456789abcdef0123456789abcdef", {"/lower"}, n);
+  EXPECT_EQ(kinds(plan), (std::vector<std::string>{
+                             "poddir", "cgroup", "netns", "veth", "files", "cgroup", "rootfs",
+                             "binds /etc/hosts /etc/resolv.conf /etc/hostname", "shim"}));
+  EXPECT_EQ(plan[3].params["nftTable"], "boxd");
+  EXPECT_EQ(plan[3].params["routeLocalnet"], false);
 }
 
 TEST(PodPlanNetwork, HostNetworkAndOwnEtcMounts) {
