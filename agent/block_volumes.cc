@@ -48,18 +48,6 @@ Result<std::string> keyringKey(const std::string& path, const std::string& user)
   return makeError("keyring " + path + " has no key for client." + user, ENOENT);
 }
 
-std::string dataOf(const specs::Secret& s, const std::string& key) {
-  auto it = s.data.find(key);
-  return it == s.data.end() ? "" : it->second;
-}
-
-std::optional<blockd::Chap> chapFrom(const specs::Secret& s, const std::string& prefix) {
-  blockd::Chap c{dataOf(s, prefix + ".username"), dataOf(s, prefix + ".password"),
-                 dataOf(s, prefix + ".username_in"), dataOf(s, prefix + ".password_in")};
-  if (c.username.empty() && c.password.empty()) return std::nullopt;
-  return c;
-}
-
 }  // namespace
 
 // The data path of each kind, from the config and what this host's kernel offers.
@@ -188,26 +176,24 @@ Result<reconcilers::BlockCredentials> Agent::blockCredentials(const reconcilers:
   }
   auto it = secrets ? secrets->find(v.secretRef) : SecretMap::const_iterator();
   if (!secrets || it == secrets->end())
-    return makeError("secret \"" + v.secretRef + "\" (the volume's secretRef) is not in the specs directory",
+    return makeError("secret \"" + v.secretRef + "\" (the volume's secretRef) is not in the specs directory, or is declared "
+                       "in more than one file (see boxctl status)",
                      ENOENT);
   const specs::Secret& s = it->second;
   if (rbd) {
-    c.cephKey = trim(dataOf(s, "key"));
-    if (c.cephKey.empty())
-      return makeError("secret \"" + v.secretRef + "\" has no data.key (the cephx key)", EINVAL);
+    auto key = specs::cephKey(s);
+    if (!key.ok()) return key.error();
+    c.cephKey = *key;
     return c;
   }
-  c.chap = chapFrom(s, "node.session.auth");
-  c.discoveryChap = chapFrom(s, "discovery.sendtargets.auth");
-  if (v.chapSession && !c.chap)
-    return makeError("secret \"" + v.secretRef +
-                         "\" has no node.session.auth.username/password (chapAuthSession is on)",
-                     EINVAL);
-  if (v.chapDiscovery && !c.discoveryChap)
-    return makeError("secret \"" + v.secretRef +
-                         "\" has no discovery.sendtargets.auth.username/password "
-                         "(chapAuthDiscovery is on)",
-                     EINVAL);
+  auto chap = specs::chapCredentials(s, {v.chapDiscovery, v.chapSession});
+  if (!chap.ok()) return chap.error();
+  if (v.chapSession)
+    c.chap = blockd::Chap{chap->sessionUser, chap->sessionPassword, chap->sessionUserIn,
+                          chap->sessionPasswordIn};
+  if (v.chapDiscovery)
+    c.discoveryChap = blockd::Chap{chap->discoveryUser, chap->discoveryPassword,
+                                   chap->discoveryUserIn, chap->discoveryPasswordIn};
   return c;
 }
 

@@ -57,7 +57,7 @@ Result<BlockVolume> blockVolumeFromJson(const nlohmann::json& j);
 std::string describeBlockVolume(const BlockVolume& v);
 // A session's name on the host, readable and bounded: "iscsi-<sha8>-<tail of the iqn>".
 std::string sessionName(const BlockVolume& v);
-// Where the volume's filesystem is mounted: <mountsDir>/<session name>[-lun<N>].
+// Where the volume's filesystem is mounted: <mountsDir>/<kind>-<sha8 of the device key>-...
 std::string blockMountPath(const std::string& mountsDir, const BlockVolume& v);
 // librados mon_host from Kubernetes-style monitor addresses.
 std::string monHost(const std::vector<std::string>& monitors);

@@ -8,14 +8,21 @@ namespace boxd::reconcilers {
 
 using nlohmann::json;
 
-std::string sessionName(const BlockVolume& v) {
+namespace {
+
+// "<kind>-<sha8 of key>-<readable tail>": unique by key, readable, bounded.
+std::string hostName(const BlockVolume& v, const std::string& key) {
   std::string kind = startsWith(v.backend, "rbd") ? "rbd" : "iscsi";
   std::string tail = kind == "rbd" ? v.pool + "-" + v.image : v.iqn;
   std::string clean;
   for (char ch : tail) clean += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ? ch : '_';
   if (clean.size() > 40) clean = clean.substr(clean.size() - 40);
-  return kind + "-" + sha256Hex(v.sessionKey).substr(0, 8) + "-" + clean;
+  return kind + "-" + sha256Hex(key).substr(0, 8) + "-" + clean;
 }
+
+}  // namespace
+
+std::string sessionName(const BlockVolume& v) { return hostName(v, v.sessionKey); }
 
 std::string monHost(const std::vector<std::string>& monitors) {
   std::string out;
@@ -65,8 +72,10 @@ Result<BlockVolume> blockVolumeFromJson(const json& j) {
   return v;
 }
 
+// By the device, not the session: the same wherever the initiator name comes from.
 std::string blockMountPath(const std::string& mountsDir, const BlockVolume& v) {
-  return mountsDir + "/" + sessionName(v) + (startsWith(v.backend, "iscsi") ? "-lun" + std::to_string(v.lun) : "");
+  return mountsDir + "/" + hostName(v, v.deviceKey) +
+         (startsWith(v.backend, "iscsi") ? "-lun" + std::to_string(v.lun) : "");
 }
 
 std::string describeBlockVolume(const BlockVolume& v) {

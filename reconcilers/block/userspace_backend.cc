@@ -219,6 +219,11 @@ Result<bool> UserspaceBackend::sessionOpen(const BlockVolume& v) {
 }
 
 Status UserspaceBackend::openSession(const BlockVolume& v, const BlockCredentials& creds) {
+  if (!startsWith(v.backend, "rbd") && !v.iscsiInterface.empty() && v.iscsiInterface != "default")
+    return makeError("iscsiInterface \"" + v.iscsiInterface +
+                         "\" needs the kernel initiator (open-iscsi ifaces); this host has none, "
+                         "and boxd's userspace initiator only has \"default\"",
+                     EINVAL);
   auto open = sessionOpen(v);
   if (open.ok() && *open) return {};
   // A dead helper leaves a stale mount (ENOTCONN) and maybe loops: clear them first.

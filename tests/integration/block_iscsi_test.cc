@@ -17,8 +17,9 @@ constexpr const char* kIqn = "iqn.2026-11.io.boxd:store";
 constexpr const char* kUser = "boxd-store";
 constexpr const char* kPassword = "chap-secret-4711";
 
-std::string chapSecret(const std::string& password = kPassword) {
-  return std::string("apiVersion: v1\nkind: Secret\nmetadata: {name: chap}\n"
+std::string chapSecret(const std::string& password = kPassword, const std::string& name = "chap") {
+  return std::string("apiVersion: v1\nkind: Secret\nmetadata: {name: ") + name + "}\n" +
+         std::string(
                      "type: kubernetes.io/iscsi-chap\nstringData:\n"
                      "  node.session.auth.username: ") +
          kUser + "\n  node.session.auth.password: " + password + "\n---\n";
@@ -29,6 +30,7 @@ struct PodOpts {
   std::string fsType = "ext4";
   bool readOnly = false;
   std::string portals;  // extra portals, YAML list items
+  std::string secret = "chap";
   std::string command = "echo $(cat /data/marker 2>/dev/null) > /dev/null; trap 'exit 0' TERM; "
                         "while true; do sleep 1 & wait; done";
 };
@@ -42,7 +44,7 @@ std::string iscsiPod(const std::string& name, const std::string& portal, const P
          (o.portals.empty() ? "" : "      portals: [" + o.portals + "]\n") + "      iqn: " + kIqn +
          "\n      lun: " + std::to_string(o.lun) + "\n      fsType: " + o.fsType +
          "\n      readOnly: " + (o.readOnly ? "true" : "false") +
-         "\n      chapAuthSession: true\n      secretRef: {name: chap}\n";
+         "\n      chapAuthSession: true\n      secretRef: {name: " + o.secret + "}\n";
 }
 
 class IscsiTest : public ::testing::Test {
@@ -180,21 +182,28 @@ TEST_F(IscsiTest, ErrorsAreClearPodReasonsAndLeaveNothing) {
     std::string name, text, expect;
   };
   std::string dead = TgtTarget::deadPortal();
+  // Each pod with its own Secret: one name declared in two files is used by neither.
+  auto own = [](const std::string& name) {
+    PodOpts o;
+    o.secret = name;
+    return o;
+  };
   std::vector<Case> cases = {
-      {"wrongpw", chapSecret("not-the-password") + iscsiPod("wrongpw", tgt_.portal(), {}),
+      {"wrongpw", chapSecret("not-the-password", "wrongpw") + iscsiPod("wrongpw", tgt_.portal(), own("wrongpw")),
        "uthentication"},
-      {"deadportal", chapSecret() + iscsiPod("deadportal", dead, {}), "refused"},
-      {"nosecret", iscsiPod("nosecret", tgt_.portal(), {}), "secret \"chap\""},
+      {"deadportal", chapSecret(kPassword, "deadportal") + iscsiPod("deadportal", dead, own("deadportal")),
+       "refused"},
+      {"nosecret", iscsiPod("nosecret", tgt_.portal(), own("nosecret")), "secret \"nosecret\""},
   };
   // Wrong IQN: the target's name with a typo.
-  std::string wrongIqn = chapSecret() + iscsiPod("wrongiqn", tgt_.portal(), {});
+  std::string wrongIqn = chapSecret(kPassword, "wrongiqn") + iscsiPod("wrongiqn", tgt_.portal(), own("wrongiqn"));
   wrongIqn.replace(wrongIqn.find("io.boxd:store"), 13, "io.boxd:stor3");
   cases.push_back({"wrongiqn", wrongIqn, "arget"});
   int64_t t0 = monotonicMs();
   for (const auto& c : cases) apply(c.name + ".yaml", c.name, c.text);
   for (const auto& c : cases) {
     EXPECT_TRUE(waitFor([&] { return reason(c.name).find(c.expect) != std::string::npos; }, 20000))
-        << c.name << ": " << reason(c.name);
+        << c.name << ": " << reason(c.name) << "\n" << b_.boxctl({"describe", c.name}).out;
     EXPECT_EQ(reason(c.name).find(kPassword), std::string::npos);
   }
   EXPECT_LT(monotonicMs() - t0, 20000);
@@ -222,7 +231,7 @@ TEST_F(IscsiTest, AKilledHelperIsAClearErrorAndTeardownCompletes) {
   pid_t helper = std::atoi(trim(pids.out).c_str());
   ASSERT_GT(helper, 0) << pids.out;
   ::kill(helper, SIGKILL);
-  EXPECT_NE(exec("a", "echo x > /data/y && sync; echo rc=$?"), "rc=0\n")
+  EXPECT_NE(exec("a", "dd if=/dev/zero of=/data/y bs=4k count=1 conv=fsync 2>/dev/null; echo rc=$?"), "rc=0\n")
       << "writes fail once the helper is gone";
   removePod("a.yaml", "a");
   EXPECT_TRUE(waitFor([&] { return b_.leftovers().empty(); }, 15000)) << b_.leftovers().front();

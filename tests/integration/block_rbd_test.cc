@@ -240,7 +240,7 @@ TEST_F(RbdTest, AKilledHelperIsAClearErrorAndTeardownCompletes) {
   pid_t helper = std::atoi(trim(pids.out).c_str());
   ASSERT_GT(helper, 0) << pids.out;
   ::kill(helper, SIGKILL);
-  EXPECT_NE(exec("a", "echo x > /data/y && sync; echo rc=$?"), "rc=0\n");
+  EXPECT_NE(exec("a", "dd if=/dev/zero of=/data/y bs=4k count=1 conv=fsync 2>/dev/null; echo rc=$?"), "rc=0\n");
   removePod("a.yaml", "a");
   EXPECT_TRUE(waitFor([&] { return b_.leftovers().empty(); }, 15000)) << b_.leftovers().front();
 }

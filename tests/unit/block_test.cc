@@ -119,7 +119,9 @@ TEST(BlockPlan, IscsiVolumeIsSessionDeviceFilesystem) {
   Paths paths;
   paths.runDir = "/run/x";
   auto cg = makeCgroupsV1();
-  auto plan = agent::planPod(paths, *cg, pod, "0123456789abcdef0123456789abcdef", {"/lower"});
+  agent::BlockPlan bp;
+  bp.initiatorName = "iqn.2026-12.io.boxd:host";  // the planner's, not the default's
+  auto plan = agent::planPod(paths, *cg, pod, "0123456789abcdef0123456789abcdef", {"/lower"}, {}, bp);
   std::vector<std::string> kinds;
   for (const auto& s : plan) kinds.push_back(s.kind);
   auto at = std::find(kinds.begin(), kinds.end(), "blocksession");
