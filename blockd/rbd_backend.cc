@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "blockd/ceph_client.h"
+
 namespace boxd::blockd {
 
 namespace {
@@ -21,7 +23,6 @@ using Clock = std::chrono::steady_clock;
 std::string errnoText(int negErr) { return std::strerror(negErr < 0 ? -negErr : negErr); }
 
 // librados takes whole seconds; a deadline under a second still gets one.
-std::string seconds(int64_t ms) { return std::to_string(std::max<int64_t>(1, (ms + 999) / 1000)); }
 
 // One asynchronous librbd request. Shared between the waiting FUSE thread and the completion
 // callback, so it (and the read buffer librbd fills) outlives a waiter that gave up.
@@ -165,15 +166,11 @@ class RbdBackend : public Backend {
   ~RbdBackend() override { close(); }
 
   Status connect() override {
-    BOXD_TRY(createCluster());
-    int rc = rados_connect(cluster_);
-    if (rc < 0) {
-      return makeError("connect to ceph monitors " + rbd_.monHost + " as client." + rbd_.user +
-                           ": " + errnoText(rc),
-                       -rc);
-    }
+    client_ = std::make_unique<CephClient>();
+    BOXD_TRY(client_->connect({rbd_.monHost, rbd_.user, rbd_.key, connectTimeoutMs_, ioTimeoutMs_}));
+    cluster_ = client_->get();
     spdlog::info("connected to ceph monitors {} as client.{}", rbd_.monHost, rbd_.user);
-    rc = rados_ioctx_create(cluster_, rbd_.pool.c_str(), &ioctx_);
+    int rc = rados_ioctx_create(cluster_, rbd_.pool.c_str(), &ioctx_);
     if (rc < 0) return makeError("open pool " + rbd_.pool + ": " + errnoText(rc), -rc);
     BOXD_TRY(openImage());
     uint64_t size = 0;
@@ -216,45 +213,12 @@ class RbdBackend : public Backend {
     }
     if (ioctx_ != nullptr) rados_ioctx_destroy(ioctx_);
     ioctx_ = nullptr;
-    if (cluster_ != nullptr) rados_shutdown(cluster_);
+    client_.reset();
     cluster_ = nullptr;
     spdlog::info("{}: closed", what_);
   }
 
  private:
-  Status set(const char* option, const std::string& value) {
-    int rc = rados_conf_set(cluster_, option, value.c_str());
-    if (rc < 0) return makeError(std::string("ceph option ") + option + ": " + errnoText(rc), -rc);
-    return okStatus();
-  }
-
-  Status createCluster() {
-    std::string name = "client." + rbd_.user;
-    int rc = rados_create2(&cluster_, "ceph", name.c_str(), 0);
-    if (rc < 0) return makeError("create ceph client " + name + ": " + errnoText(rc), -rc);
-    // The key before the (empty) keyring: otherwise librados, finding neither, logs that it
-    // disables cephx.
-    int keyRc = rados_conf_set(cluster_, "key", rbd_.key.c_str());
-    if (keyRc < 0) return makeError("ceph option key: invalid value", -keyRc);  // never the value
-    // No ceph.conf and no keyring file: everything comes from the config. Timeouts turn a dead
-    // cluster into errors instead of hangs.
-    const std::pair<const char*, std::string> options[] = {
-        {"mon_host", rbd_.monHost},
-        {"keyring", ""},
-        {"auth_client_required", "cephx"},  // never fall back to no authentication
-        {"admin_socket", ""},
-        {"log_file", ""},
-        {"log_to_stderr", "false"},
-        {"err_to_stderr", "true"},
-        {"client_mount_timeout", seconds(connectTimeoutMs_)},
-        {"rados_mon_op_timeout", seconds(connectTimeoutMs_)},
-        {"rados_osd_op_timeout", seconds(ioTimeoutMs_)},
-        {"rbd_cache", "false"},  // an acknowledged write is on the OSDs; flush has nothing to do
-        {"rbd_disable_zero_copy_writes", "true"},  // write buffers are copied at submission
-    };
-    for (const auto& [option, value] : options) BOXD_TRY(set(option, value));
-    return okStatus();
-  }
 
   Status openImage() {
     int rc = rbd_.readOnly ? rbd_open_read_only(ioctx_, rbd_.image.c_str(), &image_, nullptr)
@@ -310,7 +274,8 @@ class RbdBackend : public Backend {
   RbdConfig rbd_;
   int64_t connectTimeoutMs_, ioTimeoutMs_;
   std::string what_;
-  rados_t cluster_ = nullptr;
+  std::unique_ptr<CephClient> client_;
+  rados_t cluster_ = nullptr;  // client_'s
   rados_ioctx_t ioctx_ = nullptr;
   rbd_image_t image_ = nullptr;
   bool locked_ = false;

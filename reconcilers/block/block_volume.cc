@@ -24,9 +24,26 @@ std::string hostName(const BlockVolume& v, const std::string& key) {
 
 std::string sessionName(const BlockVolume& v) { return hostName(v, v.sessionKey); }
 
+namespace {
+
+// A Kubernetes monitor address for librados: "ip:6789" is msgr1 (the legacy port), "ip:3300" and
+// any other explicit port msgr2; prefixed ("v1:", "v2:"), bracketed address vectors and bare
+// hosts (librados then tries both default ports) are kept as written. An ambiguous "ip:port"
+// would make librados try both protocols, which turns a refused key into a timeout.
+std::string monAddress(const std::string& m) {
+  if (startsWith(m, "v1:") || startsWith(m, "v2:") || startsWith(m, "[v")) return m;
+  auto colon = m.rfind(':');
+  bool hasPort = colon != std::string::npos && (m[0] != '[' || m.find(']') < colon) &&
+                 (m[0] == '[' || m.find(':') == colon);
+  if (!hasPort) return m;
+  return (m.substr(colon + 1) == "6789" ? "v1:" : "v2:") + m;
+}
+
+}  // namespace
+
 std::string monHost(const std::vector<std::string>& monitors) {
   std::string out;
-  for (const auto& m : monitors) out += (out.empty() ? "" : ",") + m;
+  for (const auto& m : monitors) out += (out.empty() ? "" : ",") + monAddress(m);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "blockd/ceph_client.h"
 #include "reconcilers/block/userspace_backend.h"
 
 namespace boxd::reconcilers {
@@ -29,11 +30,10 @@ Error rbdError(const std::string& what, int rc) {
 }
 
 struct Cluster {
-  rados_t c = nullptr;
+  blockd::CephClient client;
   rados_ioctx_t io = nullptr;
   ~Cluster() {
     if (io != nullptr) rados_ioctx_destroy(io);
-    if (c != nullptr) rados_shutdown(c);
   }
 };
 
@@ -44,31 +44,14 @@ struct Image {
   }
 };
 
-// Connects as client.<user> with mon_host and the key, no config file, no admin socket, and
-// timeouts on every operation.
 Status connect(Cluster& cl, const BlockVolume& v, const std::string& key, int64_t timeoutMs) {
-  std::string who = "ceph cluster at " + monHost(v.monitors) + " as client." + v.user;
-  int rc = rados_create(&cl.c, v.user.c_str());
-  if (rc < 0) return rbdError("create a client for " + who, rc);
-  std::string secs = std::to_string(std::max<int64_t>(1, (timeoutMs + 999) / 1000));
-  const std::pair<const char*, std::string> conf[] = {
-      {"mon_host", monHost(v.monitors)}, {"key", key},
-      {"admin_socket", ""},              {"log_file", ""},
-      {"log_to_stderr", "false"},        {"err_to_stderr", "false"},
-      {"client_mount_timeout", secs},    {"rados_mon_op_timeout", secs},
-      {"rados_osd_op_timeout", secs}};
-  for (const auto& [k, val] : conf) {
-    rc = rados_conf_set(cl.c, k, val.c_str());
-    if (rc < 0) return rbdError(std::string("set ") + k + " for " + who, rc);
-  }
-  rc = rados_connect(cl.c);
-  if (rc == -ETIMEDOUT) return makeError("connect to " + who + ": no answer within " + secs + " s", ETIMEDOUT);
-  if (rc == -EACCES || rc == -EPERM)
-    return makeError("connect to " + who + ": the key was refused (wrong key or user)", EACCES);
-  if (rc < 0) return rbdError("connect to " + who, rc);
-  rc = rados_ioctx_create(cl.c, v.pool.c_str(), &cl.io);
-  if (rc == -ENOENT) return makeError("pool \"" + v.pool + "\" does not exist in " + who, ENOENT);
-  if (rc < 0) return rbdError("open pool " + v.pool + " in " + who, rc);
+  BOXD_TRY(cl.client.connect({monHost(v.monitors), v.user, key, timeoutMs, timeoutMs}));
+  int rc = rados_ioctx_create(cl.client.get(), v.pool.c_str(), &cl.io);
+  if (rc == -ENOENT)
+    return makeError("pool \"" + v.pool + "\" does not exist in the ceph cluster at " +
+                         monHost(v.monitors),
+                     ENOENT);
+  if (rc < 0) return rbdError("open pool " + v.pool, rc);
   return {};
 }
 

@@ -61,14 +61,15 @@ class RbdTest : public ::testing::Test {
            "}\ntype: kubernetes.io/rbd\ndata:\n  key: " + base64(key + "\n") + "\n---\n";
   }
   std::string pod(const std::string& name, const std::string& image, bool readOnly = false,
-                  const std::string& annotations = "", const std::string& mon = "") {
+                  const std::string& annotations = "", const std::string& mon = "",
+                  const std::string& secretName = "ceph") {
     return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n" + annotations +
            "spec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: app\n"
            "    image: busybox\n    command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 1 "
            "& wait; done\"]\n    volumeMounts: [{name: data, mountPath: /data}]\n  volumes:\n"
            "  - name: data\n    rbd:\n      monitors: [\"" + (mon.empty() ? monitor() : mon) +
            "\"]\n      pool: rbd\n      image: " + image + "\n      user: " + cluster_->user() +
-           "\n      secretRef: {name: ceph}\n      readOnly: " + (readOnly ? "true" : "false") + "\n";
+           "\n      secretRef: {name: " + secretName + "}\n      readOnly: " + (readOnly ? "true" : "false") + "\n";
   }
   void apply(const std::string& file, const std::string& podName, const std::string& text) {
     ASSERT_TRUE(writeFileAtomic(b_.specs() + "/" + file, text, 0600).ok());
@@ -137,9 +138,12 @@ TEST_F(RbdTest, TheSameImageTwiceReadWriteIsRefused) {
 TEST_F(RbdTest, ErrorsAreClearPodReasonsAndLeaveNothing) {
   ASSERT_TRUE(cluster_->createImage(image_, 64 << 20).ok());
   std::string wrongKey = "AQBW6VBpAAAAABAAbUd+rD8xNfKYtb4zuGQ16w==";
-  apply("k.yaml", "wrongkey", secret("ceph", wrongKey) + pod("wrongkey", image_));
-  apply("m.yaml", "missing", pod("missing", "no-such-image"));
-  apply("d.yaml", "deadmon", pod("deadmon", image_, false, "", "127.0.0.1:1"));
+  // Each pod with its own Secret: one name declared in two files is used by neither.
+  apply("k.yaml", "wrongkey", secret("k", wrongKey) + pod("wrongkey", image_, false, "", "", "k"));
+  apply("m.yaml", "missing",
+        secret("m", cluster_->userKey()) + pod("missing", "no-such-image", false, "", "", "m"));
+  apply("d.yaml", "deadmon",
+        secret("d", cluster_->userKey()) + pod("deadmon", image_, false, "", "127.0.0.1:1", "d"));
   int64_t t0 = monotonicMs();
   for (auto [p, want] : {std::pair{"wrongkey", "refused"}, {"missing", "does not exist"},
                          {"deadmon", "no answer"}}) {
@@ -156,8 +160,10 @@ TEST_F(RbdTest, ErrorsAreClearPodReasonsAndLeaveNothing) {
 }
 
 TEST_F(RbdTest, ProvisioningCreatesTheImageOnceAndOnlyWhenAsked) {
+  apply("s.yaml", "", secret("ceph", cluster_->userKey()));
+  pods_.clear();
   apply("p.yaml", "p",
-        secret("ceph", cluster_->userKey()) +
+        std::string() +
             pod("p", image_, false,
                 "  annotations:\n    provision.rbd.boxd.io/data: '{\"size\": \"64Mi\"}'\n"));
   ASSERT_TRUE(running("p")) << reason("p") << b_.log();
@@ -167,15 +173,16 @@ TEST_F(RbdTest, ProvisioningCreatesTheImageOnceAndOnlyWhenAsked) {
   removePod("p.yaml", "p");
   // Again: the image is used as it is, not created (nor formatted) a second time.
   apply("q.yaml", "q",
-        secret("ceph", cluster_->userKey()) +
+        std::string() +
             pod("q", image_, false,
                 "  annotations:\n    provision.rbd.boxd.io/data: '{\"size\": \"64Mi\"}'\n"));
   ASSERT_TRUE(running("q")) << reason("q") << b_.log();
   EXPECT_EQ(trim(exec("q", "cat /data/f")), "provisioned");
   // Without the annotation a missing image is refused.
-  apply("n.yaml", "n", pod("n", image_ + "-not-there"));
-  EXPECT_TRUE(waitFor([&] { return reason("n").find("does not exist") != std::string::npos; }, 20000))
-      << reason("n");
+  apply("absent.yaml", "absent", pod("absent", image_ + "-not-there"));
+  EXPECT_TRUE(
+      waitFor([&] { return reason("absent").find("does not exist") != std::string::npos; }, 20000))
+      << reason("absent") << b_.status().dump(2);
   auto absent = cluster_->imageExists(image_ + "-not-there");
   EXPECT_TRUE(absent.ok() && !*absent);
 }
@@ -190,7 +197,7 @@ TEST_F(RbdTest, KubernetesClassicExampleRunsWithOnlyTheMonitorsChanged) {
   ASSERT_TRUE(created.ok() && created->ok()) << (created.ok() ? created->output : "");
   auto adminKey = cluster_->runCeph({"auth", "get-key", "client.admin"});
   ASSERT_TRUE(adminKey.ok() && adminKey->ok());
-  std::string dir = std::string(BOXD_TEST_SOURCE_DIR) + "/tests/data/";
+  std::string dir = std::string(BOXD_TEST_SOURCE_DIR) + "/tests/data/rbd/";
   auto podJson = readFile(dir + "rbd-with-secret.json");
   auto secretYaml = readFile(dir + "ceph-secret.yaml");
   ASSERT_TRUE(podJson.ok() && secretYaml.ok());
@@ -213,8 +220,8 @@ TEST_F(RbdTest, KubernetesClassicExampleRunsWithOnlyTheMonitorsChanged) {
   auto monEnd = json.find(']', monStart);
   json.replace(monStart, monEnd - monStart + 1, "[\"" + monitor() + "\"]");
   std::string yaml = *secretYaml;
-  auto keyAt = yaml.find("key:");
-  yaml = yaml.substr(0, keyAt) + "key: " + base64(trim(adminKey->output) + "\n") + "\n";
+  auto keyAt = yaml.find("\n  key:") + 1;
+  yaml = yaml.substr(0, keyAt) + "  key: " + base64(trim(adminKey->output) + "\n") + "\n";
   b_.boxctl({"image", "import", "kubernetes/pause", busyboxRootfs()}, 120000);
   ASSERT_TRUE(writeFileAtomic(b_.specs() + "/ceph-secret.yaml", yaml, 0600).ok());
   ASSERT_TRUE(writeFileAtomic(b_.specs() + "/rbd-with-secret.json", json, 0600).ok());
@@ -229,7 +236,7 @@ TEST_F(RbdTest, KubernetesClassicExampleRunsWithOnlyTheMonitorsChanged) {
                d.find("Started") != std::string::npos;
       },
       30000))
-      << b_.boxctl({"describe", "rbd2"}).out << b_.log();
+      << b_.boxctl({"describe", "rbd2"}).out << b_.status().dump(2);
 }
 
 TEST_F(RbdTest, AKilledHelperIsAClearErrorAndTeardownCompletes) {

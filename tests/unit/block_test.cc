@@ -186,6 +186,15 @@ TEST(BlockVolumeJson, RoundTrips) {
   EXPECT_FALSE(blockVolumeFromJson(nlohmann::json{{"backend", 3}}).ok());
 }
 
+TEST(BlockVolumeJson, MonitorsAsLibradosReadsThem) {
+  EXPECT_EQ(monHost({"10.16.154.78:6789", "10.16.154.82:3300", "127.0.0.1:40123"}),
+            "v1:10.16.154.78:6789,v2:10.16.154.82:3300,v2:127.0.0.1:40123");
+  EXPECT_EQ(monHost({"v1:1.2.3.4:7000", "[v2:1.2.3.4:3300,v1:1.2.3.4:6789]", "mon.example"}),
+            "v1:1.2.3.4:7000,[v2:1.2.3.4:3300,v1:1.2.3.4:6789],mon.example");
+  EXPECT_EQ(monHost({"[::1]:6789", "[fd00::2]:3300", "[fd00::3]"}),
+            "v1:[::1]:6789,v2:[fd00::2]:3300,[fd00::3]");
+}
+
 // ---- filesystem decisions, probed on plain files -------------------------------------------
 
 class FakeRunner : public CommandRunner {
