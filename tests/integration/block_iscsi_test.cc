@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "common/util.h"
 #include "tests/fixtures/tgt_target.h"
 #include "tests/integration/harness.h"
@@ -235,6 +237,48 @@ TEST_F(IscsiTest, AKilledHelperIsAClearErrorAndTeardownCompletes) {
       << "writes fail once the helper is gone";
   removePod("a.yaml", "a");
   EXPECT_TRUE(waitFor([&] { return b_.leftovers().empty(); }, 15000)) << b_.leftovers().front();
+}
+
+TEST_F(IscsiTest, APortalLostMidWriteFailsOver) {
+  auto second = tgt_.addPortal();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  PodOpts o;
+  o.portals = *second;
+  apply("a.yaml", "a", chapSecret() + iscsiPod("a", tgt_.portal(), o));
+  ASSERT_TRUE(running("a")) << reason("a") << b_.log();
+  std::string first = tgt_.portal();
+  // The write runs while the first portal goes away with its connections.
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    (void)tgt_.deletePortal(first);
+    (void)tgt_.dropConnections(1);
+  });
+  auto out = exec("a", "dd if=/dev/zero of=/data/big bs=1M count=256 conv=fsync 2>&1; echo rc=$?");
+  writer.join();
+  EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+  EXPECT_EQ(trim(exec("a", "wc -c < /data/big")), std::to_string(256 << 20));
+}
+
+// A dead target: the writer gets EIO within the I/O bound (5 s here), never a D state that
+// lasts, and the pod still tears down completely.
+TEST_F(IscsiTest, TargetKilledMidWriteGivesEioWithinTheBoundAndTearsDown) {
+  apply("a.yaml", "a", chapSecret() + iscsiPod("a", tgt_.portal(), {}));
+  ASSERT_TRUE(running("a")) << b_.log();
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    (void)tgt_.kill9();
+  });
+  int64_t t0 = monotonicMs();
+  auto out = exec("a", "dd if=/dev/zero of=/data/big bs=1M count=400 conv=fsync 2>&1; echo rc=$?");
+  int64_t took = monotonicMs() - t0;
+  killer.join();
+  EXPECT_EQ(out.find("rc=0"), std::string::npos) << "the write cannot succeed: " << out;
+  EXPECT_LT(took, 20000) << out;
+  removePod("a.yaml", "a");
+  EXPECT_TRUE(waitFor([&] { return b_.leftovers().empty(); }, 20000)) << b_.leftovers().front();
+  files_.clear();
+  pods_.clear();
+  ASSERT_TRUE(tgt_.restart().ok());  // for TearDown's session check
 }
 
 // The plan's block steps (1-based), read from a real run: the plan grows, the test follows.
