@@ -252,6 +252,10 @@ TEST_F(RbdTest, AKilledHelperIsAClearErrorAndTeardownCompletes) {
   EXPECT_NE(exec("a", "dd if=/dev/zero of=/data/y bs=4k count=1 conv=fsync 2>/dev/null; echo rc=$?"), "rc=0\n");
   removePod("a.yaml", "a");
   EXPECT_TRUE(waitFor([&] { return b_.leftovers().empty(); }, 15000)) << b_.leftovers().front();
+  // The dead helper's watch on the image lingers until Ceph drops it (osd_client_watch_timeout):
+  // the next pod is told so, retries, and runs once it is gone.
+  apply("b.yaml", "b", secret("ceph", cluster_->userKey()) + pod("b", image_));
+  ASSERT_TRUE(running("b", 60000)) << reason("b") << b_.boxctl({"events", "b"}).out;
 }
 
 // The OSD unreachable mid-write: EIO within the I/O bound (10 s here), then a clean teardown.
