@@ -5,6 +5,8 @@
 //   rm -rf       kill+rmdir      umount   delete link  delete map   rm files  umount+rm
 //                                 +rm     (the peer    elements               (emptyDir)
 //                                          goes too)
+//   a block volume (iscsi, rbd) is three steps there: blocksession ──► blockdevice ──► blockfs
+//   (logout / helper stop, detach, unmount; each shared by its users: reconcilers/block)
 //      ──► per container: cgroup, rootfs ──► shim (joins the pinned netns, or the host's for
 //                                                  hostNetwork)
 //                                                             │
