@@ -100,8 +100,9 @@ json Agent::podJson(const PodState& pod, bool detailed) {
                     {"state", state::toString(r.state)}};
         // The block chain: the device a LUN or image became, the filesystem and its mount.
         std::string detail;
-        if (r.params.contains("device") && r.params["device"].is_string())
-          detail = r.params["device"].get<std::string>();
+        for (const char* key : {"session", "device"}) {
+          if (r.params.contains(key) && r.params[key].is_string()) detail = r.params[key].get<std::string>();
+        }
         if (r.kind == "blockfs" && r.params.contains("mountPath")) {
           detail = r.params.value("fsType", "") + (detail.empty() ? "" : " on " + detail) + " at " +
                    r.params.value("mountPath", "") +

@@ -99,6 +99,8 @@ Status BlockSessionStep::apply() {
   if (!b.ok()) return b.error();
   return ctx_.registry.acquire(sessionRegKey(v_), {user_, v_.readOnly},
                                [&](const std::vector<BlockUser>&) -> Status {
+                                 if (ctx_.userspace != nullptr && endsWith(v_.backend, "-user"))
+                                   extra_["session"] = "boxd-blockd at " + ctx_.userspace->fuseMount(v_);
                                  auto open = (*b)->sessionOpen(v_);
                                  if (open.ok() && *open) return {};  // shared: join it
                                  auto creds = ctx_.credentials(v_);
