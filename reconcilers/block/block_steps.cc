@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <thread>
 
+#include "blockd/mountinfo.h"
 #include "common/hash.h"
 #include "common/util.h"
 #include "reconcilers/block/filesystem.h"
@@ -24,28 +25,18 @@ std::string sessionRegKey(const BlockVolume& v) { return "session " + v.sessionK
 std::string deviceRegKey(const BlockVolume& v) { return "device " + v.deviceKey; }
 std::string fsRegKey(const BlockVolume& v) { return "fs " + v.deviceKey; }
 
-// The FUSE connection behind a mount (the minor of its st_dev, from mountinfo: stat would fail
-// with ENOTCONN on a dead one).
-std::optional<std::string> fuseConnection(const std::string& mountDir) {
-  auto text = readFile("/proc/self/mountinfo");
-  if (!text.ok()) return std::nullopt;
-  for (const auto& line : split(*text, '\n')) {
-    auto f = split(line, ' ');
-    if (f.size() > 4 && f[4] == mountDir) return f[2].substr(f[2].find(':') + 1);
-  }
-  return std::nullopt;
-}
-
-void abortFuse(const std::string& conn) {
-  const std::string dir = "/sys/fs/fuse/connections";
-  if (::access((dir + "/" + conn).c_str(), F_OK) != 0)
-    (void)::mount("fusectl", dir.c_str(), "fusectl", 0, nullptr);
-  (void)writeFile(dir + "/" + conn + "/abort", "1");
+// The FUSE connection behind a mount (from mountinfo: stat fails with ENOTCONN on a dead one).
+std::optional<unsigned> fuseConnection(const std::string& mountDir) {
+  auto mounts = blockd::readMountInfo();
+  if (!mounts.ok()) return std::nullopt;
+  auto m = blockd::mountAt(*mounts, mountDir);
+  if (!m || !blockd::isFuse(*m)) return std::nullopt;
+  return m->minor;
 }
 
 // Runs fn; if it has not returned after ms, aborts the FUSE connection under the device so the
 // blocked I/O fails and fn can finish. The last resort against a wedged userspace path.
-Status withFuseWatchdog(const std::optional<std::string>& conn, int64_t ms,
+Status withFuseWatchdog(const std::optional<unsigned>& conn, int64_t ms,
                         const std::function<Status()>& fn) {
   if (!conn) return fn();
   std::mutex mu;
@@ -53,7 +44,8 @@ Status withFuseWatchdog(const std::optional<std::string>& conn, int64_t ms,
   bool done = false;
   std::thread dog([&] {
     std::unique_lock l(mu);
-    if (!cv.wait_for(l, std::chrono::milliseconds(ms), [&] { return done; })) abortFuse(*conn);
+    if (!cv.wait_for(l, std::chrono::milliseconds(ms), [&] { return done; }))
+      (void)blockd::abortFuseConnection(*conn);
   });
   Status st = fn();
   {
@@ -195,7 +187,7 @@ Status BlockFsStep::apply() {
 
 Status BlockFsStep::undo() {
   std::string target = mountPath();
-  std::optional<std::string> conn;
+  std::optional<unsigned> conn;
   if (ctx_.userspace != nullptr && endsWith(v_.backend, "-user"))
     conn = fuseConnection(ctx_.userspace->fuseMount(v_));
   return ctx_.registry.release(fsRegKey(v_), user_, [&]() -> Status {

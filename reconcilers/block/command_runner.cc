@@ -22,6 +22,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/spawn_setup.h"
 #include "common/fd.h"
 #include "common/util.h"
 
@@ -92,22 +93,6 @@ Result<Fd> inputPipe(const std::string& input) {
   }
   return std::move(p->read);
 }
-
-// posix_spawn attributes and file actions, released on every path.
-struct SpawnSetup {
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  SpawnSetup() {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-};
 
 Status prepare(SpawnSetup& s, int in, int out, int err) {
   sigset_t none, all;

@@ -15,6 +15,7 @@
 
 #include "common/fd.h"
 #include "common/hash.h"
+#include "blockd/mountinfo.h"
 #include "common/util.h"
 #include "reconcilers/block/loop_device.h"
 #include "reconcilers/cgroup/cgroups.h"
@@ -24,16 +25,10 @@ namespace boxd::reconcilers {
 namespace {
 
 bool fuseMounted(const std::string& dir) {
-  auto text = readFile("/proc/self/mountinfo");
-  if (!text.ok()) return false;
-  for (const auto& line : split(*text, '\n')) {
-    auto f = split(line, ' ');
-    if (f.size() < 9 || f[4] != dir) continue;
-    for (size_t i = 6; i + 1 < f.size(); ++i) {
-      if (f[i] == "-") return startsWith(f[i + 1], "fuse");
-    }
-  }
-  return false;
+  auto mounts = blockd::readMountInfo();
+  if (!mounts.ok()) return false;
+  auto m = blockd::mountAt(*mounts, dir);
+  return m && blockd::isFuse(*m);
 }
 
 struct HelperId {

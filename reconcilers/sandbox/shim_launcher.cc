@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "common/spawn_setup.h"
 #include "common/fd.h"
 #include "common/util.h"
 
@@ -29,22 +30,6 @@ std::vector<std::string> shimArgv(const ShimConfig& c) {
   }
   return argv;
 }
-
-// posix_spawn attributes and file actions, released on every path.
-struct SpawnSetup {
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  SpawnSetup() {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-};
 
 // stdin/stdout /dev/null, stderr the pipe; no inherited signal mask or ignored signals.
 Status prepareSpawn(SpawnSetup& s, int stderrFd) {
