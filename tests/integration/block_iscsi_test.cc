@@ -288,25 +288,13 @@ TEST_F(IscsiTest, TargetKilledMidWriteGivesEioWithinTheBoundAndTearsDown) {
   ASSERT_TRUE(tgt_.restart().ok());  // for TearDown's session check
 }
 
-// The plan's block steps (1-based), read from a real run: the plan grows, the test follows.
-std::vector<std::pair<int, std::string>> blockSteps(Boxd& b, const std::string& pod) {
-  std::vector<std::pair<int, std::string>> out;
-  auto j = nlohmann::json::parse(b.boxctl({"describe", pod, "-o", "json"}).out, nullptr, false);
-  if (!j.is_object()) return out;
-  for (const auto& r : j["resources"]) {
-    std::string kind = r.value("kind", "");
-    if (startsWith(kind, "block")) out.emplace_back(r.value("step", 0), kind);
-  }
-  return out;
-}
-
 // kill -9 of boxd at every attach step (before and after its apply) and at every detach step
 // (before and after its undo), then a restart: the journal finishes or undoes the half-done
 // work; the pod ends Running (or gone), and nothing is left: no helper, loop, mount, session.
 TEST_F(IscsiTest, Kill9AtEveryAttachAndDetachStepRecovers) {
   apply("a.yaml", "a", chapSecret() + iscsiPod("a", tgt_.portal(), {}));
   ASSERT_TRUE(running("a")) << b_.log();
-  auto steps = blockSteps(b_, "a");
+  auto steps = b_.planSteps("a", "block");
   ASSERT_EQ(steps.size(), 3u);
   removePod("a.yaml", "a");
   files_.clear();

@@ -292,11 +292,7 @@ TEST_F(RbdTest, Kill9AtEveryAttachAndDetachStepRecovers) {
   std::string text = secret("ceph", cluster_->userKey()) + pod("a", image_);
   apply("a.yaml", "a", text);
   ASSERT_TRUE(running("a")) << reason("a") << b_.log();
-  std::vector<std::pair<int, std::string>> steps;
-  auto j = nlohmann::json::parse(b_.boxctl({"describe", "a", "-o", "json"}).out, nullptr, false);
-  for (const auto& r : j["resources"]) {
-    if (startsWith(r.value("kind", ""), "block")) steps.emplace_back(r.value("step", 0), r.value("kind", ""));
-  }
+  auto steps = b_.planSteps("a", "block");
   ASSERT_EQ(steps.size(), 3u);
   b_.removeSpec("a.yaml");
   ASSERT_TRUE(b_.waitGone("a", 30000));

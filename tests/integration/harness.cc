@@ -284,6 +284,18 @@ bool Boxd::waitGone(const std::string& name, int timeoutMs) {
       timeoutMs);
 }
 
+std::vector<std::pair<int, std::string>> Boxd::planSteps(const std::string& pod,
+                                                         const std::string& prefix) {
+  std::vector<std::pair<int, std::string>> out;
+  auto j = nlohmann::json::parse(boxctl({"describe", pod, "-o", "json"}).out, nullptr, false);
+  if (!j.is_object() || !j.contains("resources")) return out;
+  for (const auto& r : j["resources"]) {
+    std::string kind = r.value("kind", "");
+    if (startsWith(kind, prefix)) out.emplace_back(r.value("step", 0), kind);
+  }
+  return out;
+}
+
 std::vector<std::string> Boxd::leftovers() {
   std::vector<std::string> out;
   for (const auto& m : mountsUnder(dir_.path())) out.push_back("mount " + m);

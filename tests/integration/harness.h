@@ -65,6 +65,10 @@ class Boxd {
   void removeSpec(const std::string& file);
   bool waitPhase(const std::string& name, const std::string& phase, int timeoutMs = 10000);
   bool waitGone(const std::string& name, int timeoutMs = 10000);
+  // The steps (1-based number, kind) of a pod's plan whose kind starts with prefix, read from
+  // `describe -o json`: tests follow the plan as it grows.
+  std::vector<std::pair<int, std::string>> planSteps(const std::string& pod,
+                                                     const std::string& prefix);
 
   // What this boxd left on the host (empty = nothing): mounts under its dirs, cgroup dirs
   // under its parent, processes whose command line names its run dir, links on its bridge,
