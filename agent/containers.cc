@@ -140,7 +140,8 @@ void describeExit(state::ContainerRecord& rec, const ContainerRuntime::Exit& exi
                   const specs::Container* spec, std::string& eventMessage) {
   const int code = rec.exitCode;
   rec.reason = code == 0 ? "Completed" : exit.oomKilled ? "OOMKilled" : "Error";
-  rec.message = exit.signal != 0 ? "killed by signal " + std::to_string(exit.signal) : "";
+  // A run that never started keeps the start error the caller put in the message.
+  if (exit.signal != 0) rec.message = "killed by signal " + std::to_string(exit.signal);
   eventMessage = "container " + rec.name + " exited with code " + std::to_string(code);
   if (!exit.oomKilled) return;
   std::string limit =
