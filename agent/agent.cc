@@ -48,6 +48,8 @@ Status Agent::start() {
                  faults_.failStep, faults_.crashStep, faults_.crashAfterApply ? " (after apply)" : "",
                  faults_.crashUndoKind, faults_.crashAfterUndo ? " (after undo)" : "");
   }
+  BOXD_TRY(
+      store_->setEventRetention({cfg_.eventsPerPod, cfg_.deletedPodEventsMs, cfg_.eventsMaxRows}));
   BOXD_TRY(setUpNetwork());
   BOXD_TRY(setUpBlock());
   recover();
@@ -226,7 +228,10 @@ void Agent::resync() {
       reconcile(podName);
     });
   }
-  logStoreError(store_->pruneEvents(200), "prune events");
+  for (auto& [name, pod] : pods_) {
+    if (pod->created && !pod->busy) checkPidsLimit(*pod);
+  }
+  logStoreError(store_->pruneEvents(nowMs()), "prune events");
 }
 
 // ---- specs ----------------------------------------------------------------------------------

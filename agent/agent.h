@@ -45,6 +45,7 @@ struct ContainerRuntime {
   // at once): applied when the reply arrives, so the order seen is start, then exit.
   struct Exit {
     int exitCode = 0, signal = 0;
+    bool oomKilled = false;
     int64_t finishedAtMs = 0;
   };
   std::optional<Exit> earlyExit;
@@ -65,6 +66,9 @@ struct PodState {
   // The pod has pod files (its plan had a "files" step): its containers get /etc/hosts,
   // resolv.conf and hostname. Set when it is planned, and from its journal after a restart.
   bool podFiles = false;
+  // Forks refused at the pod's pids limit, as last seen (pids.events): 0 for a pod created by
+  // this boxd, unknown (the first reading is the baseline) for one re-adopted after a restart.
+  std::optional<int64_t> pidsLimitHits;
 };
 
 class Agent {
@@ -107,8 +111,12 @@ class Agent {
   void startContainers(PodState& pod);
   bool dueToStart(PodState& pod, const specs::Container& spec, bool init);
   void startContainer(PodState& pod, const std::string& container);
-  void onContainerExit(const std::string& pod, const std::string& container, int exitCode,
-                       int signal, int64_t finishedAtMs);
+  void onContainerExit(const std::string& pod, const std::string& container,
+                       const ContainerRuntime::Exit& exit);
+  void onShimEvent(const std::string& pod, const nlohmann::json& ev);
+
+  // limits (pod_limits.cc)
+  void checkPidsLimit(PodState& pod);
   void refreshFromShim(const std::string& name);
   void applyShimState(PodState& pod, const nlohmann::json& containers);
   void updatePhase(PodState& pod);

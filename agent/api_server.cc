@@ -1,5 +1,6 @@
 #include "agent/api_server.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,67 +9,111 @@
 namespace boxd::agent {
 
 namespace {
-
 constexpr size_t kMaxRequest = 1 << 20;
+}  // namespace
 
-struct Client {
+// One connection: its pipe and its idle timer, freed when both handles are closed. The count of
+// connections served is given back at close, so a refused one never counts.
+struct ApiServer::Client {
   uv_pipe_t pipe{};
+  uv_timer_t timer{};
   std::string in;
   std::string out;
   uv_write_t write{};
   bool replied = false;
   bool closed = false;
+  int openHandles = 0;
+  int idleMs = 0;
+  ApiServer* server = nullptr;  // while this one counts as served, else null
+  ApiServer* owner = nullptr;   // until closed
+  std::list<Client*>::iterator idlePos;
+  bool idle = false;  // in server->idle_
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
-  ApiServer::Handler* handler = nullptr;
+  Handler* handler = nullptr;
 
+  // Gives back the slot (and the place among the idle) at once, before the close completes.
+  void release() {
+    notIdle();
+    if (server != nullptr) --server->connections_;
+    server = nullptr;
+  }
+  void notIdle() {
+    if (!idle) return;
+    server->idle_.erase(idlePos);
+    idle = false;
+  }
   void close() {
     if (closed) return;
     closed = true;
     *alive = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&pipe),
-             [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
+    if (owner != nullptr) owner->clients_.erase(this);
+    release();
+    auto done = [](uv_handle_t* h) {
+      auto* c = static_cast<Client*>(h->data);
+      if (--c->openHandles == 0) delete c;
+    };
+    uv_timer_stop(&timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), done);
+    uv_close(reinterpret_cast<uv_handle_t*>(&pipe), done);
   }
   void send(const nlohmann::json& reply) {
     if (closed || replied) return;
     replied = true;
+    notIdle();
+    uv_timer_stop(&timer);
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe));
     out = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     uv_buf_t buf = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
     write.data = this;
-    uv_write(&write, reinterpret_cast<uv_stream_t*>(&pipe), &buf, 1,
-             [](uv_write_t* w, int) { static_cast<Client*>(w->data)->close(); });
+    int rc = uv_write(&write, reinterpret_cast<uv_stream_t*>(&pipe), &buf, 1,
+                      [](uv_write_t* w, int) { static_cast<Client*>(w->data)->close(); });
+    if (rc != 0) return close();
+    // A peer that never reads a large reply does not hold its connection for ever either.
+    startTimer();
   }
+  // Before the reply: no complete request in time. After it: the reply not taken in time.
+  void startTimer() {
+    uv_timer_start(
+        &timer,
+        [](uv_timer_t* t) {
+          auto* c = static_cast<Client*>(t->data);
+          if (c->replied) return c->close();
+          c->send({{"ok", false}, {"error", "no complete request line in time; closing"}});
+        },
+        static_cast<uint64_t>(idleMs), 0);
+  }
+  void onRead(ssize_t n, const uv_buf_t* buf);
 };
 
-void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-  auto* c = static_cast<Client*>(s->data);
-  if (n > 0) c->in.append(buf->base, static_cast<size_t>(n));
+void ApiServer::Client::onRead(ssize_t n, const uv_buf_t* buf) {
+  if (n > 0) in.append(buf->base, static_cast<size_t>(n));
   delete[] buf->base;
   if (n < 0) {
-    if (!c->replied) c->close();
+    if (!replied) close();
     return;
   }
-  if (c->in.size() > kMaxRequest) return c->send({{"ok", false}, {"error", "request too large"}});
-  auto pos = c->in.find('\n');
-  if (pos == std::string::npos || c->replied) return;
-  uv_read_stop(s);
-  auto req = nlohmann::json::parse(c->in.substr(0, pos), nullptr, false);
+  if (in.size() > kMaxRequest) return send({{"ok", false}, {"error", "request too large"}});
+  auto pos = in.find('\n');
+  if (pos == std::string::npos || replied) return;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe));
+  uv_timer_stop(&timer);  // a request is in: the handler's time is its own
+  notIdle();
+  auto req = nlohmann::json::parse(in.substr(0, pos), nullptr, false);
   if (req.is_discarded() || !req.is_object())
-    return c->send({{"ok", false}, {"error", "malformed request"}});
-  std::weak_ptr<bool> alive = c->alive;
+    return send({{"ok", false}, {"error", "malformed request"}});
+  std::weak_ptr<bool> weak = alive;
   try {
-    (*c->handler)(req, [c, alive](nlohmann::json reply) {
-      if (auto a = alive.lock(); a && *a) c->send(reply);
+    (*handler)(req, [this, weak](nlohmann::json reply) {
+      if (auto a = weak.lock(); a && *a) send(reply);
     });
   } catch (const nlohmann::json::exception& e) {
     // A field of the wrong type ({"name": 7}): the request is bad, boxd is fine.
-    c->send({{"ok", false}, {"error", std::string("malformed request: ") + e.what()}});
+    send({{"ok", false}, {"error", std::string("malformed request: ") + e.what()}});
   }
 }
 
-}  // namespace
-
-ApiServer::ApiServer(uv_loop_t* loop, Handler handler)
-    : loop_(loop), handler_(std::move(handler)) {}
+ApiServer::ApiServer(uv_loop_t* loop, Handler handler, Limits limits)
+    : loop_(loop), handler_(std::move(handler)), limits_(limits) {}
 
 ApiServer::~ApiServer() { close(); }
 
@@ -91,6 +136,7 @@ Status ApiServer::listen(const std::string& path) {
 }
 
 void ApiServer::close() {
+  while (!clients_.empty()) (*clients_.begin())->close();
   if (server_ == nullptr) return;
   uv_close(reinterpret_cast<uv_handle_t*>(server_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
@@ -103,16 +149,38 @@ void ApiServer::onConnection(uv_stream_t* server, int status) {
   if (status < 0) return;
   auto* c = new Client;
   c->handler = &self->handler_;
+  c->owner = self;
+  self->clients_.insert(c);
   uv_pipe_init(self->loop_, &c->pipe, 0);
-  c->pipe.data = c;
+  uv_timer_init(self->loop_, &c->timer);
+  c->pipe.data = c->timer.data = c;
+  c->openHandles = 2;
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->pipe)) != 0) return c->close();
+  c->idleMs = self->limits_.idleTimeoutMs;
+  if (self->connections_ >= self->limits_.maxConnections) {
+    const std::string full =
+        "too many connections to boxd (" + std::to_string(self->limits_.maxConnections) + ")";
+    if (self->refused_++ % 100 == 0)
+      spdlog::warn("boxctl socket: {}; {} closed so far", full, self->refused_);
+    if (self->idle_.empty()) return c->send({{"ok", false}, {"error", full + "; try again"}});
+    Client* oldest = self->idle_.front();
+    oldest->release();
+    oldest->send({{"ok", false}, {"error", full + "; closing the oldest without a request"}});
+  }
+  c->server = self;
+  ++self->connections_;
+  c->idlePos = self->idle_.insert(self->idle_.end(), c);
+  c->idle = true;
+  c->startTimer();
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&c->pipe),
       [](uv_handle_t*, size_t suggested, uv_buf_t* b) {
         b->base = new char[suggested];
         b->len = suggested;
       },
-      onRead);
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+        static_cast<Client*>(s->data)->onRead(n, buf);
+      });
 }
 
 }  // namespace boxd::agent

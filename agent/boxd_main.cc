@@ -67,9 +67,11 @@ int main(int argc, char** argv) {
   agent::Agent agent(loop, cfg, std::move(*store), std::make_unique<reconcilers::RealMounter>(),
                      std::move(*cgroups));
   agent::ApiServer api(
-      loop, [&agent](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
+      loop,
+      [&agent](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
         agent.handleRequest(req, std::move(reply));
-      });
+      },
+      {cfg.apiMaxConnections, cfg.apiIdleTimeoutMs});
   Status st = agent.start();
   if (!st.ok()) return fail(st.error().message);
   st = api.listen(cfg.socketPath());

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -102,6 +103,53 @@ Status applyLogKey(Config& cfg, const std::string& key, const YAML::Node& v) {
   return {};
 }
 
+// Resource bounds of boxd itself and of pods (docs/security.md).
+Status applyBoundKey(Config& cfg, const std::string& key, const YAML::Node& v) {
+  auto within = [&](int64_t min, int64_t max) -> Result<int64_t> {
+    auto n = v.as<int64_t>();
+    if (n < min || n > max)
+      return makeError(key + " must be from " + std::to_string(min) + " to " + std::to_string(max));
+    return n;
+  };
+  auto seconds = [&](double max) -> Result<int64_t> {
+    double s = v.as<double>();
+    if (!(s > 0 && s <= max))
+      return makeError(key + " must be more than 0 and at most " +
+                       std::to_string(static_cast<int64_t>(max)));
+    return static_cast<int64_t>(s * 1000);
+  };
+  Result<int64_t> n = makeError("unknown key \"" + key + "\"");
+  if (key == "podPidsLimit") {
+    n = within(-1, 4194304);  // the kernel's pid_max ceiling
+    if (n.ok()) cfg.podPidsLimit = std::max<int64_t>(*n, 0);
+  } else if (key == "apiMaxConnections") {
+    n = within(1, 4096);
+    if (n.ok()) cfg.apiMaxConnections = static_cast<int>(*n);
+  } else if (key == "apiIdleTimeoutSeconds") {
+    n = seconds(3600);
+    if (n.ok()) cfg.apiIdleTimeoutMs = static_cast<int>(*n);
+  } else if (key == "eventsPerPod") {
+    n = within(1, 100000);
+    if (n.ok()) cfg.eventsPerPod = static_cast<int>(*n);
+  } else if (key == "deletedPodEventsSeconds") {
+    n = seconds(365.0 * 24 * 3600);
+    if (n.ok()) cfg.deletedPodEventsMs = *n;
+  } else if (key == "eventsMaxRows") {
+    n = within(100, 10000000);
+    if (n.ok()) cfg.eventsMaxRows = static_cast<int>(*n);
+  }
+  if (!n.ok()) return n.error();
+  return {};
+}
+
+bool isBoundKey(const std::string& key) {
+  for (const char* k : {"podPidsLimit", "apiMaxConnections", "apiIdleTimeoutSeconds",
+                        "eventsPerPod", "deletedPodEventsSeconds", "eventsMaxRows"}) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
 Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
   if (key == "specs")
     cfg.specsDir = v.as<std::string>();
@@ -121,6 +169,8 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     cfg.logLevel = v.as<std::string>();
   else if (key == "logMaxBytes" || key == "logMaxFiles")
     return applyLogKey(cfg, key, v);
+  else if (isBoundKey(key))
+    return applyBoundKey(cfg, key, v);
   else
     return makeError("unknown key \"" + key + "\"");
   return {};

@@ -48,6 +48,18 @@ struct Config {
   std::string logLevel = "info";
   int64_t logMaxBytes = 10 << 20;  // a container's log file is rotated past this size
   int logMaxFiles = 2;             // files kept per container run: the current + rotated ones
+  // pids.max of every pod's cgroup (fork bombs stay inside the pod). 0 = unlimited (the YAML
+  // takes 0 or -1). A node setting, as kubelet's podPidsLimit: a pod spec has no field for it.
+  int64_t podPidsLimit = 2048;
+  // boxctl's socket: connections open at once (more are refused with an error line) and how
+  // long a connection may stay without a complete request line.
+  int apiMaxConnections = 64;
+  int apiIdleTimeoutMs = 30000;
+  // Events kept: the newest eventsPerPod of each pod; those of a deleted pod for
+  // deletedPodEventsSeconds after its deletion; at most eventsMaxRows in all (oldest go first).
+  int eventsPerPod = 100;
+  int64_t deletedPodEventsMs = 3600 * 1000;
+  int eventsMaxRows = 10000;
   NetworkConfig network;
   BlockConfig block;
 
@@ -55,9 +67,11 @@ struct Config {
 };
 
 // Applies the YAML config file at path (keys: specs, stateDir, runDir, cgroupParent,
-// resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, logMaxBytes, logMaxFiles, a
-// network mapping with the fields of NetworkConfig, and a block mapping: iscsiBackend,
-// rbdBackend, connectTimeoutSeconds, ioTimeoutSeconds, helperBinary, initiatorName). Unknown keys are errors.
+// resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, logMaxBytes, logMaxFiles,
+// podPidsLimit, apiMaxConnections, apiIdleTimeoutSeconds, eventsPerPod, deletedPodEventsSeconds,
+// eventsMaxRows, a network mapping with the fields of NetworkConfig, and a block mapping:
+// iscsiBackend, rbdBackend, connectTimeoutSeconds, ioTimeoutSeconds, helperBinary, initiatorName).
+// Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.

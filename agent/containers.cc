@@ -96,6 +96,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   launch.mounts = containerMounts(pp, pod.spec, *spec, pod.podFiles);
   launch.logMaxBytes = cfg_.logMaxBytes;
   launch.logMaxFiles = cfg_.logMaxFiles;
+  launch.oomEventsFile = cgroups_->oomEventsFile(cp.cgroupRel);
   std::string socket = pp.socket;
   auto result = std::make_shared<Result<reconcilers::ContainerStatus>>(makeError("not started"));
   const std::string podName = pod.rec.name, uid = pod.rec.uid;
@@ -116,7 +117,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
           rt.earlyExit.reset();
           event(podName, "Warning", "Failed", result->error().message);
           rt.rec.message = result->error().message;
-          return onContainerExit(podName, name, 128, 0, nowMs());
+          return onContainerExit(podName, name, {128, 0, false, nowMs()});
         }
         rt.rec.state = "Running";
         rt.rec.reason = "";
@@ -127,35 +128,53 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
         saveContainer(p, rt);
         event(podName, "Normal", "Started",
               "started container " + name + " (pid " + std::to_string(rt.rec.pid) + ")");
-        if (auto early = std::exchange(rt.earlyExit, std::nullopt)) {
-          return onContainerExit(podName, name, early->exitCode, early->signal,
-                                 early->finishedAtMs);
-        }
+        if (auto early = std::exchange(rt.earlyExit, std::nullopt))
+          return onContainerExit(podName, name, *early);
         updatePhase(p);
       });
 }
 
-void Agent::onContainerExit(const std::string& podName, const std::string& name, int exitCode,
-                            int signal, int64_t finishedAtMs) {
+namespace {
+// kubelet's words for the reason a run ended, and the event saying so.
+void describeExit(state::ContainerRecord& rec, const ContainerRuntime::Exit& exit,
+                  const specs::Container* spec, std::string& eventMessage) {
+  const int code = rec.exitCode;
+  rec.reason = code == 0 ? "Completed" : exit.oomKilled ? "OOMKilled" : "Error";
+  // A run that never started keeps the start error the caller put in the message.
+  if (exit.signal != 0) rec.message = "killed by signal " + std::to_string(exit.signal);
+  eventMessage = "container " + rec.name + " exited with code " + std::to_string(code);
+  if (!exit.oomKilled) return;
+  std::string limit =
+      spec != nullptr && spec->resources.memoryLimitBytes
+          ? "its memory limit of " + std::to_string(*spec->resources.memoryLimitBytes) + " bytes"
+          : "the memory limit of its pod or of the host";
+  rec.message = "the OOM killer killed a process of the container: it reached " + limit;
+  eventMessage += ": " + rec.message;
+}
+}  // namespace
+
+void Agent::onContainerExit(const std::string& podName, const std::string& name,
+                            const ContainerRuntime::Exit& exit) {
   auto it = pods_.find(podName);
   if (it == pods_.end()) return;
   PodState& pod = *it->second;
   auto& c = pod.containers[name];
   if (pod.busy) return;  // being torn down: exits are expected
   if (c.starting) {
-    c.earlyExit = ContainerRuntime::Exit{exitCode, signal, finishedAtMs};
+    c.earlyExit = exit;
     return;
   }
-  int code = signal != 0 ? 128 + signal : exitCode;
-  int64_t ranMs = c.rec.startedAtMs > 0 ? finishedAtMs - c.rec.startedAtMs : 0;
+  int code = exit.signal != 0 ? 128 + exit.signal : exit.exitCode;
+  int64_t ranMs = c.rec.startedAtMs > 0 ? exit.finishedAtMs - c.rec.startedAtMs : 0;
   c.rec.state = "Terminated";
+  c.rec.name = name;
   c.rec.exitCode = code;
   c.rec.pid = 0;
-  c.rec.finishedAtMs = finishedAtMs;
-  c.rec.reason = code == 0 ? "Completed" : "Error";
-  if (signal != 0) c.rec.message = "killed by signal " + std::to_string(signal);
-  event(podName, code == 0 ? "Normal" : "Warning", c.rec.reason,
-        "container " + name + " exited with code " + std::to_string(code));
+  c.rec.finishedAtMs = exit.finishedAtMs;
+  std::string message;
+  describeExit(c.rec, exit, findContainer(pod.spec, name), message);
+  event(podName, code == 0 ? "Normal" : "Warning", c.rec.reason, message);
+  checkPidsLimit(pod);
   const bool init = isInitContainer(pod.spec, name);
   if (shouldRestart(pod.spec.restartPolicy, code, init)) {
     if (ranMs > kBackoffResetMs) c.backoffMs = 0;
@@ -236,12 +255,7 @@ void Agent::watchShim(PodState& pod) {
   const std::string name = pod.rec.name, uid = pod.rec.uid;
   std::string socket = podPaths(cfg_.paths, name, uid).socket;
   pod.watch = std::make_unique<ShimWatch>(
-      loop_, socket,
-      [this, name](const nlohmann::json& ev) {
-        if (ev.value("event", "") != "exit") return;
-        onContainerExit(name, ev.value("name", ""), ev.value("exitCode", 0), ev.value("signal", 0),
-                        ev.value("finishedAtMs", nowMs()));
-      },
+      loop_, socket, [this, name](const nlohmann::json& ev) { onShimEvent(name, ev); },
       [this, name, uid](const std::string& why) {
         auto it = pods_.find(name);
         if (it == pods_.end() || it->second->rec.uid != uid || it->second->busy) return;
@@ -253,6 +267,31 @@ void Agent::watchShim(PodState& pod) {
         dispatcher_.post([this, name] { reconcile(name); });
       });
   refreshFromShim(name);
+}
+
+// Exits, and stops as they happen. A stop is told while the pod is torn down too: that is when
+// it happens, and a container that ignores SIGTERM is killed without a word otherwise.
+void Agent::onShimEvent(const std::string& name, const nlohmann::json& ev) {
+  const std::string kind = ev.value("event", "");
+  if (kind == "exit") {
+    auto exit = reconcilers::shimproto::exitEventFromJson(ev);
+    if (!exit.ok()) return;  // a malformed event: resync re-reads the shim's state
+    return onContainerExit(name, exit->name,
+                           {exit->exitCode, exit->signal, exit->oomKilled, exit->finishedAtMs});
+  }
+  auto stop = reconcilers::shimproto::stopEventFromJson(ev);
+  if (!stop.ok()) return;
+  const std::string grace = std::to_string(stop->graceSeconds) + " s";
+  if (stop->kind == "stopping") {
+    event(name, "Normal", "Killing",
+          "Stopping container " + stop->name + " (SIGTERM, grace period " + grace + ")");
+  } else if (stop->graceSeconds > 0) {
+    event(name, "Warning", "Killing",
+          "Container " + stop->name + " did not stop within its grace period of " + grace +
+              " after SIGTERM; killing it with SIGKILL");
+  } else {
+    event(name, "Normal", "Killing", "Killing container " + stop->name + " with SIGKILL");
+  }
 }
 
 void Agent::refreshFromShim(const std::string& name) {
@@ -282,7 +321,7 @@ void Agent::refreshFromShim(const std::string& name) {
               saveContainer(live, c->second);
             }
           } else if (c->second.rec.state == "Running" && c->second.rec.pid == st.pid) {
-            onContainerExit(name, st.name, st.exitCode, st.signal, st.finishedAtMs);
+            onContainerExit(name, st.name, {st.exitCode, st.signal, st.oomKilled, st.finishedAtMs});
           }
         }
         // A container recorded Running that its shim never started (boxd died

@@ -70,7 +70,8 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
   auto net = podNetwork(pod);
   if (!net.ok()) return createFailed(name, net.error(), {});
   pod.podFiles = net->enabled;
-  auto plan = planPod(cfg_.paths, *cgroups_, pod.spec, pod.rec.uid, lowers, *net, blockPlan_);
+  auto plan = planPod(cfg_.paths, *cgroups_, pod.spec, pod.rec.uid, lowers, *net, blockPlan_,
+                      cfg_.podPidsLimit);
   const size_t steps = plan.size();
   runner_.create(name, uid, std::move(plan), [this, name, uid, steps](Status st, Status undone) {
     if (st.ok()) return created(name, uid, steps);
@@ -135,6 +136,7 @@ void Agent::created(const std::string& name, const std::string& uid, size_t step
   pod.busy = false;
   pod.created = true;
   pod.retryBackoffMs = 0;
+  pod.pidsLimitHits = 0;  // a fresh pod cgroup
   event(name, "Normal", "Created", "pod sandbox ready (" + std::to_string(steps) + " steps)");
   watchShim(pod);
   startContainers(pod);
@@ -178,7 +180,8 @@ void Agent::beginTeardown(PodState& pod) {
   const std::string name = pod.rec.name;
   pod.busy = true;
   pod.dirty = false;
-  pod.watch.reset();
+  // The shim watch stays until the pod is gone: it tells each container's stop (the Killing
+  // events); exits and a lost shim are ignored while the pod is busy.
   pod.retryTimer.reset();
   for (auto& [cname, c] : pod.containers) c.restartTimer.reset();
   setPhase(pod, "Terminating", "", "");
@@ -187,6 +190,7 @@ void Agent::beginTeardown(PodState& pod) {
     if (it == pods_.end()) return;
     PodState& p = *it->second;
     if (!st.ok()) {
+      p.watch.reset();  // nothing of a half torn-down pod is restarted on its events
       p.busy = false;
       p.needsTeardown = true;
       setPhase(p, "Terminating", "TeardownFailed", st.error().message);

@@ -46,7 +46,7 @@ static void addSum(std::optional<int64_t>& total, const std::optional<int64_t>& 
   total = total.value_or(0) + *v;
 }
 
-reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod) {
+reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod, int64_t pidsLimit) {
   reconcilers::CgroupLimits l;
   bool allMem = true, allCpu = true;
   for (const auto& c : pod.containers) {
@@ -55,6 +55,7 @@ reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod) {
   }
   if (!allMem) l.memoryBytes.reset();
   if (!allCpu) l.cpuLimitMilli.reset();
+  if (pidsLimit > 0) l.pidsMax = pidsLimit;
   return l;
 }
 
@@ -219,14 +220,14 @@ bool mountedOver(const specs::Container& c, const std::string& path) {
 std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
                                  const std::string& uid,
-                                 const std::vector<std::string>& imageRootfs,
-                                 const PodNetwork& net, const BlockPlan& block) {
+                                 const std::vector<std::string>& imageRootfs, const PodNetwork& net,
+                                 const BlockPlan& block, int64_t podPidsLimit) {
   PodPaths pp = podPaths(paths, pod.name, uid);
   std::vector<PlannedStep> plan;
   plan.push_back({"poddir", {{"path", pp.dir}}});
-  plan.push_back(
-      {"cgroup",
-       {{"rel", pp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(podLimits(pod))}}});
+  plan.push_back({"cgroup",
+                  {{"rel", pp.cgroupRel},
+                   {"limits", reconcilers::cgroupLimitsToJson(podLimits(pod, podPidsLimit))}}});
   if (net.enabled) planNetwork(plan, pp, pod, net);
   for (const auto& v : pod.volumes) {
     if (v.isBlock())

@@ -88,12 +88,14 @@ PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name, cons
 ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string& name,
                               const std::string& uid, const std::string& container);
 
-// imageRootfs: one lower dir per container, in allContainers() order.
+// imageRootfs: one lower dir per container, in allContainers() order. podPidsLimit: the pod
+// cgroup's pids.max (the config's podPidsLimit; 0 = none).
 std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
                                  const std::string& uid,
                                  const std::vector<std::string>& imageRootfs,
-                                 const PodNetwork& net = {}, const BlockPlan& block = {});
+                                 const PodNetwork& net = {}, const BlockPlan& block = {},
+                                 int64_t podPidsLimit = 0);
 
 // The attach description of an iscsi or rbd volume. Keys: a session per target (IQN, initiator
 // name, interface) or image; a device per LUN (by IQN, whatever portals name it) or image.
@@ -114,8 +116,10 @@ std::vector<reconcilers::ContainerMount> containerMounts(const PodPaths& pp,
                                                          const specs::PodSpec& pod,
                                                          const specs::Container& c, bool podFiles);
 
-// Pod-level limits: the sum over containers when every container sets one (as kubelet does).
-reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod);
+// Pod-level limits: the sum over containers when every container sets one (as kubelet does),
+// and pidsLimit (> 0) as pids.max: like kubelet's podPidsLimit, a node setting, since a pod spec
+// has no field for it.
+reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod, int64_t pidsLimit = 0);
 reconcilers::CgroupLimits containerLimits(const specs::Container& c);
 
 // Init containers first, in order, then the containers: the order of the plan's rootfs steps.

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <optional>
@@ -262,6 +263,20 @@ bool startsWith(std::string_view s, std::string_view prefix) {
 }
 bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::optional<int64_t> keyedValue(std::string_view content, std::string_view key) {
+  for (const auto& line : split(content, '\n')) {
+    auto sp = line.find(' ');
+    if (sp == std::string::npos || std::string_view(line).substr(0, sp) != key) continue;
+    std::string value = trim(std::string_view(line).substr(sp + 1));
+    if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos) return {};
+    errno = 0;
+    long long v = std::strtoll(value.c_str(), nullptr, 10);
+    if (errno != 0) return {};
+    return static_cast<int64_t>(v);
+  }
+  return {};
 }
 
 }  // namespace boxd

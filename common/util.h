@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,5 +47,9 @@ std::vector<std::string> split(std::string_view s, char sep);
 std::string trim(std::string_view s);
 bool startsWith(std::string_view s, std::string_view prefix);
 bool endsWith(std::string_view s, std::string_view suffix);
+
+// The value of `key` in a flat keyed file ("key value" per line, as cgroupfs' memory.events,
+// memory.oom_control, pids.events); nullopt when the key is absent or its value not a number.
+std::optional<int64_t> keyedValue(std::string_view content, std::string_view key);
 
 }  // namespace boxd

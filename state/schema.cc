@@ -10,7 +10,7 @@ namespace boxd::state {
 namespace {
 
 // Version N is kMigrations[N-1]. To change the schema, append a step; never edit a shipped one.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: initial schema.
     R"sql(
       PRAGMA application_id = 1651472484;
@@ -84,6 +84,17 @@ constexpr std::array<const char*, 2> kMigrations = {
         pod             TEXT NOT NULL,
         allocated_at_ms INTEGER NOT NULL
       );
+    )sql",
+    // 3: events stay bounded. A deleted pod leaves a tombstone; its events go some time after.
+    // Pods deleted before this version are given one at their last event.
+    R"sql(
+      CREATE TABLE deleted_pods (
+        pod           TEXT PRIMARY KEY NOT NULL,
+        deleted_at_ms INTEGER NOT NULL
+      );
+      INSERT INTO deleted_pods (pod, deleted_at_ms)
+        SELECT pod, max(time_ms) FROM events
+        WHERE pod <> '' AND pod NOT IN (SELECT name FROM pods) GROUP BY pod;
     )sql",
 };
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/util.h"
+#include "state/event_sql.h"
 
 namespace boxd::state {
 
@@ -75,9 +76,6 @@ constexpr const char* kEventsAll = "SELECT * FROM (SELECT " BOXD_EVENT_COLUMNS
 constexpr const char* kEventsOfPod =
     "SELECT * FROM (SELECT " BOXD_EVENT_COLUMNS
     " FROM events WHERE pod = ?2 ORDER BY id DESC LIMIT ?1) ORDER BY id";
-constexpr const char* kPruneEvents =
-    "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER"
-    " (PARTITION BY pod ORDER BY id DESC) AS newer FROM events) WHERE newer > ?1)";
 #undef BOXD_EVENT_COLUMNS
 
 #define BOXD_IMAGE_COLUMNS "name, tag, id, size_bytes, created_at_ms"
@@ -232,7 +230,10 @@ class SqliteStore final : public Store {
     return transaction([&]() -> Status {
       BOXD_TRY(runWithName(kDeleteContainers, "delete containers of pod ", name));
       BOXD_TRY(runWithName(kJournalDeletePod, "delete journal of pod ", name));
-      return runWithName(kDeletePod, "delete pod ", name);
+      BOXD_TRY(runWithName(kDeletePod, "delete pod ", name));
+      auto q = db_->query(event_sql::kTombstone, "remember the deletion of pod " + name);
+      if (!q.ok()) return q.error();
+      return q->bind(name, nowMs()).run();
     });
   }
 
@@ -276,10 +277,18 @@ class SqliteStore final : public Store {
   }
 
   Result<int64_t> appendEvent(const EventRecord& e) override {
-    auto q = db_->query(kAppendEvent, "append event " + e.reason + " for pod " + e.pod);
-    if (!q.ok()) return q.error();
-    BOXD_TRY(q->bind(e.timeMs, e.pod, e.type, e.reason, e.message).run());
-    return db_->lastInsertRowid();
+    int64_t id = 0;
+    Status st = transaction([&]() -> Status {
+      auto q = db_->query(kAppendEvent, "append event " + e.reason + " for pod " + e.pod);
+      if (!q.ok()) return q.error();
+      BOXD_TRY(q->bind(e.timeMs, e.pod, e.type, e.reason, e.message).run());
+      id = db_->lastInsertRowid();
+      auto trim = db_->query(event_sql::kTrimPod, "drop old events of pod " + e.pod);
+      if (!trim.ok()) return trim.error();
+      return trim->bind(e.pod, retention_.perPod).run();
+    });
+    if (!st.ok()) return st.error();
+    return id;
   }
 
   Result<std::vector<EventRecord>> events(const std::string& pod, int limit) override {
@@ -295,11 +304,25 @@ class SqliteStore final : public Store {
     return collect<EventRecord>(*q, eventFromRow);
   }
 
-  Status pruneEvents(int keepPerPod) override {
-    if (keepPerPod < 0) return db_->error("prune events", "keepPerPod must not be negative");
-    auto q = db_->query(kPruneEvents, "prune events");
-    if (!q.ok()) return q.error();
-    return q->bind(keepPerPod).run();
+  Status pruneEvents(int64_t nowMs) override {
+    const int64_t deletedBefore = nowMs - retention_.deletedPodMs;
+    return transaction([&]() -> Status {
+      for (const char* sqlText : {event_sql::kDropDeleted, event_sql::kDropTombstones}) {
+        auto q = db_->query(sqlText, "drop the events of deleted pods");
+        if (!q.ok()) return q.error();
+        BOXD_TRY(q->bind(deletedBefore).run());
+      }
+      auto cap = db_->query(event_sql::kCap, "drop the oldest events");
+      if (!cap.ok()) return cap.error();
+      return cap->bind(retention_.maxRows).run();
+    });
+  }
+
+  Status setEventRetention(const EventRetention& r) override {
+    if (r.perPod < 1 || r.maxRows < 1 || r.deletedPodMs < 0)
+      return db_->error("set event retention", "limits must be positive");
+    retention_ = r;
+    return okStatus();
   }
 
   Result<std::vector<ImageRecord>> listImages() override {
@@ -359,6 +382,7 @@ class SqliteStore final : public Store {
   // writer lock is still held.
   std::optional<WriterLock> lock_;
   std::unique_ptr<sql::Database> db_;
+  EventRetention retention_;
 };
 
 // SAVEPOINT rather than BEGIN, so transactions nest: deletePod inside a caller's transaction,

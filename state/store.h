@@ -85,11 +85,18 @@ struct AddressRecord {
   int64_t allocatedAtMs = 0;
 };
 
+// How many events are kept (docs/security.md: a churn of pods must not grow the database).
+struct EventRetention {
+  int perPod = 100;  // the newest of each pod (agent-wide events count as one pod)
+  int64_t deletedPodMs = int64_t{3600} * 1000;  // a deleted pod's events, this long after
+  int maxRows = 10000;                          // in all; the oldest go first
+};
+
 enum class OpenMode { ReadWrite, ReadOnly };
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens (creating and migrating in ReadWrite mode) the database at path. Fails with a clear
   // message for a corrupt file, a schema newer than kSchemaVersion, or a locked database.
@@ -111,7 +118,8 @@ class Store {
   virtual Result<std::vector<PodRecord>> listPods() = 0;
   virtual Result<std::optional<PodRecord>> getPod(const std::string& name) = 0;
   virtual Status upsertPod(const PodRecord& pod) = 0;
-  // Deletes the pod with its containers and journal rows (events are kept, pruned by age).
+  // Deletes the pod with its containers and journal rows. Its events are kept for
+  // EventRetention::deletedPodMs (see pruneEvents).
   virtual Status deletePod(const std::string& name) = 0;
 
   // Journal: intent is durable (against a crash of boxd) before the caller touches the host.
@@ -130,12 +138,17 @@ class Store {
   virtual Status upsertContainer(const ContainerRecord& c) = 0;
   virtual Status deleteContainers(const std::string& pod) = 0;
 
+  // Appends, then drops the pod's oldest events beyond EventRetention::perPod (by index: the
+  // cost does not grow with the table).
   virtual Result<int64_t> appendEvent(const EventRecord& e) = 0;
   // The newest events (by append order), returned oldest first; pod empty = all pods, agent-wide
   // events included. At most limit rows (limit < 0: no limit).
   virtual Result<std::vector<EventRecord>> events(const std::string& pod, int limit) = 0;
-  // Keeps the newest keepPerPod events of each pod (agent-wide events count as one pod).
-  virtual Status pruneEvents(int keepPerPod) = 0;
+  // Drops the events of pods deleted more than EventRetention::deletedPodMs before nowMs (and
+  // not created again), then the oldest beyond EventRetention::maxRows. No full-table scan.
+  virtual Status pruneEvents(int64_t nowMs) = 0;
+  // Applies from the next append or prune; the defaults until called. Refuses values below 1.
+  virtual Status setEventRetention(const EventRetention& r) = 0;
 
   virtual Result<std::vector<ImageRecord>> listImages() = 0;
   virtual Result<std::optional<ImageRecord>> getImage(const std::string& name,

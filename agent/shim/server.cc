@@ -40,6 +40,15 @@ Status epollAdd(int epfd, int fd, uint64_t id, uint32_t events) {
   return {};
 }
 
+// The OOM kill count in a cgroup's memory events file; nullopt when it cannot be read (no
+// memory controller, a kernel before 4.13 on v1).
+std::optional<int64_t> oomKills(const std::string& file) {
+  if (file.empty()) return std::nullopt;
+  auto content = readFile(file);
+  if (!content.ok()) return std::nullopt;
+  return keyedValue(*content, "oom_kill");
+}
+
 // Copies what the pipe holds (up to budget) and reports a new write failure once; true at EOF.
 bool pumpLog(LogWriter& w, const std::string& container, size_t budget) {
   LogWriter::Pumped p = w.pump(budget);
@@ -282,6 +291,7 @@ json Server::doStart(const json& req) {
     return proto::errorReply("container \"" + launch->name + "\" is already running");
   bool restarted = existing != containers_.end();
   if (restarted) drainLog(existing->second.logId, true);  // the last run's file is complete
+  std::optional<int64_t> oomBefore = oomKills(launch->oomEventsFile);
   auto started = startContainer(*launch, opts_.hostname);
   if (!started.ok()) {
     shimLog("start %s: %s", launch->name.c_str(), started.error().message.c_str());
@@ -292,6 +302,8 @@ json Server::doStart(const json& req) {
   c.status.pid = started->pid;
   c.status.running = true;
   c.status.startedAtMs = started->startedAtMs;
+  c.oomEventsFile = launch->oomEventsFile;
+  c.oomKillsAtStart = oomBefore;
   if (Status st = attachLog(c, *launch, std::move(started->output), restarted); !st.ok()) {
     ::kill(started->pid, SIGKILL);  // our child, in no table yet: reap() collects it
     shimLog("start %s: %s", launch->name.c_str(), st.error().message.c_str());
@@ -387,12 +399,19 @@ void Server::beginStop(Container& c, int graceSeconds) {
   if (!c.status.running) return;
   pid_t pid = c.status.pid;  // our unreaped child: the pid cannot have been recycled
   if (graceSeconds <= 0) {
+    shimLog("killing %s (no grace period)", c.status.name.c_str());
+    publish(proto::stopEventToJson({"killing", c.status.name, 0}));
     ::kill(pid, SIGKILL);
     c.killAtMs = 0;
     return;
   }
-  ::kill(pid, SIGTERM);
   int64_t deadline = monotonicMs() + int64_t{graceSeconds} * 1000;
+  if (c.killAtMs == 0) {
+    shimLog("stopping %s: SIGTERM, grace period %d s", c.status.name.c_str(), graceSeconds);
+    publish(proto::stopEventToJson({"stopping", c.status.name, graceSeconds}));
+  }
+  ::kill(pid, SIGTERM);
+  if (c.killAtMs == 0 || deadline < c.killAtMs) c.graceSeconds = graceSeconds;
   c.killAtMs = c.killAtMs == 0 ? deadline : std::min(c.killAtMs, deadline);
 }
 
@@ -439,18 +458,27 @@ void Server::onExit(Container& c, int waitStatus) {
     c.status.signal = 0;
     c.status.exitCode = WEXITSTATUS(waitStatus);
   }
-  shimLog("%s (pid %d) exited: code %d signal %d", c.status.name.c_str(), c.status.pid,
-          c.status.exitCode, c.status.signal);
-  reconcilers::ExitEvent ev{c.status.name, c.status.exitCode, c.status.signal,
+  // The OOM killer may have killed the main process or one of its children (a shell then
+  // exits 137): either way the run failed for want of memory, as kubelet reports it.
+  std::optional<int64_t> oomAfter =
+      c.status.exitCode != 0 ? oomKills(c.oomEventsFile) : std::nullopt;
+  c.status.oomKilled = oomAfter && c.oomKillsAtStart && *oomAfter > *c.oomKillsAtStart;
+  shimLog("%s (pid %d) exited: code %d signal %d%s", c.status.name.c_str(), c.status.pid,
+          c.status.exitCode, c.status.signal, c.status.oomKilled ? " (OOM killed)" : "");
+  reconcilers::ExitEvent ev{c.status.name, c.status.exitCode, c.status.signal, c.status.oomKilled,
                             c.status.finishedAtMs};
+  publish(proto::exitEventToJson(ev));
+  std::vector<uint64_t> waiters = std::move(c.stopWaiters);
+  c.stopWaiters.clear();
+  for (uint64_t id : waiters) release(id, proto::okReply());
+}
+
+void Server::publish(const json& event) {
   std::vector<uint64_t> subscribers;
   for (const auto& [id, conn] : conns_) {
     if (conn.subscriber) subscribers.push_back(id);
   }
-  for (uint64_t id : subscribers) reply(id, proto::exitEventToJson(ev));
-  std::vector<uint64_t> waiters = std::move(c.stopWaiters);
-  c.stopWaiters.clear();
-  for (uint64_t id : waiters) release(id, proto::okReply());
+  for (uint64_t id : subscribers) reply(id, event);
 }
 
 void Server::fireTimers() {
@@ -466,7 +494,9 @@ void Server::fireTimers() {
   }
   for (auto& [name, c] : containers_) {
     if (c.status.running && c.killAtMs != 0 && now >= c.killAtMs) {
-      shimLog("%s did not stop within its grace period, killing", name.c_str());
+      shimLog("%s did not stop within its grace period of %d s, killing it with SIGKILL",
+              name.c_str(), c.graceSeconds);
+      publish(proto::stopEventToJson({"killing", name, c.graceSeconds}));
       ::kill(c.status.pid, SIGKILL);
       c.killAtMs = 0;
     }

@@ -11,6 +11,11 @@
 // drained before the exit is reported, so its last output is in the file by then; a pipe that
 // something else still holds open is read for kLogLingerMs more, then closed.
 //
+// Stopping a container is told to subscribers as it happens ("stopping" at SIGTERM, "killing"
+// when the grace period ran out), so boxd can say why a container died. A run that exits
+// non-zero after the OOM kill count of its cgroup (ContainerLaunch::oomEventsFile) grew is
+// reported oomKilled: the count is read before the run starts and again when it exits.
+//
 // SIGTERM/SIGINT to the shim: the same as {"op":"shutdown","graceSeconds":<--term-grace>}
 // (default 10 s): containers get SIGTERM, then SIGKILL after the grace, then socket and pidfile
 // are removed and the shim exits 0. A second SIGTERM/SIGINT kills the containers at once.
@@ -23,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +61,9 @@ class Server {
   struct Container {
     reconcilers::ContainerStatus status;
     int64_t killAtMs = 0;  // monotonic SIGKILL deadline of a graceful stop, 0 = none
+    int graceSeconds = 0;  // of the stop in progress, for the "killing" event
+    std::string oomEventsFile;
+    std::optional<int64_t> oomKillsAtStart;  // the cgroup's count before this run started
     std::vector<uint64_t> stopWaiters;
     uint64_t logId = 0;  // its run's output in logs_ (gone once drained)
   };
@@ -86,6 +95,7 @@ class Server {
   void stopAll(int graceSeconds);
   void reap();
   void onExit(Container& c, int waitStatus);
+  void publish(const nlohmann::json& event);  // to every subscriber
   void fireTimers();
   int nextTimeoutMs() const;
   void maybeFinishShutdown();

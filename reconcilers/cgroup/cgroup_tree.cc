@@ -134,6 +134,29 @@ Status killUntilEmpty(const std::function<Result<std::vector<pid_t>>()>& listPid
   }
 }
 
+Result<std::optional<int64_t>> readPidsEvents(CgroupFs& fs, const std::string& path) {
+  if (!fs.fileExists(path)) return std::optional<int64_t>();
+  auto content = fs.read(path);
+  if (!content.ok()) return content.error().wrap("read forks refused at the pids limit");
+  auto hits = keyedValue(*content, "max");
+  if (!hits) return makeError("read " + path + ": no \"max\" count in it", EINVAL);
+  return hits;
+}
+
+Result<std::optional<int64_t>> sumPidsEvents(CgroupFs& fs, const std::string& dir) {
+  auto own = readPidsEvents(fs, dir + "/pids.events");
+  if (!own.ok() || !*own) return own;
+  auto children = fs.childDirs(dir);
+  if (!children.ok()) return children.error().wrap("read forks refused at the pids limit");
+  int64_t total = **own;
+  for (const auto& child : *children) {
+    auto sub = sumPidsEvents(fs, dir + "/" + child);
+    if (!sub.ok()) return sub.error();
+    total += sub->value_or(0);
+  }
+  return std::optional<int64_t>(total);
+}
+
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;

@@ -3,7 +3,9 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,13 @@ Result<std::vector<pid_t>> treePids(CgroupFs& fs, const std::string& dir);
 // Refuses (without killing anything) when the calling process itself is listed.
 Status killUntilEmpty(const std::function<Result<std::vector<pid_t>>()>& listPids, int timeoutMs,
                       const std::string& what);
+
+// The "max" count of a pids.events file (forks refused at the limit); an absent file (a kernel
+// without it) is nullopt, not an error.
+Result<std::optional<int64_t>> readPidsEvents(CgroupFs& fs, const std::string& path);
+// The "max" counts of dir's pids.events and its descendants', summed: on v1 a cgroup counts the
+// forks refused to its own processes, whichever ancestor's limit refused them.
+Result<std::optional<int64_t>> sumPidsEvents(CgroupFs& fs, const std::string& dir);
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 

@@ -42,6 +42,13 @@ class Cgroups {
   virtual std::vector<std::string> dirs(const std::string& rel) const = 0;
   // Wanted controllers this host does not offer (skipped by create), for `boxctl describe`.
   virtual std::vector<std::string> missingControllers() const { return {}; }
+  // How many forks were refused in this cgroup's subtree at a pids limit ("max" in pids.events:
+  // v2 counts them where the limit is, v1 where the fork was, so v1 sums the subtree). nullopt
+  // without a pids controller or a kernel without the file.
+  virtual Result<std::optional<int64_t>> pidsLimitHits(const std::string& rel) = 0;
+  // The memory controller's file of this cgroup that counts OOM kills in an "oom_kill N" line
+  // (v1 memory.oom_control, kernel >= 4.13; v2 memory.events); empty without a memory controller.
+  virtual std::string oomEventsFile(const std::string& rel) const = 0;
 };
 
 }  // namespace boxd::reconcilers

@@ -90,6 +90,16 @@ class CgroupsV1 : public Cgroups {
 
   std::vector<std::string> missingControllers() const override { return missing_; }
 
+  Result<std::optional<int64_t>> pidsLimitHits(const std::string& rel) override {
+    BOXD_TRY(checkRel(rel));
+    if (!has("pids")) return std::optional<int64_t>();
+    return sumPidsEvents(*fs_, dir("pids", rel));
+  }
+
+  std::string oomEventsFile(const std::string& rel) const override {
+    return has("memory") ? dir("memory", rel) + "/memory.oom_control" : "";
+  }
+
  private:
   std::string dir(const std::string& controller, const std::string& rel) const {
     return root_ + "/" + controller + "/" + rel;

@@ -82,6 +82,17 @@ class CgroupsV2 : public Cgroups {
   std::vector<std::string> dirs(const std::string& rel) const override { return {dir(rel)}; }
   std::vector<std::string> missingControllers() const override { return missing_; }
 
+  Result<std::optional<int64_t>> pidsLimitHits(const std::string& rel) override {
+    BOXD_TRY(checkRel(rel));
+    if (!has("pids")) return std::optional<int64_t>();
+    // Hierarchical on v2: the count of a cgroup includes the refusals of its limit below it.
+    return readPidsEvents(*fs_, dir(rel) + "/pids.events");
+  }
+
+  std::string oomEventsFile(const std::string& rel) const override {
+    return has("memory") ? dir(rel) + "/memory.events" : "";
+  }
+
  private:
   std::string dir(const std::string& rel) const { return root_ + "/" + rel; }
   bool has(const std::string& c) const { return contains(enabled_, c); }

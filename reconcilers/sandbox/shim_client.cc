@@ -80,12 +80,17 @@ Result<json> parseReply(const std::string& line) {
 
 }  // namespace
 
+// Stop events (stopping, killing) come on the same stream; next() is about exits only.
 Result<ExitEvent> ShimSubscription::next(int timeoutMs) {
-  std::string line;
-  BOXD_TRY(readLine(fd_.get(), &buffer_, &line, monotonicMs() + timeoutMs, "shim subscription"));
-  auto j = proto::parseObject(line);
-  if (!j.ok()) return j.error();
-  return proto::exitEventFromJson(*j);
+  const int64_t deadline = monotonicMs() + timeoutMs;
+  for (;;) {
+    std::string line;
+    BOXD_TRY(readLine(fd_.get(), &buffer_, &line, deadline, "shim subscription"));
+    auto j = proto::parseObject(line);
+    if (!j.ok()) return j.error();
+    if (proto::stopEventFromJson(*j).ok()) continue;
+    return proto::exitEventFromJson(*j);
+  }
 }
 
 ShimClient::ShimClient(std::string socketPath, int timeoutMs)

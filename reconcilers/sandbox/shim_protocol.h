@@ -9,13 +9,19 @@
 //        namespace before pivot_root (agent/shim/mounts.h)
 //        optional "logMaxBytes", "logMaxFiles": the log's rotation (agent/shim/log_writer.h);
 //        starting a name again keeps its last run's log as <c>.previous.log
+//        optional "oomEventsFile": the container's cgroup file counting OOM kills ("oom_kill N");
+//        a run that exits non-zero after that count grew is reported oomKilled
 //   {"op":"state"}          -> {"ok":true,"containers":[{name,pid,running,exitCode,signal,
-//                                                         startedAtMs,finishedAtMs}]}
+//                                                         oomKilled,startedAtMs,finishedAtMs}]}
 //   {"op":"stop","name","graceSeconds"}   -> {"ok":true} once the container has exited
 //   {"op":"shutdown","graceSeconds"}      -> {"ok":true} once every container has exited;
 //                                            the shim then removes socket + pidfile and exits
 //   {"op":"subscribe"}      -> {"ok":true}, then {"event":"exit",name,exitCode,signal,
-//                              finishedAtMs} lines for as long as the connection stays open
+//                              oomKilled,finishedAtMs} lines for as long as the connection stays
+//                              open, and a container's stop as it happens:
+//                              {"event":"stopping",name,signal:"SIGTERM",graceSeconds} and, when
+//                              the grace period ran out, {"event":"killing",name,signal:"SIGKILL",
+//                              graceSeconds}
 // Any failure: {"ok":false,"error":"..."}.
 //
 // exitCode is the exit status, or 128+signal when the process was killed by a signal (then
@@ -76,6 +82,7 @@ struct ContainerLaunch {
   // The log's rotation: past logMaxBytes; logMaxFiles = the current file + rotated ones kept.
   int64_t logMaxBytes = 10 << 20;
   int logMaxFiles = 2;
+  std::string oomEventsFile;  // empty: OOM kills are not told apart from other exits
 };
 
 struct ContainerStatus {
@@ -84,6 +91,7 @@ struct ContainerStatus {
   bool running = false;
   int exitCode = 0;
   int signal = 0;
+  bool oomKilled = false;  // the run exited non-zero after the OOM killer struck in its cgroup
   int64_t startedAtMs = 0, finishedAtMs = 0;
 };
 
@@ -91,7 +99,16 @@ struct ExitEvent {
   std::string name;
   int exitCode = 0;
   int signal = 0;
+  bool oomKilled = false;
   int64_t finishedAtMs = 0;
+};
+
+// A container being stopped: "stopping" when SIGTERM is sent, "killing" when its grace period
+// ran out and SIGKILL follows (with graceSeconds 0, SIGKILL at once: "killing" only).
+struct StopEvent {
+  std::string kind;  // stopping, killing
+  std::string name;
+  int graceSeconds = 0;
 };
 
 namespace shimproto {
@@ -239,6 +256,7 @@ inline nlohmann::json startRequest(const ContainerLaunch& l) {
   }
   j["logMaxBytes"] = l.logMaxBytes;
   j["logMaxFiles"] = l.logMaxFiles;
+  if (!l.oomEventsFile.empty()) j["oomEventsFile"] = l.oomEventsFile;
   return j;
 }
 
@@ -259,6 +277,7 @@ inline Result<ContainerLaunch> launchFromJson(const nlohmann::json& j) {
   l.mounts = std::move(*mounts);
   BOXD_TRY(getInt(j, "logMaxBytes", l.logMaxBytes));
   BOXD_TRY(getInt(j, "logMaxFiles", l.logMaxFiles));
+  BOXD_TRY(getString(j, "oomEventsFile", l.oomEventsFile));
   if (l.logMaxBytes <= 0 || l.logMaxFiles <= 0)
     return makeError("fields \"logMaxBytes\" and \"logMaxFiles\" must be positive");
   if (l.name.empty()) return makeError("field \"name\" is empty");
@@ -272,6 +291,7 @@ inline nlohmann::json statusToJson(const ContainerStatus& s) {
           {"running", s.running},
           {"exitCode", s.exitCode},
           {"signal", s.signal},
+          {"oomKilled", s.oomKilled},
           {"startedAtMs", s.startedAtMs},
           {"finishedAtMs", s.finishedAtMs}};
 }
@@ -284,17 +304,15 @@ inline Result<ContainerStatus> statusFromJson(const nlohmann::json& j) {
   BOXD_TRY(getBool(j, "running", s.running));
   BOXD_TRY(getInt(j, "exitCode", s.exitCode));
   BOXD_TRY(getInt(j, "signal", s.signal));
+  BOXD_TRY(getBool(j, "oomKilled", s.oomKilled));
   BOXD_TRY(getInt(j, "startedAtMs", s.startedAtMs));
   BOXD_TRY(getInt(j, "finishedAtMs", s.finishedAtMs));
   return s;
 }
 
 inline nlohmann::json exitEventToJson(const ExitEvent& e) {
-  return {{"event", "exit"},
-          {"name", e.name},
-          {"exitCode", e.exitCode},
-          {"signal", e.signal},
-          {"finishedAtMs", e.finishedAtMs}};
+  return {{"event", "exit"},    {"name", e.name},           {"exitCode", e.exitCode},
+          {"signal", e.signal}, {"oomKilled", e.oomKilled}, {"finishedAtMs", e.finishedAtMs}};
 }
 
 inline Result<ExitEvent> exitEventFromJson(const nlohmann::json& j) {
@@ -305,7 +323,25 @@ inline Result<ExitEvent> exitEventFromJson(const nlohmann::json& j) {
   BOXD_TRY(getString(j, "name", e.name, true));
   BOXD_TRY(getInt(j, "exitCode", e.exitCode));
   BOXD_TRY(getInt(j, "signal", e.signal));
+  BOXD_TRY(getBool(j, "oomKilled", e.oomKilled));
   BOXD_TRY(getInt(j, "finishedAtMs", e.finishedAtMs));
+  return e;
+}
+
+inline nlohmann::json stopEventToJson(const StopEvent& e) {
+  return {{"event", e.kind},
+          {"name", e.name},
+          {"signal", e.kind == "stopping" ? "SIGTERM" : "SIGKILL"},
+          {"graceSeconds", e.graceSeconds}};
+}
+
+inline Result<StopEvent> stopEventFromJson(const nlohmann::json& j) {
+  StopEvent e;
+  BOXD_TRY(getString(j, "event", e.kind, true));
+  if (e.kind != "stopping" && e.kind != "killing")
+    return makeError("not a stop event: \"" + e.kind + "\"");
+  BOXD_TRY(getString(j, "name", e.name, true));
+  BOXD_TRY(getInt(j, "graceSeconds", e.graceSeconds));
   return e;
 }
 

@@ -194,6 +194,23 @@ TEST(PodPlan, OrderedStepsWithEverythingUndoNeeds) {
   EXPECT_EQ(plan[6].params["graceSeconds"], 30);
 }
 
+// Kubernetes has no pod spec field for pids: the node's podPidsLimit goes to the pod cgroup only.
+TEST(PodPlan, PodPidsLimitOnThePodCgroupOnly) {
+  TempDir t;
+  auto cg = reconcilers::makeCgroupsV1(t.path());
+  reconcilers::Paths paths;
+  auto parsed = specs::parseSpecFile("web.yaml", kWeb);
+  ASSERT_TRUE(parsed.ok());
+  const auto& spec = parsed.pods[0].spec;
+  auto plan = planPod(paths, *cg, spec, "0123456789abcdef", {"/img/a", "/img/b"}, {}, {}, 2048);
+  EXPECT_EQ(plan[1].params["limits"]["pidsMax"], 2048) << plan[1].params.dump();
+  EXPECT_FALSE(plan[2].params["limits"].contains("pidsMax")) << "containers share the pod's";
+  auto unlimited = planPod(paths, *cg, spec, "0123456789abcdef", {"/img/a", "/img/b"});
+  EXPECT_FALSE(unlimited[1].params["limits"].contains("pidsMax"));
+  EXPECT_FALSE(podLimits(spec, 0).pidsMax);
+  EXPECT_EQ(podLimits(spec, 100).pidsMax.value_or(0), 100);
+}
+
 TEST(PodPlan, ArgvAndEnv) {
   specs::Container c;
   EXPECT_EQ(containerArgv(c), std::vector<std::string>{"/bin/sh"});
@@ -316,6 +333,39 @@ TEST(Config, NetworkSection) {
             std::string(t / "boxd.yaml") + ":3:3: unknown key \"network.bridg\"");
   write(t / "boxd.yaml", "network:\n  bridge: a-very-long-bridge-name\n");
   EXPECT_FALSE(loadConfigFile(t / "boxd.yaml", cfg).ok());
+}
+
+TEST(Config, ResourceBounds) {
+  TempDir t;
+  Config cfg;
+  EXPECT_EQ(cfg.podPidsLimit, 2048) << "podman's default";
+  EXPECT_EQ(cfg.apiMaxConnections, 64);
+  EXPECT_EQ(cfg.apiIdleTimeoutMs, 30000);
+  EXPECT_EQ(cfg.eventsPerPod, 100);
+  write(t / "boxd.yaml",
+        "podPidsLimit: 500\napiMaxConnections: 8\napiIdleTimeoutSeconds: 0.5\n"
+        "eventsPerPod: 20\ndeletedPodEventsSeconds: 60\neventsMaxRows: 1000\n");
+  ASSERT_TRUE(loadConfigFile(t / "boxd.yaml", cfg).ok());
+  EXPECT_EQ(cfg.podPidsLimit, 500);
+  EXPECT_EQ(cfg.apiMaxConnections, 8);
+  EXPECT_EQ(cfg.apiIdleTimeoutMs, 500);
+  EXPECT_EQ(cfg.eventsPerPod, 20);
+  EXPECT_EQ(cfg.deletedPodEventsMs, 60000);
+  EXPECT_EQ(cfg.eventsMaxRows, 1000);
+  for (const char* unlimited : {"podPidsLimit: 0\n", "podPidsLimit: -1\n"}) {
+    write(t / "boxd.yaml", unlimited);
+    ASSERT_TRUE(loadConfigFile(t / "boxd.yaml", cfg).ok());
+    EXPECT_EQ(cfg.podPidsLimit, 0) << unlimited;
+  }
+  for (const char* bad : {"podPidsLimit: -2\n", "apiMaxConnections: 0\n",
+                          "apiIdleTimeoutSeconds: 0\n", "eventsPerPod: 0\n"}) {
+    write(t / "boxd.yaml", bad);
+    Status st = loadConfigFile(t / "boxd.yaml", cfg);
+    EXPECT_FALSE(st.ok()) << bad;
+  }
+  write(t / "boxd.yaml", "podPidsLimit: -2\n");
+  EXPECT_EQ(loadConfigFile(t / "boxd.yaml", cfg).error().message,
+            std::string(t / "boxd.yaml") + ":1:1: podPidsLimit must be from -1 to 4194304");
 }
 
 TEST(Config, LogRotationSettings) {

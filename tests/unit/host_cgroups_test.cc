@@ -154,6 +154,18 @@ TEST_F(CgroupsV2Test, KillAllRefusesACgroupHoldingThisProcess) {
             fs->writes.end());
 }
 
+TEST_F(CgroupsV2Test, PidsLimitHitsAndOomEventsFile) {
+  ASSERT_TRUE(cg->create("boxd/pod/c", sampleLimits()).ok());
+  ASSERT_TRUE(fs->write(dir / "boxd/pod/pids.events", "max 3\n").ok());
+  auto hits = cg->pidsLimitHits("boxd/pod");
+  ASSERT_TRUE(hits.ok()) << hits.error().message;
+  EXPECT_EQ(hits->value_or(-1), 3);
+  EXPECT_EQ(cg->oomEventsFile("boxd/pod/c"), dir / "boxd/pod/c/memory.events");
+  offer("cpu io");
+  EXPECT_FALSE(cg->pidsLimitHits("boxd/pod")->has_value());
+  EXPECT_EQ(cg->oomEventsFile("boxd/pod/c"), "");
+}
+
 TEST_F(CgroupsV2Test, RefusesPathsThatReachTheRoot) {
   for (const char* bad : {"", "/boxd", "boxd/../..", "boxd//p", "./boxd"}) {
     EXPECT_EQ(cg->create(bad, {}).error().code, EINVAL) << bad;
@@ -198,6 +210,29 @@ TEST_F(CgroupsV1Test, WritesOnlyTheLimitsGiven) {
   ASSERT_TRUE(cg->create("boxd/pod", l).ok());
   EXPECT_FALSE(exists(dir / "cpu/boxd/pod/cpu.cfs_quota_us"));
   EXPECT_FALSE(exists(dir / "pids/boxd/pod/pids.max"));
+}
+
+// The kernel counts each fork refused at a pod's pids.max in pids.events; v1 has the file too.
+TEST_F(CgroupsV1Test, PidsLimitHitsAndOomEventsFile) {
+  ASSERT_TRUE(cg->create("boxd/pod/c", sampleLimits()).ok());
+  EXPECT_EQ(read(dir / "pids/boxd/pod/c/pids.max"), "64");
+  auto none = cg->pidsLimitHits("boxd/pod");
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_FALSE(none->has_value()) << "a kernel without pids.events: nothing to report";
+  // v1 counts a refused fork in the cgroup of the process that forked, a container's here.
+  ASSERT_TRUE(fs->write(dir / "pids/boxd/pod/pids.events", "max 0\n").ok());
+  ASSERT_TRUE(fs->write(dir / "pids/boxd/pod/c/pids.events", "max 17\n").ok());
+  auto hits = cg->pidsLimitHits("boxd/pod");
+  ASSERT_TRUE(hits.ok()) << hits.error().message;
+  EXPECT_EQ(hits->value_or(-1), 17);
+  ASSERT_TRUE(fs->write(dir / "pids/boxd/pod/pids.events", "garbage\n").ok());
+  EXPECT_FALSE(cg->pidsLimitHits("boxd/pod").ok());
+  EXPECT_EQ(cg->pidsLimitHits("../x").error().code, EINVAL);
+  EXPECT_EQ(cg->oomEventsFile("boxd/pod/c"), dir / "memory/boxd/pod/c/memory.oom_control");
+
+  auto bare = makeCgroupsV1(dir.path(), {"cpu"}, fs);
+  EXPECT_FALSE(bare->pidsLimitHits("boxd/pod")->has_value());
+  EXPECT_EQ(bare->oomEventsFile("boxd/pod/c"), "");
 }
 
 TEST_F(CgroupsV1Test, SkipsAMissingControllerAndReportsIt) {

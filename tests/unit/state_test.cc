@@ -16,6 +16,7 @@
 
 #include "common/hash.h"
 #include "common/util.h"
+#include "state/event_sql.h"
 #include "state/store.h"
 
 namespace boxd::state {
@@ -119,7 +120,7 @@ TEST_F(StateTest, OpenCreatesOwnerOnlyFileMigratedAndInWalMode) {
   EXPECT_EQ(rawSql("PRAGMA user_version"), std::to_string(Store::kSchemaVersion));
   EXPECT_EQ(rawSql("PRAGMA application_id"), std::to_string(0x626f7864));
   for (const char* table :
-       {"meta", "pods", "journal", "containers", "events", "images", "addresses"}) {
+       {"meta", "pods", "journal", "containers", "events", "images", "addresses", "deleted_pods"}) {
     EXPECT_EQ(rawSql(std::string("SELECT name FROM sqlite_schema WHERE type='table' AND name='") +
                      table + "'"),
               table);
@@ -143,10 +144,11 @@ TEST_F(StateTest, MigratesAVersion1DatabaseKeepingItsRows) {
     ASSERT_TRUE(store->upsertPod(pod("web")).ok());
   }
   rawSql("DROP TABLE addresses");
+  rawSql("DROP TABLE deleted_pods");
   rawSql("PRAGMA user_version = 1");
   auto store = open();
   ASSERT_TRUE(store);
-  EXPECT_EQ(store->schemaVersion(), 2);
+  EXPECT_EQ(store->schemaVersion(), Store::kSchemaVersion);
   EXPECT_TRUE((*store->getPod("web")).has_value());
   ASSERT_TRUE(store->insertAddress({"10.88.0.2", "uid-1", "web", 1}).ok());
   Status dup = store->insertAddress({"10.88.0.2", "uid-2", "db", 2});
@@ -537,14 +539,135 @@ TEST_F(StateTest, EventsNewestLastWithLimitAndPrune) {
   auto unlimited = store->events("", -1);
   ASSERT_TRUE(unlimited.ok());
   EXPECT_EQ(unlimited->size(), 11u);
+}
 
-  ASSERT_TRUE(store->pruneEvents(2).ok());
-  auto kept = store->events("", 100);
-  ASSERT_TRUE(kept.ok());
-  std::vector<std::string> reasons;
-  for (const EventRecord& e : *kept) reasons.push_back(e.reason);
-  EXPECT_EQ(reasons, (std::vector<std::string>{"W3", "A3", "W4", "A4", "AgentStarted"}));
-  EXPECT_FALSE(store->pruneEvents(-1).ok());
+// ---- events stay bounded (issue 10: 97 -> 2066 rows after a churn of pods) ----
+
+std::vector<std::string> reasonsOf(Store& store, const std::string& pod) {
+  auto evs = store.events(pod, -1);
+  EXPECT_TRUE(evs.ok()) << evs.error().message;
+  std::vector<std::string> out;
+  if (evs.ok())
+    for (const EventRecord& e : *evs) out.push_back(e.reason);
+  return out;
+}
+
+TEST_F(StateTest, EventsKeepTheNewestOfEachPodAtEveryAppend) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->setEventRetention({3, 3600000, 10000}).ok());
+  for (int i = 0; i < 10; ++i) {
+    for (const char* p : {"web", "api", ""})
+      ASSERT_TRUE(store->appendEvent(event(p, p + std::to_string(i), 100 + i)).ok());
+  }
+  EXPECT_EQ(reasonsOf(*store, "web"), (std::vector<std::string>{"web7", "web8", "web9"}));
+  EXPECT_EQ(reasonsOf(*store, "api"), (std::vector<std::string>{"api7", "api8", "api9"}));
+  EXPECT_EQ(reasonsOf(*store, "").size(), 9u) << "agent-wide events count as one pod";
+  EXPECT_FALSE(store->setEventRetention({0, 1, 1}).ok());
+  EXPECT_FALSE(store->setEventRetention({1, 1, 0}).ok());
+}
+
+TEST_F(StateTest, EventsOfDeletedPodsGoAfterTheRetentionNotBefore) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->setEventRetention({100, 60000, 10000}).ok());
+  for (const char* name : {"live", "gone", "back"}) {
+    ASSERT_TRUE(store->upsertPod(pod(name)).ok());
+    for (int i = 0; i < 4; ++i)
+      ASSERT_TRUE(store->appendEvent(event(name, name + std::to_string(i), 100 + i)).ok());
+  }
+  ASSERT_TRUE(store->deletePod("gone").ok());
+  ASSERT_TRUE(store->deletePod("back").ok());
+  ASSERT_TRUE(store->upsertPod(pod("back")).ok());  // the same name, created again
+
+  ASSERT_TRUE(store->pruneEvents(nowMs()).ok());
+  EXPECT_EQ(reasonsOf(*store, "gone").size(), 4u) << "kept for a while after the deletion";
+  ASSERT_TRUE(store->pruneEvents(nowMs() + 61000).ok());
+  EXPECT_TRUE(reasonsOf(*store, "gone").empty());
+  EXPECT_EQ(reasonsOf(*store, "live").size(), 4u);
+  EXPECT_EQ(reasonsOf(*store, "back").size(), 4u) << "a pod created again keeps its past";
+  EXPECT_EQ(rawSql("SELECT count(*) FROM deleted_pods"), "0") << "tombstones go too";
+}
+
+TEST_F(StateTest, EventsDoNotGrowWithAChurnOfPods) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->setEventRetention({100, 60000, 10000}).ok());
+  ASSERT_TRUE(store->appendEvent(event("", "AgentStarted", 1)).ok());
+  for (int i = 0; i < 300; ++i) {  // each name once, as a churn of generated pods
+    const std::string name = "churn-" + std::to_string(i);
+    ASSERT_TRUE(store->upsertPod(pod(name)).ok());
+    for (const char* r : {"Created", "Started", "Killing", "Deleted"})
+      ASSERT_TRUE(store->appendEvent(event(name, r, 10 + i)).ok());
+    ASSERT_TRUE(store->deletePod(name).ok());
+  }
+  ASSERT_EQ(rawSql("SELECT count(*) FROM events"), "1201");
+  ASSERT_TRUE(store->pruneEvents(nowMs() + 61000).ok());
+  EXPECT_EQ(rawSql("SELECT count(*) FROM events"), "1");
+  EXPECT_EQ(reasonsOf(*store, ""), std::vector<std::string>{"AgentStarted"});
+}
+
+TEST_F(StateTest, EventsCappedInAllOldestFirst) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->setEventRetention({100, 60000, 5}).ok());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(
+        store->appendEvent(event("p" + std::to_string(i), "E" + std::to_string(i), i)).ok());
+  ASSERT_TRUE(store->pruneEvents(nowMs()).ok());
+  EXPECT_EQ(reasonsOf(*store, ""), (std::vector<std::string>{"E15", "E16", "E17", "E18", "E19"}));
+}
+
+// What SQLite plans for sqlText: every "detail" line of EXPLAIN QUERY PLAN.
+std::vector<std::string> queryPlan(const std::string& path, const std::string& sqlText) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  std::vector<std::string> out;
+  std::string eqp = "EXPLAIN QUERY PLAN " + sqlText;
+  if (sqlite3_prepare_v2(db, eqp.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << sqlText << ": " << sqlite3_errmsg(db);
+  } else {
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+      out.push_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST_F(StateTest, EventBoundsNeverScanTheEventsTable) {
+  { ASSERT_TRUE(open()); }
+  // (kTombstone is an insert by primary key: SQLite plans no table access for it.)
+  for (const char* sqlText : {event_sql::kTrimPod, event_sql::kDropDeleted, event_sql::kCap}) {
+    auto plan = queryPlan(path_, sqlText);
+    ASSERT_FALSE(plan.empty()) << sqlText;
+    for (const auto& step : plan)
+      EXPECT_FALSE(startsWith(step, "SCAN events")) << sqlText << "\n  plans: " << step;
+  }
+}
+
+TEST_F(StateTest, MigratesAVersion2DatabaseRememberingPodsDeletedBefore) {
+  // A database as schema 2 left it: events of a pod deleted long ago ("old") and of a live one.
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->upsertPod(pod("web")).ok());
+    for (const char* name : {"old", "web"}) {
+      for (int i = 0; i < 3; ++i)
+        ASSERT_TRUE(store->appendEvent(event(name, name + std::to_string(i), 100 + i)).ok());
+    }
+  }
+  rawSql("DROP TABLE deleted_pods");
+  rawSql("PRAGMA user_version = 2");
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->schemaVersion(), 3);
+  EXPECT_EQ(rawSql("SELECT pod || ' ' || deleted_at_ms FROM deleted_pods"), "old 102")
+      << "deleted at its last event; the live pod and agent-wide events get none";
+  ASSERT_TRUE(store->pruneEvents(nowMs()).ok());
+  EXPECT_TRUE(reasonsOf(*store, "old").empty());
+  EXPECT_EQ(reasonsOf(*store, "web").size(), 3u);
 }
 
 TEST_F(StateTest, ImageCrud) {
