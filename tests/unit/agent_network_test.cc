@@ -218,7 +218,7 @@ TEST(PodPlanNetwork, WithoutHostPortsTheVethStillCarriesTheLocalnetGuard) {
   auto plan = planPod(paths, *cgroups, p, "0123456789abcdef0123456789abcdef", {"/lower"}, n);
   EXPECT_EQ(kinds(plan), (std::vector<std::string>{
                              "poddir", "cgroup", "netns", "veth", "files", "cgroup", "rootfs",
-                             "binds /etc/hosts /etc/resolv.conf /etc/hostname", "shim"}));
+                             "shim"}));
   EXPECT_EQ(plan[3].params["nftTable"], "boxd");
   EXPECT_EQ(plan[3].params["routeLocalnet"], false);
 }
