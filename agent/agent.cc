@@ -46,9 +46,8 @@ Status Agent::start() {
   }
   if (faults_.failStep || faults_.crashStep || !faults_.crashUndoKind.empty()) {
     spdlog::warn("fault injection active: fail step {}, crash step {}{}, crash at undo of {}{}",
-                 faults_.failStep, faults_.crashStep,
-                 faults_.crashAfterApply ? " (after apply)" : "", faults_.crashUndoKind,
-                 faults_.crashAfterUndo ? " (after undo)" : "");
+                 faults_.failStep, faults_.crashStep, faults_.crashAfterApply ? " (after apply)" : "",
+                 faults_.crashUndoKind, faults_.crashAfterUndo ? " (after undo)" : "");
   }
   BOXD_TRY(setUpNetwork());
   BOXD_TRY(setUpBlock());
@@ -358,8 +357,9 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
       // Cannot happen (one pass at a time, and only a pass changes the cache). The file keeps
       // its last good pods meanwhile, and the next pass parses it.
       rescan_ = true;
-      parsed.errors.push_back({f.name, 0, 0, "", "changed while it was read; reading it again"});
-      files.push_back({f.name, std::move(parsed)});
+      SpecFile stale = f;
+      stale.error = "changed while it was read; reading it again";
+      files.push_back({f.name, unreadableFile(stale)});
       continue;
     }
     cache[f.name] = {f.hash, parsed};

@@ -97,7 +97,9 @@ Result<FileRead> readEntry(int dirfd, const std::string& name, size_t maxBytes) 
   if (std::string why = notRegular(st.st_mode); !why.empty()) return makeError(why, EINVAL);
   if (static_cast<size_t>(st.st_size) > maxBytes) return tooLarge(maxBytes);
   Fd fd(::open(fdPath(path->get()).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!fd) return makeError(std::string("cannot open: ") + std::strerror(errno), errno);
+  // Not ENOENT (which means "removed while listed"): without /proc every file would vanish.
+  if (!fd)
+    return makeError(std::string("cannot open through /proc/self/fd: ") + std::strerror(errno));
   struct stat again {};
   if (::fstat(fd.get(), &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino)
     return makeError("changed while it was opened; not read", EAGAIN);

@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "agent/config.h"
 #include "agent/desired.h"
 #include "agent/spec_source.h"
 #include "common/fd.h"
@@ -228,6 +229,21 @@ TEST(SpecSourceEntries, AnUnreadableEntryKeepsItsLastGoodPods) {
   EXPECT_EQ(d.pods.size(), 2u);
   ASSERT_EQ(d.errors.size(), 1u);
   EXPECT_EQ(d.errors[0].errors.at(0).str(), "b.yaml: not a regular file (a FIFO); not read");
+}
+
+TEST(SpecSourceConfig, SpecMaxBytes) {
+  TempDir t;
+  Config cfg;
+  EXPECT_EQ(cfg.specMaxBytes, kDefaultSpecMaxBytes);
+  write(t / "boxd.yaml", "specMaxBytes: 1Mi\n");
+  ASSERT_TRUE(loadConfigFile(t / "boxd.yaml", cfg).ok());
+  EXPECT_EQ(cfg.specMaxBytes, 1u << 20);
+  for (const char* bad : {"specMaxBytes: 100\n", "specMaxBytes: 9Mi\n", "specMaxBytes: x\n"}) {
+    write(t / "boxd.yaml", bad);
+    Status st = loadConfigFile(t / "boxd.yaml", cfg);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.error().message.find("specMaxBytes"), std::string::npos) << st.error().message;
+  }
 }
 
 TEST(SpecSourcePass, ParsesOnlyNewHashesAndKeepsNoText) {
