@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -306,38 +307,66 @@ void Agent::scheduleScan() {
   }
   scanning_ = true;
   ++specPasses_;
-  auto result = std::make_shared<Result<SpecSnapshot>>(makeError("not read"));
-  std::string dir = cfg_.specsDir;
-  dispatcher_.runBlocking([result, dir] { *result = readSpecSnapshot(dir); },
-                          [this, result] {
-                            scanning_ = false;
-                            onSnapshot(std::move(*result));
-                            if (rescan_) {
-                              rescan_ = false;
-                              scheduleScan();
-                            }
-                          });
+  // Reading and parsing run on the worker; the parse cache stays on the loop thread: the worker
+  // gets a copy of its hashes and parses only the files whose hash is not among them.
+  std::map<std::string, std::string> known;
+  for (const auto& [file, cached] : parseCache_) known[file] = cached.first;
+  auto result = std::make_shared<Result<SpecPass>>(makeError("not read"));
+  dispatcher_.runBlocking(
+      [result, dir = cfg_.specsDir, max = cfg_.specMaxBytes, known = std::move(known)] {
+        *result = readAndParseSpecs(dir, max, known);
+        // A parse can build hundreds of MB of yaml-cpp tokens and nodes for a few MB of text
+        // (a 4 MB flow collection: 600 MB), freed at once but kept by malloc in a heap that later
+        // small allocations keep pinned and touch again. Each pass hands free heap back to the
+        // system (cheap when there is little), so boxd's RSS returns to its baseline.
+        ::malloc_trim(0);
+      },
+      [this, result] {
+        scanning_ = false;
+        onSnapshot(std::move(*result));
+        if (rescan_) {
+          rescan_ = false;
+          scheduleScan();
+        }
+      });
 }
 
-void Agent::onSnapshot(Result<SpecSnapshot> snap) {
-  if (!snap.ok()) {
+void Agent::onSnapshot(Result<SpecPass> pass) {
+  if (!pass.ok()) {
     // An unreadable specs dir (a mount not ready, a swap gone wrong) changes nothing that runs.
-    if (specsError_ != snap.error().message) spdlog::error("specs: {}", snap.error().message);
-    specsError_ = snap.error().message;
+    if (specsError_ != pass.error().message) spdlog::error("specs: {}", pass.error().message);
+    specsError_ = pass.error().message;
     return;
   }
+  const SpecSnapshot& snap = pass->snap;
   specsError_.clear();
-  rewatch(snap->dir);
-  if (revision_ != snap->revision) spdlog::info("specs revision {}", snap->revision);
-  revision_ = snap->revision;
+  rewatch(snap.dir);
+  if (revision_ != snap.revision) spdlog::info("specs revision {}", snap.revision);
+  revision_ = snap.revision;
 
   std::vector<FileResult> files;
   std::map<std::string, std::pair<std::string, specs::ParseResult>> cache;
-  for (const auto& f : snap->files) {
+  for (const auto& f : snap.files) {
+    if (!f.error.empty()) {  // not read (a FIFO, too large, a link out): its error alone
+      files.push_back({f.name, unreadableFile(f)});
+      continue;
+    }
+    specs::ParseResult parsed;
+    auto fresh = pass->parsed.find(f.name);
     auto it = parseCache_.find(f.name);
-    specs::ParseResult parsed = (it != parseCache_.end() && it->second.first == f.hash)
-                                    ? it->second.second
-                                    : specs::parseSpecFile(f.name, f.content);
+    if (fresh != pass->parsed.end()) {
+      parsed = std::move(fresh->second);
+    } else if (it != parseCache_.end() && it->second.first == f.hash) {
+      parsed = it->second.second;
+    } else {
+      // Cannot happen (one pass at a time, and only a pass changes the cache). The file keeps
+      // its last good pods meanwhile, and the next pass parses it.
+      rescan_ = true;
+      SpecFile stale = f;
+      stale.error = "changed while it was read; reading it again";
+      files.push_back({f.name, unreadableFile(stale)});
+      continue;
+    }
     cache[f.name] = {f.hash, parsed};
     refuseExposedSecrets(f, parsed);  // after the cache: a chmod alone changes the verdict
     files.push_back({f.name, std::move(parsed)});

@@ -93,7 +93,7 @@ class Agent {
   // specs
   void startWatching();
   void scheduleScan();
-  void onSnapshot(Result<SpecSnapshot> snap);
+  void onSnapshot(Result<SpecPass> pass);
   void rewatch(const std::string& resolvedDir);
   static void onInotify(uv_poll_t* h, int status, int events);
 

@@ -1,5 +1,6 @@
 // boxd: the node agent daemon.
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -33,7 +34,21 @@ int fail(const std::string& msg) {
 
 }  // namespace
 
+// Memory boxd frees goes back to the system. boxd runs each blocking operation on a thread of its
+// own, and glibc gives threads malloc arenas of their own (up to 8 per core) that keep what was
+// freed in them: pod churn left a dozen arenas of about 3.5 MB each, nearly all free (RSS 37 ->
+// 56 MB after 860 pods, 2 MB in use). Two arenas bound that. And glibc raises its mmap and trim
+// thresholds after a large block is freed (up to 32 and 64 MB), after which big buffers, such as
+// a spec file's text, stay in the heap: fixed thresholds keep them mmapped and returned. An
+// operator's MALLOC_* environment still wins.
+void tuneMalloc() {
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) ::mallopt(M_ARENA_MAX, 2);
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) ::mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  if (std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr) ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
+}
+
 int main(int argc, char** argv) {
+  tuneMalloc();
   agent::Config cfg;
   auto cli = agent::parseBoxdArgs(argc, argv, cfg);
   if (cli.exit) {

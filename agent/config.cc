@@ -87,6 +87,18 @@ Error positioned(const std::string& path, const YAML::Mark& at, const std::strin
 
 constexpr int64_t kMinLogBytes = 4096;  // smaller would rotate on nearly every write
 constexpr int kMaxLogFiles = 100;
+constexpr int64_t kMinSpecBytes = 4096;
+constexpr int64_t kMaxSpecBytes = 8 << 20;  // the parser refuses larger files anyway
+
+// specMaxBytes: bytes, or a quantity such as 4Mi.
+Status applySpecMaxBytes(Config& cfg, const YAML::Node& v) {
+  auto bytes = specs::parseMemoryBytes(v.as<std::string>());
+  if (!bytes.ok()) return makeError("specMaxBytes: " + bytes.error().message);
+  if (*bytes < kMinSpecBytes || *bytes > kMaxSpecBytes)
+    return makeError("specMaxBytes must be from 4096 to 8Mi");
+  cfg.specMaxBytes = static_cast<size_t>(*bytes);
+  return {};
+}
 
 // logMaxBytes: bytes, or a quantity such as 10Mi.
 Status applyLogKey(Config& cfg, const std::string& key, const YAML::Node& v) {
@@ -171,6 +183,8 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     return applyLogKey(cfg, key, v);
   else if (isBoundKey(key))
     return applyBoundKey(cfg, key, v);
+  else if (key == "specMaxBytes")
+    return applySpecMaxBytes(cfg, v);
   else
     return makeError("unknown key \"" + key + "\"");
   return {};

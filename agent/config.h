@@ -40,11 +40,12 @@ struct BlockConfig {
 
 struct Config {
   std::string specsDir = "/etc/boxd/specs";
-  reconcilers::Paths paths;      // stateDir, runDir, cgroupParent, shimBinary
-  int resyncSeconds = 30;        // full re-observe of every pod (drift repair)
-  int rescanSeconds = 10;        // re-read the specs dir and compare content hashes
-  int restartBackoffMs = 10000;  // first delay after the first quick restart; doubles
-  int maxBackoffMs = 300000;     // 5 minutes, as kubelet
+  reconcilers::Paths paths;       // stateDir, runDir, cgroupParent, shimBinary
+  int resyncSeconds = 30;         // full re-observe of every pod (drift repair)
+  int rescanSeconds = 10;         // re-read the specs dir and compare content hashes
+  size_t specMaxBytes = 4 << 20;  // a larger file in the specs dir is reported, not read
+  int restartBackoffMs = 10000;   // first delay after the first quick restart; doubles
+  int maxBackoffMs = 300000;      // 5 minutes, as kubelet
   std::string logLevel = "info";
   int64_t logMaxBytes = 10 << 20;  // a container's log file is rotated past this size
   int logMaxFiles = 2;             // files kept per container run: the current + rotated ones
@@ -69,9 +70,9 @@ struct Config {
 // Applies the YAML config file at path (keys: specs, stateDir, runDir, cgroupParent,
 // resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, logMaxBytes, logMaxFiles,
 // podPidsLimit, apiMaxConnections, apiIdleTimeoutSeconds, eventsPerPod, deletedPodEventsSeconds,
-// eventsMaxRows, a network mapping with the fields of NetworkConfig, and a block mapping:
-// iscsiBackend, rbdBackend, connectTimeoutSeconds, ioTimeoutSeconds, helperBinary, initiatorName).
-// Unknown keys are errors.
+// eventsMaxRows, specMaxBytes, a network mapping with the fields of NetworkConfig, and a block
+// mapping: iscsiBackend, rbdBackend, connectTimeoutSeconds, ioTimeoutSeconds, helperBinary,
+// initiatorName). Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.

@@ -73,7 +73,7 @@ DocParser::Handler DocParser::constant(std::string_view want) {
   return [this, want](const Entry& e, const std::string& path) {
     std::optional<std::string> s = string(e, path);
     if (s && *s != want)
-      error(e.valueMark(), path, "must be \"" + std::string(want) + "\", got \"" + *s + "\"");
+      error(e.valueMark(), path, "must be \"" + std::string(want) + "\", got " + inQuotes(*s));
   };
 }
 
@@ -138,13 +138,13 @@ std::optional<std::string> DocParser::string(const YAML::Node& v, const YAML::Ma
       error(at, path, "must be a string, got null");
       return std::nullopt;
     case ScalarKind::Unsupported:
-      error(at, path, "unsupported YAML tag " + v.Tag());
+      error(at, path, "unsupported YAML tag " + shownText(v.Tag()));
       return std::nullopt;
     default:
       // In a Secret the scalar may be (part of) a credential: never repeat it.
       error(at, path,
             "must be a string, got " + describe(v) +
-                (isSecret_ ? "; quote it" : "; quote it: \"" + v.Scalar() + "\""));
+                (isSecret_ ? "; quote it" : "; quote it: " + inQuotes(v.Scalar())));
       return std::nullopt;
   }
   if (std::string why = checkText(v.Scalar()); !why.empty()) {
@@ -217,13 +217,13 @@ std::optional<int64_t> DocParser::integer(const Entry& e, const std::string& pat
   size_t i = s[0] == '+' || s[0] == '-' ? 1 : 0;
   bool decimal = i < s.size() && s.find_first_not_of("0123456789", i) == std::string::npos;
   if (!decimal) {
-    error(e.valueMark(), path, "must be a decimal integer, got \"" + s + "\"");
+    error(e.valueMark(), path, "must be a decimal integer, got " + inQuotes(s));
     return std::nullopt;
   }
   int64_t out = 0;
   for (; i < s.size(); ++i) {
     if (out > (INT64_MAX - 9) / 10) {
-      error(e.valueMark(), path, "integer " + s + " is out of range");
+      error(e.valueMark(), path, "integer " + shownText(s) + " is out of range");
       return std::nullopt;
     }
     out = out * 10 + (s[i] - '0');

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "specs/doc_parser.h"
+#include "specs/nesting.h"
 #include "specs/validate.h"
 
 namespace boxd::specs {
@@ -59,17 +60,19 @@ bool checkEncoding(Reporter& r, std::string_view content) {
 
 // yaml-cpp 0.7 can get stuck on some malformed input (a stray '}' at the top level): it emits
 // empty documents at the same position forever, and LoadAll never returns. A first, cheap pass
-// over the parser's events stops that, and bounds the events any input can produce.
+// over the parser's events stops that, and bounds the events and the nesting (block collections
+// too) any input can produce before a single node is built.
 class EventGuard : public YAML::EventHandler {
  public:
+  enum class Why { Stuck, TooMany, TooDeep };
   struct Stuck {
     YAML::Mark mark;
-    bool tooMany;
+    Why why;
   };
   static constexpr int64_t kMaxEvents = 20'000'000;
 
   void OnDocumentStart(const YAML::Mark& m) override {
-    if (m.pos == lastDocumentStart_) throw Stuck{m, false};
+    if (m.pos == lastDocumentStart_) throw Stuck{m, Why::Stuck};
     lastDocumentStart_ = m.pos;
     tick(m);
   }
@@ -82,21 +85,26 @@ class EventGuard : public YAML::EventHandler {
   }
   void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                        YAML::EmitterStyle::value) override {
-    tick(m);
+    open(m);
   }
-  void OnSequenceEnd() override {}
+  void OnSequenceEnd() override { --depth_; }
   void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                   YAML::EmitterStyle::value) override {
-    tick(m);
+    open(m);
   }
-  void OnMapEnd() override {}
+  void OnMapEnd() override { --depth_; }
 
  private:
   void tick(const YAML::Mark& m) {
-    if (++events_ > kMaxEvents) throw Stuck{m, true};
+    if (++events_ > kMaxEvents) throw Stuck{m, Why::TooMany};
+  }
+  void open(const YAML::Mark& m) {
+    tick(m);
+    if (++depth_ > detail::kMaxNestingDepth) throw Stuck{m, Why::TooDeep};
   }
   int lastDocumentStart_ = -1;
   int64_t events_ = 0;
+  int depth_ = 0;
 };
 
 constexpr size_t npos = std::string_view::npos;
@@ -114,8 +122,18 @@ std::string withoutQuotedText(const std::string& msg) {
   return msg;
 }
 
-// False (after one diagnostic) if yaml-cpp would not terminate on this input.
+std::string tooDeep() {
+  return "YAML is nested too deeply (more than " + std::to_string(detail::kMaxNestingDepth) +
+         " levels)";
+}
+
+// False (after one diagnostic) if yaml-cpp would not terminate on this input, or would spend
+// far more than the file's size on it.
 bool preflight(Reporter& r, const std::string& text) {
+  if (size_t at = detail::excessiveFlowNesting(text); at != npos) {
+    r.error(markAtOffset(text, at), "", tooDeep());
+    return false;
+  }
   std::istringstream in(text);
   YAML::Parser parser(in);
   EventGuard guard;
@@ -123,10 +141,15 @@ bool preflight(Reporter& r, const std::string& text) {
     while (parser.HandleNextDocument(guard)) {
     }
   } catch (const EventGuard::Stuck& s) {
-    std::string what = s.tooMany ? "too many YAML nodes" : "unexpected content";
+    if (s.why == EventGuard::Why::TooDeep) {
+      r.error(s.mark, "", tooDeep());
+      return false;
+    }
+    bool stuck = s.why == EventGuard::Why::Stuck;
+    std::string what = stuck ? "unexpected content" : "too many YAML nodes";
     size_t pos = static_cast<size_t>(s.mark.pos);
     // Quote only punctuation: the text could be part of a Secret's value.
-    if (!s.tooMany && pos < text.size() && std::string_view(",[]{}:").find(text[pos]) != npos)
+    if (stuck && pos < text.size() && std::string_view(",[]{}:").find(text[pos]) != npos)
       what = "unexpected \"" + text.substr(pos, 1) + "\"";
     r.error(s.mark, "", "YAML syntax error: " + what);
     return false;
@@ -159,8 +182,8 @@ bool firstDefinition(Reporter& r, const DocParser& p, std::string_view kind,
   auto [it, inserted] = nameLine.emplace(p.name(), detail::lineOf(p.nameMark()));
   if (inserted) return true;
   r.error(p.nameMark(), "metadata.name",
-          "duplicate " + std::string(kind) + " name \"" + p.name() + "\" (first defined at line " +
-              std::to_string(it->second) + ")");
+          "duplicate " + std::string(kind) + " name " + inQuotes(p.name()) +
+              " (first defined at line " + std::to_string(it->second) + ")");
   return false;
 }
 

@@ -5,6 +5,7 @@
 
 #include "common/hash.h"
 #include "common/util.h"
+#include "specs/quote.h"
 #include "specs/security_json.h"
 
 namespace boxd::specs {
@@ -314,7 +315,7 @@ Result<RestartPolicy> restartPolicyFromString(const std::string& s) {
   for (RestartPolicy p : {RestartPolicy::Always, RestartPolicy::OnFailure, RestartPolicy::Never}) {
     if (s == toString(p)) return p;
   }
-  return decodeError("restartPolicy", "unknown value \"" + s + "\"");
+  return decodeError("restartPolicy", "unknown value " + inQuotes(s));
 }
 
 Status podFromJson(const json& j, PodSpec& pod) {

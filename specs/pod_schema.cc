@@ -2,6 +2,7 @@
 
 #include "specs/doc_parser.h"
 #include "specs/quantity.h"
+#include "specs/quote.h"
 #include "specs/validate.h"
 
 namespace boxd::specs::detail {
@@ -81,8 +82,6 @@ bool cleanPath(std::string_view p) {
 constexpr std::string_view kResourcesUnsupported[] = {"claims"};
 
 constexpr size_t kMaxAnnotationBytes = 256 * 1024;  // Kubernetes' limit on all annotations together
-
-std::string inQuotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 // One quantity as written, normalized.
 struct Quantity {

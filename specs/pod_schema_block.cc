@@ -6,6 +6,7 @@
 
 #include "specs/doc_parser.h"
 #include "specs/quantity.h"
+#include "specs/quote.h"
 #include "specs/validate.h"
 
 namespace boxd::specs::detail {
@@ -18,8 +19,6 @@ constexpr std::string_view kRbdFeatures[] = {"layering",   "striping",  "exclusi
                                              "object-map", "fast-diff", "deep-flatten",
                                              "journaling", "data-pool"};
 constexpr int64_t kSectorBytes = 512;
-
-std::string inQuotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 std::string lowered(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),

@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "specs/doc_parser.h"
+#include "specs/quote.h"
 #include "specs/validate.h"
 
 namespace boxd::specs::detail {
@@ -11,8 +12,6 @@ namespace {
 
 constexpr size_t kMaxNameservers = 3;  // what the resolver reads; Kubernetes' limit too
 constexpr size_t kMaxSearches = 32;
-
-std::string inQuotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 std::string portText(const ContainerPort& p) {
   std::string s = std::to_string(p.hostPort) + "/" + p.protocol;

@@ -3,6 +3,8 @@
 #include <limits>
 #include <string>
 
+#include "specs/quote.h"
+
 namespace boxd::specs {
 namespace {
 
@@ -137,28 +139,28 @@ Outcome evaluate(const Decomposed& d, int64_t& out) {
 }
 
 Result<int64_t> parseQuantity(std::string_view text, int scale10, std::string_view fractionMsg) {
-  std::string quoted = "\"" + std::string(text) + "\"";
+  std::string quotedText = inQuotes(text);
   Decomposed d;
   size_t end = readNumber(text, d);
   if (end == std::string_view::npos || !applySuffix(text.substr(end), d)) {
     return makeError(
-        "invalid quantity " + quoted +
+        "invalid quantity " + quotedText +
         " (expected a number with an optional unit, e.g. \"500m\", \"64Mi\", \"1e6\")");
   }
   stripZeros(d);
   if (d.negative && !d.digits.empty())
-    return makeError("quantity " + quoted + " must not be negative");
+    return makeError("quantity " + quotedText + " must not be negative");
   d.exp10 += scale10;
   int64_t v = 0;
   switch (evaluate(d, v)) {
     case Outcome::Ok:
       return v;
     case Outcome::Fractional:
-      return makeError("quantity " + quoted + " " + std::string(fractionMsg));
+      return makeError("quantity " + quotedText + " " + std::string(fractionMsg));
     case Outcome::TooLarge:
       break;
   }
-  return makeError("quantity " + quoted + " is too large");
+  return makeError("quantity " + quotedText + " is too large");
 }
 
 }  // namespace

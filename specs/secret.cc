@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "specs/quote.h"
+
 namespace boxd::specs {
 namespace {
 
@@ -14,10 +16,8 @@ int base64Value(char c) {
   return -1;
 }
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
 Error secretError(const Secret& s, std::string_view what) {
-  return makeError("secret " + quoted(s.name) + ": " + std::string(what));
+  return makeError("secret " + inQuotes(s.name) + ": " + std::string(what));
 }
 
 bool hasControlCharacter(std::string_view v) {
@@ -31,7 +31,7 @@ bool hasControlCharacter(std::string_view v) {
 }  // namespace
 
 std::string describeSecret(const Secret& s) {
-  std::string out = "secret " + quoted(s.name) + " (type " + s.type;
+  std::string out = "secret " + inQuotes(s.name) + " (type " + s.type;
   if (s.immutable) out += ", immutable";
   out += "): ";
   if (s.data.empty()) return out + "no data";
@@ -115,7 +115,7 @@ Result<ChapCredentials> chapCredentials(const Secret& s, ChapNeeds needs) {
       auto it = s.data.find(key);
       if (it == s.data.end()) continue;
       if (hasControlCharacter(it->second)) {
-        return secretError(s, "data key " + quoted(key) +
+        return secretError(s, "data key " + inQuotes(key) +
                                   " holds a control character (a newline from `echo` without "
                                   "-n?)");
       }
@@ -124,11 +124,11 @@ Result<ChapCredentials> chapCredentials(const Secret& s, ChapNeeds needs) {
     if (p.user->empty() != p.password->empty()) {
       const char* missing = p.user->empty() ? p.userKey : p.passwordKey;
       const char* given = p.user->empty() ? p.passwordKey : p.userKey;
-      return secretError(s, "has " + quoted(given) + " but no " + quoted(missing));
+      return secretError(s, "has " + inQuotes(given) + " but no " + inQuotes(missing));
     }
     if (p.required && p.user->empty()) {
       return secretError(
-          s, std::string("has no ") + quoted(p.userKey) + " and " + quoted(p.passwordKey) +
+          s, std::string("has no ") + inQuotes(p.userKey) + " and " + inQuotes(p.passwordKey) +
                  ", which " +
                  (p.userKey == kChapSessionUser ? "chapAuthSession" : "chapAuthDiscovery") +
                  " needs");

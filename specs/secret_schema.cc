@@ -76,7 +76,7 @@ void DocParser::parseSecretMetadata(const Entry& e, const std::string& path) {
           std::optional<std::string> s = string(f, p);
           if (s && *s != "default") {
             error(f.valueMark(), p,
-                  "boxd has no namespaces: only \"default\" is accepted, got \"" + *s + "\"");
+                  "boxd has no namespaces: only \"default\" is accepted, got " + inQuotes(*s));
           }
         }},
        // Checked, then dropped: nothing in boxd selects Secrets by label or annotation.

@@ -47,8 +47,8 @@ void DocParser::parseSeccompProfile(const Entry& e, const std::string& path) {
                  std::optional<std::string> t = string(f, p);
                  if (t && *t != "RuntimeDefault")
                    error(f.valueMark(), p,
-                         "seccomp profile \"" + *t +
-                             "\" is not supported by boxd yet; only \"RuntimeDefault\" (boxd's "
+                         "seccomp profile " + inQuotes(*t) +
+                             " is not supported by boxd yet; only \"RuntimeDefault\" (boxd's "
                              "own filter) is");
                }}},
              kSeccompProfileUnsupported);
@@ -93,8 +93,8 @@ std::vector<std::string> DocParser::parseCapabilityList(const Entry& e, const st
       name = "ALL";
     } else {
       return error(at, p,
-                   "unknown capability \"" + *s +
-                       "\"; use a name from capabilities(7) without CAP_, such as NET_ADMIN, or "
+                   "unknown capability " + inQuotes(*s) +
+                       "; use a name from capabilities(7) without CAP_, such as NET_ADMIN, or "
                        "ALL");
     }
     if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "specs/parse.h"
+#include "specs/quote.h"
 
 namespace boxd::specs {
 namespace {
@@ -16,8 +17,6 @@ bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isAlnum(char c) { return isLower(c) || isUpper(c) || isDigit(c); }
 bool isLowerAlnum(char c) { return isLower(c) || isDigit(c); }
 bool isHex(char c) { return isDigit(c) || (c >= 'a' && c <= 'f'); }
-
-std::string inQuotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 // [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?
 bool isQualifiedNamePart(std::string_view s) {

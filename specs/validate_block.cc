@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "specs/quote.h"
 #include "specs/validate.h"
 
 namespace boxd::specs {
@@ -19,8 +20,6 @@ bool allOf(std::string_view s, bool (*pred)(char)) {
   }
   return true;
 }
-
-std::string inQuotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 bool isIp(std::string_view s, int family) {
   std::string text(s);
@@ -77,7 +76,7 @@ std::string splitHostPort(std::string_view s, HostPort& out) {
     out.host = s.substr(1, close - 1);
     out.v6 = true;
     if (!isIp(out.host, AF_INET6))
-      return "host [" + std::string(out.host) + "] is not an IPv6 address";
+      return "host [" + shownText(out.host) + "] is not an IPv6 address";
     rest = s.substr(close + 1);
     if (!rest.empty() && rest[0] != ':') return "unexpected text after ']'";
   } else {

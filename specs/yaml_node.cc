@@ -3,6 +3,8 @@
 #include <map>
 #include <set>
 
+#include "specs/validate.h"
+
 namespace boxd::specs::detail {
 namespace {
 
@@ -104,20 +106,21 @@ std::string describe(const YAML::Node& n) {
     case ScalarKind::Unsupported:
       break;
   }
-  return "a value tagged " + n.Tag();
+  return "a value tagged " + shownText(n.Tag());
 }
 
+// A key is shown whole only when it is a short identifier or a label/annotation key
+// ("kubectl.kubernetes.io/last-applied-configuration"); any other is quoted, bounded and escaped:
+// the lines of a stray file become keys, and must not be echoed into status and logs.
 std::string fieldPath(const std::string& parent, std::string_view key) {
-  constexpr size_t kMaxKey = 100;
-  bool simple = !key.empty() && key.size() <= kMaxKey;
+  bool simple = !key.empty() && key.size() <= kMaxQuotedChars;
   for (char c : key) {
     bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c);
     simple = simple && (alnum || c == '_' || c == '-');
   }
   if (simple) return parent.empty() ? std::string(key) : parent + "." + std::string(key);
-  std::string shown(key.substr(0, kMaxKey));
-  if (key.size() > kMaxKey) shown += "...";
-  return parent + "[\"" + shown + "\"]";
+  if (checkQualifiedName(key).empty()) return parent + "[\"" + std::string(key) + "\"]";
+  return parent + "[" + inQuotes(key) + "]";
 }
 
 std::string indexPath(const std::string& parent, size_t index) {
@@ -125,6 +128,16 @@ std::string indexPath(const std::string& parent, size_t index) {
 }
 
 int lineOf(const YAML::Mark& m) { return m.line < 0 ? 0 : m.line + 1; }
+
+namespace {
+
+std::string boundedText(std::string_view s) {
+  std::string out = escapeText(s.substr(0, Reporter::kMaxMessageBytes));
+  if (s.size() > Reporter::kMaxMessageBytes) out += "...";
+  return out;
+}
+
+}  // namespace
 
 void Reporter::error(const YAML::Mark& at, std::string field, std::string message) {
   ++reported_;
@@ -140,8 +153,10 @@ void Reporter::error(const YAML::Mark& at, std::string field, std::string messag
   d.file = file_;
   d.line = lineOf(at);
   d.column = at.column < 0 || at.line < 0 ? 0 : at.column + 1;
-  d.field = std::move(field);
-  d.message = std::move(message);
+  // Quoted text is bounded where it is quoted; this is the backstop for anything that was not
+  // (a library's message): no control character, and a bounded length.
+  d.field = boundedText(field);
+  d.message = boundedText(message);
   out_.push_back(std::move(d));
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "specs/parse.h"
+#include "specs/quote.h"
 
 namespace boxd::specs::detail {
 
@@ -33,8 +34,11 @@ class Reporter {
  public:
   static constexpr size_t kMaxErrors = 200;
   static constexpr int64_t kNodeBudget = 1'000'000;
+  // Past this a message or field path is cut (every quoted key or value is bounded already).
+  static constexpr size_t kMaxMessageBytes = 1024;
 
-  Reporter(std::string_view file, std::vector<Diagnostic>& out) : file_(file), out_(out) {}
+  Reporter(std::string_view file, std::vector<Diagnostic>& out)
+      : file_(escapeText(file)), out_(out) {}
 
   void error(const YAML::Mark& at, std::string field, std::string message);
   // Charges one visited node; false (after one diagnostic) once the budget is spent.
