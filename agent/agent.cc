@@ -46,8 +46,9 @@ Status Agent::start() {
   }
   if (faults_.failStep || faults_.crashStep || !faults_.crashUndoKind.empty()) {
     spdlog::warn("fault injection active: fail step {}, crash step {}{}, crash at undo of {}{}",
-                 faults_.failStep, faults_.crashStep, faults_.crashAfterApply ? " (after apply)" : "",
-                 faults_.crashUndoKind, faults_.crashAfterUndo ? " (after undo)" : "");
+                 faults_.failStep, faults_.crashStep,
+                 faults_.crashAfterApply ? " (after apply)" : "", faults_.crashUndoKind,
+                 faults_.crashAfterUndo ? " (after undo)" : "");
   }
   BOXD_TRY(
       store_->setEventRetention({cfg_.eventsPerPod, cfg_.deletedPodEventsMs, cfg_.eventsMaxRows}));

@@ -21,7 +21,6 @@
 #include "agent/ipam.h"
 #include "agent/pod_plan.h"
 #include "agent/spec_source.h"
-#include "specs/secret.h"
 #include "agent/step_runner.h"
 #include "reconcilers/block/block_context.h"
 #include "reconcilers/block/block_registry.h"
@@ -30,6 +29,7 @@
 #include "reconcilers/host/host.h"
 #include "reconcilers/host/mounter.h"
 #include "reconcilers/images/image_store.h"
+#include "specs/secret.h"
 #include "state/store.h"
 
 namespace boxd::agent {
@@ -162,7 +162,7 @@ class Agent {
   Dispatcher dispatcher_;
   FaultInjection faults_;
   StepRunner runner_;
-  std::optional<Ipam> ipam_;  // set when networking is enabled
+  std::optional<Ipam> ipam_;                                // set when networking is enabled
   std::unique_ptr<reconcilers::CommandRunner> toolRunner_;  // mkfs, fsck, iscsiadm
   reconcilers::BlockRegistry blockRegistry_;
   std::unique_ptr<reconcilers::UserspaceBackend> userspace_;

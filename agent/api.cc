@@ -101,7 +101,8 @@ json Agent::podJson(const PodState& pod, bool detailed) {
         // The block chain: the device a LUN or image became, the filesystem and its mount.
         std::string detail;
         for (const char* key : {"session", "device"}) {
-          if (r.params.contains(key) && r.params[key].is_string()) detail = r.params[key].get<std::string>();
+          if (r.params.contains(key) && r.params[key].is_string())
+            detail = r.params[key].get<std::string>();
         }
         if (r.kind == "blockfs" && r.params.contains("mountPath")) {
           detail = r.params.value("fsType", "") + (detail.empty() ? "" : " on " + detail) + " at " +

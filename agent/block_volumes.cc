@@ -6,12 +6,12 @@
 #include "agent/agent.h"
 #include "common/hash.h"
 #include "common/util.h"
-#include "reconcilers/block/block_steps.h"
 #include "reconcilers/block/block_host.h"
+#include "reconcilers/block/block_steps.h"
 #include "reconcilers/block/filesystem.h"
 #include "reconcilers/block/iscsi_kernel.h"
-#include "reconcilers/block/rbd_kernel.h"
 #include "reconcilers/block/rbd_control.h"
+#include "reconcilers/block/rbd_kernel.h"
 
 namespace boxd::agent {
 
@@ -115,7 +115,9 @@ Status Agent::setUpBlock() {
   blockCtx_->backends["iscsi-user"] = userspace_.get();
   blockCtx_->backends["rbd-user"] = userspace_.get();
   addKernelBlockBackends();
-  blockCtx_->credentials = [this](const reconcilers::BlockVolume& v) { return blockCredentials(v); };
+  blockCtx_->credentials = [this](const reconcilers::BlockVolume& v) {
+    return blockCredentials(v);
+  };
   blockCtx_->prepareRbdImage = [timeout = b.connectTimeoutMs](
                                    const reconcilers::BlockVolume& v,
                                    const reconcilers::BlockCredentials& c) {
@@ -151,8 +153,10 @@ void Agent::cleanStaleBlockSessions() {
     dispatcher_.runBlocking(
         [us, reg, name, key] {
           Status st = reg->release("session " + key, "", [&] { return us->stopSession(name); });
-          if (!st.ok()) spdlog::warn("stale block session {}: {}", name, st.error().message);
-          else spdlog::info("stopped stale block session {}", name);
+          if (!st.ok())
+            spdlog::warn("stale block session {}: {}", name, st.error().message);
+          else
+            spdlog::info("stopped stale block session {}", name);
         },
         [] {});
   }
@@ -176,9 +180,11 @@ Result<reconcilers::BlockCredentials> Agent::blockCredentials(const reconcilers:
   }
   auto it = secrets ? secrets->find(v.secretRef) : SecretMap::const_iterator();
   if (!secrets || it == secrets->end())
-    return makeError("secret \"" + v.secretRef + "\" (the volume's secretRef) is not in the specs directory, or is declared "
-                       "in more than one file (see boxctl status)",
-                     ENOENT);
+    return makeError(
+        "secret \"" + v.secretRef +
+            "\" (the volume's secretRef) is not in the specs directory, or is declared "
+            "in more than one file (see boxctl status)",
+        ENOENT);
   const specs::Secret& s = it->second;
   if (rbd) {
     auto key = specs::cephKey(s);
@@ -225,7 +231,8 @@ json Agent::volumesJson() {
     std::string user = r.params.value("user", "");
     std::string uid = user.substr(0, user.find('/'));
     if (r.kind == "blocksession")
-      e["session"] = userspace_ && endsWith(v->backend, "-user") ? userspace_->sessionDir(*v) : v->sessionKey;
+      e["session"] =
+          userspace_ && endsWith(v->backend, "-user") ? userspace_->sessionDir(*v) : v->sessionKey;
     if (r.kind == "blockdevice") {
       auto podIt = podOfUid.find(uid);
       e["users"].push_back({{"pod", podIt == podOfUid.end() ? uid : podIt->second},

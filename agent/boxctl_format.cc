@@ -154,7 +154,8 @@ std::string formatDescribe(const json& p) {
   for (const auto& r : p["resources"]) {
     std::string res = str(r, "resource");
     if (!str(r, "detail").empty()) res += ": " + str(r, "detail");
-    rows.push_back({"  " + std::to_string(r.value("step", 0)), str(r, "kind"), str(r, "state"), res});
+    rows.push_back(
+        {"  " + std::to_string(r.value("step", 0)), str(r, "kind"), str(r, "state"), res});
   }
   out += rows.size() > 1 ? table(rows) : "  (none)\n";
   out += "Events:\n";

@@ -88,7 +88,8 @@ reconcilers::BlockVolume blockVolumeOf(const specs::Volume& vol, const BlockPlan
     b.backend = block.iscsiBackend;
     b.portals.push_back(i.targetPortal);
     for (const auto& p : i.portals) {
-      if (std::find(b.portals.begin(), b.portals.end(), p) == b.portals.end()) b.portals.push_back(p);
+      if (std::find(b.portals.begin(), b.portals.end(), p) == b.portals.end())
+        b.portals.push_back(p);
     }
     b.iqn = i.iqn;
     b.lun = i.lun;
@@ -149,7 +150,8 @@ void planBlockVolume(std::vector<PlannedStep>& plan, const PodPaths& pp, const s
   reconcilers::BlockVolume bv = blockVolumeOf(v, block);
   nlohmann::json volume = reconcilers::blockVolumeToJson(bv);
   std::string user = uid + "/" + v.name;
-  if (bv.backend != "rbd-kernel") plan.push_back({"blocksession", {{"volume", volume}, {"user", user}}});
+  if (bv.backend != "rbd-kernel")
+    plan.push_back({"blocksession", {{"volume", volume}, {"user", user}}});
   plan.push_back({"blockdevice", {{"volume", volume}, {"user", user}}});
   plan.push_back({"blockfs",
                   {{"volume", volume},

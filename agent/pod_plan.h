@@ -50,9 +50,9 @@ struct PodPaths {
   std::string dir;        // <state>/pods/<uid>
   std::string cgroupRel;  // "boxd/<name>-<uid8>"
   std::string socket, pidFile, shimLog;
-  std::string netns;   // <run>/netns/<uid>: the pinned network namespace
-  std::string etcDir;  // <pod dir>/etc: hosts, resolv.conf, hostname
-  std::string hostIf;  // host end of the pod's veth: "bxd" + 12 hex of the uid
+  std::string netns;        // <run>/netns/<uid>: the pinned network namespace
+  std::string etcDir;       // <pod dir>/etc: hosts, resolv.conf, hostname
+  std::string hostIf;       // host end of the pod's veth: "bxd" + 12 hex of the uid
   std::string blockMounts;  // <run>/block/mounts: where block volumes' filesystems are mounted
 };
 

@@ -34,7 +34,7 @@ Status CephClient::connect(const CephClientOptions& o) {
       {"client_mount_timeout", cephSeconds(o.connectTimeoutMs)},
       {"rados_mon_op_timeout", cephSeconds(o.connectTimeoutMs)},
       {"rados_osd_op_timeout", cephSeconds(o.ioTimeoutMs)},
-      {"rbd_cache", "false"},  // an acknowledged write is on the OSDs
+      {"rbd_cache", "false"},                    // an acknowledged write is on the OSDs
       {"rbd_disable_zero_copy_writes", "true"},  // write buffers are copied at submission
   };
   for (const auto& [option, value] : options) {
@@ -44,9 +44,9 @@ Status CephClient::connect(const CephClientOptions& o) {
   }
   rc = rados_connect(cluster_);
   if (rc == -ETIMEDOUT)
-    return makeError("connect to " + who + ": no answer within " +
-                         cephSeconds(o.connectTimeoutMs) + " s",
-                     ETIMEDOUT);
+    return makeError(
+        "connect to " + who + ": no answer within " + cephSeconds(o.connectTimeoutMs) + " s",
+        ETIMEDOUT);
   if (rc == -EACCES || rc == -EPERM)
     return makeError("connect to " + who + ": the key was refused (wrong key or user)", EACCES);
   if (rc < 0) return makeError("connect to " + who + ": " + std::strerror(-rc), -rc);

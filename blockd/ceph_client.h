@@ -13,9 +13,9 @@
 namespace boxd::blockd {
 
 struct CephClientOptions {
-  std::string monHost;  // librados mon_host
-  std::string user;     // without "client."
-  std::string key;      // the cephx key: never in an error
+  std::string monHost;               // librados mon_host
+  std::string user;                  // without "client."
+  std::string key;                   // the cephx key: never in an error
   int64_t connectTimeoutMs = 10000;  // client_mount_timeout, rados_mon_op_timeout
   int64_t ioTimeoutMs = 30000;       // rados_osd_op_timeout
 };

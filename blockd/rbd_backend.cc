@@ -167,7 +167,8 @@ class RbdBackend : public Backend {
 
   Status connect() override {
     client_ = std::make_unique<CephClient>();
-    BOXD_TRY(client_->connect({rbd_.monHost, rbd_.user, rbd_.key, connectTimeoutMs_, ioTimeoutMs_}));
+    BOXD_TRY(
+        client_->connect({rbd_.monHost, rbd_.user, rbd_.key, connectTimeoutMs_, ioTimeoutMs_}));
     cluster_ = client_->get();
     spdlog::info("connected to ceph monitors {} as client.{}", rbd_.monHost, rbd_.user);
     int rc = rados_ioctx_create(cluster_, rbd_.pool.c_str(), &ioctx_);
@@ -219,7 +220,6 @@ class RbdBackend : public Backend {
   }
 
  private:
-
   Status openImage() {
     int rc = rbd_.readOnly ? rbd_open_read_only(ioctx_, rbd_.image.c_str(), &image_, nullptr)
                            : rbd_open(ioctx_, rbd_.image.c_str(), &image_, nullptr);

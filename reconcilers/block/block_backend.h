@@ -28,7 +28,7 @@ namespace boxd::reconcilers {
 
 // What to attach, without secrets: journaled as step params.
 struct BlockVolume {
-  std::string backend;  // "iscsi-kernel", "iscsi-user", "rbd-kernel", "rbd-user"
+  std::string backend;     // "iscsi-kernel", "iscsi-user", "rbd-kernel", "rbd-user"
   std::string sessionKey;  // one session per key: the target (iSCSI) or the image (RBD)
   std::string deviceKey;   // one device per key: target + LUN, or the image
   bool readOnly = false;

@@ -24,7 +24,7 @@ struct BlockContext {
   // Checks an RBD image before its first attach (exists, size, features, watchers) and creates
   // it when the pod asks for provisioning; empty = no check.
   std::function<Status(const BlockVolume&, const BlockCredentials&)> prepareRbdImage;
-  std::string mountsDir;  // <runDir>/block/mounts: one filesystem mount per device
+  std::string mountsDir;           // <runDir>/block/mounts: one filesystem mount per device
   int64_t toolTimeoutMs = 120000;  // mkfs / fsck
   int64_t unmountAbortMs = 45000;  // a filesystem unmount stuck this long aborts its FUSE link
 

@@ -89,18 +89,18 @@ Result<bool> BlockSessionStep::observe() {
 Status BlockSessionStep::apply() {
   auto b = ctx_.backend(v_.backend);
   if (!b.ok()) return b.error();
-  return ctx_.registry.acquire(sessionRegKey(v_), {user_, v_.readOnly},
-                               [&](const std::vector<BlockUser>&) -> Status {
-                                 if (ctx_.userspace != nullptr && endsWith(v_.backend, "-user"))
-                                   extra_["session"] = "boxd-blockd at " + ctx_.userspace->fuseMount(v_);
-                                 auto open = (*b)->sessionOpen(v_);
-                                 if (open.ok() && *open) return {};  // shared: join it
-                                 auto creds = ctx_.credentials(v_);
-                                 if (!creds.ok()) return creds.error();
-                                 if (startsWith(v_.backend, "rbd") && ctx_.prepareRbdImage)
-                                   BOXD_TRY(ctx_.prepareRbdImage(v_, *creds));
-                                 return (*b)->openSession(v_, *creds);
-                               });
+  return ctx_.registry.acquire(
+      sessionRegKey(v_), {user_, v_.readOnly}, [&](const std::vector<BlockUser>&) -> Status {
+        if (ctx_.userspace != nullptr && endsWith(v_.backend, "-user"))
+          extra_["session"] = "boxd-blockd at " + ctx_.userspace->fuseMount(v_);
+        auto open = (*b)->sessionOpen(v_);
+        if (open.ok() && *open) return {};  // shared: join it
+        auto creds = ctx_.credentials(v_);
+        if (!creds.ok()) return creds.error();
+        if (startsWith(v_.backend, "rbd") && ctx_.prepareRbdImage)
+          BOXD_TRY(ctx_.prepareRbdImage(v_, *creds));
+        return (*b)->openSession(v_, *creds);
+      });
 }
 
 Status BlockSessionStep::undo() {
@@ -128,8 +128,8 @@ Status BlockDeviceStep::apply() {
           if (!o.readOnly || !v_.readOnly) {
             std::string pod = o.id.substr(0, o.id.find('/'));
             return makeError(describeBlockVolume(v_) + " is already attached " +
-                                 (o.readOnly ? "read-only" : "read-write") + " for pod uid " +
-                                 pod + " (volume " + o.id.substr(o.id.find('/') + 1) +
+                                 (o.readOnly ? "read-only" : "read-write") + " for pod uid " + pod +
+                                 " (volume " + o.id.substr(o.id.find('/') + 1) +
                                  "); a block volume is attached read-write at most once",
                              EBUSY);
           }
@@ -207,7 +207,8 @@ Result<std::unique_ptr<Step>> blockStepFromParams(const std::string& kind, const
                                                   Host& host) {
   if (host.block == nullptr)
     return makeError(kind + " step: this boxd has no block volume support configured", ENOTSUP);
-  if (!params.is_object() || !params.contains("volume") || !params.value("user", json()).is_string())
+  if (!params.is_object() || !params.contains("volume") ||
+      !params.value("user", json()).is_string())
     return makeError(kind + " step: params need \"volume\" and \"user\"", EINVAL);
   auto v = blockVolumeFromJson(params["volume"]);
   if (!v.ok()) return v.error();
@@ -226,7 +227,8 @@ Result<std::unique_ptr<Step>> blockStepFromParams(const std::string& kind, const
 
 std::optional<std::pair<std::string, BlockUser>> blockRegistryEntry(const std::string& kind,
                                                                     const json& params) {
-  if (!isBlockStepKind(kind) || !params.is_object() || !params.contains("volume")) return std::nullopt;
+  if (!isBlockStepKind(kind) || !params.is_object() || !params.contains("volume"))
+    return std::nullopt;
   auto v = blockVolumeFromJson(params["volume"]);
   if (!v.ok() || !params.value("user", json()).is_string()) return std::nullopt;
   BlockUser u{params["user"].get<std::string>(), v->readOnly};

@@ -36,7 +36,7 @@ class BlockStep : public Step {
   BlockContext& ctx_;
   Mounter& mounter_;
   BlockVolume v_;
-  std::string user_;  // "<pod uid>/<volume>"
+  std::string user_;      // "<pod uid>/<volume>"
   nlohmann::json extra_;  // step-specific params (device found, mount path)
 };
 

@@ -15,7 +15,8 @@ std::string hostName(const BlockVolume& v, const std::string& key) {
   std::string kind = startsWith(v.backend, "rbd") ? "rbd" : "iscsi";
   std::string tail = kind == "rbd" ? v.pool + "-" + v.image : v.iqn;
   std::string clean;
-  for (char ch : tail) clean += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ? ch : '_';
+  for (char ch : tail)
+    clean += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ? ch : '_';
   if (clean.size() > 40) clean = clean.substr(clean.size() - 40);
   return kind + "-" + sha256Hex(key).substr(0, 8) + "-" + clean;
 }
@@ -48,15 +49,24 @@ std::string monHost(const std::vector<std::string>& monitors) {
 }
 
 json blockVolumeToJson(const BlockVolume& v) {
-  return {{"backend", v.backend},     {"sessionKey", v.sessionKey},
-          {"deviceKey", v.deviceKey}, {"readOnly", v.readOnly},
-          {"portals", v.portals},     {"iqn", v.iqn},
-          {"initiatorName", v.initiatorName}, {"iscsiInterface", v.iscsiInterface},
-          {"lun", v.lun},             {"chapDiscovery", v.chapDiscovery},
-          {"chapSession", v.chapSession}, {"monitors", v.monitors},
-          {"pool", v.pool},           {"image", v.image},
-          {"user", v.user},           {"keyring", v.keyring},
-          {"secretRef", v.secretRef}, {"provisionBytes", v.provisionBytes},
+  return {{"backend", v.backend},
+          {"sessionKey", v.sessionKey},
+          {"deviceKey", v.deviceKey},
+          {"readOnly", v.readOnly},
+          {"portals", v.portals},
+          {"iqn", v.iqn},
+          {"initiatorName", v.initiatorName},
+          {"iscsiInterface", v.iscsiInterface},
+          {"lun", v.lun},
+          {"chapDiscovery", v.chapDiscovery},
+          {"chapSession", v.chapSession},
+          {"monitors", v.monitors},
+          {"pool", v.pool},
+          {"image", v.image},
+          {"user", v.user},
+          {"keyring", v.keyring},
+          {"secretRef", v.secretRef},
+          {"provisionBytes", v.provisionBytes},
           {"provisionFeatures", v.provisionFeatures}};
 }
 
@@ -96,8 +106,7 @@ std::string blockMountPath(const std::string& mountsDir, const BlockVolume& v) {
 }
 
 std::string describeBlockVolume(const BlockVolume& v) {
-  if (startsWith(v.backend, "rbd"))
-    return "rbd " + v.pool + "/" + v.image;
+  if (startsWith(v.backend, "rbd")) return "rbd " + v.pool + "/" + v.image;
   std::string portals;
   for (const auto& p : v.portals) portals += (portals.empty() ? "" : ",") + p;
   return "iscsi " + v.iqn + " lun " + std::to_string(v.lun) + " via " + portals;

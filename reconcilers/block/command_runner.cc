@@ -22,8 +22,8 @@
 #include <optional>
 #include <thread>
 
-#include "common/spawn_setup.h"
 #include "common/fd.h"
+#include "common/spawn_setup.h"
 #include "common/util.h"
 
 namespace boxd::reconcilers {

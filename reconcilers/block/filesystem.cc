@@ -71,7 +71,8 @@ Result<PrepareResult> prepareFilesystem(CommandRunner& runner, const std::string
   switch (content->kind) {
     case DeviceContent::Blank: {
       if (readOnly)
-        return makeError(device + " is blank and the volume is read-only: nothing to mount", EINVAL);
+        return makeError(device + " is blank and the volume is read-only: nothing to mount",
+                         EINVAL);
       auto argv = mkfsArgv(fsType, device);
       auto r = runner.run(argv, timeoutMs);
       if (!r.ok()) return r.error();

@@ -32,7 +32,8 @@ Status configure(int loopFd, int fileFd, const std::string& file, const LoopOpti
                  bool directIo) {
   loop_config cfg{};
   cfg.fd = static_cast<uint32_t>(fileFd);
-  cfg.info.lo_flags = (opts.readOnly ? LO_FLAGS_READ_ONLY : 0) | (directIo ? LO_FLAGS_DIRECT_IO : 0);
+  cfg.info.lo_flags =
+      (opts.readOnly ? LO_FLAGS_READ_ONLY : 0) | (directIo ? LO_FLAGS_DIRECT_IO : 0);
   std::strncpy(reinterpret_cast<char*>(cfg.info.lo_file_name), file.c_str(), LO_NAME_SIZE - 1);
   if (::ioctl(loopFd, LOOP_CONFIGURE, &cfg) != 0) return sysError("LOOP_CONFIGURE", file);
   return {};

@@ -20,7 +20,8 @@ struct LoopOptions {
 // of the host's loop devices: EBUSY is retried with the next free one.
 Result<std::string> attachLoop(const std::string& file, const LoopOptions& opts);
 // Every loop device backed by file, from sysfs ("/dev/loop3").
-std::vector<std::string> loopsBackedBy(const std::string& file, const std::string& sysRoot = "/sys");
+std::vector<std::string> loopsBackedBy(const std::string& file,
+                                       const std::string& sysRoot = "/sys");
 // Detaches device if its backing file is `file`, then waits (bounded) until it is gone.
 // Absent, or backed by another file, = success (never touches a loop that is not ours).
 Status detachLoop(const std::string& device, const std::string& file, int timeoutMs = 5000);

@@ -48,9 +48,9 @@ Status connect(Cluster& cl, const BlockVolume& v, const std::string& key, int64_
   BOXD_TRY(cl.client.connect({monHost(v.monitors), v.user, key, timeoutMs, timeoutMs}));
   int rc = rados_ioctx_create(cl.client.get(), v.pool.c_str(), &cl.io);
   if (rc == -ENOENT)
-    return makeError("pool \"" + v.pool + "\" does not exist in the ceph cluster at " +
-                         monHost(v.monitors),
-                     ENOENT);
+    return makeError(
+        "pool \"" + v.pool + "\" does not exist in the ceph cluster at " + monHost(v.monitors),
+        ENOENT);
   if (rc < 0) return rbdError("open pool " + v.pool, rc);
   return {};
 }
@@ -61,7 +61,8 @@ Status create(Cluster& cl, const BlockVolume& v) {
                                  : v.provisionFeatures);
   if (!bits.ok()) return bits.error();
   int order = 0;
-  int rc = rbd_create2(cl.io, v.image.c_str(), static_cast<uint64_t>(v.provisionBytes), *bits, &order);
+  int rc =
+      rbd_create2(cl.io, v.image.c_str(), static_cast<uint64_t>(v.provisionBytes), *bits, &order);
   if (rc == -EEXIST) return {};  // created meanwhile by someone else: use it as it is
   if (rc == -EPERM || rc == -EACCES)
     return makeError("create image " + v.pool + "/" + v.image + ": client." + v.user +
@@ -101,8 +102,9 @@ Result<RbdImageInfo> RbdControl::inspect(const BlockVolume& v, const std::string
   }
   std::string name = v.pool + "/" + v.image;
   if (rc == -ENOENT)
-    return makeError("image " + name + " does not exist (create it with `rbd create`, or let boxd "
-                     "create it: annotation provision.rbd.boxd.io/<volume>, docs/storage.md)",
+    return makeError("image " + name +
+                         " does not exist (create it with `rbd create`, or let boxd "
+                         "create it: annotation provision.rbd.boxd.io/<volume>, docs/storage.md)",
                      ENOENT);
   if (rc < 0) return rbdError("open image " + name, rc);
   rc = rbd_get_size(im.img, &info.sizeBytes);
@@ -112,7 +114,8 @@ Result<RbdImageInfo> RbdControl::inspect(const BlockVolume& v, const std::string
   size_t n = 16;
   if (rbd_watchers_list(im.img, watchers, &n) == 0) {
     for (size_t i = 0; i < n; ++i)
-      info.watchers.push_back(std::string(watchers[i].addr) + " (client " + std::to_string(watchers[i].id) + ")");
+      info.watchers.push_back(std::string(watchers[i].addr) + " (client " +
+                              std::to_string(watchers[i].id) + ")");
     rbd_watchers_list_cleanup(watchers, n);
   }
   return info;

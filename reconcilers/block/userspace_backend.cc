@@ -13,9 +13,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "blockd/mountinfo.h"
 #include "common/fd.h"
 #include "common/hash.h"
-#include "blockd/mountinfo.h"
 #include "common/util.h"
 #include "reconcilers/block/loop_device.h"
 #include "reconcilers/cgroup/cgroups.h"
@@ -77,7 +77,8 @@ Result<std::string> readLine(int fd, int64_t timeoutMs) {
   int64_t deadline = monotonicMs() + timeoutMs;
   for (;;) {
     int64_t left = deadline - monotonicMs();
-    if (left <= 0) return makeError("not ready within " + std::to_string(timeoutMs) + " ms", ETIMEDOUT);
+    if (left <= 0)
+      return makeError("not ready within " + std::to_string(timeoutMs) + " ms", ETIMEDOUT);
     pollfd p{fd, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(left));
     if (r < 0 && errno != EINTR) return sysError("poll", "helper ready pipe");
@@ -170,7 +171,8 @@ std::string UserspaceBackend::sessionDir(const BlockVolume& v) const {
 
 std::string UserspaceBackend::file(const BlockVolume& v) const {
   return fuseMount(v) + "/" +
-         (startsWith(v.backend, "rbd") ? std::string(blockd::kRbdImageFile) : blockd::iscsiLunFile(v.lun));
+         (startsWith(v.backend, "rbd") ? std::string(blockd::kRbdImageFile)
+                                       : blockd::iscsiLunFile(v.lun));
 }
 
 blockd::Config UserspaceBackend::helperConfig(const BlockVolume& v,
@@ -242,16 +244,18 @@ Status UserspaceBackend::startHelper(const BlockVolume& v, const BlockCredential
   if (::pipe2(readyPipe, O_CLOEXEC) != 0) return sysError("pipe", "");
   Fd readyRead(readyPipe[0]), readyWrite(readyPipe[1]);
   // --session only names the helper's directory, so `ps` shows what each helper serves.
-  auto pid = spawnDetached({settings_.helperBinary, "--config-fd", "3", "--ready-fd", "4",
-                            "--session", dir},
-                           cfgRead.get(), readyWrite.get(), cgroups_.procsFiles(cg));
+  auto pid = spawnDetached(
+      {settings_.helperBinary, "--config-fd", "3", "--ready-fd", "4", "--session", dir},
+      cfgRead.get(), readyWrite.get(), cgroups_.procsFiles(cg));
   if (!pid.ok()) return pid.error();
   cfgRead.reset();
   readyWrite.reset();
   HelperId id{*pid, 0};
   auto start = processStartTime(*pid);
   if (start.ok()) id.startTime = *start;
-  nlohmann::json ident = {{"pid", id.pid}, {"startTime", id.startTime}, {"backend", v.backend},
+  nlohmann::json ident = {{"pid", id.pid},
+                          {"startTime", id.startTime},
+                          {"backend", v.backend},
                           {"serves", startsWith(v.backend, "rbd") ? v.pool + "/" + v.image : v.iqn},
                           {"sessionKey", v.sessionKey}};
   BOXD_TRY(writeFileAtomic(dir + "/helper.json", ident.dump() + "\n", 0600,
@@ -265,7 +269,9 @@ Status UserspaceBackend::startHelper(const BlockVolume& v, const BlockCredential
     return wrote;
   }
   auto line = readLine(readyRead.get(), settings_.connectTimeoutMs + 5000);
-  std::string what = "boxd-blockd for " + std::string(startsWith(v.backend, "rbd") ? "image " + v.pool + "/" + v.image : v.iqn);
+  std::string what =
+      "boxd-blockd for " +
+      std::string(startsWith(v.backend, "rbd") ? "image " + v.pool + "/" + v.image : v.iqn);
   if (!line.ok()) {
     killHelper(id);
     return line.error().wrap(what);
@@ -282,9 +288,7 @@ Status UserspaceBackend::startHelper(const BlockVolume& v, const BlockCredential
   return makeError(what + ": " + err, EIO);
 }
 
-Status UserspaceBackend::closeSession(const BlockVolume& v) {
-  return stopSession(sessionName(v));
-}
+Status UserspaceBackend::closeSession(const BlockVolume& v) { return stopSession(sessionName(v)); }
 
 Status UserspaceBackend::stopSession(const std::string& name) {
   std::string dir = settings_.blockDir + "/" + name, fs = dir + "/fs";

@@ -57,5 +57,4 @@ class UserspaceBackend : public BlockBackend {
   Cgroups& cgroups_;
 };
 
-
 }  // namespace boxd::reconcilers

@@ -16,7 +16,7 @@
 namespace boxd::reconcilers {
 
 struct CgroupLimits {
-  std::optional<int64_t> memoryBytes;  // memory.limit_in_bytes / memory.max
+  std::optional<int64_t> memoryBytes;      // memory.limit_in_bytes / memory.max
   std::optional<int64_t> cpuLimitMilli;    // cfs quota over a 100 ms period / cpu.max
   std::optional<int64_t> cpuRequestMilli;  // cpu.shares / cpu.weight
   std::optional<int64_t> pidsMax;          // pids.max

@@ -9,8 +9,8 @@
 
 #include <cerrno>
 
-#include "common/spawn_setup.h"
 #include "common/fd.h"
+#include "common/spawn_setup.h"
 #include "common/util.h"
 
 namespace boxd::reconcilers {

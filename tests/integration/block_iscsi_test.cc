@@ -22,8 +22,8 @@ constexpr const char* kPassword = "chap-secret-4711";
 std::string chapSecret(const std::string& password = kPassword, const std::string& name = "chap") {
   return std::string("apiVersion: v1\nkind: Secret\nmetadata: {name: ") + name + "}\n" +
          std::string(
-                     "type: kubernetes.io/iscsi-chap\nstringData:\n"
-                     "  node.session.auth.username: ") +
+             "type: kubernetes.io/iscsi-chap\nstringData:\n"
+             "  node.session.auth.username: ") +
          kUser + "\n  node.session.auth.password: " + password + "\n---\n";
 }
 
@@ -33,19 +33,21 @@ struct PodOpts {
   bool readOnly = false;
   std::string portals;  // extra portals, YAML list items
   std::string secret = "chap";
-  std::string command = "echo $(cat /data/marker 2>/dev/null) > /dev/null; trap 'exit 0' TERM; "
-                        "while true; do sleep 1 & wait; done";
+  std::string command =
+      "echo $(cat /data/marker 2>/dev/null) > /dev/null; trap 'exit 0' TERM; "
+      "while true; do sleep 1 & wait; done";
 };
 
 std::string iscsiPod(const std::string& name, const std::string& portal, const PodOpts& o) {
   return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
          "}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: app\n"
-         "    image: busybox\n    command: [sh, -c, \"" + o.command +
+         "    image: busybox\n    command: [sh, -c, \"" +
+         o.command +
          "\"]\n    volumeMounts: [{name: data, mountPath: /data}]\n  volumes:\n  - name: data\n"
-         "    iscsi:\n      targetPortal: " + portal + "\n" +
-         (o.portals.empty() ? "" : "      portals: [" + o.portals + "]\n") + "      iqn: " + kIqn +
-         "\n      lun: " + std::to_string(o.lun) + "\n      fsType: " + o.fsType +
-         "\n      readOnly: " + (o.readOnly ? "true" : "false") +
+         "    iscsi:\n      targetPortal: " +
+         portal + "\n" + (o.portals.empty() ? "" : "      portals: [" + o.portals + "]\n") +
+         "      iqn: " + kIqn + "\n      lun: " + std::to_string(o.lun) +
+         "\n      fsType: " + o.fsType + "\n      readOnly: " + (o.readOnly ? "true" : "false") +
          "\n      chapAuthSession: true\n      secretRef: {name: " + o.secret + "}\n";
 }
 
@@ -88,7 +90,8 @@ class IscsiTest : public ::testing::Test {
   }
   std::string reason(const std::string& pod) {
     auto p = b_.pod(pod);
-    return p.is_null() ? "" : p["reason"].get<std::string>() + ": " + p["message"].get<std::string>();
+    return p.is_null() ? ""
+                       : p["reason"].get<std::string>() + ": " + p["message"].get<std::string>();
   }
 
   TgtTarget tgt_;
@@ -173,8 +176,8 @@ TEST_F(IscsiTest, TheSameLunTwiceReadWriteIsRefused) {
   apply("a.yaml", "a", chapSecret() + iscsiPod("a", tgt_.portal(), {}));
   ASSERT_TRUE(running("a")) << b_.log();
   apply("b.yaml", "b", chapSecret() + iscsiPod("b", tgt_.portal(), {}));
-  ASSERT_TRUE(waitFor([&] { return reason("b").find("read-write at most once") != std::string::npos; },
-                      30000))
+  ASSERT_TRUE(waitFor(
+      [&] { return reason("b").find("read-write at most once") != std::string::npos; }, 30000))
       << reason("b");
   EXPECT_EQ(b_.pod("a")["ready"], "1/1") << "the first pod is not disturbed";
 }
@@ -191,25 +194,31 @@ TEST_F(IscsiTest, ErrorsAreClearPodReasonsAndLeaveNothing) {
     return o;
   };
   std::vector<Case> cases = {
-      {"wrongpw", chapSecret("not-the-password", "wrongpw") + iscsiPod("wrongpw", tgt_.portal(), own("wrongpw")),
+      {"wrongpw",
+       chapSecret("not-the-password", "wrongpw") +
+           iscsiPod("wrongpw", tgt_.portal(), own("wrongpw")),
        "uthentication"},
-      {"deadportal", chapSecret(kPassword, "deadportal") + iscsiPod("deadportal", dead, own("deadportal")),
+      {"deadportal",
+       chapSecret(kPassword, "deadportal") + iscsiPod("deadportal", dead, own("deadportal")),
        "refused"},
       {"nosecret", iscsiPod("nosecret", tgt_.portal(), own("nosecret")), "secret \"nosecret\""},
   };
   // Wrong IQN: the target's name with a typo.
-  std::string wrongIqn = chapSecret(kPassword, "wrongiqn") + iscsiPod("wrongiqn", tgt_.portal(), own("wrongiqn"));
+  std::string wrongIqn =
+      chapSecret(kPassword, "wrongiqn") + iscsiPod("wrongiqn", tgt_.portal(), own("wrongiqn"));
   wrongIqn.replace(wrongIqn.find("io.boxd:store"), 13, "io.boxd:stor3");
   cases.push_back({"wrongiqn", wrongIqn, "arget"});
   // An iSCSI interface other than "default" needs the kernel initiator, which this host lacks.
-  std::string iface = chapSecret(kPassword, "iface") + iscsiPod("iface", tgt_.portal(), own("iface"));
+  std::string iface =
+      chapSecret(kPassword, "iface") + iscsiPod("iface", tgt_.portal(), own("iface"));
   iface.replace(iface.find("      lun:"), 0, "      iscsiInterface: iface0\n");
   cases.push_back({"iface", iface, "needs the kernel initiator"});
   int64_t t0 = monotonicMs();
   for (const auto& c : cases) apply(c.name + ".yaml", c.name, c.text);
   for (const auto& c : cases) {
     EXPECT_TRUE(waitFor([&] { return reason(c.name).find(c.expect) != std::string::npos; }, 20000))
-        << c.name << ": " << reason(c.name) << "\n" << b_.boxctl({"describe", c.name}).out;
+        << c.name << ": " << reason(c.name) << "\n"
+        << b_.boxctl({"describe", c.name}).out;
     EXPECT_EQ(reason(c.name).find(kPassword), std::string::npos);
   }
   EXPECT_LT(monotonicMs() - t0, 20000);
@@ -237,7 +246,9 @@ TEST_F(IscsiTest, AKilledHelperIsAClearErrorAndTeardownCompletes) {
   pid_t helper = std::atoi(trim(pids.out).c_str());
   ASSERT_GT(helper, 0) << pids.out;
   ::kill(helper, SIGKILL);
-  EXPECT_NE(exec("a", "dd if=/dev/zero of=/data/y bs=4k count=1 conv=fsync 2>/dev/null; echo rc=$?"), "rc=0\n")
+  EXPECT_NE(
+      exec("a", "dd if=/dev/zero of=/data/y bs=4k count=1 conv=fsync 2>/dev/null; echo rc=$?"),
+      "rc=0\n")
       << "writes fail once the helper is gone";
   removePod("a.yaml", "a");
   EXPECT_TRUE(waitFor([&] { return b_.leftovers().empty(); }, 15000)) << b_.leftovers().front();

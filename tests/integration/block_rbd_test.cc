@@ -38,8 +38,10 @@ class RbdTest : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
     auto c = CephCluster::start();
-    if (c.ok()) cluster_ = std::move(*c);
-    else startError_ = c.error().message;
+    if (c.ok())
+      cluster_ = std::move(*c);
+    else
+      startError_ = c.error().message;
   }
   static void TearDownTestSuite() { cluster_.reset(); }
 
@@ -69,9 +71,10 @@ class RbdTest : public ::testing::Test {
            "spec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: app\n"
            "    image: busybox\n    command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 1 "
            "& wait; done\"]\n    volumeMounts: [{name: data, mountPath: /data}]\n  volumes:\n"
-           "  - name: data\n    rbd:\n      monitors: [\"" + (mon.empty() ? monitor() : mon) +
-           "\"]\n      pool: rbd\n      image: " + image + "\n      user: " + cluster_->user() +
-           "\n      secretRef: {name: " + secretName + "}\n      readOnly: " + (readOnly ? "true" : "false") + "\n";
+           "  - name: data\n    rbd:\n      monitors: [\"" +
+           (mon.empty() ? monitor() : mon) + "\"]\n      pool: rbd\n      image: " + image +
+           "\n      user: " + cluster_->user() + "\n      secretRef: {name: " + secretName +
+           "}\n      readOnly: " + (readOnly ? "true" : "false") + "\n";
   }
   void apply(const std::string& file, const std::string& podName, const std::string& text) {
     ASSERT_TRUE(writeFileAtomic(b_.specs() + "/" + file, text, 0600).ok());
@@ -86,7 +89,8 @@ class RbdTest : public ::testing::Test {
   }
   std::string reason(const std::string& p) {
     auto j = b_.pod(p);
-    return j.is_null() ? "" : j["reason"].get<std::string>() + ": " + j["message"].get<std::string>();
+    return j.is_null() ? ""
+                       : j["reason"].get<std::string>() + ": " + j["message"].get<std::string>();
   }
   void removePod(const std::string& file, const std::string& p) {
     b_.removeSpec(file);
@@ -147,7 +151,8 @@ TEST_F(RbdTest, ErrorsAreClearPodReasonsAndLeaveNothing) {
   apply("d.yaml", "deadmon",
         secret("d", cluster_->userKey()) + pod("deadmon", image_, false, "", "127.0.0.1:1", "d"));
   int64_t t0 = monotonicMs();
-  for (auto [p, want] : {std::pair{"wrongkey", "refused"}, {"missing", "does not exist"},
+  for (auto [p, want] : {std::pair{"wrongkey", "refused"},
+                         {"missing", "does not exist"},
                          {"deadmon", "no answer"}}) {
     EXPECT_TRUE(waitFor([&] { return reason(p).find(want) != std::string::npos; }, 30000))
         << p << ": " << reason(p);
@@ -191,7 +196,8 @@ TEST_F(RbdTest, ProvisioningCreatesTheImageOnceAndOnlyWhenAsked) {
 
 TEST_F(RbdTest, KubernetesClassicExampleRunsWithOnlyTheMonitorsChanged) {
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"osd", "pool", "create", "kube", "8", "8"}, {"osd", "pool", "application", "enable", "kube", "rbd"}}) {
+           {"osd", "pool", "create", "kube", "8", "8"},
+           {"osd", "pool", "application", "enable", "kube", "rbd"}}) {
     auto r = cluster_->runCeph(args);
     ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->output : r.error().message);
   }
@@ -204,14 +210,13 @@ TEST_F(RbdTest, KubernetesClassicExampleRunsWithOnlyTheMonitorsChanged) {
   auto secretYaml = readFile(dir + "ceph-secret.yaml");
   ASSERT_TRUE(podJson.ok() && secretYaml.ok());
   // The example mounts read-only: format the image once, as its users did before.
-  apply("fmt.yaml", "fmt", secret("ceph", trim(adminKey->output)) +
-                              [&] {
-                                std::string p = pod("fmt", "foo");
-                                p.replace(p.find("pool: rbd"), 9, "pool: kube");
-                                p.replace(p.find("user: " + cluster_->user()),
-                                          6 + cluster_->user().size(), "user: admin");
-                                return p;
-                              }());
+  apply(
+      "fmt.yaml", "fmt", secret("ceph", trim(adminKey->output)) + [&] {
+        std::string p = pod("fmt", "foo");
+        p.replace(p.find("pool: rbd"), 9, "pool: kube");
+        p.replace(p.find("user: " + cluster_->user()), 6 + cluster_->user().size(), "user: admin");
+        return p;
+      }());
   ASSERT_TRUE(running("fmt")) << reason("fmt") << b_.log();
   removePod("fmt.yaml", "fmt");
   files_.clear();
@@ -249,7 +254,9 @@ TEST_F(RbdTest, AKilledHelperIsAClearErrorAndTeardownCompletes) {
   pid_t helper = std::atoi(trim(pids.out).c_str());
   ASSERT_GT(helper, 0) << pids.out;
   ::kill(helper, SIGKILL);
-  EXPECT_NE(exec("a", "dd if=/dev/zero of=/data/y bs=4k count=1 conv=fsync 2>/dev/null; echo rc=$?"), "rc=0\n");
+  EXPECT_NE(
+      exec("a", "dd if=/dev/zero of=/data/y bs=4k count=1 conv=fsync 2>/dev/null; echo rc=$?"),
+      "rc=0\n");
   removePod("a.yaml", "a");
   EXPECT_TRUE(waitFor([&] { return b_.leftovers().empty(); }, 15000)) << b_.leftovers().front();
   // The dead helper's watch on the image lingers until Ceph drops it (osd_client_watch_timeout):

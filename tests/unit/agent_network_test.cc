@@ -216,9 +216,8 @@ TEST(PodPlanNetwork, WithoutHostPortsTheVethStillCarriesTheLocalnetGuard) {
   PodNetwork n = bridged();
   n.hostPorts = false;
   auto plan = planPod(paths, *cgroups, p, "0123456789abcdef0123456789abcdef", {"/lower"}, n);
-  EXPECT_EQ(kinds(plan), (std::vector<std::string>{
-                             "poddir", "cgroup", "netns", "veth", "files", "cgroup", "rootfs",
-                             "shim"}));
+  EXPECT_EQ(kinds(plan), (std::vector<std::string>{"poddir", "cgroup", "netns", "veth", "files",
+                                                   "cgroup", "rootfs", "shim"}));
   EXPECT_EQ(plan[3].params["nftTable"], "boxd");
   EXPECT_EQ(plan[3].params["routeLocalnet"], false);
 }

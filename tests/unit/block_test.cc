@@ -121,7 +121,8 @@ TEST(BlockPlan, IscsiVolumeIsSessionDeviceFilesystem) {
   auto cg = makeCgroupsV1();
   agent::BlockPlan bp;
   bp.initiatorName = "iqn.2026-12.io.boxd:host";  // the planner's, not the default's
-  auto plan = agent::planPod(paths, *cg, pod, "0123456789abcdef0123456789abcdef", {"/lower"}, {}, bp);
+  auto plan =
+      agent::planPod(paths, *cg, pod, "0123456789abcdef0123456789abcdef", {"/lower"}, {}, bp);
   std::vector<std::string> kinds;
   for (const auto& s : plan) kinds.push_back(s.kind);
   auto at = std::find(kinds.begin(), kinds.end(), "blocksession");
@@ -202,7 +203,8 @@ class FakeRunner : public CommandRunner {
   std::vector<std::vector<std::string>> calls;
   int exitCode = 0;
   bool realMkfs = false;  // run mkfs for real (on a plain file: no root needed)
-  Result<CommandResult> run(const std::vector<std::string>& argv, int64_t, const std::string&) override {
+  Result<CommandResult> run(const std::vector<std::string>& argv, int64_t,
+                            const std::string&) override {
     calls.push_back(argv);
     CommandResult r;
     r.exitCode = exitCode;
@@ -259,8 +261,8 @@ TEST(BlockFilesystem, NeverFormatsADeviceHoldingData) {
   std::string pt = sizedFile(dir, "pt", 8 << 20);
   int fd = ::open(pt.c_str(), O_RDWR | O_CLOEXEC);
   unsigned char mbr[512] = {};
-  mbr[446 + 4] = 0x83;                       // Linux partition type
-  mbr[446 + 8] = 2048 & 0xff;                // start LBA 2048
+  mbr[446 + 4] = 0x83;         // Linux partition type
+  mbr[446 + 8] = 2048 & 0xff;  // start LBA 2048
   mbr[446 + 9] = 2048 >> 8;
   mbr[446 + 12] = 0x00, mbr[446 + 13] = 0x20;  // 8192 sectors
   mbr[510] = 0x55, mbr[511] = 0xaa;
@@ -293,7 +295,8 @@ TEST(BlockFilesystem, FsckResultsAreJudged) {
   auto left = prepareFilesystem(runner, dev, "ext4", false, 1000);
   ASSERT_FALSE(left.ok());
   EXPECT_NE(left.error().message.find("errors left"), std::string::npos);
-  EXPECT_EQ(mkfsArgv("xfs", "/dev/loop9"), (std::vector<std::string>{"mkfs.xfs", "-q", "-K", "/dev/loop9"}));
+  EXPECT_EQ(mkfsArgv("xfs", "/dev/loop9"),
+            (std::vector<std::string>{"mkfs.xfs", "-q", "-K", "/dev/loop9"}));
   EXPECT_TRUE(fsckArgv("xfs", "/dev/loop9").empty());
 }
 
