@@ -165,6 +165,7 @@ class BlockBench {
     std::string tag;
     bool iscsi, blank;
     PodTimes* times;
+    std::vector<std::string> pods = {};  // measured, in order
   };
 
   std::string podSpec(const std::string& name, bool iscsi, bool blank, int round) const {
@@ -377,11 +378,12 @@ void BlockBench::pods() {
            " kinds, one pod at a time");
   for (int i = 0; i < o_.podRounds; ++i) {
     for (size_t j = 0; j < kinds.size(); ++j) {
-      const Kind& k = kinds[(static_cast<size_t>(i) + j) % kinds.size()];
+      Kind& k = kinds[(static_cast<size_t>(i) + j) % kinds.size()];
       std::string name = "lc-" + k.tag + "-" + runId_ + "-" + std::to_string(i);
       int64_t up = podUp(name, podSpec(name, k.iscsi, k.blank, i));
       checkFormatted(name, k.blank);
       k.times->upMs.push_back(static_cast<double>(up));
+      k.pods.push_back(name);
       podDown(name, k.iscsi, k.times);
       if (!k.iscsi) {
         std::string image = k.blank ? peers_.blankImage(i) : peers_.dataImage();
@@ -393,6 +395,17 @@ void BlockBench::pods() {
     }
     f_.loadSamples.push_back(loadAverage1());
     progress("pods: round " + std::to_string(i + 1) + " done");
+  }
+  PodStepTimes logged = boxd_.stepTimes();
+  for (const auto& k : kinds) {
+    for (const auto& pod : k.pods) {
+      auto it = logged.find(pod);
+      if (it == logged.end()) continue;
+      for (const char* step : {"blocksession", "blockdevice", "blockfs"}) {
+        auto s = it->second.find(step);
+        if (s != it->second.end()) k.times->stepMs[step].push_back(s->second.us / 1000);
+      }
+    }
   }
 }
 

@@ -101,14 +101,29 @@ std::string throughputTable(const BlockFigures& f) {
   return out;
 }
 
+// "38 / 0.6 / 71 ms": the medians of the three block steps.
+std::string steps(const PodTimes& p) {
+  auto m = [&](const char* kind) {
+    auto it = p.stepMs.find(kind);
+    return it == p.stepMs.end() || it->second.empty() ? NAN : med(it->second);
+  };
+  double s = m("blocksession"), d = m("blockdevice"), fs = m("blockfs");
+  if (std::isnan(s) || std::isnan(d) || std::isnan(fs)) return "-";
+  return fmt("%.0f / ", s) + fmt("%.1f / ", d) + fmt("%.0f ms", fs);
+}
+
 std::string podTable(const BlockFigures& f) {
   std::string out = "\npods, median of " + std::to_string(f.podRounds) +
                     " rounds, kinds interleaved (min-max in ms):\n";
   out += row3("", f.iscsi ? "iSCSI" : "", f.rbd ? "RBD" : "");
   out += row3("spec -> Running, blank volume (mkfs)", msRange(f.iscsiBlank.upMs),
               msRange(f.rbdBlank.upMs));
+  out += row3("  steps: helper up / loop / probe, mkfs, mount", steps(f.iscsiBlank),
+              steps(f.rbdBlank));
   out += row3("spec -> Running, formatted volume", msRange(f.iscsiFormatted.upMs),
               msRange(f.rbdFormatted.upMs));
+  out += row3("  steps: helper up / loop / probe, fsck, mount", steps(f.iscsiFormatted),
+              steps(f.rbdFormatted));
   out += row3("spec removed -> pod gone, helper gone, loop detached",
               msRange(concat(f.iscsiBlank.downMs, f.iscsiFormatted.downMs)),
               msRange(concat(f.rbdBlank.downMs, f.rbdFormatted.downMs)));
@@ -163,7 +178,10 @@ json nullable(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
 json series(const std::vector<double>& v) { return {{"median", nullable(med(v))}, {"samples", v}}; }
 
 json podJson(const PodTimes& p) {
+  json stepsJ = json::object();
+  for (const auto& [kind, v] : p.stepMs) stepsJ[kind] = series(v);
   return {{"specToRunningMs", series(p.upMs)},
+          {"stepApplyMs", stepsJ},
           {"detachMs", series(p.downMs)},
           {"deletedEventMs", series(p.deletedMs)}};
 }

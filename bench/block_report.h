@@ -1,6 +1,7 @@
 // The block bench's figures, printed as an aligned table and written as JSON.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -12,6 +13,9 @@ struct PodTimes {
   std::vector<double> upMs;    // spec rename → the container's Started event
   std::vector<double> downMs;  // spec unlink → pod gone, helper exited, loop detached (+ logout)
   std::vector<double> deletedMs;  // spec unlink → boxd's Deleted event
+  // Apply time of the block steps per pod, in ms (boxd's debug log): "blocksession" (helper up:
+  // login or cluster connect), "blockdevice" (loop device), "blockfs" (probe, mkfs or fsck, mount).
+  std::map<std::string, std::vector<double>> stepMs;
 };
 
 struct BlockFigures {
