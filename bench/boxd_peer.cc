@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -39,6 +41,17 @@ std::vector<std::string> mountsUnder(const std::string& dir) {
   }
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  return out;
+}
+
+// Loop devices whose backing file is at or under dir ("/dev/loopN").
+std::vector<std::string> loopsBackedUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& name : listDirNames("/sys/block")) {
+    if (!startsWith(name, "loop")) continue;
+    auto backing = readFile("/sys/block/" + name + "/loop/backing_file");
+    if (backing.ok() && startsWith(trim(*backing), dir + "/")) out.push_back("/dev/" + name);
+  }
   return out;
 }
 
@@ -113,7 +126,8 @@ void BoxdRun::start() {
 bool BoxdRun::launch() {
   // Defaults for everything timing-related (no test overrides): what an operator gets. Debug
   // level adds one log line per step, with its apply time (stepTimes()).
-  Status st = writeFileAtomic(dir_ + "/boxd.yaml", "logLevel: debug\n" + net_.configYaml());
+  Status st =
+      writeFileAtomic(dir_ + "/boxd.yaml", "logLevel: debug\n" + net_.configYaml() + extraConfig_);
   if (!st.ok()) return false;
   try {
     pid_ = spawnDaemon(
@@ -170,6 +184,11 @@ void BoxdRun::removeSpec(const std::string& name) const {
   std::string path = specsDir() + "/" + name + ".yaml";
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     throw BenchError("remove " + path + ": " + std::strerror(errno));
+}
+
+void BoxdRun::writeSecrets(const std::string& file, const std::string& content) const {
+  Status st = writeFileAtomic(specsDir() + "/" + file, content, 0600);
+  if (!st.ok()) throw BenchError("write " + file + ": " + st.error().message);
 }
 
 bool BoxdRun::allRunning(const std::vector<std::string>& pods) const {
@@ -295,9 +314,17 @@ std::vector<std::string> BoxdRun::forceCleanup() {
     }
     waitQuietly([&] { return std::none_of(pids.begin(), pids.end(), processAlive); }, 3000);
   }
+  // The filesystems first (their loop devices are busy until then), then the loops, then the
+  // FUSE mounts the loops stood on.
+  std::vector<std::string> loops = loopsBackedUnder(dir_);
   for (const auto& m : mountsUnder(dir_)) {
     forced.push_back("mount " + m);
     ::umount2(m.c_str(), MNT_DETACH);
+  }
+  for (const auto& l : loops) {
+    forced.push_back("loop device " + l);
+    Fd fd(::open(l.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd) ::ioctl(fd.get(), LOOP_CLR_FD, 0);
   }
   for (const auto& cg : cgroupDirs()) {
     for (const auto& d : dirsDepthFirst(cg)) {

@@ -36,6 +36,8 @@ class BoxdRun {
   BoxdRun(const BoxdRun&) = delete;
   BoxdRun& operator=(const BoxdRun&) = delete;
 
+  // Lines added to boxd's config file (read at start), e.g. "block: {ioTimeoutSeconds: 10}\n".
+  void addConfig(const std::string& yaml) { extraConfig_ += yaml; }
   void start();
   void importBusybox(const std::string& rootfs);
   nlohmann::json call(const nlohmann::json& req, int timeoutMs = 10000) const;
@@ -45,6 +47,8 @@ class BoxdRun {
   void stageSpec(const std::string& name, const std::string& content) const;
   int64_t commitSpec(const std::string& name) const;
   void removeSpec(const std::string& name) const;
+  // SPECS/file written 0600 (boxd refuses a world-readable file that holds a Secret).
+  void writeSecrets(const std::string& file, const std::string& content) const;
 
   // Every container of every named pod reports Running.
   bool allRunning(const std::vector<std::string>& pods) const;
@@ -71,6 +75,7 @@ class BoxdRun {
   // Empties the specs dir, waits for every pod to go, stops boxd; then removes whatever is
   // left (processes naming the run dir, mounts under the dir, cgroups), the dirs, and the
   // bridge and nftables table boxd kept (see BenchNetwork::remove).
+  // Loop devices backed by a file under the dir (a block volume's) are detached by force too.
   // Returns what had to be removed by force (empty = a clean teardown). Idempotent.
   std::vector<std::string> cleanup();
 
@@ -86,6 +91,7 @@ class BoxdRun {
   std::string cgroupParent_;  // boxd-bench-<hex>
   BenchNetwork net_;
   std::string keepLogDir_, keepLogName_;
+  std::string extraConfig_;
   pid_t pid_ = -1;
   bool cleaned_ = false;
 };
