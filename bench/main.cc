@@ -65,13 +65,6 @@ struct Options {
 constexpr int kPodmanBurstLimitMs =
     180000;  // skip N = burst when kube play needs longer than 3 min
 
-std::string selfDir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  std::string p(buf, n > 0 ? static_cast<size_t>(n) : 0);
-  return p.substr(0, p.find_last_of('/'));
-}
-
 std::optional<Options> parseArgs(int argc, char** argv) {
   Options o;
   o.binDir = selfDir();

@@ -259,6 +259,13 @@ std::vector<pid_t> pidsWhoseCmdlineContains(const std::string& needle) {
   return out;
 }
 
+std::string selfDir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  std::string p(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  return p.substr(0, p.find_last_of('/'));
+}
+
 bool commandExists(const std::string& name) {
   const char* path = std::getenv("PATH");
   for (const auto& dir : split(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin", ':')) {

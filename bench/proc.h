@@ -60,6 +60,7 @@ void sleepMs(int ms);  // interruptible
 int64_t rssKb(pid_t pid);     // VmRSS, -1 if the process is gone
 int64_t cpuTicks(pid_t pid);  // utime + stime, -1 if gone
 std::vector<pid_t> pidsWhoseCmdlineContains(const std::string& needle);
+std::string selfDir();  // the directory of the running binary
 bool commandExists(const std::string& name);  // on PATH and executable
 // Entries of dir without the dot files (empty if dir cannot be read).
 std::vector<std::string> listDirNames(const std::string& dir, bool dirsOnly = false);
