@@ -180,7 +180,6 @@ Status BlockFsStep::apply() {
         unsigned long flags = MS_NOSUID | MS_NODEV | (v_.readOnly ? MS_RDONLY : 0);
         BOXD_TRY(mounter_.mount(**dev, target, fsType, flags, ""));
         extra_["device"] = **dev;
-        extra_["mountPath"] = target;
         return {};
       });
 }

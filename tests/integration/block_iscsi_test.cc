@@ -10,6 +10,7 @@
 
 #include "common/util.h"
 #include "tests/fixtures/tgt_target.h"
+#include "tests/integration/crash_cycles.h"
 #include "tests/integration/harness.h"
 
 namespace boxd::testing {
@@ -311,36 +312,17 @@ TEST_F(IscsiTest, Kill9AtEveryAttachAndDetachStepRecovers) {
   files_.clear();
   pods_.clear();
   b_.stop();
-  auto cycle = [&](const std::map<std::string, std::string>& env, bool crashOnDelete) {
-    b_.start(env);
-    apply("a.yaml", "a", chapSecret() + iscsiPod("a", tgt_.portal(), {}));
-    if (crashOnDelete) {
-      ASSERT_TRUE(running("a")) << b_.log();
-      b_.removeSpec("a.yaml");
-    }
-    ASSERT_TRUE(waitFor([&] { return !b_.running(); }, 30000)) << "boxd did not reach the fault";
-    b_.start();
-    if (!crashOnDelete) {
-      ASSERT_TRUE(running("a")) << reason("a") << b_.log();
-      b_.removeSpec("a.yaml");
-    }
-    ASSERT_TRUE(b_.waitGone("a", 30000)) << b_.log();
-    files_.clear();
-    pods_.clear();
-    EXPECT_TRUE(tgt_.waitSessions(1, 0, 10000));
-    auto left = b_.leftovers();
-    EXPECT_TRUE(left.empty()) << left.front();
-    if (!left.empty()) b_.forceCleanup();
-    b_.stop();
+  CrashCycle c;
+  c.file = "a.yaml";
+  c.pod = "a";
+  c.write = [&] {
+    ASSERT_TRUE(writeFileAtomic(b_.specs() + "/a.yaml",
+                                chapSecret() + iscsiPod("a", tgt_.portal(), {}), 0600)
+                    .ok());
   };
-  for (const auto& [step, kind] : steps) {
-    for (const char* when : {"", ":after"}) {
-      SCOPED_TRACE("crash at attach step " + std::to_string(step) + " " + kind + when);
-      cycle({{"BOXD_FAULT_CRASH_STEP", std::to_string(step) + when}}, false);
-      SCOPED_TRACE("crash at detach of " + kind + when);
-      cycle({{"BOXD_FAULT_CRASH_UNDO", kind + when}}, true);
-    }
-  }
+  c.running = [&] { return running("a"); };
+  c.checkGone = [&] { EXPECT_TRUE(tgt_.waitSessions(1, 0, 10000)); };
+  crashAtEveryStep(b_, steps, c);
   b_.start();
 }
 
