@@ -90,6 +90,10 @@ class DocParser {
   void parsePod(const YAML::Node& root, const YAML::Mark& where);
   bool checkKind(const YAML::Node& root);
   void parseMetadata(const Entry& e, const std::string& path);
+  // metadata fields Pods and Secrets read alike: namespace ("default" only), and the check of a
+  // label (qualified key, label value).
+  Field namespaceField();
+  static std::string labelProblem(const std::string& key, const std::string& value);
   void parseSpec(const Entry& e, const std::string& path);
   void parseContainers(const Entry& e, const std::string& path, std::vector<Container>& out,
                        bool required);

@@ -153,49 +153,54 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
   }
 }
 
+DocParser::Field DocParser::namespaceField() {
+  return {"namespace", false, [this](const Entry& f, const std::string& p) {
+            std::optional<std::string> s = string(f, p);
+            if (s && *s != "default") {
+              error(f.valueMark(), p,
+                    "boxd has no namespaces: only \"default\" is accepted, got " + inQuotes(*s));
+            }
+          }};
+}
+
+std::string DocParser::labelProblem(const std::string& key, const std::string& value) {
+  std::string why = checkQualifiedName(key);
+  return why.empty() ? checkLabelValue(value) : why;
+}
+
 void DocParser::parseMetadata(const Entry& e, const std::string& path) {
   size_t annotationBytes = 0;
-  walkObject(
-      e.value, e.valueMark(), path,
-      {{"name", true,
-        [this](const Entry& f, const std::string& p) {
-          std::optional<std::string> s = string(f, p);
-          if (!s) return;
-          if (std::string why = checkDns1123Label(*s); !why.empty())
-            return error(f.valueMark(), p, why);
-          pod_.name = *s;
-          nameMark_ = f.valueMark();
-        }},
-       {"namespace", false,
-        [this](const Entry& f, const std::string& p) {
-          std::optional<std::string> s = string(f, p);
-          if (s && *s != "default") {
-            error(f.valueMark(), p,
-                  "boxd has no namespaces: only \"default\" is accepted, got " + inQuotes(*s));
-          }
-        }},
-       {"labels", false,
-        [this](const Entry& f, const std::string& p) {
-          pod_.labels = stringMap(f, p, [](const std::string& k, const std::string& v) {
-            std::string why = checkQualifiedName(k);
-            return why.empty() ? checkLabelValue(v) : why;
-          });
-        }},
-       {"annotations", false,
-        [this, &annotationBytes](const Entry& f, const std::string& p) {
-          pod_.annotations = stringMap(f, p, [&](const std::string& k, const std::string& v) {
-            annotationBytes += k.size() + v.size();
-            return checkQualifiedName(k);
-          });
-          if (annotationBytes > kMaxAnnotationBytes) {
-            error(f.valueMark(), p,
-                  "annotations total " + std::to_string(annotationBytes) +
-                      " bytes; at most 262144 (256 KiB) are allowed");
-          }
-          parseLegacyInitContainers(f, p);
-          noteRbdProvisions(f, p);
-        }}},
-      kMetadataUnsupported);
+  walkObject(e.value, e.valueMark(), path,
+             {{"name", true,
+               [this](const Entry& f, const std::string& p) {
+                 std::optional<std::string> s = string(f, p);
+                 if (!s) return;
+                 if (std::string why = checkDns1123Label(*s); !why.empty())
+                   return error(f.valueMark(), p, why);
+                 pod_.name = *s;
+                 nameMark_ = f.valueMark();
+               }},
+              namespaceField(),
+              {"labels", false,
+               [this](const Entry& f, const std::string& p) {
+                 pod_.labels = stringMap(f, p, labelProblem);
+               }},
+              {"annotations", false,
+               [this, &annotationBytes](const Entry& f, const std::string& p) {
+                 pod_.annotations =
+                     stringMap(f, p, [&](const std::string& k, const std::string& v) {
+                       annotationBytes += k.size() + v.size();
+                       return checkQualifiedName(k);
+                     });
+                 if (annotationBytes > kMaxAnnotationBytes) {
+                   error(f.valueMark(), p,
+                         "annotations total " + std::to_string(annotationBytes) +
+                             " bytes; at most 262144 (256 KiB) are allowed");
+                 }
+                 parseLegacyInitContainers(f, p);
+                 noteRbdProvisions(f, p);
+               }}},
+             kMetadataUnsupported);
 }
 
 void DocParser::parseSpec(const Entry& e, const std::string& path) {

@@ -60,40 +60,28 @@ std::optional<Secret> DocParser::parseSecret(const YAML::Node& root) {
 }
 
 void DocParser::parseSecretMetadata(const Entry& e, const std::string& path) {
-  walkObject(
-      e.value, e.valueMark(), path,
-      {{"name", true,
-        [this](const Entry& f, const std::string& p) {
-          std::optional<std::string> s = string(f, p);
-          if (!s) return;
-          if (std::string why = checkDns1123Subdomain(*s); !why.empty())
-            return error(f.valueMark(), p, why);
-          secret_.name = *s;
-          nameMark_ = f.valueMark();
-        }},
-       {"namespace", false,
-        [this](const Entry& f, const std::string& p) {
-          std::optional<std::string> s = string(f, p);
-          if (s && *s != "default") {
-            error(f.valueMark(), p,
-                  "boxd has no namespaces: only \"default\" is accepted, got " + inQuotes(*s));
-          }
-        }},
-       // Checked, then dropped: nothing in boxd selects Secrets by label or annotation.
-       {"labels", false,
-        [this](const Entry& f, const std::string& p) {
-          stringMap(f, p, [](const std::string& k, const std::string& v) {
-            std::string why = checkQualifiedName(k);
-            return why.empty() ? checkLabelValue(v) : why;
-          });
-        }},
-       {"annotations", false,
-        [this](const Entry& f, const std::string& p) {
-          // kubectl's last-applied-configuration annotation holds the values: keys only.
-          stringMap(f, p,
-                    [](const std::string& k, const std::string&) { return checkQualifiedName(k); });
-        }}},
-      kMetadataUnsupported);
+  walkObject(e.value, e.valueMark(), path,
+             {{"name", true,
+               [this](const Entry& f, const std::string& p) {
+                 std::optional<std::string> s = string(f, p);
+                 if (!s) return;
+                 if (std::string why = checkDns1123Subdomain(*s); !why.empty())
+                   return error(f.valueMark(), p, why);
+                 secret_.name = *s;
+                 nameMark_ = f.valueMark();
+               }},
+              namespaceField(),
+              // Checked, then dropped: nothing in boxd selects Secrets by label or annotation.
+              {"labels", false,
+               [this](const Entry& f, const std::string& p) { stringMap(f, p, labelProblem); }},
+              {"annotations", false,
+               [this](const Entry& f, const std::string& p) {
+                 // kubectl's last-applied-configuration annotation holds the values: keys only.
+                 stringMap(f, p, [](const std::string& k, const std::string&) {
+                   return checkQualifiedName(k);
+                 });
+               }}},
+             kMetadataUnsupported);
 }
 
 std::map<std::string, std::string> DocParser::secretValues(const Entry& e, const std::string& path,
