@@ -4,7 +4,9 @@
 
 #include <sys/types.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +14,15 @@
 #include "common/result.h"
 
 namespace boxd::blockd {
+
+// The end of an asynchronous request: called exactly once, on any thread, with the byte count
+// or -errno (the same values as the synchronous calls). For a read, `data` holds the bytes and
+// is valid during the call only.
+using IoDone = std::function<void(ssize_t result, const char* data)>;
+
+// Memory that a write request owns until its peer no longer uses it: possibly after `done`,
+// when the request's deadline passed while the peer still had it.
+using IoBuffer = std::shared_ptr<char>;
 
 // One block device served as one file.
 class Disk {
@@ -27,7 +38,23 @@ class Disk {
   virtual ssize_t read(char* buf, size_t len, uint64_t off) = 0;
   virtual ssize_t write(const char* buf, size_t len, uint64_t off) = 0;
   virtual int flush() = 0;  // SYNCHRONIZE CACHE / rbd_flush; 0 or -errno
+
+  // Asynchronous requests, for a Disk whose async() is true: the same results and the same
+  // deadline as above (done(-EIO) once it passes), but the calling thread returns at once, so
+  // the FUSE server answers the kernel from the completion, with no thread waiting per request.
+  // writeAsync: `data` (len bytes) lies inside `owner`, which the Disk keeps as long as its peer
+  // may read it. The defaults fail with -EOPNOTSUPP.
+  virtual bool async() const { return false; }
+  virtual void readAsync(size_t len, uint64_t off, IoDone done);
+  virtual void writeAsync(IoBuffer owner, const char* data, size_t len, uint64_t off, IoDone done);
+  virtual void flushAsync(IoDone done);
 };
+
+inline void Disk::readAsync(size_t, uint64_t, IoDone done) { done(-EOPNOTSUPP, nullptr); }
+inline void Disk::writeAsync(IoBuffer, const char*, size_t, uint64_t, IoDone done) {
+  done(-EOPNOTSUPP, nullptr);
+}
+inline void Disk::flushAsync(IoDone done) { done(-EOPNOTSUPP, nullptr); }
 
 class Backend {
  public:

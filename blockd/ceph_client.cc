@@ -34,8 +34,10 @@ Status CephClient::connect(const CephClientOptions& o) {
       {"client_mount_timeout", cephSeconds(o.connectTimeoutMs)},
       {"rados_mon_op_timeout", cephSeconds(o.connectTimeoutMs)},
       {"rados_osd_op_timeout", cephSeconds(o.ioTimeoutMs)},
-      {"rbd_cache", "false"},                    // an acknowledged write is on the OSDs
-      {"rbd_disable_zero_copy_writes", "true"},  // write buffers are copied at submission
+      {"rbd_cache", "false"},  // an acknowledged write is on the OSDs
+      // boxd-blockd's writes are sent from its own buffers, held until librbd's completion
+      // (which librbd delays until the messenger let go of them): no copy at submission.
+      {"rbd_disable_zero_copy_writes", "false"},
   };
   for (const auto& [option, value] : options) {
     rc = rados_conf_set(cluster_, option, value.c_str());

@@ -8,9 +8,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "blockd/mountinfo.h"
@@ -40,6 +43,25 @@ struct FuseServer::State {
   timespec startTime{};
   InflightTable inflight;
   std::atomic<bool> aborted{false};
+
+  // Asynchronous requests handed to a Disk and not yet answered: run() waits for them before
+  // it returns (the session must outlive every reply).
+  std::mutex asyncMu;
+  std::condition_variable asyncCv;
+  size_t asyncOpen = 0;
+
+  uint64_t beginAsync(const char* op, uint64_t off, size_t len) {
+    {
+      std::lock_guard lock(asyncMu);
+      ++asyncOpen;
+    }
+    return inflight.begin(op, off, len);
+  }
+  void endAsync(uint64_t id) {
+    inflight.end(id);
+    std::lock_guard lock(asyncMu);
+    if (--asyncOpen == 0) asyncCv.notify_all();
+  }
 
   std::mutex mu;
   std::vector<File> files;  // inode = index + 2
@@ -95,6 +117,28 @@ namespace {
 
 using State = FuseServer::State;
 
+// The receive buffer of the worker thread running the current handler (run()'s own loop). A
+// write handler may take it over: the request's data then goes to the peer from where the
+// kernel put it, and the worker gets a new buffer for its next request.
+thread_local fuse_buf* tReceiveBuf = nullptr;
+thread_local bool tReceiveBufTaken = false;
+
+// Memory holding a write request's data, for Disk::writeAsync: the worker's receive buffer
+// (libfuse allocated it with malloc), or a copy if the data is not in it.
+IoBuffer takeWriteBuffer(const char* data, size_t size) {
+  fuse_buf* b = tReceiveBuf;
+  if (b != nullptr && !tReceiveBufTaken && b->mem != nullptr && !(b->flags & FUSE_BUF_IS_FD)) {
+    const char* mem = static_cast<const char*>(b->mem);
+    if (data >= mem && data + size <= mem + b->size) {
+      tReceiveBufTaken = true;
+      return IoBuffer(static_cast<char*>(b->mem), std::free);
+    }
+  }
+  IoBuffer copy(static_cast<char*>(std::malloc(std::max<size_t>(size, 1))), std::free);
+  if (copy) std::memcpy(copy.get(), data, size);
+  return copy;
+}
+
 State* stateOf(fuse_req_t req) { return static_cast<State*>(fuse_req_userdata(req)); }
 
 // A Disk's -errno as the errno the kernel (and the loop device above) sees.
@@ -109,6 +153,7 @@ void opInit(void* userdata, fuse_conn_info* conn) {
   conn->max_read = kMaxIo;
   conn->max_readahead = 0;  // direct_io files: the page cache is not used
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  conn->want &= ~FUSE_CAP_SPLICE_READ;  // run()'s loop hands out memory buffers only
   if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
   unsigned bg = s->options.maxBackground;
   if (bg == 0) bg = std::max(12u, static_cast<unsigned>(s->options.threads));
@@ -190,10 +235,22 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
   State* s = stateOf(req);
-  InflightGuard g(s->inflight, "read", static_cast<uint64_t>(off), size);
   std::shared_ptr<Disk> d = s->disk(ino);
   if (!d) return (void)fuse_reply_err(req, ENOENT);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  if (d->async()) {  // answered from the completion, straight from the Disk's buffer
+    uint64_t id = s->beginAsync("read", static_cast<uint64_t>(off), size);
+    d->readAsync(size, static_cast<uint64_t>(off), [s, req, id](ssize_t n, const char* data) {
+      if (n < 0) {
+        fuse_reply_err(req, replyErrno(n));
+      } else {
+        fuse_reply_buf(req, data, static_cast<size_t>(n));
+      }
+      s->endAsync(id);
+    });
+    return;
+  }
+  InflightGuard g(s->inflight, "read", static_cast<uint64_t>(off), size);
   thread_local std::vector<char> buf;
   if (buf.size() < size) buf.resize(size);
   ssize_t n = d->read(buf.data(), size, static_cast<uint64_t>(off));
@@ -204,10 +261,25 @@ void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 void opWrite(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t off,
              fuse_file_info*) {
   State* s = stateOf(req);
-  InflightGuard g(s->inflight, "write", static_cast<uint64_t>(off), size);
   std::shared_ptr<Disk> d = s->disk(ino);
   if (!d) return (void)fuse_reply_err(req, ENOENT);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  if (d->async()) {
+    IoBuffer owner = takeWriteBuffer(data, size);
+    if (!owner) return (void)fuse_reply_err(req, ENOMEM);
+    uint64_t id = s->beginAsync("write", static_cast<uint64_t>(off), size);
+    d->writeAsync(std::move(owner), data, size, static_cast<uint64_t>(off),
+                  [s, req, id](ssize_t n, const char*) {
+                    if (n < 0) {
+                      fuse_reply_err(req, replyErrno(n));
+                    } else {
+                      fuse_reply_write(req, static_cast<size_t>(n));
+                    }
+                    s->endAsync(id);
+                  });
+    return;
+  }
+  InflightGuard g(s->inflight, "write", static_cast<uint64_t>(off), size);
   ssize_t n = d->write(data, size, static_cast<uint64_t>(off));
   if (n < 0) return (void)fuse_reply_err(req, replyErrno(n));
   fuse_reply_write(req, static_cast<size_t>(n));
@@ -215,9 +287,17 @@ void opWrite(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_
 
 void flushDisk(fuse_req_t req, fuse_ino_t ino, const char* what) {
   State* s = stateOf(req);
-  InflightGuard g(s->inflight, what);
   std::shared_ptr<Disk> d = s->disk(ino);
   if (!d) return (void)fuse_reply_err(req, ENOENT);
+  if (d->async()) {
+    uint64_t id = s->beginAsync(what, 0, 0);
+    d->flushAsync([s, req, id](ssize_t rc, const char*) {
+      fuse_reply_err(req, rc < 0 ? replyErrno(rc) : 0);
+      s->endAsync(id);
+    });
+    return;
+  }
+  InflightGuard g(s->inflight, what);
   int rc = d->flush();
   fuse_reply_err(req, rc < 0 ? replyErrno(rc) : 0);
 }
@@ -240,6 +320,48 @@ fuse_lowlevel_ops makeOps() {
   ops.fsync = opFsync;
   ops.release = opRelease;
   return ops;
+}
+
+// One worker: reads a request from /dev/fuse into its buffer and runs its handler, until the
+// session ends (umount or abort: every reader gets ENODEV). A handler that took the buffer
+// (takeWriteBuffer) leaves the worker without one: libfuse allocates the next. A read error
+// ends the session for all workers: the connection is aborted, which wakes every reader.
+void serveRequests(State* s, std::atomic<int>& error) {
+  fuse_buf buf{};
+  while (!fuse_session_exited(s->session)) {
+    int res = fuse_session_receive_buf(s->session, &buf);
+    if (res == -EINTR) continue;
+    if (res <= 0) {
+      if (res < 0) {
+        int expected = 0;
+        if (error.compare_exchange_strong(expected, res)) {
+          spdlog::error("fuse: reading /dev/fuse: {}; ending the session", std::strerror(-res));
+          fuse_session_exit(s->session);
+          Status st = abortFuseConnection(s->connection);
+          if (!st) spdlog::error("fuse: abort: {}", st.error().message);
+        }
+      }
+      break;
+    }
+    tReceiveBuf = &buf;
+    tReceiveBufTaken = false;
+    fuse_session_process_buf(s->session, &buf);
+    tReceiveBuf = nullptr;
+    if (tReceiveBufTaken) buf.mem = nullptr;  // the request owns it now
+  }
+  std::free(buf.mem);
+}
+
+// Every asynchronous request is answered by its Disk within the I/O deadline; until then the
+// session (which the answers use) must stay.
+void waitForAsync(State* s) {
+  std::unique_lock lock(s->asyncMu);
+  auto limit = std::chrono::milliseconds(s->options.ioTimeoutMs + s->options.watchdogMarginMs);
+  if (!s->asyncCv.wait_for(lock, limit, [&] { return s->asyncOpen == 0; })) {
+    spdlog::error("fuse: {} requests still unanswered {} ms after the session ended; waiting",
+                  s->asyncOpen, limit.count());
+    s->asyncCv.wait(lock, [&] { return s->asyncOpen == 0; });
+  }
 }
 
 }  // namespace
@@ -296,12 +418,14 @@ Status FuseServer::run() {
         if (!st) spdlog::error("fuse: abort: {}", st.error().message);
         if (s->options.onAbort) s->options.onAbort();
       });
-  fuse_loop_config* cfg = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_max_threads(cfg, static_cast<unsigned>(s_->options.threads));
-  fuse_loop_cfg_set_idle_threads(cfg, static_cast<unsigned>(s_->options.threads));
-  fuse_loop_cfg_set_clone_fd(cfg, 0);
-  int rc = fuse_session_loop_mt(s_->session, cfg);
-  fuse_loop_cfg_destroy(cfg);
+  std::atomic<int> error{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < std::max(1, s_->options.threads); ++i) {
+    workers.emplace_back([s, &error] { serveRequests(s, error); });
+  }
+  for (auto& w : workers) w.join();
+  waitForAsync(s);
+  int rc = error.load();
   spdlog::info("fuse: session on {} ended (rc {}){}; at most {} requests were in flight at once",
                s_->options.mountpoint, rc, s_->aborted ? " after an abort" : "",
                s_->inflight.peak());

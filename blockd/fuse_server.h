@@ -1,5 +1,11 @@
 // The FUSE side of boxd-blockd (libfuse3 low-level API): a directory with one file per disk of a
 // Backend, served by a pool of worker threads so the kernel can keep several requests in flight.
+// Each worker reads requests from /dev/fuse into a buffer of its own (libfuse's receive and
+// process calls, in our loop). For an asynchronous Disk (Disk::async, RBD) a handler submits
+// and returns: the answer goes to the kernel from the Disk's completion, and a write's buffer
+// goes with the request (the Disk sends from it, the worker takes a new one), so no thread
+// waits per request and the data is not copied again. A synchronous Disk (iSCSI) is called
+// on the worker, which answers when the call returns.
 //
 //   <mountpoint>/            dir, 0700, root only (default_permissions, no allow_other)
 //   <mountpoint>/<name>      lookup → Backend::open(name); size = Disk::sizeBytes
@@ -23,13 +29,15 @@
 namespace boxd::blockd {
 
 struct FuseServerOptions {
-  std::string mountpoint;      // an existing directory, absolute and canonical
-  int threads = 8;             // worker threads (max in flight from the kernel's point of view)
+  std::string mountpoint;  // an existing directory, absolute and canonical
+  int threads = 8;  // worker threads (max in flight for a synchronous Disk; an asynchronous one
+                    // has up to max_background in flight)
   unsigned maxBackground = 0;  // the connection's max_background; 0 = max(threads, 12)
   int64_t ioTimeoutMs = 30000;
   int64_t watchdogMarginMs = 5000;  // added to ioTimeoutMs before the connection is aborted
   // Called (on the watchdog thread) after the watchdog aborted the connection. run() returns
-  // only when every worker is back from its Disk; a Disk that never returns keeps it waiting.
+  // only when every worker is back from its Disk and every asynchronous request was answered;
+  // a Disk that never answers keeps it waiting.
   std::function<void()> onAbort;
 };
 

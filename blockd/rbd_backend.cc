@@ -7,12 +7,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "blockd/ceph_client.h"
+#include "blockd/deadline.h"
 
 namespace boxd::blockd {
 
@@ -22,35 +25,87 @@ using Clock = std::chrono::steady_clock;
 
 std::string errnoText(int negErr) { return std::strerror(negErr < 0 ? -negErr : negErr); }
 
-// librados takes whole seconds; a deadline under a second still gets one.
+// One asynchronous librbd request. The librbd completion holds it until librbd fires (with the
+// buffer librbd reads into or writes from), the DeadlineQueue holds it weakly; whichever of the
+// completion and the deadline comes first calls `done`, exactly once.
+enum class OpKind { Read, Write, Flush };
 
-// One asynchronous librbd request. Shared between the waiting FUSE thread and the completion
-// callback, so it (and the read buffer librbd fills) outlives a waiter that gave up.
-struct AioOp {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  ssize_t ret = 0;
-  std::vector<char> buffer;  // reads land here, never in the caller's buffer
-  std::atomic<int>* pending = nullptr;
+const char* opName(OpKind k) {
+  return k == OpKind::Read ? "read" : k == OpKind::Write ? "write" : "flush";
+}
+
+struct AioOp : Expirable {
+  OpKind kind = OpKind::Read;
+  uint64_t off = 0;
+  size_t len = 0;
+  IoDone done;
+  std::vector<char> readBuf;  // reads land here, never in memory the caller may reuse
+  IoBuffer writeBuf;          // a zero-copy write's data, kept until librbd lets go of it
+  std::shared_ptr<std::atomic<int>> pending;  // requests librbd still holds
+  std::shared_ptr<const std::string> what;    // "image pool/name", for the log
+  std::atomic<bool> ended{false};
+
+  bool finished() const override { return ended.load(); }
+
+  void expire(int64_t timeoutMs) override {
+    if (ended.exchange(true)) return;
+    spdlog::error("{}: {} of {} bytes at {} did not finish within {} ms: EIO", *what, opName(kind),
+                  len, off, timeoutMs);
+    std::exchange(done, nullptr)(-EIO, nullptr);
+  }
+
+  // librbd's result (bytes read, 0 for a write or flush, or -errno) → the Disk's result.
+  void complete(ssize_t ret) {
+    if (ended.exchange(true)) return;  // the deadline already answered
+    ssize_t r = ret;
+    if (ret < 0) {
+      spdlog::error("{}: {} of {} bytes at {}: {}", *what, opName(kind), len, off,
+                    errnoText(static_cast<int>(ret)));
+      r = ret == -EROFS ? -EROFS : -EIO;
+    } else if (kind == OpKind::Write) {
+      r = static_cast<ssize_t>(len);
+    }
+    std::exchange(done, nullptr)(r, readBuf.data());
+  }
 };
 
-// The completion callback: records the result, releases the completion (librbd allows this
-// inside the callback) and drops the callback's reference to the op.
+// The completion callback (on a librbd thread): releases the completion (librbd allows this
+// inside the callback), ends the op and drops librbd's reference to it.
 void onComplete(rbd_completion_t c, void* arg) {
   auto* holder = static_cast<std::shared_ptr<AioOp>*>(arg);
   std::shared_ptr<AioOp> op = std::move(*holder);
   delete holder;
   ssize_t ret = rbd_aio_get_return_value(c);
   rbd_aio_release(c);
-  {
-    std::lock_guard lock(op->mu);
-    op->done = true;
-    op->ret = ret;
-  }
-  op->cv.notify_all();
+  op->complete(ret);
   op->pending->fetch_sub(1);
 }
+
+// Waits for an asynchronous request: the synchronous Disk calls. The wait needs no deadline of
+// its own: the DeadlineQueue ends the request in time.
+class SyncWait {
+ public:
+  IoDone done(char* readInto = nullptr) {
+    return [this, readInto](ssize_t r, const char* data) {
+      if (readInto != nullptr && r > 0) std::memcpy(readInto, data, static_cast<size_t>(r));
+      std::lock_guard lock(mu_);
+      result_ = r;
+      done_ = true;
+      cv_.notify_all();  // under the lock: the waiter may destroy us right after
+    };
+  }
+  ssize_t wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return result_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  ssize_t result_ = 0;
+};
 
 class RbdDisk : public Disk {
  public:
@@ -58,102 +113,116 @@ class RbdDisk : public Disk {
       : image_(image),
         size_(size),
         readOnly_(readOnly),
-        ioTimeoutMs_(ioTimeoutMs),
-        what_(std::move(what)) {}
+        deadlines_(ioTimeoutMs),
+        what_(std::make_shared<const std::string>(std::move(what))) {}
 
   uint64_t sizeBytes() const override { return size_; }
   uint32_t blockSize() const override { return 512; }
   bool readOnly() const override { return readOnly_; }
+  bool async() const override { return true; }
 
   ssize_t read(char* buf, size_t len, uint64_t off) override {
-    if (off >= size_) return 0;
-    len = static_cast<size_t>(std::min<uint64_t>(len, size_ - off));
-    if (len == 0) return 0;
-    auto op = std::make_shared<AioOp>();
-    op->buffer.resize(len);
-    ssize_t r = submitAndWait(op, "read", off, len, [&](rbd_completion_t c) {
-      return rbd_aio_read(image_, off, len, op->buffer.data(), c);
-    });
-    if (r < 0) return r;
-    std::memcpy(buf, op->buffer.data(), static_cast<size_t>(r));
-    return r;
+    SyncWait w;
+    readAsync(len, off, w.done(buf));
+    return w.wait();
   }
 
+  // The caller's buffer is free again when this returns, even after a timeout: librbd writes
+  // from a copy of our own.
   ssize_t write(const char* buf, size_t len, uint64_t off) override {
-    if (readOnly_) return -EROFS;
-    if (off > size_ || len > size_ - off) return -ENOSPC;
-    if (len == 0) return 0;
-    // librbd copies the data at submission (rbd_disable_zero_copy_writes, set explicitly in
-    // connect), so the caller's buffer is free again when rbd_aio_write returns, even if the
-    // wait below gives up.
-    ssize_t r =
-        submitAndWait(std::make_shared<AioOp>(), "write", off, len,
-                      [&](rbd_completion_t c) { return rbd_aio_write(image_, off, len, buf, c); });
-    return r < 0 ? r : static_cast<ssize_t>(len);
+    IoBuffer copy(static_cast<char*>(std::malloc(std::max<size_t>(len, 1))), std::free);
+    if (!copy) return -ENOMEM;
+    std::memcpy(copy.get(), buf, len);
+    SyncWait w;
+    writeAsync(copy, copy.get(), len, off, w.done());
+    return w.wait();
   }
 
   int flush() override {
-    if (readOnly_) return 0;
-    ssize_t r = submitAndWait(std::make_shared<AioOp>(), "flush", 0, 0,
-                              [&](rbd_completion_t c) { return rbd_aio_flush(image_, c); });
-    return r < 0 ? static_cast<int>(r) : 0;
+    SyncWait w;
+    flushAsync(w.done());
+    return static_cast<int>(w.wait());
+  }
+
+  void readAsync(size_t len, uint64_t off, IoDone done) override {
+    if (off >= size_) return done(0, nullptr);
+    len = static_cast<size_t>(std::min<uint64_t>(len, size_ - off));
+    if (len == 0) return done(0, nullptr);
+    auto op = newOp(OpKind::Read, off, len, std::move(done));
+    op->readBuf.resize(len);
+    submit(op, [&](rbd_completion_t c) {
+      return rbd_aio_read(image_, off, len, op->readBuf.data(), c);
+    });
+  }
+
+  // Zero copy: librbd sends from `data` itself (rbd_disable_zero_copy_writes=false) and fires
+  // the completion only once the messenger has let go of it; the op keeps `owner` until then.
+  void writeAsync(IoBuffer owner, const char* data, size_t len, uint64_t off,
+                  IoDone done) override {
+    if (readOnly_) return done(-EROFS, nullptr);
+    if (off > size_ || len > size_ - off) return done(-ENOSPC, nullptr);
+    if (len == 0) return done(0, nullptr);
+    auto op = newOp(OpKind::Write, off, len, std::move(done));
+    op->writeBuf = std::move(owner);
+    submit(op, [&](rbd_completion_t c) { return rbd_aio_write(image_, off, len, data, c); });
+  }
+
+  void flushAsync(IoDone done) override {
+    if (readOnly_) return done(0, nullptr);
+    auto op = newOp(OpKind::Flush, 0, 0, std::move(done));
+    submit(op, [&](rbd_completion_t c) { return rbd_aio_flush(image_, c); });
   }
 
   // Waits (at most `ms`) until no request is left inside librbd.
   bool drain(int64_t ms) {
     auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-    while (pending_.load() > 0) {
+    while (pending_->load() > 0) {
       if (Clock::now() > deadline) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return true;
   }
-  int pending() const { return pending_.load(); }
+  int pending() const { return pending_->load(); }
 
  private:
+  std::shared_ptr<AioOp> newOp(OpKind kind, uint64_t off, size_t len, IoDone done) {
+    auto op = std::make_shared<AioOp>();
+    op->kind = kind;
+    op->off = off;
+    op->len = len;
+    op->done = std::move(done);
+    op->pending = pending_;
+    op->what = what_;
+    return op;
+  }
+
+  // Enters the op's deadline before librbd sees it, so no request escapes its deadline.
   template <typename Submit>
-  ssize_t submitAndWait(const std::shared_ptr<AioOp>& op, const char* kind, uint64_t off,
-                        size_t len, Submit submit) {
-    op->pending = &pending_;
+  void submit(const std::shared_ptr<AioOp>& op, Submit start) {
     auto* holder = new std::shared_ptr<AioOp>(op);
     rbd_completion_t c = nullptr;
     int rc = rbd_aio_create_completion(holder, onComplete, &c);
     if (rc < 0) {
       delete holder;
-      return rc;
+      return op->complete(rc);
     }
-    pending_.fetch_add(1);
-    rc = submit(c);
+    pending_->fetch_add(1);
+    deadlines_.add(op);
+    rc = start(c);
     if (rc < 0) {  // not queued: no callback will come
-      pending_.fetch_sub(1);
       rbd_aio_release(c);
       delete holder;
-      logFailure(kind, off, len, rc);
-      return rc;
+      op->complete(rc);
+      pending_->fetch_sub(1);
     }
-    std::unique_lock lock(op->mu);
-    if (!op->cv.wait_for(lock, std::chrono::milliseconds(ioTimeoutMs_), [&] { return op->done; })) {
-      spdlog::error("{}: {} of {} bytes at {} did not finish within {} ms: EIO", what_, kind, len,
-                    off, ioTimeoutMs_);
-      return -EIO;
-    }
-    if (op->ret < 0) {
-      logFailure(kind, off, len, static_cast<int>(op->ret));
-      return op->ret == -EROFS ? -EROFS : -EIO;
-    }
-    return op->ret;
-  }
-
-  void logFailure(const char* kind, uint64_t off, size_t len, int rc) {
-    spdlog::error("{}: {} of {} bytes at {}: {}", what_, kind, len, off, errnoText(rc));
   }
 
   rbd_image_t image_;
   uint64_t size_;
   bool readOnly_;
-  int64_t ioTimeoutMs_;
-  std::string what_;  // "image pool/name"
-  std::atomic<int> pending_{0};
+  DeadlineQueue deadlines_;
+  std::shared_ptr<const std::string> what_;
+  std::shared_ptr<std::atomic<int>> pending_ = std::make_shared<std::atomic<int>>(0);
 };
 
 class RbdBackend : public Backend {

@@ -1,7 +1,7 @@
 // boxd-blockd's FUSE server on a real FUSE mount, in this process, over an in-memory fake
 // backend: the file API a loop device sees, errors as EIO, the queue depth through a direct-io
-// loop device, a refused unmount while the loop device is attached, and the watchdog's abort of
-// a request that a broken Disk never finishes.
+// loop device, a refused unmount while the loop device is attached, the watchdog's abort of
+// a request that a broken Disk never finishes, and the same for an asynchronous Disk.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -54,6 +54,27 @@ class FakeDisk : public Disk {
     return static_cast<ssize_t>(len);
   }
   int flush() override { return 0; }
+
+  // Asynchronous mode: each request runs on a thread of its own and answers from there, after
+  // the handler returned (a write reads its data from `owner`, the server's buffer, only then).
+  bool async() const override { return asyncMode; }
+  void readAsync(size_t len, uint64_t off, IoDone done) override {
+    std::thread([this, len, off, done = std::move(done)] {
+      std::vector<char> b(len);
+      ssize_t n = read(b.data(), len, off);
+      done(n, b.data());
+    }).detach();
+  }
+  void writeAsync(IoBuffer owner, const char* data, size_t len, uint64_t off,
+                  IoDone done) override {
+    std::thread([this, owner = std::move(owner), data, len, off, done = std::move(done)] {
+      done(write(data, len, off), nullptr);
+    }).detach();
+  }
+  void flushAsync(IoDone done) override {
+    std::thread([done = std::move(done)] { done(0, nullptr); }).detach();
+  }
+
   void release() {
     {
       std::lock_guard lock(mu_);
@@ -63,7 +84,8 @@ class FakeDisk : public Disk {
   }
 
   std::atomic<bool> failWrites{false};
-  bool hang = false;  // set before the I/O starts
+  bool asyncMode = false;  // set before serve()
+  bool hang = false;       // set before the I/O starts
   int delayMs = 0;
   std::atomic<int> busy{0}, peak{0};
 
@@ -111,10 +133,10 @@ class BlockdFuseTest : public ::testing::Test {
   }
 
   // Mounts and serves on a thread; the Teardown unmounts (abort as the last resort) and joins.
-  void serve(int64_t ioTimeoutMs = 30000, int64_t marginMs = 5000) {
+  void serve(int64_t ioTimeoutMs = 30000, int64_t marginMs = 5000, int threads = 8) {
     FuseServerOptions o;
     o.mountpoint = mp_;
-    o.threads = 8;
+    o.threads = threads;
     o.ioTimeoutMs = ioTimeoutMs;
     o.watchdogMarginMs = marginMs;
     server_ = std::make_unique<FuseServer>(backend_, o);
@@ -216,6 +238,59 @@ TEST_F(BlockdFuseTest, LoopDeviceKeepsRequestsInFlightAndBlocksUnmount) {
   EXPECT_TRUE(done_.get().ok());
   EXPECT_FALSE(server_->aborted());
   EXPECT_FALSE(testing::mountedAt(mp_));
+}
+
+// An asynchronous Disk: requests answered from the Disk's own threads, after their handlers
+// returned. The loop device keeps more of them in flight than the server has threads, and the
+// data arrives intact although each write is read from the server's receive buffer after the
+// worker went on to the next request (the buffer is handed over, not reused).
+TEST_F(BlockdFuseTest, AsyncDiskAnswersFromItsCompletionsWithMoreInFlightThanThreads) {
+  backend_.disk->asyncMode = true;
+  backend_.disk->delayMs = 20;
+  serve(30000, 5000, /*threads=*/2);
+  auto loop = testing::attachLoop(file("disk"));
+  ASSERT_TRUE(loop.ok()) << loop.error().message;
+  std::string dev = *loop;
+  td_.add([dev] { EXPECT_TRUE(testing::detachLoop(dev).ok()); });
+
+  const size_t n = 8 << 20;
+  auto buf = aligned(n, 0);
+  for (size_t i = 0; i < n; i += sizeof(uint64_t)) {
+    uint64_t v = i * 0x9e3779b97f4a7c15ull;
+    std::memcpy(buf.get() + i, &v, sizeof v);
+  }
+  Fd fd(::open(dev.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+  ASSERT_EQ(::pwrite(fd.get(), buf.get(), n, 1 << 20), static_cast<ssize_t>(n));
+  EXPECT_EQ(::fsync(fd.get()), 0);
+  std::printf("peak concurrent Disk calls with 2 threads: %d\n", backend_.disk->peak.load());
+  EXPECT_GT(backend_.disk->peak.load(), 2);
+  auto back = aligned(n, 0);
+  ASSERT_EQ(::pread(fd.get(), back.get(), n, 1 << 20), static_cast<ssize_t>(n));
+  EXPECT_EQ(std::memcmp(buf.get(), back.get(), n), 0);
+}
+
+// An asynchronous Disk that never answers: the watchdog aborts the connection as for a
+// synchronous one, and the server ends once the Disk answered at last.
+TEST_F(BlockdFuseTest, WatchdogAbortsAnAsyncRequestPastTheDeadline) {
+  backend_.disk->asyncMode = true;
+  backend_.disk->hang = true;
+  serve(/*ioTimeoutMs=*/200, /*marginMs=*/300);
+  auto writer = std::async(std::launch::async, [this] {
+    Fd fd(::open(file("disk").c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
+    if (!fd) return errno;
+    auto buf = aligned(4096, 'z');
+    return ::pwrite(fd.get(), buf.get(), 4096, 0) < 0 ? errno : 0;
+  });
+  ASSERT_EQ(writer.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "the writer is still blocked";
+  EXPECT_NE(writer.get(), 0);
+  EXPECT_TRUE(server_->aborted());
+  EXPECT_EQ(done_.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "run() returned while a request was still unanswered";
+  backend_.disk->release();
+  ASSERT_EQ(done_.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(testing::unmountBounded(mp_).ok());
 }
 
 // A Disk that ignores its deadline: the watchdog aborts the FUSE connection, so the writer gets

@@ -1,11 +1,14 @@
-// boxd-blockd's helpers that need no mount: mountinfo parsing and the request watchdog.
+// boxd-blockd's helpers that need no mount: mountinfo parsing, the request watchdog and the
+// deadlines of asynchronous requests.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
+#include "blockd/deadline.h"
 #include "blockd/mountinfo.h"
 #include "blockd/watchdog.h"
+#include "common/util.h"
 
 namespace boxd::blockd {
 namespace {
@@ -88,6 +91,50 @@ TEST(BlockdWatchdog, OldestIsTheEarliestStillPending) {
   EXPECT_STREQ(o->op, "write");
   table.end(b);
   EXPECT_FALSE(table.oldest().has_value());
+}
+
+// A request that a peer never finishes: expired once, at its deadline, not before.
+struct FakeRequest : Expirable {
+  std::atomic<bool> done{false};
+  std::atomic<int> expired{0};
+  std::atomic<int64_t> expiredAtMs{0};
+  bool finished() const override { return done.load(); }
+  void expire(int64_t) override {
+    ++expired;
+    expiredAtMs = monotonicMs();
+  }
+};
+
+TEST(BlockdDeadlineQueue, ExpiresAnOpenRequestOnceAtItsDeadline) {
+  DeadlineQueue q(150, 20);
+  auto open = std::make_shared<FakeRequest>();
+  auto finished = std::make_shared<FakeRequest>();
+  int64_t t0 = monotonicMs();
+  q.add(open);
+  q.add(finished);
+  finished->done = true;  // the peer answered in time
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(open->expired.load(), 0) << "expired before its deadline";
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(open->expired.load(), 1);
+  EXPECT_GE(open->expiredAtMs.load() - t0, 150);
+  EXPECT_EQ(finished->expired.load(), 0);
+  EXPECT_EQ(q.size(), 0u);
+}
+
+TEST(BlockdDeadlineQueue, DropsFinishedAndReleasedRequestsWithoutWaitingForTheirDeadline) {
+  DeadlineQueue q(60000, 10);
+  for (int i = 0; i < 100; ++i) {
+    auto r = std::make_shared<FakeRequest>();
+    q.add(r);
+    r->done = true;
+  }
+  q.add(std::make_shared<FakeRequest>());  // released at once: its weak entry expires
+  int64_t deadline = monotonicMs() + 5000;
+  while (q.size() > 0 && monotonicMs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(q.size(), 0u);
 }
 
 }  // namespace
