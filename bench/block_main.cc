@@ -7,7 +7,10 @@
 //     │    a warm-up round first, the order alternating:
 //     │      iSCSI  container dd write (conv=fsync), drop_caches, dd read  |  libiscsi QD1 and
 //     │             QD8 WRITE16 + SYNC CACHE, READ16, on another LUN of the same target
-//     │      RBD    container dd write, drop_caches, dd read  |  rbd bench write, read
+//     │      RBD    container dd write, drop_caches, dd read, dd oflag=direct write (QD1)
+//     │             |  rbd bench write (QD16, and --rbd_cache=false), read, write QD1
+//     │    the raw side in a cgroup of its own next to boxd's (peer_cgroup.h: the same CPU
+//     │    share as the container path on a busy machine)
 //     └─ pods: per round, the four kinds in rotating order: iSCSI / RBD, blank (mkfs) /
 //          formatted; spec rename → Started event; unlink → pod gone, helper exited, loop
 //          detached, (iSCSI) no session on the target
@@ -29,6 +32,7 @@
 #include "bench/block_report.h"
 #include "bench/boxd_peer.h"
 #include "bench/iscsi_raw.h"
+#include "bench/peer_cgroup.h"
 #include "bench/proc.h"
 #include "common/util.h"
 
@@ -146,8 +150,9 @@ class Rootfs {
 
 class BlockBench {
  public:
-  BlockBench(const Options& o, BlockPeers& peers, BoxdRun& boxd, BlockFigures& f)
-      : o_(o), peers_(peers), boxd_(boxd), f_(f), runId_(randomHex(2)) {}
+  BlockBench(const Options& o, BlockPeers& peers, BoxdRun& boxd, const PeerCgroup& peerCgroup,
+             BlockFigures& f)
+      : o_(o), peers_(peers), boxd_(boxd), peerCgroup_(peerCgroup), f_(f), runId_(randomHex(2)) {}
 
   void throughput();
   void pods();
@@ -171,7 +176,7 @@ class BlockBench {
   int64_t podUp(const std::string& name, const std::string& spec);
   void podDown(const std::string& name, bool iscsi, PodTimes* times);
   bool detached(const std::string& name, bool iscsi) const;
-  double containerDd(const std::string& pod, bool write);
+  double containerDd(const std::string& pod, bool write, bool direct = false);
   // Round 0 is the warm-up (not kept); the container goes first in even rounds.
   void iscsiRound(const std::string& pod, int round);
   void rbdRound(const std::string& pod, int round);
@@ -180,6 +185,7 @@ class BlockBench {
   const Options& o_;
   BlockPeers& peers_;
   BoxdRun& boxd_;
+  const PeerCgroup& peerCgroup_;  // the raw peers run in it (peer_cgroup.h says why)
   BlockFigures& f_;
   std::string runId_;
 };
@@ -233,13 +239,16 @@ void BlockBench::checkFormatted(const std::string& name, bool blank) const {
 // The container's dd on /data/bench, timed inside the container: busybox adjtimex (a read,
 // allowed in a container) prints the wall clock in µs before and after it, so neither boxctl
 // nor the exec set-up is in the figure. MiB/s.
-double BlockBench::containerDd(const std::string& pod, bool write) {
+// direct: O_DIRECT over the file the write left (no page cache, one 1 MiB write at a time).
+double BlockBench::containerDd(const std::string& pod, bool write, bool direct) {
   std::string n = std::to_string(o_.sizeMiB);
   std::string script =
-      write ? "rm -f /data/bench && sync && adjtimex && dd if=/dev/zero of=/data/bench bs=1M "
-              "count=" +
-                  n + " conv=fsync 2>&1 && adjtimex"
-            : "adjtimex && dd if=/data/bench of=/dev/null bs=1M 2>&1 && adjtimex";
+      direct ? "sync && adjtimex && dd if=/dev/zero of=/data/bench bs=1M count=" + n +
+                   " oflag=direct conv=notrunc,fsync 2>&1 && adjtimex"
+      : write ? "rm -f /data/bench && sync && adjtimex && dd if=/dev/zero of=/data/bench bs=1M "
+                "count=" +
+                    n + " conv=fsync 2>&1 && adjtimex"
+              : "adjtimex && dd if=/data/bench of=/dev/null bs=1M 2>&1 && adjtimex";
   auto r =
       runCmd({boxd_.boxctl(), "--run-dir", boxd_.runDir(), "exec", pod, "--", "sh", "-c", script},
              {.timeoutMs = kDdTimeoutMs});
@@ -260,6 +269,7 @@ void BlockBench::iscsiRound(const std::string& pod, int round) {
     r = containerDd(pod, false);
   };
   auto raw = [&] {
+    PeerCgroup::Scope in(peerCgroup_);
     RawIscsiTarget t = peers_.rawTarget();
     RawIscsiRun run;
     run.bytes = static_cast<uint64_t>(o_.sizeMiB) << 20;
@@ -291,17 +301,20 @@ void BlockBench::iscsiRound(const std::string& pod, int round) {
 
 void BlockBench::rbdRound(const std::string& pod, int round) {
   const bool keep = round > 0;
-  double w = 0, r = 0, bw = 0, br = 0, bwNoCache = 0;
+  double w = 0, r = 0, wd = 0, bw = 0, br = 0, bwNoCache = 0, bw1 = 0;
   uint64_t bytes = static_cast<uint64_t>(o_.sizeMiB) << 20;
   auto container = [&] {
     w = containerDd(pod, true);
     dropHostCaches();
     r = containerDd(pod, false);
+    wd = containerDd(pod, true, true);
   };
   auto raw = [&] {
+    PeerCgroup::Scope in(peerCgroup_);
     bw = peers_.rbdBenchMiBps(RawOp::Write, bytes, kIoBytes);
     bwNoCache = peers_.rbdBenchMiBps(RawOp::Write, bytes, kIoBytes, false);
     br = peers_.rbdBenchMiBps(RawOp::Read, bytes, kIoBytes);
+    bw1 = peers_.rbdBenchMiBps(RawOp::Write, bytes, kIoBytes, true, 1);
   };
   bool containerFirst = round % 2 == 0;
   if (containerFirst) container();
@@ -310,13 +323,16 @@ void BlockBench::rbdRound(const std::string& pod, int round) {
   progress(std::string(keep ? "" : "(warm-up) ") + "RBD MiB/s: dd write " + std::to_string(int(w)) +
            ", read " + std::to_string(int(r)) + "; rbd bench write " + std::to_string(int(bw)) +
            " (rbd_cache=false " + std::to_string(int(bwNoCache)) + "), read " +
-           std::to_string(int(br)));
+           std::to_string(int(br)) + "; QD1 write: dd oflag=direct " + std::to_string(int(wd)) +
+           ", rbd bench --io-threads 1 " + std::to_string(int(bw1)));
   if (!keep) return;
   f_.rbdWrite.push_back(w);
   f_.rbdRead.push_back(r);
   f_.rbdBenchWrite.push_back(bw);
   f_.rbdBenchRead.push_back(br);
   f_.rbdBenchWriteNoCache.push_back(bwNoCache);
+  f_.rbdDirectWrite.push_back(wd);
+  f_.rbdBenchWrite1.push_back(bw1);
 }
 
 void BlockBench::throughput() {
@@ -427,7 +443,9 @@ void run(const Options& o, BlockFigures& f) {
     boxd.importBusybox(rootfs.path());
     boxd.writeSecrets("bench-secrets.yaml",
                       benchSecrets(peers.chapUser(), peers.chapPassword(), peers.cephKey()));
-    BlockBench bench(o, peers, boxd, f);
+    PeerCgroup peerCgroup;
+    progress("raw peers run in " + peerCgroup.dir() + ", next to boxd's cgroup");
+    BlockBench bench(o, peers, boxd, peerCgroup, f);
     if (o.hold) bench.hold();
     bench.throughput();
     bench.pods();

@@ -115,7 +115,8 @@ std::string BlockPeers::cephConf() const { return ceph_ ? ceph_->confPath() : ""
 std::string BlockPeers::cephUser() const { return ceph_ ? ceph_->user() : ""; }
 std::string BlockPeers::cephKey() const { return ceph_ ? ceph_->userKey() : ""; }
 
-double BlockPeers::rbdBenchMiBps(RawOp op, uint64_t bytes, uint32_t ioBytes, bool rbdCache) const {
+double BlockPeers::rbdBenchMiBps(RawOp op, uint64_t bytes, uint32_t ioBytes, bool rbdCache,
+                                 int ioThreads) const {
   throwIfInterrupted();
   std::string type = op == RawOp::Write ? "write" : "read";
   std::vector<std::string> args = {"bench",
@@ -127,6 +128,10 @@ double BlockPeers::rbdBenchMiBps(RawOp op, uint64_t bytes, uint32_t ioBytes, boo
                                    std::to_string(bytes),
                                    "rbd/" + benchImage_};
   if (!rbdCache) args.push_back("--rbd_cache=false");
+  if (ioThreads > 0) {
+    args.push_back("--io-threads");
+    args.push_back(std::to_string(ioThreads));
+  }
   auto r = ceph_->runRbd(args, 120000);
   if (!r.ok()) throw BenchError("rbd bench: " + r.error().message);
   if (!r->ok())

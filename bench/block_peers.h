@@ -63,7 +63,8 @@ class BlockPeers {
   // `rbd bench --io-type write|read --io-size ioBytes --io-total bytes` on the bench image, as
   // client.admin: its own ops/sec times ioBytes, in MiB/s (its clock starts after connecting).
   // rbdCache false adds --rbd_cache=false, the setting boxd-blockd runs librbd with.
-  double rbdBenchMiBps(RawOp op, uint64_t bytes, uint32_t ioBytes, bool rbdCache = true) const;
+  double rbdBenchMiBps(RawOp op, uint64_t bytes, uint32_t ioBytes, bool rbdCache = true,
+                       int ioThreads = 0) const;    // 0: rbd bench's default (16)
   int rbdWatchers(const std::string& image) const;  // -1 if `rbd status` failed
 
   // Stops tgtd and Ceph, unmounts the tmpfs, removes the dir. What could not be removed.

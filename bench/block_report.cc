@@ -95,6 +95,8 @@ std::string throughputTable(const BlockFigures& f) {
     out += vs("RBD write: dd conv=fsync vs rbd bench --io-type write", f.rbdWrite, f.rbdBenchWrite);
     out += vs("           same vs rbd bench --rbd_cache=false (boxd-blockd's)", f.rbdWrite,
               f.rbdBenchWriteNoCache, false);
+    out += vs("RBD write QD1: dd oflag=direct vs rbd bench --io-threads 1", f.rbdDirectWrite,
+              f.rbdBenchWrite1, false);
     out +=
         vs("RBD read: dd after drop_caches vs rbd bench --io-type read", f.rbdRead, f.rbdBenchRead);
   }
@@ -223,10 +225,14 @@ json blockJson(const BlockFigures& f) {
           {"containerRead", series(f.rbdRead)},
           {"rbdBenchWrite", series(f.rbdBenchWrite)},
           {"rbdBenchRead", series(f.rbdBenchRead)},
-          {"rbdBenchWriteNoCache", series(f.rbdBenchWriteNoCache)}}},
+          {"rbdBenchWriteNoCache", series(f.rbdBenchWriteNoCache)},
+          {"containerDirectWrite", series(f.rbdDirectWrite)},
+          {"rbdBenchWriteQd1", series(f.rbdBenchWrite1)}}},
         {"ratios",
          {{"writeVsRbdBench", nullable(medianRatio(f.rbdWrite, f.rbdBenchWrite))},
           {"writeVsRbdBenchNoCache", nullable(medianRatio(f.rbdWrite, f.rbdBenchWriteNoCache))},
+          {"directWriteQd1VsRbdBenchQd1",
+           nullable(medianRatio(f.rbdDirectWrite, f.rbdBenchWrite1))},
           {"readVsRbdBench", nullable(medianRatio(f.rbdRead, f.rbdBenchRead))}}},
         {"pods", {{"blank", podJson(f.rbdBlank)}, {"formatted", podJson(f.rbdFormatted)}}}};
   }

@@ -32,6 +32,9 @@ struct BlockFigures {
   std::vector<double> rbdWrite, rbdRead;                         // the container's dd
   std::vector<double> rbdBenchWrite, rbdBenchRead;               // rbd bench
   std::vector<double> rbdBenchWriteNoCache;  // rbd bench --rbd_cache=false (as boxd-blockd)
+  // Matched queue depth 1: the container's dd oflag=direct (one 1 MiB write at a time through
+  // ext4, loop and boxd-blockd, over the file already written) vs rbd bench --io-threads 1.
+  std::vector<double> rbdDirectWrite, rbdBenchWrite1;
 
   PodTimes iscsiBlank, iscsiFormatted, rbdBlank, rbdFormatted;
 
