@@ -96,7 +96,7 @@ std::string throughputTable(const BlockFigures& f) {
     out += vs("           same vs rbd bench --rbd_cache=false (boxd-blockd's)", f.rbdWrite,
               f.rbdBenchWriteNoCache, false);
     out += vs("RBD write QD1: dd oflag=direct vs rbd bench --io-threads 1", f.rbdDirectWrite,
-              f.rbdBenchWrite1, false);
+              f.rbdBenchWrite1);
     out +=
         vs("RBD read: dd after drop_caches vs rbd bench --io-type read", f.rbdRead, f.rbdBenchRead);
   }
