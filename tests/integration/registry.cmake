@@ -1,0 +1,9 @@
+# The registry client against a real registry (docker-registry) started by the tests.
+add_library(boxd_test_registry_peer STATIC ${CMAKE_CURRENT_LIST_DIR}/registry_peer.cc)
+target_include_directories(boxd_test_registry_peer PUBLIC ${CMAKE_SOURCE_DIR})
+target_link_libraries(boxd_test_registry_peer PUBLIC boxd_common boxd_hash boxd_test_fixtures
+                      LibArchive::LibArchive CURL::libcurl nlohmann_json::nlohmann_json)
+
+boxd_test(registry_pull_test LABEL integration TIMEOUT 300
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/registry_pull_test.cc
+  LIBS boxd_registry boxd_test_registry_peer boxd_hash)
