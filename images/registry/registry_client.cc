@@ -1,5 +1,6 @@
 #include "images/registry/registry_client.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -16,6 +17,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kFirstBackoffMs = 250;
+constexpr int64_t kPingStallMs = 10000;
 
 // The registry's own error words ({"errors":[{"code":..,"message":..}]}), printable and short.
 std::string registryErrorText(const std::string& body) {
@@ -67,10 +69,17 @@ Status RegistryClient::ping() {
   bool fallback = cfg_.insecure || loopback;
   verifyTls_ = !cfg_.insecure;
   scheme_ = "https";
-  HttpResponse r = send(baseRequest(baseUrl() + "/v2/"));
+  // A registry that takes a connection and says nothing to GET /v2/ is dead: no retry of a
+  // timeout here, and a short stall timer.
+  auto pingRequest = [&] {
+    HttpRequest req = baseRequest(baseUrl() + "/v2/");
+    req.stallTimeoutMs = std::min<int64_t>(req.stallTimeoutMs, kPingStallMs);
+    return req;
+  };
+  HttpResponse r = send(pingRequest(), false);
   if (r.curlCode != 0 && fallback && isTlsHandshakeFailure(r.curlCode)) {
     scheme_ = "http";  // the server does not speak TLS
-    r = send(baseRequest(baseUrl() + "/v2/"));
+    r = send(pingRequest(), false);
   }
   if (r.curlCode != 0) return httpError(r, "GET /v2/");
   if (r.status == 200) return {};
@@ -160,7 +169,7 @@ Status RegistryClient::fetchToken(const Challenge& c) {
   return {};
 }
 
-HttpResponse RegistryClient::send(HttpRequest req) {
+HttpResponse RegistryClient::send(HttpRequest req, bool retryTimeouts) {
   bool renewed = false;
   HttpResponse r;
   for (int attempt = 1;; ++attempt) {
@@ -185,9 +194,10 @@ HttpResponse RegistryClient::send(HttpRequest req) {
       --attempt;
       continue;
     }
-    bool retry = (r.curlCode != 0 && !r.sinkRefused && !r.bodyTooLarge &&
-                  isRetryableTransportError(r.curlCode)) ||
-                 (r.curlCode == 0 && (r.status >= 500 || r.status == 429));
+    bool retry =
+        (r.curlCode != 0 && !r.sinkRefused && !r.bodyTooLarge &&
+         isRetryableTransportError(r.curlCode) && (retryTimeouts || !isTimeout(r.curlCode))) ||
+        (r.curlCode == 0 && (r.status >= 500 || r.status == 429));
     int64_t backoff = kFirstBackoffMs << (attempt - 1);
     if (!retry || attempt >= limits_.maxAttempts || monotonicMs() + backoff >= limits_.deadlineMs) {
       return r;
@@ -211,6 +221,9 @@ Error RegistryClient::httpError(const HttpResponse& r, const std::string& what) 
     }
     if (isTimeout(r.curlCode) && monotonicMs() >= limits_.deadlineMs) {
       return pullError(PullReason::Unreachable, at + ": the pull's deadline passed");
+    }
+    if (isTimeout(r.curlCode)) {
+      return pullError(PullReason::Unreachable, at + ": no answer (" + r.curlError + ")");
     }
     return pullError(PullReason::Unreachable, at + ": " + r.curlError);
   }

@@ -9,6 +9,8 @@
 //           verified https, then plain http if the server does not speak TLS.
 //   retry:  connection failures, resets, stalls, 5xx and 429, with backoff (250 ms doubling),
 //           at most maxAttempts and never past the deadline. 401 once more after a new token.
+//           GET /v2/ has a 10 s stall timer and no retry after a timeout: a registry that
+//           accepts connections and never answers is unreachable within seconds.
 #pragma once
 
 #include <atomic>
@@ -68,7 +70,7 @@ class RegistryClient {
  private:
   HttpRequest baseRequest(const std::string& url) const;
   // Sends with auth and retries; a 401 gets one new token.
-  HttpResponse send(HttpRequest req);
+  HttpResponse send(HttpRequest req, bool retryTimeouts = true);
   Status authenticate(const HttpResponse& challengeResp);
   Status fetchToken(const Challenge& c);
   Error httpError(const HttpResponse& r, const std::string& what) const;

@@ -7,3 +7,4 @@ target_link_libraries(boxd_test_registry_peer PUBLIC boxd_common boxd_hash boxd_
 boxd_test(registry_pull_test LABEL integration TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/registry_pull_test.cc
   LIBS boxd_registry boxd_test_registry_peer boxd_hash)
+add_dependencies(registry_pull_test boxctl)

@@ -251,7 +251,8 @@ TEST_F(RegistryPullTest, ARegistryThatNeverAnswersFailsAtTheDeadline) {
   std::string host = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
   PullOptions o = quick();
   o.timeoutMs = 3000;
-  o.stallTimeoutMs = 60000;  // the deadline, not the stall timer, ends it
+  o.stallTimeoutMs = 60000;  // the deadline, not the stall or connect timers, ends it
+  o.connectTimeoutMs = 60000;  // (which includes the TLS handshake a loopback registry gets)
   int64_t start = monotonicMs();
   auto r = pullImage(parseReference(host + "/app:v1").value(), layout("l"), o);
   int64_t took = monotonicMs() - start;
@@ -271,6 +272,20 @@ TEST_F(RegistryPullTest, ARegistryThatNeverAnswersFailsAtTheDeadline) {
   std::cout << "error: " << refused.error().message << "\n";
   EXPECT_EQ(reasonOf(refused.error()), PullReason::Unreachable);
   EXPECT_LT(monotonicMs() - start, 5000) << refused.error().message;
+
+  // With the default timers and a long deadline, the silent registry fails after 10 s (the
+  // connect timer, TLS handshake included; the ping's stall timer), once: a timeout of GET /v2/
+  // is not retried.
+  o = PullOptions{};
+  o.config.certsDir.clear();
+  o.timeoutMs = 120000;
+  start = monotonicMs();
+  auto silent = pullImage(parseReference(host + "/app:v1").value(), layout("l3"), o);
+  took = monotonicMs() - start;
+  ASSERT_FALSE(silent.ok());
+  EXPECT_EQ(reasonOf(silent.error()), PullReason::Unreachable);
+  EXPECT_NE(silent.error().message.find("no answer"), std::string::npos) << silent.error().message;
+  EXPECT_LT(took, 13000) << silent.error().message;
 }
 
 TEST_F(RegistryPullTest, LayersDownloadInParallelButBounded) {
@@ -389,6 +404,37 @@ TEST_F(RegistryAuthTest, AnUntrustedCertificateIsRefused) {
   std::cout << "error: " << r.error().message << "\n";
   EXPECT_EQ(reasonOf(r.error()), PullReason::Unreachable);
   EXPECT_NE(r.error().message.find("not trusted"), std::string::npos) << r.error().message;
+}
+
+// boxctl image pull, standalone: the registries' settings from its --config (boxd.yaml).
+TEST_F(RegistryAuthTest, BoxctlImagePullUsesTheConfigsAuthFileAndCerts) {
+  std::string config = tmp_.path() + "/boxd.yaml";
+  ASSERT_TRUE(writeFileAtomic(config, "images:\n  authFile: " + authFile(password_) +
+                                          "\n  certsDir: " + certs_ + "\n")
+                  .ok());
+  std::string boxctl = std::string(BOXD_TEST_BUILD_DIR) + "/bin/boxctl";
+  auto r = testing::runCommand(
+      {boxctl, "image", "pull", ref().str(), "--layout", layout("l"), "--config", config}, 60000);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->ok()) << r->output;
+  checkLayout(layout("l"));
+  // Not a terminal: one line as each blob starts and ends, then a summary.
+  std::string layer = img_.layers[0].digest().substr(7, 12);
+  EXPECT_NE(r->output.find(layer + ": downloading"), std::string::npos) << r->output;
+  EXPECT_NE(r->output.find(layer + ": done"), std::string::npos) << r->output;
+  EXPECT_NE(r->output.find("pulled " + ref().str() + " (" + img_.manifest.digest()),
+            std::string::npos)
+      << r->output;
+  EXPECT_EQ(r->output.find(password_), std::string::npos);
+
+  // Without the auth file: exit 1 and the reason.
+  ASSERT_TRUE(writeFileAtomic(config, "images:\n  certsDir: " + certs_ + "\n").ok());
+  auto denied = testing::runCommand(
+      {boxctl, "image", "pull", ref().str(), "--layout", layout("l2"), "--config", config}, 60000);
+  ASSERT_TRUE(denied.ok());
+  EXPECT_EQ(denied->exitCode, 1);
+  EXPECT_NE(denied->output.find("unauthorized"), std::string::npos) << denied->output;
+  EXPECT_FALSE(fs::exists(layout("l2")));
 }
 
 }  // namespace
