@@ -10,8 +10,9 @@ LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-r
       libseccomp-dev libnftables-dev libfuse3-dev libiscsi-dev libblkid-dev libcurl4-openssl-dev"
 RUNTIME="busybox-static sqlite3 iproute2 nftables util-linux procps e2fsprogs xfsprogs"
 # The peers of the integration tests: a one-node Ceph cluster and an iSCSI target (tests/fixtures),
-# an OCI registry with skopeo, and htpasswd (bcrypt) for the registry's basic auth.
-PEERS="ceph-mon ceph-osd ceph-common tgt docker-registry skopeo apache2-utils"
+# an OCI registry with skopeo, htpasswd (bcrypt) for the registry's basic auth, and python3-jwt
+# for the registry token service the tests run (tests/integration/token_server.py).
+PEERS="ceph-mon ceph-osd ceph-common tgt docker-registry skopeo apache2-utils python3-jwt python3-cryptography"
 BENCH=""
 
 for arg in "$@"; do

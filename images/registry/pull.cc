@@ -48,6 +48,7 @@ std::vector<Endpoint> endpointsFor(const Reference& ref, const PullOptions& o) {
         std::find(insecure.begin(), insecure.end(), host) != insecure.end() ||
         (!mirror && std::find(insecure.begin(), insecure.end(), ref.domain) != insecure.end());
     if (!o.config.certsDir.empty()) e.cfg.caDir = o.config.certsDir + "/" + host;
+    e.cfg.resolve = o.resolve;
     e.cfg.credential = mirror ? o.keyring.lookupHost(host) : o.keyring.lookup(ref);
     return e;
   };
@@ -56,6 +57,13 @@ std::vector<Endpoint> endpointsFor(const Reference& ref, const PullOptions& o) {
   }
   out.push_back(make(ref.apiHost(), false));
   return out;
+}
+
+bool callerCancelled(const PullOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
+
+Error cancelledError() {
+  return pullError(PullReason::Cancelled,
+                   "stopped by the caller; the transfers stopped and nothing is kept");
 }
 
 struct Resolved {
@@ -68,7 +76,7 @@ struct Resolved {
 
 // Manifest by tag or digest, then the platform's manifest when it is an index.
 Result<Resolved> resolveAt(const Endpoint& ep, const Reference& ref, const PullOptions& o,
-                           const Limits& limits, const std::atomic<bool>* cancel) {
+                           const Limits& limits, CancelFlags cancel) {
   Resolved r;
   r.client = std::make_unique<RegistryClient>(ep.cfg, ref.path, limits, cancel);
   BOXD_TRY(r.client->ping());
@@ -120,7 +128,7 @@ class BlobFetcher {
 
  private:
   void work(const std::vector<Descriptor>& blobs) {
-    while (!cancel_.load()) {
+    while (!cancel_.load() && !callerCancelled(o_)) {
       size_t i = next_++;
       if (i >= blobs.size()) return;
       Status st = fetch(blobs[i]);
@@ -170,10 +178,15 @@ class BlobFetcher {
   Status first_;
 };
 
-json indexJson(const Reference& ref, const Resolved& r) {
+json indexJson(const Reference& ref, const Resolved& r, const std::vector<std::string>& absent) {
   json annotations = {{"io.containerd.image.name", ref.str()},
                       {"io.boxd.image.repo-digest", ref.name() + "@" + r.repoDigest}};
   if (!ref.tag.empty()) annotations["org.opencontainers.image.ref.name"] = ref.tag;
+  if (!absent.empty()) {
+    std::string list;
+    for (const auto& d : absent) list += (list.empty() ? "" : ",") + d;
+    annotations["io.boxd.image.absent-blobs"] = list;
+  }
   json desc = {{"mediaType", r.parsed.mediaType},
                {"digest", r.manifest.digest},
                {"size", r.manifest.body.size()},
@@ -191,7 +204,8 @@ Result<PulledImage> pullInto(const Reference& ref, LayoutFiles& files, const Pul
   Result<Resolved> resolved = makeError("no endpoint");
   std::string mirrorErrors;
   for (const auto& ep : eps) {
-    resolved = resolveAt(ep, ref, o, limits, &cancel);
+    resolved = resolveAt(ep, ref, o, limits, CancelFlags{&cancel, o.cancel});
+    if (callerCancelled(o)) return cancelledError();
     if (resolved.ok()) break;
     if (ep.mirror) mirrorErrors += "; mirror " + ep.cfg.host + ": " + resolved.error().message;
   }
@@ -207,13 +221,27 @@ Result<PulledImage> pullInto(const Reference& ref, LayoutFiles& files, const Pul
   }
   std::vector<Descriptor> blobs{r.parsed.config};
   std::set<std::string> seen{r.parsed.config.digest};
+  std::vector<std::string> skipped;
+  int64_t skippedBytes = 0;
   for (const auto& l : r.parsed.layers) {
-    if (seen.insert(l.digest).second) blobs.push_back(l);
+    if (!seen.insert(l.digest).second) continue;
+    if (o.haveBlob && o.haveBlob(l.digest)) {
+      skipped.push_back(l.digest);
+      skippedBytes += l.size;
+      if (o.progress) {
+        o.progress(
+            {PullEvent::Kind::BlobSkipped, l.digest, l.mediaType, l.size, 0, r.client->host()});
+      }
+      continue;
+    }
+    blobs.push_back(l);
   }
   BlobFetcher fetcher(*r.client, files, o, cancel);
-  BOXD_TRY(fetcher.run(blobs));
+  Status fetched = fetcher.run(blobs);
+  if (callerCancelled(o)) return cancelledError();
+  BOXD_TRY(fetched);
   BOXD_TRY(files.writeBlob(r.manifest.digest, r.manifest.body));
-  BOXD_TRY(files.writeIndex(indexJson(ref, r).dump(2) + "\n"));
+  BOXD_TRY(files.writeIndex(indexJson(ref, r, skipped).dump(2) + "\n"));
   PulledImage img;
   img.ref = ref;
   img.endpoint = r.client->host();
@@ -223,8 +251,10 @@ Result<PulledImage> pullInto(const Reference& ref, LayoutFiles& files, const Pul
   img.platform = r.platform;
   img.config = r.parsed.config;
   img.layers = r.parsed.layers;
-  img.sizeBytes = static_cast<int64_t>(r.manifest.body.size());
-  for (const auto& b : blobs) img.sizeBytes += b.size;
+  img.skippedLayers = std::move(skipped);
+  img.fetchedBytes = static_cast<int64_t>(r.manifest.body.size());
+  for (const auto& b : blobs) img.fetchedBytes += b.size;
+  img.sizeBytes = img.fetchedBytes + skippedBytes;
   return img;
 }
 

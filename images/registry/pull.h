@@ -9,8 +9,12 @@
 //                                    io.boxd.image.repo-digest          name@digest the tag or
 //                                                                       digest resolved to (the
 //                                                                       index's when there was one)
+//                                    io.boxd.image.absent-blobs         only when haveBlob skipped
+//                                                                       layers: their digests,
+//                                                                       comma-separated
 //   layoutDir/blobs/sha256/<hex>   the manifest, the config and every layer, as the registry
-//                                  served them (layers stay compressed)
+//                                  served them (layers stay compressed), except the layers
+//                                  haveBlob said the caller has (see PullOptions::haveBlob)
 //
 //   ping ─► manifest(tag|digest) ─index?─► select platform ─► manifest(digest)
 //        ─► config + layers, maxParallel at a time, each: tmp file ─verify size+sha256─► rename
@@ -19,10 +23,12 @@
 //
 // Endpoints: the mirrors the config names for the reference's registry, in order, then the
 // registry itself; the first that serves the manifest serves every blob of the pull.
-// Any failure removes everything the pull wrote (the directory too if the pull created it).
+// Any failure, and a cancel through PullOptions::cancel, removes everything the pull wrote (the
+// directory too if the pull created it): no blobs/sha256/.tmp-* is left behind.
 // Blocking: call from a worker thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -46,7 +52,8 @@ struct RegistryConfig {
 };
 
 struct PullEvent {
-  enum class Kind { Resolved, BlobStart, BlobProgress, BlobDone, BlobRetry };
+  // BlobSkipped: haveBlob said the caller has this layer; it is not downloaded.
+  enum class Kind { Resolved, BlobStart, BlobProgress, BlobDone, BlobRetry, BlobSkipped };
   Kind kind = Kind::Resolved;
   std::string digest;  // the blob's (Resolved: the manifest's)
   std::string mediaType;
@@ -67,6 +74,25 @@ struct PullOptions {
   int64_t maxBytesPerSecond = 0;   // per transfer; 0 = unlimited (tests slow pulls down)
   // Called from the pull's threads, one call at a time.
   std::function<void(const PullEvent&)> progress;
+  // Set (by a signal handler, another thread): transfers stop within about a second, the pull
+  // removes what it wrote and fails with PullReason::Cancelled. Must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
+  // Layers the caller already has (e.g. the store unpacked them for another image).
+  // Contract:
+  //  - asked once per distinct layer digest of the chosen image manifest, as the manifest
+  //    lists it (the digest of the compressed blob, not the diff ID), on the calling thread,
+  //    after the manifest is resolved and before any blob is downloaded; never for the config
+  //    or the manifest, which are always downloaded (a layer that is also the config too);
+  //  - true: the layer is neither downloaded nor verified. The layout's manifest still lists it
+  //    but blobs/sha256/<hex> is absent; PulledImage::skippedLayers names it, a BlobSkipped
+  //    event reports it, and index.json's descriptor carries io.boxd.image.absent-blobs. Such a
+  //    layout is not a complete OCI layout (skopeo refuses it): the caller supplies those
+  //    layers from what it has, and vouches that it holds content with that digest;
+  //  - empty, or false for every digest: every blob is downloaded (the default).
+  std::function<bool(const std::string& digest)> haveBlob;
+  // "host:port:address" entries resolved without DNS (curl's CURLOPT_RESOLVE): tests reach a
+  // registry on 127.0.0.0/8 under a name. Not part of boxd.yaml.
+  std::vector<std::string> resolve;
 };
 
 struct PulledImage {
@@ -79,7 +105,9 @@ struct PulledImage {
   Platform platform;  // from the index, or the requested one
   Descriptor config;
   std::vector<Descriptor> layers;
-  int64_t sizeBytes = 0;  // manifest + config + layers as downloaded
+  std::vector<std::string> skippedLayers;  // digests haveBlob said the caller has
+  int64_t sizeBytes = 0;     // manifest + config + layers, compressed, as the manifest says
+  int64_t fetchedBytes = 0;  // of those, what this pull downloaded (without skipped layers)
 };
 
 Result<PulledImage> pullImage(const Reference& ref, const std::string& layoutDir,

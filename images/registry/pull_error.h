@@ -17,7 +17,7 @@ enum class PullReason {
   DigestMismatch,      // content differs from its digest or size
   Unreachable,         // no connection, reset, timeouts, 5xx after retries, TLS failures
   Unsupported,         // schema 1, other digest algorithms
-  Cancelled,           // stopped because another transfer of the pull failed
+  Cancelled,           // the caller cancelled the pull (or another transfer of it failed)
 };
 
 const char* reasonText(PullReason r);  // "unauthorized", "manifest unknown", ...

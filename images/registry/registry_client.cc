@@ -45,7 +45,7 @@ std::string realmHost(const std::string& realm) {
 }  // namespace
 
 RegistryClient::RegistryClient(EndpointConfig cfg, std::string repository, Limits limits,
-                               const std::atomic<bool>* cancel)
+                               CancelFlags cancel)
     : cfg_(std::move(cfg)), repo_(std::move(repository)), limits_(limits), cancel_(cancel) {}
 
 std::string RegistryClient::who() const { return cfg_.host; }
@@ -61,6 +61,7 @@ HttpRequest RegistryClient::baseRequest(const std::string& url) const {
   r.stallTimeoutMs = limits_.stallTimeoutMs;
   r.maxBytesPerSecond = limits_.maxBytesPerSecond;
   r.cancel = cancel_;
+  r.resolve = cfg_.resolve;
   return r;
 }
 
@@ -80,6 +81,12 @@ Status RegistryClient::ping() {
   if (r.curlCode != 0 && fallback && isTlsHandshakeFailure(r.curlCode)) {
     scheme_ = "http";  // the server does not speak TLS
     r = send(pingRequest(), false);
+  }
+  if (r.curlCode != 0 && !fallback && isTlsHandshakeFailure(r.curlCode)) {
+    return pullError(PullReason::Unreachable,
+                     who() + " (GET /v2/): TLS handshake failed (" + r.curlError +
+                         "); a registry that serves plain HTTP must be listed in "
+                         "images.insecureRegistries");
   }
   if (r.curlCode != 0) return httpError(r, "GET /v2/");
   if (r.status == 200) return {};
@@ -182,7 +189,7 @@ HttpResponse RegistryClient::send(HttpRequest req, bool retryTimeouts) {
       }
     }
     r = httpGet(req);
-    if (cancel_ != nullptr && cancel_->load()) return r;
+    if (cancel_.set()) return r;
     bool authenticated = false;
     {
       std::lock_guard lock(authMu_);
@@ -204,7 +211,7 @@ HttpResponse RegistryClient::send(HttpRequest req, bool retryTimeouts) {
     }
     retries_++;
     for (int64_t end = monotonicMs() + backoff; monotonicMs() < end;) {
-      if (cancel_ != nullptr && cancel_->load()) return r;
+      if (cancel_.set()) return r;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
     if (req.onBytes) req.onBytes(0);
@@ -298,7 +305,7 @@ Status RegistryClient::blob(const std::string& digest,
   };
   HttpResponse r = send(req);
   if (r.sinkRefused) return {};  // the caller knows why (size or cancel)
-  if (cancel_ != nullptr && cancel_->load()) {
+  if (cancel_.set()) {
     return pullError(PullReason::Cancelled, what + ": stopped");
   }
   if (r.curlCode != 0 || r.status != 200) return httpError(r, what);

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "images/registry/credentials.h"
@@ -39,6 +40,7 @@ struct EndpointConfig {
   bool insecure = false;  // named in images.insecureRegistries
   std::string caDir;      // certsDir/<host[:port]>
   std::optional<Credential> credential;
+  std::vector<std::string> resolve;  // PullOptions::resolve
 };
 
 struct FetchedManifest {
@@ -49,8 +51,7 @@ struct FetchedManifest {
 
 class RegistryClient {
  public:
-  RegistryClient(EndpointConfig cfg, std::string repository, Limits limits,
-                 const std::atomic<bool>* cancel);
+  RegistryClient(EndpointConfig cfg, std::string repository, Limits limits, CancelFlags cancel);
 
   // GET /v2/: chooses the scheme and reads the auth challenge. Errors carry a PullReason.
   Status ping();
@@ -79,7 +80,7 @@ class RegistryClient {
   EndpointConfig cfg_;
   std::string repo_;
   Limits limits_;
-  const std::atomic<bool>* cancel_;
+  CancelFlags cancel_;
   std::string scheme_ = "https";
   bool verifyTls_ = true;
   mutable std::mutex authMu_;

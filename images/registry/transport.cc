@@ -69,7 +69,7 @@ size_t onBody(char* data, size_t size, size_t n, void* user) {
 
 int onProgress(void* user, curl_off_t, curl_off_t now, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
-  if (t->req->cancel != nullptr && t->req->cancel->load()) return 1;
+  if (t->req->cancel.set()) return 1;
   if (t->req->onBytes && now > 0) t->req->onBytes(static_cast<int64_t>(now));
   return 0;
 }
@@ -159,6 +159,11 @@ HttpResponse httpGet(const HttpRequest& req) {
     curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, addCaDir);
     curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, &req.tls.caDir);
   }
+  curl_slist* resolve = nullptr;
+  for (const auto& r : req.resolve) resolve = curl_slist_append(resolve, r.c_str());
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> holdResolve(resolve,
+                                                                          curl_slist_free_all);
+  if (resolve != nullptr) curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
   curl_slist* headers = nullptr;
   for (const auto& hdr : req.headers) headers = curl_slist_append(headers, hdr.c_str());
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> hold(headers, curl_slist_free_all);

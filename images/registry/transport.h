@@ -18,6 +18,16 @@ struct TlsConfig {
   std::string caDir;   // extra CA certificates: every *.crt in it (system CAs stay trusted)
 };
 
+// What stops a transfer soon: the pull's own flag (another transfer of it failed) and the
+// caller's (boxctl on SIGINT, boxd on shutdown). Either may be null.
+struct CancelFlags {
+  const std::atomic<bool>* pull = nullptr;
+  const std::atomic<bool>* caller = nullptr;
+  bool set() const {
+    return (pull != nullptr && pull->load()) || (caller != nullptr && caller->load());
+  }
+};
+
 struct HttpRequest {
   std::string url;
   std::vector<std::string> headers;      // "Accept: ..."; never an Authorization header
@@ -34,7 +44,8 @@ struct HttpRequest {
   std::function<bool(const char* data, size_t len)> sink;
   // Called as bytes arrive (total so far); may be empty.
   std::function<void(int64_t)> onBytes;
-  const std::atomic<bool>* cancel = nullptr;  // set: the transfer stops soon
+  CancelFlags cancel;                // set: the transfer stops soon
+  std::vector<std::string> resolve;  // "host:port:address" (curl's CURLOPT_RESOLVE); tests
 };
 
 struct HttpResponse {

@@ -8,3 +8,8 @@ boxd_test(registry_pull_test LABEL integration TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/registry_pull_test.cc
   LIBS boxd_registry boxd_test_registry_peer boxd_hash)
 add_dependencies(registry_pull_test boxctl)
+
+# Token auth (tests/integration/token_server.py, python3-jwt), insecureRegistries, haveBlob.
+boxd_test(registry_options_test LABEL integration TIMEOUT 300
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/registry_options_test.cc
+  LIBS boxd_registry boxd_test_registry_peer boxd_hash)

@@ -195,8 +195,13 @@ Result<RegistryPeer*> RegistryPeer::start(const std::string& dir, const Options&
     if (!r->ok()) return makeError("htpasswd: " + r->output);
     auth = "auth: {htpasswd: {realm: boxd-test, path: " + dir + "/htpasswd}}\n";
   }
-  std::string cfg = "version: 0.1\nstorage: {filesystem: {rootdirectory: " + dir +
-                    "/data}, delete: {enabled: true}}\n" + http + auth + "log: {level: error}\n";
+  if (!o.token.realm.empty()) {
+    auth = "auth: {token: {realm: \"" + o.token.realm + "\", service: " + o.token.service +
+           ", issuer: " + o.token.issuer + ", rootcertbundle: " + o.token.rootCertBundle + "}}\n";
+  }
+  p->data_ = o.dataDir.empty() ? dir + "/data" : o.dataDir;
+  std::string cfg = "version: 0.1\nstorage: {filesystem: {rootdirectory: " + p->data_ +
+                    "}, delete: {enabled: true}}\n" + http + auth + "log: {level: error}\n";
   BOXD_TRY(writeFileAtomic(dir + "/registry.yml", cfg));
   auto pid =
       spawnDaemon({"docker-registry", "serve", dir + "/registry.yml"}, dir + "/registry.log");
@@ -294,7 +299,7 @@ Status RegistryPeer::pushImage(const std::string& repo, const std::string& tag,
 
 std::string RegistryPeer::blobDataPath(const std::string& digest) const {
   std::string hex = digest.substr(7);
-  return dir_ + "/data/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
+  return data_ + "/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
 }
 
 }  // namespace boxd::testing

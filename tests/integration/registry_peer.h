@@ -41,6 +41,13 @@ class RegistryPeer {
     bool tls = false;
     std::string user;  // htpasswd auth when set (needs tls)
     std::string password;
+    // The storage root; "" = <dir>/data. Another peer's: both serve the same images (tests
+    // push to a plain peer and pull from one with token auth).
+    std::string dataDir;
+    // auth: token: (the Docker token flow) when realm is set.
+    struct Token {
+      std::string realm, service, issuer, rootCertBundle;
+    } token;
   };
   // Starts the registry in dir (created); an Error if docker-registry is missing or
   // did not come up within 10 s.
@@ -61,7 +68,7 @@ class RegistryPeer {
  private:
   RegistryPeer() = default;
   std::string url(const std::string& path) const;
-  std::string dir_, ca_;
+  std::string dir_, ca_, data_;
   Options o_;
   int port_ = 0;
   pid_t pid_ = -1;
