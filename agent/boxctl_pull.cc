@@ -1,7 +1,9 @@
 #include "agent/boxctl_pull.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -53,6 +55,39 @@ bool parseArgs(const std::vector<std::string>& args, PullArgs& out, std::string&
 
 std::string shortDigest(const std::string& d) { return d.substr(7, 12); }
 
+// SIGINT/SIGTERM cancel the pull: the transfers stop, the pull removes what it wrote, and
+// boxctl exits 128+signal. A second signal gets the default action.
+std::atomic<bool> gCancel{false};
+volatile sig_atomic_t gSignal = 0;
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+void onSignal(int sig) {
+  gSignal = sig;
+  gCancel.store(true);
+}
+
+class CancelOnSignals {
+ public:
+  CancelOnSignals() {
+    struct sigaction sa {};
+    sa.sa_handler = onSignal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &oldInt_);
+    ::sigaction(SIGTERM, &sa, &oldTerm_);
+  }
+  ~CancelOnSignals() {
+    ::sigaction(SIGINT, &oldInt_, nullptr);
+    ::sigaction(SIGTERM, &oldTerm_, nullptr);
+  }
+  CancelOnSignals(const CancelOnSignals&) = delete;
+  CancelOnSignals& operator=(const CancelOnSignals&) = delete;
+
+ private:
+  struct sigaction oldInt_ {
+  }, oldTerm_{};
+};
+
 // Progress: one line per blob, redrawn in place on a terminal; start/done lines otherwise.
 class Progress {
  public:
@@ -69,11 +104,12 @@ class Progress {
     if (added) order_.push_back(e.digest);
     Row& row = it->second;
     row.done = e.done;
-    row.state = e.kind == K::BlobDone    ? "done"
-                : e.kind == K::BlobRetry ? "retrying"
-                                         : "downloading";
+    row.state = e.kind == K::BlobDone      ? "done"
+                : e.kind == K::BlobRetry   ? "retrying"
+                : e.kind == K::BlobSkipped ? "present"
+                                           : "downloading";
     if (!tty_) {
-      if (e.kind == K::BlobStart || e.kind == K::BlobDone || e.kind == K::BlobRetry) {
+      if (e.kind != K::BlobProgress) {
         std::printf("%s: %s (%s)\n", shortDigest(e.digest).c_str(), row.state.c_str(),
                     formatBytes(e.size).c_str());
         std::fflush(stdout);
@@ -151,10 +187,15 @@ int imagePullCommand(const std::vector<std::string>& args) {
   }
   Progress progress(::isatty(1) == 1);
   o.progress = [&](const images::PullEvent& e) { progress(e); };
-  auto img = images::pullImage(*ref, a.layout, o);
+  o.cancel = &gCancel;
+  Result<images::PulledImage> img = makeError("not pulled");
+  {
+    CancelOnSignals signals;
+    img = images::pullImage(*ref, a.layout, o);
+  }
   if (!img.ok()) {
     std::fprintf(stderr, "boxctl: %s\n", img.error().message.c_str());
-    return 1;
+    return gCancel.load() ? 128 + static_cast<int>(gSignal) : 1;
   }
   std::printf("pulled %s (%s, %s) into %s: %zu layers, %s\n", ref->str().c_str(),
               img->manifestDigest.c_str(), img->platform.str().c_str(), a.layout.c_str(),
