@@ -17,6 +17,7 @@
 
 #include "agent/boxctl_format.h"
 #include "agent/boxctl_logs.h"
+#include "agent/boxctl_pull.h"
 #include "agent/exec.h"
 #include "common/fd.h"
 #include "common/line_client.h"
@@ -43,6 +44,8 @@ Commands:
   apply -f FILE                    validate FILE, then write it atomically into the specs dir
   delete POD [--force]             remove the spec file that declares POD
   image import NAME[:TAG] PATH     import a rootfs directory or tarball (.tar, .tar.gz)
+  image pull REF --layout DIR      pull REF from its registry into an OCI image layout DIR
+                                   (no boxd needed; registries from --config FILE's images:)
   image ls                         list images
   image rm NAME[:TAG]              remove an image (refused while a pod uses it)
   volume ls [-o json]              block volumes attached on this host: LUN or image, data path,
@@ -249,7 +252,8 @@ int cmdDelete(const std::vector<std::string>& args) {
 }
 
 int cmdImage(const std::vector<std::string>& args) {
-  if (args.empty()) die("usage: boxctl image import|ls|rm ...");
+  if (args.empty()) die("usage: boxctl image import|pull|ls|rm ...");
+  if (args[0] == "pull") return agent::imagePullCommand({args.begin() + 1, args.end()});
   if (args[0] == "import") {
     if (args.size() != 3) die("usage: boxctl image import NAME[:TAG] PATH");
     char abs[PATH_MAX];

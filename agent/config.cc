@@ -80,6 +80,48 @@ Status applyBlockKey(BlockConfig& b, const std::string& key, const YAML::Node& v
   return {};
 }
 
+// images: the registries' settings (docs/images.md).
+Status applyImagesKey(images::RegistryConfig& c, const std::string& key, const YAML::Node& v) {
+  auto hosts = [&](const YAML::Node& list,
+                   const std::string& what) -> Result<std::vector<std::string>> {
+    if (!list.IsSequence()) return makeError(what + " must be a list of host[:port]");
+    std::vector<std::string> out;
+    for (const auto& h : list) {
+      // host[:port], or a URL of one ("https://mirror.example.com/"): the scheme is chosen
+      // by boxd (docs/images.md), so it and a trailing slash are dropped.
+      auto host = h.as<std::string>();
+      for (const char* scheme : {"https://", "http://"}) {
+        if (host.rfind(scheme, 0) == 0) host = host.substr(std::string_view(scheme).size());
+      }
+      while (!host.empty() && host.back() == '/') host.pop_back();
+      if (host.empty() || host.find_first_of(" \t/@") != std::string::npos)
+        return makeError(what + ": \"" + h.as<std::string>() + "\" is not host[:port]");
+      out.push_back(host);
+    }
+    return out;
+  };
+  if (key == "authFile") {
+    c.authFile = v.as<std::string>();
+  } else if (key == "certsDir") {
+    c.certsDir = v.as<std::string>();
+  } else if (key == "insecureRegistries") {
+    auto list = hosts(v, "images.insecureRegistries");
+    if (!list.ok()) return list.error();
+    c.insecureRegistries = *list;
+  } else if (key == "mirrors") {
+    if (!v.IsMap()) return makeError("images.mirrors must map a registry to a list of mirrors");
+    for (const auto& m : v) {
+      auto registry = m.first.as<std::string>();
+      auto list = hosts(m.second, "images.mirrors." + registry);
+      if (!list.ok()) return list.error();
+      c.mirrors[registry] = *list;
+    }
+  } else {
+    return makeError("unknown key \"images." + key + "\"");
+  }
+  return {};
+}
+
 Error positioned(const std::string& path, const YAML::Mark& at, const std::string& message) {
   return makeError(path + ":" + std::to_string(at.line + 1) + ":" + std::to_string(at.column + 1) +
                    ": " + message);
@@ -199,13 +241,14 @@ Status loadConfigFile(const std::string& path, Config& cfg) {
     if (!root.IsMap()) return makeError(path + ": expected a mapping of settings");
     for (const auto& kv : root) {
       auto key = kv.first.as<std::string>();
-      if (key == "network" || key == "block") {
+      if (key == "network" || key == "block" || key == "images") {
         if (!kv.second.IsMap())
           return positioned(path, kv.first.Mark(), key + ": expected a mapping of settings");
         for (const auto& nkv : kv.second) {
           auto sub = nkv.first.as<std::string>();
           Status st = key == "network" ? applyNetworkKey(cfg.network, sub, nkv.second)
-                                       : applyBlockKey(cfg.block, sub, nkv.second);
+                      : key == "block" ? applyBlockKey(cfg.block, sub, nkv.second)
+                                       : applyImagesKey(cfg.images, sub, nkv.second);
           if (!st.ok()) return positioned(path, nkv.first.Mark(), st.error().message);
         }
         continue;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "images/registry/pull.h"
 #include "reconcilers/host/host.h"
 
 namespace boxd::agent {
@@ -63,6 +64,7 @@ struct Config {
   int eventsMaxRows = 10000;
   NetworkConfig network;
   BlockConfig block;
+  images::RegistryConfig images;  // registries: auth file, insecure ones, mirrors, CA dirs
 
   std::string socketPath() const { return paths.runDir + "/boxd.sock"; }
 };
@@ -72,7 +74,8 @@ struct Config {
 // podPidsLimit, apiMaxConnections, apiIdleTimeoutSeconds, eventsPerPod, deletedPodEventsSeconds,
 // eventsMaxRows, specMaxBytes, a network mapping with the fields of NetworkConfig, and a block
 // mapping: iscsiBackend, rbdBackend, connectTimeoutSeconds, ioTimeoutSeconds, helperBinary,
-// initiatorName). Unknown keys are errors.
+// initiatorName), and an images mapping: authFile, insecureRegistries (a list of host[:port]),
+// mirrors (registry -> list of host[:port]), certsDir). Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.

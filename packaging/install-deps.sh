@@ -7,10 +7,12 @@ set -eu
 BUILD="build-essential cmake ninja-build pkg-config git"
 LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-route-3-dev \
       librbd-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libarchive-dev libssl-dev libgtest-dev libgmock-dev \
-      libseccomp-dev libnftables-dev libfuse3-dev libiscsi-dev libblkid-dev"
+      libseccomp-dev libnftables-dev libfuse3-dev libiscsi-dev libblkid-dev libcurl4-openssl-dev"
 RUNTIME="busybox-static sqlite3 iproute2 nftables util-linux procps e2fsprogs xfsprogs"
-# The peers of the integration tests: a one-node Ceph cluster and an iSCSI target (tests/fixtures).
-PEERS="ceph-mon ceph-osd ceph-common tgt"
+# The peers of the integration tests: a one-node Ceph cluster and an iSCSI target (tests/fixtures),
+# an OCI registry with skopeo, htpasswd (bcrypt) for the registry's basic auth, and python3-jwt
+# for the registry token service the tests run (tests/integration/token_server.py).
+PEERS="ceph-mon ceph-osd ceph-common tgt docker-registry skopeo apache2-utils python3-jwt python3-cryptography"
 BENCH=""
 
 for arg in "$@"; do

@@ -1,0 +1,45 @@
+// A TCP proxy on 127.0.0.1 that slows what the upstream sends (a registry serving slowly), for
+// tests that must act while a pull is under way. Client-to-upstream bytes pass unthrottled.
+// Threads and sockets end with the object.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/result.h"
+
+namespace boxd::testing {
+
+class ThrottleProxy {
+ public:
+  // upstream: "127.0.0.1:<port>"; bytesPerSecond per connection.
+  static Result<std::unique_ptr<ThrottleProxy>> start(const std::string& upstream,
+                                                      int64_t bytesPerSecond);
+  ~ThrottleProxy();
+  ThrottleProxy(const ThrottleProxy&) = delete;
+  ThrottleProxy& operator=(const ThrottleProxy&) = delete;
+
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  ThrottleProxy() = default;
+  void acceptLoop();
+  void relay(Fd client, Fd server);
+
+  Fd listener_;
+  int port_ = 0;
+  int upstreamPort_ = 0;
+  int64_t rate_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> conns_;
+};
+
+}  // namespace boxd::testing
