@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "agent/shim_watch.h"
+#include "agent/watch_hub.h"
 #include "common/util.h"
 #include "reconcilers/network/localnet_guard.h"
 #include "reconcilers/network/sysctl.h"
@@ -458,6 +459,7 @@ void Agent::setPhase(PodState& pod, const std::string& phase, const std::string&
   pod.rec.message = message;
   pod.rec.updatedAtMs = nowMs();
   logStoreError(store_->upsertPod(pod.rec), "update pod");
+  notifyPodWatchers(pod.rec.name);
 }
 
 void Agent::event(const std::string& pod, const std::string& type, const std::string& reason,
@@ -466,8 +468,10 @@ void Agent::event(const std::string& pod, const std::string& type, const std::st
     spdlog::warn("pod {}: {}: {}", pod, reason, msg);
   else
     spdlog::info("pod {}: {}: {}", pod, reason, msg);
-  auto r = store_->appendEvent({0, nowMs(), pod, type, reason, msg});
+  int64_t now = nowMs();
+  auto r = store_->appendEvent({0, now, pod, type, reason, msg});
   if (!r.ok()) spdlog::error("record event: {}", r.error().message);
+  notifyEventWatchers(now, pod, type, reason, msg);
 }
 
 void Agent::logStoreError(const Status& st, const char* what) {

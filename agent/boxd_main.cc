@@ -86,7 +86,11 @@ int main(int argc, char** argv) {
       [&agent](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
         agent.handleRequest(req, std::move(reply));
       },
-      {cfg.apiMaxConnections, cfg.apiIdleTimeoutMs});
+      {cfg.apiMaxConnections, cfg.apiIdleTimeoutMs, 0,
+       static_cast<size_t>(cfg.apiWatchQueueBytes)});
+  api.setStreamHandler([&agent](const nlohmann::json& req, std::shared_ptr<agent::ApiStream> s) {
+    return agent.handleWatch(req, std::move(s));
+  });
   Status st = agent.start();
   if (!st.ok()) return fail(st.error().message);
   st = api.listen(cfg.socketPath());

@@ -140,6 +140,9 @@ Status applyBoundKey(Config& cfg, const std::string& key, const YAML::Node& v) {
   } else if (key == "apiIdleTimeoutSeconds") {
     n = seconds(3600);
     if (n.ok()) cfg.apiIdleTimeoutMs = static_cast<int>(*n);
+  } else if (key == "apiWatchQueueBytes") {
+    n = within(4096, 64 << 20);
+    if (n.ok()) cfg.apiWatchQueueBytes = *n;
   } else if (key == "eventsPerPod") {
     n = within(1, 100000);
     if (n.ok()) cfg.eventsPerPod = static_cast<int>(*n);
@@ -155,8 +158,9 @@ Status applyBoundKey(Config& cfg, const std::string& key, const YAML::Node& v) {
 }
 
 bool isBoundKey(const std::string& key) {
-  for (const char* k : {"podPidsLimit", "apiMaxConnections", "apiIdleTimeoutSeconds",
-                        "eventsPerPod", "deletedPodEventsSeconds", "eventsMaxRows"}) {
+  for (const char* k :
+       {"podPidsLimit", "apiMaxConnections", "apiIdleTimeoutSeconds", "apiWatchQueueBytes",
+        "eventsPerPod", "deletedPodEventsSeconds", "eventsMaxRows"}) {
     if (key == k) return true;
   }
   return false;
