@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "agent/agent.h"
 #include "agent/api_server.h"
@@ -49,6 +50,12 @@ void tuneMalloc() {
 
 int main(int argc, char** argv) {
   tuneMalloc();
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--version") {
+      std::printf("boxd %s\n", BOXD_VERSION);
+      return 0;
+    }
+  }
   agent::Config cfg;
   auto cli = agent::parseBoxdArgs(argc, argv, cfg);
   if (cli.exit) {

@@ -23,6 +23,7 @@ Options:
   --cgroup-parent NAME cgroup under which pods are created (default boxd)
   --config FILE        configuration file (default /etc/boxd/boxd.yaml, if present)
   --log-level LEVEL    trace, debug, info, warn, error (default info)
+  --version            print boxd's version
   -h, --help           show this help
 )";
 

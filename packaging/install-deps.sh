@@ -11,6 +11,8 @@ LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-r
 RUNTIME="busybox-static sqlite3 iproute2 nftables util-linux procps e2fsprogs xfsprogs"
 # The peers of the integration tests: a one-node Ceph cluster and an iSCSI target (tests/fixtures).
 PEERS="ceph-mon ceph-osd ceph-common tgt"
+# The package test (tests/package): lint the .deb, verify its systemd unit offline.
+PACKAGING="lintian systemd"
 BENCH=""
 
 for arg in "$@"; do
@@ -23,7 +25,7 @@ for arg in "$@"; do
 done
 
 missing=""
-for p in $BUILD $LIBS $RUNTIME $PEERS $BENCH; do
+for p in $BUILD $LIBS $RUNTIME $PEERS $PACKAGING $BENCH; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
