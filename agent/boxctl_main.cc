@@ -308,7 +308,7 @@ int main(int argc, char** argv) {
   if (i >= args.size()) die("missing command (see boxctl --help)", 2);
   std::string cmd = args[i];
   std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
-  if ((cmd == "status" || cmd == "events") && agent::wantsWatch(rest))
+  if ((cmd == "status" || cmd == "get" || cmd == "events") && agent::wantsWatch(rest))
     return agent::runWatch(g_socket, cmd, rest);
   if (cmd == "status" || cmd == "get") return cmdStatus(rest);
   if (cmd == "describe") return cmdDescribe(rest);

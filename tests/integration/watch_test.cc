@@ -143,7 +143,9 @@ TEST_F(WatchTest, StatusAndEventsShowAPodAppliedAndDeleted) {
   ASSERT_TRUE(lines.waitOut("{\"type\":\"SYNCED\"}")) << lines.out();
   ASSERT_TRUE(events.waitOut("TIME")) << events.out();  // the (empty) first table is out
 
-  b_.writeSpec("w1.yaml", twoContainerPod("w1", 1));
+  ASSERT_TRUE(writeFileAtomic(out_ / "w1.yaml", twoContainerPod("w1", 1)).ok());
+  CmdResult applied = b_.boxctl({"apply", "-f", out_ / "w1.yaml"});
+  ASSERT_EQ(applied.code, 0) << applied.out;
   ASSERT_TRUE(b_.waitPhase("w1", "Running", 20000)) << b_.status().dump(2);
   EXPECT_TRUE(table.waitOut("Running")) << table.out();
   EXPECT_TRUE(table.out().find("NAME") == 0) << table.out();
@@ -151,7 +153,8 @@ TEST_F(WatchTest, StatusAndEventsShowAPodAppliedAndDeleted) {
   EXPECT_TRUE(lines.waitOut("\"type\":\"ADDED\"")) << lines.out();
   EXPECT_TRUE(events.waitOut("Started")) << events.out();
 
-  b_.removeSpec("w1.yaml");
+  CmdResult deleted = b_.boxctl({"delete", "w1"});
+  ASSERT_EQ(deleted.code, 0) << deleted.out;
   ASSERT_TRUE(b_.waitGone("w1", 20000));
   EXPECT_TRUE(table.waitOut("Deleted")) << table.out();
   EXPECT_TRUE(lines.waitOut("\"type\":\"DELETED\"")) << lines.out();
@@ -179,6 +182,21 @@ TEST_F(WatchTest, StatusAndEventsShowAPodAppliedAndDeleted) {
   EXPECT_EQ(events.waitExit(5000), 1) << events.out();
   EXPECT_NE(lines.out().find("boxctl: boxd closed the watch"), std::string::npos) << lines.out();
   EXPECT_NE(events.out().find("boxctl: boxd closed the watch"), std::string::npos) << events.out();
+}
+
+TEST_F(WatchTest, BadWatchRequestsGetAnErrorAndBoxdCarriesOn) {
+  b_.start();
+  std::string unknown = b_.rawRequest(R"({"op":"watch","watch":"nope"})");
+  EXPECT_NE(unknown.find(R"(unknown watch \"nope\" (pods, events))"), std::string::npos) << unknown;
+  EXPECT_NE(b_.rawRequest(R"({"op":"watch","watch":7})").find("malformed request"),
+            std::string::npos);
+  EXPECT_NE(b_.rawRequest(R"({"op":"watch","watch":"events","name":[1]})").find("malformed"),
+            std::string::npos);
+  CmdResult bad = b_.boxctl({"status", "-w", "-o", "yaml"});
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("unknown output format yaml"), std::string::npos) << bad.out;
+  EXPECT_EQ(b_.boxctl({"status"}).code, 0);
+  EXPECT_TRUE(b_.running());
 }
 
 TEST_F(WatchTest, StoppingBoxdTellsTheWatcherWhy) {
