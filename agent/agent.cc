@@ -338,6 +338,7 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
     // An unreadable specs dir (a mount not ready, a swap gone wrong) changes nothing that runs.
     if (specsError_ != pass.error().message) spdlog::error("specs: {}", pass.error().message);
     specsError_ = pass.error().message;
+    notifySpecsWatchers();
     return;
   }
   const SpecSnapshot& snap = pass->snap;
@@ -390,6 +391,7 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
   desired_ = std::move(next);
   updateSecrets();
   desiredLoaded_ = true;
+  notifySpecsWatchers();
   reconcileAll();
 }
 

@@ -158,6 +158,8 @@ class Agent {
   // watches (agent_watch.cc): a pod's status line may have changed; an event was recorded
   WatchHub& watchHub();
   void notifyPodWatchers(const std::string& pod);
+  void notifySpecsWatchers();  // after a specs pass
+  nlohmann::json specsJson();
   void notifyEventWatchers(int64_t timeMs, const std::string& pod, const std::string& type,
                            const std::string& reason, const std::string& message);
   void handleImageImport(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);

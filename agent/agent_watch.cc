@@ -26,12 +26,19 @@ WatchHub& Agent::watchHub() {
   return *watchHub_;
 }
 
+// The specs part of status: the dir, its revision, and the errors of its files.
+json Agent::specsJson() {
+  json s = statusJson();
+  return {
+      {"specsDir", s["specsDir"]}, {"revision", s["revision"]}, {"specErrors", s["specErrors"]}};
+}
+
 Status Agent::handleWatch(const json& req, std::shared_ptr<ApiStream> stream) {
   std::string what = req.value("watch", "");
   if (what == "pods") {
     std::vector<json> now;
     for (const auto& [name, pod] : pods_) now.push_back(podJson(*pod, false));
-    watchHub().addPodWatcher(std::move(stream), now);
+    watchHub().addPodWatcher(std::move(stream), specsJson(), now);
     return {};
   }
   if (what == "events") {
@@ -49,6 +56,10 @@ Status Agent::handleWatch(const json& req, std::shared_ptr<ApiStream> stream) {
 
 void Agent::notifyPodWatchers(const std::string& pod) {
   if (watchHub_) watchHub_->podChanged(pod);
+}
+
+void Agent::notifySpecsWatchers() {
+  if (watchHub_ && watchHub_->watchingPods()) watchHub_->specsChanged(specsJson());
 }
 
 void Agent::notifyEventWatchers(int64_t timeMs, const std::string& pod, const std::string& type,

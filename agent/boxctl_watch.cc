@@ -207,8 +207,29 @@ std::string WatchTable::render(const std::vector<std::string>& r) const {
   return out + "\n";
 }
 
+namespace {
+std::string specsText(const json& s) {
+  std::string out = "specs: " + str(s, "specsDir");
+  if (!str(s, "revision").empty()) out += " (revision " + str(s, "revision") + ")";
+  out += "\n";
+  if (!s.contains("specErrors") || !s["specErrors"].is_array()) return out;
+  for (const auto& e : s["specErrors"]) {
+    if (!e.contains("errors") || e["errors"].empty())
+      out += "spec error: " + str(e, "file") + ": " + str(e, "error") + "\n";
+    else
+      for (const auto& d : e["errors"]) out += "spec error: " + str(d, "text") + "\n";
+  }
+  return out;
+}
+}  // namespace
+
 std::string WatchTable::feed(const json& line) {
   std::string type = str(line, "type");
+  if (type == "SPECS" && kind_ == Kind::Pods && line.contains("specs")) {
+    if (synced_) return specsText(line["specs"]);
+    preamble_ = specsText(line["specs"]);
+    return "";
+  }
   if (type == "SYNCED") {
     if (synced_) return "";
     synced_ = true;
@@ -218,7 +239,7 @@ std::string WatchTable::feed(const json& line) {
         width_[i] = std::max(width_[i], r[i].size());
       }
     }
-    std::string out;
+    std::string out = preamble_;
     for (const auto& r : initial_) out += render(r);
     initial_.clear();
     return out;

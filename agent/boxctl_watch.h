@@ -22,7 +22,9 @@ int runWatch(const std::string& socket, const std::string& cmd,
              const std::vector<std::string>& args);
 
 // Turns watch lines into table rows: the rows of the first state are buffered until SYNCED and
-// shown as one table, whose column widths the later rows keep. Pure, so it is unit-tested.
+// shown as one table, whose column widths the later rows keep. A SPECS line becomes
+// "specs: DIR (revision R)" and a "spec error: ..." line per error, above the first table and
+// between rows later. Pure, so it is unit-tested.
 class WatchTable {
  public:
   enum class Kind { Pods, Events };
@@ -35,6 +37,7 @@ class WatchTable {
   Kind kind_;
   int64_t (*clock_)();
   bool synced_ = false;
+  std::string preamble_;  // the specs line of the first state
   std::vector<std::vector<std::string>> initial_;
   std::vector<size_t> width_;
 };

@@ -9,8 +9,12 @@ using nlohmann::json;
 WatchHub::WatchHub(uv_loop_t* loop, Render render)
     : render_(std::move(render)), flushTimer_(loop) {}
 
-void WatchHub::addPodWatcher(std::shared_ptr<ApiStream> s, const std::vector<json>& now) {
+void WatchHub::addPodWatcher(std::shared_ptr<ApiStream> s, const json& specs,
+                             const std::vector<json>& now) {
   flush();  // the others hear of pending changes first; the newcomer starts from now
+  specsChanged(specs);
+  lastSpecs_ = specs.dump();
+  if (!s->push({{"type", "SPECS"}, {"specs", specs}})) return;
   for (const auto& p : now) {
     std::string name = p.value("name", "");
     lastSent_[name] = p.dump();
@@ -55,9 +59,19 @@ void WatchHub::flush() {
   }
 }
 
+void WatchHub::specsChanged(const json& specs) {
+  if (pods_.empty()) return;
+  std::string text = specs.dump();
+  if (text == lastSpecs_) return;
+  lastSpecs_ = std::move(text);
+  send({{"type", "SPECS"}, {"specs", specs}});
+}
+
 void WatchHub::send(const json& line) {
   std::erase_if(pods_, [&](const auto& s) { return !s->push(line); });
-  if (pods_.empty()) lastSent_.clear();
+  if (!pods_.empty()) return;
+  lastSent_.clear();
+  lastSpecs_.clear();
 }
 
 void WatchHub::event(const json& ev) {

@@ -5,7 +5,9 @@
 // line, and a line equal to the last one sent for that pod is not sent again. Lines are
 // {"type": "ADDED"|"MODIFIED"|"DELETED", "pod": {...}} (the pod as `boxctl status -o json` shows
 // it), {"type": "ADDED", "event": {...}}, {"type": "SYNCED"} after a watch's first state, and
-// {"type": "ERROR", "error": "..."} when boxd ends a watch. Loop thread only.
+// {"type": "SPECS", "specs": {"specsDir", "revision", "specErrors"}} first and whenever the
+// specs revision or their errors change (a pods watch), and {"type": "ERROR", "error": "..."}
+// when boxd ends a watch. Loop thread only.
 #pragma once
 
 #include <functional>
@@ -28,14 +30,17 @@ class WatchHub {
   using Render = std::function<std::optional<nlohmann::json>(const std::string& pod)>;
   WatchHub(uv_loop_t* loop, Render render);
 
-  // A pods watch: first every pod now (ADDED), then SYNCED, then changes.
-  void addPodWatcher(std::shared_ptr<ApiStream> s, const std::vector<nlohmann::json>& now);
+  // A pods watch: first the specs and every pod now (ADDED), then SYNCED, then changes.
+  void addPodWatcher(std::shared_ptr<ApiStream> s, const nlohmann::json& specs,
+                     const std::vector<nlohmann::json>& now);
   // An events watch, of one pod or ("") of all: the recent events, SYNCED, then each new one.
   void addEventWatcher(std::shared_ptr<ApiStream> s, const std::string& pod,
                        const nlohmann::json& recent);
 
-  void podChanged(const std::string& name);  // sent at the end of this turn of the loop
-  void event(const nlohmann::json& ev);      // sent now
+  void podChanged(const std::string& name);        // sent at the end of this turn of the loop
+  void specsChanged(const nlohmann::json& specs);  // sent now, when it differs
+  bool watchingPods() const { return !pods_.empty(); }
+  void event(const nlohmann::json& ev);  // sent now
 
   size_t watchers() const { return pods_.size() + events_.size(); }
 
@@ -53,6 +58,7 @@ class WatchHub {
   std::vector<EventWatcher> events_;
   std::set<std::string> changed_;
   std::map<std::string, std::string> lastSent_;  // pod -> its last line's pod JSON
+  std::string lastSpecs_;
 };
 
 }  // namespace boxd::agent

@@ -148,7 +148,8 @@ TEST_F(WatchTest, StatusAndEventsShowAPodAppliedAndDeleted) {
   ASSERT_EQ(applied.code, 0) << applied.out;
   ASSERT_TRUE(b_.waitPhase("w1", "Running", 20000)) << b_.status().dump(2);
   EXPECT_TRUE(table.waitOut("Running")) << table.out();
-  EXPECT_TRUE(table.out().find("NAME") == 0) << table.out();
+  EXPECT_EQ(table.out().rfind("specs: " + b_.specs() + " (revision sha256:", 0), 0u) << table.out();
+  EXPECT_NE(table.out().find("\nNAME "), std::string::npos) << table.out();
   EXPECT_TRUE(table.waitOut("2/2")) << table.out();
   EXPECT_TRUE(lines.waitOut("\"type\":\"ADDED\"")) << lines.out();
   EXPECT_TRUE(events.waitOut("Started")) << events.out();
@@ -163,15 +164,21 @@ TEST_F(WatchTest, StatusAndEventsShowAPodAppliedAndDeleted) {
   std::istringstream in(lines.out());
   std::string line;
   int podLines = 0;
+  // The specs dir's content hash changes with each apply: empty, with w1, empty again.
+  std::vector<std::string> revisions;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << line;
+    if (j["type"] == "SPECS") revisions.push_back(j["specs"]["revision"]);
     if (j.contains("pod")) {
       EXPECT_EQ(j["pod"]["name"], "w1") << line;
       ++podLines;
     }
   }
   EXPECT_GE(podLines, 3) << lines.out();  // added, running, deleted at least
+  ASSERT_EQ(revisions.size(), 3u) << lines.out();
+  EXPECT_NE(revisions[0], revisions[1]);
+  EXPECT_EQ(revisions[0], revisions[2]);
 
   // Ctrl-C ends a watch cleanly.
   ::kill(table.pid(), SIGINT);

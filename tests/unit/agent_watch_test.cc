@@ -37,6 +37,23 @@ TEST(WatchTable, FirstStateIsOneTableThenARowPerChange) {
   EXPECT_EQ(t.feed({{"type", "SYNCED"}}), "");  // only the first one prints the header
 }
 
+TEST(WatchTable, SpecsRevisionAndErrorsAreShown) {
+  WatchTable t(WatchTable::Kind::Pods, fixedClock);
+  json specs = {
+      {"specsDir", "/srv/boxd/specs"}, {"revision", "abc123"}, {"specErrors", json::array()}};
+  EXPECT_EQ(t.feed({{"type", "SPECS"}, {"specs", specs}}), "");
+  EXPECT_EQ(t.feed({{"type", "SYNCED"}}).substr(0, 48),
+            "specs: /srv/boxd/specs (revision abc123)\nNAME   ");
+  specs["revision"] = "def456";
+  specs["specErrors"] =
+      json::array({{{"file", "web.yaml"},
+                    {"error", "x"},
+                    {"errors", json::array({{{"text", "web.yaml:3:1: spec: unknown field"}}})}}});
+  EXPECT_EQ(t.feed({{"type", "SPECS"}, {"specs", specs}}),
+            "specs: /srv/boxd/specs (revision def456)\n"
+            "spec error: web.yaml:3:1: spec: unknown field\n");
+}
+
 TEST(WatchTable, EmptyFirstStatePrintsTheHeader) {
   WatchTable t(WatchTable::Kind::Events, fixedClock);
   EXPECT_EQ(t.feed({{"type", "SYNCED"}}).substr(0, 4), "TIME");
