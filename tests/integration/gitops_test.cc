@@ -2,6 +2,7 @@
 // repository, a clone pushes revisions, sync.sh publishes them (once, then as a loop) in the
 // git-sync layout boxd reads, and boxd converges to each; `boxctl status` names the commit.
 // The pre-receive hook's refusal of invalid specs is checked when this boxctl has `validate`.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -33,9 +34,22 @@ class GitopsTest : public ::testing::Test {
     work_ = tmp_ / "work";
   }
   void TearDown() override {
-    if (syncPid_ > 0) {
-      ::kill(syncPid_, SIGTERM);
-      ::waitpid(syncPid_, nullptr, 0);
+    for (pid_t p : {syncPid_, watchPid_}) {
+      if (p <= 0) continue;
+      ::kill(p, SIGTERM);
+      ::waitpid(p, nullptr, 0);
+    }
+  }
+  // `boxctl status -w` in the background, its output in outPath.
+  void startWatch(const std::string& outPath) {
+    watchPid_ = ::fork();
+    if (watchPid_ == 0) {
+      int fd = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execl(b_.bin("boxctl").c_str(), "boxctl", "--run-dir", b_.runDir().c_str(), "status", "-w",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
     }
   }
   CmdResult git(std::vector<std::string> args) {
@@ -67,6 +81,7 @@ class GitopsTest : public ::testing::Test {
   TempDir tmp_{"gitops"};
   std::string root_, repo_, work_;
   pid_t syncPid_ = -1;
+  pid_t watchPid_ = -1;
 };
 
 TEST_F(GitopsTest, APushIsPublishedAndBoxdConvergesToIt) {
@@ -96,7 +111,14 @@ TEST_F(GitopsTest, APushIsPublishedAndBoxdConvergesToIt) {
   EXPECT_NE(status.out.find("(revision " + rev1 + ")"), std::string::npos) << status.out;
   EXPECT_TRUE(waitFor([&] { return podLog() == "revision one\n"; }, 10000)) << podLog();
 
-  // Revision two: the sync loop picks it up; boxd replaces the pod.
+  // Revision two: the sync loop picks it up; boxd replaces the pod, and a watch shows it.
+  const std::string watchOut = tmp_ / "watch";
+  startWatch(watchOut);
+  auto watched = [&] {
+    auto c = readFile(watchOut);
+    return c.ok() ? *c : "";
+  };
+  ASSERT_TRUE(waitFor([&] { return watched().find("NAME") != std::string::npos; }, 10000));
   syncPid_ = ::fork();
   if (syncPid_ == 0) {
     ::execlp("sh", "sh", (kExample + "/sync.sh").c_str(), "--interval", "1", repo_.c_str(),
@@ -111,6 +133,14 @@ TEST_F(GitopsTest, APushIsPublishedAndBoxdConvergesToIt) {
       << b_.status().dump(2);
   EXPECT_TRUE(waitFor([&] { return podLog() == "revision two\n"; }, 20000)) << podLog();
   EXPECT_TRUE(b_.waitPhase("gitops-web", "Running", 20000));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        std::string w = watched();
+        auto at = w.find("(revision " + rev2 + ")");
+        return at != std::string::npos && w.find("Running", at) != std::string::npos;
+      },
+      10000))
+      << watched();
   // The link and the revisions kept: the current one and the one before.
   char target[256] = {};
   ASSERT_GT(::readlink(b_.specs().c_str(), target, sizeof target - 1), 0);
