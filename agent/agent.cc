@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "agent/shim_watch.h"
+#include "agent/watch_hub.h"
 #include "common/util.h"
 #include "reconcilers/network/localnet_guard.h"
 #include "reconcilers/network/sysctl.h"
@@ -337,6 +338,7 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
     // An unreadable specs dir (a mount not ready, a swap gone wrong) changes nothing that runs.
     if (specsError_ != pass.error().message) spdlog::error("specs: {}", pass.error().message);
     specsError_ = pass.error().message;
+    notifySpecsWatchers();
     return;
   }
   const SpecSnapshot& snap = pass->snap;
@@ -389,6 +391,7 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
   desired_ = std::move(next);
   updateSecrets();
   desiredLoaded_ = true;
+  notifySpecsWatchers();
   reconcileAll();
 }
 
@@ -458,6 +461,7 @@ void Agent::setPhase(PodState& pod, const std::string& phase, const std::string&
   pod.rec.message = message;
   pod.rec.updatedAtMs = nowMs();
   logStoreError(store_->upsertPod(pod.rec), "update pod");
+  notifyPodWatchers(pod.rec.name);
 }
 
 void Agent::event(const std::string& pod, const std::string& type, const std::string& reason,
@@ -466,8 +470,10 @@ void Agent::event(const std::string& pod, const std::string& type, const std::st
     spdlog::warn("pod {}: {}: {}", pod, reason, msg);
   else
     spdlog::info("pod {}: {}: {}", pod, reason, msg);
-  auto r = store_->appendEvent({0, nowMs(), pod, type, reason, msg});
+  int64_t now = nowMs();
+  auto r = store_->appendEvent({0, now, pod, type, reason, msg});
   if (!r.ok()) spdlog::error("record event: {}", r.error().message);
+  notifyEventWatchers(now, pod, type, reason, msg);
 }
 
 void Agent::logStoreError(const Status& st, const char* what) {

@@ -35,6 +35,8 @@
 namespace boxd::agent {
 
 class ShimWatch;
+class ApiStream;
+class WatchHub;
 
 struct ContainerRuntime {
   state::ContainerRecord rec;
@@ -87,6 +89,8 @@ class Agent {
 
   // For the API and tests.
   nlohmann::json statusJson();
+  // `boxctl status -w` / `events -w` (agent_watch.cc): {"watch": "pods"|"events", "name": POD}.
+  Status handleWatch(const nlohmann::json& req, std::shared_ptr<ApiStream> stream);
 
  private:
   friend class ShimWatch;
@@ -151,6 +155,13 @@ class Agent {
   void logStoreError(const Status& st, const char* what);
   std::optional<std::string> imageRootfs(const std::string& image);
   nlohmann::json podJson(const PodState& pod, bool detailed);
+  // watches (agent_watch.cc): a pod's status line may have changed; an event was recorded
+  WatchHub& watchHub();
+  void notifyPodWatchers(const std::string& pod);
+  void notifySpecsWatchers();  // after a specs pass
+  nlohmann::json specsJson();
+  void notifyEventWatchers(int64_t timeMs, const std::string& pod, const std::string& type,
+                           const std::string& reason, const std::string& message);
   void handleImageImport(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
 
   uv_loop_t* loop_;
@@ -196,6 +207,7 @@ class Agent {
   Timer resyncTimer_;
   int64_t startedAtMs_ = 0;
   std::string bootId_;
+  std::unique_ptr<WatchHub> watchHub_;  // made by the first watch
 };
 
 }  // namespace boxd::agent

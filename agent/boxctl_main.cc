@@ -18,6 +18,7 @@
 #include "agent/boxctl_format.h"
 #include "agent/boxctl_logs.h"
 #include "agent/boxctl_pull.h"
+#include "agent/boxctl_watch.h"
 #include "agent/exec.h"
 #include "common/fd.h"
 #include "common/line_client.h"
@@ -33,6 +34,7 @@ constexpr const char* kUsage = R"(Usage: boxctl [--run-dir DIR | --socket PATH] 
 
 Commands:
   status [-o json]                 pods at a glance (NAME READY STATUS RESTARTS AGE) and spec errors
+  status -w [-o json]              watch: the pods, then a row per change (Ctrl-C ends it)
   describe POD [-o json]           spec source, IP, containers, host resources, recent events
   logs POD [-c CONTAINER] [-f|-p]  a container's output, rotated files included; -f follows it,
                                    -p (--previous) shows the run before its last restart
@@ -40,7 +42,7 @@ Commands:
                                    run CMD in a running container (its namespaces, root, cgroup
                                    and environment); exits with CMD's code, 126 when it could
                                    not run, 127 when it is not found; -i passes stdin, -t a pty
-  events [POD]                     recent events
+  events [POD] [-w [-o json]]      recent events; -w then prints each new one as it happens
   apply -f FILE                    validate FILE, then write it atomically into the specs dir
   delete POD [--force]             remove the spec file that declares POD
   image import NAME[:TAG] PATH     import a rootfs directory or tarball (.tar, .tar.gz)
@@ -310,6 +312,8 @@ int main(int argc, char** argv) {
   if (i >= args.size()) die("missing command (see boxctl --help)", 2);
   std::string cmd = args[i];
   std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
+  if ((cmd == "status" || cmd == "get" || cmd == "events") && agent::wantsWatch(rest))
+    return agent::runWatch(g_socket, cmd, rest);
   if (cmd == "status" || cmd == "get") return cmdStatus(rest);
   if (cmd == "describe") return cmdDescribe(rest);
   if (cmd == "logs") return cmdLogs(rest);

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "agent/agent.h"
 #include "agent/api_server.h"
@@ -49,6 +50,12 @@ void tuneMalloc() {
 
 int main(int argc, char** argv) {
   tuneMalloc();
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--version") {
+      std::printf("boxd %s\n", BOXD_VERSION);
+      return 0;
+    }
+  }
   agent::Config cfg;
   auto cli = agent::parseBoxdArgs(argc, argv, cfg);
   if (cli.exit) {
@@ -86,7 +93,11 @@ int main(int argc, char** argv) {
       [&agent](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
         agent.handleRequest(req, std::move(reply));
       },
-      {cfg.apiMaxConnections, cfg.apiIdleTimeoutMs});
+      {cfg.apiMaxConnections, cfg.apiIdleTimeoutMs, 0,
+       static_cast<size_t>(cfg.apiWatchQueueBytes)});
+  api.setStreamHandler([&agent](const nlohmann::json& req, std::shared_ptr<agent::ApiStream> s) {
+    return agent.handleWatch(req, std::move(s));
+  });
   Status st = agent.start();
   if (!st.ok()) return fail(st.error().message);
   st = api.listen(cfg.socketPath());

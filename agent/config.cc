@@ -23,6 +23,7 @@ Options:
   --cgroup-parent NAME cgroup under which pods are created (default boxd)
   --config FILE        configuration file (default /etc/boxd/boxd.yaml, if present)
   --log-level LEVEL    trace, debug, info, warn, error (default info)
+  --version            print boxd's version
   -h, --help           show this help
 )";
 
@@ -182,6 +183,9 @@ Status applyBoundKey(Config& cfg, const std::string& key, const YAML::Node& v) {
   } else if (key == "apiIdleTimeoutSeconds") {
     n = seconds(3600);
     if (n.ok()) cfg.apiIdleTimeoutMs = static_cast<int>(*n);
+  } else if (key == "apiWatchQueueBytes") {
+    n = within(4096, 64 << 20);
+    if (n.ok()) cfg.apiWatchQueueBytes = *n;
   } else if (key == "eventsPerPod") {
     n = within(1, 100000);
     if (n.ok()) cfg.eventsPerPod = static_cast<int>(*n);
@@ -197,8 +201,9 @@ Status applyBoundKey(Config& cfg, const std::string& key, const YAML::Node& v) {
 }
 
 bool isBoundKey(const std::string& key) {
-  for (const char* k : {"podPidsLimit", "apiMaxConnections", "apiIdleTimeoutSeconds",
-                        "eventsPerPod", "deletedPodEventsSeconds", "eventsMaxRows"}) {
+  for (const char* k :
+       {"podPidsLimit", "apiMaxConnections", "apiIdleTimeoutSeconds", "apiWatchQueueBytes",
+        "eventsPerPod", "deletedPodEventsSeconds", "eventsMaxRows"}) {
     if (key == k) return true;
   }
   return false;

@@ -57,6 +57,8 @@ struct Config {
   // long a connection may stay without a complete request line.
   int apiMaxConnections = 64;
   int apiIdleTimeoutMs = 30000;
+  // A watch (status -w, events -w) may fall behind by this many bytes before boxd drops it.
+  int64_t apiWatchQueueBytes = 1 << 20;
   // Events kept: the newest eventsPerPod of each pod; those of a deleted pod for
   // deletedPodEventsSeconds after its deletion; at most eventsMaxRows in all (oldest go first).
   int eventsPerPod = 100;
@@ -71,11 +73,12 @@ struct Config {
 
 // Applies the YAML config file at path (keys: specs, stateDir, runDir, cgroupParent,
 // resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, logMaxBytes, logMaxFiles,
-// podPidsLimit, apiMaxConnections, apiIdleTimeoutSeconds, eventsPerPod, deletedPodEventsSeconds,
-// eventsMaxRows, specMaxBytes, a network mapping with the fields of NetworkConfig, and a block
-// mapping: iscsiBackend, rbdBackend, connectTimeoutSeconds, ioTimeoutSeconds, helperBinary,
-// initiatorName), and an images mapping: authFile, insecureRegistries (a list of host[:port]),
-// mirrors (registry -> list of host[:port]), certsDir). Unknown keys are errors.
+// podPidsLimit, apiMaxConnections, apiIdleTimeoutSeconds, apiWatchQueueBytes, eventsPerPod,
+// deletedPodEventsSeconds, eventsMaxRows, specMaxBytes, a network mapping with the fields of
+// NetworkConfig, and a block mapping: iscsiBackend, rbdBackend, connectTimeoutSeconds,
+// ioTimeoutSeconds, helperBinary, initiatorName), and an images mapping: authFile,
+// insecureRegistries (a list of host[:port]), mirrors (registry -> list of host[:port]),
+// certsDir). Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.

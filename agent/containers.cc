@@ -37,6 +37,7 @@ bool shouldRestart(specs::RestartPolicy p, int exitCode, bool init) {
 void Agent::saveContainer(PodState& pod, ContainerRuntime& c) {
   c.rec.pod = pod.rec.name;
   logStoreError(store_->upsertContainer(c.rec), "record container");
+  notifyPodWatchers(pod.rec.name);
 }
 
 // Whether the container should be started now: not running, not starting, no restart pending,

@@ -201,6 +201,7 @@ void Agent::beginTeardown(PodState& pod) {
     logStoreError(store_->deletePod(name), "delete pod");
     event(name, "Normal", "Deleted", "pod torn down; every host resource removed");
     pods_.erase(it);
+    notifyPodWatchers(name);
     markDirty(name);  // created afresh if it is still desired
   });
 }

@@ -13,6 +13,8 @@ RUNTIME="busybox-static sqlite3 iproute2 nftables util-linux procps e2fsprogs xf
 # an OCI registry with skopeo, htpasswd (bcrypt) for the registry's basic auth, and python3-jwt
 # for the registry token service the tests run (tests/integration/token_server.py).
 PEERS="ceph-mon ceph-osd ceph-common tgt docker-registry skopeo apache2-utils python3-jwt python3-cryptography"
+# The package test (tests/package): lint the .deb, verify its systemd unit offline.
+PACKAGING="lintian systemd"
 BENCH=""
 
 for arg in "$@"; do
@@ -25,7 +27,7 @@ for arg in "$@"; do
 done
 
 missing=""
-for p in $BUILD $LIBS $RUNTIME $PEERS $BENCH; do
+for p in $BUILD $LIBS $RUNTIME $PEERS $PACKAGING $BENCH; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
