@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/boxctl_commands.h"
 #include "agent/boxctl_format.h"
 #include "agent/boxctl_logs.h"
 #include "agent/exec.h"
@@ -47,6 +48,9 @@ Commands:
   image rm NAME[:TAG]              remove an image (refused while a pod uses it)
   volume ls [-o json]              block volumes attached on this host: LUN or image, data path,
                                    device, filesystem and mount, and the pods using each
+  validate [-o json] PATH...       check spec files and dirs as boxd would, and across files
+                                   (no boxd needed); exit 1 with each problem as
+                                   file:line:column: field: message
 
 Options:
   --run-dir DIR    boxd's runtime dir (default /run/boxd); the socket is DIR/boxd.sock
@@ -315,5 +319,6 @@ int main(int argc, char** argv) {
   if (cmd == "delete") return cmdDelete(rest);
   if (cmd == "image") return cmdImage(rest);
   if (cmd == "volume") return cmdVolume(rest);
+  if (cmd == "validate") return agent::cmdValidate(rest);
   die("unknown command " + cmd + " (see boxctl --help)", 2);
 }

@@ -1,0 +1,5 @@
+# boxctl validate: per-file and cross-file checks on temp dirs, and the command's exit codes.
+boxd_test(validate_tree_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/validate_tree_test.cc
+  LIBS boxd_agent_core boxd_test_harness)
+add_dependencies(validate_tree_test boxctl)
