@@ -19,6 +19,7 @@
 #include "agent/desired.h"
 #include "agent/dispatcher.h"
 #include "agent/ipam.h"
+#include "agent/metrics.h"
 #include "agent/pod_plan.h"
 #include "agent/spec_source.h"
 #include "agent/step_runner.h"
@@ -35,6 +36,7 @@
 namespace boxd::agent {
 
 class ShimWatch;
+class MetricsServer;
 
 struct ContainerRuntime {
   state::ContainerRecord rec;
@@ -153,6 +155,20 @@ class Agent {
   nlohmann::json podJson(const PodState& pod, bool detailed);
   void handleImageImport(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
 
+  // operator tooling (agent_tooling.cc): plan, top, metrics
+  struct UsageReading {
+    std::string pod, container;  // container "" = the pod's own cgroup
+    std::string cgroup;
+    reconcilers::CgroupUsage usage;
+  };
+  Status startTooling();
+  void stopTooling();
+  void readUsage(std::function<void(std::vector<UsageReading>)> done);
+  void handleUsage(std::function<void(nlohmann::json)> reply);
+  void handleMetrics(std::function<void(nlohmann::json)> reply);
+  void handlePlan(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+  void metricsText(std::function<void(std::string)> done);
+
   uv_loop_t* loop_;
   Config cfg_;
   std::unique_ptr<state::Store> store_;
@@ -196,6 +212,8 @@ class Agent {
   Timer resyncTimer_;
   int64_t startedAtMs_ = 0;
   std::string bootId_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<MetricsServer> metricsServer_;
 };
 
 }  // namespace boxd::agent

@@ -51,6 +51,11 @@ Commands:
   validate [-o json] PATH...       check spec files and dirs as boxd would, and across files
                                    (no boxd needed); exit 1 with each problem as
                                    file:line:column: field: message
+  plan [DIR] [-o json]             what boxd would change if DIR (default: the specs dir) were
+                                   the desired state; exit 0 no change, 2 changes, 1 error
+  top [--containers] [--interval SECONDS] [-o json]
+                                   CPU, memory working set and pids of each pod or container
+  metrics                          boxd's metrics in the Prometheus text format
 
 Options:
   --run-dir DIR    boxd's runtime dir (default /run/boxd); the socket is DIR/boxd.sock
@@ -320,5 +325,8 @@ int main(int argc, char** argv) {
   if (cmd == "image") return cmdImage(rest);
   if (cmd == "volume") return cmdVolume(rest);
   if (cmd == "validate") return agent::cmdValidate(rest);
+  if (cmd == "plan") return agent::cmdPlan(g_socket, rest);
+  if (cmd == "top") return agent::cmdTop(g_socket, rest);
+  if (cmd == "metrics") return agent::cmdMetrics(g_socket, rest);
   die("unknown command " + cmd + " (see boxctl --help)", 2);
 }

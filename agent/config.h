@@ -63,6 +63,9 @@ struct Config {
   int eventsMaxRows = 10000;
   NetworkConfig network;
   BlockConfig block;
+  // Where the Prometheus metrics are served: "" = not served (the default), "unix:/path" or
+  // "127.0.0.1:PORT" (agent/metrics.h). `boxctl metrics` works either way.
+  std::string metricsAddress;
 
   std::string socketPath() const { return paths.runDir + "/boxd.sock"; }
 };

@@ -9,8 +9,9 @@ LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-r
       librbd-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libarchive-dev libssl-dev libgtest-dev libgmock-dev \
       libseccomp-dev libnftables-dev libfuse3-dev libiscsi-dev libblkid-dev"
 RUNTIME="busybox-static sqlite3 iproute2 nftables util-linux procps e2fsprogs xfsprogs"
-# The peers of the integration tests: a one-node Ceph cluster and an iSCSI target (tests/fixtures).
-PEERS="ceph-mon ceph-osd ceph-common tgt"
+# The peers of the integration tests: a one-node Ceph cluster and an iSCSI target (tests/fixtures),
+# Prometheus (and curl) for the metrics scrape test.
+PEERS="ceph-mon ceph-osd ceph-common tgt prometheus curl"
 BENCH=""
 
 for arg in "$@"; do
