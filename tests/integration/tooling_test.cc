@@ -241,5 +241,36 @@ TEST_F(ToolingTest, MetricsAreServedScrapedByPrometheusAndPassPromtool) {
   EXPECT_EQ(r["data"]["result"][0]["metric"]["job"], "boxd");
 }
 
+// A create that fails at its second step (the pod's cgroup) is rolled back: counted by kind and
+// reason, with the undo durations; served here on a unix socket.
+TEST_F(ToolingTest, RollbacksAndUndoDurationsOnAUnixSocket) {
+  const std::string sock = b_.runDir() + "/metrics.sock";
+  b_.addConfig("metricsAddress: unix:" + sock + "\n");
+  b_.start({{"BOXD_FAULT_FAIL_STEP", "2"}});
+  ASSERT_TRUE(b_.running()) << b_.log();
+  b_.importBusybox();
+  b_.writeSpec("f.yaml", sleeperPod("f"));
+  std::string text;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        text = run({"curl", "-sS", "--max-time", "5", "--unix-socket", sock, "http://boxd/metrics"})
+                   .out;
+        return text.find("boxd_rollbacks_total{kind=\"cgroup\",reason=\"apply_failed\"} ") !=
+               std::string::npos;
+      },
+      15000))
+      << text << b_.log();
+  EXPECT_NE(text.find("boxd_step_duration_seconds_count{kind=\"cgroup\",op=\"undo\"} "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("boxd_step_duration_seconds_count{kind=\"poddir\",op=\"undo\"} "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("boxd_pods{phase=\"Pending\"} 1\n"), std::string::npos) << text;
+  auto check = runCommand({"promtool", "check", "metrics"}, 30000, text);
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(check->exitCode, 0) << check->output;
+}
+
 }  // namespace
 }  // namespace boxd::testing
