@@ -30,6 +30,7 @@ struct Where {
 // Paths as shown in problems: escaped as boxd escapes file names (a control character in a
 // name cannot forge a line of output).
 std::string joinPath(const std::string& dir, const std::string& name) {
+  if (dir == ".") return specs::escapeText(name);  // as boxd names files: relative to the dir
   return specs::escapeText(endsWith(dir, "/") ? dir + name : dir + "/" + name);
 }
 
