@@ -1,7 +1,7 @@
 // boxctl plan [DIR] [-o json]: what boxd would change if DIR (default: the specs dir as it is)
 // became the desired state. Exit 0: no change; 2: changes; 1: an error (spec errors included).
 #include <limits.h>
-#include <stdlib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -85,9 +85,14 @@ int cmdPlan(const std::string& socket, const std::vector<std::string>& args) {
   }
   json req = {{"op", "plan"}};
   if (!dir.empty()) {
-    char abs[PATH_MAX];
-    if (::realpath(dir.c_str(), abs) == nullptr) return fail(dir + ": " + std::strerror(errno));
-    req["dir"] = abs;
+    // Absolute, but links kept: boxd resolves a git-sync link itself and names its revision.
+    if (dir[0] != '/') {
+      char cwd[PATH_MAX];
+      if (::getcwd(cwd, sizeof cwd) == nullptr)
+        return fail(std::string("getcwd: ") + std::strerror(errno));
+      dir = std::string(cwd) + "/" + dir;
+    }
+    req["dir"] = dir;
   }
   auto plan = boxdCall(socket, req, 120000);
   if (!plan.ok()) return fail(plan.error().message);

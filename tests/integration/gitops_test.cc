@@ -95,6 +95,10 @@ TEST_F(GitopsTest, HookRefusesBrokenSpecsAndSyncPublishesEachRevision) {
   ASSERT_TRUE(b_.waitPhase("gitops-api", "Running", 20000)) << b_.status().dump(2);
   EXPECT_EQ(b_.status()["revision"], rev2);
   EXPECT_EQ(b_.pod("gitops-web")["phase"], "Running");
+  // Planned through the link, the revision is the commit, and there is nothing left to do.
+  CmdResult plan = b_.boxctl({"plan", node_ + "/specs"});
+  EXPECT_EQ(plan.code, 0) << plan.out;
+  EXPECT_NE(plan.out.find("(revision " + rev2 + ")"), std::string::npos) << plan.out;
   // The revision replaced is kept until the next swap; nothing older.
   CmdResult kept = run({"ls", node_ + "/.worktrees"});
   EXPECT_EQ(kept.out, std::min(rev1, rev2) + "\n" + std::max(rev1, rev2) + "\n");
