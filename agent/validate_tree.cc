@@ -2,10 +2,13 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <tuple>
 
 #include "agent/spec_source.h"
 #include "common/fd.h"
@@ -19,6 +22,7 @@ namespace {
 struct FileParse {
   std::string file;  // as shown: the path given, or dir/name
   specs::ParseResult parsed;
+  std::string content;  // to locate the fields of problems found across files
 };
 
 struct Where {
@@ -48,15 +52,15 @@ std::string skipReason(const std::string& name) {
 
 // Parses one file's text as boxd does, then applies the world-readable Secret rule. Returns the
 // parse before the refusal: the cross-document checks still see what the file declares.
-void parseAs(const std::string& shown, const std::string& content, unsigned mode,
-             ValidateReport& report, std::vector<FileParse>& out) {
+void parseAs(const std::string& shown, std::string content, unsigned mode, ValidateReport& report,
+             std::vector<FileParse>& out) {
   ++report.files;
   specs::ParseResult parsed = specs::parseSpecFile(shown, content);
   SpecFile f{shown, {}, {}, mode, {}};
   specs::ParseResult checked = parsed;
   refuseExposedSecrets(f, checked);
   for (auto& d : checked.errors) report.problems.push_back(std::move(d));
-  out.push_back({shown, std::move(parsed)});
+  out.push_back({shown, std::move(parsed), std::move(content)});
 }
 
 void readDir(const std::string& dir, ValidateReport& report, std::vector<FileParse>& out) {
@@ -66,7 +70,7 @@ void readDir(const std::string& dir, ValidateReport& report, std::vector<FilePar
       ++report.files;
       report.problems.push_back({shown, 0, 0, "", f.error});
     } else {
-      parseAs(shown, f.content, f.mode, report, out);
+      parseAs(shown, std::move(f.content), f.mode, report, out);
     }
     std::string().swap(f.content);
   });
@@ -116,7 +120,7 @@ void readPath(const std::string& path, ValidateReport& report, std::vector<FileP
     report.problems.push_back({shown, 0, 0, "", content.error().message});
     return;
   }
-  parseAs(shown, *content, st.st_mode & 07777u, report, out);
+  parseAs(shown, std::move(*content), st.st_mode & 07777u, report, out);
 }
 
 std::string listOthers(const std::vector<Where>& all, size_t self) {
@@ -248,6 +252,50 @@ void blockClashes(const std::vector<FileParse>& files, ValidateReport& report) {
   }
 }
 
+// Where field ("spec.containers[0].ports[1].hostPort") is in the document of content that starts
+// at docLine: its value's line and column, or nullopt. The file parsed before, so loading it
+// again is within the parser's limits.
+std::optional<std::pair<int, int>> locate(const std::string& content, int docLine,
+                                          const std::string& field) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(content);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  for (const YAML::Node& doc : docs) {
+    if (!doc.IsDefined() || doc.IsNull() || doc.Mark().line + 1 != docLine) continue;
+    YAML::Node cur(doc);
+    for (const auto& part : split(field, '.')) {
+      std::string key = part.substr(0, part.find('['));
+      const YAML::Node& here = cur;
+      if (!here.IsMap() || !here[key]) return std::nullopt;
+      cur.reset(here[key]);
+      for (size_t at = part.find('['); at != std::string::npos; at = part.find('[', at + 1)) {
+        size_t index = std::strtoul(part.c_str() + at + 1, nullptr, 10);
+        const YAML::Node& list = cur;
+        if (!list.IsSequence() || index >= list.size()) return std::nullopt;
+        cur.reset(list[index]);
+      }
+    }
+    return std::pair{cur.Mark().line + 1, cur.Mark().column + 1};
+  }
+  return std::nullopt;
+}
+
+// Cross-file problems are first reported at their document's start: point them at the field.
+void pointAtFields(const std::vector<FileParse>& files, std::vector<specs::Diagnostic>& problems,
+                   size_t from) {
+  std::map<std::string, const std::string*> content;
+  for (const auto& f : files) content[f.file] = &f.content;
+  for (size_t i = from; i < problems.size(); ++i) {
+    specs::Diagnostic& d = problems[i];
+    auto it = content.find(d.file);
+    if (it == content.end() || d.field.empty() || d.line == 0) continue;
+    if (auto at = locate(*it->second, d.line, d.field)) std::tie(d.line, d.column) = *at;
+  }
+}
+
 }  // namespace
 
 bool looksLikeSkippedSpec(const std::string& name) {
@@ -266,10 +314,12 @@ ValidateReport validatePaths(const std::vector<std::string>& paths) {
     report.pods += static_cast<int>(f.parsed.pods.size());
     report.secrets += static_cast<int>(f.parsed.secrets.size());
   }
+  const size_t crossFrom = report.problems.size();
   duplicateNames(files, report);
   missingSecrets(files, report);
   hostPortClashes(files, report);
   blockClashes(files, report);
+  pointAtFields(files, report.problems, crossFrom);
   std::stable_sort(report.problems.begin(), report.problems.end(),
                    [](const specs::Diagnostic& a, const specs::Diagnostic& b) {
                      return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);

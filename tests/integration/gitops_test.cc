@@ -78,7 +78,7 @@ TEST_F(GitopsTest, HookRefusesBrokenSpecsAndSyncPublishesEachRevision) {
   // Two pods declaring one name across files: refused too (a check boxd alone cannot make).
   CmdResult dup = commitAndPush("copy.yaml", *web);
   EXPECT_NE(dup.code, 0);
-  EXPECT_NE(dup.out.find("copy.yaml:2: metadata.name: pod \"gitops-web\" is also declared at "
+  EXPECT_NE(dup.out.find("copy.yaml:5:9: metadata.name: pod \"gitops-web\" is also declared at "
                          "web.yaml:2; boxd applies neither"),
             std::string::npos)
       << dup.out;

@@ -81,11 +81,12 @@ TEST(ValidateTree, DuplicatePodNamesAcrossFilesAreReportedAtEachDeclaration) {
   write(t / "b.yaml", pod("other") + "---\n" + pod("web"));
   ValidateReport r = validatePaths({t.path()});
   ASSERT_EQ(r.problems.size(), 2u) << ::testing::PrintToString(texts(r));
+  // At the field (the name's value); the other declaration by the line its document starts on.
   EXPECT_EQ(r.problems[0].str(), t / "a.yaml" +
-                                     ":1: metadata.name: pod \"web\" is also declared at " +
+                                     ":4:9: metadata.name: pod \"web\" is also declared at " +
                                      t / "b.yaml" + ":10; boxd applies neither");
   EXPECT_EQ(r.problems[1].file, t / "b.yaml");
-  EXPECT_EQ(r.problems[1].line, 10);
+  EXPECT_EQ(r.problems[1].line, 13);
 }
 
 TEST(ValidateTree, SecretRefNamingNoSecret) {
@@ -120,7 +121,7 @@ TEST(ValidateTree, HostPortClashBetweenPods) {
   ASSERT_EQ(r.problems.size(), 2u) << ::testing::PrintToString(texts(r));
   EXPECT_EQ(r.problems[0].str(),
             t / "a.yaml" +
-                ":1: spec.containers[0].ports[0].hostPort: pod \"a\" publishes "
+                ":9:43: spec.containers[0].ports[0].hostPort: pod \"a\" publishes "
                 "host port TCP/8080, which pod \"b\" (" +
                 t / "b.yaml" + ":1) publishes too");
   EXPECT_EQ(r.problems[1].file, t / "b.yaml");
@@ -190,7 +191,7 @@ TEST(BoxctlValidate, ExitCodesAndOutputs) {
   write(t / "b.yaml", pod("a"));
   auto dup = boxd::testing::run({boxctl, "validate", t / "a.yaml", t / "b.yaml"});
   EXPECT_EQ(dup.code, 1);
-  EXPECT_NE(dup.out.find(t / "a.yaml" + ":1: metadata.name: pod \"a\" is also declared at " +
+  EXPECT_NE(dup.out.find(t / "a.yaml" + ":4:9: metadata.name: pod \"a\" is also declared at " +
                          t / "b.yaml" + ":1; boxd applies neither\n"),
             std::string::npos)
       << dup.out;
@@ -202,7 +203,8 @@ TEST(BoxctlValidate, ExitCodesAndOutputs) {
   EXPECT_EQ(j["valid"], false);
   ASSERT_EQ(j["problems"].size(), 2u);
   EXPECT_EQ(j["problems"][0]["file"], t / "a.yaml");
-  EXPECT_EQ(j["problems"][0]["line"], 1);
+  EXPECT_EQ(j["problems"][0]["line"], 4);
+  EXPECT_EQ(j["problems"][0]["column"], 9);
   EXPECT_EQ(j["problems"][0]["field"], "metadata.name");
 
   EXPECT_EQ(boxd::testing::run({boxctl, "validate"}).code, 1);
