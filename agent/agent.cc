@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 
+#include "agent/metrics_server.h"
+#include "agent/plan.h"
 #include "agent/shim_watch.h"
 #include "agent/watch_hub.h"
 #include "common/util.h"
@@ -55,6 +57,7 @@ Status Agent::start() {
       store_->setEventRetention({cfg_.eventsPerPod, cfg_.deletedPodEventsMs, cfg_.eventsMaxRows}));
   BOXD_TRY(setUpNetwork());
   BOXD_TRY(setUpBlock());
+  BOXD_TRY(startTooling());
   recover();
   startWatching();
   scheduleScan();
@@ -66,6 +69,7 @@ Status Agent::start() {
 }
 
 void Agent::shutdown() {
+  stopTooling();
   rescanTimer_.stop();
   resyncTimer_.stop();
   if (inotifyPoll_ != nullptr) {
@@ -429,7 +433,10 @@ void Agent::reconcile(const std::string& name) {
       pod.rec.sourceFile = want->second.sourceFile;  // moved to another file, same pod
       logStoreError(store_->upsertPod(pod.rec), "update pod source");
     }
-    if (pod.needsTeardown || !wanted || pod.rec.specHash != want->second.hash) {
+    // The same decision `boxctl plan` reports (agent/plan.h).
+    PodAction action =
+        podAction(true, pod.needsTeardown, pod.rec.specHash, wanted ? &want->second : nullptr);
+    if (action == PodAction::Replace || action == PodAction::Delete) {
       bool replace = wanted && !pod.needsTeardown && pod.rec.specHash != want->second.hash;
       if (replace)
         event(name, "Normal", "SpecChanged",

@@ -19,6 +19,7 @@
 #include "agent/desired.h"
 #include "agent/dispatcher.h"
 #include "agent/ipam.h"
+#include "agent/metrics.h"
 #include "agent/pod_plan.h"
 #include "agent/spec_source.h"
 #include "agent/step_runner.h"
@@ -37,6 +38,7 @@ namespace boxd::agent {
 class ShimWatch;
 class ApiStream;
 class WatchHub;
+class MetricsServer;
 
 struct ContainerRuntime {
   state::ContainerRecord rec;
@@ -164,6 +166,20 @@ class Agent {
                            const std::string& reason, const std::string& message);
   void handleImageImport(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
 
+  // operator tooling (agent_tooling.cc): plan, top, metrics
+  struct UsageReading {
+    std::string pod, container;  // container "" = the pod's own cgroup
+    std::string cgroup;
+    reconcilers::CgroupUsage usage;
+  };
+  Status startTooling();
+  void stopTooling();
+  void readUsage(std::function<void(std::vector<UsageReading>)> done);
+  void handleUsage(std::function<void(nlohmann::json)> reply);
+  void handleMetrics(std::function<void(nlohmann::json)> reply);
+  void handlePlan(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+  void metricsText(std::function<void(std::string)> done);
+
   uv_loop_t* loop_;
   Config cfg_;
   std::unique_ptr<state::Store> store_;
@@ -208,6 +224,8 @@ class Agent {
   int64_t startedAtMs_ = 0;
   std::string bootId_;
   std::unique_ptr<WatchHub> watchHub_;  // made by the first watch
+  MetricsRegistry metrics_;
+  std::unique_ptr<MetricsServer> metricsServer_;
 };
 
 }  // namespace boxd::agent

@@ -163,6 +163,9 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
   }
   if (op == "image-import") return handleImageImport(req, std::move(reply));
   if (op == "volume-ls") return reply(volumesJson());
+  if (op == "plan") return handlePlan(req, std::move(reply));
+  if (op == "usage") return handleUsage(std::move(reply));
+  if (op == "metrics") return handleMetrics(std::move(reply));
   if (op == "image-ls") {
     auto imgs = store_->listImages();
     if (!imgs.ok()) return reply(errorReply(imgs.error().message));

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/boxctl_commands.h"
 #include "agent/boxctl_format.h"
 #include "agent/boxctl_logs.h"
 #include "agent/boxctl_pull.h"
@@ -52,6 +53,14 @@ Commands:
   image rm NAME[:TAG]              remove an image (refused while a pod uses it)
   volume ls [-o json]              block volumes attached on this host: LUN or image, data path,
                                    device, filesystem and mount, and the pods using each
+  validate [-o json] PATH...       check spec files and dirs as boxd would, and across files
+                                   (no boxd needed); exit 1 with each problem as
+                                   file:line:column: field: message
+  plan [DIR] [-o json]             what boxd would change if DIR (default: the specs dir) were
+                                   the desired state; exit 0 no change, 2 changes, 1 error
+  top [--containers] [--interval SECONDS] [-o json]
+                                   CPU, memory working set and pids of each pod or container
+  metrics                          boxd's metrics in the Prometheus text format
 
 Options:
   --run-dir DIR    boxd's runtime dir (default /run/boxd); the socket is DIR/boxd.sock
@@ -323,5 +332,9 @@ int main(int argc, char** argv) {
   if (cmd == "delete") return cmdDelete(rest);
   if (cmd == "image") return cmdImage(rest);
   if (cmd == "volume") return cmdVolume(rest);
+  if (cmd == "validate") return agent::cmdValidate(rest);
+  if (cmd == "plan") return agent::cmdPlan(g_socket, rest);
+  if (cmd == "top") return agent::cmdTop(g_socket, rest);
+  if (cmd == "metrics") return agent::cmdMetrics(g_socket, rest);
   die("unknown command " + cmd + " (see boxctl --help)", 2);
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "agent/metrics.h"
 #include "specs/quantity.h"
 
 namespace boxd::agent {
@@ -143,6 +144,13 @@ Status applySpecMaxBytes(Config& cfg, const YAML::Node& v) {
   return {};
 }
 
+Status applyMetricsAddress(Config& cfg, const YAML::Node& v) {
+  auto ep = parseMetricsAddress(v.as<std::string>());
+  if (!ep.ok()) return ep.error();
+  cfg.metricsAddress = v.as<std::string>();
+  return {};
+}
+
 // logMaxBytes: bytes, or a quantity such as 10Mi.
 Status applyLogKey(Config& cfg, const std::string& key, const YAML::Node& v) {
   if (key == "logMaxBytes") {
@@ -232,6 +240,8 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     return applyBoundKey(cfg, key, v);
   else if (key == "specMaxBytes")
     return applySpecMaxBytes(cfg, v);
+  else if (key == "metricsAddress")
+    return applyMetricsAddress(cfg, v);
   else
     return makeError("unknown key \"" + key + "\"");
   return {};

@@ -67,6 +67,9 @@ struct Config {
   NetworkConfig network;
   BlockConfig block;
   images::RegistryConfig images;  // registries: auth file, insecure ones, mirrors, CA dirs
+  // Where the Prometheus metrics are served: "" = not served (the default), "unix:/path" or
+  // "127.0.0.1:PORT" (agent/metrics.h). `boxctl metrics` works either way.
+  std::string metricsAddress;
 
   std::string socketPath() const { return paths.runDir + "/boxd.sock"; }
 };

@@ -53,7 +53,8 @@ void StepRunner::next(std::shared_ptr<Run> run) {
   const int n = static_cast<int>(run->i) + 1;
   auto built = factory_(ps.kind, ps.params);
   if (!built.ok())
-    return fail(run, built.error().wrap("step " + std::to_string(n) + " " + ps.kind));
+    return fail(run, built.error().wrap("step " + std::to_string(n) + " " + ps.kind), ps.kind,
+                "invalid_step");
   std::shared_ptr<reconcilers::Step> step = std::move(*built);
   JournalRow row;
   row.pod = run->pod;
@@ -63,7 +64,9 @@ void StepRunner::next(std::shared_ptr<Run> run) {
   row.resource = step->resource();
   row.params = ps.params;
   auto id = store_.journalIntent(row);
-  if (!id.ok()) return fail(run, id.error().wrap("journal intent of step " + std::to_string(n)));
+  if (!id.ok())
+    return fail(run, id.error().wrap("journal intent of step " + std::to_string(n)), ps.kind,
+                "journal_failed");
   if (faults_.crashStep == n && !faults_.crashAfterApply) ::raise(SIGKILL);
   auto result = std::make_shared<Status>();
   auto tookUs = std::make_shared<int64_t>(0);
@@ -75,6 +78,7 @@ void StepRunner::next(std::shared_ptr<Run> run) {
       },
       [this, run, step, result, tookUs, n, rowId = *id] {
         spdlog::debug("pod {}: step {} {} applied in {} us", run->pod, n, step->kind(), *tookUs);
+        if (onStep_) onStep_(step->kind(), "apply", double(*tookUs) / 1e6, result->ok());
         if (faults_.crashStep == n && faults_.crashAfterApply) ::raise(SIGKILL);
         Status st = *result;
         if (st.ok() && faults_.failStep == n) {
@@ -82,15 +86,18 @@ void StepRunner::next(std::shared_ptr<Run> run) {
         }
         std::string what =
             "step " + std::to_string(n) + " " + step->kind() + " " + step->resource();
-        if (!st.ok()) return fail(run, st.error().wrap(what));
+        if (!st.ok()) return fail(run, st.error().wrap(what), step->kind(), "apply_failed");
         Status saved = store_.journalDone(rowId, step->params());
-        if (!saved.ok()) return fail(run, saved.error().wrap("journal " + what));
+        if (!saved.ok())
+          return fail(run, saved.error().wrap("journal " + what), step->kind(), "journal_failed");
         run->i++;
         next(run);
       });
 }
 
-void StepRunner::fail(std::shared_ptr<Run> run, Error err) {
+void StepRunner::fail(std::shared_ptr<Run> run, Error err, const std::string& kind,
+                      const char* reason) {
+  if (onRollback_) onRollback_(kind, reason);
   undoAll(run->pod, [run, err](Status undone) { run->done(err, undone); });
 }
 
@@ -115,18 +122,25 @@ void StepRunner::undoRows(std::string pod, std::vector<JournalRow> rows, Status 
   auto result = std::make_shared<Status>();
   bool crash = !faults_.crashUndoKind.empty() && faults_.crashUndoKind == row.kind;
   if (crash && !faults_.crashAfterUndo) ::raise(SIGKILL);
-  dispatcher_.runBlocking([step, result] { *result = step->undo(); },
-                          [this, pod = std::move(pod), rows = std::move(rows), first,
-                           done = std::move(done), row, result, crash]() mutable {
-                            if (crash) ::raise(SIGKILL);
-                            if (result->ok()) {
-                              Status st = store_.journalRemove(row.id);
-                              if (!st.ok() && first.ok()) first = st.error();
-                            } else if (first.ok()) {
-                              first = result->error().wrap("undo " + row.kind + " " + row.resource);
-                            }
-                            undoRows(std::move(pod), std::move(rows), first, std::move(done));
-                          });
+  auto tookUs = std::make_shared<int64_t>(0);
+  dispatcher_.runBlocking(
+      [step, result, tookUs] {
+        int64_t t0 = monotonicUs();
+        *result = step->undo();
+        *tookUs = monotonicUs() - t0;
+      },
+      [this, pod = std::move(pod), rows = std::move(rows), first, done = std::move(done), row,
+       result, crash, tookUs]() mutable {
+        if (crash) ::raise(SIGKILL);
+        if (onStep_) onStep_(row.kind, "undo", double(*tookUs) / 1e6, result->ok());
+        if (result->ok()) {
+          Status st = store_.journalRemove(row.id);
+          if (!st.ok() && first.ok()) first = st.error();
+        } else if (first.ok()) {
+          first = result->error().wrap("undo " + row.kind + " " + row.resource);
+        }
+        undoRows(std::move(pod), std::move(rows), first, std::move(done));
+      });
 }
 
 void StepRunner::observeAll(const std::string& pod, ObserveDone done) {

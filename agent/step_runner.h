@@ -57,6 +57,17 @@ class StepRunner {
   StepRunner(Dispatcher& dispatcher, state::Store& store, Factory factory,
              FaultInjection faults = {});
 
+  // Told (on the loop thread) of every step apply or undo ("apply", "undo") with its duration,
+  // and of every rollback of a create with the failed step's kind and why ("apply_failed",
+  // "journal_failed", "invalid_step"): the metrics.
+  using StepObserver =
+      std::function<void(const std::string& kind, const char* op, double seconds, bool ok)>;
+  using RollbackObserver = std::function<void(const std::string& kind, const char* reason)>;
+  void setObservers(StepObserver steps, RollbackObserver rollbacks) {
+    onStep_ = std::move(steps);
+    onRollback_ = std::move(rollbacks);
+  }
+
   void create(const std::string& pod, const std::string& uid, std::vector<PlannedStep> plan,
               CreateDone done);
   // Undoes every journal row of the pod, newest first. Rows whose undo fails are kept (to retry).
@@ -68,13 +79,15 @@ class StepRunner {
  private:
   struct Run;
   void next(std::shared_ptr<Run> run);
-  void fail(std::shared_ptr<Run> run, Error err);
+  void fail(std::shared_ptr<Run> run, Error err, const std::string& kind, const char* reason);
   void undoRows(std::string pod, std::vector<state::JournalRow> rows, Status first, UndoDone done);
 
   Dispatcher& dispatcher_;
   state::Store& store_;
   Factory factory_;
   FaultInjection faults_;
+  StepObserver onStep_;
+  RollbackObserver onRollback_;
 };
 
 }  // namespace boxd::agent

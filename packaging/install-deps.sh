@@ -10,9 +10,11 @@ LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-r
       libseccomp-dev libnftables-dev libfuse3-dev libiscsi-dev libblkid-dev libcurl4-openssl-dev"
 RUNTIME="busybox-static sqlite3 iproute2 nftables util-linux procps e2fsprogs xfsprogs"
 # The peers of the integration tests: a one-node Ceph cluster and an iSCSI target (tests/fixtures),
-# an OCI registry with skopeo, htpasswd (bcrypt) for the registry's basic auth, and python3-jwt
-# for the registry token service the tests run (tests/integration/token_server.py).
-PEERS="ceph-mon ceph-osd ceph-common tgt docker-registry skopeo apache2-utils python3-jwt python3-cryptography"
+# an OCI registry with skopeo, htpasswd (bcrypt) for the registry's basic auth, python3-jwt
+# for the registry token service the tests run (tests/integration/token_server.py), and
+# Prometheus (and curl) for the metrics scrape test.
+PEERS="ceph-mon ceph-osd ceph-common tgt docker-registry skopeo apache2-utils python3-jwt python3-cryptography \
+       prometheus curl"
 # The package test (tests/package): lint the .deb, verify its systemd unit offline.
 PACKAGING="lintian systemd"
 BENCH=""

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "common/util.h"
@@ -141,6 +142,27 @@ Result<std::optional<int64_t>> readPidsEvents(CgroupFs& fs, const std::string& p
   auto hits = keyedValue(*content, "max");
   if (!hits) return makeError("read " + path + ": no \"max\" count in it", EINVAL);
   return hits;
+}
+
+std::optional<int64_t> readInt(CgroupFs& fs, const std::string& path) {
+  auto content = fs.read(path);
+  if (!content.ok()) return std::nullopt;
+  std::string t = trim(*content);
+  if (t.empty()) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(t.c_str(), &end, 10);
+  if (errno != 0 || end == nullptr || *end != '\0') return std::nullopt;
+  return static_cast<int64_t>(v);
+}
+
+std::optional<int64_t> workingSet(CgroupFs& fs, const std::string& usagePath,
+                                  const std::string& statPath, const std::string& inactiveKey) {
+  auto usage = readInt(fs, usagePath);
+  auto stat = fs.read(statPath);
+  if (!usage || !stat.ok()) return std::nullopt;
+  int64_t inactive = keyedValue(*stat, inactiveKey).value_or(0);
+  return std::max<int64_t>(0, *usage - inactive);
 }
 
 Result<std::optional<int64_t>> sumPidsEvents(CgroupFs& fs, const std::string& dir) {

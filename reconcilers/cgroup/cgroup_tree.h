@@ -42,6 +42,13 @@ Result<std::optional<int64_t>> readPidsEvents(CgroupFs& fs, const std::string& p
 // forks refused to its own processes, whichever ancestor's limit refused them.
 Result<std::optional<int64_t>> sumPidsEvents(CgroupFs& fs, const std::string& dir);
 
+// A cgroup file holding one integer; nullopt when absent or not a number.
+std::optional<int64_t> readInt(CgroupFs& fs, const std::string& path);
+// usage - the inactiveKey value of the memory.stat at statPath, clamped at 0 (cAdvisor's working
+// set); nullopt when either file is missing.
+std::optional<int64_t> workingSet(CgroupFs& fs, const std::string& usagePath,
+                                  const std::string& statPath, const std::string& inactiveKey);
+
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
 }  // namespace boxd::reconcilers::cgroup_tree

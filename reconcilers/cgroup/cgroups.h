@@ -22,6 +22,16 @@ struct CgroupLimits {
   std::optional<int64_t> pidsMax;          // pids.max
 };
 
+// What a cgroup's subtree uses now, read the way cAdvisor reads it (boxctl top, metrics).
+// A field is nullopt when the host lacks its controller or file.
+struct CgroupUsage {
+  std::optional<int64_t> cpuUsageNs;  // v1 cpuacct.usage; v2 cpu.stat usage_usec * 1000
+  // Memory usage minus inactive_file (v1 memory.usage_in_bytes - total_inactive_file of
+  // memory.stat; v2 memory.current - inactive_file), at least 0: what the OOM killer weighs.
+  std::optional<int64_t> memoryWorkingSetBytes;
+  std::optional<int64_t> pids;  // pids.current
+};
+
 class Cgroups {
  public:
   virtual ~Cgroups() = default;
@@ -49,6 +59,10 @@ class Cgroups {
   // The memory controller's file of this cgroup that counts OOM kills in an "oom_kill N" line
   // (v1 memory.oom_control, kernel >= 4.13; v2 memory.events); empty without a memory controller.
   virtual std::string oomEventsFile(const std::string& rel) const = 0;
+  // Usage of the cgroup's subtree; an absent cgroup is an error (ENOENT).
+  virtual Result<CgroupUsage> usage(const std::string& rel) {
+    return makeError("no usage for cgroup " + rel + " on this implementation", ENOTSUP);
+  }
 };
 
 }  // namespace boxd::reconcilers

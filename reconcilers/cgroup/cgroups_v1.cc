@@ -100,6 +100,22 @@ class CgroupsV1 : public Cgroups {
     return has("memory") ? dir("memory", rel) + "/memory.oom_control" : "";
   }
 
+  Result<CgroupUsage> usage(const std::string& rel) override {
+    BOXD_TRY(checkRel(rel));
+    auto there = exists(rel);
+    if (!there.ok()) return there.error();
+    if (!*there) return makeError("cgroup " + rel + " does not exist", ENOENT);
+    CgroupUsage u;
+    if (has("cpuacct")) u.cpuUsageNs = readInt(*fs_, dir("cpuacct", rel) + "/cpuacct.usage");
+    if (has("memory")) {
+      u.memoryWorkingSetBytes =
+          workingSet(*fs_, dir("memory", rel) + "/memory.usage_in_bytes",
+                     dir("memory", rel) + "/memory.stat", "total_inactive_file");
+    }
+    if (has("pids")) u.pids = readInt(*fs_, dir("pids", rel) + "/pids.current");
+    return u;
+  }
+
  private:
   std::string dir(const std::string& controller, const std::string& rel) const {
     return root_ + "/" + controller + "/" + rel;

@@ -93,6 +93,23 @@ class CgroupsV2 : public Cgroups {
     return has("memory") ? dir(rel) + "/memory.events" : "";
   }
 
+  Result<CgroupUsage> usage(const std::string& rel) override {
+    BOXD_TRY(checkRel(rel));
+    auto there = fs_->isDir(dir(rel));
+    if (!there.ok()) return there.error();
+    if (!*there) return makeError("cgroup " + rel + " does not exist", ENOENT);
+    CgroupUsage u;
+    // cpu.stat's usage_usec is there without the cpu controller too (the core accounts it).
+    if (auto stat = fs_->read(dir(rel) + "/cpu.stat"); stat.ok()) {
+      if (auto us = keyedValue(*stat, "usage_usec")) u.cpuUsageNs = *us * 1000;
+    }
+    if (has("memory"))
+      u.memoryWorkingSetBytes = workingSet(*fs_, dir(rel) + "/memory.current",
+                                           dir(rel) + "/memory.stat", "inactive_file");
+    if (has("pids")) u.pids = readInt(*fs_, dir(rel) + "/pids.current");
+    return u;
+  }
+
  private:
   std::string dir(const std::string& rel) const { return root_ + "/" + rel; }
   bool has(const std::string& c) const { return contains(enabled_, c); }

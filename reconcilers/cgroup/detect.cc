@@ -7,8 +7,10 @@ Result<std::unique_ptr<Cgroups>> detectCgroups(std::string root, std::shared_ptr
   if (!fs) fs = kernelCgroupFs();
   if (fs->fileExists(root + "/cgroup.controllers"))
     return makeCgroupsV2(std::move(root), std::move(fs));
-  auto v1 = makeCgroupsV1(root, {"memory", "cpu", "pids"}, fs);
-  if (v1->missingControllers().size() == 3)
+  // cpuacct: CPU usage for boxctl top and the metrics (on most hosts the same hierarchy as cpu).
+  const std::vector<std::string> controllers = {"memory", "cpu", "cpuacct", "pids"};
+  auto v1 = makeCgroupsV1(root, controllers, fs);
+  if (v1->missingControllers().size() == controllers.size())
     return makeError("detect cgroups under " + root +
                          ": neither a cgroup2 mount (no cgroup.controllers) nor v1 " +
                          "memory/cpu/pids hierarchies",

@@ -32,7 +32,7 @@ std::string buildDir() {
   return b != nullptr ? b : BOXD_TEST_BUILD_DIR;
 }
 
-const std::vector<std::string> kControllers = {"memory", "cpu", "pids"};
+const std::vector<std::string> kControllers = {"memory", "cpu", "cpuacct", "pids"};
 
 // Starts argv with stdin from /dev/null and stdout+stderr to outPath; extra env on top of ours.
 pid_t spawnTo(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,

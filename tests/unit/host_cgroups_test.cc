@@ -285,7 +285,7 @@ TEST(DetectCgroups, PicksTheLayoutFromTheRoot) {
   auto b = detectCgroups(hybrid.path(), fs);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ((*b)->version(), "v1");
-  EXPECT_EQ((*b)->missingControllers(), (std::vector<std::string>{"cpu", "pids"}));
+  EXPECT_EQ((*b)->missingControllers(), (std::vector<std::string>{"cpu", "cpuacct", "pids"}));
 
   TempDir empty;
   auto c = detectCgroups(empty.path(), fs);

@@ -1,0 +1,330 @@
+#include "agent/validate_tree.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <tuple>
+
+#include "agent/spec_source.h"
+#include "common/fd.h"
+#include "common/util.h"
+#include "specs/quote.h"
+
+namespace boxd::agent {
+
+namespace {
+
+struct FileParse {
+  std::string file;  // as shown: the path given, or dir/name
+  specs::ParseResult parsed;
+  std::string content;  // to locate the fields of problems found across files
+};
+
+struct Where {
+  std::string file;
+  int line = 0;
+  std::string str() const { return line > 0 ? file + ":" + std::to_string(line) : file; }
+};
+
+// Paths as shown in problems: escaped as boxd escapes file names (a control character in a
+// name cannot forge a line of output).
+std::string joinPath(const std::string& dir, const std::string& name) {
+  if (dir == ".") return specs::escapeText(name);  // as boxd names files: relative to the dir
+  return specs::escapeText(endsWith(dir, "/") ? dir + name : dir + "/" + name);
+}
+
+std::string baseName(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto slash = p.find_last_of('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+std::string skipReason(const std::string& name) {
+  if (!name.empty() && name[0] == '.') return "boxd skips dotfiles; rename it or remove it";
+  return "boxd skips this file (an editor or package leftover); rename it or remove it";
+}
+
+// Parses one file's text as boxd does, then applies the world-readable Secret rule. Returns the
+// parse before the refusal: the cross-document checks still see what the file declares.
+void parseAs(const std::string& shown, std::string content, unsigned mode, ValidateReport& report,
+             std::vector<FileParse>& out) {
+  ++report.files;
+  specs::ParseResult parsed = specs::parseSpecFile(shown, content);
+  SpecFile f{shown, {}, {}, mode, {}};
+  specs::ParseResult checked = parsed;
+  refuseExposedSecrets(f, checked);
+  for (auto& d : checked.errors) report.problems.push_back(std::move(d));
+  out.push_back({shown, std::move(parsed), std::move(content)});
+}
+
+void readDir(const std::string& dir, ValidateReport& report, std::vector<FileParse>& out) {
+  auto snap = readSpecSnapshot(dir, kDefaultSpecMaxBytes, [&](SpecFile& f) {
+    std::string shown = joinPath(dir, f.name);
+    if (!f.error.empty()) {
+      ++report.files;
+      report.problems.push_back({shown, 0, 0, "", f.error});
+    } else {
+      parseAs(shown, std::move(f.content), f.mode, report, out);
+    }
+    std::string().swap(f.content);
+  });
+  if (!snap.ok()) {
+    report.problems.push_back({specs::escapeText(dir), 0, 0, "", snap.error().message});
+    return;
+  }
+  DIR* d = ::opendir(snap->dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (looksLikeSkippedSpec(name))
+      report.problems.push_back({joinPath(dir, name), 0, 0, "", skipReason(name)});
+  }
+  ::closedir(d);
+}
+
+void readPath(const std::string& path, ValidateReport& report, std::vector<FileParse>& out) {
+  const std::string shown = specs::escapeText(path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    report.problems.push_back(
+        {shown, 0, 0, "", std::string("cannot read: ") + std::strerror(errno)});
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) return readDir(path, report, out);
+  std::string name = baseName(path);
+  if (!isSpecFileName(name)) {
+    report.problems.push_back(
+        {shown, 0, 0, "",
+         looksLikeSkippedSpec(name)
+             ? skipReason(name)
+             : "boxd reads only *.yaml, *.yml and *.json files; it skips this one"});
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    report.problems.push_back({shown, 0, 0, "", "not a regular file; boxd does not read it"});
+    return;
+  }
+  if (static_cast<size_t>(st.st_size) > kDefaultSpecMaxBytes) {
+    report.problems.push_back(
+        {shown, 0, 0, "", "larger than 4 MiB (specMaxBytes); boxd does not read it"});
+    return;
+  }
+  auto content = readFile(path);
+  if (!content.ok()) {
+    report.problems.push_back({shown, 0, 0, "", content.error().message});
+    return;
+  }
+  parseAs(shown, std::move(*content), st.st_mode & 07777u, report, out);
+}
+
+std::string listOthers(const std::vector<Where>& all, size_t self) {
+  std::string out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (i != self) out += (out.empty() ? "" : ", ") + all[i].str();
+  }
+  return out;
+}
+
+void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report) {
+  std::map<std::string, std::vector<Where>> pods, secrets;
+  for (const auto& f : files) {
+    for (const auto& p : f.parsed.pods) pods[p.spec.name].push_back({f.file, p.line});
+    for (const auto& s : f.parsed.secrets) secrets[s.secret.name].push_back({f.file, s.line});
+  }
+  for (const auto& [decls, kind] : {std::pair{&pods, "pod"}, std::pair{&secrets, "secret"}}) {
+    for (const auto& [name, where] : *decls) {
+      if (where.size() < 2) continue;
+      for (size_t i = 0; i < where.size(); ++i) {
+        report.problems.push_back({where[i].file, where[i].line, 0, "metadata.name",
+                                   std::string(kind) + " \"" + name + "\" is also declared at " +
+                                       listOthers(where, i) + "; boxd applies neither"});
+      }
+    }
+  }
+}
+
+void missingSecrets(const std::vector<FileParse>& files, ValidateReport& report) {
+  std::map<std::string, bool> declared;
+  for (const auto& f : files) {
+    for (const auto& s : f.parsed.secrets) declared[s.secret.name] = true;
+  }
+  for (const auto& f : files) {
+    for (const auto& p : f.parsed.pods) {
+      for (size_t i = 0; i < p.spec.volumes.size(); ++i) {
+        const specs::Volume& v = p.spec.volumes[i];
+        std::string ref = v.iscsi ? v.iscsi->secretRef : v.rbd ? v.rbd->secretRef : "";
+        if (ref.empty() || declared.count(ref)) continue;
+        std::string field =
+            "spec.volumes[" + std::to_string(i) + "]." + (v.iscsi ? "iscsi" : "rbd") + ".secretRef";
+        report.problems.push_back(
+            {f.file, p.line, 0, field,
+             "pod \"" + p.spec.name + "\": no file declares Secret \"" + ref + "\""});
+      }
+    }
+  }
+}
+
+struct PortClaim {
+  Where where;
+  std::string pod, field, hostIP;
+};
+
+bool addressesOverlap(const std::string& a, const std::string& b) {
+  auto any = [](const std::string& s) { return s.empty() || s == "0.0.0.0" || s == "::"; };
+  return any(a) || any(b) || a == b;
+}
+
+void hostPortClashes(const std::vector<FileParse>& files, ValidateReport& report) {
+  std::map<std::string, std::vector<PortClaim>> claims;  // "TCP/8080" -> pods publishing it
+  for (const auto& f : files) {
+    for (const auto& p : f.parsed.pods) {
+      for (size_t ci = 0; ci < p.spec.containers.size(); ++ci) {
+        const auto& ports = p.spec.containers[ci].ports;
+        for (size_t pi = 0; pi < ports.size(); ++pi) {
+          if (ports[pi].hostPort <= 0) continue;
+          std::string field = "spec.containers[" + std::to_string(ci) + "].ports[" +
+                              std::to_string(pi) + "].hostPort";
+          claims[ports[pi].protocol + "/" + std::to_string(ports[pi].hostPort)].push_back(
+              {{f.file, p.line}, p.spec.name, field, ports[pi].hostIP});
+        }
+      }
+    }
+  }
+  for (const auto& [key, list] : claims) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      for (size_t j = 0; j < list.size(); ++j) {
+        if (i == j || list[i].pod == list[j].pod) continue;
+        if (!addressesOverlap(list[i].hostIP, list[j].hostIP)) continue;
+        report.problems.push_back({list[i].where.file, list[i].where.line, 0, list[i].field,
+                                   "pod \"" + list[i].pod + "\" publishes host port " + key +
+                                       ", which pod \"" + list[j].pod + "\" (" +
+                                       list[j].where.str() + ") publishes too"});
+        break;
+      }
+    }
+  }
+}
+
+struct BlockClaim {
+  Where where;
+  std::string pod, field;
+  bool readOnly = false;
+};
+
+void blockClashes(const std::vector<FileParse>& files, ValidateReport& report) {
+  std::map<std::string, std::vector<BlockClaim>> claims;  // volume identity -> users
+  for (const auto& f : files) {
+    for (const auto& p : f.parsed.pods) {
+      for (size_t i = 0; i < p.spec.volumes.size(); ++i) {
+        const specs::Volume& v = p.spec.volumes[i];
+        std::string field = "spec.volumes[" + std::to_string(i) + "]";
+        if (v.iscsi) {
+          claims["iSCSI " + v.iscsi->iqn + " LUN " + std::to_string(v.iscsi->lun)].push_back(
+              {{f.file, p.line}, p.spec.name, field + ".iscsi", v.iscsi->readOnly});
+        } else if (v.rbd) {
+          claims["RBD image " + v.rbd->pool + "/" + v.rbd->image].push_back(
+              {{f.file, p.line}, p.spec.name, field + ".rbd", v.rbd->readOnly});
+        }
+      }
+    }
+  }
+  for (const auto& [key, list] : claims) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      for (size_t j = 0; j < list.size(); ++j) {
+        if (i == j || list[i].pod == list[j].pod) continue;
+        if (list[i].readOnly && list[j].readOnly) continue;
+        report.problems.push_back({list[i].where.file, list[i].where.line, 0, list[i].field,
+                                   "pod \"" + list[i].pod + "\" uses " + key +
+                                       (list[i].readOnly ? " read-only" : " read-write") +
+                                       ", and pod \"" + list[j].pod + "\" (" + list[j].where.str() +
+                                       ") uses it " +
+                                       (list[j].readOnly ? "read-only" : "read-write") +
+                                       "; a block volume mounted read-write must have one user"});
+        break;
+      }
+    }
+  }
+}
+
+// Where field ("spec.containers[0].ports[1].hostPort") is in the document of content that starts
+// at docLine: its value's line and column, or nullopt. The file parsed before, so loading it
+// again is within the parser's limits.
+std::optional<std::pair<int, int>> locate(const std::string& content, int docLine,
+                                          const std::string& field) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(content);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  for (const YAML::Node& doc : docs) {
+    if (!doc.IsDefined() || doc.IsNull() || doc.Mark().line + 1 != docLine) continue;
+    YAML::Node cur(doc);
+    for (const auto& part : split(field, '.')) {
+      std::string key = part.substr(0, part.find('['));
+      const YAML::Node& here = cur;
+      if (!here.IsMap() || !here[key]) return std::nullopt;
+      cur.reset(here[key]);
+      for (size_t at = part.find('['); at != std::string::npos; at = part.find('[', at + 1)) {
+        size_t index = std::strtoul(part.c_str() + at + 1, nullptr, 10);
+        const YAML::Node& list = cur;
+        if (!list.IsSequence() || index >= list.size()) return std::nullopt;
+        cur.reset(list[index]);
+      }
+    }
+    return std::pair{cur.Mark().line + 1, cur.Mark().column + 1};
+  }
+  return std::nullopt;
+}
+
+// Cross-file problems are first reported at their document's start: point them at the field.
+void pointAtFields(const std::vector<FileParse>& files, std::vector<specs::Diagnostic>& problems,
+                   size_t from) {
+  std::map<std::string, const std::string*> content;
+  for (const auto& f : files) content[f.file] = &f.content;
+  for (size_t i = from; i < problems.size(); ++i) {
+    specs::Diagnostic& d = problems[i];
+    auto it = content.find(d.file);
+    if (it == content.end() || d.field.empty() || d.line == 0) continue;
+    if (auto at = locate(*it->second, d.line, d.field)) std::tie(d.line, d.column) = *at;
+  }
+}
+
+}  // namespace
+
+bool looksLikeSkippedSpec(const std::string& name) {
+  if (name == "." || name == ".." || isSpecFileName(name)) return false;
+  for (const char* ext : {".yaml", ".yml", ".json"}) {
+    if (name.find(ext) != std::string::npos) return true;
+  }
+  return false;
+}
+
+ValidateReport validatePaths(const std::vector<std::string>& paths) {
+  ValidateReport report;
+  std::vector<FileParse> files;
+  for (const auto& p : paths) readPath(p, report, files);
+  for (const auto& f : files) {
+    report.pods += static_cast<int>(f.parsed.pods.size());
+    report.secrets += static_cast<int>(f.parsed.secrets.size());
+  }
+  const size_t crossFrom = report.problems.size();
+  duplicateNames(files, report);
+  missingSecrets(files, report);
+  hostPortClashes(files, report);
+  blockClashes(files, report);
+  pointAtFields(files, report.problems, crossFrom);
+  std::stable_sort(report.problems.begin(), report.problems.end(),
+                   [](const specs::Diagnostic& a, const specs::Diagnostic& b) {
+                     return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+                   });
+  return report;
+}
+
+}  // namespace boxd::agent

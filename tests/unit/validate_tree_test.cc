@@ -1,0 +1,215 @@
+// boxctl validate: boxd's own per-file checks, the checks across files, and what the command
+// prints and returns (the real boxctl binary, no boxd, no root).
+#include "agent/validate_tree.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/util.h"
+#include "tests/integration/harness.h"
+#include "tests/support/temp_dir.h"
+
+namespace boxd::agent {
+namespace {
+
+using boxd::testing::TempDir;
+
+std::string pod(const std::string& name, const std::string& extraContainer = "",
+                const std::string& volumes = "") {
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+         "\nspec:\n  containers:\n  - name: c\n    image: busybox\n" + extraContainer + volumes;
+}
+
+std::string secret(const std::string& name) {
+  return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name +
+         "\ntype: kubernetes.io/iscsi-chap\nstringData:\n  node.session.auth.username: u\n"
+         "  node.session.auth.password: p\n";
+}
+
+std::string iscsiVolume(int lun, bool readOnly, const std::string& secretRef = "") {
+  return "  volumes:\n  - name: d\n    iscsi:\n      targetPortal: 127.0.0.1:3260\n"
+         "      iqn: iqn.2024-01.io.boxd:t\n      lun: " +
+         std::to_string(lun) + "\n      readOnly: " + (readOnly ? "true" : "false") + "\n" +
+         (secretRef.empty()
+              ? ""
+              : "      chapAuthSession: true\n      secretRef: {name: " + secretRef + "}\n");
+}
+
+std::string hostPort(int port) {
+  return "    ports: [{containerPort: 80, hostPort: " + std::to_string(port) + "}]\n";
+}
+
+void write(const std::string& path, const std::string& content, mode_t mode = 0644) {
+  ASSERT_TRUE(writeFileAtomic(path, content, mode).ok()) << path;
+}
+
+std::vector<std::string> texts(const ValidateReport& r) {
+  std::vector<std::string> out;
+  for (const auto& d : r.problems) out.push_back(d.str());
+  return out;
+}
+
+TEST(ValidateTree, CleanDirectoryHasNoProblem) {
+  TempDir t("val");
+  write(t / "a.yaml", pod("a", hostPort(8080)));
+  write(t / "b.yaml", pod("b", hostPort(8081)));
+  write(t / "s.yaml", secret("chap"), 0600);
+  write(t / "c.yaml", pod("c", "", iscsiVolume(1, false, "chap")));
+  write(t / "README.md", "not a spec\n");  // not a spec name, and not a leftover of one
+  ValidateReport r = validatePaths({t.path()});
+  EXPECT_TRUE(r.problems.empty()) << ::testing::PrintToString(texts(r));
+  EXPECT_EQ(r.files, 4);
+  EXPECT_EQ(r.pods, 3);
+  EXPECT_EQ(r.secrets, 1);
+}
+
+TEST(ValidateTree, ParseErrorsCarryFileLineColumnAndField) {
+  TempDir t("val");
+  write(t / "a.yaml", pod("a", "    imagex: busybox\n"));
+  ValidateReport r = validatePaths({t / "a.yaml"});
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(
+      r.problems[0].str(),
+      t / "a.yaml" + ":9:5: spec.containers[0].imagex: unknown field; did you mean \"image\"?");
+}
+
+TEST(ValidateTree, DuplicatePodNamesAcrossFilesAreReportedAtEachDeclaration) {
+  TempDir t("val");
+  write(t / "a.yaml", pod("web"));
+  write(t / "b.yaml", pod("other") + "---\n" + pod("web"));
+  ValidateReport r = validatePaths({t.path()});
+  ASSERT_EQ(r.problems.size(), 2u) << ::testing::PrintToString(texts(r));
+  // At the field (the name's value); the other declaration by the line its document starts on.
+  EXPECT_EQ(r.problems[0].str(), t / "a.yaml" +
+                                     ":4:9: metadata.name: pod \"web\" is also declared at " +
+                                     t / "b.yaml" + ":10; boxd applies neither");
+  EXPECT_EQ(r.problems[1].file, t / "b.yaml");
+  EXPECT_EQ(r.problems[1].line, 13);
+}
+
+TEST(ValidateTree, SecretRefNamingNoSecret) {
+  TempDir t("val");
+  write(t / "a.yaml", pod("a", "", iscsiVolume(1, false, "chap")));
+  ValidateReport r = validatePaths({t.path()});
+  ASSERT_EQ(r.problems.size(), 1u) << ::testing::PrintToString(texts(r));
+  EXPECT_EQ(r.problems[0].field, "spec.volumes[0].iscsi.secretRef");
+  EXPECT_EQ(r.problems[0].message, "pod \"a\": no file declares Secret \"chap\"");
+  // Declared in another path given on the same command line: resolved.
+  TempDir s("val");
+  write(s / "chap.yaml", secret("chap"), 0600);
+  EXPECT_TRUE(validatePaths({t.path(), s.path()}).problems.empty());
+}
+
+TEST(ValidateTree, WorldReadableSecretIsRefusedAsBoxdDoes) {
+  TempDir t("val");
+  write(t / "s.yaml", secret("chap"), 0644);
+  ValidateReport r = validatePaths({t.path()});
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].str(),
+            t / "s.yaml" + ": holds a Secret but is world-readable (mode 0644); chmod 600 it");
+}
+
+TEST(ValidateTree, HostPortClashBetweenPods) {
+  TempDir t("val");
+  write(t / "a.yaml", pod("a", hostPort(8080)));
+  write(t / "b.yaml", pod("b", hostPort(8080)));
+  write(t / "c.yaml",
+        pod("c", "    ports: [{containerPort: 80, hostPort: 8080, protocol: UDP}]\n"));
+  ValidateReport r = validatePaths({t.path()});
+  ASSERT_EQ(r.problems.size(), 2u) << ::testing::PrintToString(texts(r));
+  EXPECT_EQ(r.problems[0].str(),
+            t / "a.yaml" +
+                ":9:43: spec.containers[0].ports[0].hostPort: pod \"a\" publishes "
+                "host port TCP/8080, which pod \"b\" (" +
+                t / "b.yaml" + ":1) publishes too");
+  EXPECT_EQ(r.problems[1].file, t / "b.yaml");
+}
+
+TEST(ValidateTree, BlockVolumeSharedReadWriteIsAClashButReadOnlySharingIsNot) {
+  TempDir t("val");
+  write(t / "a.yaml", pod("a", "", iscsiVolume(1, true)));
+  write(t / "b.yaml", pod("b", "", iscsiVolume(1, true)));
+  write(t / "c.yaml", pod("c", "", iscsiVolume(2, false)));
+  EXPECT_TRUE(validatePaths({t.path()}).problems.empty());
+  write(t / "d.yaml", pod("d", "", iscsiVolume(2, false)));
+  ValidateReport r = validatePaths({t.path()});
+  ASSERT_EQ(r.problems.size(), 2u) << ::testing::PrintToString(texts(r));
+  EXPECT_EQ(r.problems[0].field, "spec.volumes[0].iscsi");
+  EXPECT_NE(r.problems[0].message.find("iSCSI iqn.2024-01.io.boxd:t LUN 2 read-write"),
+            std::string::npos)
+      << r.problems[0].message;
+}
+
+TEST(ValidateTree, RbdImageSharedReadWrite) {
+  TempDir t("val");
+  std::string vol =
+      "  volumes:\n  - name: d\n    rbd: {monitors: ['127.0.0.1:6789'], pool: p, image: i}\n";
+  write(t / "a.yaml", pod("a", "", vol));
+  write(t / "b.yaml", pod("b", "", vol));
+  ValidateReport r = validatePaths({t.path()});
+  ASSERT_EQ(r.problems.size(), 2u) << ::testing::PrintToString(texts(r));
+  EXPECT_NE(r.problems[0].message.find("RBD image p/i"), std::string::npos);
+}
+
+TEST(ValidateTree, LeftoversBoxdWouldSkipAreReported) {
+  TempDir t("val");
+  write(t / "a.yaml", pod("a"));
+  for (const char* leftover :
+       {"a.yaml~", ".a.yaml.swp", "a.yaml.dpkg-new", "b.json.orig", ".c.yml"})
+    write(t / leftover, pod("x"));
+  write(t / ".gitignore", "*.tmp\n");
+  ValidateReport r = validatePaths({t.path()});
+  std::vector<std::string> files;
+  for (const auto& d : r.problems) files.push_back(d.file.substr(t.path().size() + 1));
+  EXPECT_EQ(files, (std::vector<std::string>{".a.yaml.swp", ".c.yml", "a.yaml.dpkg-new", "a.yaml~",
+                                             "b.json.orig"}));
+  EXPECT_EQ(r.files, 1);
+  // Named on the command line, a skipped file is reported too, and not parsed.
+  ValidateReport one = validatePaths({t / "a.yaml~"});
+  ASSERT_EQ(one.problems.size(), 1u);
+  EXPECT_EQ(one.files, 0);
+}
+
+TEST(ValidateTree, MissingPathIsAProblem) {
+  ValidateReport r = validatePaths({"/nonexistent/boxd-validate"});
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].str(),
+            "/nonexistent/boxd-validate: cannot read: No such file or directory");
+}
+
+// The command: exit 0 when clean, 1 with one line per problem, -o json for CI annotations.
+TEST(BoxctlValidate, ExitCodesAndOutputs) {
+  TempDir t("val");
+  const std::string boxctl = std::string(BOXD_TEST_BUILD_DIR) + "/bin/boxctl";
+  write(t / "a.yaml", pod("a"));
+  auto clean = boxd::testing::run({boxctl, "validate", t.path()});
+  EXPECT_EQ(clean.code, 0) << clean.out;
+  EXPECT_EQ(clean.out, "1 file(s), 1 pod(s), 0 secret(s): 0 problem(s)\n");
+
+  write(t / "b.yaml", pod("a"));
+  auto dup = boxd::testing::run({boxctl, "validate", t / "a.yaml", t / "b.yaml"});
+  EXPECT_EQ(dup.code, 1);
+  EXPECT_NE(dup.out.find(t / "a.yaml" + ":4:9: metadata.name: pod \"a\" is also declared at " +
+                         t / "b.yaml" + ":1; boxd applies neither\n"),
+            std::string::npos)
+      << dup.out;
+
+  auto js = boxd::testing::run({boxctl, "validate", "-o", "json", t.path()});
+  EXPECT_EQ(js.code, 1);
+  auto j = nlohmann::json::parse(js.out.substr(0, js.out.rfind('}') + 1), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << js.out;
+  EXPECT_EQ(j["valid"], false);
+  ASSERT_EQ(j["problems"].size(), 2u);
+  EXPECT_EQ(j["problems"][0]["file"], t / "a.yaml");
+  EXPECT_EQ(j["problems"][0]["line"], 4);
+  EXPECT_EQ(j["problems"][0]["column"], 9);
+  EXPECT_EQ(j["problems"][0]["field"], "metadata.name");
+
+  EXPECT_EQ(boxd::testing::run({boxctl, "validate"}).code, 1);
+  EXPECT_EQ(boxd::testing::run({boxctl, "validate", "-o", "yaml", t.path()}).code, 1);
+}
+
+}  // namespace
+}  // namespace boxd::agent
