@@ -167,7 +167,12 @@ void Agent::recover() {
     // the pod is then created afresh if it is still desired. A complete pod is re-adopted
     // through its shim if the shim still runs; its containers keep running untouched.
     pod->created = complete && !rebooted && rec.phase != "Terminating";
-    pod->needsTeardown = !pod->created;
+    // Evicted and torn down: kept as it is, not restarted (ephemeral_storage_agent.cc).
+    pod->evicted = rows.ok() && rows->empty() && rec.reason == "Evicted";
+    pod->evicting = !pod->evicted && rec.reason == "Evicted";
+    if (pod->evicting) pod->created = false;
+    pod->evictionMessage = rec.message;
+    pod->needsTeardown = !pod->created && !pod->evicted;
     spdlog::info("recovered pod {} (phase {}, {})", rec.name, rec.phase,
                  pod->created ? "re-adopting its shim" : "undoing its journal");
     pods_.emplace(rec.name, std::move(pod));
@@ -232,7 +237,9 @@ void Agent::resync() {
   }
   for (auto& [name, pod] : pods_) {
     if (pod->created && !pod->busy) checkPidsLimit(*pod);
+    checkEphemeralStorage(*pod);
   }
+  flushEvents();
   logStoreError(store_->pruneEvents(nowMs()), "prune events");
 }
 
@@ -434,6 +441,7 @@ void Agent::reconcile(const std::string& name) {
       beginTeardown(pod);
       return;
     }
+    if (pod.evicted) return;  // Failed until its spec changes or goes
     if (!pod.created) {
       if (pod.retryTimer && pod.retryTimer->active()) return;  // waiting out a backoff
       beginCreate(pod, want->second);
@@ -466,8 +474,7 @@ void Agent::event(const std::string& pod, const std::string& type, const std::st
     spdlog::warn("pod {}: {}: {}", pod, reason, msg);
   else
     spdlog::info("pod {}: {}: {}", pod, reason, msg);
-  auto r = store_->appendEvent({0, nowMs(), pod, type, reason, msg});
-  if (!r.ok()) spdlog::error("record event: {}", r.error().message);
+  storeEvent({0, nowMs(), pod, type, reason, msg});
 }
 
 void Agent::logStoreError(const Status& st, const char* what) {

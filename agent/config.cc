@@ -185,6 +185,8 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     return applyBoundKey(cfg, key, v);
   else if (key == "specMaxBytes")
     return applySpecMaxBytes(cfg, v);
+  else if (isStorageKey(key))
+    return applyStorageKey(cfg, key, v);
   else
     return makeError("unknown key \"" + key + "\"");
   return {};
