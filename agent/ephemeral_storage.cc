@@ -68,28 +68,30 @@ StorageTargets storageTargets(const reconcilers::Paths& paths, const specs::PodS
 StorageUsage measureStorage(const StorageTargets& targets, int64_t maxEntries) {
   StorageUsage u;
   int64_t budget = maxEntries;
-  auto note = [&](const Result<reconcilers::TreeUsage>& r, int64_t& out) {
+  auto note = [&](const Result<reconcilers::TreeUsage>& r, int64_t& out, const std::string& what) {
     if (!r.ok()) {
       if (u.error.empty()) u.error = r.error().message;
       return;
     }
     out += r->bytes;
     budget -= r->entries;
-    u.complete = u.complete && r->complete;
+    if (!r->complete && u.incomplete.empty()) u.incomplete = what;
   };
   for (const auto& [name, trees] : targets.containers) {
     int64_t& bytes = u.containers[name];
-    note(reconcilers::treeUsage(trees.upper, std::max<int64_t>(budget, 1)), bytes);
-    note(reconcilers::filesUsage(trees.logsDir, trees.logName), bytes);
+    note(reconcilers::treeUsage(trees.upper, std::max<int64_t>(budget, 1)), bytes,
+         "container " + name);
+    note(reconcilers::filesUsage(trees.logsDir, trees.logName), bytes, "container " + name);
   }
   for (const auto& [name, dir] : targets.emptyDirs) {
-    note(reconcilers::treeUsage(dir, std::max<int64_t>(budget, 1)), u.emptyDirs[name]);
+    note(reconcilers::treeUsage(dir, std::max<int64_t>(budget, 1)), u.emptyDirs[name],
+         "emptyDir " + name);
   }
   return u;
 }
 
 std::optional<Eviction> judgeStorage(const specs::PodSpec& pod, const StorageUsage& usage,
-                                     int64_t defaultLimit) {
+                                     int64_t defaultLimit, int64_t maxEntries) {
   // 1. Each disk emptyDir against its sizeLimit.
   for (const auto& v : pod.volumes) {
     if (!isDiskEmptyDir(v) || !v.emptyDir->sizeLimitBytes) continue;
@@ -128,6 +130,14 @@ std::optional<Eviction> judgeStorage(const specs::PodSpec& pod, const StorageUsa
                           formatStorageQuantity(*l) + "\".",
                       c->name};
     }
+  }
+  // 4. What cannot be measured is not let off: the walk's bounds are the pod's too.
+  if (!usage.incomplete.empty() && hasStorageLimits(pod, defaultLimit)) {
+    return Eviction{"Pod ephemeral local storage usage cannot be measured: " + usage.incomplete +
+                        " holds more than " + std::to_string(maxEntries) +
+                        " files or directories, or nests them deeper than " +
+                        std::to_string(reconcilers::kMaxTreeDepth) + " levels.",
+                    ""};
   }
   return std::nullopt;
 }

@@ -11,7 +11,8 @@
 // A container without a limit gets the config's defaultEphemeralStorageLimit, as a Kubernetes
 // LimitRange default would give it (0: none), so every pod is bounded unless the operator says
 // otherwise. Checks run in kubelet's order (emptyDirs, the pod, then each container); the first
-// one exceeded evicts the pod with its message.
+// one exceeded evicts the pod with its message. A pod whose trees cannot be measured within the
+// walk's bounds is evicted last, with a message of boxd's own.
 //
 // Usage is measured by walking the trees on a worker thread (reconcilers/quota/disk_usage.h),
 // at each resync. Pure functions here; the agent side is in ephemeral_storage_agent.cc.
@@ -41,8 +42,12 @@ struct StorageTargets {
 struct StorageUsage {
   std::map<std::string, int64_t> containers;  // bytes
   std::map<std::string, int64_t> emptyDirs;
-  bool complete = true;  // false: a walk ran out of its budget; the numbers are lower bounds
-  std::string error;     // the first tree that could not be read (its usage counts as 0)
+  // The first tree a walk could not finish (more entries than the budget, or nested deeper
+  // than reconcilers::kMaxTreeDepth): "container c", "emptyDir scratch". Its number is a lower
+  // bound, and the pod is evicted as one that cannot be measured, so that no pod escapes its
+  // limit by hiding its data behind a million empty files or a deep tree.
+  std::string incomplete;
+  std::string error;  // the first tree that could not be read (its usage counts as 0)
 };
 
 struct Eviction {
@@ -61,7 +66,7 @@ StorageUsage measureStorage(const StorageTargets& targets, int64_t maxEntries);
 
 // The eviction the usage calls for, if any.
 std::optional<Eviction> judgeStorage(const specs::PodSpec& pod, const StorageUsage& usage,
-                                     int64_t defaultLimit);
+                                     int64_t defaultLimit, int64_t maxEntries = 0);
 
 // A byte count as Kubernetes prints a quantity written that way: "10Mi", "1G", "1500".
 std::string formatStorageQuantity(int64_t bytes);

@@ -1,6 +1,10 @@
 // ephemeral-storage on the loop: each resync measures every bounded pod on a worker thread
 // (one measurement per pod at a time) and evicts a pod over a limit.
 //
+// A pod whose trees the walk cannot finish (ephemeralStorageMaxEntries, or deeper than 512
+// levels) is evicted too, with a message that says so: the walk's bounds must not be a way
+// round the limit.
+//
 // An eviction is kubelet's: an Evicted warning with kubelet's message, the pod torn down (its
 // containers stopped, its writable layers, logs and emptyDirs removed, so the disk comes back at
 // once), and the pod kept as phase Failed, reason Evicted, with the message. It is not restarted:
@@ -32,13 +36,9 @@ void Agent::checkEphemeralStorage(PodState& pod) {
         p.storageCheck = false;
         if (!usage->error.empty())
           spdlog::warn("pod {}: ephemeral storage: {}", name, usage->error);
-        if (!usage->complete)
-          spdlog::warn(
-              "pod {}: ephemeral storage: more than {} entries, "
-              "counted the first ones only",
-              name, cfg_.ephemeralStorageMaxEntries);
         if (!p.created || p.busy) return;
-        auto e = judgeStorage(p.spec, *usage, cfg_.defaultEphemeralStorageLimit);
+        auto e = judgeStorage(p.spec, *usage, cfg_.defaultEphemeralStorageLimit,
+                              cfg_.ephemeralStorageMaxEntries);
         if (e) evict(p, e->message);
       });
 }

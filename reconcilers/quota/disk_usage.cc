@@ -69,6 +69,10 @@ class Walker {
       if (st.st_dev != dev_) continue;  // a mount inside: not this tree's disk
       add(st);
       if (!S_ISDIR(st.st_mode)) continue;
+      if (stack.size() >= kMaxTreeDepth) {  // each level holds an fd: not deeper
+        usage_.complete = false;
+        continue;
+      }
       int fd = ::openat(parent, ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) continue;  // swapped meanwhile

@@ -4,7 +4,9 @@
 //
 // Blocking: run it on a worker thread, never on the event loop. Bounded: at most maxEntries
 // entries are looked at, so a container that makes millions of files cannot keep a worker busy
-// for minutes; the sum is then a lower bound (complete = false).
+// for minutes; the sum is then a lower bound (complete = false). Each level of the walk holds
+// one open directory, so it does not go deeper than kMaxTreeDepth levels either (complete =
+// false too): a tree nested deeper cannot take boxd's file descriptors.
 //
 // The walk never follows a symlink and never leaves the tree's filesystem: each directory is
 // opened from its parent's fd with O_NOFOLLOW, and an entry on another device (a mount inside)
@@ -20,10 +22,12 @@
 
 namespace boxd::reconcilers {
 
+constexpr size_t kMaxTreeDepth = 512;
+
 struct TreeUsage {
   int64_t bytes = 0;     // allocated, in bytes
   int64_t entries = 0;   // files, dirs, links looked at
-  bool complete = true;  // false: the budget ran out, bytes is a lower bound
+  bool complete = true;  // false: budget or depth ran out, bytes is a lower bound
 };
 
 // A missing path is zero usage, not an error (a container's upper dir before it is created).

@@ -176,6 +176,35 @@ TEST(DiskUsage, TheWalkIsBounded) {
   EXPECT_LE(u->entries, 11);
 }
 
+TEST(DiskUsage, ADeepTreeNeitherTakesBoxdsFdsNorPassesUncounted) {
+  TempDir d("du");
+  int fd = ::open(d.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  for (size_t i = 0; i < reconcilers::kMaxTreeDepth + 20; ++i) {
+    ASSERT_EQ(::mkdirat(fd, "d", 0755), 0);
+    int next = ::openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ::close(fd);
+    ASSERT_GE(next, 0);
+    fd = next;
+  }
+  ::close(fd);
+  auto u = reconcilers::treeUsage(d.path(), 1000000);
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_FALSE(u->complete) << "deeper than the walk goes";
+  EXPECT_LE(u->entries, static_cast<int64_t>(reconcilers::kMaxTreeDepth) + 1);
+
+  specs::PodSpec p = parsePod("  containers:\n  - {name: a, image: busybox}\n");
+  StorageUsage usage;
+  usage.containers = {{"a", 4096}};
+  usage.incomplete = "container a";
+  auto e = judgeStorage(p, usage, 8 << 20, 1000000);
+  ASSERT_TRUE(e) << "what cannot be measured is not let off";
+  EXPECT_EQ(e->message,
+            "Pod ephemeral local storage usage cannot be measured: container a holds more than "
+            "1000000 files or directories, or nests them deeper than 512 levels.");
+  EXPECT_FALSE(judgeStorage(p, usage, 0, 1000000)) << "no limit: nothing to enforce";
+}
+
 TEST(DiskUsage, LogFilesOfOneContainer) {
   TempDir d("du");
   writeBytes(d / "app.log", 64 << 10);
