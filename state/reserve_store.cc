@@ -35,20 +35,23 @@ void ReserveStore::retake() {
 
 template <typename R>
 R ReserveStore::write(const std::function<R()>& op) {
+  const bool outermost = depth_ == 0;
+  const bool heldBefore = reserve_.held();
   R r = op();
   const Error* err = errorOf(r);
   if (err == nullptr) {
-    if (depth_ == 0) retake();
+    if (outermost) retake();
     return r;
   }
   if (!isFull(*err)) return r;
-  const std::string what = err->message;
-  if (!reserve_.release()) return r;  // nothing left to give
-  lastTryUs_ = monotonicUs();
-  note_("state dir is full (" + what + "); released its reserve of " +
-        std::to_string(reserve_.bytes()) + " bytes (" + reserve_.path() + ")" +
-        (depth_ == 0 ? " and retrying" : ""));
-  if (depth_ > 0) return r;  // the outermost transaction retries
+  const bool freed = reserve_.release();
+  if (freed) {
+    lastTryUs_ = monotonicUs();
+    note_("state dir is full (" + err->message + "); released its reserve of " +
+          std::to_string(reserve_.bytes()) + " bytes (" + reserve_.path() + ")");
+  }
+  // Retried once, whole, by the outermost call: also when a write inside it freed the reserve.
+  if (!outermost || !(freed || (heldBefore && !reserve_.held()))) return r;
   return op();
 }
 
