@@ -6,7 +6,8 @@
 //
 // Where the filesystem has them, this is what a container's writes can be bound and counted
 // with, without a walk (agent/ephemeral_storage.h). Not wired into pods yet: the walk is what
-// boxd measures with today.
+// boxd measures with today. tests/privileged/quota_test.cc runs it where the kernel can mount
+// xfs or ext4 with prjquota (it skips on this project's test host, whose kernel cannot).
 #pragma once
 
 #include <cstdint>
