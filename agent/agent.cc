@@ -172,7 +172,12 @@ void Agent::recover() {
     // the pod is then created afresh if it is still desired. A complete pod is re-adopted
     // through its shim if the shim still runs; its containers keep running untouched.
     pod->created = complete && !rebooted && rec.phase != "Terminating";
-    pod->needsTeardown = !pod->created;
+    // Evicted and torn down: kept as it is, not restarted (ephemeral_storage_agent.cc).
+    pod->evicted = rows.ok() && rows->empty() && rec.reason == "Evicted";
+    pod->evicting = !pod->evicted && rec.reason == "Evicted";
+    if (pod->evicting) pod->created = false;
+    pod->evictionMessage = rec.message;
+    pod->needsTeardown = !pod->created && !pod->evicted;
     spdlog::info("recovered pod {} (phase {}, {})", rec.name, rec.phase,
                  pod->created ? "re-adopting its shim" : "undoing its journal");
     pods_.emplace(rec.name, std::move(pod));
@@ -237,7 +242,9 @@ void Agent::resync() {
   }
   for (auto& [name, pod] : pods_) {
     if (pod->created && !pod->busy) checkPidsLimit(*pod);
+    checkEphemeralStorage(*pod);
   }
+  flushEvents();
   logStoreError(store_->pruneEvents(nowMs()), "prune events");
 }
 
@@ -444,6 +451,7 @@ void Agent::reconcile(const std::string& name) {
       beginTeardown(pod);
       return;
     }
+    if (pod.evicted) return;  // Failed until its spec changes or goes
     if (!pod.created) {
       if (pod.retryTimer && pod.retryTimer->active()) return;  // waiting out a backoff
       beginCreate(pod, want->second);
@@ -478,8 +486,7 @@ void Agent::event(const std::string& pod, const std::string& type, const std::st
   else
     spdlog::info("pod {}: {}: {}", pod, reason, msg);
   int64_t now = nowMs();
-  auto r = store_->appendEvent({0, now, pod, type, reason, msg});
-  if (!r.ok()) spdlog::error("record event: {}", r.error().message);
+  storeEvent({0, now, pod, type, reason, msg});
   notifyEventWatchers(now, pod, type, reason, msg);
 }
 

@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,12 @@ struct PodState {
   // Forks refused at the pod's pids limit, as last seen (pids.events): 0 for a pod created by
   // this boxd, unknown (the first reading is the baseline) for one re-adopted after a restart.
   std::optional<int64_t> pidsLimitHits;
+  // ephemeral-storage (ephemeral_storage_agent.cc): a measurement in flight; the pod being torn
+  // down for an eviction (its message); evicted: torn down, kept as Failed/Evicted, not restarted.
+  bool storageCheck = false;
+  bool evicting = false;
+  bool evicted = false;
+  std::string evictionMessage;
 };
 
 class Agent {
@@ -123,6 +130,10 @@ class Agent {
 
   // limits (pod_limits.cc)
   void checkPidsLimit(PodState& pod);
+  // ephemeral-storage (ephemeral_storage_agent.cc)
+  void checkEphemeralStorage(PodState& pod);
+  void evict(PodState& pod, const std::string& message);
+  void evicted(PodState& pod);
   void refreshFromShim(const std::string& name);
   void applyShimState(PodState& pod, const nlohmann::json& containers);
   void updatePhase(PodState& pod);
@@ -155,6 +166,11 @@ class Agent {
   void event(const std::string& pod, const std::string& type, const std::string& reason,
              const std::string& msg);
   void logStoreError(const Status& st, const char* what);
+  // Events the store could not take (a full state disk) wait in memory, bounded, and are
+  // written first at the next event or resync (event_buffer.cc).
+  void storeEvent(state::EventRecord e);
+  void flushEvents();
+  Result<std::vector<state::EventRecord>> eventsOf(const std::string& pod, int limit);
   std::optional<std::string> imageRootfs(const std::string& image);
   nlohmann::json podJson(const PodState& pod, bool detailed);
   // watches (agent_watch.cc): a pod's status line may have changed; an event was recorded
@@ -201,6 +217,8 @@ class Agent {
   std::mutex secretsMu_;
   std::shared_ptr<const SecretMap> secrets_;
 
+  std::deque<state::EventRecord> pendingEvents_;
+  int64_t droppedEvents_ = 0;  // pending events dropped at the bound, told when written again
   std::map<std::string, std::unique_ptr<PodState>> pods_;
   Desired desired_;
   bool desiredLoaded_ = false;

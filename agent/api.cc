@@ -114,7 +114,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
       }
     }
     j["resources"] = resources;
-    auto evs = store_->events(pod.rec.name, 20);
+    auto evs = eventsOf(pod.rec.name, 20);
     j["events"] = evs.ok() ? eventsJson(*evs) : json::array();
   }
   return j;
@@ -157,7 +157,7 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
     return reply(j);
   }
   if (op == "events") {
-    auto evs = store_->events(name, req.value("limit", 100));
+    auto evs = eventsOf(name, req.value("limit", 100));
     if (!evs.ok()) return reply(errorReply(evs.error().message));
     return reply({{"ok", true}, {"events", eventsJson(*evs)}});
   }

@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "reconcilers/cgroup/kernel_cgroups.h"
 #include "reconcilers/host/real_mounter.h"
+#include "state/reserve_store.h"
 
 using namespace boxd;
 
@@ -80,13 +81,21 @@ int main(int argc, char** argv) {
     Status st = mkdirAll(dir, 0700);
     if (!st.ok()) return fail(st.error().message);
   }
-  auto store = state::Store::open(cfg.paths.stateDir + "/boxd.db");
-  if (!store.ok()) return fail(store.error().message);
+  auto opened = state::Store::open(cfg.paths.stateDir + "/boxd.db");
+  if (!opened.ok()) return fail(opened.error().message);
+  // Room for a teardown's journal on a full state disk (state/reserve_store.h).
+  state::SpaceReserve reserve(cfg.paths.stateDir + "/reserve", cfg.stateReserveBytes);
+  if (Status held = reserve.ensure(); !held.ok())
+    spdlog::warn("state dir reserve not held (taken later when there is room): {}",
+                 held.error().message);
+  std::unique_ptr<state::Store> store = std::make_unique<state::ReserveStore>(
+      std::move(*opened), std::move(reserve),
+      [](const std::string& note) { spdlog::warn("{}", note); });
   auto cgroups = reconcilers::detectCgroups();
   if (!cgroups.ok()) return fail(cgroups.error().message);
 
   uv_loop_t* loop = uv_default_loop();
-  agent::Agent agent(loop, cfg, std::move(*store), std::make_unique<reconcilers::RealMounter>(),
+  agent::Agent agent(loop, cfg, std::move(store), std::make_unique<reconcilers::RealMounter>(),
                      std::move(*cgroups));
   agent::ApiServer api(
       loop,

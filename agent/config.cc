@@ -242,6 +242,8 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     return applySpecMaxBytes(cfg, v);
   else if (key == "metricsAddress")
     return applyMetricsAddress(cfg, v);
+  else if (isStorageKey(key))
+    return applyStorageKey(cfg, key, v);
   else
     return makeError("unknown key \"" + key + "\"");
   return {};

@@ -9,6 +9,10 @@
 #include "images/registry/pull.h"
 #include "reconcilers/host/host.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace boxd::agent {
 
 // Pod networking (docs/networking.md). Pods without hostNetwork get a veth on the bridge and an
@@ -64,6 +68,13 @@ struct Config {
   int eventsPerPod = 100;
   int64_t deletedPodEventsMs = 3600 * 1000;
   int eventsMaxRows = 10000;
+  // ephemeral-storage (agent/ephemeral_storage.h): the limit of a container that sets none, as a
+  // LimitRange default (0 = none), and the entries one measurement of a pod may walk.
+  int64_t defaultEphemeralStorageLimit = int64_t{10} << 30;
+  int64_t ephemeralStorageMaxEntries = 1000000;
+  // Bytes kept free on the state dir's filesystem (state/space_reserve.h): given up when the
+  // state database hits ENOSPC, so a teardown can still be journaled. 0 = none.
+  int64_t stateReserveBytes = int64_t{16} << 20;
   NetworkConfig network;
   BlockConfig block;
   images::RegistryConfig images;  // registries: auth file, insecure ones, mirrors, CA dirs
@@ -83,6 +94,11 @@ struct Config {
 // insecureRegistries (a list of host[:port]), mirrors (registry -> list of host[:port]),
 // certsDir). Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
+
+// The storage keys of the config file (config_storage.cc): defaultEphemeralStorageLimit and
+// stateReserveBytes (quantities: "10Gi", or 0), ephemeralStorageMaxEntries.
+bool isStorageKey(const std::string& key);
+Status applyStorageKey(Config& cfg, const std::string& key, const YAML::Node& v);
 
 // Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.
 struct CliOutcome {

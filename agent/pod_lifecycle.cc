@@ -198,6 +198,7 @@ void Agent::beginTeardown(PodState& pod) {
       return retryLater(p);
     }
     releaseAddress(name, p.rec.uid);
+    if (p.evicting) return evicted(p);
     logStoreError(store_->deletePod(name), "delete pod");
     event(name, "Normal", "Deleted", "pod torn down; every host resource removed");
     pods_.erase(it);

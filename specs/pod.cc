@@ -73,10 +73,14 @@ namespace {
 json optionalInt(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
 
 json resourcesToJson(const Resources& r) {
-  return json{{"cpuLimitMilli", optionalInt(r.cpuLimitMilli)},
-              {"cpuRequestMilli", optionalInt(r.cpuRequestMilli)},
-              {"memoryLimitBytes", optionalInt(r.memoryLimitBytes)},
-              {"memoryRequestBytes", optionalInt(r.memoryRequestBytes)}};
+  json out{{"cpuLimitMilli", optionalInt(r.cpuLimitMilli)},
+           {"cpuRequestMilli", optionalInt(r.cpuRequestMilli)},
+           {"memoryLimitBytes", optionalInt(r.memoryLimitBytes)},
+           {"memoryRequestBytes", optionalInt(r.memoryRequestBytes)}};
+  // Only when set: the canonical JSON (and so the hash) of every older pod stays the same.
+  if (r.ephemeralLimitBytes) out["ephemeralLimitBytes"] = *r.ephemeralLimitBytes;
+  if (r.ephemeralRequestBytes) out["ephemeralRequestBytes"] = *r.ephemeralRequestBytes;
+  return out;
 }
 
 json containerToJson(const Container& c) {
@@ -221,6 +225,8 @@ Status readResources(const json& obj, Resources& r) {
   BOXD_TRY(readOptionalInt(*it, "cpuRequestMilli", r.cpuRequestMilli));
   BOXD_TRY(readOptionalInt(*it, "memoryLimitBytes", r.memoryLimitBytes));
   BOXD_TRY(readOptionalInt(*it, "memoryRequestBytes", r.memoryRequestBytes));
+  BOXD_TRY(readOptionalInt(*it, "ephemeralLimitBytes", r.ephemeralLimitBytes));
+  BOXD_TRY(readOptionalInt(*it, "ephemeralRequestBytes", r.ephemeralRequestBytes));
   return okStatus();
 }
 

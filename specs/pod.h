@@ -28,6 +28,9 @@ struct Resources {
   std::optional<int64_t> cpuRequestMilli;
   std::optional<int64_t> memoryLimitBytes;
   std::optional<int64_t> memoryRequestBytes;
+  // ephemeral-storage: the container's writable layer and logs (agent/ephemeral_storage.h).
+  std::optional<int64_t> ephemeralLimitBytes;
+  std::optional<int64_t> ephemeralRequestBytes;
   bool operator==(const Resources&) const = default;
 };
 
@@ -43,7 +46,9 @@ struct VolumeMount {
 // emptyDir: a directory that lives exactly as long as its pod, shared by its containers.
 struct EmptyDirVolume {
   bool memory = false;                    // medium: Memory = tmpfs
-  std::optional<int64_t> sizeLimitBytes;  // tmpfs size (Memory); unset = a share of the pod limit
+  // Memory: the tmpfs size (unset = a share of the pod limit). Disk: the usage past which the pod
+  // is evicted (agent/ephemeral_storage.h).
+  std::optional<int64_t> sizeLimitBytes;
   bool operator==(const EmptyDirVolume&) const = default;
 };
 

@@ -387,16 +387,18 @@ std::vector<EnvVar> DocParser::parseEnv(const Entry& e, const std::string& path)
 Resources DocParser::parseResources(const Entry& e, const std::string& path) {
   Quantity cpu[2];  // [0] limit, [1] request
   Quantity mem[2];
+  Quantity disk[2];  // ephemeral-storage
   auto amounts = [&](int which) {
-    return [this, &cpu, &mem, which](const Entry& f, const std::string& p) {
+    return [this, &cpu, &mem, &disk, which](const Entry& f, const std::string& p) {
       if (!f.value.IsMap())
         return error(f.valueMark(), p, "must be a mapping of quantities, got " + describe(f.value));
       for (const Entry& q : mappingEntries(r_, f.value, p)) {
         std::string qp = fieldPath(p, q.key);
-        bool isCpu = q.key == "cpu";
-        if (!isCpu && q.key != "memory") {
+        bool isCpu = q.key == "cpu", isDisk = q.key == "ephemeral-storage";
+        if (!isCpu && !isDisk && q.key != "memory") {
           error(q.keyMark, qp,
-                "resource " + inQuotes(q.key) + " is not supported by boxd (only cpu and memory)");
+                "resource " + inQuotes(q.key) +
+                    " is not supported by boxd (only cpu, memory and ephemeral-storage)");
           continue;
         }
         if (!q.value.IsScalar() ||
@@ -417,7 +419,7 @@ Resources DocParser::parseResources(const Entry& e, const std::string& path) {
                 "a limit of zero would stop the container; leave the limit out for none");
           continue;
         }
-        (isCpu ? cpu : mem)[which] = Quantity{*v, q.valueMark(), qp};
+        (isCpu ? cpu : isDisk ? disk : mem)[which] = Quantity{*v, q.valueMark(), qp};
       }
     };
   };
@@ -437,6 +439,7 @@ Resources DocParser::parseResources(const Entry& e, const std::string& path) {
   Resources r;
   settle(cpu, formatCpu, "cpu", r.cpuLimitMilli, r.cpuRequestMilli);
   settle(mem, formatMemory, "memory", r.memoryLimitBytes, r.memoryRequestBytes);
+  settle(disk, formatMemory, "ephemeral-storage", r.ephemeralLimitBytes, r.ephemeralRequestBytes);
   return r;
 }
 

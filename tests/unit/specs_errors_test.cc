@@ -276,7 +276,7 @@ TEST(SpecsErrors, ResourceProblems) {
       (Lines{
           "f.yaml:12:9: spec.containers[0].resources.limits[\"nvidia.com/gpu\"]: resource "
           "\"nvidia.com/gpu\" is "
-          "not supported by boxd (only cpu and memory)",
+          "not supported by boxd (only cpu, memory and ephemeral-storage)",
           "f.yaml:14:14: spec.containers[0].resources.requests.cpu: cpu request 500m is greater "
           "than its "
           "limit 250m",
