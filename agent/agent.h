@@ -49,6 +49,9 @@ struct ContainerRuntime {
     int64_t finishedAtMs = 0;
   };
   std::optional<Exit> earlyExit;
+  // What the last start ran (describe): argv and "uid:gid".
+  std::vector<std::string> argv;
+  std::string user;
 };
 
 struct PodState {
@@ -69,6 +72,9 @@ struct PodState {
   // Forks refused at the pod's pids limit, as last seen (pids.events): 0 for a pod created by
   // this boxd, unknown (the first reading is the baseline) for one re-adopted after a restart.
   std::optional<int64_t> pidsLimitHits;
+  // The image id each container started from (its rootfs step's "image"), so a re-tagged image
+  // changes no running pod and is kept in the store while the pod lives.
+  std::map<std::string, std::string> imageIds;
 };
 
 class Agent {
@@ -149,9 +155,22 @@ class Agent {
   void event(const std::string& pod, const std::string& type, const std::string& reason,
              const std::string& msg);
   void logStoreError(const Status& st, const char* what);
-  std::optional<std::string> imageRootfs(const std::string& image);
+  // images (images_api.cc)
+  std::optional<ContainerImage> resolveImage(const std::string& image);
+  std::string imageIdOf(const PodState& pod, const specs::Container& c);
+  nlohmann::json imageConfigOf(const std::string& id);
+  void handleImageRequest(const std::string& op, const nlohmann::json& req,
+                          std::function<void(nlohmann::json)> reply);
+  void imageRemove(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+  void imagePrune(std::function<void(nlohmann::json)> reply);
+  nlohmann::json imagesJson();
+  nlohmann::json containerImageJson(const PodState& pod, const specs::Container& c,
+                                    const ContainerRuntime* rt);
   nlohmann::json podJson(const PodState& pod, bool detailed);
   void handleImageImport(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+  void recordImported(const std::string& name,
+                      const std::vector<reconcilers::ImportedImage>& images,
+                      std::function<void(nlohmann::json)> reply);
 
   uv_loop_t* loop_;
   Config cfg_;
@@ -159,6 +178,7 @@ class Agent {
   std::unique_ptr<reconcilers::Mounter> mounter_;
   std::unique_ptr<reconcilers::Cgroups> cgroups_;
   reconcilers::ImageStore images_;
+  int imageImportsInFlight_ = 0;  // imports whose tags are not recorded yet (prune waits)
   Dispatcher dispatcher_;
   FaultInjection faults_;
   StepRunner runner_;
