@@ -193,8 +193,11 @@ class Extractor {
       int r = archive_read_data_block(in, &buf, &size, &offset);
       if (r == ARCHIVE_EOF) return {};
       if (r < ARCHIVE_WARN) return makeError("read " + shown + ": " + archiveError(in), EIO);
-      if (archive_write_data_block(out_.get(), buf, size, offset) < ARCHIVE_WARN)
-        return makeError("extract " + shown + ": " + archiveError(out_.get()), EIO);
+      // The disk writer reports a failed write(2) (ENOSPC, EIO) as a mere warning: any
+      // non-OK here means the file on disk is not what the archive holds.
+      if (archive_write_data_block(out_.get(), buf, size, offset) != ARCHIVE_OK)
+        return makeError("extract " + shown + ": " + archiveError(out_.get()),
+                         archive_errno(out_.get()) != 0 ? archive_errno(out_.get()) : EIO);
     }
   }
 

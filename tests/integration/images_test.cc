@@ -113,9 +113,10 @@ TEST_F(ImagesTest, ALayeredImageRunsWithItsConfigAndWhiteoutsHonoured) {
 
   // The Kubernetes table: args only → Entrypoint + args; command → the image's ignored.
   b_->writeSpec("args.yaml", podSpec("args", "    args: [\"echo args-only; sleep 3600\"]\n"));
-  b_->writeSpec("cmd.yaml", podSpec("cmd",
-                                    "    command: [/bin/sh, -c, \"echo cmd-$(id -u); sleep 3600\"]\n"
-                                    "    securityContext: {runAsUser: 4321}\n"));
+  b_->writeSpec("cmd.yaml",
+                podSpec("cmd",
+                        "    command: [/bin/sh, -c, \"echo cmd-$(id -u); sleep 3600\"]\n"
+                        "    securityContext: {runAsUser: 4321}\n"));
   ASSERT_TRUE(b_->waitPhase("args", "Running", 20000)) << b_->status().dump(2);
   ASSERT_TRUE(b_->waitPhase("cmd", "Running", 20000)) << b_->status().dump(2);
   EXPECT_TRUE(waitFor([&] { return logs("args").find("args-only") != std::string::npos; }, 10000))
@@ -169,6 +170,36 @@ TEST_F(ImagesTest, LsRmPruneAndARetaggedImageLeavesRunningPodsAlone) {
   rm = b_->boxctl({"image", "rm", "example.com/layered:1.0"});
   EXPECT_EQ(rm.code, 0) << rm.out;
   EXPECT_EQ(b_->boxctl({"image", "ls"}).out.find("layered"), std::string::npos);
+}
+
+TEST_F(ImagesTest, AHostUpgradedFromTheWholeRootfsStoreKeepsItsImages) {
+  b_->importBusybox();
+  b_->stop();
+  // Put the store back in the layout of earlier versions: images/<tree hash>/rootfs.
+  const std::string images = b_->stateDir() + "/images";
+  std::string hex;
+  auto list = run({"ls", images + "/layers"});
+  for (const auto& n : split(list.out, '\n'))
+    if (startsWith(n, "tree-")) hex = n.substr(5);
+  ASSERT_EQ(hex.size(), 64u) << list.out;
+  ASSERT_TRUE(mkdirAll(images + "/" + hex).ok());
+  ASSERT_EQ(::rename((images + "/layers/tree-" + hex + "/fs").c_str(),
+                     (images + "/" + hex + "/rootfs").c_str()),
+            0);
+  ASSERT_TRUE(removeAll(images + "/layers").ok());
+  ASSERT_TRUE(removeAll(images + "/images").ok());
+
+  b_->start();
+  ASSERT_TRUE(b_->running()) << b_->log();
+  b_->writeSpec("old.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: old}\nspec:\n"
+                "  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n"
+                "    image: busybox\n    command: [sh, -c, \"echo upgraded; sleep 3600\"]\n");
+  ASSERT_TRUE(b_->waitPhase("old", "Running", 20000)) << b_->status().dump(2) << b_->log();
+  EXPECT_TRUE(waitFor([&] { return logs("old").find("upgraded") != std::string::npos; }, 10000))
+      << logs("old");
+  EXPECT_FALSE(::access((images + "/" + hex).c_str(), F_OK) == 0);
+  EXPECT_NE(b_->boxctl({"image", "ls"}).out.find(hex.substr(0, 12)), std::string::npos);
 }
 
 }  // namespace

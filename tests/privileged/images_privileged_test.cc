@@ -2,12 +2,15 @@
 // whiteouts (character device 0/0) and opaque directories (trusted.overlay.opaque=y), honoured
 // by an overlay of the image's layers; overlayfs xattrs carried by a layer are dropped. The test
 // process moves into a private mount namespace first; every mount is detached at scope exit.
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+
+#include <algorithm>
 
 #include "reconcilers/host/real_mounter.h"
 #include "reconcilers/images/image_store.h"
@@ -50,7 +53,8 @@ class ImagesPrivilegedTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
-    if (::unshare(CLONE_NEWNS) == 0) (void)::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+    if (::unshare(CLONE_NEWNS) == 0)
+      (void)::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
   }
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
@@ -108,14 +112,40 @@ TEST_F(ImagesPrivilegedTest, OverlayXattrsCarriedByALayerAreDropped) {
   evil.xattrs = {{"trusted.overlay.opaque", "y"}, {"user.note", "kept"}};
   boxd::testing::LayerEntry redirect{"f", AE_IFREG, 0644, "x"};
   redirect.xattrs = {{"trusted.overlay.redirect", "/etc"}};
-  layout.addImage({buildLayer({evil, redirect}, Compression::None)}, nlohmann::json::object(),
-                  "x");
+  layout.addImage({buildLayer({evil, redirect}, Compression::None)}, nlohmann::json::object(), "x");
   auto imgs = store.import(layout.dir());
   ASSERT_TRUE(imgs.ok()) << imgs.error().message;
   const std::string fs = store.lowerDirs(imgs->at(0).id)->at(0);
   EXPECT_EQ(xattr(fs + "/d", "trusted.overlay.opaque"), "");
   EXPECT_EQ(xattr(fs + "/d", "user.note"), "kept");
   EXPECT_EQ(xattr(fs + "/f", "trusted.overlay.redirect"), "");
+}
+
+TEST_F(ImagesPrivilegedTest, DiskFullDuringUnpackFailsAndLeavesNothing) {
+  // A 2 MiB tmpfs as the store: a 4 MiB layer cannot fit.
+  const std::string small = dir / "small";
+  ASSERT_TRUE(mkdirAll(small).ok());
+  MountGuard guard(small);
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=2m"), 0);
+  ImageStore tiny(small + "/images");
+  ASSERT_TRUE(tiny.start().ok());
+  OciLayout layout(dir / "layout");
+  std::string big(4 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+  layout.addImage({buildLayer({{"big", AE_IFREG, 0644, big}}, Compression::Gzip)},
+                  nlohmann::json::object(), "x");
+  auto imgs = tiny.import(layout.dir());
+  ASSERT_FALSE(imgs.ok());
+  EXPECT_NE(imgs.error().message.find("extract big: "), std::string::npos) << imgs.error().message;
+  EXPECT_EQ(imgs.error().code, ENOSPC) << imgs.error().message;
+  auto list = ::opendir((small + "/images").c_str());
+  ASSERT_NE(list, nullptr);
+  std::vector<std::string> left;
+  while (auto* e = ::readdir(list)) left.emplace_back(e->d_name);
+  ::closedir(list);
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{".", "..", "images", "layers"}));
+  EXPECT_TRUE(tiny.list()->empty());
 }
 
 }  // namespace

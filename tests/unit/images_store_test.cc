@@ -217,6 +217,47 @@ TEST_F(ImageStoreLayersTest, ImportsALayoutTarAndADockerSaveArchive) {
   EXPECT_TRUE(leftovers().empty());
 }
 
+TEST_F(ImageStoreLayersTest, AMultiPlatformIndexGivesThisHostsImage) {
+  OciLayout layout(dir / "layout");
+  auto mine = top("mine", Compression::Gzip), theirs = top("theirs", Compression::Gzip);
+  const std::string mHex = layout.addImage({mine}, json::object());
+  const std::string mineCfg = layout.configHex;
+  const std::string tHex = layout.addImage({theirs}, json::object());
+  auto desc = [](const std::string& hex, const std::string& arch) {
+    return json{{"mediaType", kOciManifest},
+                {"digest", "sha256:" + hex},
+                {"size", 1},
+                {"platform", {{"os", "linux"}, {"architecture", arch}}}};
+  };
+  json index = {{"schemaVersion", 2},
+                {"mediaType", kOciIndex},
+                {"manifests", {desc(tHex, "no-such-arch"), desc(mHex, hostArchitecture())}}};
+  const std::string iHex = layout.putBlob(index.dump());
+  json top = {{"schemaVersion", 2},
+              {"manifests",
+               {{{"mediaType", kOciIndex},
+                 {"digest", "sha256:" + iHex},
+                 {"size", 1},
+                 {"annotations", {{kRefNameAnnotation, "multi"}}}}}}};
+  ASSERT_TRUE(writeFileAtomic(layout.dir() + "/index.json", top.dump()).ok());
+  auto imgs = store.import(layout.dir());
+  ASSERT_TRUE(imgs.ok()) << imgs.error().message;
+  ASSERT_EQ(imgs->size(), 1u);
+  EXPECT_EQ(imgs->at(0).id, "sha256:" + mineCfg);
+  EXPECT_EQ(imgs->at(0).digest, "sha256:" + mHex);
+  EXPECT_EQ(layers(), std::set<std::string>{"sha256-" + mine.diffId});
+  // An index without this platform says so.
+  index["manifests"] = {desc(tHex, "no-such-arch")};
+  const std::string onlyTheirs = layout.putBlob(index.dump());
+  top["manifests"][0]["digest"] = "sha256:" + onlyTheirs;
+  ASSERT_TRUE(writeFileAtomic(layout.dir() + "/index.json", top.dump()).ok());
+  auto none = store.import(layout.dir());
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("has no image for linux/" + hostArchitecture()),
+            std::string::npos)
+      << none.error().message;
+}
+
 TEST_F(ImageStoreLayersTest, ImportLayoutConsumesTheTemporaryItWasGiven) {
   auto tmp = store.makeTemporary();
   ASSERT_TRUE(tmp.ok()) << tmp.error().message;
