@@ -49,9 +49,9 @@ struct ContainerRuntime {
     int64_t finishedAtMs = 0;
   };
   std::optional<Exit> earlyExit;
-  // What the last start ran (describe): argv and "uid:gid".
+  // What the last start ran (describe, exec): argv, and the security with the image user resolved.
   std::vector<std::string> argv;
-  std::string user;
+  std::optional<reconcilers::ContainerSecurity> security;
 };
 
 struct PodState {
@@ -164,6 +164,8 @@ class Agent {
   void imageRemove(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
   void imagePrune(std::function<void(nlohmann::json)> reply);
   nlohmann::json imagesJson();
+  Result<reconcilers::ContainerSecurity> containerSecurity(const PodState& pod,
+                                                           const specs::Container& c);
   nlohmann::json containerImageJson(const PodState& pod, const specs::Container& c,
                                     const ContainerRuntime* rt);
   nlohmann::json podJson(const PodState& pod, bool detailed);

@@ -66,7 +66,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
         // For `boxctl exec`, which joins the container's cgroups itself.
         cj["cgroupProcs"] = cgroups_->procsFiles(cp.cgroupRel);
         // Also for exec: the command runs as the container's user, with its capabilities.
-        if (auto sec = resolveSecurity(pod.spec, c); sec.ok())
+        if (auto sec = containerSecurity(pod, c); sec.ok())
           cj["security"] = reconcilers::shimproto::securityToJson(*sec);
       }
       out.push_back(cj);

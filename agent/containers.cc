@@ -102,10 +102,10 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   launch.oomEventsFile = cgroups_->oomEventsFile(cp.cgroupRel);
   std::string socket = pp.socket;
   auto result = std::make_shared<Result<reconcilers::ContainerStatus>>(makeError("not started"));
-  auto userOut = std::make_shared<std::string>();
+  auto secOut = std::make_shared<reconcilers::ContainerSecurity>();
   const std::string podName = pod.rec.name, uid = pod.rec.uid;
   dispatcher_.runBlocking(
-      [socket, launch, imageUser = process->user, keepGid = runAsGroupSet(pod.spec, *spec), userOut,
+      [socket, launch, imageUser = process->user, keepGid = runAsGroupSet(pod.spec, *spec), secOut,
        result]() mutable {
         std::string logDir = launch.logPath.substr(0, launch.logPath.find_last_of('/'));
         Status st = mkdirAll(logDir, 0700);
@@ -113,16 +113,16 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
           st = applyImageUser(launch.rootfs, imageUser, keepGid, launch.security);
         *result = st.ok() ? reconcilers::ShimClient(socket).start(launch)
                           : Result<reconcilers::ContainerStatus>(st.error());
-        *userOut = std::to_string(launch.security.uid) + ":" + std::to_string(launch.security.gid);
+        *secOut = launch.security;
       },
-      [this, podName, uid, name, result, userOut, argv = launch.argv] {
+      [this, podName, uid, name, result, secOut, argv = launch.argv] {
         auto it = pods_.find(podName);
         if (it == pods_.end() || it->second->rec.uid != uid) return;
         PodState& p = *it->second;
         auto& rt = p.containers[name];
         rt.starting = false;
         rt.argv = argv;
-        rt.user = *userOut;
+        rt.security = *secOut;
         if (!result->ok()) {
           rt.earlyExit.reset();
           event(podName, "Warning", "Failed", result->error().message);

@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/image_config.h"
+#include "agent/security_context.h"
 #include "common/util.h"
 
 namespace boxd::agent {
@@ -82,9 +83,9 @@ json Agent::containerImageJson(const PodState& pod, const specs::Container& c,
   j["imageID"] = id;
   auto info = images_.info(id);
   if (info.ok() && !info->digest.empty()) j["imageDigest"] = info->digest;
-  if (rt != nullptr && !rt->argv.empty()) {
+  if (rt != nullptr && !rt->argv.empty() && rt->security) {
     j["command"] = rt->argv;
-    j["user"] = rt->user;
+    j["user"] = std::to_string(rt->security->uid) + ":" + std::to_string(rt->security->gid);
   } else if (info.ok()) {
     auto p = effectiveProcess(pod.spec, c, info->config);
     if (p.ok()) {
@@ -93,6 +94,45 @@ json Agent::containerImageJson(const PodState& pod, const specs::Container& c,
     }
   }
   return j;
+}
+
+namespace {
+// "Uid:\t1000\t1000\t1000\t1000" → the real id; Groups: every one.
+std::vector<uint32_t> statusIds(const std::string& status, const std::string& key) {
+  std::vector<uint32_t> out;
+  for (const auto& line : split(status, '\n')) {
+    if (!startsWith(line, key + ":")) continue;
+    for (const auto& f : split(line.substr(key.size() + 1), '\t')) {
+      for (const auto& v : split(f, ' '))
+        if (!v.empty() && v.find_first_not_of("0123456789") == std::string::npos)
+          out.push_back(static_cast<uint32_t>(std::stoul(v)));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+// The security a container runs with: as its last start resolved it; after a restart of boxd,
+// for an image user (resolved at start in the container's files), the ids its running process
+// has.
+Result<reconcilers::ContainerSecurity> Agent::containerSecurity(const PodState& pod,
+                                                                const specs::Container& c) {
+  auto it = pod.containers.find(c.name);
+  if (it != pod.containers.end() && it->second.security) return *it->second.security;
+  auto process = effectiveProcess(pod.spec, c, imageConfigOf(imageIdOf(pod, c)));
+  const std::string user = process.ok() ? process->user : "";
+  auto s = resolveSecurity(pod.spec, c, user);
+  if (!s.ok() || user.empty() || it == pod.containers.end() || it->second.rec.state != "Running" ||
+      it->second.rec.pid <= 0)
+    return s;
+  auto status = readFile("/proc/" + std::to_string(it->second.rec.pid) + "/status");
+  if (!status.ok()) return s;
+  auto uids = statusIds(*status, "Uid"), gids = statusIds(*status, "Gid");
+  if (uids.empty() || gids.empty()) return s;
+  s->uid = uids[0];
+  if (!runAsGroupSet(pod.spec, c)) s->gid = gids[0];
+  s->groups = statusIds(*status, "Groups");
+  return s;
 }
 
 void Agent::handleImageRequest(const std::string& op, const json& req,

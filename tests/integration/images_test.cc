@@ -110,6 +110,9 @@ TEST_F(ImagesTest, ALayeredImageRunsWithItsConfigAndWhiteoutsHonoured) {
   EXPECT_NE(desc.out.find("Digest:    sha256:" + digest), std::string::npos) << desc.out;
   EXPECT_NE(desc.out.find("Command:   /bin/sh -c echo user="), std::string::npos) << desc.out;
   EXPECT_NE(desc.out.find("User:      1234:2345"), std::string::npos) << desc.out;
+  // exec runs as the container's (image) user, with its environment.
+  auto ex = b_->boxctl({"exec", "img", "-c", "c", "--", "sh", "-c", "echo $(id -u) $GREETING"});
+  EXPECT_NE(ex.out.find("1234 from-image"), std::string::npos) << ex.out;
 
   // The Kubernetes table: args only → Entrypoint + args; command → the image's ignored.
   b_->writeSpec("args.yaml", podSpec("args", "    args: [\"echo args-only; sleep 3600\"]\n"));
@@ -157,6 +160,8 @@ TEST_F(ImagesTest, LsRmPruneAndARetaggedImageLeavesRunningPodsAlone) {
   EXPECT_FALSE(idLine(d1).empty()) << d1;
   EXPECT_EQ(idLine(d1), idLine(d2));
   EXPECT_TRUE(waitFor([&] { return logs("img").find("first") != std::string::npos; }, 10000));
+  auto ex = b_->boxctl({"exec", "img", "-c", "c", "--", "id", "-u"});  // after the restart too
+  EXPECT_EQ(trim(ex.out), "1234") << ex.out;
 
   auto rm = b_->boxctl({"image", "rm", "example.com/layered:1.0"});
   EXPECT_NE(rm.code, 0);
