@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <thread>
+
 #include "common/util.h"
 #include "tests/integration/harness.h"
 #include "tests/support/oci_builder.h"
@@ -175,6 +178,61 @@ TEST_F(ImagesTest, LsRmPruneAndARetaggedImageLeavesRunningPodsAlone) {
   rm = b_->boxctl({"image", "rm", "example.com/layered:1.0"});
   EXPECT_EQ(rm.code, 0) << rm.out;
   EXPECT_EQ(b_->boxctl({"image", "ls"}).out.find("layered"), std::string::npos);
+}
+
+// The hex SHA-256 of a file, streamed.
+std::string fileSha256(const std::string& path) {
+  reconcilers::Sha256Stream h;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return "";
+  std::vector<char> buf(1 << 20);
+  size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) h.add(buf.data(), n);
+  std::fclose(f);
+  return h.hex();
+}
+
+std::vector<std::string> temporaries(const std::string& images) {
+  std::vector<std::string> out;
+  for (const auto& n : split(run({"ls", "-A", images}).out, '\n'))
+    if (startsWith(n, ".tmp-")) out.push_back(n);
+  return out;
+}
+
+TEST_F(ImagesTest, KillNineMidImportLeavesOnlyTemporariesThatStartRemoves) {
+  // A layer of 1.5 GB of zeros: small as a gzip blob, seconds to unpack.
+  const std::string src = work_ / "big", tar = work_ / "big.tar";
+  ASSERT_TRUE(mkdirAll(src).ok());
+  ASSERT_EQ(run({"truncate", "-s", "1500M", src + "/zeros"}).code, 0);
+  ASSERT_EQ(run({"tar", "-C", src, "--numeric-owner", "-cf", tar, "."}, 120000).code, 0);
+  const std::string diffId = fileSha256(tar);
+  ASSERT_EQ(run({"gzip", "-1", tar}, 120000).code, 0);
+  auto blob = readFile(tar + ".gz");
+  ASSERT_TRUE(blob.ok());
+  (void)removeAll(src);
+  OciLayout layout(work_ / "layout");
+  layout.addImage(
+      {busybox_, BuiltLayer{*blob, diffId, "application/vnd.oci.image.layer.v1.tar+gzip"}}, kConfig,
+      "example.com/big:1");
+  const std::string images = b_->stateDir() + "/images";
+  std::thread importer([&] { b_->boxctl({"image", "import", work_ / "layout"}, 120000); });
+  const bool midway = waitFor(
+      [&] {
+        for (const auto& t : temporaries(images))
+          if (::access((images + "/" + t + "/fs/zeros").c_str(), F_OK) == 0) return true;
+        return false;
+      },
+      60000);
+  b_->kill9();
+  importer.join();
+  ASSERT_TRUE(midway) << "the import never reached the big layer";
+  EXPECT_FALSE(temporaries(images).empty());  // what the crash left
+
+  b_->start();
+  ASSERT_TRUE(b_->running()) << b_->log();
+  EXPECT_TRUE(temporaries(images).empty());
+  EXPECT_EQ(run({"ls", images + "/layers"}).out.find("sha256-" + diffId), std::string::npos);
+  EXPECT_EQ(b_->boxctl({"image", "ls"}).out.find("big"), std::string::npos);
 }
 
 TEST_F(ImagesTest, AHostUpgradedFromTheWholeRootfsStoreKeepsItsImages) {
