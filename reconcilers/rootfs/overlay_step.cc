@@ -38,6 +38,10 @@ Status requireDir(const std::string& path) {
 
 Result<std::string> overlayOptions(const OverlayPaths& p) {
   if (p.lowers.empty()) return makeError("overlay needs at least one lower dir", EINVAL);
+  if (p.lowers.size() > kMaxLayers)
+    return makeError("an image of " + std::to_string(p.lowers.size()) +
+                         " layers is over overlayfs' limit of " + std::to_string(kMaxLayers),
+                     E2BIG);
   std::string lowers;
   for (const auto& l : p.lowers) {
     BOXD_TRY(checkOverlayPath("lower", l));
@@ -47,12 +51,6 @@ Result<std::string> overlayOptions(const OverlayPaths& p) {
   BOXD_TRY(checkOverlayPath("work", p.work));
   BOXD_TRY(checkOverlayPath("target", p.target));
   std::string options = "lowerdir=" + lowers + ",upperdir=" + p.upper + ",workdir=" + p.work;
-  if (options.size() > kMountOptionsMax)
-    return makeError("overlay options for " + std::to_string(p.lowers.size()) + " layers are " +
-                         std::to_string(options.size()) + " bytes, over the kernel's limit of " +
-                         std::to_string(kMountOptionsMax) +
-                         " (an image with fewer layers, or a shorter state dir, fits)",
-                     E2BIG);
   return options;
 }
 

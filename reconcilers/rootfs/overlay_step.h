@@ -10,8 +10,9 @@
 //           image the container started from, "container": its name (what a restarted boxd
 //           reads back to keep running pods on the image they started with)
 //
-// overlayfs takes its options in one page (4096 bytes): with the default state dir a lower
-// path is ~100 bytes, so an image of more than ~38 layers is refused with a message saying so.
+// mount(2) takes options in one page: options longer than that (an image of more than ~38
+// layers with the default state dir) are mounted by RealMounter with the new mount API, one
+// "lowerdir+" per layer (Linux 6.8+); overlayfs itself stacks at most kMaxLayers.
 //   observe target is a mount point (mountinfo, via the Mounter)
 #pragma once
 
@@ -34,12 +35,12 @@ struct OverlayPaths {
   std::string container;  // the container's name, recorded only
 };
 
-// The kernel's limit for mount options (one page, with its NUL).
-constexpr size_t kMountOptionsMax = 4095;
+// overlayfs' own limit on lower layers (OVL_MAX_STACK).
+constexpr size_t kMaxLayers = 500;
 
 // "lowerdir=L1:L2,upperdir=U,workdir=W"; fails for paths that are not absolute or that hold
 // characters overlayfs options cannot carry unescaped (',' ':' '\\' and newlines), and for
-// options longer than kMountOptionsMax.
+// more than kMaxLayers lowers.
 Result<std::string> overlayOptions(const OverlayPaths& paths);
 
 // How undo treats a busy overlay before detaching it lazily.

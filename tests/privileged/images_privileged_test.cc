@@ -106,6 +106,33 @@ TEST_F(ImagesPrivilegedTest, WhiteoutsAndOpaqueDirsAreHonouredByTheOverlay) {
   ASSERT_TRUE(step.undo().ok());
 }
 
+TEST_F(ImagesPrivilegedTest, AnImageOfManyLayersMountsPastThePageOfOptions) {
+  OciLayout layout(dir / "layout");
+  std::vector<boxd::testing::BuiltLayer> layers;
+  for (int i = 0; i < 60; ++i) {
+    const std::string n = std::to_string(i);
+    layers.push_back(buildLayer(
+        {{"l/", AE_IFDIR, 0755}, {"l/" + n, AE_IFREG, 0644, n}, {"top", AE_IFREG, 0644, n}},
+        Compression::Gzip));
+  }
+  layout.addImage(layers, nlohmann::json::object(), "x");
+  auto imgs = store.import(layout.dir());
+  ASSERT_TRUE(imgs.ok()) << imgs.error().message;
+  auto lowers = store.lowerDirs(imgs->at(0).id);
+  ASSERT_TRUE(lowers.ok());
+  OverlayPaths p{*lowers, dir / "c/upper", dir / "c/work", dir / "c/rootfs"};
+  ASSERT_GT(overlayOptions(p)->size(), 4095u);  // more than mount(2) takes
+  MountGuard guard(p.target);
+  RealMounter mounter;
+  OverlayStep step(mounter, p);
+  Status st = step.apply();
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(*readFile(p.target + "/l/0"), "0");
+  EXPECT_EQ(*readFile(p.target + "/l/59"), "59");
+  EXPECT_EQ(*readFile(p.target + "/top"), "59");  // the top layer wins
+  ASSERT_TRUE(step.undo().ok());
+}
+
 TEST_F(ImagesPrivilegedTest, OverlayXattrsCarriedByALayerAreDropped) {
   OciLayout layout(dir / "layout");
   boxd::testing::LayerEntry evil{"d/", AE_IFDIR, 0755};
