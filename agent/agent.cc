@@ -53,6 +53,8 @@ Status Agent::start() {
                  faults_.crashAfterApply ? " (after apply)" : "", faults_.crashUndoKind,
                  faults_.crashAfterUndo ? " (after undo)" : "");
   }
+  Status images = images_.start();  // temporaries of interrupted imports; older store layouts
+  if (!images.ok()) return images.error().wrap("image store " + cfg_.paths.imagesDir());
   BOXD_TRY(
       store_->setEventRetention({cfg_.eventsPerPod, cfg_.deletedPodEventsMs, cfg_.eventsMaxRows}));
   BOXD_TRY(setUpNetwork());
@@ -162,6 +164,8 @@ void Agent::recover() {
       for (const auto& r : *rows) {
         complete = complete && r.state == state::StepState::Done;
         pod->podFiles = pod->podFiles || r.kind == "files";
+        if (r.kind == "rootfs" && r.params.is_object() && r.params.contains("container"))
+          pod->imageIds[r.params.value("container", "")] = r.params.value("image", "");
       }
     }
     auto ctrs = store_->containers(rec.name);
@@ -492,13 +496,6 @@ void Agent::event(const std::string& pod, const std::string& type, const std::st
 
 void Agent::logStoreError(const Status& st, const char* what) {
   if (!st.ok()) spdlog::error("state store: {}: {}", what, st.error().message);
-}
-
-std::optional<std::string> Agent::imageRootfs(const std::string& image) {
-  auto ref = specs::parseImageRef(image);
-  auto rec = store_->getImage(ref.name, ref.tag);
-  if (!rec.ok() || !rec->has_value()) return std::nullopt;
-  return images_.rootfsOf((*rec)->id);
 }
 
 }  // namespace boxd::agent

@@ -54,6 +54,9 @@ struct ContainerRuntime {
     int64_t finishedAtMs = 0;
   };
   std::optional<Exit> earlyExit;
+  // What the last start ran (describe, exec): argv, and the security with the image user resolved.
+  std::vector<std::string> argv;
+  std::optional<reconcilers::ContainerSecurity> security;
 };
 
 struct PodState {
@@ -80,6 +83,9 @@ struct PodState {
   bool evicting = false;
   bool evicted = false;
   std::string evictionMessage;
+  // The image id each container started from (its rootfs step's "image"), so a re-tagged image
+  // changes no running pod and is kept in the store while the pod lives.
+  std::map<std::string, std::string> imageIds;
 };
 
 class Agent {
@@ -171,7 +177,19 @@ class Agent {
   void storeEvent(state::EventRecord e);
   void flushEvents();
   Result<std::vector<state::EventRecord>> eventsOf(const std::string& pod, int limit);
-  std::optional<std::string> imageRootfs(const std::string& image);
+  // images (images_api.cc)
+  std::optional<ContainerImage> resolveImage(const std::string& image);
+  std::string imageIdOf(const PodState& pod, const specs::Container& c);
+  nlohmann::json imageConfigOf(const std::string& id);
+  void handleImageRequest(const std::string& op, const nlohmann::json& req,
+                          std::function<void(nlohmann::json)> reply);
+  void imageRemove(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+  void imagePrune(std::function<void(nlohmann::json)> reply);
+  nlohmann::json imagesJson();
+  Result<reconcilers::ContainerSecurity> containerSecurity(const PodState& pod,
+                                                           const specs::Container& c);
+  nlohmann::json containerImageJson(const PodState& pod, const specs::Container& c,
+                                    const ContainerRuntime* rt);
   nlohmann::json podJson(const PodState& pod, bool detailed);
   // watches (agent_watch.cc): a pod's status line may have changed; an event was recorded
   WatchHub& watchHub();
@@ -181,6 +199,9 @@ class Agent {
   void notifyEventWatchers(int64_t timeMs, const std::string& pod, const std::string& type,
                            const std::string& reason, const std::string& message);
   void handleImageImport(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+  void recordImported(const std::string& name,
+                      const std::vector<reconcilers::ImportedImage>& images,
+                      std::function<void(nlohmann::json)> reply);
 
   // operator tooling (agent_tooling.cc): plan, top, metrics
   struct UsageReading {
@@ -202,6 +223,7 @@ class Agent {
   std::unique_ptr<reconcilers::Mounter> mounter_;
   std::unique_ptr<reconcilers::Cgroups> cgroups_;
   reconcilers::ImageStore images_;
+  int imageImportsInFlight_ = 0;  // imports whose tags are not recorded yet (prune waits)
   Dispatcher dispatcher_;
   FaultInjection faults_;
   StepRunner runner_;

@@ -52,6 +52,8 @@ json Agent::podJson(const PodState& pod, bool detailed) {
                  {"startedAtMs", r.startedAtMs},
                  {"finishedAtMs", r.finishedAtMs}};
       if (!r.message.empty()) cj["message"] = r.message;
+      if (detailed)
+        cj.update(containerImageJson(pod, c, it != pod.containers.end() ? &it->second : nullptr));
       if (detailed && !pod.rec.uid.empty()) {
         ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, c.name);
         cj["log"] = cp.logPath;
@@ -64,7 +66,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
         // For `boxctl exec`, which joins the container's cgroups itself.
         cj["cgroupProcs"] = cgroups_->procsFiles(cp.cgroupRel);
         // Also for exec: the command runs as the container's user, with its capabilities.
-        if (auto sec = resolveSecurity(pod.spec, c); sec.ok())
+        if (auto sec = containerSecurity(pod, c); sec.ok())
           cj["security"] = reconcilers::shimproto::securityToJson(*sec);
       }
       out.push_back(cj);
@@ -161,75 +163,12 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
     if (!evs.ok()) return reply(errorReply(evs.error().message));
     return reply({{"ok", true}, {"events", eventsJson(*evs)}});
   }
-  if (op == "image-import") return handleImageImport(req, std::move(reply));
+  if (startsWith(op, "image-")) return handleImageRequest(op, req, std::move(reply));
   if (op == "volume-ls") return reply(volumesJson());
   if (op == "plan") return handlePlan(req, std::move(reply));
   if (op == "usage") return handleUsage(std::move(reply));
   if (op == "metrics") return handleMetrics(std::move(reply));
-  if (op == "image-ls") {
-    auto imgs = store_->listImages();
-    if (!imgs.ok()) return reply(errorReply(imgs.error().message));
-    json list = json::array();
-    for (const auto& i : *imgs) {
-      list.push_back({{"name", i.name},
-                      {"tag", i.tag},
-                      {"id", i.id},
-                      {"sizeBytes", i.sizeBytes},
-                      {"createdAtMs", i.createdAtMs}});
-    }
-    return reply({{"ok", true}, {"images", list}});
-  }
-  if (op == "image-rm") {
-    auto ref = specs::parseImageRef(name);
-    auto rec = store_->getImage(ref.name, ref.tag);
-    if (!rec.ok()) return reply(errorReply(rec.error().message));
-    if (!rec->has_value()) return reply(errorReply("image " + ref.str() + " not found"));
-    for (const auto& [pname, pod] : pods_) {
-      for (const auto* c : allContainers(pod->spec)) {
-        if (specs::parseImageRef(c->image).str() == ref.str()) {
-          return reply(errorReply("image " + ref.str() + " is used by pod " + pname +
-                                  "; delete the pod first"));
-        }
-      }
-    }
-    std::string id = (*rec)->id;
-    logStoreError(store_->deleteImage(ref.name, ref.tag), "delete image");
-    auto all = store_->listImages();
-    bool shared = false;
-    if (all.ok()) {
-      for (const auto& i : *all) shared = shared || i.id == id;
-    }
-    if (!shared) {
-      Status st = images_.remove(id);
-      if (!st.ok()) return reply(errorReply(st.error().message));
-    }
-    return reply({{"ok", true}, {"removed", ref.str()}});
-  }
   return reply(errorReply("unknown request \"" + op + "\""));
-}
-
-void Agent::handleImageImport(const json& req, std::function<void(json)> reply) {
-  auto ref = specs::parseImageRef(req.value("name", ""));
-  std::string path = req.value("path", "");
-  if (ref.name.empty() || path.empty())
-    return reply(errorReply("image import needs NAME and PATH"));
-  auto result = std::make_shared<Result<reconcilers::ImportedImage>>(makeError("not imported"));
-  auto* images = &images_;
-  dispatcher_.runBlocking(
-      [images, path, result] { *result = images->import(path); },
-      [this, ref, result, reply = std::move(reply)] {
-        if (!result->ok()) return reply(errorReply(result->error().message));
-        state::ImageRecord rec{ref.name, ref.tag, (*result)->id, (*result)->sizeBytes, nowMs()};
-        Status st = store_->upsertImage(rec);
-        if (!st.ok()) return reply(errorReply(st.error().message));
-        spdlog::info("imported image {} ({})", ref.str(), rec.id.substr(0, 12));
-        event("", "Normal", "ImageImported", ref.str() + " id " + rec.id.substr(0, 12));
-        reply({{"ok", true}, {"image", ref.str()}, {"id", rec.id}, {"sizeBytes", rec.sizeBytes}});
-        for (const auto& [name, pod] : pods_) {
-          if (pod->rec.reason == "ImageNotFound") markDirty(name);
-        }
-        reconcileAll();
-      });
 }
 
 }  // namespace boxd::agent

@@ -127,6 +127,14 @@ std::string formatDescribe(const json& p) {
     for (const auto& c : list) {
       out += "  " + str(c, "name") + ":\n";
       out += "    Image:     " + str(c, "image") + "\n";
+      if (!str(c, "imageID").empty()) out += "    Image ID:  " + str(c, "imageID") + "\n";
+      if (!str(c, "imageDigest").empty()) out += "    Digest:    " + str(c, "imageDigest") + "\n";
+      if (c.contains("command") && c["command"].is_array()) {
+        std::string cmd;
+        for (const auto& a : c["command"]) cmd += (cmd.empty() ? "" : " ") + a.get<std::string>();
+        out += "    Command:   " + cmd + "\n";
+      }
+      if (!str(c, "user").empty()) out += "    User:      " + str(c, "user") + "\n";
       out += "    State:     " + str(c, "state");
       if (!str(c, "reason").empty()) out += " (" + str(c, "reason") + ")";
       out += "\n";
@@ -173,12 +181,24 @@ std::string formatEvents(const json& events) {
   return table(rows);
 }
 
+std::string shortImageId(const json& id) {
+  std::string s = id.is_string() ? id.get<std::string>() : "";
+  if (s.rfind("sha256:", 0) == 0) s = s.substr(7);
+  return s.substr(0, 12);
+}
+
 std::string formatImages(const json& images) {
-  std::vector<std::vector<std::string>> rows = {{"NAME", "TAG", "ID", "SIZE", "CREATED"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "TAG", "ID", "DIGEST", "LAYERS", "SIZE", "SHARED", "UNIQUE", "PODS", "CREATED"}};
   for (const auto& i : images) {
-    rows.push_back({str(i, "name"), str(i, "tag"), str(i, "id").substr(0, 12),
+    const std::string digest = str(i, "digest");
+    rows.push_back({str(i, "name"), str(i, "tag"), shortImageId(i["id"]),
+                    digest.empty() ? "-" : "sha256:" + shortImageId(i["digest"]),
+                    std::to_string(i.value("layers", 1)),
                     formatBytes(i.value("sizeBytes", int64_t{0})),
-                    clock(i.value("createdAtMs", int64_t{0}))});
+                    formatBytes(i.value("sharedBytes", int64_t{0})),
+                    formatBytes(i.value("uniqueBytes", int64_t{0})),
+                    std::to_string(i.value("pods", 0)), clock(i.value("createdAtMs", int64_t{0}))});
   }
   return table(rows);
 }

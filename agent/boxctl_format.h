@@ -15,6 +15,8 @@ std::string formatStatus(const nlohmann::json& status);
 std::string formatDescribe(const nlohmann::json& pod);
 std::string formatEvents(const nlohmann::json& events);
 std::string formatImages(const nlohmann::json& images);
+// "sha256:0123…" or "0123…" → the first 12 hex digits.
+std::string shortImageId(const nlohmann::json& id);
 std::string formatVolumes(const nlohmann::json& volumes);
 
 }  // namespace boxd::agent

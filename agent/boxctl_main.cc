@@ -46,11 +46,14 @@ Commands:
   events [POD] [-w [-o json]]      recent events; -w then prints each new one as it happens
   apply -f FILE                    validate FILE, then write it atomically into the specs dir
   delete POD [--force]             remove the spec file that declares POD
-  image import NAME[:TAG] PATH     import a rootfs directory or tarball (.tar, .tar.gz)
+  image import [NAME[:TAG]] PATH   import a rootfs directory or tarball (.tar, .tar.gz) as a
+                                   one-layer image, or an OCI image layout (directory or tar)
+                                   or a `docker save` archive (NAME: else the names they hold)
   image pull REF --layout DIR      pull REF from its registry into an OCI image layout DIR
                                    (no boxd needed; registries from --config FILE's images:)
-  image ls                         list images
+  image ls                         list images: digest, size (shared with other images / unique)
   image rm NAME[:TAG]              remove an image (refused while a pod uses it)
+  image prune                      remove images no tag names and no pod uses, and unused layers
   volume ls [-o json]              block volumes attached on this host: LUN or image, data path,
                                    device, filesystem and mount, and the pods using each
   validate [-o json] PATH...       check spec files and dirs as boxd would, and across files
@@ -263,16 +266,27 @@ int cmdDelete(const std::vector<std::string>& args) {
 }
 
 int cmdImage(const std::vector<std::string>& args) {
-  if (args.empty()) die("usage: boxctl image import|pull|ls|rm ...");
+  if (args.empty()) die("usage: boxctl image import|pull|ls|rm|prune ...");
   if (args[0] == "pull") return agent::imagePullCommand({args.begin() + 1, args.end()});
   if (args[0] == "import") {
-    if (args.size() != 3) die("usage: boxctl image import NAME[:TAG] PATH");
+    if (args.size() != 2 && args.size() != 3) die("usage: boxctl image import [NAME[:TAG]] PATH");
+    const std::string& path = args.back();
     char abs[PATH_MAX];
-    if (::realpath(args[2].c_str(), abs) == nullptr) die(args[2] + ": " + std::strerror(errno));
-    json r = call({{"op", "image-import"}, {"name", args[1]}, {"path", abs}}, 600000);
-    std::printf("imported %s (id %s, %s)\n", r["image"].get<std::string>().c_str(),
-                r["id"].get<std::string>().substr(0, 12).c_str(),
-                agent::formatBytes(r["sizeBytes"].get<int64_t>()).c_str());
+    if (::realpath(path.c_str(), abs) == nullptr) die(path + ": " + std::strerror(errno));
+    json req = {{"op", "image-import"}, {"path", abs}};
+    if (args.size() == 3) req["name"] = args[1];
+    json r = call(req, 600000);
+    for (const auto& i : r.value("images", json::array())) {
+      std::printf("imported %s (id %s, %s, %d new layers)\n", i["image"].get<std::string>().c_str(),
+                  agent::shortImageId(i["id"]).c_str(),
+                  agent::formatBytes(i["sizeBytes"].get<int64_t>()).c_str(),
+                  i.value("newLayers", 0));
+    }
+    return 0;
+  }
+  if (args[0] == "prune") {
+    json r = call({{"op", "image-prune"}}, 600000);
+    std::printf("removed %zu images, %d layers\n", r["images"].size(), r.value("layers", 0));
     return 0;
   }
   if (args[0] == "ls") {

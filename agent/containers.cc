@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "agent/image_config.h"
 #include "agent/pod_plan.h"
 #include "agent/security_context.h"
 #include "agent/shim_watch.h"
@@ -73,7 +74,9 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   const specs::Container* spec = findContainer(pod.spec, name);
   if (spec == nullptr) return;
   auto& c = pod.containers[name];
-  auto security = resolveSecurity(pod.spec, *spec);
+  auto process = effectiveProcess(pod.spec, *spec, imageConfigOf(imageIdOf(pod, *spec)));
+  auto security = process.ok() ? resolveSecurity(pod.spec, *spec, process->user)
+                               : Result<reconcilers::ContainerSecurity>(process.error());
   if (!security.ok()) {
     c.rec.state = "Waiting";
     c.rec.reason = kConfigError;
@@ -88,9 +91,9 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   reconcilers::ContainerLaunch launch;
   launch.name = name;
   launch.rootfs = cp.rootfs;
-  launch.argv = containerArgv(*spec);
-  launch.env = containerEnv(pod.spec, *spec);
-  launch.cwd = spec->workingDir.empty() ? "/" : spec->workingDir;
+  launch.argv = process->argv;
+  launch.env = process->env;
+  launch.cwd = process->cwd;
   launch.cgroupProcs = cgroups_->procsFiles(cp.cgroupRel);
   launch.logPath = cp.logPath;
   launch.security = *security;
@@ -100,20 +103,27 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   launch.oomEventsFile = cgroups_->oomEventsFile(cp.cgroupRel);
   std::string socket = pp.socket;
   auto result = std::make_shared<Result<reconcilers::ContainerStatus>>(makeError("not started"));
+  auto secOut = std::make_shared<reconcilers::ContainerSecurity>();
   const std::string podName = pod.rec.name, uid = pod.rec.uid;
   dispatcher_.runBlocking(
-      [socket, launch, result] {
+      [socket, launch, imageUser = process->user, keepGid = runAsGroupSet(pod.spec, *spec), secOut,
+       result]() mutable {
         std::string logDir = launch.logPath.substr(0, launch.logPath.find_last_of('/'));
         Status st = mkdirAll(logDir, 0700);
+        if (st.ok() && !imageUser.empty())
+          st = applyImageUser(launch.rootfs, imageUser, keepGid, launch.security);
         *result = st.ok() ? reconcilers::ShimClient(socket).start(launch)
                           : Result<reconcilers::ContainerStatus>(st.error());
+        *secOut = launch.security;
       },
-      [this, podName, uid, name, result] {
+      [this, podName, uid, name, result, secOut, argv = launch.argv] {
         auto it = pods_.find(podName);
         if (it == pods_.end() || it->second->rec.uid != uid) return;
         PodState& p = *it->second;
         auto& rt = p.containers[name];
         rt.starting = false;
+        rt.argv = argv;
+        rt.security = *secOut;
         if (!result->ok()) {
           rt.earlyExit.reset();
           event(podName, "Warning", "Failed", result->error().message);

@@ -20,15 +20,15 @@ std::string hostName() {
 }  // namespace
 
 void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
-  std::vector<std::string> lowers;
+  std::vector<ContainerImage> images;
   std::string missing;
   for (const auto* c : allContainers(want.spec)) {
-    auto rootfs = imageRootfs(c->image);
-    if (!rootfs) {
+    auto image = resolveImage(c->image);
+    if (!image) {
       missing = specs::parseImageRef(c->image).str();
       break;
     }
-    lowers.push_back(*rootfs);
+    images.push_back(*image);
   }
   bool fresh = pod.rec.uid.empty() || pod.rec.specHash != want.hash;
   pod.spec = want.spec;
@@ -61,6 +61,9 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
           std::string("annotation ") + specs::kLegacyInitContainersAnnotation +
               " is deprecated; move its containers to spec.initContainers");
   }
+  pod.imageIds.clear();
+  for (size_t i = 0; i < images.size(); ++i)
+    pod.imageIds[allContainers(pod.spec)[i]->name] = images[i].id;
   pod.busy = true;
   pod.dirty = false;
   setPhase(pod, "Pending", "ContainerCreating", "");
@@ -70,7 +73,7 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
   auto net = podNetwork(pod);
   if (!net.ok()) return createFailed(name, net.error(), {});
   pod.podFiles = net->enabled;
-  auto plan = planPod(cfg_.paths, *cgroups_, pod.spec, pod.rec.uid, lowers, *net, blockPlan_,
+  auto plan = planPod(cfg_.paths, *cgroups_, pod.spec, pod.rec.uid, images, *net, blockPlan_,
                       cfg_.podPidsLimit);
   const size_t steps = plan.size();
   runner_.create(name, uid, std::move(plan), [this, name, uid, steps](Status st, Status undone) {

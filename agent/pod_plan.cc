@@ -221,9 +221,9 @@ bool mountedOver(const specs::Container& c, const std::string& path) {
 
 std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
-                                 const std::string& uid,
-                                 const std::vector<std::string>& imageRootfs, const PodNetwork& net,
-                                 const BlockPlan& block, int64_t podPidsLimit) {
+                                 const std::string& uid, const std::vector<ContainerImage>& images,
+                                 const PodNetwork& net, const BlockPlan& block,
+                                 int64_t podPidsLimit) {
   PodPaths pp = podPaths(paths, pod.name, uid);
   std::vector<PlannedStep> plan;
   plan.push_back({"poddir", {{"path", pp.dir}}});
@@ -245,10 +245,12 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
         {"cgroup",
          {{"rel", cp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(containerLimits(c))}}});
     plan.push_back({"rootfs",
-                    {{"lower", imageRootfs.at(i)},
+                    {{"lowers", images.at(i).lowers},
                      {"upper", cp.upper},
                      {"work", cp.work},
-                     {"target", cp.rootfs}}});
+                     {"target", cp.rootfs},
+                     {"image", images.at(i).id},
+                     {"container", c.name}}});
   }
   plan.push_back({"shim",
                   {{"podName", pod.name},

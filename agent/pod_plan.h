@@ -88,12 +88,21 @@ PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name, cons
 ContainerPaths containerPaths(const reconcilers::Paths& paths, const std::string& name,
                               const std::string& uid, const std::string& container);
 
-// imageRootfs: one lower dir per container, in allContainers() order. podPidsLimit: the pod
+// The image a container runs: its id in the image store and its layer trees, top first.
+struct ContainerImage {
+  ContainerImage() = default;
+  ContainerImage(std::string id_, std::vector<std::string> lowers_)
+      : id(std::move(id_)), lowers(std::move(lowers_)) {}
+  ContainerImage(const char* lower) : lowers{lower} {}  // NOLINT: one layer, no id (tests)
+  std::string id;
+  std::vector<std::string> lowers;
+};
+
+// images: one per container, in allContainers() order. podPidsLimit: the pod
 // cgroup's pids.max (the config's podPidsLimit; 0 = none).
 std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const reconcilers::Cgroups& cgroups, const specs::PodSpec& pod,
-                                 const std::string& uid,
-                                 const std::vector<std::string>& imageRootfs,
+                                 const std::string& uid, const std::vector<ContainerImage>& images,
                                  const PodNetwork& net = {}, const BlockPlan& block = {},
                                  int64_t podPidsLimit = 0);
 

@@ -24,8 +24,48 @@ std::string normalizeMountPath(const std::string& path) {
   return out;
 }
 
+namespace {
+
+constexpr size_t kPageOptions = 4095;  // mount(2) copies at most a page of options
+
+// An overlay whose options do not fit in a page (an image of many layers): the new mount API,
+// one fsconfig call per option and "lowerdir+" per layer (Linux 6.8+), then moved onto target.
+Status mountOverlayByParts(const std::string& target, unsigned long flags,
+                           const std::string& data) {
+  const std::string what = "mount overlay on " + target;
+  Fd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs) return sysError("fsopen overlay for", target);
+  for (const auto& opt : split(data, ',')) {
+    const size_t eq = opt.find('=');
+    const std::string key = opt.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : opt.substr(eq + 1);
+    if (key == "lowerdir") {
+      for (const auto& lower : split(value, ':'))
+        if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", lower.c_str(), 0) != 0)
+          return sysError("overlay lowerdir+ (needs Linux 6.8)", lower).wrap(what);
+    } else if (eq == std::string::npos) {
+      if (::fsconfig(fs.get(), FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0) != 0)
+        return sysError("overlay option", key).wrap(what);
+    } else if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) != 0) {
+      return sysError("overlay option", key).wrap(what);
+    }
+  }
+  if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    return sysError("create overlay for", target);
+  unsigned int attrs = (flags & MS_RDONLY) != 0 ? MOUNT_ATTR_RDONLY : 0;
+  Fd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, attrs));
+  if (!mnt) return sysError("fsmount overlay for", target);
+  if (::move_mount(mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return sysError("move_mount overlay to", target);
+  return {};
+}
+
+}  // namespace
+
 Status RealMounter::mount(const std::string& source, const std::string& target,
                           const std::string& fstype, unsigned long flags, const std::string& data) {
+  if (fstype == "overlay" && data.size() > kPageOptions)
+    return mountOverlayByParts(target, flags, data);
   const char* opts = data.empty() ? nullptr : data.c_str();
   const char* type = fstype.empty() ? nullptr : fstype.c_str();
   if (::mount(source.c_str(), target.c_str(), type, flags, opts) != 0) {

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -14,41 +13,16 @@
 #include <vector>
 
 #include "common/fd.h"
+#include "reconcilers/images/sha256_stream.h"
 
 namespace boxd::reconcilers {
 
 namespace {
 
-struct CtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
-class Hasher {
+// Adds a string with its terminating NUL, so fields cannot run into each other.
+class Hasher : public Sha256Stream {
  public:
-  Hasher() : ctx_(EVP_MD_CTX_new()) {
-    if (ctx_) ok_ = EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) == 1;
-  }
-  bool ok() const { return ok_; }
-  void add(const void* data, size_t n) {
-    if (ok_ && n > 0) ok_ = EVP_DigestUpdate(ctx_.get(), data, n) == 1;
-  }
-  void field(const std::string& s) { add(s.c_str(), s.size() + 1); }  // with its NUL
-  std::string hex() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!ok_ || EVP_DigestFinal_ex(ctx_.get(), digest, &len) != 1) return {};
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-      out += kHex[digest[i] >> 4];
-      out += kHex[digest[i] & 0xf];
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx_;
-  bool ok_ = false;
+  void field(const std::string& s) { add(s.c_str(), s.size() + 1); }
 };
 
 char typeLetter(mode_t m) {

@@ -1,51 +1,120 @@
-// Content-addressed store of image root filesystems: imagesDir/<id>/rootfs, where id is the
-// SHA-256 of the extracted tree (see content_hash.h). The same content imported twice is stored
-// once. Blocking (extraction, hashing): call from a worker thread.
+// The layered, content-addressed image store. Each layer is unpacked once, under its diff ID,
+// and shared by every image that has it; an image is a small record naming its layers.
 //
-//   import(src):  src (directory | tarball, any compression libarchive detects)
-//       ──extract──► imagesDir/.tmp-<random>/rootfs ──hash──► id
-//       ──rename──►  imagesDir/<id>     (already there: the tmp copy is discarded)
-//       any failure removes the tmp dir.
+//   imagesDir/layers/<layer key>/fs          the layer's tree (whiteouts in overlayfs form)
+//   imagesDir/layers/<layer key>/layer.json  {"diffId", "sizeBytes"}
+//   imagesDir/images/<image key>/image.json  {"id", "digest", "mediaType", "layers", ...}
+//                               /config.json, manifest.json   the blobs as imported
+//   imagesDir/.tmp-<random>                  work in progress; removed by start()
 //
-// Extraction safety: every entry name (and hard link target) must be relative without ".."
-// components, otherwise the import is refused; names are then prefixed with the canonical tmp
-// path, and libarchive additionally runs with SECURE_NODOTDOT and SECURE_SYMLINKS (no writing
-// through a symlink, e.g. "link -> /etc" followed by "link/passwd"). SECURE_NOABSOLUTEPATHS is
-// not set because of that prefix: names are made absolute after being checked, since
-// archive_write_disk resolves relative names against the process-wide working directory, which
-// a multi-threaded agent must not change. Owners are kept numerically (no name lookup), as are
-// permissions, times and xattrs; file flags (chattr) are not restored.
+// Ids and keys (keys never hold ':' or ',' so layer paths can be overlayfs lowerdirs):
+//   image from a manifest or docker save  id "sha256:<config hex>"  key "sha256-<hex>"
+//   rootfs import (one layer, no config)  id "<tree hex>"           key "tree-<hex>"
+//   layer of an image                                               key "sha256-<diff ID hex>"
+//   layer of a rootfs import                                        key "tree-<tree hex>"
+// The tree hash of a rootfs import is content_hash.h's, as before layers: the ids recorded by
+// older boxd versions stay valid, and start() moves their imagesDir/<hex>/rootfs into place.
+//
+//   import(layout | docker save | rootfs)
+//     each layer not yet stored: unpack (unpack.h: safety, whiteouts, digests verified while
+//       reading) ──► .tmp-X/fs ──rename──► layers/<key>   (already there: tmp discarded)
+//     then the record: .tmp-Y/image.json ──rename (or exchange)──► images/<key>
+//     any failure removes its temporaries; a crash leaves only .tmp-* for start() to remove.
+//
+// Imports share a lock that removals (remove, removeUnusedLayers) take exclusively, so a layer
+// being imported is never collected before its image record exists. Blocking: call from a
+// worker thread.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
+#include "reconcilers/images/oci_layout.h"
 
 namespace boxd::reconcilers {
 
-struct ImportedImage {
-  std::string id;         // 64 lowercase hex characters
+struct LayerInfo {
+  std::string key;        // "sha256-<diff ID hex>" or "tree-<hex>"
+  std::string diffId;     // "sha256:<hex>"; empty for a rootfs import
   int64_t sizeBytes = 0;  // sum of regular file sizes
-  std::string rootfs;     // imagesDir/<id>/rootfs
+};
+
+struct ImageInfo {
+  std::string id;
+  std::string digest;     // "sha256:<manifest hex>" when imported with a manifest, else empty
+  std::string mediaType;  // the manifest's
+  std::vector<LayerInfo> layers;  // bottom first
+  nlohmann::json config;          // the image config blob; null for a rootfs import
+  int64_t createdAtMs = 0;
+  int64_t sizeBytes() const;
+};
+
+struct ImportedImage {
+  std::string id;
+  int64_t sizeBytes = 0;
+  std::string digest;             // as ImageInfo::digest
+  std::vector<std::string> refs;  // names the source gave (ref.name annotation, RepoTags)
+  int newLayers = 0;              // layers unpacked by this import (the others were shared)
 };
 
 class ImageStore {
  public:
   explicit ImageStore(std::string imagesDir);
 
-  Result<ImportedImage> import(const std::string& src);
-  std::string rootfsOf(const std::string& id) const;
-  // Removes imagesDir/<id>; absent = success. Callers make sure no overlay still uses it.
-  Status remove(const std::string& id);
+  // Removes temporaries left by an interrupted import and migrates images of the
+  // whole-rootfs layout (imagesDir/<hex>/rootfs) as single-layer images. Call before any import.
+  Status start();
+  // A fresh empty directory inside the store (same filesystem), e.g. for a pull to write an OCI
+  // image layout into; importLayout consumes it. Removed by start() if left behind.
+  Result<std::string> makeTemporary();
+
+  // src: a rootfs directory or tarball (one layer, no config), an OCI image layout directory or
+  // tar, or a `docker save` directory or tar. One entry per image the source holds.
+  Result<std::vector<ImportedImage>> import(const std::string& src);
+  // An OCI image layout directory from makeTemporary(); removed afterwards, imported or not.
+  Result<std::vector<ImportedImage>> importLayout(const std::string& layoutDir);
+
+  Result<ImageInfo> info(const std::string& id);
+  // The overlayfs lower dirs of the image, top layer first.
+  Result<std::vector<std::string>> lowerDirs(const std::string& id);
+  Result<std::vector<ImageInfo>> list();
   Result<bool> has(const std::string& id);
-  // Removes .tmp-* dirs left by an import interrupted by a crash; call before any import runs.
+  // Removes the image record; absent = success. Its layers stay until removeUnusedLayers.
+  // Callers make sure no pod still uses the image.
+  Status remove(const std::string& id);
+  // Removes the layers no image record names; returns how many. Refuses to remove anything if
+  // a record cannot be read.
+  Result<int> removeUnusedLayers();
+  // Removes every image record not in keep and created before notAfterMs (an import finishing
+  // meanwhile is not yet known to the caller), then the layers left unused; one exclusive pass.
+  struct Pruned {
+    std::vector<std::string> images;
+    int layers = 0;
+  };
+  Result<Pruned> prune(const std::vector<std::string>& keep, int64_t notAfterMs);
   Status removeTemporaries();
 
+  // An id as import() makes them (64 hex, or sha256:<64 hex>).
   static bool validId(const std::string& id);
+  static std::string keyOf(const std::string& id);
 
  private:
-  std::string dir_;
+  Result<std::vector<ImportedImage>> importSources(const std::vector<ImageSource>& sources);
+  Result<ImportedImage> importSource(const ImageSource& src);
+  Result<ImportedImage> importRootfs(const std::string& tmp);
+  Result<bool> storeLayer(const LayerSource& layer, LayerInfo& out);
+  Status commitImage(const ImageInfo& img, const std::string& manifestPath,
+                     const std::string& configPath);
+  Status migrateLegacy(const std::string& hex);
+  Result<ImageInfo> readInfo(const std::string& key);
+  Result<int> removeUnusedLayersLocked();
+
+  std::string dir_;  // canonical once start() or an import ran
+  std::shared_mutex mu_;
 };
 
 }  // namespace boxd::reconcilers

@@ -37,11 +37,21 @@ Status requireDir(const std::string& path) {
 }  // namespace
 
 Result<std::string> overlayOptions(const OverlayPaths& p) {
-  BOXD_TRY(checkOverlayPath("lower", p.lower));
+  if (p.lowers.empty()) return makeError("overlay needs at least one lower dir", EINVAL);
+  if (p.lowers.size() > kMaxLayers)
+    return makeError("an image of " + std::to_string(p.lowers.size()) +
+                         " layers is over overlayfs' limit of " + std::to_string(kMaxLayers),
+                     E2BIG);
+  std::string lowers;
+  for (const auto& l : p.lowers) {
+    BOXD_TRY(checkOverlayPath("lower", l));
+    lowers += (lowers.empty() ? "" : ":") + l;
+  }
   BOXD_TRY(checkOverlayPath("upper", p.upper));
   BOXD_TRY(checkOverlayPath("work", p.work));
   BOXD_TRY(checkOverlayPath("target", p.target));
-  return "lowerdir=" + p.lower + ",upperdir=" + p.upper + ",workdir=" + p.work;
+  std::string options = "lowerdir=" + lowers + ",upperdir=" + p.upper + ",workdir=" + p.work;
+  return options;
 }
 
 OverlayStep::OverlayStep(Mounter& mounter, OverlayPaths paths, UnmountRetry retry)
@@ -50,8 +60,21 @@ OverlayStep::OverlayStep(Mounter& mounter, OverlayPaths paths, UnmountRetry retr
 Result<std::unique_ptr<OverlayStep>> OverlayStep::fromParams(const nlohmann::json& params,
                                                              Host& host) {
   OverlayPaths p;
+  if (params.is_object() && params.contains("lowers") && params["lowers"].is_array()) {
+    for (const auto& l : params["lowers"])
+      if (l.is_string()) p.lowers.push_back(l.get<std::string>());
+  } else if (params.is_object() && params.contains("lower") && params["lower"].is_string()) {
+    p.lowers.push_back(params["lower"].get<std::string>());  // journaled before layers
+  }
+  if (p.lowers.empty())
+    return makeError("rootfs step: params need \"lowers\", a list of strings: " + params.dump(),
+                     EINVAL);
+  if (params.is_object()) {
+    p.image = params.value("image", "");
+    p.container = params.value("container", "");
+  }
   std::pair<const char*, std::string*> fields[] = {
-      {"lower", &p.lower}, {"upper", &p.upper}, {"work", &p.work}, {"target", &p.target}};
+      {"upper", &p.upper}, {"work", &p.work}, {"target", &p.target}};
   for (auto& [name, out] : fields) {
     if (!params.is_object() || !params.contains(name) || !params[name].is_string())
       return makeError(
@@ -63,10 +86,13 @@ Result<std::unique_ptr<OverlayStep>> OverlayStep::fromParams(const nlohmann::jso
 }
 
 nlohmann::json OverlayStep::params() const {
-  return {{"lower", paths_.lower},
-          {"upper", paths_.upper},
-          {"work", paths_.work},
-          {"target", paths_.target}};
+  nlohmann::json j = {{"lowers", paths_.lowers},
+                      {"upper", paths_.upper},
+                      {"work", paths_.work},
+                      {"target", paths_.target}};
+  if (!paths_.image.empty()) j["image"] = paths_.image;
+  if (!paths_.container.empty()) j["container"] = paths_.container;
+  return j;
 }
 
 // target is <pod dir>/containers/<name>/rootfs: boxd's directories all the way down. The
@@ -78,7 +104,9 @@ Result<bool> OverlayStep::observe() { return mounter_.isMountPoint(paths_.target
 Status OverlayStep::apply() {
   auto options = overlayOptions(paths_);
   if (!options.ok()) return options.error().wrap("mount rootfs");
-  Status st = requireDir(paths_.lower);
+  Status st;
+  for (const auto& l : paths_.lowers)
+    if (st.ok()) st = requireDir(l);
   if (st.ok()) st = mkdirAll(paths_.upper, 0755);
   if (st.ok()) st = mkdirAll(paths_.work, 0700);
   if (st.ok()) st = mkdirAll(paths_.target, 0755);

@@ -158,7 +158,7 @@ spec:
   nlohmann::json pod = b_.pod("nr");
   EXPECT_EQ(pod["phase"], "Pending");
   std::string why =
-      "runAsNonRoot is set but the image runs as root (boxd images carry no user: set "
+      "runAsNonRoot is set but the image runs as root (it sets no non-root user: set "
       "runAsUser) (pod nr, container c)";
   EXPECT_EQ(pod["message"], why);
   EXPECT_EQ(pod["containers"][0]["state"], "Waiting");

@@ -103,17 +103,17 @@ class OverlayPrivilegedTest : public HostPrivilegedTest {
     HostPrivilegedTest::SetUp();
     if (IsSkipped()) return;
     if (!exists("/bin/busybox")) GTEST_SKIP() << "needs /bin/busybox (busybox-static)";
-    ASSERT_TRUE(mkdirAll(paths.lower + "/bin").ok());
+    ASSERT_TRUE(mkdirAll(paths.lowers[0] + "/bin").ok());
     auto bytes = readFile("/bin/busybox");
     ASSERT_TRUE(bytes.ok());
-    ASSERT_TRUE(writeFileAtomic(paths.lower + "/bin/busybox", *bytes, 0755).ok());
-    int status = run({paths.lower + "/bin/busybox", "--install", "-s", paths.lower + "/bin"});
+    ASSERT_TRUE(writeFileAtomic(paths.lowers[0] + "/bin/busybox", *bytes, 0755).ok());
+    int status = run({paths.lowers[0] + "/bin/busybox", "--install", "-s", paths.lowers[0] + "/bin"});
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "busybox --install: " << status;
-    ASSERT_TRUE(exists(paths.lower + "/bin/sh"));
+    ASSERT_TRUE(exists(paths.lowers[0] + "/bin/sh"));
   }
 
   TempDir dir{"overlay"};
-  OverlayPaths paths{dir / "image/rootfs", dir / "pod/c1/upper", dir / "pod/c1/work",
+  OverlayPaths paths{{dir / "image/rootfs"}, dir / "pod/c1/upper", dir / "pod/c1/work",
                      dir / "pod/c1/rootfs"};
   MountGuard guard{paths.target};
   RealMounter mounter;
@@ -137,7 +137,7 @@ TEST_F(OverlayPrivilegedTest, MountsAUsableRootfsAndUnmounts) {
       << "chroot into the overlay: " << status;
   ASSERT_TRUE(writeFileAtomic(paths.target + "/hello", "from the container").ok());
   EXPECT_EQ(read(paths.upper + "/hello"), "from the container");
-  EXPECT_FALSE(exists(paths.lower + "/hello"));
+  EXPECT_FALSE(exists(paths.lowers[0] + "/hello"));
 
   ASSERT_TRUE(step.undo().ok());
   EXPECT_FALSE(*step.observe());

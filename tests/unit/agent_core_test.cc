@@ -187,7 +187,8 @@ TEST(PodPlan, OrderedStepsWithEverythingUndoNeeds) {
   EXPECT_EQ(plan[1].params["rel"], "boxd/web-01234567");
   EXPECT_EQ(plan[1].params["limits"]["memoryBytes"], 96 * 1024 * 1024) << plan[1].params.dump();
   EXPECT_EQ(plan[2].params["rel"], "boxd/web-01234567/a");
-  EXPECT_EQ(plan[3].params["lower"], "/img/a");
+  EXPECT_EQ(plan[3].params["lowers"], nlohmann::json::array({"/img/a"}));
+  EXPECT_EQ(plan[3].params["container"], "a");
   EXPECT_EQ(plan[3].params["target"], "/var/lib/boxd/pods/0123456789abcdef/containers/a/rootfs");
   EXPECT_EQ(plan[6].params["socket"], "/run/boxd/shims/0123456789abcdef.sock");
   EXPECT_EQ(plan[6].params["hostname"], "web");

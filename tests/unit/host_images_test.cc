@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include "common/util.h"
 #include "reconcilers/images/image_store.h"
 #include "tests/unit/host_test_util.h"
 
@@ -107,12 +108,28 @@ class ImageStoreTest : public ::testing::Test {
     };
   }
 
-  // Entries in the store other than image dirs (leftover temporaries).
+  // Entries in the store other than its two trees (leftover temporaries).
   std::vector<std::string> leftovers() const {
     std::vector<std::string> out;
     for (const auto& n : listDir(dir / "images"))
-      if (!ImageStore::validId(n)) out.push_back(n);
+      if (n != "layers" && n != "images") out.push_back(n);
     return out;
+  }
+
+  struct Imported {
+    std::string id;
+    int64_t sizeBytes = 0;
+    std::string rootfs;  // the single layer's tree
+  };
+  // A rootfs import: one image of one layer.
+  Result<Imported> importOne(const std::string& src) {
+    auto imgs = store.import(src);
+    if (!imgs.ok()) return imgs.error();
+    if (imgs->size() != 1) return makeError("expected one image");
+    auto lowers = store.lowerDirs(imgs->at(0).id);
+    if (!lowers.ok()) return lowers.error();
+    if (lowers->size() != 1) return makeError("expected one layer");
+    return Imported{imgs->at(0).id, imgs->at(0).sizeBytes, lowers->at(0)};
   }
 
   TempDir dir{"images"};
@@ -120,11 +137,10 @@ class ImageStoreTest : public ::testing::Test {
 };
 
 TEST_F(ImageStoreTest, ImportsADirectoryWithModesAndSymlinks) {
-  auto img = store.import(dir / "src");
+  auto img = importOne(dir / "src");
   ASSERT_TRUE(img.ok()) << img.error().message;
   EXPECT_TRUE(ImageStore::validId(img->id)) << img->id;
-  EXPECT_EQ(img->rootfs, dir / "images/" + img->id + "/rootfs");
-  EXPECT_EQ(img->rootfs, store.rootfsOf(img->id));
+  EXPECT_EQ(img->rootfs, dir / "images/layers/tree-" + img->id + "/fs");
   EXPECT_EQ(img->sizeBytes, 18 + 26);
   EXPECT_EQ(*readFile(img->rootfs + "/etc/passwd"), "root:x:0:0::/root:/bin/sh\n");
   EXPECT_EQ(permOf(img->rootfs + "/bin/tool"), 0755u);
@@ -136,33 +152,35 @@ TEST_F(ImageStoreTest, ImportsADirectoryWithModesAndSymlinks) {
 }
 
 TEST_F(ImageStoreTest, SameContentSameIdStoredOnceWhateverTheSourceOrTimes) {
-  auto a = store.import(dir / "src");
+  auto a = importOne(dir / "src");
   ASSERT_TRUE(a.ok()) << a.error().message;
   struct timeval times[2] = {{1000000, 0}, {1000000, 0}};
   ASSERT_EQ(::utimes((dir / "src/etc/passwd").c_str(), times), 0);  // mtimes are not content
-  auto b = store.import(dir / "src/");
+  auto b = importOne(dir / "src/");
   ASSERT_TRUE(b.ok()) << b.error().message;
   EXPECT_EQ(a->id, b->id);
 
   writeTarGz(dir / "image.tar.gz", sampleTar());
-  auto c = store.import(dir / "image.tar.gz");
+  auto c = importOne(dir / "image.tar.gz");
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->id, a->id);
-  EXPECT_EQ(listDir(dir / "images"),
-            std::vector<std::string>{a->id});  // stored once, no temporaries
+  EXPECT_EQ(listDir(dir / "images/layers"),
+            std::vector<std::string>{"tree-" + a->id});  // stored once
+  EXPECT_TRUE(leftovers().empty());
 
   ASSERT_EQ(::chmod((dir / "src/etc/passwd").c_str(), 0600), 0);  // a mode is content
-  auto d = store.import(dir / "src");
+  auto d = importOne(dir / "src");
   ASSERT_TRUE(d.ok()) << d.error().message;
   EXPECT_NE(d->id, a->id);
-  EXPECT_EQ(listDir(dir / "images").size(), 2u);
+  EXPECT_EQ(listDir(dir / "images/layers").size(), 2u);
+  EXPECT_EQ(listDir(dir / "images/images").size(), 2u);
 }
 
 TEST_F(ImageStoreTest, ImportsHardLinksAsHardLinks) {
   auto entries = sampleTar();
   entries.push_back({"bin/tool2", AE_IFREG, 0755, "", "bin/tool", true});
   writeTarGz(dir / "image.tgz", entries);
-  auto img = store.import(dir / "image.tgz");
+  auto img = importOne(dir / "image.tgz");
   ASSERT_TRUE(img.ok()) << img.error().message;
   struct stat s1 {
   }, s2{};
@@ -191,7 +209,7 @@ TEST_F(ImageStoreTest, RefusesEntriesThatEscapeAndWritesNothingOutside) {
   for (const auto& c : cases) {
     const std::string tar = dir / (std::string(c.name) + ".tar.gz");
     writeTarGz(tar, c.entries);
-    auto img = store.import(tar);
+    auto img = importOne(tar);
     ASSERT_FALSE(img.ok()) << c.name;
     EXPECT_NE(img.error().message.find("import " + tar + ": "), std::string::npos)
         << img.error().message;
@@ -206,13 +224,13 @@ TEST_F(ImageStoreTest, RefusesEntriesThatEscapeAndWritesNothingOutside) {
 
 TEST_F(ImageStoreTest, ClearErrorsForWhatIsNotAnImage) {
   ASSERT_TRUE(writeFileAtomic(dir / "notes.txt", "just some text, not an archive\n").ok());
-  auto text = store.import(dir / "notes.txt");
+  auto text = importOne(dir / "notes.txt");
   ASSERT_FALSE(text.ok());
   EXPECT_NE(text.error().message.find("import " + dir / "notes.txt" +
                                       ": not a directory or a supported archive"),
             std::string::npos)
       << text.error().message;
-  auto missing = store.import(dir / "missing");
+  auto missing = importOne(dir / "missing");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find(dir / "missing"), std::string::npos);
   EXPECT_EQ(missing.error().code, ENOENT);
@@ -220,23 +238,28 @@ TEST_F(ImageStoreTest, ClearErrorsForWhatIsNotAnImage) {
 }
 
 TEST_F(ImageStoreTest, HasRemoveAndIdValidation) {
-  auto img = store.import(dir / "src");
+  auto img = importOne(dir / "src");
   ASSERT_TRUE(img.ok()) << img.error().message;
+  EXPECT_TRUE(*store.has(img->id));
   ASSERT_TRUE(store.remove(img->id).ok());
   EXPECT_FALSE(*store.has(img->id));
-  EXPECT_FALSE(exists(dir / "images/" + img->id));
+  EXPECT_FALSE(exists(dir / "images/images/tree-" + img->id));
+  EXPECT_TRUE(exists(img->rootfs));  // layers go with removeUnusedLayers
+  EXPECT_EQ(*store.removeUnusedLayers(), 1);
+  EXPECT_FALSE(exists(img->rootfs));
   ASSERT_TRUE(store.remove(img->id).ok());
   EXPECT_EQ(store.remove("../src").error().code, EINVAL);
   EXPECT_FALSE(store.has("ABC").ok());
   EXPECT_TRUE(exists(dir / "src/etc/passwd"));
 }
 
-TEST_F(ImageStoreTest, RemoveTemporariesCleansInterruptedImports) {
-  ASSERT_TRUE(mkdirAll(dir / "images/.tmp-0123/rootfs/etc").ok());
-  auto img = store.import(dir / "src");
+TEST_F(ImageStoreTest, StartCleansInterruptedImports) {
+  ASSERT_TRUE(mkdirAll(dir / "images/.tmp-0123/fs/etc").ok());
+  auto img = importOne(dir / "src");
   ASSERT_TRUE(img.ok());
-  ASSERT_TRUE(store.removeTemporaries().ok());
-  EXPECT_EQ(listDir(dir / "images"), std::vector<std::string>{img->id});
+  ASSERT_TRUE(store.start().ok());
+  EXPECT_EQ(listDir(dir / "images"), (std::vector<std::string>{"images", "layers"}));
+  EXPECT_TRUE(*store.has(img->id));
 }
 
 }  // namespace

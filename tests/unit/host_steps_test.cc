@@ -37,14 +37,14 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 class OverlayStepTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(mkdirAll(paths.lower).ok()); }
+  void SetUp() override { ASSERT_TRUE(mkdirAll(paths.lowers[0]).ok()); }
 
   OverlayStep step(UnmountRetry retry = {0, 1}) { return OverlayStep(mounter, paths, retry); }
 
   TempDir dir;
   FakeMounter mounter;
-  OverlayPaths paths{dir / "image/rootfs", dir / "pod/c1/upper", dir / "pod/c1/work",
-                     dir / "pod/c1/rootfs"};
+  OverlayPaths paths{
+      {dir / "image/rootfs"}, dir / "pod/c1/upper", dir / "pod/c1/work", dir / "pod/c1/rootfs"};
 };
 
 TEST_F(OverlayStepTest, ApplyCreatesDirsAndMountsOverlayOnce) {
@@ -54,7 +54,7 @@ TEST_F(OverlayStepTest, ApplyCreatesDirsAndMountsOverlayOnce) {
   ASSERT_TRUE(s.apply().ok());  // already mounted: nothing to do
   EXPECT_EQ(mounter.calls, std::vector<std::string>{"mount overlay " + paths.target});
   EXPECT_EQ(mounter.data[paths.target],
-            "lowerdir=" + paths.lower + ",upperdir=" + paths.upper + ",workdir=" + paths.work);
+            "lowerdir=" + paths.lowers[0] + ",upperdir=" + paths.upper + ",workdir=" + paths.work);
   EXPECT_TRUE(isDir(paths.upper));
   EXPECT_TRUE(isDir(paths.work));
   EXPECT_TRUE(isDir(paths.target));
@@ -122,7 +122,7 @@ TEST_F(OverlayStepTest, ApplyReportsMountFailure) {
 TEST_F(OverlayStepTest, RejectsPathsOverlayOptionsCannotCarry) {
   for (const char* bad : {"/x,upperdir=/etc", "/a:b", "relative"}) {
     OverlayPaths p = paths;
-    p.lower = bad;
+    p.lowers = {bad};
     Status st = OverlayStep(mounter, p).apply();
     ASSERT_FALSE(st.ok()) << bad;
     EXPECT_EQ(st.error().code, EINVAL);
@@ -131,7 +131,7 @@ TEST_F(OverlayStepTest, RejectsPathsOverlayOptionsCannotCarry) {
 }
 
 TEST_F(OverlayStepTest, ApplyFailsWithoutTheImageRootfs) {
-  paths.lower = dir / "missing-image";
+  paths.lowers = {dir / "missing-image"};
   Status st = step().apply();
   ASSERT_FALSE(st.ok());
   EXPECT_TRUE(contains(st.error().message, "missing-image")) << st.error().message;
@@ -151,6 +151,33 @@ TEST_F(OverlayStepTest, RebuildsFromParams) {
   auto bad = OverlayStep::fromParams({{"lower", "/l"}}, host);
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(contains(bad.error().message, "upper"));
+  // A row journaled before layers names one "lower"; it is read back as one layer.
+  auto old = OverlayStep::fromParams(
+      {{"lower", "/l"}, {"upper", "/u"}, {"work", "/w"}, {"target", "/t"}}, host);
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_EQ((*old)->params()["lowers"], nlohmann::json::array({"/l"}));
+}
+
+TEST_F(OverlayStepTest, StacksLayersTopFirstAndRecordsTheImage) {
+  paths.lowers = {dir / "image/top", dir / "image/rootfs"};
+  paths.image = "sha256:" + std::string(64, 'a');
+  paths.container = "web";
+  ASSERT_TRUE(mkdirAll(paths.lowers[0]).ok());
+  ASSERT_TRUE(step().apply().ok());
+  EXPECT_EQ(mounter.data[paths.target], "lowerdir=" + paths.lowers[0] + ":" + paths.lowers[1] +
+                                            ",upperdir=" + paths.upper + ",workdir=" + paths.work);
+  EXPECT_EQ(step().params()["image"], paths.image);
+  EXPECT_EQ(step().params()["container"], "web");
+}
+
+TEST_F(OverlayStepTest, RefusesMoreLayersThanOverlayfsStacks) {
+  paths.lowers.assign(kMaxLayers, dir / "image/rootfs");
+  ASSERT_TRUE(overlayOptions(paths).ok());  // long options are the mounter's to pass on
+  paths.lowers.push_back(dir / "image/rootfs");
+  auto options = overlayOptions(paths);
+  ASSERT_FALSE(options.ok());
+  EXPECT_EQ(options.error().code, E2BIG);
+  EXPECT_TRUE(contains(options.error().message, "501 layers")) << options.error().message;
 }
 
 // ---- poddir ----

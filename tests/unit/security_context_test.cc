@@ -98,7 +98,7 @@ TEST(SecurityContext, RunAsNonRootRefusesRoot) {
   auto implicitRoot = resolve("{runAsNonRoot: true}", "{}");
   ASSERT_FALSE(implicitRoot.ok());
   EXPECT_EQ(implicitRoot.error().message,
-            "runAsNonRoot is set but the image runs as root (boxd images carry no user: set "
+            "runAsNonRoot is set but the image runs as root (it sets no non-root user: set "
             "runAsUser) (pod p, container c)");
   auto explicitRoot = resolve("{runAsUser: 0}", "{runAsNonRoot: true}");
   ASSERT_FALSE(explicitRoot.ok());

@@ -1,0 +1,7 @@
+# The layered image store (layouts, docker save, digests, migration, prune) and what a container
+# runs from an image's config (Kubernetes' command/args table, env, workingDir, user).
+boxd_test(images_unit_tests LABEL unit
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/images_store_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/image_config_test.cc
+  LIBS boxd_agent_core boxd_host LibArchive::LibArchive OpenSSL::Crypto)
