@@ -45,7 +45,6 @@ constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
                                                       "startupProbe",
                                                       "lifecycle",
                                                       "imagePullPolicy",
-                                                      "envFrom",
                                                       "stdin",
                                                       "stdinOnce",
                                                       "tty",
@@ -53,13 +52,6 @@ constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
                                                       "terminationMessagePolicy",
                                                       "resizePolicy",
                                                       "restartPolicy"};
-constexpr std::string_view kEnvUnsupported[] = {"valueFrom"};
-constexpr std::string_view kVolumeUnsupported[] = {
-    "configMap", "secret",     "persistentVolumeClaim",
-    "nfs",       "projected",  "downwardAPI",
-    "csi",       "ephemeral",  "cephfs",
-    "fc",        "flexVolume", "image",
-    "local"};
 constexpr std::string_view kVolumeMountUnsupported[] = {"mountPropagation", "subPathExpr",
                                                         "recursiveReadOnly"};
 constexpr std::string_view kHostPathTypes[] = {"",           "Directory",    "DirectoryOrCreate",
@@ -115,8 +107,8 @@ bool DocParser::checkKind(const YAML::Node& root) {
     if (!it->first.IsScalar() || it->first.Scalar() != "kind" || !it->second.IsScalar()) continue;
     if (scalarKind(it->second) == ScalarKind::String && it->second.Scalar() != "Pod") {
       error(it->second.Mark(), "kind",
-            "boxd runs only Pods (and reads the Secrets they name): kind must be \"Pod\" or "
-            "\"Secret\", got " +
+            "boxd runs only Pods (and reads the Secrets and ConfigMaps they name): kind must be "
+            "\"Pod\", \"Secret\" or \"ConfigMap\", got " +
                 inQuotes(it->second.Scalar()));
       return false;
     }
@@ -133,6 +125,7 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
        {"spec", true, [this](const Entry& e, const std::string& p) { parseSpec(e, p); }}},
       kPodUnsupported);
   checkVolumeMounts();
+  checkResourceRefs();
   checkBlockVolumes();
   applyRbdProvisions();
   checkNetwork();
@@ -329,6 +322,8 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
         [&](const Entry& f, const std::string& p) { c.command = stringList(f, p); }},
        {"args", false, [&](const Entry& f, const std::string& p) { c.args = stringList(f, p); }},
        {"env", false, [&](const Entry& f, const std::string& p) { c.env = parseEnv(f, p); }},
+       {"envFrom", false,
+        [&](const Entry& f, const std::string& p) { c.envFrom = parseEnvFrom(f, p); }},
        {"workingDir", false,
         str(c.workingDir,
             [](std::string_view s) {
@@ -369,8 +364,14 @@ std::vector<EnvVar> DocParser::parseEnv(const Entry& e, const std::string& path)
                 {"value", false,
                  [&](const Entry& f, const std::string& fp) {
                    if (std::optional<std::string> s = string(f, fp)) v.value = *s;
+                 }},
+                {"valueFrom", false,
+                 [&](const Entry& f, const std::string& fp) {
+                   v.valueFrom = parseEnvVarSource(f, fp);
                  }}},
-               kEnvUnsupported);
+               {});
+    if (v.valueFrom && !v.value.empty())
+      error(nameAt, p + ".valueFrom", "must not be set when value is not empty");
     if (!named) return;
     auto [it, inserted] = firstLine.emplace(v.name, lineOf(nameAt));
     if (!inserted) {
@@ -444,9 +445,8 @@ void DocParser::parseVolumes(const Entry& e, const std::string& path) {
   forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
     Volume v;
     size_t before = r_.count();
-    walkObject(
-        n, at, p,
-        {{"name", true,
+    std::vector<Field> fields = {
+        {"name", true,
           [&](const Entry& f, const std::string& fp) {
             std::optional<std::string> name = string(f, fp);
             if (!name) return;
@@ -522,12 +522,17 @@ void DocParser::parseVolumes(const Entry& e, const std::string& path) {
           }},
          {"iscsi", false,
           [&](const Entry& f, const std::string& fp) { v.iscsi = parseIscsi(f, fp); }},
-         {"rbd", false, [&](const Entry& f, const std::string& fp) { v.rbd = parseRbd(f, fp); }}},
-        kVolumeUnsupported);
-    int sources =
-        v.emptyDir.has_value() + v.hostPath.has_value() + v.iscsi.has_value() + v.rbd.has_value();
-    if (!v.name.empty() && sources != 1) {
-      error(at, p, "must set exactly one volume source: emptyDir, hostPath, iscsi or rbd");
+         {"rbd", false, [&](const Entry& f, const std::string& fp) { v.rbd = parseRbd(f, fp); }}};
+    addConfigVolumeFields(fields, v);
+    walkObject(n, at, p, fields, {});
+    int sources = v.emptyDir.has_value() + v.hostPath.has_value() + v.iscsi.has_value() +
+                  v.rbd.has_value() + v.config.has_value();
+    // A volume whose only source was refused (an unsupported type, a typo) has its one error.
+    bool refused = sources == 0 && r_.count() != before;
+    if (!v.name.empty() && sources != 1 && !refused) {
+      error(at, p,
+            "must set exactly one volume source: emptyDir, hostPath, configMap, secret, "
+            "downwardAPI, projected, iscsi or rbd");
       return;
     }
     if (v.name.empty()) return;
