@@ -388,6 +388,7 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
   }
   desired_ = std::move(next);
   updateSecrets();
+  onConfigObjects();
   desiredLoaded_ = true;
   reconcileAll();
 }

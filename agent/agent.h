@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent/config.h"
+#include "agent/config_volumes.h"
 #include "agent/desired.h"
 #include "agent/dispatcher.h"
 #include "agent/ipam.h"
@@ -49,6 +50,9 @@ struct ContainerRuntime {
     int64_t finishedAtMs = 0;
   };
   std::optional<Exit> earlyExit;
+  // Waiting (CreateContainerConfigError) for a ConfigMap, Secret or key: retried on each specs
+  // pass. (A refused securityContext waits for a new spec instead.)
+  bool configWait = false;
 };
 
 struct PodState {
@@ -69,6 +73,8 @@ struct PodState {
   // Forks refused at the pod's pids limit, as last seen (pids.events): 0 for a pod created by
   // this boxd, unknown (the first reading is the baseline) for one re-adopted after a restart.
   std::optional<int64_t> pidsLimitHits;
+  // Digest of what each config volume holds (config_wiring.cc): rewritten only when it changes.
+  std::map<std::string, std::string> configDigests;
 };
 
 class Agent {
@@ -139,6 +145,17 @@ class Agent {
   void updateSecrets();
   nlohmann::json volumesJson();
 
+  // ConfigMaps, Secrets and the downward API into containers (config_wiring.cc)
+  ConfigContext configContext(const PodState& pod);
+  // env and argv of container c, and the config volumes it mounts (to write before it starts).
+  Result<ContainerConfig> prepareContainer(PodState& pod, const specs::Container& c,
+                                           std::vector<ConfigWrite>& writes);
+  void waitForConfig(PodState& pod, const std::string& container, const std::string& why);
+  // After a specs pass: the ConfigMaps known, and config volumes of running pods brought up to
+  // date in place (a pod is never recreated for them, as in Kubernetes).
+  void onConfigObjects();
+  void refreshConfigVolumes(PodState& pod);
+
   // recovery and drift
   void recover();
   void resync();
@@ -173,6 +190,8 @@ class Agent {
   using SecretMap = std::map<std::string, specs::Secret>;
   std::mutex secretsMu_;
   std::shared_ptr<const SecretMap> secrets_;
+  std::shared_ptr<const std::map<std::string, specs::ConfigMap>> configMaps_;
+  std::vector<std::string> lastSkippedNotes_;  // logged once each
 
   std::map<std::string, std::unique_ptr<PodState>> pods_;
   Desired desired_;

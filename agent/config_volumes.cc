@@ -12,6 +12,7 @@
 #include <set>
 
 #include "common/fd.h"
+#include "common/hash.h"
 
 namespace boxd::agent {
 
@@ -231,6 +232,15 @@ Result<bool> writeConfigVolume(const std::string& dir, const VolumeFiles& files,
   if (!old.empty() && old != version && old.rfind("..", 0) == 0 && old.find('/') == std::string::npos)
     BOXD_TRY(removeTree(dirfd.get(), old));
   return true;
+}
+
+std::string volumeFilesDigest(const VolumeFiles& files, uid_t owner) {
+  std::string all = std::to_string(owner) + '\n';
+  for (const auto& [rel, f] : files) {
+    all += rel + '\0' + std::to_string(f.mode) + '\0' + std::to_string(f.content.size()) + '\0';
+    all += f.content;
+  }
+  return sha256Hex(all);
 }
 
 }  // namespace boxd::agent

@@ -29,4 +29,16 @@ namespace boxd::agent {
 // (content, mode and owner). owner: the uid the files belong to (their group is root's).
 Result<bool> writeConfigVolume(const std::string& dir, const VolumeFiles& files, uid_t owner);
 
+// One volume to write before a container starts (the agent renders on its loop thread, the
+// write runs on the thread pool).
+struct ConfigWrite {
+  std::string volume;
+  std::string dir;
+  VolumeFiles files;
+  uid_t owner = 0;
+};
+
+// A digest of the files, to tell whether a volume needs writing again without reading it.
+std::string volumeFilesDigest(const VolumeFiles& files, uid_t owner);
+
 }  // namespace boxd::agent

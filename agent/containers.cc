@@ -45,7 +45,7 @@ bool Agent::dueToStart(PodState& pod, const specs::Container& spec, bool init) {
   auto& c = pod.containers[spec.name];
   bool pendingRestart = c.restartTimer && c.restartTimer->active();
   if (c.starting || pendingRestart || c.rec.state == "Running") return false;
-  if (c.rec.reason == kConfigError) return false;
+  if (c.rec.reason == kConfigError && !c.configWait) return false;
   if (c.rec.state != "Terminated") return true;
   // Its restart timer died with a previous boxd: restart now if the policy says so.
   if (!shouldRestart(pod.spec.restartPolicy, c.rec.exitCode, init) || c.restartTimer) return false;
@@ -81,14 +81,19 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
     event(pod.rec.name, "Warning", "Failed", "Error: " + c.rec.message);
     return;
   }
+  std::vector<ConfigWrite> writes;  // config volumes, written before the start
+  auto config = prepareContainer(pod, *spec, writes);
+  if (!config.ok()) return waitForConfig(pod, name, config.error().message);
+  c.configWait = false;
+  for (const auto& w : writes) pod.configDigests[w.volume] = volumeFilesDigest(w.files, w.owner);
   c.starting = true;
   ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, name);
   PodPaths pp = podPaths(cfg_.paths, pod.rec.name, pod.rec.uid);
   reconcilers::ContainerLaunch launch;
   launch.name = name;
   launch.rootfs = cp.rootfs;
-  launch.argv = containerArgv(*spec);
-  launch.env = containerEnv(pod.spec, *spec);
+  launch.argv = std::move(config->argv);
+  launch.env = std::move(config->env);
   launch.cwd = spec->workingDir.empty() ? "/" : spec->workingDir;
   launch.cgroupProcs = cgroups_->procsFiles(cp.cgroupRel);
   launch.logPath = cp.logPath;
@@ -101,9 +106,14 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   auto result = std::make_shared<Result<reconcilers::ContainerStatus>>(makeError("not started"));
   const std::string podName = pod.rec.name, uid = pod.rec.uid;
   dispatcher_.runBlocking(
-      [socket, launch, result] {
+      [socket, launch, result, writes = std::move(writes)] {
         std::string logDir = launch.logPath.substr(0, launch.logPath.find_last_of('/'));
         Status st = mkdirAll(logDir, 0700);
+        for (const auto& w : writes) {
+          if (!st.ok()) break;
+          auto wrote = writeConfigVolume(w.dir, w.files, w.owner);
+          if (!wrote.ok()) st = wrote.error().wrap("volume " + w.volume);
+        }
         *result = st.ok() ? reconcilers::ShimClient(socket).start(launch)
                           : Result<reconcilers::ContainerStatus>(st.error());
       },
