@@ -127,6 +127,15 @@ spec:
                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: colors}\ndata: {main: teal}\n");
   EXPECT_TRUE(b_.waitPhase("late", "Running", 30000)) << b_.status().dump(2);
   EXPECT_TRUE(logsHave("late", "got=teal\n")) << logs("late");
+
+  // The last pod gone, boxd's cgroup parent goes too (in every hierarchy, v1 or v2).
+  b_.removeSpec("late.yaml");
+  ASSERT_TRUE(b_.waitGone("late", 20000));
+  for (const std::string root : {"/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
+                                 "/sys/fs/cgroup/pids"}) {
+    std::string dir = root + "/" + b_.cgroupParent();
+    EXPECT_TRUE(waitFor([&] { return ::access(dir.c_str(), F_OK) != 0; }, 5000)) << dir;
+  }
 }
 
 }  // namespace
