@@ -156,6 +156,7 @@ class DocParser {
   std::optional<EnvVarSource> parseEnvVarSource(const Entry& e, const std::string& path);
   std::vector<EnvFromSource> parseEnvFrom(const Entry& e, const std::string& path);
   void checkResourceRefs();
+  void checkAppArmorAnnotations(const YAML::Mark& at);
   // ---- the ConfigMap schema (configmap_schema.cc) ----
   void parseConfigMapMetadata(const Entry& e, const std::string& path);
   // ---- the Secret schema (secret_schema.cc) ----

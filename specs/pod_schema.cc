@@ -126,6 +126,7 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
       kPodUnsupported);
   checkVolumeMounts();
   checkResourceRefs();
+  checkAppArmorAnnotations(nameMark_);
   checkBlockVolumes();
   applyRbdProvisions();
   checkNetwork();

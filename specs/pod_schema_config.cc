@@ -476,6 +476,18 @@ std::vector<EnvFromSource> DocParser::parseEnvFrom(const Entry& e, const std::st
   return out;
 }
 
+// AppArmor by annotation (the form before securityContext.appArmorProfile): boxd applies no
+// AppArmor profile, so a pod asking for one is refused rather than run unconfined.
+void DocParser::checkAppArmorAnnotations(const YAML::Mark& at) {
+  constexpr std::string_view kPrefix = "container.apparmor.security.beta.kubernetes.io/";
+  for (const auto& [key, value] : pod_.annotations) {
+    if (key.rfind(kPrefix, 0) != 0 || value == "unconfined") continue;
+    error(at, "metadata.annotations." + key,
+          "boxd does not apply AppArmor profiles, so it cannot run this container confined by " +
+              inQuotes(value) + "; remove the annotation (or set it to \"unconfined\")");
+  }
+}
+
 // resourceFieldRef.containerName names a container of the pod (checked once all are read).
 void DocParser::checkResourceRefs() {
   for (const auto& r : resourceRefs_) {

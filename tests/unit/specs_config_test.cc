@@ -233,5 +233,18 @@ TEST(SpecsConfig, EnvSourceErrors) {
                    "configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef"}));
 }
 
+TEST(SpecsConfig, AppArmorAnnotationsAreRefusedNotIgnored) {
+  EXPECT_EQ(errorsOf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+                     "    container.apparmor.security.beta.kubernetes.io/c: runtime/default\n"
+                     "spec:\n  containers: [{name: c, image: busybox}]\n"),
+            Lines({"f.yaml:4:9: metadata.annotations.container.apparmor.security.beta.kubernetes."
+                   "io/c: boxd does not apply AppArmor profiles, so it cannot run this container "
+                   "confined by \"runtime/default\"; remove the annotation (or set it to "
+                   "\"unconfined\")"}));
+  parsed("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+         "    container.apparmor.security.beta.kubernetes.io/c: unconfined\n"
+         "spec:\n  containers: [{name: c, image: busybox}]\n");
+}
+
 }  // namespace
 }  // namespace boxd::specs
