@@ -132,8 +132,7 @@ std::string fieldValue(const specs::PodSpec& pod, const std::string& f, const Co
   }
   if (f == "spec.nodeName") return ctx.nodeName;
   if (f == "spec.serviceAccountName") return "";  // boxd has no service accounts
-  if (f == "status.podIP" || f == "status.podIPs")
-    return pod.hostNetwork ? ctx.hostIp : ctx.podIp;
+  if (f == "status.podIP" || f == "status.podIPs") return pod.hostNetwork ? ctx.hostIp : ctx.podIp;
   if (f == "status.hostIP" || f == "status.hostIPs") return ctx.hostIp;
   return "";
 }

@@ -213,7 +213,8 @@ Result<bool> writeConfigVolume(const std::string& dir, const VolumeFiles& files,
   if (unchanged(dirfd.get(), files, owner)) return false;
   const std::string old = readLink(dirfd.get(), kDataLink);
   const std::string version = versionName();
-  if (::mkdirat(dirfd.get(), version.c_str(), 0755) != 0) return sysError("mkdir", dir + "/" + version);
+  if (::mkdirat(dirfd.get(), version.c_str(), 0755) != 0)
+    return sysError("mkdir", dir + "/" + version);
   auto vdir = openDirAt(dirfd.get(), version);
   if (!vdir.ok()) return vdir.error();
   for (const auto& [rel, f] : files) {
@@ -229,7 +230,8 @@ Result<bool> writeConfigVolume(const std::string& dir, const VolumeFiles& files,
   if (::renameat(dirfd.get(), kDataTmp, dirfd.get(), kDataLink) != 0)
     return sysError("rename", dir + "/" + kDataTmp);
   BOXD_TRY(updateLinks(dirfd.get(), files));
-  if (!old.empty() && old != version && old.rfind("..", 0) == 0 && old.find('/') == std::string::npos)
+  if (!old.empty() && old != version && old.rfind("..", 0) == 0 &&
+      old.find('/') == std::string::npos)
     BOXD_TRY(removeTree(dirfd.get(), old));
   return true;
 }

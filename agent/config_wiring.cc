@@ -11,12 +11,11 @@
 //                  recreated; env is read at container start only, as in Kubernetes)
 //
 // Values never reach a log, an event or an error: those name objects, keys and volumes.
+#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "agent/security_context.h"
@@ -108,7 +107,8 @@ Result<ContainerConfig> Agent::prepareContainer(PodState& pod, const specs::Cont
     if (v == nullptr || !v->config) continue;
     auto files = configVolumeFiles(pod.spec, *v, ctx);
     if (!files.ok()) return files.error();
-    writes.push_back({v->name, volumeHostPath(pp, *v), std::move(*files), volumeOwner(pod.spec, *v)});
+    writes.push_back(
+        {v->name, volumeHostPath(pp, *v), std::move(*files), volumeOwner(pod.spec, *v)});
   }
   return cfg;
 }

@@ -60,7 +60,8 @@ ConfigSource sourceFrom(const json& j) {
     s.items.push_back({k.value("key", ""), k.value("path", ""), readMode(k)});
   for (const json& f : j.value("fields", json::array())) {
     DownwardAPIFile file{f.value("path", ""), f.value("fieldPath", ""), std::nullopt, readMode(f)};
-    if (auto r = f.find("resource"); r != f.end() && r->is_object()) file.resource = resourceFrom(*r);
+    if (auto r = f.find("resource"); r != f.end() && r->is_object())
+      file.resource = resourceFrom(*r);
     s.fields.push_back(std::move(file));
   }
   return s;
@@ -98,8 +99,12 @@ const char* envKindName(EnvVarSource::Kind k) {
 }  // namespace
 
 void to_json(json& j, const EnvVarSource& s) {
-  j = json{{"kind", envKindName(s.kind)}, {"name", s.name},           {"key", s.key},
-           {"optional", s.optional},      {"fieldPath", s.fieldPath}, {"resource", resourceJson(s.resource)}};
+  j = json{{"kind", envKindName(s.kind)},
+           {"name", s.name},
+           {"key", s.key},
+           {"optional", s.optional},
+           {"fieldPath", s.fieldPath},
+           {"resource", resourceJson(s.resource)}};
 }
 
 void from_json(const json& j, EnvVarSource& s) {

@@ -34,7 +34,7 @@ struct ResourceFieldRef {
 // One key of a ConfigMap or Secret written as a file of a volume (items[]).
 struct KeyToPath {
   std::string key;
-  std::string path;           // relative, no "..", as Kubernetes
+  std::string path;             // relative, no "..", as Kubernetes
   std::optional<int64_t> mode;  // 0..0777
   bool operator==(const KeyToPath&) const = default;
 };

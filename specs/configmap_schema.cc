@@ -24,17 +24,14 @@ std::optional<ConfigMap> DocParser::parseConfigMap(const YAML::Node& root) {
         [this](const Entry& f, const std::string& p) { parseConfigMapMetadata(f, p); }},
        {"data", false,
         [&](const Entry& f, const std::string& p) {
-          configMap_.data = stringMap(f, p, [](const std::string& k, const std::string&) {
-            return checkSecretKey(k);
-          });
+          configMap_.data = stringMap(
+              f, p, [](const std::string& k, const std::string&) { return checkSecretKey(k); });
           dataAt = f.valueMark();
         }},
        {"binaryData", false,
         [&](const Entry& f, const std::string& p) {
-          std::map<std::string, std::string> encoded =
-              stringMap(f, p, [](const std::string& k, const std::string&) {
-                return checkSecretKey(k);
-              });
+          std::map<std::string, std::string> encoded = stringMap(
+              f, p, [](const std::string& k, const std::string&) { return checkSecretKey(k); });
           for (auto& [key, text] : encoded) {
             std::optional<std::string> bytes = decodeBase64(text);
             if (!bytes) {

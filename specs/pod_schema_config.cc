@@ -14,20 +14,37 @@ namespace {
 
 // Kubernetes volume types boxd cannot provide on one host. One volume naming one of them gets
 // one error saying so.
-constexpr std::string_view kUnsupportedVolumeTypes[] = {
-    "persistentVolumeClaim", "nfs",       "csi",         "ephemeral",     "cephfs",
-    "fc",                    "flexVolume", "image",      "gcePersistentDisk",
-    "awsElasticBlockStore",  "azureDisk", "azureFile",   "cinder",        "glusterfs",
-    "portworxVolume",        "gitRepo",   "flocker",     "quobyte",       "scaleIO",
-    "storageos",             "vsphereVolume", "photonPersistentDisk", "local"};
+constexpr std::string_view kUnsupportedVolumeTypes[] = {"persistentVolumeClaim",
+                                                        "nfs",
+                                                        "csi",
+                                                        "ephemeral",
+                                                        "cephfs",
+                                                        "fc",
+                                                        "flexVolume",
+                                                        "image",
+                                                        "gcePersistentDisk",
+                                                        "awsElasticBlockStore",
+                                                        "azureDisk",
+                                                        "azureFile",
+                                                        "cinder",
+                                                        "glusterfs",
+                                                        "portworxVolume",
+                                                        "gitRepo",
+                                                        "flocker",
+                                                        "quobyte",
+                                                        "scaleIO",
+                                                        "storageos",
+                                                        "vsphereVolume",
+                                                        "photonPersistentDisk",
+                                                        "local"};
 
 constexpr std::string_view kDownwardVolumeFields[] = {"metadata.name", "metadata.namespace",
                                                       "metadata.uid", "metadata.labels",
                                                       "metadata.annotations"};
 constexpr std::string_view kDownwardEnvFields[] = {
-    "metadata.name", "metadata.namespace", "metadata.uid",       "spec.nodeName",
-    "spec.serviceAccountName", "status.podIP", "status.podIPs",  "status.hostIP",
-    "status.hostIPs"};
+    "metadata.name", "metadata.namespace",      "metadata.uid",
+    "spec.nodeName", "spec.serviceAccountName", "status.podIP",
+    "status.podIPs", "status.hostIP",           "status.hostIPs"};
 constexpr std::string_view kResources[] = {"limits.cpu", "limits.memory", "requests.cpu",
                                            "requests.memory"};
 
@@ -70,16 +87,15 @@ void DocParser::addConfigVolumeFields(std::vector<Field>& fields, Volume& v) {
                       }});
   }
   for (std::string_view type : kUnsupportedVolumeTypes) {
-    fields.push_back({type, false, [this, type](const Entry& f, const std::string& p) {
-                        std::string hint =
-                            type == "persistentVolumeClaim"
-                                ? "; boxd has no PersistentVolumeClaims: use an iscsi or rbd "
-                                  "volume (or hostPath) in the pod itself"
-                                : "";
-                        error(f.keyMark, p,
-                              "volume type " + std::string(type) + " is not supported by boxd" +
-                                  hint);
-                      }});
+    fields.push_back(
+        {type, false, [this, type](const Entry& f, const std::string& p) {
+           std::string hint = type == "persistentVolumeClaim"
+                                  ? "; boxd has no PersistentVolumeClaims: use an iscsi or rbd "
+                                    "volume (or hostPath) in the pod itself"
+                                  : "";
+           error(f.keyMark, p,
+                 "volume type " + std::string(type) + " is not supported by boxd" + hint);
+         }});
   }
 }
 
@@ -160,8 +176,8 @@ std::optional<std::string> DocParser::parseFieldRef(const Entry& e, const std::s
                [&](const Entry& f, const std::string& p) {
                  std::optional<std::string> s = string(f, p);
                  if (!s) return;
-                 bool ok = forVolume ? listed(kDownwardVolumeFields, *s)
-                                     : listed(kDownwardEnvFields, *s);
+                 bool ok =
+                     forVolume ? listed(kDownwardVolumeFields, *s) : listed(kDownwardEnvFields, *s);
                  for (std::string_view map : {"metadata.labels", "metadata.annotations"}) {
                    if (auto key = subscript(*s, map)) {
                      if (std::string why = checkQualifiedName(*key); !why.empty())
@@ -171,8 +187,10 @@ std::optional<std::string> DocParser::parseFieldRef(const Entry& e, const std::s
                  }
                  if (!ok)
                    return error(f.valueMark(), p,
-                                "field " + inQuotes(*s) + " is not supported by boxd's downward "
-                                "API" + (forVolume ? " volume" : " environment"));
+                                "field " + inQuotes(*s) +
+                                    " is not supported by boxd's downward "
+                                    "API" +
+                                    (forVolume ? " volume" : " environment"));
                  out = *s;
                }}},
              {});
@@ -208,7 +226,8 @@ std::vector<KeyToPath> DocParser::parseItems(const Entry& e, const std::string& 
   return out;
 }
 
-std::vector<DownwardAPIFile> DocParser::parseDownwardItems(const Entry& e, const std::string& path) {
+std::vector<DownwardAPIFile> DocParser::parseDownwardItems(const Entry& e,
+                                                           const std::string& path) {
   std::vector<DownwardAPIFile> out;
   forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
     DownwardAPIFile file;
@@ -257,8 +276,7 @@ ConfigSource DocParser::parseObjectSource(const Entry& e, const std::string& pat
            return error(f.valueMark(), p, why);
          src.name = *s;
        }},
-      {"items", false,
-       [&](const Entry& f, const std::string& p) { src.items = parseItems(f, p); }},
+      {"items", false, [&](const Entry& f, const std::string& p) { src.items = parseItems(f, p); }},
       {"optional", false, [&](const Entry& f, const std::string& p) {
          src.optional = boolean(f, p).value_or(false);
        }}};
@@ -283,14 +301,15 @@ ConfigVolume DocParser::parseConfigVolume(const Entry& e, const std::string& pat
   } else if (e.key == "downwardAPI") {
     ConfigSource src;
     src.kind = Kind::DownwardAPI;
-    walkObject(e.value, e.valueMark(), path,
-               {{"items", false,
-                 [&](const Entry& f, const std::string& p) { src.fields = parseDownwardItems(f, p); }},
-                {"defaultMode", false,
-                 [&](const Entry& f, const std::string& p) {
-                   if (auto m = parseMode(f, p)) cv.defaultMode = *m;
-                 }}},
-               {});
+    walkObject(
+        e.value, e.valueMark(), path,
+        {{"items", false,
+          [&](const Entry& f, const std::string& p) { src.fields = parseDownwardItems(f, p); }},
+         {"defaultMode", false,
+          [&](const Entry& f, const std::string& p) {
+            if (auto m = parseMode(f, p)) cv.defaultMode = *m;
+          }}},
+        {});
     cv.sources.push_back(std::move(src));
   } else {
     parseProjected(e, path, cv);

@@ -48,18 +48,21 @@ class ManifestsTest : public ::testing::Test {
 
 TEST_F(ManifestsTest, EveryDocumentRunsOrIsReported) {
   copyAll();
-  for (const char* pod : {"cm-volume", "secret-env", "downward", "projected", "envfrom",
-                          "web-single"}) {
+  for (const char* pod :
+       {"cm-volume", "secret-env", "downward", "projected", "envfrom", "web-single"}) {
     EXPECT_TRUE(b_.waitPhase(pod, "Running", 30000)) << pod << "\n" << b_.status().dump(2);
   }
-  EXPECT_TRUE(logsHave("cm-volume", "3\ndifficulty=hard\nenemies=bats,ghosts\n")) << logs("cm-volume");
+  EXPECT_TRUE(logsHave("cm-volume", "3\ndifficulty=hard\nenemies=bats,ghosts\n"))
+      << logs("cm-volume");
   EXPECT_TRUE(logsHave("secret-env", "user=shop\npass-length=12\n")) << logs("secret-env");
-  EXPECT_TRUE(logsHave("downward", "tier=\"web\"\nzone=\"north\"\nowner=\"team-a\"\n32\n"
-                                   "name=downward ns=default cpu=250\n"))
+  EXPECT_TRUE(logsHave("downward",
+                       "tier=\"web\"\nzone=\"north\"\nowner=\"team-a\"\n32\n"
+                       "name=downward ns=default cpu=250\n"))
       << logs("downward");
   EXPECT_TRUE(logsHave("projected", "blue\nprojected\napi-key\n")) << logs("projected");
-  EXPECT_TRUE(logsHave("envfrom", "summary=production/4/$(UNDEFINED)/$(APP_MODE)\n"
-                                  "arg=production\n"))
+  EXPECT_TRUE(logsHave("envfrom",
+                       "summary=production/4/$(UNDEFINED)/$(APP_MODE)\n"
+                       "arg=production\n"))
       << logs("envfrom");
   EXPECT_TRUE(logsHave("web-single", "serving\n"));
 
@@ -131,8 +134,8 @@ spec:
   // The last pod gone, boxd's cgroup parent goes too (in every hierarchy, v1 or v2).
   b_.removeSpec("late.yaml");
   ASSERT_TRUE(b_.waitGone("late", 20000));
-  for (const std::string root : {"/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
-                                 "/sys/fs/cgroup/pids"}) {
+  for (const std::string root :
+       {"/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/pids"}) {
     std::string dir = root + "/" + b_.cgroupParent();
     EXPECT_TRUE(waitFor([&] { return ::access(dir.c_str(), F_OK) != 0; }, 5000)) << dir;
   }

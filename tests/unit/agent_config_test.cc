@@ -119,11 +119,11 @@ TEST(ContainerConfig, EnvInKubernetesOrderWithExpansion) {
   specs::PodSpec pod = podOf(kPod);
   auto cfg = containerConfig(pod, pod.containers[0], o.ctx());
   ASSERT_TRUE(cfg.ok()) << cfg.error().message;
-  EXPECT_EQ(cfg->env, (Lines{"HOSTNAME=web", "GAME_1bad=x", "GAME_lives=3",
-                             "GREETING=hi-3-$(LATER)", "LIVES=3", "PASSWORD=hunter2", "APP=web",
-                             "POD_IP=10.88.0.7", "NODE=node-a",
-                             "UID=0f1e2d3c-aaaa-bbbb-cccc-000000000001", "CPU_M=250", "MEM_MI=64",
-                             "CPU_REQ=1", "LATER=late"}))
+  EXPECT_EQ(cfg->env,
+            (Lines{"HOSTNAME=web", "GAME_1bad=x", "GAME_lives=3", "GREETING=hi-3-$(LATER)",
+                   "LIVES=3", "PASSWORD=hunter2", "APP=web", "POD_IP=10.88.0.7", "NODE=node-a",
+                   "UID=0f1e2d3c-aaaa-bbbb-cccc-000000000001", "CPU_M=250", "MEM_MI=64",
+                   "CPU_REQ=1", "LATER=late"}))
       << "GAME_game.properties is not a C identifier: skipped";
   EXPECT_EQ(cfg->skippedKeys, (Lines{"GAME_game.properties"}));
   EXPECT_EQ(cfg->argv, (Lines{"sh", "-c", "echo hi-3-$(LATER) 3 $(HOME) $(NOPE)", "3"}));

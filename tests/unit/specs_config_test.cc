@@ -171,8 +171,8 @@ TEST(SpecsConfig, UnsupportedVolumeTypesGiveOneError) {
   for (std::string type : {"persistentVolumeClaim", "nfs", "gcePersistentDisk",
                            "awsElasticBlockStore", "cinder", "csi", "azureDisk", "glusterfs",
                            "cephfs", "fc", "flexVolume", "portworxVolume", "ephemeral"}) {
-    Lines errs = errorsOf(podWith(std::string(kBox) + "  volumes:\n  - name: v\n    " + type +
-                                  ": {server: x}\n"));
+    Lines errs = errorsOf(
+        podWith(std::string(kBox) + "  volumes:\n  - name: v\n    " + type + ": {server: x}\n"));
     ASSERT_EQ(errs.size(), 1u) << type;
     EXPECT_NE(errs[0].find("spec.volumes[0]." + type + ": volume type " + type +
                            " is not supported by boxd"),
@@ -241,9 +241,10 @@ TEST(SpecsConfig, AppArmorAnnotationsAreRefusedNotIgnored) {
                    "io/c: boxd does not apply AppArmor profiles, so it cannot run this container "
                    "confined by \"runtime/default\"; remove the annotation (or set it to "
                    "\"unconfined\")"}));
-  parsed("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
-         "    container.apparmor.security.beta.kubernetes.io/c: unconfined\n"
-         "spec:\n  containers: [{name: c, image: busybox}]\n");
+  parsed(
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+      "    container.apparmor.security.beta.kubernetes.io/c: unconfined\n"
+      "spec:\n  containers: [{name: c, image: busybox}]\n");
 }
 
 }  // namespace
