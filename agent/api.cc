@@ -135,8 +135,8 @@ json Agent::statusJson() {
     errors.push_back({{"file", cfg_.specsDir}, {"error", specsError_}, {"errors", json::array()}});
   json skipped = json::array();  // documents of kinds boxd does not run
   for (const auto& d : desired_.skipped) skipped.push_back(diagnosticJson(d));
-  return {{"ok", true},          {"specsDir", cfg_.specsDir}, {"revision", revision_},
-          {"nowMs", nowMs()},    {"specPasses", specPasses_}, {"pods", pods},
+  return {{"ok", true},           {"specsDir", cfg_.specsDir}, {"revision", revision_},
+          {"nowMs", nowMs()},     {"specPasses", specPasses_}, {"pods", pods},
           {"specErrors", errors}, {"skipped", skipped}};
 }
 

@@ -139,8 +139,9 @@ PlannedStep volumeStep(const PodPaths& pp, const specs::PodSpec& pod, const spec
     // holds Secret data, room for two versions of each source (1 MiB at most each) plus one.
     bool secret = v.config->holdsSecret();
     int64_t bytes = (2 * static_cast<int64_t>(v.config->sources.size()) + 1) << 20;
-    return {"emptydir",
-            {{"path", volumeHostPath(pp, v)}, {"memory", secret}, {"sizeBytes", secret ? bytes : 0}}};
+    return {
+        "emptydir",
+        {{"path", volumeHostPath(pp, v)}, {"memory", secret}, {"sizeBytes", secret ? bytes : 0}}};
   }
   bool memory = v.emptyDir->memory;
   return {"emptydir",

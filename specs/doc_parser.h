@@ -143,8 +143,7 @@ class DocParser {
   std::optional<int64_t> parseMode(const Entry& e, const std::string& path);
   std::optional<ResourceFieldRef> parseResourceFieldRef(const Entry& e, const std::string& path,
                                                         bool needContainer);
-  std::optional<std::string> parseFieldRef(const Entry& e, const std::string& path,
-                                           bool forVolume);
+  std::optional<std::string> parseFieldRef(const Entry& e, const std::string& path, bool forVolume);
   std::vector<KeyToPath> parseItems(const Entry& e, const std::string& path);
   std::vector<DownwardAPIFile> parseDownwardItems(const Entry& e, const std::string& path);
   ConfigSource parseObjectSource(const Entry& e, const std::string& path, ConfigSource::Kind kind,

@@ -351,26 +351,25 @@ std::vector<EnvVar> DocParser::parseEnv(const Entry& e, const std::string& path)
     EnvVar v;
     YAML::Mark nameAt = at;
     bool named = false;
-    walkObject(n, at, p,
-               {{"name", true,
-                 [&](const Entry& f, const std::string& fp) {
-                   std::optional<std::string> s = string(f, fp);
-                   if (!s) return;
-                   if (std::string why = checkEnvName(*s); !why.empty())
-                     return error(f.valueMark(), fp, why);
-                   v.name = *s;
-                   nameAt = f.valueMark();
-                   named = true;
-                 }},
-                {"value", false,
-                 [&](const Entry& f, const std::string& fp) {
-                   if (std::optional<std::string> s = string(f, fp)) v.value = *s;
-                 }},
-                {"valueFrom", false,
-                 [&](const Entry& f, const std::string& fp) {
-                   v.valueFrom = parseEnvVarSource(f, fp);
-                 }}},
-               {});
+    walkObject(
+        n, at, p,
+        {{"name", true,
+          [&](const Entry& f, const std::string& fp) {
+            std::optional<std::string> s = string(f, fp);
+            if (!s) return;
+            if (std::string why = checkEnvName(*s); !why.empty())
+              return error(f.valueMark(), fp, why);
+            v.name = *s;
+            nameAt = f.valueMark();
+            named = true;
+          }},
+         {"value", false,
+          [&](const Entry& f, const std::string& fp) {
+            if (std::optional<std::string> s = string(f, fp)) v.value = *s;
+          }},
+         {"valueFrom", false,
+          [&](const Entry& f, const std::string& fp) { v.valueFrom = parseEnvVarSource(f, fp); }}},
+        {});
     if (v.valueFrom && !v.value.empty())
       error(nameAt, p + ".valueFrom", "must not be set when value is not empty");
     if (!named) return;
@@ -448,82 +447,82 @@ void DocParser::parseVolumes(const Entry& e, const std::string& path) {
     size_t before = r_.count();
     std::vector<Field> fields = {
         {"name", true,
-          [&](const Entry& f, const std::string& fp) {
-            std::optional<std::string> name = string(f, fp);
-            if (!name) return;
-            if (std::string why = checkDns1123Label(*name); !why.empty())
-              return error(f.valueMark(), fp, why);
-            auto [it, inserted] = volumePaths_.emplace(*name, p);
-            if (!inserted)
-              return error(
-                  f.valueMark(), fp,
-                  "duplicate volume name " + inQuotes(*name) + " (also " + it->second + ")");
-            v.name = *name;
-          }},
-         {"emptyDir", false,
-          [&](const Entry& f, const std::string& fp) {
-            EmptyDirVolume ed;
-            walkObject(
-                f.value, f.valueMark(), fp,
-                {{"medium", false,
-                  [&](const Entry& g, const std::string& gp) {
-                    std::optional<std::string> m = string(g, gp);
-                    if (!m) return;
-                    if (*m == "Memory")
-                      ed.memory = true;
-                    else if (!m->empty())
-                      error(g.valueMark(), gp,
-                            "unknown medium " + inQuotes(*m) + "; use \"\" (disk) or \"Memory\"");
-                  }},
-                 {"sizeLimit", false,
-                  [&](const Entry& g, const std::string& gp) {
-                    std::optional<std::string> q =
-                        g.value.IsScalar() ? std::optional(g.value.Scalar()) : string(g, gp);
-                    if (!q) return;
-                    Result<int64_t> bytes = parseMemoryBytes(*q);
-                    if (!bytes) return error(g.valueMark(), gp, bytes.error().message);
-                    if (*bytes == 0) return error(g.valueMark(), gp, "must be greater than zero");
-                    ed.sizeLimitBytes = *bytes;
-                  }}},
-                {});
-            v.emptyDir = ed;
-          }},
-         {"hostPath", false,
-          [&](const Entry& f, const std::string& fp) {
-            HostPathVolume hp;
-            walkObject(
-                f.value, f.valueMark(), fp,
-                {{"path", true,
-                  [&](const Entry& g, const std::string& gp) {
-                    std::optional<std::string> s = string(g, gp);
-                    if (!s) return;
-                    if (s->empty() || (*s)[0] != '/' || !cleanPath(*s))
-                      return error(g.valueMark(), gp,
-                                   "must be an absolute path without . or .. components, got " +
-                                       inQuotes(*s));
-                    hp.path = *s;
-                  }},
-                 {"type", false,
-                  [&](const Entry& g, const std::string& gp) {
-                    std::optional<std::string> t = string(g, gp);
-                    if (!t) return;
-                    for (std::string_view known : kHostPathTypes) {
-                      if (*t == known) {
-                        hp.type = *t;
-                        return;
-                      }
-                    }
-                    error(g.valueMark(), gp,
-                          "unknown hostPath type " + inQuotes(*t) +
-                              "; one of Directory, DirectoryOrCreate, File, FileOrCreate, Socket, "
-                              "CharDevice, BlockDevice (or empty)");
-                  }}},
-                {});
-            v.hostPath = hp;
-          }},
-         {"iscsi", false,
-          [&](const Entry& f, const std::string& fp) { v.iscsi = parseIscsi(f, fp); }},
-         {"rbd", false, [&](const Entry& f, const std::string& fp) { v.rbd = parseRbd(f, fp); }}};
+         [&](const Entry& f, const std::string& fp) {
+           std::optional<std::string> name = string(f, fp);
+           if (!name) return;
+           if (std::string why = checkDns1123Label(*name); !why.empty())
+             return error(f.valueMark(), fp, why);
+           auto [it, inserted] = volumePaths_.emplace(*name, p);
+           if (!inserted)
+             return error(
+                 f.valueMark(), fp,
+                 "duplicate volume name " + inQuotes(*name) + " (also " + it->second + ")");
+           v.name = *name;
+         }},
+        {"emptyDir", false,
+         [&](const Entry& f, const std::string& fp) {
+           EmptyDirVolume ed;
+           walkObject(
+               f.value, f.valueMark(), fp,
+               {{"medium", false,
+                 [&](const Entry& g, const std::string& gp) {
+                   std::optional<std::string> m = string(g, gp);
+                   if (!m) return;
+                   if (*m == "Memory")
+                     ed.memory = true;
+                   else if (!m->empty())
+                     error(g.valueMark(), gp,
+                           "unknown medium " + inQuotes(*m) + "; use \"\" (disk) or \"Memory\"");
+                 }},
+                {"sizeLimit", false,
+                 [&](const Entry& g, const std::string& gp) {
+                   std::optional<std::string> q =
+                       g.value.IsScalar() ? std::optional(g.value.Scalar()) : string(g, gp);
+                   if (!q) return;
+                   Result<int64_t> bytes = parseMemoryBytes(*q);
+                   if (!bytes) return error(g.valueMark(), gp, bytes.error().message);
+                   if (*bytes == 0) return error(g.valueMark(), gp, "must be greater than zero");
+                   ed.sizeLimitBytes = *bytes;
+                 }}},
+               {});
+           v.emptyDir = ed;
+         }},
+        {"hostPath", false,
+         [&](const Entry& f, const std::string& fp) {
+           HostPathVolume hp;
+           walkObject(
+               f.value, f.valueMark(), fp,
+               {{"path", true,
+                 [&](const Entry& g, const std::string& gp) {
+                   std::optional<std::string> s = string(g, gp);
+                   if (!s) return;
+                   if (s->empty() || (*s)[0] != '/' || !cleanPath(*s))
+                     return error(g.valueMark(), gp,
+                                  "must be an absolute path without . or .. components, got " +
+                                      inQuotes(*s));
+                   hp.path = *s;
+                 }},
+                {"type", false,
+                 [&](const Entry& g, const std::string& gp) {
+                   std::optional<std::string> t = string(g, gp);
+                   if (!t) return;
+                   for (std::string_view known : kHostPathTypes) {
+                     if (*t == known) {
+                       hp.type = *t;
+                       return;
+                     }
+                   }
+                   error(g.valueMark(), gp,
+                         "unknown hostPath type " + inQuotes(*t) +
+                             "; one of Directory, DirectoryOrCreate, File, FileOrCreate, Socket, "
+                             "CharDevice, BlockDevice (or empty)");
+                 }}},
+               {});
+           v.hostPath = hp;
+         }},
+        {"iscsi", false,
+         [&](const Entry& f, const std::string& fp) { v.iscsi = parseIscsi(f, fp); }},
+        {"rbd", false, [&](const Entry& f, const std::string& fp) { v.rbd = parseRbd(f, fp); }}};
     addConfigVolumeFields(fields, v);
     walkObject(n, at, p, fields, {});
     int sources = v.emptyDir.has_value() + v.hostPath.has_value() + v.iscsi.has_value() +

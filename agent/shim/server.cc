@@ -362,7 +362,8 @@ void Server::keepFailedStart(const reconcilers::ContainerLaunch& l, bool restart
     if (Status st = keepPreviousRun(l.logPath, l.logMaxFiles); !st.ok())
       shimLog("%s: %s", l.name.c_str(), st.error().message.c_str());
   }
-  Status st = writeFileAtomic(l.logPath, "boxd: the container did not start: " + error + "\n", 0640);
+  Status st =
+      writeFileAtomic(l.logPath, "boxd: the container did not start: " + error + "\n", 0640);
   if (!st.ok()) shimLog("%s: %s", l.name.c_str(), st.error().message.c_str());
 }
 

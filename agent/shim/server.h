@@ -26,10 +26,10 @@
 
 #include <cstdint>
 #include <map>
-#include <set>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -103,7 +103,8 @@ class Server {
   void finish();
 
   Status attachLog(Container& c, const reconcilers::ContainerLaunch& l, Fd pipe, bool restarted);
-  void keepFailedStart(const reconcilers::ContainerLaunch& l, bool restarted, const std::string& error);
+  void keepFailedStart(const reconcilers::ContainerLaunch& l, bool restarted,
+                       const std::string& error);
   void onLogEvent(uint64_t id);
   void drainLog(uint64_t id, bool closeNow);  // at exit: what the pipe holds now, bounded
   void closeLog(uint64_t id);
