@@ -7,6 +7,7 @@
 #include "agent/config_refs.h"
 #include "agent/config_volumes.h"
 #include "agent/env_expand.h"
+#include "agent/pod_plan.h"
 #include "common/util.h"
 #include "specs/parse.h"
 #include "tests/support/temp_dir.h"
@@ -236,6 +237,37 @@ TEST(ConfigVolumeWriter, RefusesToReplaceWhatItDidNotMake) {
   auto r = writeConfigVolume(dir.path(), {{"app.conf", {"x", 0644}}}, ::getuid());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(readText(dir / "app.conf"), "mine");
+}
+
+TEST(ConfigVolumePlan, SecretsOnATmpfsAndEveryConfigVolumeReadOnly) {
+  specs::PodSpec pod = podOf(R"(apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    volumeMounts:
+    - {name: cm, mountPath: /cm}
+    - {name: sec, mountPath: /sec, readOnly: false}
+  volumes:
+  - {name: cm, configMap: {name: game}}
+  - {name: sec, projected: {sources: [{secret: {name: db}}, {configMap: {name: game}}]}}
+)");
+  reconcilers::Paths paths;
+  paths.stateDir = "/var/lib/boxd";
+  PodPaths pp = podPaths(paths, "web", "0123456789abcdef");
+  PlannedStep cm = volumeStep(pp, pod, pod.volumes[0]);
+  EXPECT_EQ(cm.kind, "emptydir");
+  EXPECT_EQ(cm.params["memory"], false);
+  PlannedStep sec = volumeStep(pp, pod, pod.volumes[1]);
+  EXPECT_EQ(sec.params["memory"], true) << "Secret data never goes to disk";
+  EXPECT_EQ(sec.params["sizeBytes"], 5 << 20);
+  auto mounts = containerMounts(pp, pod, pod.containers[0], false);
+  ASSERT_EQ(mounts.size(), 2u);
+  EXPECT_TRUE(mounts[0].readOnly);
+  EXPECT_TRUE(mounts[1].readOnly) << "readOnly: false does not make a config volume writable";
+  EXPECT_EQ(mounts[1].source, pp.dir + "/volumes/sec");
 }
 
 }  // namespace
