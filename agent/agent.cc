@@ -405,6 +405,7 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
   }
   desired_ = std::move(next);
   updateSecrets();
+  onConfigObjects();
   desiredLoaded_ = true;
   notifySpecsWatchers();
   reconcileAll();

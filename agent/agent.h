@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "agent/config.h"
+#include "agent/config_volumes.h"
 #include "agent/desired.h"
 #include "agent/dispatcher.h"
 #include "agent/ipam.h"
@@ -57,6 +58,9 @@ struct ContainerRuntime {
   // What the last start ran (describe, exec): argv, and the security with the image user resolved.
   std::vector<std::string> argv;
   std::optional<reconcilers::ContainerSecurity> security;
+  // Waiting (CreateContainerConfigError) for a ConfigMap, Secret or key: retried on each specs
+  // pass. (A refused securityContext waits for a new spec instead.)
+  bool configWait = false;
 };
 
 struct PodState {
@@ -86,6 +90,8 @@ struct PodState {
   // The image id each container started from (its rootfs step's "image"), so a re-tagged image
   // changes no running pod and is kept in the store while the pod lives.
   std::map<std::string, std::string> imageIds;
+  // Digest of what each config volume holds (config_wiring.cc): rewritten only when it changes.
+  std::map<std::string, std::string> configDigests;
 };
 
 class Agent {
@@ -161,6 +167,17 @@ class Agent {
   Result<reconcilers::BlockCredentials> blockCredentials(const reconcilers::BlockVolume& v);
   void updateSecrets();
   nlohmann::json volumesJson();
+
+  // ConfigMaps, Secrets and the downward API into containers (config_wiring.cc)
+  ConfigContext configContext(const PodState& pod);
+  // env and argv of container c, and the config volumes it mounts (to write before it starts).
+  Result<ContainerConfig> prepareContainer(PodState& pod, const specs::Container& c,
+                                           std::vector<ConfigWrite>& writes);
+  void waitForConfig(PodState& pod, const std::string& container, const std::string& why);
+  // After a specs pass: the ConfigMaps known, and config volumes of running pods brought up to
+  // date in place (a pod is never recreated for them, as in Kubernetes).
+  void onConfigObjects();
+  void refreshConfigVolumes(PodState& pod);
 
   // recovery and drift
   void recover();
@@ -238,6 +255,8 @@ class Agent {
   using SecretMap = std::map<std::string, specs::Secret>;
   std::mutex secretsMu_;
   std::shared_ptr<const SecretMap> secrets_;
+  std::shared_ptr<const std::map<std::string, specs::ConfigMap>> configMaps_;
+  std::vector<std::string> lastSkippedNotes_;  // logged once each
 
   std::deque<state::EventRecord> pendingEvents_;
   int64_t droppedEvents_ = 0;  // pending events dropped at the bound, told when written again

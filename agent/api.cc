@@ -135,9 +135,11 @@ json Agent::statusJson() {
   }
   if (!specsError_.empty())
     errors.push_back({{"file", cfg_.specsDir}, {"error", specsError_}, {"errors", json::array()}});
-  return {{"ok", true},          {"specsDir", cfg_.specsDir}, {"revision", revision_},
-          {"nowMs", nowMs()},    {"specPasses", specPasses_}, {"pods", pods},
-          {"specErrors", errors}};
+  json skipped = json::array();  // documents of kinds boxd does not run
+  for (const auto& d : desired_.skipped) skipped.push_back(diagnosticJson(d));
+  return {{"ok", true},           {"specsDir", cfg_.specsDir}, {"revision", revision_},
+          {"nowMs", nowMs()},     {"specPasses", specPasses_}, {"pods", pods},
+          {"specErrors", errors}, {"skipped", skipped}};
 }
 
 void Agent::handleRequest(const json& req, std::function<void(json)> reply) {

@@ -106,6 +106,10 @@ std::string formatStatus(const json& s) {
       for (const auto& d : e["errors"]) out += "  " + str(d, "text") + "\n";
     }
   }
+  if (s.contains("skipped") && !s["skipped"].empty()) {
+    out += "\nSKIPPED (kinds boxd does not run)\n";
+    for (const auto& d : s["skipped"]) out += "  " + str(d, "text") + "\n";
+  }
   return out;
 }
 

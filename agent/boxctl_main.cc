@@ -213,8 +213,8 @@ int cmdApply(const std::vector<std::string>& args) {
     for (const auto& d : parsed.errors) std::fprintf(stderr, "%s\n", d.str().c_str());
     die(args[1] + ": " + std::to_string(parsed.errors.size()) + " error(s); nothing applied");
   }
-  if (parsed.pods.empty() && parsed.secrets.empty())
-    die(args[1] + ": no pod or secret in the file; nothing applied");
+  if (parsed.pods.empty() && parsed.secrets.empty() && parsed.configMaps.empty())
+    die(args[1] + ": no pod, secret or configmap in the file; nothing applied");
   if (!endsWith(base, ".yaml") && !endsWith(base, ".yml") && !endsWith(base, ".json"))
     base += ".yaml";
   if (base[0] == '.') base = base.substr(1);
@@ -227,6 +227,10 @@ int cmdApply(const std::vector<std::string>& args) {
     std::printf("pod/%s configured (%s/%s)\n", p.spec.name.c_str(), dir.c_str(), base.c_str());
   for (const auto& s : parsed.secrets)
     std::printf("secret/%s configured (%s/%s)\n", s.secret.name.c_str(), dir.c_str(), base.c_str());
+  for (const auto& c : parsed.configMaps)
+    std::printf("configmap/%s configured (%s/%s)\n", c.configMap.name.c_str(), dir.c_str(),
+                base.c_str());
+  for (const auto& d : parsed.skipped) std::printf("%s\n", d.str().c_str());
   return 0;
 }
 

@@ -47,7 +47,7 @@ bool Agent::dueToStart(PodState& pod, const specs::Container& spec, bool init) {
   auto& c = pod.containers[spec.name];
   bool pendingRestart = c.restartTimer && c.restartTimer->active();
   if (c.starting || pendingRestart || c.rec.state == "Running") return false;
-  if (c.rec.reason == kConfigError) return false;
+  if (c.rec.reason == kConfigError && !c.configWait) return false;
   if (c.rec.state != "Terminated") return true;
   // Its restart timer died with a previous boxd: restart now if the policy says so.
   if (!shouldRestart(pod.spec.restartPolicy, c.rec.exitCode, init) || c.restartTimer) return false;
@@ -74,7 +74,11 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   const specs::Container* spec = findContainer(pod.spec, name);
   if (spec == nullptr) return;
   auto& c = pod.containers[name];
-  auto process = effectiveProcess(pod.spec, *spec, imageConfigOf(imageIdOf(pod, *spec)));
+  std::vector<ConfigWrite> writes;  // config volumes, written before the start
+  auto config = prepareContainer(pod, *spec, writes);
+  if (!config.ok()) return waitForConfig(pod, name, config.error().message);
+  auto process =
+      effectiveProcess(pod.spec, *spec, *config, imageConfigOf(imageIdOf(pod, *spec)));
   auto security = process.ok() ? resolveSecurity(pod.spec, *spec, process->user)
                                : Result<reconcilers::ContainerSecurity>(process.error());
   if (!security.ok()) {
@@ -85,6 +89,8 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
     event(pod.rec.name, "Warning", "Failed", "Error: " + c.rec.message);
     return;
   }
+  c.configWait = false;
+  for (const auto& w : writes) pod.configDigests[w.volume] = volumeFilesDigest(w.files, w.owner);
   c.starting = true;
   ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, name);
   PodPaths pp = podPaths(cfg_.paths, pod.rec.name, pod.rec.uid);
@@ -107,9 +113,14 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   const std::string podName = pod.rec.name, uid = pod.rec.uid;
   dispatcher_.runBlocking(
       [socket, launch, imageUser = process->user, keepGid = runAsGroupSet(pod.spec, *spec), secOut,
-       result]() mutable {
+       result, writes = std::move(writes)]() mutable {
         std::string logDir = launch.logPath.substr(0, launch.logPath.find_last_of('/'));
         Status st = mkdirAll(logDir, 0700);
+        for (const auto& w : writes) {
+          if (!st.ok()) break;
+          auto wrote = writeConfigVolume(w.dir, w.files, w.owner);
+          if (!wrote.ok()) st = wrote.error().wrap("volume " + w.volume);
+        }
         if (st.ok() && !imageUser.empty())
           st = applyImageUser(launch.rootfs, imageUser, keepGid, launch.security);
         *result = st.ok() ? reconcilers::ShimClient(socket).start(launch)

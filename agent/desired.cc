@@ -10,6 +10,7 @@ FileGood contentsOf(const FileResult& f) {
   FileGood out;
   for (const auto& p : f.parsed.pods) out.pods.push_back({p.spec, specs::specHash(p.spec), f.file});
   for (const auto& s : f.parsed.secrets) out.secrets.push_back({s.secret, f.file});
+  for (const auto& c : f.parsed.configMaps) out.configMaps.push_back({c.configMap, f.file});
   return out;
 }
 
@@ -51,9 +52,11 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
   Desired out;
   std::map<std::string, std::vector<DesiredPod>> pods;        // pod name -> declarations
   std::map<std::string, std::vector<DesiredSecret>> secrets;  // secret name -> declarations
+  std::map<std::string, std::vector<DesiredConfigMap>> configMaps;
   std::set<std::string> present;
   for (const auto& f : files) {
     present.insert(f.file);
+    out.skipped.insert(out.skipped.end(), f.parsed.skipped.begin(), f.parsed.skipped.end());
     FileGood good;
     if (f.parsed.ok()) {
       good = contentsOf(f);
@@ -65,6 +68,7 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
     }
     for (auto& p : good.pods) pods[p.spec.name].push_back(std::move(p));
     for (auto& s : good.secrets) secrets[s.secret.name].push_back(std::move(s));
+    for (auto& c : good.configMaps) configMaps[c.configMap.name].push_back(std::move(c));
   }
   for (auto it = lastGood.begin(); it != lastGood.end();) {
     it = present.count(it->first) ? std::next(it) : lastGood.erase(it);
@@ -93,6 +97,18 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
     for (const auto& d : decls) {
       conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
                                               "secret \"" + name + "\" is also declared in " +
+                                                  otherFiles(decls, d.sourceFile) +
+                                                  "; neither declaration is used"});
+    }
+  }
+  for (auto& [name, decls] : configMaps) {
+    if (decls.size() == 1) {
+      out.configMaps.emplace(name, std::move(decls.front()));
+      continue;
+    }
+    for (const auto& d : decls) {
+      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
+                                              "configmap \"" + name + "\" is also declared in " +
                                                   otherFiles(decls, d.sourceFile) +
                                                   "; neither declaration is used"});
     }

@@ -1,5 +1,7 @@
 // Desired state: what the specs directory asks for, after the rules that protect running pods.
 //
+//  - ConfigMaps follow the same rules as Secrets (they are not recorded either).
+//  - Documents of other kinds (Service, Deployment...) are listed in `skipped`, never errors.
 //  - A file that parses and validates contributes its pods and secrets, and becomes that file's
 //    "last good".
 //  - A file with any error contributes its last good pods and secrets (from this run, or, after a
@@ -35,6 +37,11 @@ struct DesiredSecret {
   std::string sourceFile;
 };
 
+struct DesiredConfigMap {
+  specs::ConfigMap configMap;
+  std::string sourceFile;
+};
+
 struct SpecError {
   std::string file;
   std::vector<specs::Diagnostic> errors;
@@ -48,13 +55,17 @@ struct FileResult {
 struct Desired {
   std::map<std::string, DesiredPod> pods;
   std::map<std::string, DesiredSecret> secrets;
+  std::map<std::string, DesiredConfigMap> configMaps;
   std::vector<SpecError> errors;
+  // Documents of kinds boxd does not run, one note each with file:line (this pass's parses).
+  std::vector<specs::Diagnostic> skipped;
 };
 
 // What a file contributed the last time it was valid.
 struct FileGood {
   std::vector<DesiredPod> pods;
   std::vector<DesiredSecret> secrets;
+  std::vector<DesiredConfigMap> configMaps;
 };
 using LastGood = std::map<std::string, FileGood>;  // by file
 

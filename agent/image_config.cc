@@ -41,25 +41,25 @@ void setVar(std::vector<std::string>& env, const std::string& entry) {
 }  // namespace
 
 Result<ProcessConfig> effectiveProcess(const specs::PodSpec& pod, const specs::Container& c,
-                                       const json& imageConfig) {
+                                       const ContainerConfig& own, const json& imageConfig) {
   ProcessConfig p;
   if (!imageConfig.is_object()) {  // a rootfs import: no config, today's behaviour
-    p.argv = containerArgv(c);
-    p.env = containerEnv(pod, c);
+    p.argv = own.argv;
+    p.env = own.env;
     p.cwd = c.workingDir.empty() ? "/" : c.workingDir;
     return p;
   }
   const json cfg = imageConfig.contains("config") ? imageConfig["config"] : json::object();
-  if (!c.command.empty()) {
-    p.argv = c.command;
+  if (!own.command.empty()) {
+    p.argv = own.command;
   } else {
     p.argv = strings(cfg, "Entrypoint");
-    if (c.args.empty()) {
+    if (own.args.empty()) {
       auto cmd = strings(cfg, "Cmd");
       p.argv.insert(p.argv.end(), cmd.begin(), cmd.end());
     }
   }
-  p.argv.insert(p.argv.end(), c.args.begin(), c.args.end());
+  p.argv.insert(p.argv.end(), own.args.begin(), own.args.end());
   if (p.argv.empty())
     return makeError("container " + c.name +
                          ": no command specified (the image has no Entrypoint or Cmd and the "
@@ -70,13 +70,22 @@ Result<ProcessConfig> effectiveProcess(const specs::PodSpec& pod, const specs::C
   bool hasPath = false;
   for (const auto& e : p.env) hasPath = hasPath || nameOf(e) == "PATH";
   if (!hasPath) p.env.insert(p.env.begin(), std::string("PATH=") + kDefaultPath);
-  setVar(p.env, "HOSTNAME=" + (pod.hostname.empty() ? pod.name : pod.hostname));
-  for (const auto& e : c.env) setVar(p.env, e.name + "=" + e.value);
+  for (const auto& e : own.env) setVar(p.env, e);  // HOSTNAME first, then the container's
   const std::string wd = stringField(cfg, "WorkingDir");
   p.cwd = !c.workingDir.empty() ? c.workingDir : (!wd.empty() ? wd : "/");
   const bool runAsUser = c.securityContext.runAsUser || pod.securityContext.runAsUser;
   if (!runAsUser) p.user = stringField(cfg, "User");
   return p;
+}
+
+Result<ProcessConfig> effectiveProcess(const specs::PodSpec& pod, const specs::Container& c,
+                                       const json& imageConfig) {
+  ContainerConfig own;
+  own.command = c.command;
+  own.args = c.args;
+  own.argv = containerArgv(c);
+  own.env = containerEnv(pod, c);
+  return effectiveProcess(pod, c, own, imageConfig);
 }
 
 bool runAsGroupSet(const specs::PodSpec& pod, const specs::Container& c) {

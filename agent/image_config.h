@@ -22,6 +22,7 @@
 
 #include "common/result.h"
 #include "reconcilers/sandbox/shim_protocol.h"
+#include "agent/config_refs.h"
 #include "specs/pod.h"
 
 namespace boxd::agent {
@@ -35,8 +36,14 @@ struct ProcessConfig {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-// imageConfig: the image config blob (null for a rootfs import). Fails when neither the
-// container nor the image says what to run.
+// own: what the container's spec resolved to (config_refs.h: env with valueFrom and envFrom,
+// command and args with $(VAR) expanded); imageConfig: the image config blob (null for a rootfs
+// import). Fails when neither the container nor the image says what to run.
+Result<ProcessConfig> effectiveProcess(const specs::PodSpec& pod, const specs::Container& c,
+                                       const ContainerConfig& own,
+                                       const nlohmann::json& imageConfig);
+// The same with the container's env and command as written (literal values, no $(VAR)): what
+// describe shows of a container that has not started.
 Result<ProcessConfig> effectiveProcess(const specs::PodSpec& pod, const specs::Container& c,
                                        const nlohmann::json& imageConfig);
 

@@ -205,6 +205,14 @@ void Agent::beginTeardown(PodState& pod) {
     logStoreError(store_->deletePod(name), "delete pod");
     event(name, "Normal", "Deleted", "pod torn down; every host resource removed");
     pods_.erase(it);
+    // The last pod gone: boxd's cgroup parent goes too (made again with the next pod). On the
+    // loop thread, so no pod's create can run between the check and the rmdir.
+    if (pods_.empty()) {
+      Status parent = cgroups_->remove(cfg_.paths.cgroupParent);
+      if (!parent.ok())
+        spdlog::warn("cgroup parent {}: {}, ignoring", cfg_.paths.cgroupParent,
+                     parent.error().message);
+    }
     notifyPodWatchers(name);
     markDirty(name);  // created afresh if it is still desired
   });

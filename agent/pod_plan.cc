@@ -134,6 +134,15 @@ int64_t memoryVolumeSize(const specs::PodSpec& pod, const specs::Volume& v) {
 
 PlannedStep volumeStep(const PodPaths& pp, const specs::PodSpec& pod, const specs::Volume& v) {
   if (v.hostPath) return {"hostpath", {{"path", v.hostPath->path}, {"type", v.hostPath->type}}};
+  if (v.config) {
+    // The directory config volumes are written into (agent/config_volumes.h): a tmpfs when it
+    // holds Secret data, room for two versions of each source (1 MiB at most each) plus one.
+    bool secret = v.config->holdsSecret();
+    int64_t bytes = (2 * static_cast<int64_t>(v.config->sources.size()) + 1) << 20;
+    return {
+        "emptydir",
+        {{"path", volumeHostPath(pp, v)}, {"memory", secret}, {"sizeBytes", secret ? bytes : 0}}};
+  }
   bool memory = v.emptyDir->memory;
   return {"emptydir",
           {{"path", volumeHostPath(pp, v)},
@@ -273,8 +282,9 @@ std::vector<reconcilers::ContainerMount> containerMounts(const PodPaths& pp,
   for (const auto& m : c.volumeMounts) {
     const specs::Volume* v = findVolume(pod, m.name);
     if (v == nullptr) continue;  // the parser refuses such a pod
-    out.push_back(
-        {volumeHostPath(pp, *v), m.subPath, m.mountPath, m.readOnly, v->emptyDir.has_value()});
+    // Config volumes are always read-only in containers, as in Kubernetes.
+    out.push_back({volumeHostPath(pp, *v), m.subPath, m.mountPath,
+                   m.readOnly || v->config.has_value(), v->emptyDir.has_value()});
   }
   for (const auto& [file, mountPath] : kPodFiles) {
     if (podFiles && !mountedOver(c, mountPath))

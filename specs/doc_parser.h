@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,8 +45,12 @@ class DocParser {
   std::optional<PodSpec> parse(const YAML::Node& root);
   // A kind: Secret document. No diagnostic quotes any part of a value (secret_schema.cc).
   std::optional<Secret> parseSecret(const YAML::Node& root);
+  // A kind: ConfigMap document (configmap_schema.cc).
+  std::optional<ConfigMap> parseConfigMap(const YAML::Node& root);
   // metadata.name and where it was written (for the file-level duplicate check); empty if unset.
-  const std::string& name() const { return isSecret_ ? secret_.name : pod_.name; }
+  const std::string& name() const {
+    return isSecret_ ? secret_.name : isConfigMap_ ? configMap_.name : pod_.name;
+  }
   const YAML::Mark& nameMark() const { return nameMark_; }
 
  private:
@@ -130,6 +135,29 @@ class DocParser {
   std::optional<int64_t> parseId(const Entry& e, const std::string& path);  // 0..2^31-1
   std::vector<std::string> parseCapabilityList(const Entry& e, const std::string& path);
   void parseSeccompProfile(const Entry& e, const std::string& path);
+  // ---- configuration sources (pod_schema_config.cc) ----
+  // configMap, secret, downwardAPI, projected (into v.config), and every Kubernetes volume type
+  // boxd does not support, each refused as such.
+  void addConfigVolumeFields(std::vector<Field>& fields, Volume& v);
+  // A file mode: 0..0777, octal as YAML 1.1 reads it (0644) or decimal (420).
+  std::optional<int64_t> parseMode(const Entry& e, const std::string& path);
+  std::optional<ResourceFieldRef> parseResourceFieldRef(const Entry& e, const std::string& path,
+                                                        bool needContainer);
+  std::optional<std::string> parseFieldRef(const Entry& e, const std::string& path, bool forVolume);
+  std::vector<KeyToPath> parseItems(const Entry& e, const std::string& path);
+  std::vector<DownwardAPIFile> parseDownwardItems(const Entry& e, const std::string& path);
+  ConfigSource parseObjectSource(const Entry& e, const std::string& path, ConfigSource::Kind kind,
+                                 std::string_view nameField, int64_t* defaultMode);
+  // e.key is configMap, secret, downwardAPI or projected.
+  ConfigVolume parseConfigVolume(const Entry& e, const std::string& path);
+  void parseProjected(const Entry& e, const std::string& path, ConfigVolume& cv);
+  void checkConfigPaths(const ConfigVolume& cv, const YAML::Mark& at, const std::string& path);
+  std::optional<EnvVarSource> parseEnvVarSource(const Entry& e, const std::string& path);
+  std::vector<EnvFromSource> parseEnvFrom(const Entry& e, const std::string& path);
+  void checkResourceRefs();
+  void checkAppArmorAnnotations(const YAML::Mark& at);
+  // ---- the ConfigMap schema (configmap_schema.cc) ----
+  void parseConfigMapMetadata(const Entry& e, const std::string& path);
   // ---- the Secret schema (secret_schema.cc) ----
   void parseSecretMetadata(const Entry& e, const std::string& path);
   // data (base64) or stringData values; errors name the key, never the value.
@@ -170,6 +198,9 @@ class DocParser {
     std::string path;
   };
   std::vector<ProvisionRef> provisionRefs_;
+  std::vector<MountRef> resourceRefs_;  // resourceFieldRef.containerName (volume = container)
+  bool isConfigMap_ = false;
+  ConfigMap configMap_;
   // Secret documents: string() then never quotes a value it rejects.
   bool isSecret_ = false;
   Secret secret_;

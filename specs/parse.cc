@@ -10,6 +10,7 @@
 
 #include "specs/doc_parser.h"
 #include "specs/nesting.h"
+#include "specs/quote.h"
 #include "specs/validate.h"
 
 namespace boxd::specs {
@@ -187,14 +188,55 @@ bool firstDefinition(Reporter& r, const DocParser& p, std::string_view kind,
   return false;
 }
 
+// kind written in another case or plural ("pod", "Secrets"): a slip, not another kind.
+bool misspeltKind(const std::string& kind) {
+  std::string k;
+  for (char c : kind) k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!k.empty() && k.back() == 's') k.pop_back();
+  return k == "pod" || k == "secret" || k == "configmap";
+}
+
+// A document of a kind boxd does not run: noted at its line, and the rest of the file applies.
+bool skipOtherKind(Reporter& r, const YAML::Node& doc, ParseResult& res) {
+  std::string kind = detail::documentKind(doc);
+  // Only what looks like a Kubernetes object (metadata is a mapping) is skipped; anything else
+  // is reported by the Pod parser, as a document that is not a Pod.
+  if (kind.empty() || kind == "Pod" || kind == "Secret" || kind == "ConfigMap" ||
+      misspeltKind(kind) || !doc["metadata"] || !doc["metadata"].IsMap())
+    return false;
+  std::string version;
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (it->first.IsScalar() && it->first.Scalar() == "apiVersion" && it->second.IsScalar())
+      version = it->second.Scalar();
+  }
+  std::string name;
+  if (doc["metadata"] && doc["metadata"].IsMap() && doc["metadata"]["name"] &&
+      doc["metadata"]["name"].IsScalar())
+    name = " " + inQuotes(doc["metadata"]["name"].Scalar());
+  YAML::Mark at = doc.Mark();
+  std::string what = "kind " + shownText(kind);
+  if (!version.empty()) what += " (" + shownText(version) + ")";
+  res.skipped.push_back({r.file(), detail::lineOf(at), at.column < 0 ? 0 : at.column + 1, "",
+                         what + name + " is not run by boxd; skipped"});
+  return true;
+}
+
 void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResult& res) {
   std::map<std::string, int> podLine;     // pod name → line of its first definition
   std::map<std::string, int> secretLine;  // the same for Secrets (a Pod and a Secret may share)
+  std::map<std::string, int> configMapLine;
   for (const YAML::Node& doc : docs) {
     if (!doc.IsDefined() || doc.IsNull()) continue;  // `---` alone, or only comments
     r.resetBudget();
     DocParser p(r);
     int line = detail::lineOf(doc.Mark());
+    if (skipOtherKind(r, doc, res)) continue;
+    if (detail::documentKind(doc) == "ConfigMap") {
+      std::optional<ConfigMap> cm = p.parseConfigMap(doc);
+      if (p.name().empty() || !firstDefinition(r, p, "configmap", configMapLine)) continue;
+      if (cm) res.configMaps.push_back(ParsedConfigMap{std::move(*cm), line});
+      continue;
+    }
     if (detail::documentKind(doc) == "Secret") {
       res.holdsSecret = true;
       std::optional<Secret> secret = p.parseSecret(doc);

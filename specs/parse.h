@@ -31,19 +31,30 @@ struct ParsedSecret {
   int line = 0;  // where the document starts
 };
 
+struct ParsedConfigMap {
+  ConfigMap configMap;
+  int line = 0;
+};
+
 struct ParseResult {
   std::vector<ParsedPod> pods;
   std::vector<ParsedSecret> secrets;
+  std::vector<ParsedConfigMap> configMaps;
   std::vector<Diagnostic> errors;
+  // Documents of kinds boxd does not run (Service, Deployment, ...): one note each, at the
+  // document's line ("kind Service (v1) is not run by boxd; skipped"). Not errors: the rest of
+  // the file applies.
+  std::vector<Diagnostic> skipped;
   // Some document says kind: Secret, valid or not: the file holds credentials (the agent refuses
   // such a file when it is world-readable).
   bool holdsSecret = false;
   bool ok() const { return errors.empty(); }
 };
 
-// Parses every document of a file. Empty documents are skipped. A document that is not a Pod or
-// a Secret (apiVersion v1, kind Pod or Secret) is an error. Unknown fields are errors, never
-// dropped. Pods and Secrets may come in any order; names are unique per kind within the file.
+// Parses every document of a file. Empty documents are skipped. Pods, Secrets and ConfigMaps
+// (apiVersion v1) are read; a document of another kind is noted in `skipped` (a kind that looks
+// like a misspelt Pod, Secret or ConfigMap is an error). Unknown fields are errors, never
+// dropped. Documents may come in any order; names are unique per kind within the file.
 // Diagnostics about a Secret never quote any part of its values.
 // `pods` and `secrets` hold the documents that had no problem, so one bad document does not hide
 // the others; a caller that wants all-or-nothing per file checks ok(). Errors are sorted by

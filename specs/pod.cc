@@ -5,6 +5,7 @@
 
 #include "common/hash.h"
 #include "common/util.h"
+#include "specs/config_json.h"
 #include "specs/quote.h"
 #include "specs/security_json.h"
 
@@ -85,7 +86,10 @@ json resourcesToJson(const Resources& r) {
 
 json containerToJson(const Container& c) {
   json env = json::array();
-  for (const EnvVar& e : c.env) env.push_back(json{{"name", e.name}, {"value", e.value}});
+  for (const EnvVar& e : c.env) {
+    env.push_back(json{{"name", e.name}, {"value", e.value}});
+    if (e.valueFrom) env.back()["valueFrom"] = *e.valueFrom;
+  }
   json j{{"name", c.name},
          {"image", c.image},
          {"command", c.command},
@@ -104,6 +108,7 @@ json containerToJson(const Container& c) {
     j["volumeMounts"] = std::move(mounts);
   }
   if (!c.ports.empty()) j["ports"] = c.ports;
+  if (!c.envFrom.empty()) j["envFrom"] = c.envFrom;
   detail::addSecurityJson(j, c.securityContext);
   return j;
 }
@@ -117,6 +122,7 @@ json volumeToJson(const Volume& v) {
   if (v.hostPath) j["hostPath"] = json{{"path", v.hostPath->path}, {"type", v.hostPath->type}};
   if (v.iscsi) j["iscsi"] = *v.iscsi;
   if (v.rbd) j["rbd"] = *v.rbd;
+  if (v.config) j["config"] = *v.config;
   return j;
 }
 
@@ -239,6 +245,8 @@ Status readEnv(const json& obj, std::vector<EnvVar>& out) {
     EnvVar v;
     BOXD_TRY(readString(e, "name", v.name));
     BOXD_TRY(readString(e, "value", v.value));
+    if (auto vf = e.find("valueFrom"); vf != e.end() && vf->is_object())
+      v.valueFrom = vf->get<EnvVarSource>();
     out.push_back(std::move(v));
   }
   return okStatus();
@@ -267,6 +275,7 @@ Result<Container> containerFromJson(const json& j) {
     }
   }
   c.ports = j.value("ports", std::vector<ContainerPort>{});
+  c.envFrom = j.value("envFrom", std::vector<EnvFromSource>{});
   BOXD_TRY(detail::readSecurityJson(j, c.securityContext));
   return c;
 }
@@ -300,6 +309,8 @@ Status readVolumes(const json& obj, std::vector<Volume>& out) {
       if (!rb->is_object()) return decodeError("volumes.rbd", "expected an object");
       v.rbd = rb->get<RbdVolume>();
     }
+    if (auto cf = vj.find("config"); cf != vj.end() && cf->is_object())
+      v.config = cf->get<ConfigVolume>();
     out.push_back(std::move(v));
   }
   return okStatus();

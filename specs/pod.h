@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "specs/config_sources.h"
 
 namespace boxd::specs {
 
@@ -19,6 +20,7 @@ const char* toString(RestartPolicy p);
 struct EnvVar {
   std::string name;
   std::string value;
+  std::optional<EnvVarSource> valueFrom;  // set: value is empty (specs/config_sources.h)
   bool operator==(const EnvVar&) const = default;
 };
 
@@ -106,6 +108,7 @@ struct Volume {
   std::optional<HostPathVolume> hostPath;
   std::optional<IscsiVolume> iscsi;
   std::optional<RbdVolume> rbd;
+  std::optional<ConfigVolume> config;  // configMap, secret, downwardAPI or projected
   bool isBlock() const { return iscsi.has_value() || rbd.has_value(); }
   bool operator==(const Volume&) const = default;
 };
@@ -151,6 +154,7 @@ struct Container {
   std::vector<VolumeMount> volumeMounts;
   std::vector<ContainerPort> ports;
   SecurityContext securityContext;
+  std::vector<EnvFromSource> envFrom;
   bool operator==(const Container&) const = default;
 };
 

@@ -45,7 +45,6 @@ constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
                                                       "startupProbe",
                                                       "lifecycle",
                                                       "imagePullPolicy",
-                                                      "envFrom",
                                                       "stdin",
                                                       "stdinOnce",
                                                       "tty",
@@ -53,13 +52,6 @@ constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
                                                       "terminationMessagePolicy",
                                                       "resizePolicy",
                                                       "restartPolicy"};
-constexpr std::string_view kEnvUnsupported[] = {"valueFrom"};
-constexpr std::string_view kVolumeUnsupported[] = {
-    "configMap", "secret",     "persistentVolumeClaim",
-    "nfs",       "projected",  "downwardAPI",
-    "csi",       "ephemeral",  "cephfs",
-    "fc",        "flexVolume", "image",
-    "local"};
 constexpr std::string_view kVolumeMountUnsupported[] = {"mountPropagation", "subPathExpr",
                                                         "recursiveReadOnly"};
 constexpr std::string_view kHostPathTypes[] = {"",           "Directory",    "DirectoryOrCreate",
@@ -115,8 +107,8 @@ bool DocParser::checkKind(const YAML::Node& root) {
     if (!it->first.IsScalar() || it->first.Scalar() != "kind" || !it->second.IsScalar()) continue;
     if (scalarKind(it->second) == ScalarKind::String && it->second.Scalar() != "Pod") {
       error(it->second.Mark(), "kind",
-            "boxd runs only Pods (and reads the Secrets they name): kind must be \"Pod\" or "
-            "\"Secret\", got " +
+            "boxd runs only Pods (and reads the Secrets and ConfigMaps they name): kind must be "
+            "\"Pod\", \"Secret\" or \"ConfigMap\", got " +
                 inQuotes(it->second.Scalar()));
       return false;
     }
@@ -133,6 +125,8 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
        {"spec", true, [this](const Entry& e, const std::string& p) { parseSpec(e, p); }}},
       kPodUnsupported);
   checkVolumeMounts();
+  checkResourceRefs();
+  checkAppArmorAnnotations(nameMark_);
   checkBlockVolumes();
   applyRbdProvisions();
   checkNetwork();
@@ -329,6 +323,8 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
         [&](const Entry& f, const std::string& p) { c.command = stringList(f, p); }},
        {"args", false, [&](const Entry& f, const std::string& p) { c.args = stringList(f, p); }},
        {"env", false, [&](const Entry& f, const std::string& p) { c.env = parseEnv(f, p); }},
+       {"envFrom", false,
+        [&](const Entry& f, const std::string& p) { c.envFrom = parseEnvFrom(f, p); }},
        {"workingDir", false,
         str(c.workingDir,
             [](std::string_view s) {
@@ -355,22 +351,27 @@ std::vector<EnvVar> DocParser::parseEnv(const Entry& e, const std::string& path)
     EnvVar v;
     YAML::Mark nameAt = at;
     bool named = false;
-    walkObject(n, at, p,
-               {{"name", true,
-                 [&](const Entry& f, const std::string& fp) {
-                   std::optional<std::string> s = string(f, fp);
-                   if (!s) return;
-                   if (std::string why = checkEnvName(*s); !why.empty())
-                     return error(f.valueMark(), fp, why);
-                   v.name = *s;
-                   nameAt = f.valueMark();
-                   named = true;
-                 }},
-                {"value", false,
-                 [&](const Entry& f, const std::string& fp) {
-                   if (std::optional<std::string> s = string(f, fp)) v.value = *s;
-                 }}},
-               kEnvUnsupported);
+    walkObject(
+        n, at, p,
+        {{"name", true,
+          [&](const Entry& f, const std::string& fp) {
+            std::optional<std::string> s = string(f, fp);
+            if (!s) return;
+            if (std::string why = checkEnvName(*s); !why.empty())
+              return error(f.valueMark(), fp, why);
+            v.name = *s;
+            nameAt = f.valueMark();
+            named = true;
+          }},
+         {"value", false,
+          [&](const Entry& f, const std::string& fp) {
+            if (std::optional<std::string> s = string(f, fp)) v.value = *s;
+          }},
+         {"valueFrom", false,
+          [&](const Entry& f, const std::string& fp) { v.valueFrom = parseEnvVarSource(f, fp); }}},
+        {});
+    if (v.valueFrom && !v.value.empty())
+      error(nameAt, p + ".valueFrom", "must not be set when value is not empty");
     if (!named) return;
     auto [it, inserted] = firstLine.emplace(v.name, lineOf(nameAt));
     if (!inserted) {
@@ -447,90 +448,94 @@ void DocParser::parseVolumes(const Entry& e, const std::string& path) {
   forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
     Volume v;
     size_t before = r_.count();
-    walkObject(
-        n, at, p,
-        {{"name", true,
-          [&](const Entry& f, const std::string& fp) {
-            std::optional<std::string> name = string(f, fp);
-            if (!name) return;
-            if (std::string why = checkDns1123Label(*name); !why.empty())
-              return error(f.valueMark(), fp, why);
-            auto [it, inserted] = volumePaths_.emplace(*name, p);
-            if (!inserted)
-              return error(
-                  f.valueMark(), fp,
-                  "duplicate volume name " + inQuotes(*name) + " (also " + it->second + ")");
-            v.name = *name;
-          }},
-         {"emptyDir", false,
-          [&](const Entry& f, const std::string& fp) {
-            EmptyDirVolume ed;
-            walkObject(
-                f.value, f.valueMark(), fp,
-                {{"medium", false,
-                  [&](const Entry& g, const std::string& gp) {
-                    std::optional<std::string> m = string(g, gp);
-                    if (!m) return;
-                    if (*m == "Memory")
-                      ed.memory = true;
-                    else if (!m->empty())
-                      error(g.valueMark(), gp,
-                            "unknown medium " + inQuotes(*m) + "; use \"\" (disk) or \"Memory\"");
-                  }},
-                 {"sizeLimit", false,
-                  [&](const Entry& g, const std::string& gp) {
-                    std::optional<std::string> q =
-                        g.value.IsScalar() ? std::optional(g.value.Scalar()) : string(g, gp);
-                    if (!q) return;
-                    Result<int64_t> bytes = parseMemoryBytes(*q);
-                    if (!bytes) return error(g.valueMark(), gp, bytes.error().message);
-                    if (*bytes == 0) return error(g.valueMark(), gp, "must be greater than zero");
-                    ed.sizeLimitBytes = *bytes;
-                  }}},
-                {});
-            v.emptyDir = ed;
-          }},
-         {"hostPath", false,
-          [&](const Entry& f, const std::string& fp) {
-            HostPathVolume hp;
-            walkObject(
-                f.value, f.valueMark(), fp,
-                {{"path", true,
-                  [&](const Entry& g, const std::string& gp) {
-                    std::optional<std::string> s = string(g, gp);
-                    if (!s) return;
-                    if (s->empty() || (*s)[0] != '/' || !cleanPath(*s))
-                      return error(g.valueMark(), gp,
-                                   "must be an absolute path without . or .. components, got " +
-                                       inQuotes(*s));
-                    hp.path = *s;
-                  }},
-                 {"type", false,
-                  [&](const Entry& g, const std::string& gp) {
-                    std::optional<std::string> t = string(g, gp);
-                    if (!t) return;
-                    for (std::string_view known : kHostPathTypes) {
-                      if (*t == known) {
-                        hp.type = *t;
-                        return;
-                      }
-                    }
-                    error(g.valueMark(), gp,
-                          "unknown hostPath type " + inQuotes(*t) +
-                              "; one of Directory, DirectoryOrCreate, File, FileOrCreate, Socket, "
-                              "CharDevice, BlockDevice (or empty)");
-                  }}},
-                {});
-            v.hostPath = hp;
-          }},
-         {"iscsi", false,
-          [&](const Entry& f, const std::string& fp) { v.iscsi = parseIscsi(f, fp); }},
-         {"rbd", false, [&](const Entry& f, const std::string& fp) { v.rbd = parseRbd(f, fp); }}},
-        kVolumeUnsupported);
-    int sources =
-        v.emptyDir.has_value() + v.hostPath.has_value() + v.iscsi.has_value() + v.rbd.has_value();
-    if (!v.name.empty() && sources != 1) {
-      error(at, p, "must set exactly one volume source: emptyDir, hostPath, iscsi or rbd");
+    std::vector<Field> fields = {
+        {"name", true,
+         [&](const Entry& f, const std::string& fp) {
+           std::optional<std::string> name = string(f, fp);
+           if (!name) return;
+           if (std::string why = checkDns1123Label(*name); !why.empty())
+             return error(f.valueMark(), fp, why);
+           auto [it, inserted] = volumePaths_.emplace(*name, p);
+           if (!inserted)
+             return error(
+                 f.valueMark(), fp,
+                 "duplicate volume name " + inQuotes(*name) + " (also " + it->second + ")");
+           v.name = *name;
+         }},
+        {"emptyDir", false,
+         [&](const Entry& f, const std::string& fp) {
+           EmptyDirVolume ed;
+           walkObject(
+               f.value, f.valueMark(), fp,
+               {{"medium", false,
+                 [&](const Entry& g, const std::string& gp) {
+                   std::optional<std::string> m = string(g, gp);
+                   if (!m) return;
+                   if (*m == "Memory")
+                     ed.memory = true;
+                   else if (!m->empty())
+                     error(g.valueMark(), gp,
+                           "unknown medium " + inQuotes(*m) + "; use \"\" (disk) or \"Memory\"");
+                 }},
+                {"sizeLimit", false,
+                 [&](const Entry& g, const std::string& gp) {
+                   std::optional<std::string> q =
+                       g.value.IsScalar() ? std::optional(g.value.Scalar()) : string(g, gp);
+                   if (!q) return;
+                   Result<int64_t> bytes = parseMemoryBytes(*q);
+                   if (!bytes) return error(g.valueMark(), gp, bytes.error().message);
+                   if (*bytes == 0) return error(g.valueMark(), gp, "must be greater than zero");
+                   ed.sizeLimitBytes = *bytes;
+                 }}},
+               {});
+           v.emptyDir = ed;
+         }},
+        {"hostPath", false,
+         [&](const Entry& f, const std::string& fp) {
+           HostPathVolume hp;
+           walkObject(
+               f.value, f.valueMark(), fp,
+               {{"path", true,
+                 [&](const Entry& g, const std::string& gp) {
+                   std::optional<std::string> s = string(g, gp);
+                   if (!s) return;
+                   if (s->empty() || (*s)[0] != '/' || !cleanPath(*s))
+                     return error(g.valueMark(), gp,
+                                  "must be an absolute path without . or .. components, got " +
+                                      inQuotes(*s));
+                   hp.path = *s;
+                 }},
+                {"type", false,
+                 [&](const Entry& g, const std::string& gp) {
+                   std::optional<std::string> t = string(g, gp);
+                   if (!t) return;
+                   for (std::string_view known : kHostPathTypes) {
+                     if (*t == known) {
+                       hp.type = *t;
+                       return;
+                     }
+                   }
+                   error(g.valueMark(), gp,
+                         "unknown hostPath type " + inQuotes(*t) +
+                             "; one of Directory, DirectoryOrCreate, File, FileOrCreate, Socket, "
+                             "CharDevice, BlockDevice (or empty)");
+                 }}},
+               {});
+           v.hostPath = hp;
+         }},
+        {"iscsi", false,
+         [&](const Entry& f, const std::string& fp) { v.iscsi = parseIscsi(f, fp); }},
+        {"rbd", false, [&](const Entry& f, const std::string& fp) { v.rbd = parseRbd(f, fp); }}};
+    addConfigVolumeFields(fields, v);
+    walkObject(n, at, p, fields, {});
+    int sources = v.emptyDir.has_value() + v.hostPath.has_value() + v.iscsi.has_value() +
+                  v.rbd.has_value() + v.config.has_value();
+    // A volume whose only source was refused (an unsupported type, a typo) has its one error.
+    bool refused = sources == 0 && r_.count() != before;
+    if (!v.name.empty() && sources != 1 && !refused) {
+      error(at, p,
+            "must set exactly one volume source: emptyDir, hostPath, configMap, secret, "
+            "downwardAPI, projected, iscsi or rbd");
       return;
     }
     if (v.name.empty()) return;

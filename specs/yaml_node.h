@@ -44,6 +44,7 @@ class Reporter {
   // Charges one visited node; false (after one diagnostic) once the budget is spent.
   bool spend(const YAML::Mark& at);
   void resetBudget() { budget_ = kNodeBudget; }
+  const std::string& file() const { return file_; }  // escaped for display
   // Every error reported so far, including those past the cap.
   size_t count() const { return reported_; }
 

@@ -289,14 +289,17 @@ json Server::doStart(const json& req) {
   auto existing = containers_.find(launch->name);
   if (existing != containers_.end() && existing->second.status.running)
     return proto::errorReply("container \"" + launch->name + "\" is already running");
-  bool restarted = existing != containers_.end();
-  if (restarted) drainLog(existing->second.logId, true);  // the last run's file is complete
+  bool restarted = existing != containers_.end() || failedStarts_.count(launch->name) > 0;
+  if (existing != containers_.end())
+    drainLog(existing->second.logId, true);  // the last run's file is complete
   std::optional<int64_t> oomBefore = oomKills(launch->oomEventsFile);
   auto started = startContainer(*launch, opts_.hostname);
   if (!started.ok()) {
     shimLog("start %s: %s", launch->name.c_str(), started.error().message.c_str());
+    keepFailedStart(*launch, restarted, started.error().message);
     return proto::errorReply(started.error().message);
   }
+  failedStarts_.erase(launch->name);
   Container c;
   c.status.name = launch->name;
   c.status.pid = started->pid;
@@ -349,6 +352,20 @@ void Server::doSubscribe(uint64_t id) {
 }
 
 // ---- container output ----
+
+// A start that failed is a run whose output is its error, as kubelet shows a failed exec: the
+// run before it becomes the previous one, and `boxctl logs` (then --previous) reads the error.
+void Server::keepFailedStart(const reconcilers::ContainerLaunch& l, bool restarted,
+                             const std::string& error) {
+  failedStarts_.insert(l.name);
+  if (restarted) {
+    if (Status st = keepPreviousRun(l.logPath, l.logMaxFiles); !st.ok())
+      shimLog("%s: %s", l.name.c_str(), st.error().message.c_str());
+  }
+  Status st =
+      writeFileAtomic(l.logPath, "boxd: the container did not start: " + error + "\n", 0640);
+  if (!st.ok()) shimLog("%s: %s", l.name.c_str(), st.error().message.c_str());
+}
 
 Status Server::attachLog(Container& c, const reconcilers::ContainerLaunch& l, Fd pipe,
                          bool restarted) {

@@ -29,6 +29,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,8 @@ class Server {
   void finish();
 
   Status attachLog(Container& c, const reconcilers::ContainerLaunch& l, Fd pipe, bool restarted);
+  void keepFailedStart(const reconcilers::ContainerLaunch& l, bool restarted,
+                       const std::string& error);
   void onLogEvent(uint64_t id);
   void drainLog(uint64_t id, bool closeNow);  // at exit: what the pipe holds now, bounded
   void closeLog(uint64_t id);
@@ -118,6 +121,8 @@ class Server {
   std::map<uint64_t, Conn> conns_;
   uint64_t nextId_ = 2;  // 0 = listening socket, 1 = signalfd
   std::map<std::string, Container> containers_;
+  // Containers whose last start failed: that run's "output" is the error (logs --previous).
+  std::set<std::string> failedStarts_;
   std::map<uint64_t, LogOutput> logs_;
   static constexpr uint64_t kFirstLogId = uint64_t{1} << 62;  // apart from the connections' ids
   uint64_t nextLogId_ = kFirstLogId;

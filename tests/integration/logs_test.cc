@@ -141,5 +141,34 @@ spec:
             "boxctl: container c has not been restarted\n");
 }
 
+// A start that fails (exec of a missing binary) is a run whose output is the error: logs shows
+// it, and --previous shows the failed run before the last one.
+TEST_F(LogsTest, AFailedStartIsARunWithItsErrorAsOutput) {
+  b_.addConfig("restartBackoffSeconds: 0.3\n");
+  start();
+  b_.writeSpec("bad.yaml", R"(apiVersion: v1
+kind: Pod
+metadata: {name: bad}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: busybox, command: [/no/such/binary]}
+)");
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto p = b_.pod("bad");
+        return p.is_object() && p.contains("containers") && !p["containers"].empty() &&
+               p["containers"][0].value("restarts", 0) >= 2;
+      },
+      20000))
+      << b_.status().dump(2);
+  CmdResult now = b_.boxctl({"logs", "bad"});
+  EXPECT_NE(now.out.find("boxd: the container did not start: "), std::string::npos) << now.out;
+  EXPECT_NE(now.out.find("/no/such/binary"), std::string::npos) << now.out;
+  CmdResult prev = b_.boxctl({"logs", "bad", "--previous"});
+  EXPECT_EQ(prev.code, 0) << prev.out;
+  EXPECT_NE(prev.out.find("boxd: the container did not start: "), std::string::npos) << prev.out;
+}
+
 }  // namespace
 }  // namespace boxd::testing

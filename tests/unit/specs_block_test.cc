@@ -218,7 +218,7 @@ TEST(SpecsBlock, ExactlyOneSourcePerVolume) {
     iscsi: {targetPortal: t, iqn: "eui.0123456789abcdef"}
 )")),
             (Lines{"f.yaml:8:5: spec.volumes[0]: must set exactly one volume source: emptyDir, "
-                   "hostPath, iscsi or rbd"}));
+                   "hostPath, configMap, secret, downwardAPI, projected, iscsi or rbd"}));
 }
 
 TEST(SpecsBlock, OneLunOrImageBacksOneVolume) {

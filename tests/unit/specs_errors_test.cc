@@ -67,8 +67,8 @@ TEST(SpecsErrors, WrongApiVersionAndNullMetadata) {
 TEST(SpecsErrors, OtherKindsAreReportedAloneNotFieldByField) {
   EXPECT_EQ(
       errorsOf("apiVersion: apps/v1\nkind: Deployment\nspec: {template: {}}\n"),
-      (Lines{"f.yaml:2:7: kind: boxd runs only Pods (and reads the Secrets they name): kind must "
-             "be \"Pod\" or \"Secret\", got \"Deployment\""}));
+      (Lines{"f.yaml:2:7: kind: boxd runs only Pods (and reads the Secrets and ConfigMaps they "
+             "name): kind must be \"Pod\", \"Secret\" or \"ConfigMap\", got \"Deployment\""}));
 }
 
 TEST(SpecsErrors, DocumentsThatAreNotMappings) {
@@ -135,6 +135,7 @@ TEST(SpecsErrors, SpecFieldProblems) {
   volumes:
   - name: data
     configMap: {name: x}
+    nfs: {server: x}
   hostPID: true
   hostIPC: true
   nodeSelektor: {a: b}
@@ -146,12 +147,10 @@ TEST(SpecsErrors, SpecFieldProblems) {
           "'-', starting "
           "and ending with a letter or digit (got \"my_host\")",
           "f.yaml:10:34: spec.terminationGracePeriodSeconds: must be an integer, got a string",
-          "f.yaml:12:5: spec.volumes[0]: must set exactly one volume source: emptyDir, hostPath, "
-          "iscsi or rbd",
-          "f.yaml:13:5: spec.volumes[0].configMap: field is not supported by boxd yet",
-          "f.yaml:14:3: spec.hostPID: field is not supported by boxd yet",
-          "f.yaml:15:3: spec.hostIPC: field is not supported by boxd yet",
-          "f.yaml:16:3: spec.nodeSelektor: unknown field",
+          "f.yaml:14:5: spec.volumes[0].nfs: volume type nfs is not supported by boxd",
+          "f.yaml:15:3: spec.hostPID: field is not supported by boxd yet",
+          "f.yaml:16:3: spec.hostIPC: field is not supported by boxd yet",
+          "f.yaml:17:3: spec.nodeSelektor: unknown field",
       }));
 }
 
@@ -243,7 +242,6 @@ TEST(SpecsErrors, EnvProblems) {
           "f.yaml:14:13: spec.containers[0].env[4].name: duplicate environment variable \"A\" "
           "(first set at "
           "line 9)",
-          "f.yaml:17:7: spec.containers[0].env[5].valueFrom: field is not supported by boxd yet",
           "f.yaml:19:7: spec.containers[0].env[6].valu: unknown field; did you mean \"value\"?",
       }));
 }

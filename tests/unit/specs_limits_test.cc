@@ -130,8 +130,8 @@ TEST(SpecsLimits, QuotedKeysAndValuesAreBoundedAndEscaped) {
   Lines e = errorsOf("apiVersion: v1\nkind: " + longValue + "\n");
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0],
-            "f.yaml:2:7: kind: boxd runs only Pods (and reads the Secrets they name): kind must be "
-            "\"Pod\" or \"Secret\", got \"" +
+            "f.yaml:2:7: kind: boxd runs only Pods (and reads the Secrets and ConfigMaps they "
+            "name): kind must be \"Pod\", \"Secret\" or \"ConfigMap\", got \"" +
                 std::string(40, 'v') + "...\"");
   // A key and a value with a terminal escape sequence, a newline and a bidi override.
   ParseResult r = parseSpecFile("f.yaml",
@@ -140,8 +140,9 @@ TEST(SpecsLimits, QuotedKeysAndValuesAreBoundedAndEscaped) {
   for (const Diagnostic& d : r.errors) EXPECT_FALSE(hasControlByte(d.str())) << d.str();
   std::string all;
   for (const std::string& l : errorLines(r)) all += l + "\n";
-  EXPECT_NE(all.find("f.yaml:2:7: kind: boxd runs only Pods (and reads the Secrets they name): "
-                     "kind must be \"Pod\" or \"Secret\", got \"\\x1b[2J\\nPod\\u202e\"\n"),
+  EXPECT_NE(all.find("f.yaml:2:7: kind: boxd runs only Pods (and reads the Secrets and ConfigMaps "
+                     "they name): kind must be \"Pod\", \"Secret\" or \"ConfigMap\", got "
+                     "\"\\x1b[2J\\nPod\\u202e\"\n"),
             std::string::npos)
       << all;
   EXPECT_NE(all.find("f.yaml:6:1: [\"\\x1b]0;x\\x07\"]: unknown field\n"), std::string::npos)
