@@ -387,6 +387,8 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
     }
   }
   desired_ = std::move(next);
+  specPods_ = desired_.pods;
+  pacePods();
   updateSecrets();
   onConfigObjects();
   desiredLoaded_ = true;
@@ -459,6 +461,7 @@ void Agent::setPhase(PodState& pod, const std::string& phase, const std::string&
   pod.rec.message = message;
   pod.rec.updatedAtMs = nowMs();
   logStoreError(store_->upsertPod(pod.rec), "update pod");
+  schedulePacing(pod);
 }
 
 void Agent::event(const std::string& pod, const std::string& type, const std::string& reason,

@@ -156,6 +156,11 @@ class Agent {
   void onConfigObjects();
   void refreshConfigVolumes(PodState& pod);
 
+  // workload rollouts (rollout_wiring.cc): desired_.pods = specPods_ paced (agent/rollout.h)
+  bool podReady(const PodState& pod) const;
+  void pacePods();
+  void schedulePacing(const PodState& pod);  // a pod of a workload changed: pace again
+
   // recovery and drift
   void recover();
   void resync();
@@ -195,6 +200,8 @@ class Agent {
 
   std::map<std::string, std::unique_ptr<PodState>> pods_;
   Desired desired_;
+  std::map<std::string, DesiredPod> specPods_;  // the pods of the specs, before pacing
+  bool pacingPosted_ = false;
   bool desiredLoaded_ = false;
   LastGood lastGood_;
   std::map<std::string, std::pair<std::string, specs::ParseResult>>

@@ -1,0 +1,40 @@
+// Rolling a workload's pods one at a time (docs/workloads.md). Pure logic, no syscalls.
+//
+// The specs give the pods of a workload's current template (specs/workload.h). When pods of an
+// older template still run, the pods the reconciler is given are paced:
+//
+//   Deployment, ReplicaSet, DaemonSet (a new template gives new pod names)
+//     - at most one new pod that is not yet ready at a time (it is created, the next one waits);
+//     - old pods are kept while fewer than `replicas` new pods are ready: once a new pod is
+//       ready, one old pod goes (the newest replica first). Never fewer than `replicas` ready
+//       pods because of the rollout; one more pod than `replicas` at most.
+//   StatefulSet (names stay <name>-<ordinal>; the spec changes)
+//     - pods missing are created in ordinal order, each once the one before is ready;
+//     - a pod of the old template keeps its recorded spec until every pod of the new template
+//       is ready; then the highest such ordinal is replaced (deleted, then created again).
+//
+// "Ready" = phase Running with every container running. A pod that is not ready holds the
+// rollout, as a Kubernetes rollout waits (no progress deadline). Scaling down removes the pods
+// of the highest replica indexes / ordinals at once.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "agent/desired.h"
+
+namespace boxd::agent {
+
+// A pod as it is now (recorded and observed).
+struct CurrentPod {
+  DesiredPod recorded;  // spec, hash and source file of the incarnation that runs
+  bool ready = false;
+};
+
+// The pods to reconcile towards: `fromSpecs` with the pods of workloads in a rollout paced as
+// above (some new pods withheld, some old ones kept as recorded). Pods not owned by a workload
+// pass through unchanged.
+std::map<std::string, DesiredPod> pacedPods(const std::map<std::string, DesiredPod>& fromSpecs,
+                                            const std::map<std::string, CurrentPod>& current);
+
+}  // namespace boxd::agent
