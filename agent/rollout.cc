@@ -16,6 +16,20 @@ bool byReplica(const DesiredPod* a, const DesiredPod* b) {
   return ra != rb ? ra < rb : a->spec.name < b->spec.name;
 }
 
+// Two pods of this template cannot run side by side: a hostPort (or a port of the host's
+// network) or a read-write block volume.
+bool claimsHostResources(const specs::PodSpec& pod) {
+  for (const auto& c : pod.containers) {
+    for (const auto& port : c.ports) {
+      if (port.hostPort != 0 || pod.hostNetwork) return true;
+    }
+  }
+  for (const auto& v : pod.volumes) {
+    if ((v.iscsi && !v.iscsi->readOnly) || (v.rbd && !v.rbd->readOnly)) return true;
+  }
+  return false;
+}
+
 // Deployment, ReplicaSet, DaemonSet: pods of an older template have other names.
 void paceReplicas(const std::string& owner, const Pods& wanted,
                   const std::map<std::string, CurrentPod>& current,
@@ -31,26 +45,34 @@ void paceReplicas(const std::string& owner, const Pods& wanted,
     for (const DesiredPod* p : wanted) out.emplace(p->spec.name, *p);
     return;
   }
-  int64_t readyNew = 0;
+  int64_t n = static_cast<int64_t>(wanted.size());
+  int64_t readyNew = 0, existingNew = 0;
   bool inProgress = false;  // a new pod exists that is not ready yet
   for (const DesiredPod* p : wanted) {
     auto c = current.find(p->spec.name);
     if (c == current.end()) continue;
     out.emplace(p->spec.name, *p);
+    existingNew++;
     if (c->second.ready && c->second.recorded.hash == p->hash)
       readyNew++;
     else
       inProgress = true;
   }
+  bool exclusive = startsWith(owner, "DaemonSet/") || claimsHostResources(wanted.front()->spec);
+  // Surge: an old pod goes for each new one ready. Exclusive: an old pod goes first, and its
+  // replacement comes once it is gone.
+  int64_t keep = exclusive ? n - existingNew - (inProgress ? 0 : 1) : n - readyNew;
+  keep = std::max<int64_t>(0, keep);
+  int64_t oldCount = static_cast<int64_t>(old.size());
+  bool room = exclusive ? oldCount + existingNew < n : oldCount <= keep;
   for (const DesiredPod* p : wanted) {
-    if (inProgress) break;
+    if (inProgress || !room) break;
     if (out.count(p->spec.name)) continue;
     out.emplace(p->spec.name, *p);  // the next new pod
     inProgress = true;
   }
   std::sort(old.begin(), old.end(), byReplica);  // the lowest replicas stay longest
-  int64_t keep = std::max<int64_t>(0, static_cast<int64_t>(wanted.size()) - readyNew);
-  for (int64_t i = 0; i < keep && i < static_cast<int64_t>(old.size()); ++i)
+  for (int64_t i = 0; i < keep && i < oldCount; ++i)
     out.emplace(old[static_cast<size_t>(i)]->spec.name, *old[static_cast<size_t>(i)]);
 }
 

@@ -3,11 +3,16 @@
 // The specs give the pods of a workload's current template (specs/workload.h). When pods of an
 // older template still run, the pods the reconciler is given are paced:
 //
-//   Deployment, ReplicaSet, DaemonSet (a new template gives new pod names)
-//     - at most one new pod that is not yet ready at a time (it is created, the next one waits);
+//   Deployment, ReplicaSet (a new template gives new pod names): surge by one
+//     - at most one new pod that is not yet ready at a time, and only while no old pod is still
+//       going: `replicas` + 1 pods at most, counting those being torn down;
 //     - old pods are kept while fewer than `replicas` new pods are ready: once a new pod is
-//       ready, one old pod goes (the newest replica first). Never fewer than `replicas` ready
-//       pods because of the rollout; one more pod than `replicas` at most.
+//       ready, one old pod goes (the highest replica first). Never fewer than `replicas` ready
+//       pods because of the rollout.
+//   DaemonSet, and a template that claims something of the host two pods cannot share (a
+//   hostPort, a port of the host's network, a read-write block volume): delete, then create
+//     - one old pod goes first; its replacement is created once it is gone; the next old pod
+//       goes once that replacement is ready. `replicas` pods at most, one of them not ready.
 //   StatefulSet (names stay <name>-<ordinal>; the spec changes)
 //     - pods missing are created in ordinal order, each once the one before is ready;
 //     - a pod of the old template keeps its recorded spec until every pod of the new template

@@ -13,8 +13,9 @@ using Names = std::vector<std::string>;
 std::map<std::string, DesiredPod> podsOf(std::string_view kind, int replicas,
                                          std::string_view image) {
   std::string text = "apiVersion: apps/v1\nkind: " + std::string(kind) +
-                     "\nmetadata: {name: web}\nspec:\n  replicas: " + std::to_string(replicas) +
-                     "\n  selector: {matchLabels: {app: web}}\n  template:\n"
+                     "\nmetadata: {name: web}\nspec:\n" +
+                     (kind == "DaemonSet" ? "" : "  replicas: " + std::to_string(replicas) + "\n") +
+                     "  selector: {matchLabels: {app: web}}\n  template:\n"
                      "    metadata: {labels: {app: web}}\n"
                      "    spec: {containers: [{name: c, image: " +
                      std::string(image) + "}]}\n";
@@ -67,16 +68,36 @@ TEST(Rollout, DeploymentRollsOnePodAtATimeKeepingReplicasReady) {
   // Created but not ready: nothing more.
   current[next[0]] = {v2[next[0]], false};
   EXPECT_EQ(pacedPods(v2, current).size(), 3u);
-  // Ready: the second new pod comes, the newest old replica goes.
+  // Ready: the highest old replica goes; the second new pod waits until it is gone.
   current[next[0]].ready = true;
   paced = pacedPods(v2, current);
-  EXPECT_EQ(names(paced).size(), 3u);
-  EXPECT_TRUE(paced.count(next[0]) && paced.count(next[1]) && paced.count(old0));
+  EXPECT_EQ(paced.size(), 2u);
+  EXPECT_TRUE(paced.count(next[0]) && paced.count(old0));
   current.erase(old1);
+  paced = pacedPods(v2, current);
+  EXPECT_EQ(paced.size(), 3u);
+  EXPECT_TRUE(paced.count(next[0]) && paced.count(next[1]) && paced.count(old0));
   current[next[1]] = {v2[next[1]], true};
   // Both new pods ready: no old pod left.
   paced = pacedPods(v2, current);
   EXPECT_EQ(names(paced), names(v2));
+}
+
+TEST(Rollout, AHostPortOrADaemonSetIsReplacedByDeleteThenCreate) {
+  for (std::string_view kind : {"DaemonSet", "Deployment"}) {
+    SCOPED_TRACE(kind);
+    std::string image =
+        kind == "Deployment" ? "busybox, ports: [{containerPort: 80, hostPort: 8080}]" : "busybox";
+    auto v1 = podsOf(kind, 1, image);
+    auto v2 = podsOf(kind, 1, image + ", args: [x]");
+    ASSERT_EQ(v1.size(), 1u);
+    ASSERT_EQ(v2.size(), 1u);
+    std::map<std::string, CurrentPod> current;
+    run(current, v1, true);
+    EXPECT_TRUE(pacedPods(v2, current).empty()) << "the old pod goes first";
+    current.clear();  // gone
+    EXPECT_EQ(names(pacedPods(v2, current)), names(v2));
+  }
 }
 
 TEST(Rollout, ScalingDownDropsTheHighestReplicas) {
