@@ -404,6 +404,8 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
     }
   }
   desired_ = std::move(next);
+  specPods_ = desired_.pods;
+  pacePods();
   updateSecrets();
   onConfigObjects();
   desiredLoaded_ = true;
@@ -482,6 +484,7 @@ void Agent::setPhase(PodState& pod, const std::string& phase, const std::string&
   pod.rec.updatedAtMs = nowMs();
   logStoreError(store_->upsertPod(pod.rec), "update pod");
   notifyPodWatchers(pod.rec.name);
+  schedulePacing(pod);
 }
 
 void Agent::event(const std::string& pod, const std::string& type, const std::string& reason,

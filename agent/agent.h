@@ -179,6 +179,11 @@ class Agent {
   void onConfigObjects();
   void refreshConfigVolumes(PodState& pod);
 
+  // workload rollouts (rollout_wiring.cc): desired_.pods = specPods_ paced (agent/rollout.h)
+  bool podReady(const PodState& pod) const;
+  void pacePods();
+  void schedulePacing(const PodState& pod);  // a pod of a workload changed: pace again
+
   // recovery and drift
   void recover();
   void resync();
@@ -262,6 +267,8 @@ class Agent {
   int64_t droppedEvents_ = 0;  // pending events dropped at the bound, told when written again
   std::map<std::string, std::unique_ptr<PodState>> pods_;
   Desired desired_;
+  std::map<std::string, DesiredPod> specPods_;  // the pods of the specs, before pacing
+  bool pacingPosted_ = false;
   bool desiredLoaded_ = false;
   LastGood lastGood_;
   std::map<std::string, std::pair<std::string, specs::ParseResult>>

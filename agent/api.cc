@@ -5,6 +5,7 @@
 #include "agent/pod_plan.h"
 #include "agent/security_context.h"
 #include "common/util.h"
+#include "specs/workload.h"
 
 namespace boxd::agent {
 
@@ -89,6 +90,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
   if (!initContainers.empty()) j["initContainers"] = initContainers;
   if (!pod.podIp.empty()) j["podIP"] = pod.podIp;
   if (pod.spec.hostNetwork) j["hostNetwork"] = true;
+  if (std::string owner = specs::ownerOf(pod.spec); !owner.empty()) j["owner"] = owner;
   if (detailed) {
     j["spec"] = specs::toJson(pod.spec);
     j["cgroupVersion"] = cgroups_->version();

@@ -89,11 +89,15 @@ std::string formatStatus(const json& s) {
   int64_t now = s.value("nowMs", int64_t{0});
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"}};
+  bool owners = false;  // an OWNER column once some pod belongs to a workload
+  for (const auto& p : s["pods"]) owners = owners || !str(p, "owner").empty();
+  if (owners) rows[0].push_back("OWNER");
   for (const auto& p : s["pods"]) {
     std::string ip = p.value("hostNetwork", false) ? "host" : str(p, "podIP");
     rows.push_back({str(p, "name"), str(p, "ready"), statusColumn(p),
                     std::to_string(p.value("restarts", 0)),
                     formatAge(now - p.value("createdAtMs", now)), ip.empty() ? "-" : ip});
+    if (owners) rows.back().push_back(str(p, "owner").empty() ? "-" : str(p, "owner"));
   }
   if (rows.size() == 1)
     out += "No pods.\n";
@@ -118,6 +122,7 @@ std::string formatDescribe(const json& p) {
   out += "Name:         " + str(p, "name") + "\n";
   out += "UID:          " + str(p, "uid") + "\n";
   out += "Source:       " + str(p, "sourceFile") + "\n";
+  if (!str(p, "owner").empty()) out += "Controlled By: " + str(p, "owner") + "\n";
   out += "Status:       " + statusColumn(p) + "\n";
   if (p.value("hostNetwork", false))
     out += "IP:           host network\n";

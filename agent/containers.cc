@@ -226,6 +226,7 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
 
 void Agent::updatePhase(PodState& pod) {
   if (!pod.created || pod.busy) return;
+  schedulePacing(pod);  // readiness may have changed
   // While init containers run, the pod is Pending with kubectl's Init:N/M, Init:Error or
   // Init:CrashLoopBackOff; a failed one with restartPolicy Never fails the pod.
   size_t done = 0;

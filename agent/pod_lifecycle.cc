@@ -204,6 +204,7 @@ void Agent::beginTeardown(PodState& pod) {
     if (p.evicting) return evicted(p);
     logStoreError(store_->deletePod(name), "delete pod");
     event(name, "Normal", "Deleted", "pod torn down; every host resource removed");
+    schedulePacing(p);
     pods_.erase(it);
     // The last pod gone: boxd's cgroup parent goes too (made again with the next pod). On the
     // loop thread, so no pod's create can run between the check and the rmdir.

@@ -14,6 +14,7 @@
 
 #include "specs/pod.h"
 #include "specs/secret.h"
+#include "specs/workload.h"
 #include "specs/yaml_node.h"
 
 namespace boxd::specs::detail {
@@ -37,6 +38,18 @@ inline constexpr std::string_view kRbdProvisionPrefix = "provision.rbd.boxd.io/"
 // The kind a document declares ("Pod", "Secret", ...), or "" when it has no string kind.
 std::string documentKind(const YAML::Node& root);
 
+// spec.selector of a workload (workload_schema.cc).
+struct LabelSelector {
+  struct Requirement {
+    std::string key, op;  // op: In, NotIn, Exists, DoesNotExist
+    std::vector<std::string> values;
+  };
+  std::map<std::string, std::string> matchLabels;
+  std::vector<Requirement> matchExpressions;
+  bool empty() const { return matchLabels.empty() && matchExpressions.empty(); }
+  bool matches(const std::map<std::string, std::string>& labels) const;
+};
+
 class DocParser {
  public:
   explicit DocParser(Reporter& r) : r_(r) {}
@@ -47,9 +60,14 @@ class DocParser {
   std::optional<Secret> parseSecret(const YAML::Node& root);
   // A kind: ConfigMap document (configmap_schema.cc).
   std::optional<ConfigMap> parseConfigMap(const YAML::Node& root);
+  // An apps/v1 workload document of the given kind (workload_schema.cc).
+  std::optional<Workload> parseWorkload(const YAML::Node& root, WorkloadKind kind);
   // metadata.name and where it was written (for the file-level duplicate check); empty if unset.
   const std::string& name() const {
-    return isSecret_ ? secret_.name : isConfigMap_ ? configMap_.name : pod_.name;
+    return isSecret_      ? secret_.name
+           : isConfigMap_ ? configMap_.name
+           : isWorkload_  ? workload_.name
+                          : pod_.name;
   }
   const YAML::Mark& nameMark() const { return nameMark_; }
 
@@ -93,6 +111,8 @@ class DocParser {
 
   // ---- the Pod schema (pod_schema.cc) ----
   void parsePod(const YAML::Node& root, const YAML::Mark& where);
+  // The checks that need the whole pod (mounts, ports, block volumes...), after its fields.
+  void finishPod();
   bool checkKind(const YAML::Node& root);
   void parseMetadata(const Entry& e, const std::string& path);
   // metadata fields Pods and Secrets read alike: namespace ("default" only), and the check of a
@@ -156,6 +176,16 @@ class DocParser {
   std::vector<EnvFromSource> parseEnvFrom(const Entry& e, const std::string& path);
   void checkResourceRefs();
   void checkAppArmorAnnotations(const YAML::Mark& at);
+  // ---- workloads (workload_schema.cc) ----
+  void parseWorkloadMetadata(const Entry& e, const std::string& path);
+  void parseWorkloadSpec(const Entry& e, const std::string& path);
+  // spec.template into pod_ (then workload_.podTemplate); false if it had problems.
+  bool parsePodTemplate(const Entry& e, const std::string& path);
+  std::optional<LabelSelector> parseSelector(const Entry& e, const std::string& path);
+  LabelSelector::Requirement parseRequirement(const YAML::Node& n, const YAML::Mark& at,
+                                              const std::string& path);
+  void checkReplicaClash(const std::string& path, const YAML::Mark& at);
+  std::string lowerKind() const;  // "deployment", as Kubernetes' messages say it
   // ---- the ConfigMap schema (configmap_schema.cc) ----
   void parseConfigMapMetadata(const Entry& e, const std::string& path);
   // ---- the Secret schema (secret_schema.cc) ----
@@ -200,6 +230,9 @@ class DocParser {
   std::vector<ProvisionRef> provisionRefs_;
   std::vector<MountRef> resourceRefs_;  // resourceFieldRef.containerName (volume = container)
   bool isConfigMap_ = false;
+  bool isWorkload_ = false;
+  bool inTemplate_ = false;  // reading spec.template: metadata.name is optional there
+  Workload workload_;
   ConfigMap configMap_;
   // Secret documents: string() then never quotes a value it rejects.
   bool isSecret_ = false;

@@ -12,6 +12,7 @@
 #include "specs/nesting.h"
 #include "specs/quote.h"
 #include "specs/validate.h"
+#include "specs/workload.h"
 
 namespace boxd::specs {
 
@@ -202,7 +203,7 @@ bool skipOtherKind(Reporter& r, const YAML::Node& doc, ParseResult& res) {
   // Only what looks like a Kubernetes object (metadata is a mapping) is skipped; anything else
   // is reported by the Pod parser, as a document that is not a Pod.
   if (kind.empty() || kind == "Pod" || kind == "Secret" || kind == "ConfigMap" ||
-      misspeltKind(kind) || !doc["metadata"] || !doc["metadata"].IsMap())
+      workloadKind(kind) || misspeltKind(kind) || !doc["metadata"] || !doc["metadata"].IsMap())
     return false;
   std::string version;
   for (auto it = doc.begin(); it != doc.end(); ++it) {
@@ -221,10 +222,30 @@ bool skipOtherKind(Reporter& r, const YAML::Node& doc, ParseResult& res) {
   return true;
 }
 
+// The pods of a workload join the file's pods; a name a Pod document (or another workload) of the
+// file already has is reported at the workload's name.
+void addWorkloadPods(Reporter& r, const DocParser& p, const Workload& w, int line,
+                     std::map<std::string, int>& podLine, ParseResult& res) {
+  std::vector<PodSpec> pods = expandWorkload(w);
+  for (const PodSpec& pod : pods) {
+    auto it = podLine.find(pod.name);
+    if (it == podLine.end()) continue;
+    r.error(p.nameMark(), "metadata.name",
+            "pod " + inQuotes(pod.name) + " of this " + std::string(toString(w.kind)) +
+                " is also declared at line " + std::to_string(it->second));
+    return;
+  }
+  for (PodSpec& pod : pods) {
+    podLine.emplace(pod.name, detail::lineOf(p.nameMark()));
+    res.pods.push_back(ParsedPod{std::move(pod), line});
+  }
+}
+
 void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResult& res) {
   std::map<std::string, int> podLine;     // pod name → line of its first definition
   std::map<std::string, int> secretLine;  // the same for Secrets (a Pod and a Secret may share)
   std::map<std::string, int> configMapLine;
+  std::map<std::string, int> workloadLine;  // workload names, one namespace for every kind
   for (const YAML::Node& doc : docs) {
     if (!doc.IsDefined() || doc.IsNull()) continue;  // `---` alone, or only comments
     r.resetBudget();
@@ -235,6 +256,12 @@ void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResul
       std::optional<ConfigMap> cm = p.parseConfigMap(doc);
       if (p.name().empty() || !firstDefinition(r, p, "configmap", configMapLine)) continue;
       if (cm) res.configMaps.push_back(ParsedConfigMap{std::move(*cm), line});
+      continue;
+    }
+    if (auto kind = workloadKind(detail::documentKind(doc))) {
+      std::optional<Workload> w = p.parseWorkload(doc, *kind);
+      if (p.name().empty() || !firstDefinition(r, p, "workload", workloadLine)) continue;
+      if (w) addWorkloadPods(r, p, *w, line, podLine, res);
       continue;
     }
     if (detail::documentKind(doc) == "Secret") {

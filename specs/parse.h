@@ -52,7 +52,9 @@ struct ParseResult {
 };
 
 // Parses every document of a file. Empty documents are skipped. Pods, Secrets and ConfigMaps
-// (apiVersion v1) are read; a document of another kind is noted in `skipped` (a kind that looks
+// (apiVersion v1) are read; apps/v1 workloads (Deployment, ReplicaSet, DaemonSet, StatefulSet)
+// are expanded into their pods (specs/workload.h), which join `pods` with the line of the
+// workload document; a document of another kind is noted in `skipped` (a kind that looks
 // like a misspelt Pod, Secret or ConfigMap is an error). Unknown fields are errors, never
 // dropped. Documents may come in any order; names are unique per kind within the file.
 // Diagnostics about a Secret never quote any part of its values.

@@ -124,6 +124,10 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
        {"metadata", true, [this](const Entry& e, const std::string& p) { parseMetadata(e, p); }},
        {"spec", true, [this](const Entry& e, const std::string& p) { parseSpec(e, p); }}},
       kPodUnsupported);
+  finishPod();
+}
+
+void DocParser::finishPod() {
   checkVolumeMounts();
   checkResourceRefs();
   checkAppArmorAnnotations(nameMark_);
@@ -165,10 +169,10 @@ std::string DocParser::labelProblem(const std::string& key, const std::string& v
 void DocParser::parseMetadata(const Entry& e, const std::string& path) {
   size_t annotationBytes = 0;
   walkObject(e.value, e.valueMark(), path,
-             {{"name", true,
+             {{"name", !inTemplate_,
                [this](const Entry& f, const std::string& p) {
                  std::optional<std::string> s = string(f, p);
-                 if (!s) return;
+                 if (!s || inTemplate_) return;  // a template's name is not used (Kubernetes)
                  if (std::string why = checkDns1123Label(*s); !why.empty())
                    return error(f.valueMark(), p, why);
                  pod_.name = *s;

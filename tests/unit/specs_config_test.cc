@@ -67,10 +67,10 @@ kind: Service
 metadata: {name: web}
 spec: {ports: [{port: 80}]}
 ---
-apiVersion: apps/v1
-kind: Deployment
+apiVersion: batch/v1
+kind: CronJob
 metadata: {name: web}
-spec: {replicas: 3}
+spec: {schedule: "@daily"}
 ---
 apiVersion: v1
 kind: Pod
@@ -86,7 +86,7 @@ metadata: {name: web}
   std::vector<std::string> notes;
   for (const auto& d : r.skipped) notes.push_back(d.str());
   EXPECT_EQ(notes, Lines({"f.yaml:1:1: kind Service (v1) \"web\" is not run by boxd; skipped",
-                          "f.yaml:6:1: kind Deployment (apps/v1) \"web\" is not run by boxd; "
+                          "f.yaml:6:1: kind CronJob (batch/v1) \"web\" is not run by boxd; "
                           "skipped",
                           "f.yaml:17:1: kind Ingress (networking.k8s.io/v1) \"web\" is not run by "
                           "boxd; skipped"}));
