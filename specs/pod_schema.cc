@@ -4,6 +4,7 @@
 #include "specs/quantity.h"
 #include "specs/quote.h"
 #include "specs/validate.h"
+#include "specs/workload.h"
 
 namespace boxd::specs::detail {
 namespace {
@@ -188,6 +189,9 @@ void DocParser::parseMetadata(const Entry& e, const std::string& path) {
                  pod_.annotations =
                      stringMap(f, p, [&](const std::string& k, const std::string& v) {
                        annotationBytes += k.size() + v.size();
+                       if (k == kOwnerAnnotation || k == kReplicaAnnotation)
+                         return std::string("set by boxd on the pods of a workload; a spec may not "
+                                            "set it");
                        return checkQualifiedName(k);
                      });
                  if (annotationBytes > kMaxAnnotationBytes) {

@@ -107,6 +107,20 @@ TEST(SpecsWorkload, DaemonSetRunsOnePodAndReplicaSetHasNoTemplateHashInTheName) 
   EXPECT_EQ(rs.pods[0].spec.name.size(), 4 + 5u);
 }
 
+// Only boxd names a pod's owner: a Pod (or a template) claiming one would be paced as if a
+// workload owned it.
+TEST(SpecsWorkload, ASpecMayNotSetTheOwnerAnnotations) {
+  const std::string pod =
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+      "    boxd.io/owner: Deployment/web\n    boxd.io/replica: \"0\"\n"
+      "spec: {containers: [{name: c, image: busybox}]}\n";
+  Lines errors = errorsOf(pod);
+  ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
+  EXPECT_NE(errors[0].find("metadata.annotations"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("set by boxd on the pods of a workload"), std::string::npos)
+      << errors[0];
+}
+
 TEST(SpecsWorkload, SelectorMustMatchTheTemplateLabels) {
   EXPECT_EQ(errorsOf(workload("Deployment",
                               "  selector: {matchLabels: {app: api}}\n"
