@@ -105,6 +105,7 @@ json containerToJson(const Container& c) {
   }
   if (!c.ports.empty()) j["ports"] = c.ports;
   detail::addSecurityJson(j, c.securityContext);
+  if (!c.imagePullPolicy.empty()) j["imagePullPolicy"] = c.imagePullPolicy;
   return j;
 }
 
@@ -148,6 +149,7 @@ json toJson(const PodSpec& pod) {
   if (pod.dnsConfig) j["dnsConfig"] = *pod.dnsConfig;
   if (!pod.hostAliases.empty()) j["hostAliases"] = pod.hostAliases;
   detail::addPodSecurityJson(j, pod.securityContext);
+  if (!pod.imagePullSecrets.empty()) j["imagePullSecrets"] = pod.imagePullSecrets;
   return j;
 }
 
@@ -268,6 +270,7 @@ Result<Container> containerFromJson(const json& j) {
   }
   c.ports = j.value("ports", std::vector<ContainerPort>{});
   BOXD_TRY(detail::readSecurityJson(j, c.securityContext));
+  BOXD_TRY(readString(j, "imagePullPolicy", c.imagePullPolicy));
   return c;
 }
 
@@ -345,6 +348,7 @@ Status podFromJson(const json& j, PodSpec& pod) {
     pod.dnsConfig = it->get<DnsConfig>();
   pod.hostAliases = j.value("hostAliases", std::vector<HostAlias>{});
   BOXD_TRY(detail::readPodSecurityJson(j, pod.securityContext));
+  pod.imagePullSecrets = j.value("imagePullSecrets", std::vector<std::string>{});
   return okStatus();
 }
 

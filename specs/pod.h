@@ -151,6 +151,9 @@ struct Container {
   std::vector<VolumeMount> volumeMounts;
   std::vector<ContainerPort> ports;
   SecurityContext securityContext;
+  // "Always", "IfNotPresent", "Never"; empty = Kubernetes' default, decided from the image
+  // reference when the pod starts (agent/image_pull_policy.h).
+  std::string imagePullPolicy;
   bool operator==(const Container&) const = default;
 };
 
@@ -194,6 +197,7 @@ struct PodSpec {
   std::optional<DnsConfig> dnsConfig;
   std::vector<HostAlias> hostAliases;
   PodSecurityContext securityContext;
+  std::vector<std::string> imagePullSecrets;  // names of Secrets with registry credentials
   bool operator==(const PodSpec&) const = default;
 };
 
