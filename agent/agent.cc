@@ -72,6 +72,7 @@ Status Agent::start() {
 
 void Agent::shutdown() {
   stopTooling();
+  cancelPulls();
   rescanTimer_.stop();
   resyncTimer_.stop();
   if (inotifyPoll_ != nullptr) {

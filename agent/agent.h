@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "agent/config_volumes.h"
 #include "agent/desired.h"
 #include "agent/dispatcher.h"
+#include "agent/image_pulls.h"
 #include "agent/ipam.h"
 #include "agent/metrics.h"
 #include "agent/pod_plan.h"
@@ -63,6 +65,14 @@ struct ContainerRuntime {
   bool configWait = false;
 };
 
+// A pod's pull of one image for its next start (image_pulls.cc).
+struct PodImagePull {
+  enum class State { Pulling, Pulled, Failed };
+  State state = State::Pulling;
+  std::string id;       // Pulled: the image to run
+  std::string message;  // Failed: the registry's reason
+};
+
 struct PodState {
   state::PodRecord rec;
   specs::PodSpec spec;  // the incarnation recorded (rec.specJson)
@@ -92,6 +102,10 @@ struct PodState {
   std::map<std::string, std::string> imageIds;
   // Digest of what each config volume holds (config_wiring.cc): rewritten only when it changes.
   std::map<std::string, std::string> configDigests;
+  // Pulls for the pod's next start, by image as written; cleared once it is created.
+  std::map<std::string, PodImagePull> imagePulls;
+  int64_t pullBackoffMs = 0;
+  std::unique_ptr<Timer> pullNoticeTimer;  // ErrImagePull shown, then ImagePullBackOff
 };
 
 class Agent {
@@ -221,6 +235,17 @@ class Agent {
   void notifyEventWatchers(int64_t timeMs, const std::string& pod, const std::string& type,
                            const std::string& reason, const std::string& message);
   void handleImageImport(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+  // image pulls (image_pulls.cc)
+  bool podImages(PodState& pod, std::vector<ContainerImage>& out);
+  bool joinPull(const std::string& key, const images::Reference& ref,
+                const images::Keyring& keyring, std::function<void(Result<StorePull>)> done);
+  void pullForPod(PodState& pod, const specs::Container& c, const images::Reference& ref);
+  void podPullDone(const std::string& pod, const std::string& image,
+                   const Result<StorePull>& result);
+  void showPullBackOff(const std::string& pod);
+  void imagesChanged();
+  void handleImagePull(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
+  void cancelPulls();
   void recordImported(const std::string& name,
                       const std::vector<reconcilers::ImportedImage>& images,
                       std::function<void(nlohmann::json)> reply);
@@ -246,6 +271,12 @@ class Agent {
   std::unique_ptr<reconcilers::Cgroups> cgroups_;
   reconcilers::ImageStore images_;
   int imageImportsInFlight_ = 0;  // imports whose tags are not recorded yet (prune waits)
+  // Pulls in flight, by reference and credentials: whoever needs the same one waits for it.
+  struct PullInFlight {
+    std::vector<std::function<void(Result<StorePull>)>> waiters;
+    std::shared_ptr<std::atomic<bool>> cancel;
+  };
+  std::map<std::string, PullInFlight> pulls_;
   Dispatcher dispatcher_;
   FaultInjection faults_;
   StepRunner runner_;

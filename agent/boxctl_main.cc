@@ -49,6 +49,7 @@ Commands:
   image import [NAME[:TAG]] PATH   import a rootfs directory or tarball (.tar, .tar.gz) as a
                                    one-layer image, or an OCI image layout (directory or tar)
                                    or a `docker save` archive (NAME: else the names they hold)
+  image pull REF                   boxd pulls REF from its registry into its image store
   image pull REF --layout DIR      pull REF from its registry into an OCI image layout DIR
                                    (no boxd needed; registries from --config FILE's images:)
   image ls                         list images: digest, size (shared with other images / unique)
@@ -271,7 +272,7 @@ int cmdDelete(const std::vector<std::string>& args) {
 
 int cmdImage(const std::vector<std::string>& args) {
   if (args.empty()) die("usage: boxctl image import|pull|ls|rm|prune ...");
-  if (args[0] == "pull") return agent::imagePullCommand({args.begin() + 1, args.end()});
+  if (args[0] == "pull") return agent::imagePullCommand({args.begin() + 1, args.end()}, g_socket);
   if (args[0] == "import") {
     if (args.size() != 2 && args.size() != 3) die("usage: boxctl image import [NAME[:TAG]] PATH");
     const std::string& path = args.back();

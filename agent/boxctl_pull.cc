@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "agent/boxctl_commands.h"
 #include "agent/boxctl_format.h"
 #include "agent/config.h"
 #include "common/util.h"
@@ -18,7 +19,8 @@ namespace boxd::agent {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: boxctl image pull REF --layout DIR [--config FILE] [--platform OS/ARCH[/VARIANT]]";
+    "usage: boxctl image pull REF [--layout DIR [--config FILE] [--platform "
+    "OS/ARCH[/VARIANT]]]";
 
 struct PullArgs {
   std::string ref, layout, configPath = "/etc/boxd/boxd.yaml", platform;
@@ -45,10 +47,10 @@ bool parseArgs(const std::vector<std::string>& args, PullArgs& out, std::string&
   }
   if (out.ref.empty())
     err = kUsage;
-  else if (out.layout.empty())
+  else if (out.layout.empty() && (out.configExplicit || !out.platform.empty()))
     err =
-        "image pull: --layout DIR is required for now (pulls into boxd's image store come "
-        "with the layered store)\n" +
+        "image pull: --config and --platform go with --layout (boxd pulls with its own "
+        "config, for this host's platform)\n" +
         std::string(kUsage);
   return err.empty();
 }
@@ -145,15 +147,37 @@ class Progress {
   int64_t lastDraw_ = 0;
 };
 
+// Into boxd's store: boxd pulls (joining a pull its pods wait for) and answers once.
+int pullIntoBoxd(const PullArgs& a, const std::string& socket) {
+  std::printf("pulling %s into boxd's image store\n", a.ref.c_str());
+  std::fflush(stdout);
+  auto r = boxdCall(socket, {{"op", "image-pull"}, {"ref", a.ref}}, 31 * 60 * 1000);
+  if (!r.ok()) {
+    std::fprintf(stderr, "boxctl: %s\n", r.error().message.c_str());
+    return 1;
+  }
+  const nlohmann::json& j = *r;
+  const int layers = j.value("layers", 0), skipped = j.value("skippedLayers", 0);
+  std::printf(
+      "pulled %s (id %s, digest %s): %d layers (%d present, %d new), %s downloaded in "
+      "%.3fs\n",
+      j.value("image", "").c_str(), shortImageId(j.value("id", "")).c_str(),
+      j.value("digest", "").c_str(), layers, skipped, j.value("newLayers", 0),
+      formatBytes(j.value("fetchedBytes", int64_t{0})).c_str(),
+      static_cast<double>(j.value("elapsedMs", int64_t{0})) / 1000.0);
+  return 0;
+}
+
 }  // namespace
 
-int imagePullCommand(const std::vector<std::string>& args) {
+int imagePullCommand(const std::vector<std::string>& args, const std::string& socket) {
   PullArgs a;
   std::string err;
   if (!parseArgs(args, a, err)) {
     std::fprintf(stderr, "boxctl: %s\n", err.c_str());
     return 2;
   }
+  if (a.layout.empty()) return pullIntoBoxd(a, socket);
   Config cfg;
   if (a.configExplicit || std::filesystem::exists(a.configPath)) {
     Status st = loadConfigFile(a.configPath, cfg);

@@ -104,6 +104,8 @@ Status applyImagesKey(images::RegistryConfig& c, const std::string& key, const Y
   };
   if (key == "authFile") {
     c.authFile = v.as<std::string>();
+  } else if (key == "offline") {
+    c.offline = v.as<bool>();
   } else if (key == "certsDir") {
     c.certsDir = v.as<std::string>();
   } else if (key == "insecureRegistries") {

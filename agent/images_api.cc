@@ -138,6 +138,7 @@ Result<reconcilers::ContainerSecurity> Agent::containerSecurity(const PodState& 
 void Agent::handleImageRequest(const std::string& op, const json& req,
                                std::function<void(json)> reply) {
   if (op == "image-import") return handleImageImport(req, std::move(reply));
+  if (op == "image-pull") return handleImagePull(req, std::move(reply));
   if (op == "image-ls") return reply(imagesJson());
   if (op == "image-rm") return imageRemove(req, std::move(reply));
   if (op == "image-prune") return imagePrune(std::move(reply));
@@ -301,8 +302,7 @@ void Agent::recordImported(const std::string& name,
   out["ok"] = true;
   out["images"] = list;
   reply(out);
-  for (const auto& [pname, pod] : pods_)
-    if (pod->rec.reason == "ImageNotFound") markDirty(pname);
+  imagesChanged();
   reconcileAll();
 }
 

@@ -20,16 +20,6 @@ std::string hostName() {
 }  // namespace
 
 void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
-  std::vector<ContainerImage> images;
-  std::string missing;
-  for (const auto* c : allContainers(want.spec)) {
-    auto image = resolveImage(c->image);
-    if (!image) {
-      missing = specs::parseImageRef(c->image).str();
-      break;
-    }
-    images.push_back(*image);
-  }
   bool fresh = pod.rec.uid.empty() || pod.rec.specHash != want.hash;
   pod.spec = want.spec;
   pod.rec.specHash = want.hash;
@@ -43,17 +33,20 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
           pod.rec.name, c.name, "Waiting", "ContainerCreating", "", 0, 0, 0, 0, 0};
     }
   }
-  if (!missing.empty()) {
-    if (pod.rec.uid.empty()) pod.rec.uid = randomHex(16);
-    if (pod.rec.reason != "ImageNotFound") {
-      event(pod.rec.name, "Warning", "ImageNotFound",
-            "image " + missing +
-                " is not in the local store; import it with `boxctl image import " + missing +
-                " PATH`");
-    }
-    setPhase(pod, "Pending", "ImageNotFound", "image " + missing + " not found");
+  // The images, pulled first when the pull policy says so (image_pulls.cc).
+  std::vector<ContainerImage> images;
+  if (pod.rec.uid.empty()) pod.rec.uid = randomHex(16);
+  if (!podImages(pod, images)) {
     logStoreError(store_->upsertPod(pod.rec), "record pod");
     return;
+  }
+  pod.imagePulls.clear();
+  pod.pullBackoffMs = 0;
+  pod.pullNoticeTimer.reset();
+  for (auto& [cname, c] : pod.containers) {
+    if (c.rec.state != "Waiting") continue;
+    c.rec.reason = "ContainerCreating";
+    c.rec.message.clear();
   }
   pod.rec.uid = randomHex(16);  // a new incarnation: new paths, new cgroup
   if (pod.spec.annotations.count(specs::kLegacyInitContainersAnnotation) > 0) {

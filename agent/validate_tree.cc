@@ -166,6 +166,13 @@ void missingSecrets(const std::vector<FileParse>& files, ValidateReport& report)
             {f.file, p.line, 0, field,
              "pod \"" + p.spec.name + "\": no file declares Secret \"" + ref + "\""});
       }
+      for (size_t i = 0; i < p.spec.imagePullSecrets.size(); ++i) {
+        const std::string& ref = p.spec.imagePullSecrets[i];
+        if (declared.count(ref)) continue;
+        report.problems.push_back(
+            {f.file, p.line, 0, "spec.imagePullSecrets[" + std::to_string(i) + "].name",
+             "pod \"" + p.spec.name + "\": no file declares Secret \"" + ref + "\""});
+      }
     }
   }
 }

@@ -147,6 +147,8 @@ class DocParser {
   void parseDnsPolicy(const Entry& e, const std::string& path);
   void parseDnsConfig(const Entry& e, const std::string& path);
   void parseHostAliases(const Entry& e, const std::string& path);
+  // spec.imagePullSecrets: [{name: SECRET}] (pod_schema_images.cc).
+  void parseImagePullSecrets(const Entry& e, const std::string& path);
   // hostPorts unique in the pod; hostNetwork publishes containerPort itself; None needs servers.
   void checkNetwork();
   // ---- securityContext (security_schema.cc) ----

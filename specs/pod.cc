@@ -110,6 +110,7 @@ json containerToJson(const Container& c) {
   if (!c.ports.empty()) j["ports"] = c.ports;
   if (!c.envFrom.empty()) j["envFrom"] = c.envFrom;
   detail::addSecurityJson(j, c.securityContext);
+  if (!c.imagePullPolicy.empty()) j["imagePullPolicy"] = c.imagePullPolicy;
   return j;
 }
 
@@ -154,6 +155,7 @@ json toJson(const PodSpec& pod) {
   if (pod.dnsConfig) j["dnsConfig"] = *pod.dnsConfig;
   if (!pod.hostAliases.empty()) j["hostAliases"] = pod.hostAliases;
   detail::addPodSecurityJson(j, pod.securityContext);
+  if (!pod.imagePullSecrets.empty()) j["imagePullSecrets"] = pod.imagePullSecrets;
   return j;
 }
 
@@ -277,6 +279,7 @@ Result<Container> containerFromJson(const json& j) {
   c.ports = j.value("ports", std::vector<ContainerPort>{});
   c.envFrom = j.value("envFrom", std::vector<EnvFromSource>{});
   BOXD_TRY(detail::readSecurityJson(j, c.securityContext));
+  BOXD_TRY(readString(j, "imagePullPolicy", c.imagePullPolicy));
   return c;
 }
 
@@ -356,6 +359,7 @@ Status podFromJson(const json& j, PodSpec& pod) {
     pod.dnsConfig = it->get<DnsConfig>();
   pod.hostAliases = j.value("hostAliases", std::vector<HostAlias>{});
   BOXD_TRY(detail::readPodSecurityJson(j, pod.securityContext));
+  pod.imagePullSecrets = j.value("imagePullSecrets", std::vector<std::string>{});
   return okStatus();
 }
 

@@ -155,6 +155,9 @@ struct Container {
   std::vector<ContainerPort> ports;
   SecurityContext securityContext;
   std::vector<EnvFromSource> envFrom;
+  // "Always", "IfNotPresent", "Never"; empty = Kubernetes' default, decided from the image
+  // reference when the pod starts (agent/image_pull_policy.h).
+  std::string imagePullPolicy;
   bool operator==(const Container&) const = default;
 };
 
@@ -198,6 +201,7 @@ struct PodSpec {
   std::optional<DnsConfig> dnsConfig;
   std::vector<HostAlias> hostAliases;
   PodSecurityContext securityContext;
+  std::vector<std::string> imagePullSecrets;  // names of Secrets with registry credentials
   bool operator==(const PodSpec&) const = default;
 };
 

@@ -26,7 +26,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "automountServiceAccountToken",
                                                  "subdomain",
                                                  "setHostnameAsFQDN",
-                                                 "imagePullSecrets",
                                                  "priority",
                                                  "priorityClassName",
                                                  "preemptionPolicy",
@@ -45,7 +44,6 @@ constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
                                                       "readinessProbe",
                                                       "startupProbe",
                                                       "lifecycle",
-                                                      "imagePullPolicy",
                                                       "stdin",
                                                       "stdinOnce",
                                                       "tty",
@@ -258,7 +256,9 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
        {"dnsPolicy", false, [this](const Entry& f, const std::string& p) { parseDnsPolicy(f, p); }},
        {"dnsConfig", false, [this](const Entry& f, const std::string& p) { parseDnsConfig(f, p); }},
        {"hostAliases", false,
-        [this](const Entry& f, const std::string& p) { parseHostAliases(f, p); }}},
+        [this](const Entry& f, const std::string& p) { parseHostAliases(f, p); }},
+       {"imagePullSecrets", false,
+        [this](const Entry& f, const std::string& p) { parseImagePullSecrets(f, p); }}},
       kSpecUnsupported);
 }
 
@@ -347,7 +347,15 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
        {"securityContext", false,
         [&](const Entry& f, const std::string& p) {
           c.securityContext = parseSecurityContext(f, p);
-        }}},
+        }},
+       {"imagePullPolicy", false,
+        str(c.imagePullPolicy,
+            [](std::string_view s) {
+              return s == "Always" || s == "IfNotPresent" || s == "Never"
+                         ? std::string()
+                         : "must be one of \"Always\", \"IfNotPresent\", \"Never\", got " +
+                               inQuotes(s);
+            })}},
       kContainerUnsupported);
   return c;
 }

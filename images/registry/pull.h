@@ -49,6 +49,9 @@ struct RegistryConfig {
   // registry (as in the normalised reference: "docker.io", "quay.io", "host:port") -> mirrors
   std::map<std::string, std::vector<std::string>> mirrors;
   std::string certsDir = "/etc/boxd/certs.d";  // <certsDir>/<host[:port]>/*.crt
+  // boxd pulls nothing for pods (images come from `boxctl image import` only); a pod whose
+  // image is absent waits with ImageNotFound. Read by the agent, not by pullImage.
+  bool offline = false;
 };
 
 struct PullEvent {

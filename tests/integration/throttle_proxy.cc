@@ -36,15 +36,17 @@ bool writeAll(int fd, const char* p, size_t n) {
 }  // namespace
 
 Result<std::unique_ptr<ThrottleProxy>> ThrottleProxy::start(const std::string& upstream,
-                                                            int64_t bytesPerSecond) {
+                                                            int64_t bytesPerSecond, int port) {
   std::unique_ptr<ThrottleProxy> p(new ThrottleProxy());
   size_t colon = upstream.rfind(':');
   if (colon == std::string::npos) return makeError("throttle proxy: upstream " + upstream);
   p->upstreamPort_ = std::atoi(upstream.c_str() + colon + 1);
   p->rate_ = std::max<int64_t>(1024, bytesPerSecond);
   p->listener_ = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a = loopback(0);
+  sockaddr_in a = loopback(port);
   socklen_t len = sizeof a;
+  int one = 1;
+  (void)::setsockopt(p->listener_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(p->listener_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       ::listen(p->listener_.get(), 64) != 0 ||
       ::getsockname(p->listener_.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) {

@@ -18,9 +18,10 @@ namespace boxd::testing {
 
 class ThrottleProxy {
  public:
-  // upstream: "127.0.0.1:<port>"; bytesPerSecond per connection.
+  // upstream: "127.0.0.1:<port>"; bytesPerSecond per connection. port: 0 = any free one; a
+  // given one lets a test bring "the registry" back where it was.
   static Result<std::unique_ptr<ThrottleProxy>> start(const std::string& upstream,
-                                                      int64_t bytesPerSecond);
+                                                      int64_t bytesPerSecond, int port = 0);
   ~ThrottleProxy();
   ThrottleProxy(const ThrottleProxy&) = delete;
   ThrottleProxy& operator=(const ThrottleProxy&) = delete;

@@ -4,4 +4,5 @@ boxd_test(images_unit_tests LABEL unit
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/images_store_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/image_config_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/image_pull_policy_test.cc
   LIBS boxd_agent_core boxd_host LibArchive::LibArchive OpenSSL::Crypto)

@@ -102,6 +102,17 @@ TEST(ValidateTree, SecretRefNamingNoSecret) {
   EXPECT_TRUE(validatePaths({t.path(), s.path()}).problems.empty());
 }
 
+TEST(ValidateTree, ImagePullSecretNamingNoSecret) {
+  TempDir t("val");
+  write(t / "a.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n  imagePullSecrets:\n"
+        "  - name: regcred\n  containers:\n  - name: c\n    image: busybox\n");
+  ValidateReport r = validatePaths({t.path()});
+  ASSERT_EQ(r.problems.size(), 1u) << ::testing::PrintToString(texts(r));
+  EXPECT_EQ(r.problems[0].field, "spec.imagePullSecrets[0].name");
+  EXPECT_EQ(r.problems[0].message, "pod \"a\": no file declares Secret \"regcred\"");
+}
+
 TEST(ValidateTree, WorldReadableSecretIsRefusedAsBoxdDoes) {
   TempDir t("val");
   write(t / "s.yaml", secret("chap"), 0644);

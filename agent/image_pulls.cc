@@ -1,0 +1,297 @@
+// Images for a pod's start, pulled when its pull policy says so (agent/image_pull_policy.h),
+// with kubelet's status and events:
+//
+//   podImages: each container's image ─ local, as the policy allows ─► use it
+//                                      ─ pull ─► joinPull(reference + the pod's secrets)
+//                                      ─ Never and absent ─► ErrImageNeverPull
+//   joinPull: one pull per (reference, credentials) on a worker thread, however many pods or
+//             `boxctl image pull` wait; its tag recorded when it ends, then every waiter told
+//   podPullDone: Pulled ─► the pod is reconciled again and starts from the pulled image id
+//                failed ─► ErrImagePull (the registry's reason), then ImagePullBackOff; pulled
+//                          again after 10 s, doubling to 5 min (cfg restartBackoff/maxBackoff)
+//
+// Pulls never run on the loop. A boxd stopped mid-pull leaves temporaries that the store
+// removes at start; the pod is not created yet, so it simply pulls again. Credentials go from
+// the Secrets to the worker in memory; messages name a Secret, never its content.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "agent/agent.h"
+#include "agent/image_pull_policy.h"
+#include "common/util.h"
+
+namespace boxd::agent {
+
+using nlohmann::json;
+
+namespace {
+
+std::string seconds(int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3fs", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
+std::string dq(const std::string& s) { return "\"" + s + "\""; }
+
+bool usesImage(const specs::PodSpec& spec, const std::string& image) {
+  for (const auto* c : allContainers(spec))
+    if (c->image == image) return true;
+  return false;
+}
+
+}  // namespace
+
+bool Agent::podImages(PodState& pod, std::vector<ContainerImage>& out) {
+  out.clear();
+  std::string reason, message;  // the first image that cannot be had
+  std::vector<std::string> present;
+  std::string pulling;
+  const auto containers = allContainers(pod.spec);
+  for (const auto* c : containers) {
+    auto st = pod.imagePulls.find(c->image);
+    if (st != pod.imagePulls.end() && st->second.state == PodImagePull::State::Pulled) {
+      auto lowers = images_.lowerDirs(st->second.id);
+      if (lowers.ok()) {
+        out.push_back({st->second.id, *lowers});
+        continue;
+      }
+      pod.imagePulls.erase(st);  // removed meanwhile (image rm): decide again
+      st = pod.imagePulls.end();
+    }
+    std::optional<ContainerImage> local;
+    bool asWritten = false;
+    const auto names = imageLookupNames(c->image);
+    for (size_t i = 0; i < names.size() && !local; ++i) {
+      local = resolveImage(names[i]);
+      asWritten = local.has_value() && i == 0;
+    }
+    PullDecision d = decidePull(*c, local.has_value(), asWritten);
+    if (d == PullDecision::Pull && cfg_.images.offline && local) d = PullDecision::UseLocal;
+    if (d == PullDecision::UseLocal) {
+      out.push_back(*local);
+      present.push_back(c->image);
+      continue;
+    }
+    if (d == PullDecision::NeverPullMissing || cfg_.images.offline) {
+      if (!reason.empty()) continue;
+      if (d == PullDecision::NeverPullMissing) {
+        reason = "ErrImageNeverPull";
+        message = "Container image " + dq(c->image) + " is not present with pull policy of Never";
+      } else {
+        reason = "ImageNotFound";
+        message = "image " + names[0] +
+                  " not found (boxd pulls nothing: images.offline is set; import it with "
+                  "`boxctl image import " +
+                  names[0] + " PATH`)";
+      }
+      continue;
+    }
+    auto ref = images::parseReference(c->image);
+    if (!ref.ok()) {
+      if (reason.empty()) {
+        reason = "InvalidImageName";
+        message = "image " + dq(c->image) + ": " + ref.error().message;
+      }
+      continue;
+    }
+    if (st == pod.imagePulls.end() || st->second.state == PodImagePull::State::Failed)
+      pullForPod(pod, *c, *ref);
+    if (pulling.empty()) pulling = c->image;
+  }
+  if (out.size() == containers.size()) {
+    for (const auto& image : present)
+      event(pod.rec.name, "Normal", "Pulled",
+            "Container image " + dq(image) + " already present on machine");
+    return true;
+  }
+  if (reason.empty()) {
+    // Pulling. A retry after a failure keeps showing that failure until it ends, as kubelet.
+    if (pod.rec.reason == "ErrImagePull" || pod.rec.reason == "ImagePullBackOff") return false;
+    reason = "ContainerCreating";
+    message = "pulling image " + dq(pulling);
+  } else if (pod.rec.reason != reason) {
+    event(pod.rec.name, "Warning", reason == "ImageNotFound" ? "ImageNotFound" : "Failed", message);
+  }
+  for (auto& [cname, c] : pod.containers) {
+    if (c.rec.state != "Waiting") continue;
+    c.rec.reason = reason;
+    c.rec.message = reason == "ContainerCreating" ? "" : message;
+    saveContainer(pod, c);
+  }
+  setPhase(pod, "Pending", reason, message);
+  return false;
+}
+
+void Agent::pullForPod(PodState& pod, const specs::Container& c, const images::Reference& ref) {
+  std::map<std::string, specs::Secret> secrets;
+  for (const auto& [n, d] : desired_.secrets) secrets.emplace(n, d.secret);
+  auto kr = podKeyring(pod.spec.imagePullSecrets, secrets);
+  for (const auto& p : kr.problems)
+    event(pod.rec.name, "Warning", "FailedToRetrieveImagePullSecret",
+          "Unable to retrieve some image pull secrets (" + p +
+              "); attempting to pull the image may not succeed.");
+  pod.imagePulls[c.image] = {PodImagePull::State::Pulling, "", ""};
+  event(pod.rec.name, "Normal", "Pulling", "Pulling image " + dq(c.image));
+  std::string key = ref.str() + "|";
+  for (const auto& s : pod.spec.imagePullSecrets) key += s + ",";
+  const std::string name = pod.rec.name, image = c.image;
+  joinPull(key, ref, kr.keyring,
+           [this, name, image](Result<StorePull> r) { podPullDone(name, image, r); });
+}
+
+bool Agent::joinPull(const std::string& key, const images::Reference& ref,
+                     const images::Keyring& keyring, std::function<void(Result<StorePull>)> done) {
+  auto it = pulls_.find(key);
+  if (it != pulls_.end()) {
+    it->second.waiters.push_back(std::move(done));
+    return false;
+  }
+  PullInFlight& p = pulls_[key];
+  p.waiters.push_back(std::move(done));
+  p.cancel = std::make_shared<std::atomic<bool>>(false);
+  images::PullOptions opts;
+  opts.config = cfg_.images;
+  opts.keyring = keyring;
+  opts.cancel = p.cancel.get();
+  ++imageImportsInFlight_;  // prune and rm wait: skipped layers must stay until imported
+  auto result = std::make_shared<Result<StorePull>>(makeError("not pulled"));
+  auto* store = &images_;
+  const std::string dir = cfg_.paths.imagesDir();
+  auto cancel = p.cancel;
+  spdlog::info("pulling image {}", ref.str());
+  dispatcher_.runBlocking(
+      [store, dir, ref, opts, result, cancel] { *result = pullIntoStore(*store, dir, ref, opts); },
+      [this, key, ref, result] {
+        --imageImportsInFlight_;
+        if (result->ok()) {
+          const StorePull& r = **result;
+          if (!ref.tag.empty())
+            logStoreError(store_->upsertImage({ref.name(), ref.tag, r.id, r.sizeBytes, nowMs()}),
+                          "record pulled image");
+          spdlog::info("pulled image {} ({}, {} layers, {} present, {} bytes downloaded, {})",
+                       ref.str(), r.id, r.layers, r.skippedLayers, r.fetchedBytes,
+                       seconds(r.elapsedMs));
+        } else {
+          spdlog::warn("{}", result->error().message);
+        }
+        auto node = pulls_.extract(key);
+        if (node.empty()) return;
+        for (auto& w : node.mapped().waiters) w(*result);
+        if (result->ok()) imagesChanged();
+      });
+  return true;
+}
+
+void Agent::podPullDone(const std::string& name, const std::string& image,
+                        const Result<StorePull>& r) {
+  auto it = pods_.find(name);
+  if (it == pods_.end()) return;
+  PodState& pod = *it->second;
+  auto st = pod.imagePulls.find(image);
+  if (st == pod.imagePulls.end() || st->second.state != PodImagePull::State::Pulling) return;
+  if (pod.created || pod.busy || !usesImage(pod.spec, image)) {
+    pod.imagePulls.erase(st);
+    return;
+  }
+  if (r.ok()) {
+    st->second = {PodImagePull::State::Pulled, r->id, ""};
+    event(name, "Normal", "Pulled",
+          "Successfully pulled image " + dq(image) + " in " + seconds(r->elapsedMs) + " (" +
+              (r->digest.empty() ? r->id : r->digest) + ", " + std::to_string(r->layers) +
+              " layers, " + std::to_string(r->layers - r->skippedLayers) + " downloaded, " +
+              std::to_string(r->fetchedBytes) + " bytes)");
+    markDirty(name);
+    return;
+  }
+  const std::string msg = r.error().message;
+  st->second = {PodImagePull::State::Failed, "", msg};
+  pod.pullBackoffMs =
+      nextPullBackoffMs(pod.pullBackoffMs, cfg_.restartBackoffMs, cfg_.maxBackoffMs);
+  event(name, "Warning", "Failed", "Failed to pull image " + dq(image) + ": " + msg);
+  event(name, "Warning", "Failed", "Error: ErrImagePull");
+  for (auto& [cname, c] : pod.containers) {
+    if (c.rec.state != "Waiting") continue;
+    c.rec.reason = "ErrImagePull";
+    c.rec.message = msg;
+    saveContainer(pod, c);
+  }
+  setPhase(pod, "Pending", "ErrImagePull", msg);
+  if (!pod.retryTimer) pod.retryTimer = std::make_unique<Timer>(loop_);
+  pod.retryTimer->start(static_cast<uint64_t>(pod.pullBackoffMs),
+                        [this, name] { reconcile(name); });
+  if (!pod.pullNoticeTimer) pod.pullNoticeTimer = std::make_unique<Timer>(loop_);
+  pod.pullNoticeTimer->start(static_cast<uint64_t>(std::min<int64_t>(pod.pullBackoffMs / 2, 5000)),
+                             [this, name] { showPullBackOff(name); });
+}
+
+// ErrImagePull turns into ImagePullBackOff while the pod waits to pull again.
+void Agent::showPullBackOff(const std::string& name) {
+  auto it = pods_.find(name);
+  if (it == pods_.end()) return;
+  PodState& pod = *it->second;
+  if (pod.created || pod.busy || pod.rec.reason != "ErrImagePull") return;
+  for (const auto& [image, st] : pod.imagePulls) {
+    if (st.state != PodImagePull::State::Failed) continue;
+    const std::string msg = "Back-off pulling image " + dq(image) + ": " + st.message;
+    event(name, "Normal", "BackOff", "Back-off pulling image " + dq(image));
+    event(name, "Warning", "Failed", "Error: ImagePullBackOff");
+    for (auto& [cname, c] : pod.containers) {
+      if (c.rec.state != "Waiting") continue;
+      c.rec.reason = "ImagePullBackOff";
+      c.rec.message = msg;
+      saveContainer(pod, c);
+    }
+    setPhase(pod, "Pending", "ImagePullBackOff", msg);
+    return;
+  }
+}
+
+// New images (an import, a pull): pods waiting for one look again, at once.
+void Agent::imagesChanged() {
+  for (const auto& [pname, pod] : pods_) {
+    const std::string& r = pod->rec.reason;
+    if (pod->created || pod->busy) continue;
+    if (r == "ImageNotFound" || r == "ErrImageNeverPull" || r == "ErrImagePull" ||
+        r == "ImagePullBackOff") {
+      if (r != "ImageNotFound" && r != "ErrImageNeverPull" && pod->retryTimer)
+        pod->retryTimer->stop();
+      markDirty(pname);
+    }
+  }
+}
+
+// boxctl image pull REF: into the store, tagged; joins a pull pods are waiting for.
+void Agent::handleImagePull(const json& req, std::function<void(json)> reply) {
+  auto fail = [&](const std::string& m) { reply({{"ok", false}, {"error", m}}); };
+  auto ref = images::parseReference(req.value("ref", ""));
+  if (!ref.ok()) return fail("image pull: " + ref.error().message);
+  if (cfg_.images.offline)
+    return fail("image pull " + ref->str() +
+                ": boxd pulls nothing (images.offline is set in its config); use `boxctl image "
+                "pull REF --layout DIR` on a host that can reach the registry and `boxctl image "
+                "import DIR` here");
+  const std::string shown = ref->str();
+  joinPull(shown + "|", *ref, images::Keyring{}, [shown, reply](Result<StorePull> r) {
+    if (!r.ok()) return reply({{"ok", false}, {"error", r.error().message}});
+    reply({{"ok", true},
+           {"image", shown},
+           {"id", r->id},
+           {"digest", r->digest},
+           {"repoDigest", r->repoDigest},
+           {"sizeBytes", r->sizeBytes},
+           {"registryBytes", r->registryBytes},
+           {"fetchedBytes", r->fetchedBytes},
+           {"layers", r->layers},
+           {"skippedLayers", r->skippedLayers},
+           {"newLayers", r->newLayers},
+           {"elapsedMs", r->elapsedMs}});
+  });
+}
+
+void Agent::cancelPulls() {
+  for (auto& [key, p] : pulls_) p.cancel->store(true);
+}
+
+}  // namespace boxd::agent

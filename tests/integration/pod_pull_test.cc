@@ -1,0 +1,384 @@
+// Pods whose images boxd pulls, against a real registry (Debian's docker-registry on 127.0.0.1,
+// images built and pushed by the test): a Pod written as the Kubernetes documentation writes it
+// runs with its image's own entrypoint; pull by tag and by digest; the pull policy defaults;
+// credentials from imagePullSecrets and a wrong password (ErrImagePull, then ImagePullBackOff,
+// with the registry's reason and no secret anywhere); the registry stopped mid-pull (nothing
+// partial kept, the pod retries and runs once it is back); kill -9 of boxd mid-pull; two pods
+// on one image share one pull; `boxctl image pull` into boxd's store.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/util.h"
+#include "images/registry/credentials.h"
+#include "tests/integration/harness.h"
+#include "tests/integration/registry_peer.h"
+#include "tests/integration/throttle_proxy.h"
+#include "tests/support/oci_builder.h"
+
+namespace boxd::testing {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+Blob toBlob(const BuiltLayer& l) { return {l.mediaType, l.blob}; }
+
+json descriptorOf(const Blob& b) {
+  return {{"mediaType", b.mediaType}, {"digest", b.digest()}, {"size", b.bytes.size()}};
+}
+
+// An image that runs: real diff IDs, the given config section.
+TestImage runnableImage(const std::vector<BuiltLayer>& layers, const json& config) {
+  TestImage img;
+  json diffIds = json::array(), descs = json::array();
+  for (const auto& l : layers) {
+    diffIds.push_back("sha256:" + l.diffId);
+    img.layers.push_back(toBlob(l));
+    descs.push_back(descriptorOf(img.layers.back()));
+  }
+  json cfg = {{"architecture", "amd64"},
+              {"os", "linux"},
+              {"config", config},
+              {"rootfs", {{"type", "layers"}, {"diff_ids", diffIds}}}};
+  img.config = {"application/vnd.oci.image.config.v1+json", cfg.dump()};
+  json m = {{"schemaVersion", 2},
+            {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+            {"config", descriptorOf(img.config)},
+            {"layers", descs}};
+  img.manifest = {"application/vnd.oci.image.manifest.v1+json", m.dump()};
+  return img;
+}
+
+// The busybox rootfs as one gzipped layer (built once per binary).
+const BuiltLayer& busyboxLayer() {
+  static TempDir dir("pull-bb");
+  static BuiltLayer l = [] {
+    const std::string tar = dir / "bb.tar";
+    auto r = run({"tar", "-C", busyboxRootfs(), "--numeric-owner", "-cf", tar, "."}, 120000);
+    EXPECT_EQ(r.code, 0) << r.out;
+    BuiltLayer out;
+    auto bytes = readFile(tar);
+    out.blob = bytes.ok() ? *bytes : "";
+    out.diffId = sha256Of(out.blob);
+    out.mediaType = "application/vnd.oci.image.layer.v1.tar";
+    return out;
+  }();
+  return l;
+}
+
+// A layer with the marker and a page to serve; `padding` incompressible bytes make it slow to
+// pull through a throttling proxy.
+BuiltLayer appLayer(const std::string& marker, size_t padding = 0) {
+  std::vector<LayerEntry> e = {{"www/", AE_IFDIR, 0755},
+                               {"www/index.html", AE_IFREG, 0644, "page " + marker + "\n"},
+                               {"marker", AE_IFREG, 0644, marker + "\n"}};
+  if (padding > 0) e.push_back({"padding", AE_IFREG, 0644, randomBytes(padding)});
+  return buildLayer(e, Compression::Gzip);
+}
+
+// Entrypoint only, as a web server image has: prints its marker, then serves /www on :80.
+const json kServerConfig = {
+    {"Entrypoint",
+     {"/bin/sh", "-c", "echo image-marker=$(cat /marker); exec httpd -f -p 80 -h /www"}},
+    {"Env", {"PATH=/bin:/sbin"}}};
+
+int countOf(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+class PodPullTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    auto p = RegistryPeer::start(work_ / "registry", {});
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    reg_.reset(*p);
+  }
+  void startBoxd(const std::string& images = "") {
+    b_->addConfig("images:\n  offline: false\n" + images);
+    b_->start();
+    ASSERT_TRUE(b_->running()) << b_->log();
+  }
+  TestImage push(const std::string& repo, const std::string& tag, const std::string& marker,
+                 size_t padding = 0) {
+    TestImage img = runnableImage({busyboxLayer(), appLayer(marker, padding)}, kServerConfig);
+    Status st = reg_->pushImage(repo, tag, img);
+    EXPECT_TRUE(st.ok()) << st.error().message;
+    return img;
+  }
+  std::string events(const std::string& pod) { return b_->boxctl({"events", pod}).out; }
+  std::string logs(const std::string& pod) { return b_->boxctl({"logs", pod}).out; }
+  std::string describe(const std::string& pod) { return b_->boxctl({"describe", pod}).out; }
+  std::string podReason(const std::string& pod) {
+    auto p = b_->pod(pod);
+    return p.is_object() ? p.value("reason", "") : "";
+  }
+  bool runningWithMarker(const std::string& pod, const std::string& marker, int ms = 60000) {
+    return b_->waitPhase(pod, "Running", ms) &&
+           waitFor([&] { return logs(pod).find("image-marker=" + marker) != std::string::npos; },
+                   10000);
+  }
+  // Temporaries of the image store (a pull or import in progress, or left by a crash).
+  std::vector<std::string> storeTemporaries() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(b_->stateDir() + "/images", ec))
+      if (e.path().filename().string().rfind(".tmp-", 0) == 0) out.push_back(e.path());
+    return out;
+  }
+  int64_t temporaryBytes() {
+    int64_t n = 0;
+    for (const auto& t : storeTemporaries()) {
+      std::error_code ec;
+      for (auto it = fs::recursive_directory_iterator(t, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file(ec)) n += static_cast<int64_t>(it->file_size(ec));
+    }
+    return n;
+  }
+  std::string pod(const std::string& name, const std::string& image,
+                  const std::string& extraContainer = "", const std::string& extraSpec = "") {
+    return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+           "\nspec:\n  terminationGracePeriodSeconds: 1\n" + extraSpec +
+           "  containers:\n  - name: c\n    image: " + image + "\n" + extraContainer;
+  }
+
+  TempDir work_{"pod-pull"};
+  std::unique_ptr<RegistryPeer> reg_;
+  std::unique_ptr<Boxd> b_ = std::make_unique<Boxd>();
+};
+
+// The Pod of the Kubernetes documentation's "Pods" concept page
+// (https://kubernetes.io/docs/concepts/workloads/pods/, "Using Pods"): one container named after
+// the web server and its image with a version tag, declaring port 80. Only the image's registry
+// differs: the test's own, holding an image whose entrypoint is a small web server.
+TEST_F(PodPullTest, ThePodFromTheKubernetesDocsRunsItsImagesEntrypoint) {
+  startBoxd();
+  TestImage img = push("nginx", "1.14.2", "docs");
+  b_->writeSpec("nginx.yaml",
+                "apiVersion: v1\n"
+                "kind: Pod\n"
+                "metadata:\n"
+                "  name: nginx\n"
+                "spec:\n"
+                "  containers:\n"
+                "  - name: nginx\n"
+                "    image: " +
+                    reg_->host() +
+                    "/nginx:1.14.2\n"
+                    "    ports:\n"
+                    "    - containerPort: 80\n");
+  ASSERT_TRUE(b_->waitPhase("nginx", "Running", 60000)) << b_->status().dump(2) << b_->log();
+  ASSERT_TRUE(
+      waitFor([&] { return logs("nginx").find("image-marker=docs") != std::string::npos; }, 10000))
+      << logs("nginx");
+  auto page = b_->boxctl({"exec", "nginx", "--", "wget", "-qO-", "http://127.0.0.1:80/"});
+  EXPECT_NE(page.out.find("page docs"), std::string::npos) << page.out;
+  const std::string ev = events("nginx");
+  EXPECT_NE(ev.find("Pulling image \"" + reg_->host() + "/nginx:1.14.2\""), std::string::npos)
+      << ev;
+  EXPECT_NE(ev.find("Successfully pulled image \"" + reg_->host() + "/nginx:1.14.2\" in "),
+            std::string::npos)
+      << ev;
+  // The digest it started from, and the tag the pull recorded.
+  const std::string d = describe("nginx");
+  EXPECT_NE(d.find("Digest:    " + img.manifest.digest()), std::string::npos) << d;
+  const std::string ls = b_->boxctl({"image", "ls"}).out;
+  EXPECT_NE(ls.find(reg_->host() + "/nginx"), std::string::npos) << ls;
+  EXPECT_TRUE(storeTemporaries().empty());
+}
+
+TEST_F(PodPullTest, ByTagByDigestAndThePolicyDefaults) {
+  startBoxd();
+  const std::string repo = reg_->host() + "/app";
+  TestImage v1 = push("app", "latest", "one");
+  // :latest defaults to Always: pulled.
+  b_->writeSpec("a.yaml", pod("a", repo + ":latest"));
+  ASSERT_TRUE(runningWithMarker("a", "one")) << b_->status().dump(2) << b_->log();
+  // By digest (IfNotPresent by default): the image is there already, nothing pulled.
+  b_->writeSpec("d.yaml", pod("d", repo + "@" + v1.manifest.digest()));
+  ASSERT_TRUE(runningWithMarker("d", "one")) << b_->status().dump(2);
+  EXPECT_EQ(events("d").find("Pulling"), std::string::npos) << events("d");
+  EXPECT_NE(events("d").find("already present on machine"), std::string::npos) << events("d");
+
+  // A re-pushed :latest: a new pod pulls it (Always), the running one keeps its digest.
+  TestImage v2 = push("app", "latest", "two");
+  b_->writeSpec("b.yaml", pod("b", repo));  // no tag: latest, Always
+  ASSERT_TRUE(runningWithMarker("b", "two")) << b_->status().dump(2) << b_->log();
+  EXPECT_NE(describe("b").find("Digest:    " + v2.manifest.digest()), std::string::npos);
+  EXPECT_NE(describe("a").find("Digest:    " + v1.manifest.digest()), std::string::npos);
+  EXPECT_NE(logs("a").find("image-marker=one"), std::string::npos);
+  // The second pull downloaded only what it lacked (busybox was stored).
+  EXPECT_NE(events("b").find("2 layers, 1 downloaded"), std::string::npos) << events("b");
+
+  // A version tag defaults to IfNotPresent: with the image absent, it is pulled...
+  push("app", "v3", "three");
+  b_->writeSpec("c.yaml", pod("c", repo + ":v3"));
+  ASSERT_TRUE(runningWithMarker("c", "three")) << b_->status().dump(2);
+  // ...and Never with an image absent waits with ErrImageNeverPull.
+  b_->writeSpec("never.yaml", pod("never", repo + ":absent", "    imagePullPolicy: Never\n"));
+  ASSERT_TRUE(waitFor([&] { return podReason("never") == "ErrImageNeverPull"; }, 10000))
+      << b_->status().dump(2);
+  EXPECT_NE(b_->pod("never")["message"].get<std::string>().find(
+                "is not present with pull policy of Never"),
+            std::string::npos);
+  EXPECT_EQ(events("never").find("Pulling"), std::string::npos);
+  // An unknown tag: ErrImagePull with the registry's reason.
+  b_->writeSpec("missing.yaml", pod("missing", repo + ":nope"));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto r = podReason("missing");
+        return r == "ErrImagePull" || r == "ImagePullBackOff";
+      },
+      20000))
+      << b_->status().dump(2);
+  EXPECT_NE(events("missing").find("manifest unknown"), std::string::npos) << events("missing");
+}
+
+TEST_F(PodPullTest, CredentialsFromImagePullSecretsAndAWrongPassword) {
+  const std::string password = "pw-" + randomHex(8), wrong = "wrong-" + randomHex(8);
+  auto p = RegistryPeer::start(work_ / "tls", {true, "puller", password});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::unique_ptr<RegistryPeer> tls(*p);
+  TestImage img = runnableImage({busyboxLayer(), appLayer("private")}, kServerConfig);
+  ASSERT_TRUE(tls->pushImage("private/app", "v1", img).ok());
+  const std::string certs = work_ / "certs.d";
+  ASSERT_TRUE(mkdirAll(certs + "/" + tls->host()).ok());
+  fs::copy_file(tls->caFile(), certs + "/" + tls->host() + "/ca.crt");
+  startBoxd("  certsDir: " + certs + "\n");
+  auto secret = [&](const std::string& name, const std::string& pw) {
+    json cfg = {{"auths", {{tls->host(), {{"username", "puller"}, {"password", pw}}}}}};
+    std::string doc = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name +
+                      "\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: " +
+                      images::base64Encode(cfg.dump()) + "\n";
+    ASSERT_TRUE(writeFileAtomic(b_->specs() + "/" + name + ".yaml", doc, 0600).ok());
+  };
+  secret("regcred", password);
+  secret("badcred", wrong);
+  const std::string image = tls->host() + "/private/app:v1";
+  b_->writeSpec("ok.yaml", pod("ok", image, "", "  imagePullSecrets:\n  - name: regcred\n"));
+  ASSERT_TRUE(runningWithMarker("ok", "private")) << b_->status().dump(2) << b_->log();
+  // Always: with the image present, a pod still pulls, so its credentials are checked (with
+  // IfNotPresent it would run the image "ok" pulled, as under kubelet).
+  b_->writeSpec("bad.yaml", pod("bad", image, "    imagePullPolicy: Always\n",
+                                "  imagePullSecrets:\n  - name: badcred\n"));
+  // The wrong password: ErrImagePull, then ImagePullBackOff, both with the registry's reason.
+  ASSERT_TRUE(waitFor([&] { return podReason("bad") == "ImagePullBackOff"; }, 20000))
+      << b_->status().dump(2);
+  const json bad = b_->pod("bad");
+  EXPECT_NE(bad["message"].get<std::string>().find("unauthorized"), std::string::npos)
+      << bad.dump(2);
+  EXPECT_EQ(bad["containers"][0]["reason"], "ImagePullBackOff");
+  const std::string ev = events("bad");
+  EXPECT_NE(ev.find("Error: ErrImagePull"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("Back-off pulling image"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("secret badcred"), std::string::npos) << ev;  // the source, by name
+  // No secret anywhere a user or an operator looks.
+  const std::string everywhere = b_->status().dump() + ev + events("ok") + describe("bad") +
+                                 describe("ok") + b_->log() +
+                                 b_->boxctl({"describe", "bad", "-o", "json"}).out;
+  for (const std::string& s : {password, wrong, images::base64Encode("puller:" + password),
+                               images::base64Encode("puller:" + wrong)})
+    EXPECT_EQ(everywhere.find(s), std::string::npos) << "found a secret";
+  // Fixing the Secret lets the waiting pod pull at its next attempt.
+  secret("badcred", password);
+  EXPECT_TRUE(runningWithMarker("bad", "private", 30000)) << b_->status().dump(2);
+}
+
+TEST_F(PodPullTest, RegistryStoppedMidPullThenBack) {
+  // The registry reached through a slow proxy: 6 MiB at 1 MiB/s.
+  push("slow", "v1", "slow", 6 << 20);
+  auto proxy = ThrottleProxy::start(reg_->host(), 1 << 20);
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message;
+  const std::string front = (*proxy)->host();
+  const int frontPort = std::stoi(front.substr(front.rfind(':') + 1));
+  startBoxd();
+  b_->writeSpec("s.yaml", pod("s", front + "/slow:v1"));
+  ASSERT_TRUE(waitFor([&] { return temporaryBytes() > (1 << 20); }, 30000)) << b_->status().dump(2);
+  // The registry goes away mid-pull (and whatever served it).
+  reg_->kill();
+  proxy->reset();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto r = podReason("s");
+        return r == "ErrImagePull" || r == "ImagePullBackOff";
+      },
+      30000))
+      << b_->status().dump(2);
+  EXPECT_NE(events("s").find("unreachable"), std::string::npos) << events("s");
+  EXPECT_TRUE(storeTemporaries().empty());  // nothing partial kept
+  auto ls = b_->boxctl({"image", "ls"}).out;
+  EXPECT_EQ(ls.find("slow"), std::string::npos) << ls;
+  // Back where it was (same data, same address): the pod's next attempt pulls and runs.
+  auto again = RegistryPeer::start(work_ / "registry2", {false, "", "", work_ / "registry/data"});
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  reg_.reset(*again);
+  auto back = ThrottleProxy::start(reg_->host(), 64 << 20, frontPort);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE(runningWithMarker("s", "slow", 60000)) << b_->status().dump(2) << events("s");
+}
+
+TEST_F(PodPullTest, KillNineOfBoxdMidPullThenThePodPullsAgain) {
+  push("slow", "v1", "crash", 6 << 20);
+  auto proxy = ThrottleProxy::start(reg_->host(), 1 << 20);
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message;
+  startBoxd();
+  b_->writeSpec("k.yaml", pod("k", (*proxy)->host() + "/slow:v1"));
+  ASSERT_TRUE(waitFor([&] { return temporaryBytes() > (1 << 20); }, 30000)) << b_->status().dump(2);
+  b_->kill9();
+  EXPECT_FALSE(storeTemporaries().empty());  // the crash left its work in progress
+  b_->start();
+  ASSERT_TRUE(b_->running()) << b_->log();
+  EXPECT_TRUE(runningWithMarker("k", "crash", 60000)) << b_->status().dump(2) << events("k");
+  EXPECT_TRUE(storeTemporaries().empty());
+}
+
+TEST_F(PodPullTest, TwoPodsOnOneImageShareOnePull) {
+  push("shared", "v1", "shared", 2 << 20);
+  auto proxy = ThrottleProxy::start(reg_->host(), 2 << 20);
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message;
+  startBoxd();
+  const std::string image = (*proxy)->host() + "/shared:v1";
+  b_->writeSpec("p1.yaml", pod("p1", image));
+  b_->writeSpec("p2.yaml", pod("p2", image));
+  // Both wait in ContainerCreating while the one pull runs.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return podReason("p1") == "ContainerCreating" && podReason("p2") == "ContainerCreating";
+      },
+      10000))
+      << b_->status().dump(2);
+  ASSERT_TRUE(runningWithMarker("p1", "shared")) << b_->status().dump(2);
+  ASSERT_TRUE(runningWithMarker("p2", "shared")) << b_->status().dump(2);
+  EXPECT_EQ(countOf(b_->log(), "pulling image " + image), 1) << b_->log();
+  EXPECT_NE(events("p1").find("Successfully pulled"), std::string::npos);
+  EXPECT_NE(events("p2").find("Successfully pulled"), std::string::npos);
+}
+
+TEST_F(PodPullTest, BoxctlImagePullIntoBoxdsStore) {
+  startBoxd();
+  TestImage img = push("tool", "v1", "tool");
+  auto r = b_->boxctl({"image", "pull", reg_->host() + "/tool:v1"}, 120000);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("pulled " + reg_->host() + "/tool:v1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("digest " + img.manifest.digest()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 layers (0 present, 2 new)"), std::string::npos) << r.out;
+  // Again: every layer is present, nothing downloaded but the manifest and config.
+  auto again = b_->boxctl({"image", "pull", reg_->host() + "/tool:v1"}, 120000);
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("2 layers (2 present, 0 new)"), std::string::npos) << again.out;
+  // A pod with the image present and a version tag pulls nothing.
+  b_->writeSpec("t.yaml", pod("t", reg_->host() + "/tool:v1"));
+  ASSERT_TRUE(runningWithMarker("t", "tool")) << b_->status().dump(2);
+  EXPECT_EQ(events("t").find("Pulling"), std::string::npos) << events("t");
+  auto missing = b_->boxctl({"image", "pull", reg_->host() + "/tool:nope"}, 60000);
+  EXPECT_NE(missing.code, 0);
+  EXPECT_NE(missing.out.find("manifest unknown"), std::string::npos) << missing.out;
+}
+
+}  // namespace
+}  // namespace boxd::testing
