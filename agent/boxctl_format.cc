@@ -82,18 +82,20 @@ std::string statusColumn(const json& pod) {
   return phase.empty() ? "Pending" : phase;
 }
 
-std::string formatStatus(const json& s) {
+std::string formatStatus(const json& s, bool allNamespaces) {
   std::string out = "specs: " + str(s, "specsDir");
   if (!str(s, "revision").empty()) out += " (revision " + str(s, "revision") + ")";
   out += "\n";
   int64_t now = s.value("nowMs", int64_t{0});
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"}};
+  if (allNamespaces) rows[0].insert(rows[0].begin(), "NAMESPACE");
   for (const auto& p : s["pods"]) {
     std::string ip = p.value("hostNetwork", false) ? "host" : str(p, "podIP");
     rows.push_back({str(p, "name"), str(p, "ready"), statusColumn(p),
                     std::to_string(p.value("restarts", 0)),
                     formatAge(now - p.value("createdAtMs", now)), ip.empty() ? "-" : ip});
+    if (allNamespaces) rows.back().insert(rows.back().begin(), p.value("namespace", "default"));
   }
   if (rows.size() == 1)
     out += "No pods.\n";
@@ -116,6 +118,7 @@ std::string formatStatus(const json& s) {
 std::string formatDescribe(const json& p) {
   std::string out;
   out += "Name:         " + str(p, "name") + "\n";
+  out += "Namespace:    " + p.value("namespace", std::string("default")) + "\n";
   out += "UID:          " + str(p, "uid") + "\n";
   out += "Source:       " + str(p, "sourceFile") + "\n";
   out += "Status:       " + statusColumn(p) + "\n";

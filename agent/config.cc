@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "agent/node_labels.h"
 #include "specs/quantity.h"
 
 namespace boxd::agent {
@@ -185,6 +186,8 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     return applyBoundKey(cfg, key, v);
   else if (key == "specMaxBytes")
     return applySpecMaxBytes(cfg, v);
+  else if (key == "nodeLabels")
+    return parseNodeLabels(v, cfg.nodeLabels);
   else
     return makeError("unknown key \"" + key + "\"");
   return {};

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,9 @@ struct Config {
   int eventsMaxRows = 10000;
   NetworkConfig network;
   BlockConfig block;
+  // Labels of this node, matched by pods' nodeSelector, over the well-known kubernetes.io/hostname,
+  // kubernetes.io/os and kubernetes.io/arch (agent/node_labels.h).
+  std::map<std::string, std::string> nodeLabels;
 
   std::string socketPath() const { return paths.runDir + "/boxd.sock"; }
 };
@@ -70,9 +74,9 @@ struct Config {
 // Applies the YAML config file at path (keys: specs, stateDir, runDir, cgroupParent,
 // resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, logMaxBytes, logMaxFiles,
 // podPidsLimit, apiMaxConnections, apiIdleTimeoutSeconds, eventsPerPod, deletedPodEventsSeconds,
-// eventsMaxRows, specMaxBytes, a network mapping with the fields of NetworkConfig, and a block
-// mapping: iscsiBackend, rbdBackend, connectTimeoutSeconds, ioTimeoutSeconds, helperBinary,
-// initiatorName). Unknown keys are errors.
+// eventsMaxRows, specMaxBytes, nodeLabels (a mapping of label keys to values), a network mapping
+// with the fields of NetworkConfig, and a block mapping: iscsiBackend, rbdBackend,
+// connectTimeoutSeconds, ioTimeoutSeconds, helperBinary, initiatorName). Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // Parses boxd's command line into cfg. Returns false with a message for --help (ok) or errors.

@@ -17,7 +17,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "hostUsers",
                                                  "shareProcessNamespace",
                                                  "nodeName",
-                                                 "nodeSelector",
                                                  "affinity",
                                                  "tolerations",
                                                  "serviceAccountName",
@@ -35,7 +34,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "readinessGates",
                                                  "topologySpreadConstraints",
                                                  "overhead",
-                                                 "enableServiceLinks",
                                                  "os",
                                                  "schedulingGates",
                                                  "resourceClaims"};
@@ -147,13 +145,13 @@ void DocParser::parsePod(const YAML::Node& root, const YAML::Mark& where) {
   }
 }
 
-DocParser::Field DocParser::namespaceField() {
-  return {"namespace", false, [this](const Entry& f, const std::string& p) {
+DocParser::Field DocParser::namespaceField(std::string& out) {
+  return {"namespace", false, [this, &out](const Entry& f, const std::string& p) {
             std::optional<std::string> s = string(f, p);
-            if (s && *s != "default") {
-              error(f.valueMark(), p,
-                    "boxd has no namespaces: only \"default\" is accepted, got " + inQuotes(*s));
-            }
+            if (!s) return;
+            if (std::string why = checkDns1123Label(*s); !why.empty())
+              return error(f.valueMark(), p, why);
+            out = *s;
           }};
 }
 
@@ -174,7 +172,7 @@ void DocParser::parseMetadata(const Entry& e, const std::string& path) {
                  pod_.name = *s;
                  nameMark_ = f.valueMark();
                }},
-              namespaceField(),
+              namespaceField(pod_.namespaceName),
               {"labels", false,
                [this](const Entry& f, const std::string& p) {
                  pod_.labels = stringMap(f, p, labelProblem);
@@ -250,7 +248,14 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
        {"dnsPolicy", false, [this](const Entry& f, const std::string& p) { parseDnsPolicy(f, p); }},
        {"dnsConfig", false, [this](const Entry& f, const std::string& p) { parseDnsConfig(f, p); }},
        {"hostAliases", false,
-        [this](const Entry& f, const std::string& p) { parseHostAliases(f, p); }}},
+        [this](const Entry& f, const std::string& p) { parseHostAliases(f, p); }},
+       {"nodeSelector", false,
+        [this](const Entry& f, const std::string& p) {
+          pod_.nodeSelector = stringMap(f, p, labelProblem);
+        }},
+       // boxd has no Services, so there are no service variables to leave out (docs/config.md).
+       {"enableServiceLinks", false,
+        [this](const Entry& f, const std::string& p) { (void)boolean(f, p); }}},
       kSpecUnsupported);
 }
 
