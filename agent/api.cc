@@ -76,7 +76,9 @@ json Agent::podJson(const PodState& pod, bool detailed) {
   };
   json initContainers = list(pod.spec.initContainers, false);
   json containers = list(pod.spec.containers, true);
-  json j = {{"name", pod.rec.name},
+  auto [ns, name] = specs::splitObjectKey(pod.rec.name);
+  json j = {{"name", name},
+            {"namespace", ns},
             {"uid", pod.rec.uid},
             {"phase", pod.rec.phase},
             {"reason", pod.rec.reason},
@@ -157,7 +159,10 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
   }
   if (op == "describe" || op == "logs") {
     auto it = pods_.find(name);
-    if (it == pods_.end()) return reply(errorReply("pod \"" + name + "\" not found"));
+    if (it == pods_.end()) {
+      auto [ns, bare] = specs::splitObjectKey(name);
+      return reply(errorReply("pod \"" + bare + "\" not found in namespace \"" + ns + "\""));
+    }
     json j = podJson(*it->second, true);
     j["ok"] = true;
     return reply(j);

@@ -82,7 +82,7 @@ std::string statusColumn(const json& pod) {
   return phase.empty() ? "Pending" : phase;
 }
 
-std::string formatStatus(const json& s) {
+std::string formatStatus(const json& s, bool allNamespaces) {
   std::string out = "specs: " + str(s, "specsDir");
   if (!str(s, "revision").empty()) out += " (revision " + str(s, "revision") + ")";
   out += "\n";
@@ -92,12 +92,14 @@ std::string formatStatus(const json& s) {
   bool owners = false;  // an OWNER column once some pod belongs to a workload
   for (const auto& p : s["pods"]) owners = owners || !str(p, "owner").empty();
   if (owners) rows[0].push_back("OWNER");
+  if (allNamespaces) rows[0].insert(rows[0].begin(), "NAMESPACE");
   for (const auto& p : s["pods"]) {
     std::string ip = p.value("hostNetwork", false) ? "host" : str(p, "podIP");
     rows.push_back({str(p, "name"), str(p, "ready"), statusColumn(p),
                     std::to_string(p.value("restarts", 0)),
                     formatAge(now - p.value("createdAtMs", now)), ip.empty() ? "-" : ip});
     if (owners) rows.back().push_back(str(p, "owner").empty() ? "-" : str(p, "owner"));
+    if (allNamespaces) rows.back().insert(rows.back().begin(), p.value("namespace", "default"));
   }
   if (rows.size() == 1)
     out += "No pods.\n";
@@ -120,6 +122,7 @@ std::string formatStatus(const json& s) {
 std::string formatDescribe(const json& p) {
   std::string out;
   out += "Name:         " + str(p, "name") + "\n";
+  out += "Namespace:    " + p.value("namespace", std::string("default")) + "\n";
   out += "UID:          " + str(p, "uid") + "\n";
   out += "Source:       " + str(p, "sourceFile") + "\n";
   if (!str(p, "owner").empty()) out += "Controlled By: " + str(p, "owner") + "\n";

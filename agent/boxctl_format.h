@@ -11,7 +11,8 @@ std::string formatAge(int64_t ms);       // 5s, 3m, 2h, 4d
 std::string formatBytes(int64_t bytes);  // 1.9MiB
 // The STATUS column: the reason when it says more than the phase (ImageNotFound, CrashLoopBackOff).
 std::string statusColumn(const nlohmann::json& pod);
-std::string formatStatus(const nlohmann::json& status);
+// allNamespaces (status -A): a NAMESPACE column first, as kubectl's.
+std::string formatStatus(const nlohmann::json& status, bool allNamespaces = false);
 std::string formatDescribe(const nlohmann::json& pod);
 std::string formatEvents(const nlohmann::json& events);
 std::string formatImages(const nlohmann::json& images);

@@ -18,6 +18,7 @@
 #include "agent/boxctl_commands.h"
 #include "agent/boxctl_format.h"
 #include "agent/boxctl_logs.h"
+#include "agent/boxctl_namespace.h"
 #include "agent/boxctl_pull.h"
 #include "agent/boxctl_watch.h"
 #include "agent/exec.h"
@@ -34,7 +35,8 @@ namespace {
 constexpr const char* kUsage = R"(Usage: boxctl [--run-dir DIR | --socket PATH] COMMAND [ARGS]
 
 Commands:
-  status [-o json]                 pods at a glance (NAME READY STATUS RESTARTS AGE) and spec errors
+  status [-o json]                 pods at a glance (NAME READY STATUS RESTARTS AGE) and spec errors;
+                                   the namespace's pods only, every namespace's with -A
   status -w [-o json]              watch: the pods, then a row per change (Ctrl-C ends it)
   describe POD [-o json]           spec source, IP, containers, host resources, recent events
   logs POD [-c CONTAINER] [-f|-p]  a container's output, rotated files included; -f follows it,
@@ -67,6 +69,9 @@ Commands:
   metrics                          boxd's metrics in the Prometheus text format
 
 Options:
+  -n, --namespace NS     the namespace of the pods named (default "default"); POD may also be
+                         written NS/NAME
+  -A, --all-namespaces   status: the pods of every namespace, with a NAMESPACE column
   --run-dir DIR    boxd's runtime dir (default /run/boxd); the socket is DIR/boxd.sock
   --socket PATH    boxd's socket
   -h, --help       show this help
@@ -82,6 +87,9 @@ struct Exit {
 }
 
 std::string g_socket = "/run/boxd/boxd.sock";
+agent::NamespaceScope g_scope;
+// The key boxd knows the pod named on the command line by.
+std::string podKey(const std::string& pod) { return agent::podKey(g_scope, pod); }
 
 json call(const json& req, int timeoutMs = 30000) {
   auto line = requestLine(g_socket, req.dump(), timeoutMs);
@@ -124,12 +132,12 @@ int cmdStatus(const std::vector<std::string>& args) {
       die("status: unexpected argument " + args[i]);
     }
   }
-  json s = call({{"op", "status"}});
+  json s = agent::podsInScope(call({{"op", "status"}}), g_scope);
   if (asJson) {
     s.erase("ok");
     std::printf("%s\n", s.dump(2).c_str());
   } else {
-    std::fputs(agent::formatStatus(s).c_str(), stdout);
+    std::fputs(agent::formatStatus(s, g_scope.all).c_str(), stdout);
   }
   return s["specErrors"].empty() ? 0 : 0;
 }
@@ -137,14 +145,14 @@ int cmdStatus(const std::vector<std::string>& args) {
 int cmdDescribe(const std::vector<std::string>& args) {
   bool asJson = args.size() == 3 && args[1] == "-o" && args[2] == "json";
   if (args.size() != 1 && !asJson) die("usage: boxctl describe POD [-o json]");
-  json d = call({{"op", "describe"}, {"name", args[0]}});
+  json d = call({{"op", "describe"}, {"name", podKey(args[0])}});
   std::fputs(asJson ? (d.dump(2) + "\n").c_str() : agent::formatDescribe(d).c_str(), stdout);
   return 0;
 }
 
 int cmdEvents(const std::vector<std::string>& args) {
   json req = {{"op", "events"}, {"limit", 100}};
-  if (!args.empty()) req["name"] = args[0];
+  if (!args.empty()) req["name"] = podKey(args[0]);
   std::fputs(agent::formatEvents(call(req)["events"]).c_str(), stdout);
   return 0;
 }
@@ -166,7 +174,7 @@ int cmdLogs(const std::vector<std::string>& args) {
   }
   if (pod.empty()) die("usage: boxctl logs POD [-c CONTAINER] [-f|-p]");
   if (follow && previous) die("logs: -f and --previous cannot be combined: a previous run is over");
-  json d = call({{"op", "logs"}, {"name", pod}});
+  json d = call({{"op", "logs"}, {"name", podKey(pod)}});
   std::string path, names;
   // Init containers' logs too; without -c, the pod's only container (as kubectl).
   for (const char* list : {"initContainers", "containers"}) {
@@ -196,7 +204,7 @@ int cmdExec(const std::vector<std::string>& args) {
   auto opts = agent::parseExecArgs(args);
   if (!opts.ok()) die(opts.error().message);
   if (opts->tty && ::isatty(0) == 0) die("exec -t needs a terminal (stdin is not a tty)");
-  json d = call({{"op", "describe"}, {"name", opts->pod}});
+  json d = call({{"op", "describe"}, {"name", podKey(opts->pod)}});
   auto target = agent::pickExecTarget(d, *opts);
   if (!target.ok()) die(target.error().message);
   agent::ExecOutcome out = agent::runExec(*opts, *target);
@@ -247,7 +255,7 @@ int cmdDelete(const std::vector<std::string>& args) {
       die("delete: unexpected argument " + a);
   }
   if (pod.empty()) die("usage: boxctl delete POD [--force]");
-  json d = call({{"op", "describe"}, {"name", pod}});
+  json d = call({{"op", "describe"}, {"name", podKey(pod)}});
   std::string dir = specsDir();
   refuseManagedSpecsDir(dir);
   std::string file = d["sourceFile"];
@@ -257,7 +265,7 @@ int cmdDelete(const std::vector<std::string>& args) {
   auto parsed = specs::parseSpecFile(file, *content);
   std::string others;
   for (const auto& p : parsed.pods) {
-    if (p.spec.name != pod) others += (others.empty() ? "" : ", ") + p.spec.name;
+    if (p.spec.key() != podKey(pod)) others += (others.empty() ? "" : ", ") + p.spec.key();
   }
   for (const auto& s : parsed.secrets)
     others += (others.empty() ? "secret " : ", secret ") + s.secret.name;
@@ -324,6 +332,9 @@ int cmdVolume(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  auto scope = agent::takeNamespaceOptions(args);
+  if (!scope.ok()) die(scope.error().message, 2);
+  g_scope = *scope;
   size_t i = 0;
   for (; i < args.size(); ++i) {
     if (args[i] == "-h" || args[i] == "--help") {

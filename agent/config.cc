@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "agent/metrics.h"
+#include "agent/node_labels.h"
 #include "specs/quantity.h"
 
 namespace boxd::agent {
@@ -246,6 +247,8 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     return applyMetricsAddress(cfg, v);
   else if (isStorageKey(key))
     return applyStorageKey(cfg, key, v);
+  else if (key == "nodeLabels")
+    return parseNodeLabels(v, cfg.nodeLabels);
   else
     return makeError("unknown key \"" + key + "\"");
   return {};

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,9 @@ struct Config {
   // Where the Prometheus metrics are served: "" = not served (the default), "unix:/path" or
   // "127.0.0.1:PORT" (agent/metrics.h). `boxctl metrics` works either way.
   std::string metricsAddress;
+  // Labels of this node, matched by pods' nodeSelector, over the well-known kubernetes.io/hostname,
+  // kubernetes.io/os and kubernetes.io/arch (agent/node_labels.h).
+  std::map<std::string, std::string> nodeLabels;
 
   std::string socketPath() const { return paths.runDir + "/boxd.sock"; }
 };
@@ -88,11 +92,11 @@ struct Config {
 // Applies the YAML config file at path (keys: specs, stateDir, runDir, cgroupParent,
 // resyncSeconds, rescanSeconds, restartBackoffSeconds, logLevel, logMaxBytes, logMaxFiles,
 // podPidsLimit, apiMaxConnections, apiIdleTimeoutSeconds, apiWatchQueueBytes, eventsPerPod,
-// deletedPodEventsSeconds, eventsMaxRows, specMaxBytes, a network mapping with the fields of
-// NetworkConfig, and a block mapping: iscsiBackend, rbdBackend, connectTimeoutSeconds,
-// ioTimeoutSeconds, helperBinary, initiatorName), and an images mapping: authFile,
-// insecureRegistries (a list of host[:port]), mirrors (registry -> list of host[:port]),
-// certsDir). Unknown keys are errors.
+// deletedPodEventsSeconds, eventsMaxRows, specMaxBytes, nodeLabels (a mapping of label keys to
+// values), a network mapping with the fields of NetworkConfig, and a block mapping:
+// iscsiBackend, rbdBackend, connectTimeoutSeconds, ioTimeoutSeconds, helperBinary,
+// initiatorName), and an images mapping: authFile, insecureRegistries (a list of host[:port]),
+// mirrors (registry -> list of host[:port]), certsDir). Unknown keys are errors.
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // The storage keys of the config file (config_storage.cc): defaultEphemeralStorageLimit and

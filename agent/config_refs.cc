@@ -86,11 +86,11 @@ const typename Map::mapped_type* findIn(const Map* m, const std::string& key) {
 std::optional<std::map<std::string, std::string>> allKeys(bool secret, const std::string& name,
                                                           bool binary, const ConfigContext& ctx) {
   if (secret) {
-    const specs::Secret* s = findIn(ctx.secrets, name);
+    const specs::Secret* s = findIn(ctx.secrets, specs::objectKey(ctx.namespaceName, name));
     if (s == nullptr) return std::nullopt;
     return s->data;
   }
-  const specs::ConfigMap* cm = findIn(ctx.configMaps, name);
+  const specs::ConfigMap* cm = findIn(ctx.configMaps, specs::objectKey(ctx.namespaceName, name));
   if (cm == nullptr) return std::nullopt;
   std::map<std::string, std::string> out = cm->data;
   if (binary) out.insert(cm->binaryData.begin(), cm->binaryData.end());
@@ -118,7 +118,7 @@ int64_t ceilDiv(int64_t a, int64_t b) { return b <= 0 ? a : (a + b - 1) / b; }
 
 std::string fieldValue(const specs::PodSpec& pod, const std::string& f, const ConfigContext& ctx) {
   if (f == "metadata.name") return pod.name;
-  if (f == "metadata.namespace") return ctx.namespaceName;
+  if (f == "metadata.namespace") return pod.namespaceName;
   if (f == "metadata.uid") return ctx.uid;
   if (f == "metadata.labels") return formatMap(pod.labels);
   if (f == "metadata.annotations") return formatMap(pod.annotations);

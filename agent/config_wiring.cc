@@ -81,6 +81,7 @@ ConfigContext Agent::configContext(const PodState& pod) {
   ctx.configMaps = configMaps_.get();
   ctx.secrets = secrets_.get();
   ctx.uid = pod.rec.uid;
+  ctx.namespaceName = pod.spec.namespaceName;
   ctx.podIp = pod.podIp;
   const NodeFacts& node = nodeFacts();
   ctx.hostIp = node.ip;

@@ -50,8 +50,9 @@ void addErrors(Desired& out, std::map<std::string, std::vector<specs::Diagnostic
 Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
                        const std::map<std::string, DesiredPod>& recorded) {
   Desired out;
-  std::map<std::string, std::vector<DesiredPod>> pods;        // pod name -> declarations
-  std::map<std::string, std::vector<DesiredSecret>> secrets;  // secret name -> declarations
+  // By key (specs::objectKey: "name", or "namespace/name" outside the default namespace).
+  std::map<std::string, std::vector<DesiredPod>> pods;        // pod key -> declarations
+  std::map<std::string, std::vector<DesiredSecret>> secrets;  // secret key -> declarations
   std::map<std::string, std::vector<DesiredConfigMap>> configMaps;
   std::set<std::string> present;
   for (const auto& f : files) {
@@ -66,9 +67,13 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
       auto it = lastGood.find(f.file);
       good = it != lastGood.end() ? it->second : recordedFrom(f.file, recorded);
     }
-    for (auto& p : good.pods) pods[p.spec.name].push_back(std::move(p));
-    for (auto& s : good.secrets) secrets[s.secret.name].push_back(std::move(s));
-    for (auto& c : good.configMaps) configMaps[c.configMap.name].push_back(std::move(c));
+    for (auto& p : good.pods) pods[p.spec.key()].push_back(std::move(p));
+    for (auto& s : good.secrets)
+      secrets[specs::objectKey(s.secret.namespaceName, s.secret.name)].push_back(std::move(s));
+    for (auto& c : good.configMaps) {
+      std::string key = specs::objectKey(c.configMap.namespaceName, c.configMap.name);
+      configMaps[key].push_back(std::move(c));
+    }
   }
   for (auto it = lastGood.begin(); it != lastGood.end();) {
     it = present.count(it->first) ? std::next(it) : lastGood.erase(it);

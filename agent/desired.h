@@ -52,6 +52,7 @@ struct FileResult {
   specs::ParseResult parsed;
 };
 
+// Maps are by key: specs::objectKey(namespace, name), the bare name in the default namespace.
 struct Desired {
   std::map<std::string, DesiredPod> pods;
   std::map<std::string, DesiredSecret> secrets;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/node_labels.h"
 #include "agent/pod_files.h"
 #include "agent/pod_plan.h"
 #include "agent/shim_watch.h"
@@ -32,6 +33,14 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
       pod.containers[c.name].rec = {
           pod.rec.name, c.name, "Waiting", "ContainerCreating", "", 0, 0, 0, 0, 0};
     }
+  }
+  if (std::string why = nodeSelectorMismatch(want.spec, nodeLabels(cfg_.nodeLabels));
+      !why.empty()) {
+    if (pod.rec.uid.empty()) pod.rec.uid = randomHex(16);
+    if (pod.rec.reason != kUnschedulable) event(pod.rec.name, "Warning", "FailedScheduling", why);
+    setPhase(pod, "Pending", kUnschedulable, why);
+    logStoreError(store_->upsertPod(pod.rec), "record pod");
+    return;
   }
   // The images, pulled first when the pull policy says so (image_pulls.cc).
   std::vector<ContainerImage> images;

@@ -14,7 +14,11 @@ PodPaths podPaths(const reconcilers::Paths& paths, const std::string& name,
                   const std::string& uid) {
   PodPaths p;
   p.dir = paths.podDir(uid);
-  p.cgroupRel = paths.cgroupParent + "/" + name + "-" + uid.substr(0, 8);
+  // name is the pod's key: "namespace/name" outside the default namespace becomes
+  // "namespace.name" (names and namespaces hold no dots).
+  std::string leaf = name;
+  std::replace(leaf.begin(), leaf.end(), '/', '.');
+  p.cgroupRel = paths.cgroupParent + "/" + leaf + "-" + uid.substr(0, 8);
   p.socket = paths.shimsDir() + "/" + uid + ".sock";
   p.pidFile = paths.shimsDir() + "/" + uid + ".pid";
   p.shimLog = p.dir + "/shim.log";
@@ -155,8 +159,10 @@ namespace {
 // session (not for krbd, which maps the image directly) → device → filesystem; the shim binds
 // the mount into the containers.
 void planBlockVolume(std::vector<PlannedStep>& plan, const PodPaths& pp, const std::string& uid,
-                     const specs::Volume& v, const BlockPlan& block) {
+                     const specs::Volume& v, const BlockPlan& block, const std::string& ns) {
   reconcilers::BlockVolume bv = blockVolumeOf(v, block);
+  // The Secret of the pod's own namespace (its key in the desired state).
+  if (!bv.secretRef.empty()) bv.secretRef = specs::objectKey(ns, bv.secretRef);
   nlohmann::json volume = reconcilers::blockVolumeToJson(bv);
   std::string user = uid + "/" + v.name;
   if (bv.backend != "rbd-kernel")
@@ -233,7 +239,7 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
                                  const std::string& uid, const std::vector<ContainerImage>& images,
                                  const PodNetwork& net, const BlockPlan& block,
                                  int64_t podPidsLimit) {
-  PodPaths pp = podPaths(paths, pod.name, uid);
+  PodPaths pp = podPaths(paths, pod.key(), uid);
   std::vector<PlannedStep> plan;
   plan.push_back({"poddir", {{"path", pp.dir}}});
   plan.push_back({"cgroup",
@@ -242,14 +248,14 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
   if (net.enabled) planNetwork(plan, pp, pod, net);
   for (const auto& v : pod.volumes) {
     if (v.isBlock())
-      planBlockVolume(plan, pp, uid, v, block);
+      planBlockVolume(plan, pp, uid, v, block, pod.namespaceName);
     else
       plan.push_back(volumeStep(pp, pod, v));
   }
   auto all = allContainers(pod);
   for (size_t i = 0; i < all.size(); ++i) {
     const auto& c = *all[i];
-    ContainerPaths cp = containerPaths(paths, pod.name, uid, c.name);
+    ContainerPaths cp = containerPaths(paths, pod.key(), uid, c.name);
     plan.push_back(
         {"cgroup",
          {{"rel", cp.cgroupRel}, {"limits", reconcilers::cgroupLimitsToJson(containerLimits(c))}}});

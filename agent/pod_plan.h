@@ -48,7 +48,7 @@ struct ContainerPaths {
 
 struct PodPaths {
   std::string dir;        // <state>/pods/<uid>
-  std::string cgroupRel;  // "boxd/<name>-<uid8>"
+  std::string cgroupRel;  // "boxd/<name>-<uid8>", "boxd/<namespace>.<name>-<uid8>"
   std::string socket, pidFile, shimLog;
   std::string netns;        // <run>/netns/<uid>: the pinned network namespace
   std::string etcDir;       // <pod dir>/etc: hosts, resolv.conf, hostname

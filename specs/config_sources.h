@@ -18,6 +18,7 @@ struct ConfigMap {
   std::map<std::string, std::string> data;
   std::map<std::string, std::string> binaryData;
   bool immutable = false;
+  std::string namespaceName = "default";  // metadata.namespace: only pods there see it
   bool operator==(const ConfigMap&) const = default;
 };
 

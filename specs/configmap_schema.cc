@@ -74,7 +74,7 @@ void DocParser::parseConfigMapMetadata(const Entry& e, const std::string& path) 
                  configMap_.name = *s;
                  nameMark_ = f.valueMark();
                }},
-              namespaceField(),
+              namespaceField(configMap_.namespaceName),
               // Checked, then dropped: nothing in boxd selects ConfigMaps by label.
               {"labels", false,
                [this](const Entry& f, const std::string& p) { stringMap(f, p, labelProblem); }},

@@ -70,6 +70,12 @@ class DocParser {
                           : pod_.name;
   }
   const YAML::Mark& nameMark() const { return nameMark_; }
+  // namespace/name as specs::objectKey writes it: what must be unique in a file.
+  std::string key() const {
+    return isSecret_      ? objectKey(secret_.namespaceName, secret_.name)
+           : isConfigMap_ ? objectKey(configMap_.namespaceName, configMap_.name)
+                          : pod_.key();
+  }
 
  private:
   using Handler = std::function<void(const Entry&, const std::string& path)>;
@@ -115,9 +121,9 @@ class DocParser {
   void finishPod();
   bool checkKind(const YAML::Node& root);
   void parseMetadata(const Entry& e, const std::string& path);
-  // metadata fields Pods and Secrets read alike: namespace ("default" only), and the check of a
-  // label (qualified key, label value).
-  Field namespaceField();
+  // metadata fields Pods, Secrets and ConfigMaps read alike: namespace (a DNS-1123 label, into
+  // out), and the check of a label (qualified key, label value).
+  Field namespaceField(std::string& out);
   static std::string labelProblem(const std::string& key, const std::string& value);
   void parseSpec(const Entry& e, const std::string& path);
   void parseContainers(const Entry& e, const std::string& path, std::vector<Container>& out,

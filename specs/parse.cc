@@ -181,10 +181,10 @@ std::vector<YAML::Node> loadDocuments(Reporter& r, std::string_view content) {
 // False (after reporting it) when the name was defined before in the file.
 bool firstDefinition(Reporter& r, const DocParser& p, std::string_view kind,
                      std::map<std::string, int>& nameLine) {
-  auto [it, inserted] = nameLine.emplace(p.name(), detail::lineOf(p.nameMark()));
+  auto [it, inserted] = nameLine.emplace(p.key(), detail::lineOf(p.nameMark()));
   if (inserted) return true;
   r.error(p.nameMark(), "metadata.name",
-          "duplicate " + std::string(kind) + " name " + inQuotes(p.name()) +
+          "duplicate " + std::string(kind) + " name " + inQuotes(p.key()) +
               " (first defined at line " + std::to_string(it->second) + ")");
   return false;
 }

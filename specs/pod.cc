@@ -156,6 +156,8 @@ json toJson(const PodSpec& pod) {
   if (!pod.hostAliases.empty()) j["hostAliases"] = pod.hostAliases;
   detail::addPodSecurityJson(j, pod.securityContext);
   if (!pod.imagePullSecrets.empty()) j["imagePullSecrets"] = pod.imagePullSecrets;
+  if (pod.namespaceName != kDefaultNamespace) j["namespace"] = pod.namespaceName;
+  if (!pod.nodeSelector.empty()) j["nodeSelector"] = pod.nodeSelector;
   return j;
 }
 
@@ -341,6 +343,8 @@ Result<RestartPolicy> restartPolicyFromString(const std::string& s) {
 Status podFromJson(const json& j, PodSpec& pod) {
   if (!j.is_object()) return makeError("decode pod spec: expected a JSON object");
   BOXD_TRY(readString(j, "name", pod.name));
+  BOXD_TRY(readString(j, "namespace", pod.namespaceName));
+  BOXD_TRY(readStringMap(j, "nodeSelector", pod.nodeSelector));
   BOXD_TRY(readStringMap(j, "labels", pod.labels));
   BOXD_TRY(readStringMap(j, "annotations", pod.annotations));
   BOXD_TRY(readVolumes(j, pod.volumes));

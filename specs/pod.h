@@ -11,6 +11,7 @@
 
 #include "common/result.h"
 #include "specs/config_sources.h"
+#include "specs/object_key.h"
 
 namespace boxd::specs {
 
@@ -188,6 +189,8 @@ inline constexpr std::string_view kDnsPolicies[] = {"ClusterFirst", "ClusterFirs
 
 struct PodSpec {
   std::string name;  // metadata.name, DNS-1123 label
+  std::string namespaceName = kDefaultNamespace;  // metadata.namespace, DNS-1123 label
+  std::string key() const { return objectKey(namespaceName, name); }
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   std::vector<Volume> volumes;
@@ -202,6 +205,8 @@ struct PodSpec {
   std::vector<HostAlias> hostAliases;
   PodSecurityContext securityContext;
   std::vector<std::string> imagePullSecrets;  // names of Secrets with registry credentials
+  // spec.nodeSelector: labels this host must carry (agent config nodeLabels), else not run.
+  std::map<std::string, std::string> nodeSelector;
   bool operator==(const PodSpec&) const = default;
 };
 

@@ -18,7 +18,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "hostUsers",
                                                  "shareProcessNamespace",
                                                  "nodeName",
-                                                 "nodeSelector",
                                                  "affinity",
                                                  "tolerations",
                                                  "serviceAccountName",
@@ -35,7 +34,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "readinessGates",
                                                  "topologySpreadConstraints",
                                                  "overhead",
-                                                 "enableServiceLinks",
                                                  "os",
                                                  "schedulingGates",
                                                  "resourceClaims"};
@@ -150,13 +148,13 @@ void DocParser::finishPod() {
   }
 }
 
-DocParser::Field DocParser::namespaceField() {
-  return {"namespace", false, [this](const Entry& f, const std::string& p) {
+DocParser::Field DocParser::namespaceField(std::string& out) {
+  return {"namespace", false, [this, &out](const Entry& f, const std::string& p) {
             std::optional<std::string> s = string(f, p);
-            if (s && *s != "default") {
-              error(f.valueMark(), p,
-                    "boxd has no namespaces: only \"default\" is accepted, got " + inQuotes(*s));
-            }
+            if (!s) return;
+            if (std::string why = checkDns1123Label(*s); !why.empty())
+              return error(f.valueMark(), p, why);
+            out = *s;
           }};
 }
 
@@ -177,7 +175,7 @@ void DocParser::parseMetadata(const Entry& e, const std::string& path) {
                  pod_.name = *s;
                  nameMark_ = f.valueMark();
                }},
-              namespaceField(),
+              namespaceField(pod_.namespaceName),
               {"labels", false,
                [this](const Entry& f, const std::string& p) {
                  pod_.labels = stringMap(f, p, labelProblem);
@@ -258,7 +256,14 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
        {"hostAliases", false,
         [this](const Entry& f, const std::string& p) { parseHostAliases(f, p); }},
        {"imagePullSecrets", false,
-        [this](const Entry& f, const std::string& p) { parseImagePullSecrets(f, p); }}},
+        [this](const Entry& f, const std::string& p) { parseImagePullSecrets(f, p); }},
+       {"nodeSelector", false,
+        [this](const Entry& f, const std::string& p) {
+          pod_.nodeSelector = stringMap(f, p, labelProblem);
+        }},
+       // boxd has no Services, so there are no service variables to leave out (docs/config.md).
+       {"enableServiceLinks", false,
+        [this](const Entry& f, const std::string& p) { (void)boolean(f, p); }}},
       kSpecUnsupported);
 }
 

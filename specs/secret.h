@@ -18,6 +18,7 @@ struct Secret {
   // data (base64-decoded) merged with stringData (which wins, as in Kubernetes): raw bytes.
   std::map<std::string, std::string> data;
   bool immutable = false;
+  std::string namespaceName = "default";  // metadata.namespace: only pods there see it
   bool operator==(const Secret&) const = default;
 };
 

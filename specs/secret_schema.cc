@@ -70,7 +70,7 @@ void DocParser::parseSecretMetadata(const Entry& e, const std::string& path) {
                  secret_.name = *s;
                  nameMark_ = f.valueMark();
                }},
-              namespaceField(),
+              namespaceField(secret_.namespaceName),
               // Checked, then dropped: nothing in boxd selects Secrets by label or annotation.
               {"labels", false,
                [this](const Entry& f, const std::string& p) { stringMap(f, p, labelProblem); }},

@@ -236,7 +236,7 @@ CmdResult Boxd::boxctl(const std::vector<std::string>& args, int timeoutMs) {
 }
 
 nlohmann::json Boxd::status() {
-  auto r = boxctl({"status", "-o", "json"});
+  auto r = boxctl({"status", "-A", "-o", "json"});  // every namespace's pods
   if (r.code != 0)
     return nlohmann::json::object({{"pods", nlohmann::json::array()}, {"error", r.out}});
   auto j = nlohmann::json::parse(r.out, nullptr, false);
@@ -248,10 +248,18 @@ std::string Boxd::rawRequest(const std::string& line) {
   return reply.ok() ? *reply : "";
 }
 
+namespace {
+// "name" in the default namespace, "namespace/name" elsewhere (specs::objectKey).
+std::string podKey(const nlohmann::json& p) {
+  std::string ns = p.value("namespace", std::string("default"));
+  return (ns == "default" ? "" : ns + "/") + p.value("name", std::string());
+}
+}  // namespace
+
 nlohmann::json Boxd::pod(const std::string& name) {
   nlohmann::json s = status();  // keep it alive: a range over status()["pods"] would dangle
   for (const auto& p : s["pods"]) {
-    if (p["name"] == name) return p;
+    if (podKey(p) == name) return p;
   }
   return nullptr;
 }
@@ -281,7 +289,7 @@ bool Boxd::waitGone(const std::string& name, int timeoutMs) {
         nlohmann::json s = status();
         if (s.contains("error")) return false;  // boxd not answering is not "gone"
         for (const auto& p : s["pods"]) {
-          if (p["name"] == name) return false;
+          if (podKey(p) == name) return false;
         }
         return true;
       },

@@ -59,7 +59,8 @@ class Boxd {
   nlohmann::json status();  // boxctl status -o json
   // Sends one raw line to boxd's socket and returns the reply line ("" on failure).
   std::string rawRequest(const std::string& line);
-  nlohmann::json pod(const std::string& name);  // from status; null if absent
+  // From status (every namespace); name is "NAME" or "NAMESPACE/NAME". Null if absent.
+  nlohmann::json pod(const std::string& name);
   void importBusybox(const std::string& name = "busybox");
   void writeSpec(const std::string& file, const std::string& content);
   void removeSpec(const std::string& file);

@@ -83,7 +83,7 @@ TEST(SpecsErrors, MetadataProblems) {
 kind: Pod
 metadata:
   name: Web_1
-  namespace: prod
+  namespace: Prod
   labels:
     app: true
     "bad key!": x
@@ -96,8 +96,9 @@ spec: {containers: [{name: c, image: busybox}]}
           "f.yaml:4:9: metadata.name: must be a DNS-1123 label: lowercase letters, digits and '-', "
           "starting "
           "and ending with a letter or digit (got \"Web_1\")",
-          "f.yaml:5:14: metadata.namespace: boxd has no namespaces: only \"default\" is accepted, "
-          "got \"prod\"",
+          "f.yaml:5:14: metadata.namespace: must be a DNS-1123 label: lowercase letters, digits "
+          "and "
+          "'-', starting and ending with a letter or digit (got \"Prod\")",
           "f.yaml:7:10: metadata.labels.app: must be a string, got a boolean; quote it: \"true\"",
           "f.yaml:8:5: metadata.labels[\"bad key!\"]: key \"bad key!\": name must be 1-63 "
           "characters of "
@@ -150,7 +151,7 @@ TEST(SpecsErrors, SpecFieldProblems) {
           "f.yaml:14:5: spec.volumes[0].nfs: volume type nfs is not supported by boxd",
           "f.yaml:15:3: spec.hostPID: field is not supported by boxd yet",
           "f.yaml:16:3: spec.hostIPC: field is not supported by boxd yet",
-          "f.yaml:17:3: spec.nodeSelektor: unknown field",
+          "f.yaml:17:3: spec.nodeSelektor: unknown field; did you mean \"nodeSelector\"?",
       }));
 }
 
