@@ -19,6 +19,12 @@ int cmdValidate(const std::vector<std::string>& args) {
     }
     if (*flag) {
       asJson = true;
+    } else if (args[i] == "-h" || args[i] == "--help") {
+      std::printf(
+          "usage: boxctl validate [-o json] PATH...\n"
+          "Checks spec files and directories with boxd's own rules and across files; no boxd\n"
+          "needed. Exit 0: clean; 1: every problem as file:line:column: field: message.\n");
+      return 0;
     } else if (args[i] == "--") {
       paths.insert(paths.end(), args.begin() + static_cast<long>(i) + 1, args.end());
       break;
