@@ -35,6 +35,9 @@
 namespace boxd::agent {
 
 class ShimWatch;
+struct ContainerProbeRun;
+struct ProbeWorker;
+struct CheckResult;
 
 struct ContainerRuntime {
   state::ContainerRecord rec;
@@ -49,6 +52,7 @@ struct ContainerRuntime {
     int64_t finishedAtMs = 0;
   };
   std::optional<Exit> earlyExit;
+  std::shared_ptr<ContainerProbeRun> probes;  // this run's probes and hooks (probes.h)
 };
 
 struct PodState {
@@ -105,6 +109,7 @@ class Agent {
   void created(const std::string& name, const std::string& uid, size_t steps);
   void createFailed(const std::string& name, const Error& err, const Status& undone);
   void beginTeardown(PodState& pod);
+  void undoPod(const std::string& name);  // after the preStop hooks
   void retryLater(PodState& pod);
 
   // containers
@@ -114,6 +119,20 @@ class Agent {
   void onContainerExit(const std::string& pod, const std::string& container,
                        const ContainerRuntime::Exit& exit);
   void onShimEvent(const std::string& pod, const nlohmann::json& ev);
+
+  // probes and hooks (probes.cc, hooks.cc)
+  void syncProbes(PodState& pod);
+  void startProbeRun(PodState& pod, const std::string& container);
+  void startProbing(PodState& pod, const std::string& container);
+  void runProbe(const std::string& pod, const std::string& container, ProbeWorker& w);
+  void onProbeResult(const std::string& pod, const std::string& container, ProbeWorker& w,
+                     const CheckResult& r);
+  void killForProbe(PodState& pod, const std::string& container, int64_t graceSeconds,
+                    const std::string& why);
+  bool containerReady(const PodState& pod, const std::string& container) const;
+  void runPostStart(PodState& pod, const std::string& container);
+  void preStopThenStop(PodState& pod, const std::vector<std::string>& containers,
+                       int64_t graceSeconds, std::function<void()> done);
 
   // limits (pod_limits.cc)
   void checkPidsLimit(PodState& pod);

@@ -40,7 +40,8 @@ json Agent::podJson(const PodState& pod, bool detailed) {
       auto it = pod.containers.find(c.name);
       state::ContainerRecord r =
           it != pod.containers.end() ? it->second.rec : state::ContainerRecord{};
-      if (countReady && r.state == "Running") ready++;
+      bool isReady = countReady && containerReady(pod, c.name);
+      if (isReady) ready++;
       restarts += r.restarts;
       json cj = {{"name", c.name},
                  {"image", c.image},
@@ -51,6 +52,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
                  {"pid", r.pid},
                  {"startedAtMs", r.startedAtMs},
                  {"finishedAtMs", r.finishedAtMs}};
+      if (countReady) cj["ready"] = isReady;
       if (!r.message.empty()) cj["message"] = r.message;
       if (detailed && !pod.rec.uid.empty()) {
         ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, c.name);
@@ -85,6 +87,13 @@ json Agent::podJson(const PodState& pod, bool detailed) {
             {"specHash", pod.rec.specHash},
             {"containers", containers}};
   if (!initContainers.empty()) j["initContainers"] = initContainers;
+  // kubelet's conditions: ContainersReady when every container is ready, Ready as well (boxd
+  // has no readiness gates).
+  bool allReady =
+      pod.rec.phase == "Running" && ready == static_cast<int>(pod.spec.containers.size());
+  const char* status = allReady ? "True" : "False";
+  j["conditions"] = json::array(
+      {{{"type", "ContainersReady"}, {"status", status}}, {{"type", "Ready"}, {"status", status}}});
   if (!pod.podIp.empty()) j["podIP"] = pod.podIp;
   if (pod.spec.hostNetwork) j["hostNetwork"] = true;
   if (detailed) {

@@ -5,6 +5,7 @@
 
 #include "agent/agent.h"
 #include "agent/pod_plan.h"
+#include "agent/probes.h"
 #include "agent/security_context.h"
 #include "agent/shim_watch.h"
 #include "common/util.h"
@@ -173,6 +174,10 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
   c.rec.finishedAtMs = exit.finishedAtMs;
   std::string message;
   describeExit(c.rec, exit, findContainer(pod.spec, name), message);
+  if (c.probes && !c.probes->killReason.empty()) {  // boxd stopped it: a probe or hook failed
+    c.rec.message = c.probes->killReason;
+    message += " (" + c.probes->killReason + ")";
+  }
   event(podName, code == 0 ? "Normal" : "Warning", c.rec.reason, message);
   checkPidsLimit(pod);
   const bool init = isInitContainer(pod.spec, name);
@@ -203,6 +208,7 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
 }
 
 void Agent::updatePhase(PodState& pod) {
+  syncProbes(pod);
   if (!pod.created || pod.busy) return;
   // While init containers run, the pod is Pending with kubectl's Init:N/M, Init:Error or
   // Init:CrashLoopBackOff; a failed one with restartPolicy Never fails the pod.

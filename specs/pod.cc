@@ -5,6 +5,7 @@
 
 #include "common/hash.h"
 #include "common/util.h"
+#include "specs/probe_json.h"
 #include "specs/quote.h"
 #include "specs/security_json.h"
 
@@ -101,6 +102,7 @@ json containerToJson(const Container& c) {
   }
   if (!c.ports.empty()) j["ports"] = c.ports;
   detail::addSecurityJson(j, c.securityContext);
+  detail::addProbesJson(j, c.probes);
   return j;
 }
 
@@ -262,6 +264,7 @@ Result<Container> containerFromJson(const json& j) {
   }
   c.ports = j.value("ports", std::vector<ContainerPort>{});
   BOXD_TRY(detail::readSecurityJson(j, c.securityContext));
+  BOXD_TRY(detail::readProbesJson(j, c.probes));
   return c;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "specs/probe.h"
 
 namespace boxd::specs {
 
@@ -86,7 +87,7 @@ struct RbdVolume {
   std::vector<std::string> monitors;  // as written: "ip:port", "v1:ip:port", "v2:ip:port", "host"
   std::string pool = "rbd";
   std::string image;
-  std::string user = "admin";  // the cephx id
+  std::string user = "admin";                 // the cephx id
   std::string keyring = "/etc/ceph/keyring";  // used when there is no secretRef
   std::string secretRef;  // name of a kind: Secret whose data.key is the cephx key; "" = none
   std::string fsType = "ext4";
@@ -146,6 +147,7 @@ struct Container {
   std::vector<VolumeMount> volumeMounts;
   std::vector<ContainerPort> ports;
   SecurityContext securityContext;
+  ContainerProbes probes;  // livenessProbe, readinessProbe, startupProbe, lifecycle
   bool operator==(const Container&) const = default;
 };
 

@@ -40,10 +40,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "schedulingGates",
                                                  "resourceClaims"};
 constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
-                                                      "livenessProbe",
-                                                      "readinessProbe",
-                                                      "startupProbe",
-                                                      "lifecycle",
                                                       "imagePullPolicy",
                                                       "envFrom",
                                                       "stdin",
@@ -267,6 +263,9 @@ void DocParser::parseContainers(const Entry& e, const std::string& path,
       forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
         Container c = parseContainer(n, at, p);
         if (c.name.empty()) return;
+        if (!required && !c.probes.empty())
+          error(at, p,
+                "an init container runs to completion: it takes no probes or lifecycle hooks");
         auto [it, inserted] = containerPaths_.emplace(c.name, p);
         if (!inserted)
           error(at, p + ".name",
@@ -343,8 +342,19 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
        {"securityContext", false,
         [&](const Entry& f, const std::string& p) {
           c.securityContext = parseSecurityContext(f, p);
-        }}},
+        }},
+       {"livenessProbe", false,
+        [&](const Entry& f, const std::string& p) { c.probes.liveness = parseProbe(f, p, true); }},
+       {"readinessProbe", false,
+        [&](const Entry& f, const std::string& p) {
+          c.probes.readiness = parseProbe(f, p, false);
+        }},
+       {"startupProbe", false,
+        [&](const Entry& f, const std::string& p) { c.probes.startup = parseProbe(f, p, true); }},
+       {"lifecycle", false,
+        [&](const Entry& f, const std::string& p) { c.probes.lifecycle = parseLifecycle(f, p); }}},
       kContainerUnsupported);
+  resolveProbePorts(c, path);
   return c;
 }
 

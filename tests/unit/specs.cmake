@@ -13,4 +13,5 @@ boxd_test(specs_test LABEL unit
     ${CMAKE_CURRENT_LIST_DIR}/specs_network_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_security_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_limits_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_probes_test.cc
   LIBS boxd_specs)

@@ -1,0 +1,4 @@
+# Probes: kubelet's threshold counting, the HTTP request and response head, `boxctl wait`.
+boxd_test(agent_probes_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/agent_probes_test.cc
+  LIBS boxd_agent)
