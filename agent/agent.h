@@ -50,9 +50,12 @@ struct ContainerRuntime {
     int exitCode = 0, signal = 0;
     bool oomKilled = false;
     int64_t finishedAtMs = 0;
+    bool startError = false;  // the shim could not start it (rec.message says why)
   };
   std::optional<Exit> earlyExit;
   std::shared_ptr<ContainerProbeRun> probes;  // this run's probes and hooks (probes.h)
+  // How the previous run ended (describe's "Last State"); in memory only.
+  std::optional<state::ContainerRecord> lastTerminated;
 };
 
 struct PodState {

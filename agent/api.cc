@@ -53,6 +53,13 @@ json Agent::podJson(const PodState& pod, bool detailed) {
                  {"startedAtMs", r.startedAtMs},
                  {"finishedAtMs", r.finishedAtMs}};
       if (countReady) cj["ready"] = isReady;
+      // kubectl's Last State: how the previous run ended, once another has begun.
+      if (it != pod.containers.end() && it->second.lastTerminated && r.state != "Terminated") {
+        const state::ContainerRecord& l = *it->second.lastTerminated;
+        cj["lastState"] = {{"state", "Terminated"},        {"reason", l.reason},
+                           {"message", l.message},         {"exitCode", l.exitCode},
+                           {"startedAtMs", l.startedAtMs}, {"finishedAtMs", l.finishedAtMs}};
+      }
       if (!r.message.empty()) cj["message"] = r.message;
       if (detailed && !pod.rec.uid.empty()) {
         ContainerPaths cp = containerPaths(cfg_.paths, pod.rec.name, pod.rec.uid, c.name);

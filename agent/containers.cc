@@ -118,7 +118,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
           rt.earlyExit.reset();
           event(podName, "Warning", "Failed", result->error().message);
           rt.rec.message = result->error().message;
-          return onContainerExit(podName, name, {128, 0, false, nowMs()});
+          return onContainerExit(podName, name, {128, 0, false, nowMs(), true});
         }
         rt.rec.state = "Running";
         rt.rec.reason = "";
@@ -140,7 +140,10 @@ namespace {
 void describeExit(state::ContainerRecord& rec, const ContainerRuntime::Exit& exit,
                   const specs::Container* spec, std::string& eventMessage) {
   const int code = rec.exitCode;
-  rec.reason = code == 0 ? "Completed" : exit.oomKilled ? "OOMKilled" : "Error";
+  rec.reason = exit.startError  ? "StartError"
+               : code == 0      ? "Completed"
+               : exit.oomKilled ? "OOMKilled"
+                                : "Error";
   // A run that never started keeps the start error the caller put in the message.
   if (exit.signal != 0) rec.message = "killed by signal " + std::to_string(exit.signal);
   eventMessage = "container " + rec.name + " exited with code " + std::to_string(code);
@@ -178,6 +181,7 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
     c.rec.message = c.probes->killReason;
     message += " (" + c.probes->killReason + ")";
   }
+  c.lastTerminated = c.rec;
   event(podName, code == 0 ? "Normal" : "Warning", c.rec.reason, message);
   checkPidsLimit(pod);
   const bool init = isInitContainer(pod.spec, name);

@@ -90,8 +90,10 @@ TEST_F(ProbesTest, LivenessRestartsAContainerThatStopsAnswering) {
   EXPECT_NE(ev.find("connection refused"), std::string::npos) << ev;
   EXPECT_NE(ev.find("Container c failed liveness probe, will be restarted"), std::string::npos)
       << ev;
+  ASSERT_TRUE(waitFor([&] { return b_.pod("l")["containers"][0]["state"] == "Running"; }, 10000));
   auto d = b_.boxctl({"describe", "l"});
-  EXPECT_NE(d.out.find("Liveness probe failed"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("Last State: Terminated"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("Message:   Liveness probe failed: dial tcp"), std::string::npos) << d.out;
 }
 
 TEST_F(ProbesTest, ExecProbeIsKilledAtItsTimeout) {

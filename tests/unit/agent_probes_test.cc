@@ -1,6 +1,7 @@
 // The pure parts of probes: counting results to thresholds, HTTP heads, and `boxctl wait`.
 #include <gtest/gtest.h>
 
+#include "agent/boxctl_format.h"
 #include "agent/boxctl_wait.h"
 #include "agent/probes.h"
 
@@ -68,6 +69,34 @@ TEST(Probes, WaitArguments) {
   EXPECT_TRUE(waitMet(pod, *parseWaitArgs({"w", "--for=phase=Running"})));
   EXPECT_FALSE(waitMet(nullptr, *parseWaitArgs({"w", "--for=phase=Running"})))
       << "a pod boxd does not know yet";
+}
+
+TEST(Probes, DescribeShowsTheLastState) {
+  nlohmann::json c = {
+      {"name", "web"},
+      {"image", "busybox"},
+      {"state", "Running"},
+      {"startedAtMs", 1700000100000},
+      {"restarts", 1},
+      {"ready", false},
+      {"lastState",
+       {{"state", "Terminated"},
+        {"reason", "Error"},
+        {"exitCode", 143},
+        {"message", "Liveness probe failed: dial tcp 10.0.0.5:80: connection refused"},
+        {"startedAtMs", 1700000000000},
+        {"finishedAtMs", 1700000090000}}}};
+  nlohmann::json pod = {{"name", "p"},
+                        {"containers", {c}},
+                        {"resources", nlohmann::json::array()},
+                        {"events", nlohmann::json::array()}};
+  std::string out = formatDescribe(pod);
+  EXPECT_NE(out.find("Last State: Terminated (Error)\n      Exit code: 143\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("      Message:   Liveness probe failed: dial tcp"), std::string::npos) << out;
+  EXPECT_NE(out.find("      Finished:  "), std::string::npos) << out;
+  EXPECT_NE(out.find("    Started:   "), std::string::npos) << out;
+  EXPECT_NE(out.find("    Ready:     False"), std::string::npos) << out;
 }
 
 }  // namespace
