@@ -312,9 +312,10 @@ void Agent::refreshFromShim(const std::string& name) {
   auto result =
       std::make_shared<Result<std::vector<reconcilers::ContainerStatus>>>(makeError("none"));
   const std::string uid = pod.rec.uid;
+  const int64_t askedAtMs = nowMs();
   dispatcher_.runBlocking(
       [socket, result] { *result = reconcilers::ShimClient(socket).state(); },
-      [this, name, uid, result] {
+      [this, name, uid, result, askedAtMs] {
         auto p = pods_.find(name);
         if (p == pods_.end() || p->second->rec.uid != uid || p->second->busy) return;
         PodState& live = *p->second;
@@ -339,7 +340,8 @@ void Agent::refreshFromShim(const std::string& name) {
         for (auto& [cname, c] : live.containers) {
           bool known = false;
           for (const auto& st : **result) known = known || st.name == cname;
-          if (!known && c.rec.state == "Running") {
+          // (One started after the question was asked is simply not in the answer.)
+          if (!known && c.rec.state == "Running" && c.rec.startedAtMs < askedAtMs) {
             c.rec.state = "Waiting";
             c.rec.reason = "ContainerCreating";
           }

@@ -5,6 +5,7 @@
 // container is measured.
 //
 //   boxd-bench-probes [--pods 50] [--window-s 20] [--bin-dir DIR] [--source-dir DIR]
+//                     [--keep-log DIR]   (boxd's log copied to DIR/boxd-probes.log)
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,7 +23,7 @@ namespace {
 struct Options {
   int pods = 50;
   int windowS = 20;
-  std::string binDir = selfDir(), sourceDir = BOXD_SOURCE_DIR;
+  std::string binDir = selfDir(), sourceDir = BOXD_SOURCE_DIR, keepLog;
 };
 
 // 8080: the readiness port (httpd in the foreground); 8081: the liveness port (a second httpd,
@@ -112,6 +113,8 @@ int main(int argc, char** argv) {
       o.windowS = std::atoi(argv[i + 1]);
     else if (a == "--bin-dir")
       o.binDir = argv[i + 1];
+    else if (a == "--keep-log")
+      o.keepLog = argv[i + 1];
     else if (a == "--source-dir")
       o.sourceDir = argv[i + 1];
   }
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   {
     BoxdRun boxd(o.binDir, o.sourceDir, BenchNetwork::fresh());
+    if (!o.keepLog.empty()) boxd.keepLogIn(o.keepLog, "boxd-probes");
     try {
       auto r = runCmd(
           {"/bin/sh", o.sourceDir + "/packaging/make-busybox-rootfs.sh", rootfsDir + "/rootfs"},
