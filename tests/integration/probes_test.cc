@@ -170,7 +170,9 @@ TEST_F(ProbesTest, PreStopRunsBeforeSigterm) {
         exec: {command: [sh, -c, "echo prestop >> /out/order; echo prestop-ran"]}
 )",
                        "  volumes: [{name: out, hostPath: {path: " + out.path() + "}}]\n"));
-  ASSERT_TRUE(b_.waitPhase("stopper", "Running")) << b_.status().dump(2);
+  // Ready: its container runs (phase Running alone may still be starting it).
+  ASSERT_EQ(b_.boxctl({"wait", "stopper", "--for=condition=Ready", "--timeout=15s"}).code, 0)
+      << b_.status().dump(2);
   b_.removeSpec("stop.yaml");
   ASSERT_TRUE(b_.waitGone("stopper", 20000));
   auto order = readFile(out / "order");
