@@ -104,8 +104,9 @@ void runPods(BoxdRun& boxd, const std::vector<std::string>& names, bool probes) 
 void latency(BoxdRun& boxd, const std::string& pod) {
   int64_t t0 = nowMs();
   auto r = runCmd({boxd.boxctl(), "--run-dir", boxd.runDir(), "exec", pod, "--", "sh", "-c",
-                   "for p in /proc/[0-9]*; do grep -q /tmp $p/cmdline 2>/dev/null && kill "
-                   "${p#/proc/}; done; true"},
+                   // (This script's own command line names the port too: it skips itself.)
+                   "for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n = $$ ] && continue; "
+                   "grep -q 8081 $p/cmdline 2>/dev/null && kill $n; done; true"},
                   {.timeoutMs = 10000});
   if (r.code != 0) throw BenchError("stop the liveness port: " + r.out);
   waitUntil([&] { return boxd.lastEventMs(pod, "Started") > t0; }, 60000, "the restart", 50);
