@@ -1,9 +1,14 @@
 // Probes end to end: a private boxd runs busybox pods whose probes pass, fail and time out;
 // the test watches what a user sees (status, READY, `boxctl wait`, events, describe).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fd.h"
 #include "common/util.h"
 #include "tests/integration/harness.h"
 
@@ -178,6 +183,117 @@ TEST_F(ProbesTest, PreStopRunsBeforeSigterm) {
   auto order = readFile(out / "order");
   ASSERT_TRUE(order.ok());
   EXPECT_EQ(*order, "prestop\nterm\n");
+}
+
+// An HTTP server on the pod network's gateway (the host's side of the bridge): it answers one
+// request with status, and hands back what it was sent. Bounded: gives up after timeoutMs.
+std::string serveOnce(int listenFd, int status, int timeoutMs) {
+  pollfd p{listenFd, POLLIN, 0};
+  if (::poll(&p, 1, timeoutMs) != 1) return "";
+  Fd c(::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!c) return "";
+  std::string req;
+  char buf[4096];
+  int64_t deadline = monotonicMs() + 5000;
+  while (req.find("\r\n\r\n") == std::string::npos && monotonicMs() < deadline) {
+    pollfd q{c.get(), POLLIN, 0};
+    if (::poll(&q, 1, 500) != 1) continue;
+    ssize_t n = ::read(c.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    req.append(buf, static_cast<size_t>(n));
+  }
+  std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n";
+  (void)!::write(c.get(), reply.data(), reply.size());
+  return req;
+}
+
+Fd listenOn(const std::string& ip, int& port) {
+  Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;  // the bridge (and its address) comes with the first pod
+  if (!s || ::setsockopt(s.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0) return Fd();
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+  if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(s.get(), 4) != 0)
+    return Fd();
+  socklen_t len = sizeof a;
+  ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return s;
+}
+
+TEST_F(ProbesTest, HttpGetPostStartHookCallsItsHost) {
+  int port = 0;
+  Fd l = listenOn(b_.gateway(), port);
+  ASSERT_TRUE(l) << "listen on " << b_.gateway();
+  b_.writeSpec("h.yaml", podYaml("hooked", "exec sleep 1000",
+                                 "    lifecycle:\n      postStart:\n        httpGet: {host: " +
+                                     b_.gateway() + ", port: " + std::to_string(port) +
+                                     ", path: /started, httpHeaders: [{name: X-Hook, value: "
+                                     "post}]}\n"));
+  std::string req = serveOnce(l.get(), 200, 30000);
+  EXPECT_EQ(req.rfind("GET /started HTTP/1.1\r\n", 0), 0u) << req;
+  EXPECT_NE(req.find("X-Hook: post\r\n"), std::string::npos) << req;
+  EXPECT_EQ(b_.boxctl({"wait", "hooked", "--for=condition=Ready", "--timeout=15s"}).code, 0)
+      << events("hooked");
+  EXPECT_TRUE(eventShows("hooked", "postStart hook of container c done")) << events("hooked");
+
+  // A hook answered with an error status kills the container, as kubelet does.
+  b_.writeSpec("h2.yaml",
+               podYaml("hooked2", "exec sleep 1000",
+                       "    lifecycle:\n      postStart:\n        httpGet: {host: " + b_.gateway() +
+                           ", port: " + std::to_string(port) + ", path: /fail}\n"));
+  req = serveOnce(l.get(), 500, 30000);
+  EXPECT_EQ(req.rfind("GET /fail HTTP/1.1\r\n", 0), 0u) << req;
+  EXPECT_TRUE(eventShows("hooked2", "FailedPostStartHook")) << events("hooked2");
+  EXPECT_TRUE(eventShows("hooked2", "500")) << events("hooked2");
+}
+
+TEST_F(ProbesTest, StartupProbeThatNeverPassesKillsTheContainer) {
+  b_.writeSpec("ns.yaml", podYaml("never", "exec sleep 1000", R"(    startupProbe:
+      tcpSocket: {port: 8080}
+      periodSeconds: 1
+      failureThreshold: 2
+      terminationGracePeriodSeconds: 1
+)"));
+  ASSERT_TRUE(waitFor([&] { return b_.pod("never")["restarts"].get<int>() >= 1; }, 30000))
+      << b_.status().dump(2) << events("never");
+  std::string ev = events("never");
+  EXPECT_NE(ev.find("Startup probe failed: dial tcp"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("Container c failed startup probe, will be restarted"), std::string::npos)
+      << ev;
+  EXPECT_NE(b_.pod("never")["ready"], "1/1");
+}
+
+TEST_F(ProbesTest, ProbesResumeAfterABoxdRestartWithoutKilling) {
+  // Liveness on a port that answers; readiness on a file the test removes afterwards.
+  b_.writeSpec("rs.yaml",
+               podYaml("resume", "touch /tmp/ready; mkdir -p /www && exec httpd -f -p 8080 -h /www",
+                       R"(    livenessProbe:
+      tcpSocket: {port: 8080}
+      initialDelaySeconds: 1
+      periodSeconds: 1
+      failureThreshold: 2
+    readinessProbe:
+      exec: {command: [cat, /tmp/ready]}
+      periodSeconds: 1
+)"));
+  ASSERT_EQ(b_.boxctl({"wait", "resume", "--for=condition=Ready", "--timeout=20s"}).code, 0)
+      << events("resume");
+  int pid = b_.pod("resume")["containers"][0]["pid"].get<int>();
+  b_.stop();  // pods keep running; no probe runs for these 4 s (two failure thresholds)
+  ::sleep(4);
+  b_.start();
+  EXPECT_EQ(b_.boxctl({"wait", "resume", "--for=condition=Ready", "--timeout=20s"}).code, 0)
+      << events("resume");
+  EXPECT_EQ(b_.pod("resume")["restarts"], 0) << "killed for the time boxd was down";
+  EXPECT_EQ(b_.pod("resume")["containers"][0]["pid"], pid);
+  // Probing runs again: readiness follows the file.
+  ASSERT_EQ(b_.boxctl({"exec", "resume", "--", "rm", "/tmp/ready"}).code, 0);
+  EXPECT_EQ(b_.boxctl({"wait", "resume", "--for=condition=Ready=false", "--timeout=15s"}).code, 0)
+      << events("resume");
+  EXPECT_EQ(b_.pod("resume")["restarts"], 0) << events("resume");
 }
 
 }  // namespace
