@@ -43,6 +43,9 @@ class ShimWatch;
 class ApiStream;
 class WatchHub;
 class MetricsServer;
+struct ContainerProbeRun;
+struct ProbeWorker;
+struct CheckResult;
 
 struct ContainerRuntime {
   state::ContainerRecord rec;
@@ -55,6 +58,7 @@ struct ContainerRuntime {
     int exitCode = 0, signal = 0;
     bool oomKilled = false;
     int64_t finishedAtMs = 0;
+    bool startError = false;  // the shim could not start it (rec.message says why)
   };
   std::optional<Exit> earlyExit;
   // What the last start ran (describe, exec): argv, and the security with the image user resolved.
@@ -63,6 +67,9 @@ struct ContainerRuntime {
   // Waiting (CreateContainerConfigError) for a ConfigMap, Secret or key: retried on each specs
   // pass. (A refused securityContext waits for a new spec instead.)
   bool configWait = false;
+  std::shared_ptr<ContainerProbeRun> probes;  // this run's probes and hooks (probes.h)
+  // How the previous run ended (describe's "Last State"); in memory only.
+  std::optional<state::ContainerRecord> lastTerminated;
 };
 
 // A pod's pull of one image for its next start (image_pulls.cc).
@@ -144,6 +151,7 @@ class Agent {
   void created(const std::string& name, const std::string& uid, size_t steps);
   void createFailed(const std::string& name, const Error& err, const Status& undone);
   void beginTeardown(PodState& pod);
+  void undoPod(const std::string& name);  // after the preStop hooks
   void retryLater(PodState& pod);
 
   // containers
@@ -153,6 +161,20 @@ class Agent {
   void onContainerExit(const std::string& pod, const std::string& container,
                        const ContainerRuntime::Exit& exit);
   void onShimEvent(const std::string& pod, const nlohmann::json& ev);
+
+  // probes and hooks (probes.cc, hooks.cc)
+  void syncProbes(PodState& pod);
+  void startProbeRun(PodState& pod, const std::string& container);
+  void startProbing(PodState& pod, const std::string& container);
+  void runProbe(const std::string& pod, const std::string& container, ProbeWorker& w);
+  void onProbeResult(const std::string& pod, const std::string& container, ProbeWorker& w,
+                     const CheckResult& r);
+  void killForProbe(PodState& pod, const std::string& container, int64_t graceSeconds,
+                    const std::string& why);
+  bool containerReady(const PodState& pod, const std::string& container) const;
+  void runPostStart(PodState& pod, const std::string& container);
+  void preStopThenStop(PodState& pod, const std::vector<std::string>& containers,
+                       int64_t graceSeconds, std::function<void()> done);
 
   // limits (pod_limits.cc)
   void checkPidsLimit(PodState& pod);

@@ -41,7 +41,8 @@ json Agent::podJson(const PodState& pod, bool detailed) {
       auto it = pod.containers.find(c.name);
       state::ContainerRecord r =
           it != pod.containers.end() ? it->second.rec : state::ContainerRecord{};
-      if (countReady && r.state == "Running") ready++;
+      bool isReady = countReady && containerReady(pod, c.name);
+      if (isReady) ready++;
       restarts += r.restarts;
       json cj = {{"name", c.name},
                  {"image", c.image},
@@ -52,6 +53,14 @@ json Agent::podJson(const PodState& pod, bool detailed) {
                  {"pid", r.pid},
                  {"startedAtMs", r.startedAtMs},
                  {"finishedAtMs", r.finishedAtMs}};
+      if (countReady) cj["ready"] = isReady;
+      // kubectl's Last State: how the previous run ended, once another has begun.
+      if (it != pod.containers.end() && it->second.lastTerminated && r.state != "Terminated") {
+        const state::ContainerRecord& l = *it->second.lastTerminated;
+        cj["lastState"] = {{"state", "Terminated"},        {"reason", l.reason},
+                           {"message", l.message},         {"exitCode", l.exitCode},
+                           {"startedAtMs", l.startedAtMs}, {"finishedAtMs", l.finishedAtMs}};
+      }
       if (!r.message.empty()) cj["message"] = r.message;
       if (detailed)
         cj.update(containerImageJson(pod, c, it != pod.containers.end() ? &it->second : nullptr));
@@ -90,6 +99,13 @@ json Agent::podJson(const PodState& pod, bool detailed) {
             {"specHash", pod.rec.specHash},
             {"containers", containers}};
   if (!initContainers.empty()) j["initContainers"] = initContainers;
+  // kubelet's conditions: ContainersReady when every container is ready, Ready as well (boxd
+  // has no readiness gates).
+  bool allReady =
+      pod.rec.phase == "Running" && ready == static_cast<int>(pod.spec.containers.size());
+  const char* status = allReady ? "True" : "False";
+  j["conditions"] = json::array(
+      {{{"type", "ContainersReady"}, {"status", status}}, {{"type", "Ready"}, {"status", status}}});
   if (!pod.podIp.empty()) j["podIP"] = pod.podIp;
   if (pod.spec.hostNetwork) j["hostNetwork"] = true;
   if (std::string owner = specs::ownerOf(pod.spec); !owner.empty()) j["owner"] = owner;

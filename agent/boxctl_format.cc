@@ -46,6 +46,20 @@ std::string str(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
 
+// Exit code, Started and Finished of a container state, as kubectl describe shows them.
+std::string containerTimes(const json& c, const std::string& state) {
+  std::string out;
+  std::string pad = state == "Terminated" && !c.contains("name") ? "      " : "    ";
+  if (state == "Terminated")
+    out += pad + "Exit code: " + std::to_string(c.value("exitCode", 0)) + "\n";
+  int64_t started = c.value("startedAtMs", int64_t{0}),
+          finished = c.value("finishedAtMs", int64_t{0});
+  if ((state == "Running" || state == "Terminated") && started > 0)
+    out += pad + "Started:   " + clock(started) + "\n";
+  if (state == "Terminated" && finished > 0) out += pad + "Finished:  " + clock(finished) + "\n";
+  return out;
+}
+
 }  // namespace
 
 std::string formatAge(int64_t ms) {
@@ -152,9 +166,17 @@ std::string formatDescribe(const json& p) {
       out += "\n";
       if (c.value("pid", 0) != 0)
         out += "    PID:       " + std::to_string(c.value("pid", 0)) + "\n";
-      if (str(c, "state") == "Terminated")
-        out += "    Exit code: " + std::to_string(c.value("exitCode", 0)) + "\n";
+      out += containerTimes(c, str(c, "state"));
       if (!str(c, "message").empty()) out += "    Message:   " + str(c, "message") + "\n";
+      if (c.contains("lastState")) {
+        const json& l = c["lastState"];
+        out += "    Last State: Terminated";
+        if (!str(l, "reason").empty()) out += " (" + str(l, "reason") + ")";
+        out += "\n" + containerTimes(l, "Terminated");
+        if (!str(l, "message").empty()) out += "      Message:   " + str(l, "message") + "\n";
+      }
+      if (c.contains("ready"))
+        out += std::string("    Ready:     ") + (c.value("ready", false) ? "True" : "False") + "\n";
       out += "    Restarts:  " + std::to_string(c.value("restarts", 0)) + "\n";
       if (!str(c, "log").empty()) out += "    Log:       " + str(c, "log") + "\n";
       const char* label = "    Mounts:    ";

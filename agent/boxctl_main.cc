@@ -20,6 +20,7 @@
 #include "agent/boxctl_logs.h"
 #include "agent/boxctl_namespace.h"
 #include "agent/boxctl_pull.h"
+#include "agent/boxctl_wait.h"
 #include "agent/boxctl_watch.h"
 #include "agent/exec.h"
 #include "common/fd.h"
@@ -45,6 +46,9 @@ Commands:
                                    run CMD in a running container (its namespaces, root, cgroup
                                    and environment); exits with CMD's code, 126 when it could
                                    not run, 127 when it is not found; -i passes stdin, -t a pty
+  wait POD --for=condition=Ready|--for=phase=Running [--timeout=30s]
+                                   wait until the pod meets the condition (exit 0) or the
+                                   timeout passes (exit 1)
   events [POD] [-w [-o json]]      recent events; -w then prints each new one as it happens
   apply -f FILE                    validate FILE, then write it atomically into the specs dir
   delete POD [--force]             remove the spec file that declares POD
@@ -212,6 +216,25 @@ int cmdExec(const std::vector<std::string>& args) {
   return out.exitCode;
 }
 
+int cmdWait(const std::vector<std::string>& args) {
+  auto opts = agent::parseWaitArgs(args);
+  if (!opts.ok()) die(opts.error().message);
+  int64_t deadline = monotonicMs() + opts->timeoutMs;
+  for (;;) {
+    json pod, status = call({{"op", "status"}});
+    for (const auto& p : status["pods"]) {
+      if (p.value("name", "") == opts->pod) pod = p;
+    }
+    if (agent::waitMet(pod, *opts)) {
+      std::printf("pod/%s condition met\n", opts->pod.c_str());
+      return 0;
+    }
+    int64_t left = deadline - monotonicMs();
+    if (left <= 0) die("timed out waiting for the condition on pods/" + opts->pod);
+    ::usleep(static_cast<useconds_t>(std::min<int64_t>(left, 200) * 1000));
+  }
+}
+
 int cmdApply(const std::vector<std::string>& args) {
   if (args.size() != 2 || args[0] != "-f") die("usage: boxctl apply -f FILE");
   auto content = readFile(args[1]);
@@ -358,6 +381,7 @@ int main(int argc, char** argv) {
   if (cmd == "logs") return cmdLogs(rest);
   if (cmd == "exec") return cmdExec(rest);
   if (cmd == "events") return cmdEvents(rest);
+  if (cmd == "wait") return cmdWait(rest);
   if (cmd == "apply") return cmdApply(rest);
   if (cmd == "delete") return cmdDelete(rest);
   if (cmd == "image") return cmdImage(rest);

@@ -6,6 +6,7 @@
 #include "agent/agent.h"
 #include "agent/image_config.h"
 #include "agent/pod_plan.h"
+#include "agent/probes.h"
 #include "agent/security_context.h"
 #include "agent/shim_watch.h"
 #include "common/util.h"
@@ -139,7 +140,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
           rt.earlyExit.reset();
           event(podName, "Warning", "Failed", result->error().message);
           rt.rec.message = result->error().message;
-          return onContainerExit(podName, name, {128, 0, false, nowMs()});
+          return onContainerExit(podName, name, {128, 0, false, nowMs(), true});
         }
         rt.rec.state = "Running";
         rt.rec.reason = "";
@@ -161,7 +162,10 @@ namespace {
 void describeExit(state::ContainerRecord& rec, const ContainerRuntime::Exit& exit,
                   const specs::Container* spec, std::string& eventMessage) {
   const int code = rec.exitCode;
-  rec.reason = code == 0 ? "Completed" : exit.oomKilled ? "OOMKilled" : "Error";
+  rec.reason = exit.startError  ? "StartError"
+               : code == 0      ? "Completed"
+               : exit.oomKilled ? "OOMKilled"
+                                : "Error";
   // A run that never started keeps the start error the caller put in the message.
   if (exit.signal != 0) rec.message = "killed by signal " + std::to_string(exit.signal);
   eventMessage = "container " + rec.name + " exited with code " + std::to_string(code);
@@ -195,6 +199,11 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
   c.rec.finishedAtMs = exit.finishedAtMs;
   std::string message;
   describeExit(c.rec, exit, findContainer(pod.spec, name), message);
+  if (c.probes && !c.probes->killReason.empty()) {  // boxd stopped it: a probe or hook failed
+    c.rec.message = c.probes->killReason;
+    message += " (" + c.probes->killReason + ")";
+  }
+  c.lastTerminated = c.rec;
   event(podName, code == 0 ? "Normal" : "Warning", c.rec.reason, message);
   checkPidsLimit(pod);
   const bool init = isInitContainer(pod.spec, name);
@@ -225,6 +234,7 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
 }
 
 void Agent::updatePhase(PodState& pod) {
+  syncProbes(pod);
   if (!pod.created || pod.busy) return;
   schedulePacing(pod);  // readiness may have changed
   // While init containers run, the pod is Pending with kubectl's Init:N/M, Init:Error or
@@ -325,9 +335,10 @@ void Agent::refreshFromShim(const std::string& name) {
   auto result =
       std::make_shared<Result<std::vector<reconcilers::ContainerStatus>>>(makeError("none"));
   const std::string uid = pod.rec.uid;
+  const int64_t askedAtMs = nowMs();
   dispatcher_.runBlocking(
       [socket, result] { *result = reconcilers::ShimClient(socket).state(); },
-      [this, name, uid, result] {
+      [this, name, uid, result, askedAtMs] {
         auto p = pods_.find(name);
         if (p == pods_.end() || p->second->rec.uid != uid || p->second->busy) return;
         PodState& live = *p->second;
@@ -352,7 +363,8 @@ void Agent::refreshFromShim(const std::string& name) {
         for (auto& [cname, c] : live.containers) {
           bool known = false;
           for (const auto& st : **result) known = known || st.name == cname;
-          if (!known && c.rec.state == "Running") {
+          // (One started after the question was asked is simply not in the answer.)
+          if (!known && c.rec.state == "Running" && c.rec.startedAtMs < askedAtMs) {
             c.rec.state = "Waiting";
             c.rec.reason = "ContainerCreating";
           }

@@ -44,6 +44,9 @@ struct ExecOptions {
   bool tty = false;               // -t: a pty from the container's /dev/pts
   std::vector<std::string> env;   // -e KEY=VALUE, on top of the container's environment
   std::vector<std::string> argv;  // the command (after "--", or from the first word after POD)
+  // > 0: the command runs in a process group of its own, killed (SIGKILL, the whole group) when
+  // it runs longer (exec probes and hooks, agent/probe_check.h).
+  int64_t timeoutMs = 0;
 };
 
 constexpr const char* kExecUsage =
@@ -88,6 +91,7 @@ int execFailureExitCode(int err);
 struct ExecOutcome {
   int exitCode = 0;
   std::string error;  // set when the command could not be run: "<what failed>"
+  bool timedOut = false;  // killed at ExecOptions::timeoutMs
 };
 
 // Runs opts.argv in the target container with boxctl's stdio (see the diagram). Blocks until the

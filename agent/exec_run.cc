@@ -21,6 +21,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -127,6 +128,7 @@ struct ChildArgs {
   int nullFd = -1;    // stdin without -i
   int ptySock = -1;   // -t: the master goes back to boxctl here
   bool tty = false;
+  bool ownGroup = false;  // a deadline kills the command's process group
   winsize ws{};
 };
 
@@ -209,7 +211,8 @@ Status setupPty(const ChildArgs& a) {
 }
 
 Status setupStdio(const ChildArgs& a) {
-  if (a.tty) return setupPty(a);
+  if (a.tty) return setupPty(a);  // setsid: a process group of its own already
+  if (a.ownGroup && ::setpgid(0, 0) != 0) return sysError("setpgid", "");
   if (a.nullFd >= 0 && ::dup2(a.nullFd, 0) < 0) return sysError("dup2 stdin", "/dev/null");
   return {};
 }
@@ -339,8 +342,9 @@ bool writeAll(int fd, const char* data, size_t len) {
 // Waits for the command, relays the pty when there is one, forwards signals.
 class Supervisor {
  public:
-  Supervisor(pid_t child, int sigFd, Fd errRead, Fd master, bool relayStdin)
-      : child_(child),
+  Supervisor(pid_t child, int sigFd, Fd errRead, Fd master, bool relayStdin, int64_t timeoutMs)
+      : deadline_(timeoutMs > 0 ? monotonicMs() + timeoutMs : 0),
+        child_(child),
         sigFd_(sigFd),
         err_(std::move(errRead)),
         master_(std::move(master)),
@@ -359,7 +363,16 @@ class Supervisor {
                       0};
       int inAt = readStdin_ && toPty_.size() < 65536 ? static_cast<int>(n++) : -1;
       if (inAt >= 0) fds[inAt] = {0, POLLIN, 0};
-      int r = ::poll(fds.data(), n, reaped_ ? kDrainQuietMs : -1);
+      int wait = reaped_ ? kDrainQuietMs : -1;
+      if (!reaped_ && deadline_ > 0) {
+        int64_t left = deadline_ - monotonicMs();
+        if (left <= 0) {
+          killGroup();
+          continue;
+        }
+        wait = static_cast<int>(std::min<int64_t>(left, 60000));
+      }
+      int r = ::poll(fds.data(), n, wait);
       if (r < 0 && errno != EINTR) break;
       if (r == 0) master_.reset();  // the command is gone and its pty has gone quiet
       if (r <= 0) continue;
@@ -371,10 +384,20 @@ class Supervisor {
     ExecOutcome out;
     out.exitCode = reaped_ ? exitCodeFromWaitStatus(status_) : kExecCannotRun;
     out.error = trim(error_);
+    out.timedOut = timedOut_;
     return out;
   }
 
  private:
+  // The deadline passed: the command and everything in its process group go (the group may not
+  // exist yet if the child has not got that far: the child itself is killed too).
+  void killGroup() {
+    ::kill(-child_, SIGKILL);
+    ::kill(child_, SIGKILL);
+    timedOut_ = true;
+    deadline_ = 0;
+  }
+
   void onSignals() {
     signalfd_siginfo si{};
     while (::read(sigFd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -448,6 +471,8 @@ class Supervisor {
     toPty_.append(buf, static_cast<size_t>(n));
   }
 
+  int64_t deadline_;
+  bool timedOut_ = false;
   pid_t child_;
   int sigFd_;
   Fd err_, master_;
@@ -490,6 +515,7 @@ ExecOutcome runExec(const ExecOptions& opts, const ExecTarget& target) {
   for (auto& s : args.env) args.envp.push_back(s.data());
   args.envp.push_back(nullptr);
   args.tty = opts.tty;
+  args.ownGroup = opts.timeoutMs > 0;
   Fd devNull;
   if (!opts.stdin && !opts.tty) {
     devNull.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -536,7 +562,8 @@ ExecOutcome runExec(const ExecOptions& opts, const ExecTarget& target) {
     master = std::move(*m);
     if (master) ::fcntl(master.get(), F_SETFL, O_NONBLOCK);
   }
-  Supervisor supervisor(child, signals.fd(), std::move(errRead), std::move(master), opts.stdin);
+  Supervisor supervisor(child, signals.fd(), std::move(errRead), std::move(master), opts.stdin,
+                        opts.timeoutMs);
   return supervisor.run();
 }
 

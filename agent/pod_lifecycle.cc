@@ -7,6 +7,7 @@
 #include "agent/node_labels.h"
 #include "agent/pod_files.h"
 #include "agent/pod_plan.h"
+#include "agent/probes.h"
 #include "agent/shim_watch.h"
 #include "common/util.h"
 
@@ -188,8 +189,21 @@ void Agent::beginTeardown(PodState& pod) {
   // The shim watch stays until the pod is gone: it tells each container's stop (the Killing
   // events); exits and a lost shim are ignored while the pod is busy.
   pod.retryTimer.reset();
-  for (auto& [cname, c] : pod.containers) c.restartTimer.reset();
+  std::vector<std::string> running;
+  for (auto& [cname, c] : pod.containers) {
+    c.restartTimer.reset();
+    if (c.rec.state == "Running") running.push_back(cname);
+  }
   setPhase(pod, "Terminating", "", "");
+  // preStop hooks first (hooks.cc), then every step undone in reverse.
+  preStopThenStop(pod, running, pod.spec.terminationGracePeriodSeconds,
+                  [this, name] { undoPod(name); });
+}
+
+void Agent::undoPod(const std::string& name) {
+  if (auto it = pods_.find(name); it != pods_.end()) {
+    for (auto& [cname, c] : it->second->containers) c.probes.reset();
+  }
   runner_.undoAll(name, [this, name](Status st) {
     auto it = pods_.find(name);
     if (it == pods_.end()) return;

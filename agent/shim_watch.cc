@@ -10,20 +10,27 @@ struct ShimWatch::Conn {
   std::string request = "{\"op\":\"subscribe\"}\n";
   OnEvent onEvent;
   OnClosed onClosed;
-  bool detached = false;  // the ShimWatch is gone: report nothing
+  ShimWatch* owner = nullptr;  // null once the ShimWatch is gone: report nothing
   bool closing = false;
 
+  // Closed by the shim (EOF, an error) or by the ShimWatch's destructor. The Conn is freed once
+  // its handle is closed; a ShimWatch that outlives it (the agent keeps the watch of a pod being
+  // torn down, whose shim exits) forgets it then, so its destructor touches nothing freed.
   void close(const std::string& why) {
     if (closing) return;
     closing = true;
-    if (!detached && onClosed) onClosed(why);
-    uv_close(reinterpret_cast<uv_handle_t*>(&pipe),
-             [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
+    if (owner != nullptr && onClosed) onClosed(why);  // may destroy the ShimWatch
+    uv_close(reinterpret_cast<uv_handle_t*>(&pipe), [](uv_handle_t* h) {
+      auto* c = static_cast<Conn*>(h->data);
+      if (c->owner != nullptr) c->owner->conn_ = nullptr;
+      delete c;
+    });
   }
 };
 
 ShimWatch::ShimWatch(uv_loop_t* loop, const std::string& socket, OnEvent onEvent, OnClosed onClosed)
     : conn_(new Conn) {
+  conn_->owner = this;
   conn_->onEvent = std::move(onEvent);
   conn_->onClosed = std::move(onClosed);
   uv_pipe_init(loop, &conn_->pipe, 0);
@@ -58,7 +65,7 @@ ShimWatch::ShimWatch(uv_loop_t* loop, const std::string& socket, OnEvent onEvent
             auto line = cc->buffer.substr(0, pos);
             cc->buffer.erase(0, pos + 1);
             auto j = nlohmann::json::parse(line, nullptr, false);
-            if (j.is_discarded() || cc->detached || !cc->onEvent) continue;
+            if (j.is_discarded() || cc->owner == nullptr || !cc->onEvent) continue;
             try {
               cc->onEvent(j);
             } catch (const nlohmann::json::exception&) {
@@ -70,7 +77,8 @@ ShimWatch::ShimWatch(uv_loop_t* loop, const std::string& socket, OnEvent onEvent
 }
 
 ShimWatch::~ShimWatch() {
-  conn_->detached = true;
+  if (conn_ == nullptr) return;  // the shim closed it, and it is freed
+  conn_->owner = nullptr;
   conn_->close("");
 }
 

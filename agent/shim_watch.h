@@ -21,7 +21,7 @@ class ShimWatch {
 
  private:
   struct Conn;
-  Conn* conn_;  // owned by libuv callbacks until the handle is closed
+  Conn* conn_;  // owned by libuv callbacks until the handle is closed; then null
 };
 
 }  // namespace boxd::agent

@@ -157,6 +157,16 @@ class DocParser {
   void parseImagePullSecrets(const Entry& e, const std::string& path);
   // hostPorts unique in the pod; hostNetwork publishes containerPort itself; None needs servers.
   void checkNetwork();
+  // ---- probes and lifecycle hooks (pod_schema_probes.cc) ----
+  std::optional<Probe> parseProbe(const Entry& e, const std::string& path, bool liveOrStartup);
+  Lifecycle parseLifecycle(const Entry& e, const std::string& path);
+  // One action (exec, httpGet, tcpSocket; sleep in hooks); extra: the probe's timing fields.
+  Action parseHandler(const YAML::Node& n, const YAML::Mark& at, const std::string& path, bool hook,
+                      std::vector<Field> extra = {});
+  void parseProbePort(const Entry& e, const std::string& path, ProbePort& out);
+  std::string parseProbeHost(const Entry& e, const std::string& path);
+  // Named probe ports of the container parsed at path → its ports' numbers.
+  void resolveProbePorts(Container& c, const std::string& path);
   // ---- securityContext (security_schema.cc) ----
   PodSecurityContext parsePodSecurityContext(const Entry& e, const std::string& path);
   SecurityContext parseSecurityContext(const Entry& e, const std::string& path);
@@ -221,6 +231,11 @@ class DocParser {
     std::string path;
   };
   std::vector<PortRef> hostPorts_;
+  struct ProbePortRef {  // a probe port given by name, in the container being parsed
+    YAML::Mark at;
+    std::string path;
+  };
+  std::vector<ProbePortRef> probePortRefs_;
   YAML::Mark hostNetworkMark_ = YAML::Mark::null_mark();
   YAML::Mark dnsPolicyMark_ = YAML::Mark::null_mark();
   struct BlockRef {  // a block volume that parsed without problems

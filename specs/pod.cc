@@ -6,6 +6,7 @@
 #include "common/hash.h"
 #include "common/util.h"
 #include "specs/config_json.h"
+#include "specs/probe_json.h"
 #include "specs/quote.h"
 #include "specs/security_json.h"
 
@@ -111,6 +112,7 @@ json containerToJson(const Container& c) {
   if (!c.envFrom.empty()) j["envFrom"] = c.envFrom;
   detail::addSecurityJson(j, c.securityContext);
   if (!c.imagePullPolicy.empty()) j["imagePullPolicy"] = c.imagePullPolicy;
+  detail::addProbesJson(j, c.probes);
   return j;
 }
 
@@ -282,6 +284,7 @@ Result<Container> containerFromJson(const json& j) {
   c.envFrom = j.value("envFrom", std::vector<EnvFromSource>{});
   BOXD_TRY(detail::readSecurityJson(j, c.securityContext));
   BOXD_TRY(readString(j, "imagePullPolicy", c.imagePullPolicy));
+  BOXD_TRY(detail::readProbesJson(j, c.probes));
   return c;
 }
 

@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "specs/config_sources.h"
 #include "specs/object_key.h"
+#include "specs/probe.h"
 
 namespace boxd::specs {
 
@@ -94,7 +95,7 @@ struct RbdVolume {
   std::vector<std::string> monitors;  // as written: "ip:port", "v1:ip:port", "v2:ip:port", "host"
   std::string pool = "rbd";
   std::string image;
-  std::string user = "admin";  // the cephx id
+  std::string user = "admin";                 // the cephx id
   std::string keyring = "/etc/ceph/keyring";  // used when there is no secretRef
   std::string secretRef;  // name of a kind: Secret whose data.key is the cephx key; "" = none
   std::string fsType = "ext4";
@@ -159,6 +160,7 @@ struct Container {
   // "Always", "IfNotPresent", "Never"; empty = Kubernetes' default, decided from the image
   // reference when the pod starts (agent/image_pull_policy.h).
   std::string imagePullPolicy;
+  ContainerProbes probes;  // livenessProbe, readinessProbe, startupProbe, lifecycle
   bool operator==(const Container&) const = default;
 };
 

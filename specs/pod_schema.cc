@@ -38,10 +38,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "schedulingGates",
                                                  "resourceClaims"};
 constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
-                                                      "livenessProbe",
-                                                      "readinessProbe",
-                                                      "startupProbe",
-                                                      "lifecycle",
                                                       "stdin",
                                                       "stdinOnce",
                                                       "tty",
@@ -274,6 +270,9 @@ void DocParser::parseContainers(const Entry& e, const std::string& path,
       forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
         Container c = parseContainer(n, at, p);
         if (c.name.empty()) return;
+        if (!required && !c.probes.empty())
+          error(at, p,
+                "an init container runs to completion: it takes no probes or lifecycle hooks");
         auto [it, inserted] = containerPaths_.emplace(c.name, p);
         if (!inserted)
           error(at, p + ".name",
@@ -361,7 +360,18 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
                          : "must be one of \"Always\", \"IfNotPresent\", \"Never\", got " +
                                inQuotes(s);
             })}},
+       {"livenessProbe", false,
+        [&](const Entry& f, const std::string& p) { c.probes.liveness = parseProbe(f, p, true); }},
+       {"readinessProbe", false,
+        [&](const Entry& f, const std::string& p) {
+          c.probes.readiness = parseProbe(f, p, false);
+        }},
+       {"startupProbe", false,
+        [&](const Entry& f, const std::string& p) { c.probes.startup = parseProbe(f, p, true); }},
+       {"lifecycle", false,
+        [&](const Entry& f, const std::string& p) { c.probes.lifecycle = parseLifecycle(f, p); }}},
       kContainerUnsupported);
+  resolveProbePorts(c, path);
   return c;
 }
 

@@ -77,6 +77,7 @@ std::vector<PodSpec> expandWorkload(const Workload& w) {
   for (int64_t i = 0; i < replicas; ++i) {
     PodSpec pod = w.podTemplate;
     pod.name = podName(w, hash, i);
+    pod.namespaceName = w.namespaceName;
     pod.annotations[kOwnerAnnotation] = std::string(toString(w.kind)) + "/" + w.name;
     pod.annotations[kReplicaAnnotation] = std::to_string(i);
     switch (w.kind) {

@@ -32,6 +32,7 @@ std::optional<WorkloadKind> workloadKind(std::string_view kind);
 struct Workload {
   WorkloadKind kind = WorkloadKind::Deployment;
   std::string name;
+  std::string namespaceName = kDefaultNamespace;  // its pods' namespace
   int64_t replicas = 1;  // always 1 for a DaemonSet
   PodSpec podTemplate;   // name empty; labels and annotations from spec.template.metadata
 };

@@ -55,7 +55,7 @@ void DocParser::parseWorkloadMetadata(const Entry& e, const std::string& path) {
                  workload_.name = *s;
                  nameMark_ = f.valueMark();
                }},
-              namespaceField(),
+              namespaceField(workload_.namespaceName),
               // Checked, then dropped: the pods carry the template's labels, as in Kubernetes.
               {"labels", false,
                [this](const Entry& f, const std::string& p) { stringMap(f, p, labelProblem); }},

@@ -1,0 +1,182 @@
+// boxd-bench-probes: what probing costs boxd. One private boxd with a pod network runs N pods
+// (busybox httpd); boxd's CPU and RSS are measured over an idle window without probes, then with
+// the same pods carrying an httpGet readiness and a tcpSocket liveness probe every second; then
+// one pod's liveness port stops answering and the time to the kill and to the restarted
+// container is measured.
+//
+//   boxd-bench-probes [--pods 50] [--window-s 20] [--bin-dir DIR] [--source-dir DIR]
+//                     [--keep-log DIR]   (boxd's log copied to DIR/boxd-probes.log)
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+#include "bench/boxd_peer.h"
+#include "bench/proc.h"
+#include "common/util.h"
+
+using namespace boxd;
+using namespace boxd::bench;
+
+namespace {
+
+struct Options {
+  int pods = 50;
+  int windowS = 20;
+  std::string binDir = selfDir(), sourceDir = BOXD_SOURCE_DIR, keepLog;
+};
+
+// 8080: the readiness port (httpd in the foreground); 8081: the liveness port (a second httpd,
+// daemonized, serving /tmp: the latency phase kills it).
+std::string podYaml(const std::string& name, bool probes) {
+  std::string y = "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
+                  "}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n"
+                  "  - name: web\n    image: busybox\n    command: [sh, -c, 'mkdir -p /www && "
+                  "echo ok > /www/index.html && httpd -p 8081 -h /tmp && exec httpd -f -p 8080 "
+                  "-h /www']\n";
+  if (probes)
+    y += "    readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}\n"
+         "    livenessProbe: {tcpSocket: {port: 8081}, periodSeconds: 1}\n";
+  return y;
+}
+
+std::string loadavg() {
+  auto r = readFile("/proc/loadavg");
+  return r.ok() ? *r : "?\n";
+}
+
+struct Window {
+  double cpuPercent = 0;
+  int64_t rssKb = 0;
+};
+
+Window idleWindow(BoxdRun& boxd, int seconds) {
+  sleepMs(3000);
+  int64_t before = cpuTicks(boxd.pid()), start = monotonicMs();
+  sleepMs(seconds * 1000);
+  int64_t after = cpuTicks(boxd.pid());
+  if (before < 0 || after < 0) throw BenchError("boxd exited during the window");
+  double wallS = static_cast<double>(monotonicMs() - start) / 1000;
+  Window w;
+  w.cpuPercent = 100.0 * static_cast<double>(after - before) /
+                 static_cast<double>(::sysconf(_SC_CLK_TCK)) / wallS;
+  w.rssKb = rssKb(boxd.pid());
+  return w;
+}
+
+// (A refused status call is an error: it was boxd aborting in a mass teardown, since fixed.)
+std::optional<nlohmann::json> tryStatus(BoxdRun& boxd) { return boxd.call({{"op", "status"}}); }
+
+bool allReady(BoxdRun& boxd, const std::vector<std::string>& names) {
+  auto got = tryStatus(boxd);
+  if (!got) return false;
+  const nlohmann::json& s = *got;
+  size_t ready = 0;
+  for (const auto& p : s["pods"]) {
+    for (const auto& n : names) {
+      if (p.value("name", "") == n && p.value("ready", "") == "1/1" &&
+          p.value("phase", "") == "Running")
+        ready++;
+    }
+  }
+  return ready == names.size();
+}
+
+void runPods(BoxdRun& boxd, const std::vector<std::string>& names, bool probes) {
+  for (const auto& n : names) {
+    boxd.stageSpec(n, podYaml(n, probes));
+    boxd.commitSpec(n);
+  }
+  waitUntil([&] { return allReady(boxd, names); }, 600000,
+            std::string("every pod ready") + (probes ? " (with probes)" : ""), 200);
+}
+
+void latency(BoxdRun& boxd, const std::string& pod) {
+  int64_t t0 = nowMs();
+  auto r = runCmd({boxd.boxctl(), "--run-dir", boxd.runDir(), "exec", pod, "--", "sh", "-c",
+                   // (This script's own command line names the port too: it skips itself.)
+                   "for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n = $$ ] && continue; "
+                   "grep -q 8081 $p/cmdline 2>/dev/null && kill $n; done; true"},
+                  {.timeoutMs = 10000});
+  if (r.code != 0) throw BenchError("stop the liveness port: " + r.out);
+  waitUntil([&] { return boxd.lastEventMs(pod, "Started") > t0; }, 60000, "the restart", 50);
+  int64_t killing = boxd.lastEventMs(pod, "Killing"), started = boxd.lastEventMs(pod, "Started");
+  std::printf("liveness failure -> Killing event:     %lld ms (period 1 s, failureThreshold 3)\n",
+              static_cast<long long>(killing - t0));
+  std::printf("liveness failure -> container Started: %lld ms\n",
+              static_cast<long long>(started - t0));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--pods")
+      o.pods = std::atoi(argv[i + 1]);
+    else if (a == "--window-s")
+      o.windowS = std::atoi(argv[i + 1]);
+    else if (a == "--bin-dir")
+      o.binDir = argv[i + 1];
+    else if (a == "--keep-log")
+      o.keepLog = argv[i + 1];
+    else if (a == "--source-dir")
+      o.sourceDir = argv[i + 1];
+  }
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "boxd-bench-probes: needs root\n");
+    return 2;
+  }
+  installSignalHandlers();
+  std::string rootfsDir = "/tmp/boxd-bench-probes-rootfs-XXXXXX";
+  if (::mkdtemp(rootfsDir.data()) == nullptr) return 1;
+  int rc = 0;
+  {
+    BoxdRun boxd(o.binDir, o.sourceDir, BenchNetwork::fresh());
+    if (!o.keepLog.empty()) boxd.keepLogIn(o.keepLog, "boxd-probes");
+    try {
+      auto r = runCmd(
+          {"/bin/sh", o.sourceDir + "/packaging/make-busybox-rootfs.sh", rootfsDir + "/rootfs"},
+          {.timeoutMs = 60000});
+      if (r.code != 0) throw BenchError("make-busybox-rootfs.sh: " + r.out);
+      boxd.start();
+      boxd.importBusybox(rootfsDir + "/rootfs");
+      std::vector<std::string> plain, probed;
+      for (int i = 0; i < o.pods; ++i) {
+        plain.push_back("plain-" + std::to_string(i));
+        probed.push_back("probed-" + std::to_string(i));
+      }
+      std::printf("load before: %s", loadavg().c_str());
+      runPods(boxd, plain, false);
+      Window without = idleWindow(boxd, o.windowS);
+      for (const auto& n : plain) boxd.removeSpec(n);
+      waitUntil(
+          [&] {
+            auto st = tryStatus(boxd);
+            return st && (*st)["pods"].empty();
+          },
+          300000, "the plain pods gone", 200);
+      runPods(boxd, probed, true);
+      Window with = idleWindow(boxd, o.windowS);
+      std::printf("%d pods, %d s windows, %ld cores\n", o.pods, o.windowS,
+                  ::sysconf(_SC_NPROCESSORS_ONLN));
+      std::printf("boxd without probes: CPU %.2f%% of a core, RSS %lld KiB\n", without.cpuPercent,
+                  static_cast<long long>(without.rssKb));
+      std::printf("boxd with probes:    CPU %.2f%% of a core, RSS %lld KiB (%d probes/s)\n",
+                  with.cpuPercent, static_cast<long long>(with.rssKb), 2 * o.pods);
+      std::printf("probing costs:       CPU %+.2f%% of a core, RSS %+lld KiB\n",
+                  with.cpuPercent - without.cpuPercent,
+                  static_cast<long long>(with.rssKb - without.rssKb));
+      latency(boxd, probed[0]);
+      std::printf("load after: %s", loadavg().c_str());
+    } catch (const BenchError& e) {
+      std::fprintf(stderr, "boxd-bench-probes: %s\n", e.what());
+      rc = 1;
+    }
+    for (const auto& l : boxd.cleanup()) std::fprintf(stderr, "leftover removed: %s\n", l.c_str());
+  }
+  (void)removeAll(rootfsDir);
+  return rc;
+}

@@ -1,0 +1,9 @@
+# Probes: kubelet's threshold counting, the HTTP request and response head, `boxctl wait`.
+boxd_test(agent_probes_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/agent_probes_test.cc
+  LIBS boxd_agent)
+
+# ShimWatch outliving a connection its shim closed (a pod torn down: boxd aborted in uv_close).
+boxd_test(agent_shim_watch_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/shim_watch_test.cc
+  LIBS boxd_agent)
