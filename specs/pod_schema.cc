@@ -359,7 +359,7 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
                          ? std::string()
                          : "must be one of \"Always\", \"IfNotPresent\", \"Never\", got " +
                                inQuotes(s);
-            })}},
+            })},
        {"livenessProbe", false,
         [&](const Entry& f, const std::string& p) { c.probes.liveness = parseProbe(f, p, true); }},
        {"readinessProbe", false,
