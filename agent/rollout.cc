@@ -65,7 +65,8 @@ void paceReplicas(const std::string& owner, const Pods& wanted,
     else
       inProgress = true;
   }
-  bool exclusive = startsWith(owner, "DaemonSet/") || claimsHostResources(wanted.front()->spec);
+  bool exclusive = startsWith(specs::ownerOf(wanted.front()->spec), "DaemonSet/") ||
+                   claimsHostResources(wanted.front()->spec);
   // Surge: an old pod goes for each new one ready. Exclusive: an old pod goes first, and its
   // replacement comes once it is gone.
   int64_t keep = exclusive ? n - existingNew - (inProgress ? 0 : 1) : n - readyNew;

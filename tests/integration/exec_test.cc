@@ -344,7 +344,7 @@ TEST_F(ExecTest, ErrorsAreOneClearLine) {
   auto unknown = exec({"web", "-c", "zz", "--", "true"});
   EXPECT_EQ(unknown.err, "boxctl: pod web has no container \"zz\" (a, b)\n");
   auto noPod = exec({"nope", "--", "true"});
-  EXPECT_EQ(noPod.err, "boxctl: pod \"nope\" not found\n");
+  EXPECT_EQ(noPod.err, "boxctl: pod \"nope\" not found in namespace \"default\"\n");
   auto noCmd = exec({"web", "-c", "a"});
   EXPECT_NE(noCmd.err.find("no command given"), std::string::npos) << noCmd.err;
   auto tty = exec({"-t", "web", "-c", "a", "--", "true"});

@@ -255,8 +255,11 @@ TEST_F(ToolingTest, RollbacksAndUndoDurationsOnAUnixSocket) {
       [&] {
         text = run({"curl", "-sS", "--max-time", "5", "--unix-socket", sock, "http://boxd/metrics"})
                    .out;
+        // The rollback is counted when it starts; its undos are timed as they end.
         return text.find("boxd_rollbacks_total{kind=\"cgroup\",reason=\"apply_failed\"} ") !=
-               std::string::npos;
+                   std::string::npos &&
+               text.find("boxd_step_duration_seconds_count{kind=\"poddir\",op=\"undo\"} ") !=
+                   std::string::npos;
       },
       15000))
       << text << b_.log();
