@@ -78,8 +78,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   std::vector<ConfigWrite> writes;  // config volumes, written before the start
   auto config = prepareContainer(pod, *spec, writes);
   if (!config.ok()) return waitForConfig(pod, name, config.error().message);
-  auto process =
-      effectiveProcess(pod.spec, *spec, *config, imageConfigOf(imageIdOf(pod, *spec)));
+  auto process = effectiveProcess(pod.spec, *spec, *config, imageConfigOf(imageIdOf(pod, *spec)));
   auto security = process.ok() ? resolveSecurity(pod.spec, *spec, process->user)
                                : Result<reconcilers::ContainerSecurity>(process.error());
   if (!security.ok()) {

@@ -90,7 +90,7 @@ int execFailureExitCode(int err);
 
 struct ExecOutcome {
   int exitCode = 0;
-  std::string error;  // set when the command could not be run: "<what failed>"
+  std::string error;      // set when the command could not be run: "<what failed>"
   bool timedOut = false;  // killed at ExecOptions::timeoutMs
 };
 

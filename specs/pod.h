@@ -49,7 +49,7 @@ struct VolumeMount {
 
 // emptyDir: a directory that lives exactly as long as its pod, shared by its containers.
 struct EmptyDirVolume {
-  bool memory = false;                    // medium: Memory = tmpfs
+  bool memory = false;  // medium: Memory = tmpfs
   // Memory: the tmpfs size (unset = a share of the pod limit). Disk: the usage past which the pod
   // is evicted (agent/ephemeral_storage.h).
   std::optional<int64_t> sizeLimitBytes;
@@ -190,7 +190,7 @@ inline constexpr std::string_view kDnsPolicies[] = {"ClusterFirst", "ClusterFirs
                                                     "Default", "None"};
 
 struct PodSpec {
-  std::string name;  // metadata.name, DNS-1123 label
+  std::string name;                               // metadata.name, DNS-1123 label
   std::string namespaceName = kDefaultNamespace;  // metadata.namespace, DNS-1123 label
   std::string key() const { return objectKey(namespaceName, name); }
   std::map<std::string, std::string> labels;

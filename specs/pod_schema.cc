@@ -182,8 +182,9 @@ void DocParser::parseMetadata(const Entry& e, const std::string& path) {
                      stringMap(f, p, [&](const std::string& k, const std::string& v) {
                        annotationBytes += k.size() + v.size();
                        if (k == kOwnerAnnotation || k == kReplicaAnnotation)
-                         return std::string("set by boxd on the pods of a workload; a spec may not "
-                                            "set it");
+                         return std::string(
+                             "set by boxd on the pods of a workload; a spec may not "
+                             "set it");
                        return checkQualifiedName(k);
                      });
                  if (annotationBytes > kMaxAnnotationBytes) {

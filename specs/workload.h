@@ -33,8 +33,8 @@ struct Workload {
   WorkloadKind kind = WorkloadKind::Deployment;
   std::string name;
   std::string namespaceName = kDefaultNamespace;  // its pods' namespace
-  int64_t replicas = 1;  // always 1 for a DaemonSet
-  PodSpec podTemplate;   // name empty; labels and annotations from spec.template.metadata
+  int64_t replicas = 1;                           // always 1 for a DaemonSet
+  PodSpec podTemplate;  // name empty; labels and annotations from spec.template.metadata
 };
 
 // Annotations boxd puts on every pod of a workload.
