@@ -21,7 +21,10 @@ std::optional<ConfigMap> DocParser::parseConfigMap(const YAML::Node& root) {
       {{"apiVersion", true, constant("v1")},
        {"kind", true, constant("ConfigMap")},
        {"metadata", true,
-        [this](const Entry& f, const std::string& p) { parseConfigMapMetadata(f, p); }},
+        [this](const Entry& f, const std::string& p) {
+          parseObjectMetadata(f, p, configMap_.name, configMap_.namespaceName,
+                              checkDns1123Subdomain);
+        }},
        {"data", false,
         [&](const Entry& f, const std::string& p) {
           configMap_.data = stringMap(
@@ -61,30 +64,6 @@ std::optional<ConfigMap> DocParser::parseConfigMap(const YAML::Node& root) {
   }
   if (r_.count() != before) return std::nullopt;
   return configMap_;
-}
-
-void DocParser::parseConfigMapMetadata(const Entry& e, const std::string& path) {
-  walkObject(e.value, e.valueMark(), path,
-             {{"name", true,
-               [this](const Entry& f, const std::string& p) {
-                 std::optional<std::string> s = string(f, p);
-                 if (!s) return;
-                 if (std::string why = checkDns1123Subdomain(*s); !why.empty())
-                   return error(f.valueMark(), p, why);
-                 configMap_.name = *s;
-                 nameMark_ = f.valueMark();
-               }},
-              namespaceField(configMap_.namespaceName),
-              // Checked, then dropped: nothing in boxd selects ConfigMaps by label.
-              {"labels", false,
-               [this](const Entry& f, const std::string& p) { stringMap(f, p, labelProblem); }},
-              {"annotations", false,
-               [this](const Entry& f, const std::string& p) {
-                 stringMap(f, p, [](const std::string& k, const std::string&) {
-                   return checkQualifiedName(k);
-                 });
-               }}},
-             kMetadataUnsupported);
 }
 
 }  // namespace boxd::specs::detail

@@ -124,6 +124,10 @@ class DocParser {
   // metadata fields Pods, Secrets and ConfigMaps read alike: namespace (a DNS-1123 label, into
   // out), and the check of a label (qualified key, label value).
   Field namespaceField(std::string& out);
+  // metadata of a Secret, ConfigMap or workload: name (checked by checkName), namespace; labels
+  // and annotations checked, then dropped (nothing in boxd selects these objects by them).
+  void parseObjectMetadata(const Entry& e, const std::string& path, std::string& name,
+                           std::string& namespaceName, std::string (*checkName)(std::string_view));
   static std::string labelProblem(const std::string& key, const std::string& value);
   void parseSpec(const Entry& e, const std::string& path);
   void parseContainers(const Entry& e, const std::string& path, std::vector<Container>& out,
@@ -195,7 +199,6 @@ class DocParser {
   void checkResourceRefs();
   void checkAppArmorAnnotations(const YAML::Mark& at);
   // ---- workloads (workload_schema.cc) ----
-  void parseWorkloadMetadata(const Entry& e, const std::string& path);
   void parseWorkloadSpec(const Entry& e, const std::string& path);
   // spec.template into pod_ (then workload_.podTemplate); false if it had problems.
   bool parsePodTemplate(const Entry& e, const std::string& path);
@@ -205,9 +208,7 @@ class DocParser {
   void checkReplicaClash(const std::string& path, const YAML::Mark& at);
   std::string lowerKind() const;  // "deployment", as Kubernetes' messages say it
   // ---- the ConfigMap schema (configmap_schema.cc) ----
-  void parseConfigMapMetadata(const Entry& e, const std::string& path);
   // ---- the Secret schema (secret_schema.cc) ----
-  void parseSecretMetadata(const Entry& e, const std::string& path);
   // data (base64) or stringData values; errors name the key, never the value.
   std::map<std::string, std::string> secretValues(const Entry& e, const std::string& path,
                                                   bool base64);

@@ -154,6 +154,32 @@ DocParser::Field DocParser::namespaceField(std::string& out) {
           }};
 }
 
+void DocParser::parseObjectMetadata(const Entry& e, const std::string& path, std::string& name,
+                                    std::string& namespaceName,
+                                    std::string (*checkName)(std::string_view)) {
+  walkObject(e.value, e.valueMark(), path,
+             {{"name", true,
+               [&](const Entry& f, const std::string& p) {
+                 std::optional<std::string> s = string(f, p);
+                 if (!s) return;
+                 if (std::string why = checkName(*s); !why.empty())
+                   return error(f.valueMark(), p, why);
+                 name = *s;
+                 nameMark_ = f.valueMark();
+               }},
+              namespaceField(namespaceName),
+              {"labels", false,
+               [this](const Entry& f, const std::string& p) { stringMap(f, p, labelProblem); }},
+              {"annotations", false,
+               [this](const Entry& f, const std::string& p) {
+                 // A Secret's last-applied-configuration annotation holds its values: keys only.
+                 stringMap(f, p, [](const std::string& k, const std::string&) {
+                   return checkQualifiedName(k);
+                 });
+               }}},
+             kMetadataUnsupported);
+}
+
 std::string DocParser::labelProblem(const std::string& key, const std::string& value) {
   std::string why = checkQualifiedName(key);
   return why.empty() ? checkLabelValue(value) : why;

@@ -24,7 +24,10 @@ std::optional<Secret> DocParser::parseSecret(const YAML::Node& root) {
              {{"apiVersion", true, constant("v1")},
               {"kind", true, constant("Secret")},
               {"metadata", true,
-               [this](const Entry& f, const std::string& p) { parseSecretMetadata(f, p); }},
+               [this](const Entry& f, const std::string& p) {
+                 parseObjectMetadata(f, p, secret_.name, secret_.namespaceName,
+                                     checkDns1123Subdomain);
+               }},
               {"type", false,
                [this](const Entry& f, const std::string& p) {
                  std::optional<std::string> s = string(f, p);
@@ -57,31 +60,6 @@ std::optional<Secret> DocParser::parseSecret(const YAML::Node& root) {
   secret_.data = std::move(data);
   if (r_.count() != before) return std::nullopt;
   return secret_;
-}
-
-void DocParser::parseSecretMetadata(const Entry& e, const std::string& path) {
-  walkObject(e.value, e.valueMark(), path,
-             {{"name", true,
-               [this](const Entry& f, const std::string& p) {
-                 std::optional<std::string> s = string(f, p);
-                 if (!s) return;
-                 if (std::string why = checkDns1123Subdomain(*s); !why.empty())
-                   return error(f.valueMark(), p, why);
-                 secret_.name = *s;
-                 nameMark_ = f.valueMark();
-               }},
-              namespaceField(secret_.namespaceName),
-              // Checked, then dropped: nothing in boxd selects Secrets by label or annotation.
-              {"labels", false,
-               [this](const Entry& f, const std::string& p) { stringMap(f, p, labelProblem); }},
-              {"annotations", false,
-               [this](const Entry& f, const std::string& p) {
-                 // kubectl's last-applied-configuration annotation holds the values: keys only.
-                 stringMap(f, p, [](const std::string& k, const std::string&) {
-                   return checkQualifiedName(k);
-                 });
-               }}},
-             kMetadataUnsupported);
 }
 
 std::map<std::string, std::string> DocParser::secretValues(const Entry& e, const std::string& path,

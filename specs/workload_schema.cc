@@ -36,36 +36,14 @@ std::optional<Workload> DocParser::parseWorkload(const YAML::Node& root, Workloa
       {{"apiVersion", true, constant("apps/v1")},
        {"kind", true, constant(toString(kind))},
        {"metadata", true,
-        [this](const Entry& f, const std::string& p) { parseWorkloadMetadata(f, p); }},
+        [this](const Entry& f, const std::string& p) {
+          // Pod names are DNS-1123 labels in boxd: so is the name they start with.
+          parseObjectMetadata(f, p, workload_.name, workload_.namespaceName, checkDns1123Label);
+        }},
        {"spec", true, [this](const Entry& f, const std::string& p) { parseWorkloadSpec(f, p); }}},
       kWorkloadUnsupported);
   if (r_.count() != before) return std::nullopt;
   return workload_;
-}
-
-void DocParser::parseWorkloadMetadata(const Entry& e, const std::string& path) {
-  walkObject(e.value, e.valueMark(), path,
-             {{"name", true,
-               [this](const Entry& f, const std::string& p) {
-                 std::optional<std::string> s = string(f, p);
-                 if (!s) return;
-                 // Pod names are DNS-1123 labels in boxd: so is the name they start with.
-                 if (std::string why = checkDns1123Label(*s); !why.empty())
-                   return error(f.valueMark(), p, why);
-                 workload_.name = *s;
-                 nameMark_ = f.valueMark();
-               }},
-              namespaceField(workload_.namespaceName),
-              // Checked, then dropped: the pods carry the template's labels, as in Kubernetes.
-              {"labels", false,
-               [this](const Entry& f, const std::string& p) { stringMap(f, p, labelProblem); }},
-              {"annotations", false,
-               [this](const Entry& f, const std::string& p) {
-                 stringMap(f, p, [](const std::string& k, const std::string&) {
-                   return checkQualifiedName(k);
-                 });
-               }}},
-             kMetadataUnsupported);
 }
 
 void DocParser::parseWorkloadSpec(const Entry& e, const std::string& path) {
