@@ -24,21 +24,12 @@ namespace boxd::images {
 namespace {
 
 using boxd::testing::Blob;
+using boxd::testing::filesUnder;
 using boxd::testing::RegistryPeer;
 using boxd::testing::TempDir;
 using boxd::testing::TestImage;
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-std::set<std::string> filesUnder(const std::string& dir) {
-  std::set<std::string> out;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return out;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-    if (e.is_regular_file()) out.insert(fs::relative(e.path(), dir).string());
-  }
-  return out;
-}
 
 PullOptions quick() {
   PullOptions o;

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -300,6 +301,17 @@ Status RegistryPeer::pushImage(const std::string& repo, const std::string& tag,
 std::string RegistryPeer::blobDataPath(const std::string& digest) const {
   std::string hex = digest.substr(7);
   return data_ + "/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
+}
+
+std::set<std::string> filesUnder(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::set<std::string> out;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file()) out.insert(fs::relative(e.path(), dir).string());
+  }
+  return out;
 }
 
 }  // namespace boxd::testing

@@ -8,12 +8,17 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 
 namespace boxd::testing {
+
+// Every regular file under dir, relative ("blobs/sha256/<hex>", "index.json", ...); none if dir
+// does not exist.
+std::set<std::string> filesUnder(const std::string& dir);
 
 struct Blob {
   std::string mediaType;

@@ -31,22 +31,12 @@ namespace boxd::images {
 namespace {
 
 using boxd::testing::Blob;
+using boxd::testing::filesUnder;
 using boxd::testing::RegistryPeer;
 using boxd::testing::TempDir;
 using boxd::testing::TestImage;
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-// Every file under dir, relative ("blobs/sha256/<hex>", "index.json", ...).
-std::set<std::string> filesUnder(const std::string& dir) {
-  std::set<std::string> out;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return out;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-    if (e.is_regular_file()) out.insert(fs::relative(e.path(), dir).string());
-  }
-  return out;
-}
 
 class RegistryPullTest : public ::testing::Test {
  protected:
@@ -256,7 +246,7 @@ TEST_F(RegistryPullTest, ARegistryThatNeverAnswersFailsAtTheDeadline) {
   std::string host = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
   PullOptions o = quick();
   o.timeoutMs = 3000;
-  o.stallTimeoutMs = 60000;  // the deadline, not the stall or connect timers, ends it
+  o.stallTimeoutMs = 60000;    // the deadline, not the stall or connect timers, ends it
   o.connectTimeoutMs = 60000;  // (which includes the TLS handshake a loopback registry gets)
   int64_t start = monotonicMs();
   auto r = pullImage(parseReference(host + "/app:v1").value(), layout("l"), o);
