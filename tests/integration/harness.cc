@@ -283,6 +283,18 @@ bool Boxd::waitPhase(const std::string& name, const std::string& phase, int time
       timeoutMs);
 }
 
+bool Boxd::waitContainersRunning(const std::string& name, int timeoutMs) {
+  return waitFor(
+      [&] {
+        auto p = pod(name);
+        if (p.is_null() || p["phase"] != "Running" || p["containers"].empty()) return false;
+        for (const auto& c : p["containers"])
+          if (c["state"] != "Running" || c.value("pid", 0) <= 0) return false;
+        return true;
+      },
+      timeoutMs);
+}
+
 bool Boxd::waitGone(const std::string& name, int timeoutMs) {
   return waitFor(
       [&] {

@@ -65,6 +65,9 @@ class Boxd {
   void writeSpec(const std::string& file, const std::string& content);
   void removeSpec(const std::string& file);
   bool waitPhase(const std::string& name, const std::string& phase, int timeoutMs = 10000);
+  // Phase Running is also a pod whose containers are still starting (as in Kubernetes): this
+  // waits until every container runs and has its pid, for tests that act on that pid.
+  bool waitContainersRunning(const std::string& name, int timeoutMs = 10000);
   bool waitGone(const std::string& name, int timeoutMs = 10000);
   // The steps (1-based number, kind) of a pod's plan whose kind starts with prefix, read from
   // `describe -o json`: tests follow the plan as it grows.

@@ -179,7 +179,7 @@ TEST_F(LimitsTest, PlainSigkillIsNotOOMKilled) {
       "k.yaml",
       podSpec("k", container("c", "sleep 600") + "    resources: {limits: {memory: 64Mi}}\n", 1,
               "Never"));
-  ASSERT_TRUE(b_.waitPhase("k", "Running", 20000)) << b_.status().dump(2) << b_.log();
+  ASSERT_TRUE(b_.waitContainersRunning("k", 20000)) << b_.status().dump(2) << b_.log();
   int pid = containerOf(b_.pod("k"), "c")["pid"];
   ASSERT_GT(pid, 0);
   ::kill(pid, SIGKILL);

@@ -118,7 +118,7 @@ spec:
     image: busybox
     command: [sh, -c, 'trap "exit 0" TERM; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1 & wait; done']
 )");
-  ASSERT_TRUE(b_.waitPhase("t", "Running")) << b_.status().dump(2);
+  ASSERT_TRUE(b_.waitContainersRunning("t")) << b_.status().dump(2);
   std::string log = logDir("t") + "/c.log";
   int pid = b_.pod("t")["containers"][0]["pid"];
   b_.kill9();

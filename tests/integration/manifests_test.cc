@@ -98,7 +98,7 @@ TEST_F(ManifestsTest, ConfigMapChangesReachTheVolumeInPlace) {
   auto text = readFile(kDir + "/configmap-volume.yaml");
   ASSERT_TRUE(text.ok());
   b_.writeSpec("cm.yaml", *text);
-  ASSERT_TRUE(b_.waitPhase("cm-volume", "Running", 30000)) << b_.status().dump(2);
+  ASSERT_TRUE(b_.waitContainersRunning("cm-volume", 30000)) << b_.status().dump(2);
   std::string uid = b_.pod("cm-volume")["uid"];
   EXPECT_EQ(exec("cm-volume", "cat /etc/game/lives"), "3");
   std::string changed = *text;
