@@ -1,4 +1,4 @@
-// tcpSocket, httpGet, exec and sleep checks (probe_check.h).
+// tcpSocket, httpGet, exec and sleep checks (probe_check.h); grpc is in grpc_check.cc.
 #include "agent/probe_check.h"
 
 #include <arpa/inet.h>
@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "agent/grpc_check.h"
 #include "common/util.h"
 
 namespace boxd::agent {
@@ -449,6 +450,7 @@ std::unique_ptr<Check> startCheck(uv_loop_t* loop, const specs::Action& action,
                                   const CheckTarget& target, int64_t timeoutMs, CheckDone done) {
   if (action.exec)
     return std::make_unique<ExecCheck>(loop, *action.exec, target, timeoutMs, std::move(done));
+  if (action.grpc) return startGrpcCheck(loop, *action.grpc, target, timeoutMs, std::move(done));
   if (action.sleep)
     return std::make_unique<SleepCheck>(loop, action.sleep->seconds * 1000, std::move(done));
   return std::make_unique<NetCheck>(loop, action, target, timeoutMs, std::move(done));

@@ -5,6 +5,7 @@
 //                        enters it for the one socket() call and returns at once: sockets keep
 //                        the namespace they were made in), then connect, request and response
 //                        are non-blocking I/O on the loop; no process, no thread per probe.
+//   grpc                 the same, with one grpc.health.v1 call over HTTP/2 (grpc_check.h).
 //   exec                 boxd-exec (a small helper, next to boxd-shim) joins the container as
 //                        `boxctl exec` does and kills the command's process group at its
 //                        timeout; boxd reads its output (at most 10 KiB) and its result.

@@ -7,7 +7,7 @@ set -eu
 BUILD="build-essential cmake ninja-build pkg-config git"
 LIBS="libyaml-cpp-dev libsqlite3-dev libuv1-dev libmount-dev libnl-3-dev libnl-route-3-dev \
       librbd-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libarchive-dev libssl-dev libgtest-dev libgmock-dev \
-      libseccomp-dev libnftables-dev libfuse3-dev libiscsi-dev libblkid-dev libcurl4-openssl-dev"
+      libseccomp-dev libnftables-dev libfuse3-dev libiscsi-dev libblkid-dev libcurl4-openssl-dev libnghttp2-dev"
 RUNTIME="busybox-static sqlite3 iproute2 nftables util-linux procps e2fsprogs xfsprogs"
 # The peers of the integration tests: a one-node Ceph cluster and an iSCSI target (tests/fixtures),
 # an OCI registry with skopeo, htpasswd (bcrypt) for the registry's basic auth, python3-jwt

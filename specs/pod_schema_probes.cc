@@ -1,9 +1,9 @@
 // Probes and lifecycle hooks of the Pod schema: livenessProbe, readinessProbe, startupProbe and
 // lifecycle.postStart/preStop, with Kubernetes' defaults and validation rules.
 //
-// Not supported, and said so: grpc probes (no grpc client in boxd yet), httpGet with scheme
-// HTTPS (no TLS client), tcpSocket hooks (Kubernetes never runs them either), host names that
-// are not IP addresses (boxd resolves nothing on the pod's behalf).
+// Not supported, and said so: httpGet with scheme HTTPS (no TLS client), tcpSocket and grpc
+// hooks (Kubernetes has neither), host names that are not IP addresses (boxd resolves nothing on
+// the pod's behalf).
 
 #include "specs/doc_parser.h"
 #include "specs/quote.h"
@@ -166,10 +166,33 @@ Action DocParser::parseHandler(const YAML::Node& n, const YAML::Mark& at, const 
        }},
       {"grpc", false,
        [&](const Entry& f, const std::string& p) {
-         error(f.keyMark, p,
-               hook ? "grpc is not a lifecycle hook action; use exec, httpGet or sleep"
-                    : "grpc probes are not supported by boxd (no gRPC client); use exec, httpGet "
-                      "or tcpSocket");
+         if (hook)
+           return error(f.keyMark, p,
+                        "grpc is not a lifecycle hook action (Kubernetes has no grpc hook); use "
+                        "exec, httpGet or sleep");
+         GrpcAction a;
+         walkObject(f.value, f.valueMark(), p,
+                    {{"port", true,
+                      [&](const Entry& g, const std::string& gp) {
+                        if (!g.value.IsScalar() || scalarKind(g.value) != ScalarKind::Int)
+                          return error(g.valueMark(), gp,
+                                       "must be a port number (grpc probes take no port names, "
+                                       "as in Kubernetes), got " +
+                                           describe(g.value));
+                        std::optional<int64_t> v = integer(g, gp);
+                        if (v && (*v < 1 || *v > 65535))
+                          return error(
+                              g.valueMark(), gp,
+                              "must be a port number from 1 to 65535, got " + std::to_string(*v));
+                        if (v) a.port = *v;
+                      }},
+                     {"service", false,
+                      [&](const Entry& g, const std::string& gp) {
+                        std::optional<std::string> s = string(g, gp);
+                        if (s) a.service = *s;
+                      }}},
+                    {});
+         h.grpc = std::move(a);
        }},
       {"sleep", false, [&](const Entry& f, const std::string& p) {
          if (!hook)
@@ -190,14 +213,14 @@ Action DocParser::parseHandler(const YAML::Node& n, const YAML::Mark& at, const 
   for (Field& f : extra) fields.push_back(std::move(f));
   size_t before = r_.count();
   walkObject(n, at, path, fields, {});
-  int set =
-      h.exec.has_value() + h.httpGet.has_value() + h.tcpSocket.has_value() + h.sleep.has_value();
+  int set = h.exec.has_value() + h.httpGet.has_value() + h.tcpSocket.has_value() +
+            h.grpc.has_value() + h.sleep.has_value();
   if (set > 1)
     error(at, path, "must set exactly one action, got " + std::to_string(set));
   else if (set == 0 && r_.count() == before)
     error(at, path,
           hook ? "must set one action: exec, httpGet or sleep"
-               : "must set one action: exec, httpGet or tcpSocket");
+               : "must set one action: exec, httpGet, tcpSocket or grpc");
   return h;
 }
 

@@ -43,16 +43,26 @@ struct TcpSocketAction {
   bool operator==(const TcpSocketAction&) const = default;
 };
 
+// A gRPC health check (grpc.health.v1.Health/Check) on the pod's IP. Kubernetes takes a port
+// number only here (no port names, no host).
+struct GrpcAction {
+  int64_t port = 0;     // 1..65535
+  std::string service;  // the service asked about; "" = the server as a whole
+  bool operator==(const GrpcAction&) const = default;
+};
+
 struct SleepAction {
   int64_t seconds = 0;
   bool operator==(const SleepAction&) const = default;
 };
 
-// What a probe or hook does: exactly one of these is set (sleep only in hooks).
+// What a probe or hook does: exactly one of these is set (sleep only in hooks, grpc only in
+// probes).
 struct Action {
   std::optional<ExecAction> exec;
   std::optional<HttpGetAction> httpGet;
   std::optional<TcpSocketAction> tcpSocket;
+  std::optional<GrpcAction> grpc;
   std::optional<SleepAction> sleep;
   bool operator==(const Action&) const = default;
 };

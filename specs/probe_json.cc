@@ -11,6 +11,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProbePort, number, name)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ExecAction, command)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HttpGetAction, host, path, port, headers)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TcpSocketAction, host, port)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GrpcAction, port, service)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SleepAction, seconds)
 
 namespace {
@@ -32,12 +33,14 @@ void to_json(json& j, const Action& h) {
   putOptional(j, "exec", h.exec);
   putOptional(j, "httpGet", h.httpGet);
   putOptional(j, "tcpSocket", h.tcpSocket);
+  putOptional(j, "grpc", h.grpc);
   putOptional(j, "sleep", h.sleep);
 }
 void from_json(const json& j, Action& h) {
   getOptional(j, "exec", h.exec);
   getOptional(j, "httpGet", h.httpGet);
   getOptional(j, "tcpSocket", h.tcpSocket);
+  getOptional(j, "grpc", h.grpc);
   getOptional(j, "sleep", h.sleep);
 }
 

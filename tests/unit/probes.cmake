@@ -7,3 +7,9 @@ boxd_test(agent_probes_test LABEL unit
 boxd_test(agent_shim_watch_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/shim_watch_test.cc
   LIBS boxd_agent)
+
+# grpc probes: the hand-made health messages, kubelet's messages, and the check on a real loop
+# against a gRPC health server on 127.0.0.1 (tests/fixtures/grpc_health_server).
+boxd_test(agent_grpc_probe_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/agent_grpc_probe_test.cc
+  LIBS boxd_agent boxd_test_grpc_server)

@@ -53,6 +53,25 @@ TEST(SpecsProbes, ParsesEveryKindWithKubernetesDefaults) {
   EXPECT_EQ(*back, r.pods[0].spec);
 }
 
+TEST(SpecsProbes, ParsesGrpcProbes) {
+  ParseResult r = parseSpecFile("f.yaml", containerWith(R"(    livenessProbe:
+      grpc: {port: 9000}
+    readinessProbe:
+      grpc: {port: 9001, service: api.v1.Orders}
+      timeoutSeconds: 2
+)"));
+  ASSERT_TRUE(r.ok()) << r.errors[0].str();
+  const ContainerProbes& p = r.pods[0].spec.containers[0].probes;
+  ASSERT_TRUE(p.liveness && p.liveness->handler.grpc && p.readiness && p.readiness->handler.grpc);
+  EXPECT_EQ(p.liveness->handler.grpc->port, 9000);
+  EXPECT_EQ(p.liveness->handler.grpc->service, "") << "the server as a whole";
+  EXPECT_EQ(p.readiness->handler.grpc->service, "api.v1.Orders");
+  EXPECT_EQ(p.readiness->timeoutSeconds, 2);
+  auto back = fromJson(toJson(r.pods[0].spec));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, r.pods[0].spec);
+}
+
 TEST(SpecsProbes, NoProbesLeaveTheHashAsBefore) {
   ParseResult r = parseSpecFile("f.yaml", containerWith(""));
   ASSERT_TRUE(r.ok());
@@ -81,8 +100,14 @@ TEST(SpecsProbes, RefusesWhatKubernetesRefuses) {
   EXPECT_TRUE(has(e, "readiness probe has no grace period")) << e[0];
   e = errorsOf(containerWith("    readinessProbe: {tcpSocket: {port: 80}, periodSeconds: 0}\n"));
   EXPECT_TRUE(has(e, "periodSeconds: must be from 1")) << e[0];
-  e = errorsOf(containerWith("    livenessProbe: {grpc: {port: 9000}}\n"));
-  EXPECT_TRUE(has(e, "grpc probes are not supported by boxd")) << e[0];
+  e = errorsOf(containerWith("    livenessProbe: {grpc: {port: http}}\n"));
+  EXPECT_TRUE(has(e, "grpc.port: must be a port number (grpc probes take no port names")) << e[0];
+  e = errorsOf(containerWith("    livenessProbe: {grpc: {port: 70000}}\n"));
+  EXPECT_TRUE(has(e, "grpc.port: must be a port number from 1 to 65535, got 70000")) << e[0];
+  e = errorsOf(containerWith("    livenessProbe: {grpc: {service: x}}\n"));
+  EXPECT_TRUE(has(e, "grpc.port")) << e[0];
+  e = errorsOf(containerWith("    lifecycle: {postStart: {grpc: {port: 9000}}}\n"));
+  EXPECT_TRUE(has(e, "grpc is not a lifecycle hook action")) << e[0];
   e = errorsOf(containerWith("    livenessProbe: {httpGet: {port: 80, scheme: HTTPS}}\n"));
   EXPECT_TRUE(has(e, "scheme HTTPS is not supported")) << e[0];
   e = errorsOf(containerWith("    livenessProbe: {httpGet: {port: 80, host: example.com}}\n"));
