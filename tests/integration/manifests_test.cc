@@ -453,7 +453,7 @@ std::vector<FileWant> table() {
       {"with-service.yaml",
        {{"web-single", "Running", {logsAre("serving\n")}},
         {"", "Running", {}, "Deployment/web", 2}},
-       {"with-service.yaml:16:1: kind Service (v1) \"web\"" + kSkip}},
+       {"with-service.yaml:17:1: kind Service (v1) \"web\"" + kSkip}},
   };
 }
 
