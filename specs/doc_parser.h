@@ -159,6 +159,7 @@ class DocParser {
   void parseHostAliases(const Entry& e, const std::string& path);
   // spec.imagePullSecrets: [{name: SECRET}] (pod_schema_images.cc).
   void parseImagePullSecrets(const Entry& e, const std::string& path);
+  void parseTolerations(const Entry& e, const std::string& path);  // pod_schema_tolerations.cc
   // hostPorts unique in the pod; hostNetwork publishes containerPort itself; None needs servers.
   void checkNetwork();
   // ---- probes and lifecycle hooks (pod_schema_probes.cc) ----
@@ -206,7 +207,8 @@ class DocParser {
   LabelSelector::Requirement parseRequirement(const YAML::Node& n, const YAML::Mark& at,
                                               const std::string& path);
   void checkReplicaClash(const std::string& path, const YAML::Mark& at);
-  std::string lowerKind() const;  // "deployment", as Kubernetes' messages say it
+  std::string lowerKind() const;                    // "deployment", as Kubernetes' messages say it
+  void noteClaimTemplates(const YAML::Node& spec);  // workload_schema.cc
   // ---- the ConfigMap schema (configmap_schema.cc) ----
   // ---- the Secret schema (secret_schema.cc) ----
   // data (base64) or stringData values; errors name the key, never the value.
@@ -256,6 +258,7 @@ class DocParser {
   bool isConfigMap_ = false;
   bool isWorkload_ = false;
   bool inTemplate_ = false;  // reading spec.template: metadata.name is optional there
+  std::set<std::string> claimTemplateNames_;  // a StatefulSet's volumeClaimTemplates (unsupported)
   Workload workload_;
   ConfigMap configMap_;
   // Secret documents: string() then never quotes a value it rejects.

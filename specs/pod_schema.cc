@@ -19,7 +19,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "shareProcessNamespace",
                                                  "nodeName",
                                                  "affinity",
-                                                 "tolerations",
                                                  "serviceAccountName",
                                                  "serviceAccount",
                                                  "automountServiceAccountToken",
@@ -284,6 +283,8 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
         [this](const Entry& f, const std::string& p) {
           pod_.nodeSelector = stringMap(f, p, labelProblem);
         }},
+       {"tolerations", false,
+        [this](const Entry& f, const std::string& p) { parseTolerations(f, p); }},
        // boxd has no Services, so there are no service variables to leave out (docs/config.md).
        {"enableServiceLinks", false,
         [this](const Entry& f, const std::string& p) { (void)boolean(f, p); }}},
@@ -657,7 +658,8 @@ std::vector<VolumeMount> DocParser::parseVolumeMounts(const Entry& e, const std:
 
 void DocParser::checkVolumeMounts() {
   for (const MountRef& r : mountRefs_) {
-    if (volumePaths_.count(r.volume) == 0)
+    // A StatefulSet's claim template is reported once, at volumeClaimTemplates, not again here.
+    if (volumePaths_.count(r.volume) == 0 && claimTemplateNames_.count(r.volume) == 0)
       error(r.at, r.path, "volume " + inQuotes(r.volume) + " is not declared in spec.volumes");
   }
 }

@@ -86,6 +86,7 @@ void DocParser::parseWorkloadSpec(const Entry& e, const std::string& path) {
     fields.push_back({"podManagementPolicy", false, accepted});
     fields.push_back({"persistentVolumeClaimRetentionPolicy", false, accepted});
   }
+  if (statefulSet) noteClaimTemplates(e.value);
   walkObject(e.value, e.valueMark(), path, fields, kWorkloadSpecUnsupported);
   if (!haveTemplate || !selector) return;
   if (selector->empty()) {
@@ -103,6 +104,25 @@ void DocParser::parseWorkloadSpec(const Entry& e, const std::string& path) {
     error(nameMark_, "metadata.name",
           "pod names made from it would be up to " + std::to_string(longest) +
               " characters; boxd pod names are at most 63: shorten the name");
+  }
+}
+
+// The names of volumeClaimTemplates, read before the pod template: volumeClaimTemplates is
+// reported as not supported, and the template's mounts of its claims are not reported a second
+// time as undeclared volumes.
+void DocParser::noteClaimTemplates(const YAML::Node& spec) {
+  // yaml-cpp throws on a missing key's node: look entries up by walking the maps.
+  auto child = [](const YAML::Node& map, std::string_view key) {
+    if (map.IsMap())
+      for (const auto& kv : map)
+        if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.second;
+    return YAML::Node();
+  };
+  YAML::Node templates = child(spec, "volumeClaimTemplates");
+  if (!templates.IsSequence()) return;
+  for (const YAML::Node& t : templates) {
+    YAML::Node name = child(child(t, "metadata"), "name");
+    if (name.IsScalar()) claimTemplateNames_.insert(name.Scalar());
   }
 }
 

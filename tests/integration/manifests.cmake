@@ -3,4 +3,4 @@
 boxd_test(boxd_manifests_test LABEL integration TIMEOUT 600
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/manifests_test.cc
   LIBS boxd_test_harness)
-add_dependencies(boxd_manifests_test boxd boxctl boxd-shim)
+add_dependencies(boxd_manifests_test boxd boxctl boxd-shim boxd-exec)

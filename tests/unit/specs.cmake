@@ -16,4 +16,5 @@ boxd_test(specs_test LABEL unit
     ${CMAKE_CURRENT_LIST_DIR}/specs_config_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_workload_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_probes_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_tolerations_test.cc
   LIBS boxd_specs)

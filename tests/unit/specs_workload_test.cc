@@ -204,6 +204,25 @@ TEST(SpecsWorkload, ReplicasThatWouldClashOnOneHostAreRefused) {
              "replicas: 1"}));
 }
 
+// A template mounting its claim template is refused once, at volumeClaimTemplates; a mount of a
+// volume declared nowhere is still reported.
+TEST(SpecsWorkload, AClaimTemplateIsReportedOnceNotAlsoAsAnUndeclaredVolume) {
+  EXPECT_EQ(errorsOf(workload("StatefulSet",
+                              "  selector: {matchLabels: {app: web}}\n"
+                              "  template:\n"
+                              "    metadata: {labels: {app: web}}\n"
+                              "    spec:\n"
+                              "      containers:\n"
+                              "      - name: c\n"
+                              "        image: busybox\n"
+                              "        volumeMounts: [{name: data, mountPath: /d}, {name: typo, "
+                              "mountPath: /t}]\n"
+                              "  volumeClaimTemplates: [{metadata: {name: data}}]\n")),
+            (Lines{"f.yaml:12:60: spec.template.spec.containers[0].volumeMounts[1].name: volume "
+                   "\"typo\" is not declared in spec.volumes",
+                   "f.yaml:13:3: spec.volumeClaimTemplates: field is not supported by boxd yet"}));
+}
+
 TEST(SpecsWorkload, UnsupportedFieldsNamesAndDuplicates) {
   EXPECT_EQ(
       errorsOf(workload("StatefulSet", "  volumeClaimTemplates: [{metadata: {name: data}}]\n" +
