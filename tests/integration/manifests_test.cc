@@ -353,10 +353,17 @@ std::vector<FileWant> table() {
       {"private-registry.yaml", {{"private-image", "Running", {logsAre("private image ran\n")}}}},
       {"probe-exec-liveness.yaml", {{"live-exec", "Running", {restartedAfter("app", 3000)}}}},
       {"probe-grpc.yaml",
-       {},
-       {},
-       {"probe-grpc.yaml:15:7: spec.containers[0].livenessProbe.grpc: grpc probes are not "
-        "supported by boxd (no gRPC client); use exec, httpGet or tcpSocket"}},
+       {{"live-grpc",
+         "Running",
+         {containerHas(
+             "server",
+             [](const json& j) {
+               return j.is_object() && j.contains("lastState") &&
+                      j["lastState"].value("message", "").find(
+                          "Liveness probe failed: timeout: failed to connect service") !=
+                          std::string::npos;
+             },
+             "restarted by its failing gRPC liveness probe")}}}},
       {"probe-http-liveness.yaml", {{"live-http", "Running", {restartedAfter("app", 3000)}}}},
       {"probe-tcp.yaml", {{"tcp-ready", "Running", {ready()}}}},
       {"projected-sa-token.yaml",
