@@ -10,6 +10,7 @@
 
 #include "agent/metrics_server.h"
 #include "agent/plan.h"
+#include "agent/project_quotas.h"
 #include "agent/shim_watch.h"
 #include "agent/watch_hub.h"
 #include "common/util.h"
@@ -33,7 +34,8 @@ Agent::Agent(uv_loop_t* loop, Config cfg, std::unique_ptr<state::Store> store,
       runner_(
           dispatcher_, *store_,
           [this](const std::string& kind, const nlohmann::json& params) {
-            reconcilers::Host host{cfg_.paths, *mounter_, *cgroups_, blockCtx_.get()};
+            reconcilers::Host host{cfg_.paths, *mounter_, *cgroups_, blockCtx_.get(),
+                                   quotas_ ? quotas_->sys() : nullptr};
             return reconcilers::stepFromJournal(kind, params, host);
           },
           faults_),
@@ -47,6 +49,9 @@ Status Agent::start() {
   for (const auto& dir : {cfg_.paths.podsDir(), cfg_.paths.imagesDir(), cfg_.paths.shimsDir()}) {
     BOXD_TRY(mkdirAll(dir, 0700));
   }
+  quotas_ = ProjectQuotas::start(cfg_.paths, cfg_.projectQuota,
+                                 {cfg_.projectQuotaIdMin, cfg_.projectQuotaIdMax});
+  spdlog::info("{}", quotas_->startLine());
   if (faults_.failStep || faults_.crashStep || !faults_.crashUndoKind.empty()) {
     spdlog::warn("fault injection active: fail step {}, crash step {}{}, crash at undo of {}{}",
                  faults_.failStep, faults_.crashStep,

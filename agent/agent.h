@@ -43,6 +43,7 @@ class ShimWatch;
 class ApiStream;
 class WatchHub;
 class MetricsServer;
+class ProjectQuotas;
 struct ContainerProbeRun;
 struct ProbeWorker;
 struct CheckResult;
@@ -308,6 +309,7 @@ class Agent {
   std::unique_ptr<reconcilers::UserspaceBackend> userspace_;
   std::vector<std::unique_ptr<reconcilers::BlockBackend>> kernelBackends_;
   std::unique_ptr<reconcilers::BlockContext> blockCtx_;
+  std::unique_ptr<ProjectQuotas> quotas_;  // ephemeral-storage by project quota (project_quotas.h)
   BlockPlan blockPlan_;
   // Secrets as the block steps' worker threads read them: replaced whole on each specs pass.
   using SecretMap = std::map<std::string, specs::Secret>;

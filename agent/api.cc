@@ -3,6 +3,7 @@
 
 #include "agent/agent.h"
 #include "agent/pod_plan.h"
+#include "agent/project_quotas.h"
 #include "agent/security_context.h"
 #include "common/util.h"
 #include "specs/workload.h"
@@ -136,6 +137,8 @@ json Agent::podJson(const PodState& pod, bool detailed) {
       }
     }
     j["resources"] = resources;
+    if (rows.ok() && hasStorageLimits(pod.spec, cfg_.defaultEphemeralStorageLimit))
+      j["ephemeralStorage"] = ephemeralStorageMode(*rows);  // project_quotas.h
     auto evs = eventsOf(pod.rec.name, 20);
     j["events"] = evs.ok() ? eventsJson(*evs) : json::array();
   }

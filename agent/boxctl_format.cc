@@ -191,6 +191,8 @@ std::string formatDescribe(const json& p) {
   };
   if (p.contains("initContainers")) containers("Init Containers:\n", p["initContainers"]);
   containers("Containers:\n", p["containers"]);
+  if (!str(p, "ephemeralStorage").empty())
+    out += "Ephemeral storage: " + str(p, "ephemeralStorage") + "\n";
   out += "Host resources (cgroup " + str(p, "cgroupVersion") + "):\n";
   std::vector<std::vector<std::string>> rows = {{"  STEP", "KIND", "STATE", "RESOURCE"}};
   for (const auto& r : p["resources"]) {

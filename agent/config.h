@@ -73,6 +73,11 @@ struct Config {
   // LimitRange default (0 = none), and the entries one measurement of a pod may walk.
   int64_t defaultEphemeralStorageLimit = int64_t{10} << 30;
   int64_t ephemeralStorageMaxEntries = 1000000;
+  // Project quotas where the pods' filesystem has them (agent/project_quotas.h); false keeps
+  // the measured path. The project IDs boxd allocates ("projectQuotaIds: MIN-MAX").
+  bool projectQuota = true;
+  uint32_t projectQuotaIdMin = 1500000000;
+  uint32_t projectQuotaIdMax = 1500999999;
   // Bytes kept free on the state dir's filesystem (state/space_reserve.h): given up when the
   // state database hits ENOSPC, so a teardown can still be journaled. 0 = none.
   int64_t stateReserveBytes = int64_t{16} << 20;
@@ -100,7 +105,8 @@ struct Config {
 Status loadConfigFile(const std::string& path, Config& cfg);
 
 // The storage keys of the config file (config_storage.cc): defaultEphemeralStorageLimit and
-// stateReserveBytes (quantities: "10Gi", or 0), ephemeralStorageMaxEntries.
+// stateReserveBytes (quantities: "10Gi", or 0), ephemeralStorageMaxEntries, projectQuota (a
+// bool), projectQuotaIds ("MIN-MAX", 1 <= MIN <= MAX < 2^32).
 bool isStorageKey(const std::string& key);
 Status applyStorageKey(Config& cfg, const std::string& key, const YAML::Node& v);
 

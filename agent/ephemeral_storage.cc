@@ -7,15 +7,15 @@
 
 namespace boxd::agent {
 
-namespace {
-
-std::optional<int64_t> containerLimit(const specs::Container& c, int64_t defaultLimit) {
+std::optional<int64_t> ephemeralLimitOf(const specs::Container& c, int64_t defaultLimit) {
   if (c.resources.ephemeralLimitBytes) return c.resources.ephemeralLimitBytes;
   if (defaultLimit > 0) return defaultLimit;
   return std::nullopt;
 }
 
 bool isDiskEmptyDir(const specs::Volume& v) { return v.emptyDir && !v.emptyDir->memory; }
+
+namespace {
 
 int64_t valueOr0(const std::map<std::string, int64_t>& m, const std::string& key) {
   auto it = m.find(key);
@@ -43,7 +43,7 @@ std::string formatStorageQuantity(int64_t bytes) {
 
 bool hasStorageLimits(const specs::PodSpec& pod, int64_t defaultLimit) {
   for (const auto* c : allContainers(pod)) {
-    if (containerLimit(*c, defaultLimit)) return true;
+    if (ephemeralLimitOf(*c, defaultLimit)) return true;
   }
   for (const auto& v : pod.volumes) {
     if (isDiskEmptyDir(v) && v.emptyDir->sizeLimitBytes) return true;
@@ -65,8 +65,24 @@ StorageTargets storageTargets(const reconcilers::Paths& paths, const specs::PodS
   return t;
 }
 
-StorageUsage measureStorage(const StorageTargets& targets, int64_t maxEntries) {
+StorageUsage measureStorage(const StorageTargets& targets, int64_t maxEntries,
+                            reconcilers::ProjectQuotaSys* quotas) {
   StorageUsage u;
+  // A tree under a project: its usage from the quota, and whether the hard limit is reached.
+  auto fromQuota = [&](const std::map<std::string, uint32_t>& projects, const std::string& name,
+                       int64_t& out, const std::string& what) {
+    auto it = projects.find(name);
+    if (quotas == nullptr || it == projects.end()) return false;
+    auto q = quotas->getQuota(it->second);
+    if (!q.ok()) {
+      if (u.error.empty()) u.error = q.error().wrap(what + ", walked instead").message;
+      return false;
+    }
+    out += q->bytes;
+    if (q->hardLimitBytes > 0 && q->bytes + quotas->blockSize() > q->hardLimitBytes)
+      u.atQuota.insert(what);
+    return true;
+  };
   int64_t budget = maxEntries;
   auto note = [&](const Result<reconcilers::TreeUsage>& r, int64_t& out, const std::string& what) {
     if (!r.ok()) {
@@ -79,11 +95,13 @@ StorageUsage measureStorage(const StorageTargets& targets, int64_t maxEntries) {
   };
   for (const auto& [name, trees] : targets.containers) {
     int64_t& bytes = u.containers[name];
-    note(reconcilers::treeUsage(trees.upper, std::max<int64_t>(budget, 1)), bytes,
-         "container " + name);
+    if (!fromQuota(targets.containerProjects, name, bytes, "container " + name))
+      note(reconcilers::treeUsage(trees.upper, std::max<int64_t>(budget, 1)), bytes,
+           "container " + name);
     note(reconcilers::filesUsage(trees.logsDir, trees.logName), bytes, "container " + name);
   }
   for (const auto& [name, dir] : targets.emptyDirs) {
+    if (fromQuota(targets.emptyDirProjects, name, u.emptyDirs[name], "emptyDir " + name)) continue;
     note(reconcilers::treeUsage(dir, std::max<int64_t>(budget, 1)), u.emptyDirs[name],
          "emptyDir " + name);
   }
@@ -95,7 +113,8 @@ std::optional<Eviction> judgeStorage(const specs::PodSpec& pod, const StorageUsa
   // 1. Each disk emptyDir against its sizeLimit.
   for (const auto& v : pod.volumes) {
     if (!isDiskEmptyDir(v) || !v.emptyDir->sizeLimitBytes) continue;
-    if (valueOr0(usage.emptyDirs, v.name) > *v.emptyDir->sizeLimitBytes) {
+    if (valueOr0(usage.emptyDirs, v.name) > *v.emptyDir->sizeLimitBytes ||
+        usage.atQuota.count("emptyDir " + v.name) > 0) {
       return Eviction{"Usage of EmptyDir volume \"" + v.name + "\" exceeds the limit \"" +
                           formatStorageQuantity(*v.emptyDir->sizeLimitBytes) + "\".",
                       ""};
@@ -105,11 +124,11 @@ std::optional<Eviction> judgeStorage(const specs::PodSpec& pod, const StorageUsa
   //    them for a pod: the larger of the sum of the app containers and any init container).
   std::optional<int64_t> total = 0;
   for (const auto& c : pod.containers) {
-    auto l = containerLimit(c, defaultLimit);
+    auto l = ephemeralLimitOf(c, defaultLimit);
     total = l && total ? std::optional<int64_t>(*total + *l) : std::nullopt;
   }
   for (const auto& c : pod.initContainers) {
-    auto l = containerLimit(c, defaultLimit);
+    auto l = ephemeralLimitOf(c, defaultLimit);
     if (total && (!l || *l > *total)) total = l;
   }
   if (total) {
@@ -124,8 +143,9 @@ std::optional<Eviction> judgeStorage(const specs::PodSpec& pod, const StorageUsa
   }
   // 3. Each container against its own limit.
   for (const auto* c : allContainers(pod)) {
-    auto l = containerLimit(*c, defaultLimit);
-    if (l && valueOr0(usage.containers, c->name) > *l) {
+    auto l = ephemeralLimitOf(*c, defaultLimit);
+    if (l && (valueOr0(usage.containers, c->name) > *l ||
+              usage.atQuota.count("container " + c->name) > 0)) {
       return Eviction{"Container " + c->name + " exceeded its local ephemeral storage limit \"" +
                           formatStorageQuantity(*l) + "\".",
                       c->name};

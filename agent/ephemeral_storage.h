@@ -15,15 +15,18 @@
 // walk's bounds is evicted last, with a message of boxd's own.
 //
 // Usage is measured by walking the trees on a worker thread (reconcilers/quota/disk_usage.h),
-// at each resync. Pure functions here; the agent side is in ephemeral_storage_agent.cc.
+// at each resync, or read from project quotas where the filesystem has them
+// (agent/project_quotas.h). Pure functions here; the agent side is in ephemeral_storage_agent.cc.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "agent/pod_plan.h"
+#include "reconcilers/quota/project_quota.h"
 #include "specs/pod.h"
 
 namespace boxd::agent {
@@ -37,6 +40,10 @@ struct StorageTargets {
   };
   std::map<std::string, ContainerTrees> containers;  // every container, init ones included
   std::map<std::string, std::string> emptyDirs;      // disk emptyDirs: name -> host dir
+  // Trees under a project quota (agent/project_quotas.h): usage is read from the quota, not
+  // walked. By container name (its upper + work dirs; logs are still stat'ed) and emptyDir name.
+  std::map<std::string, uint32_t> containerProjects;
+  std::map<std::string, uint32_t> emptyDirProjects;
 };
 
 struct StorageUsage {
@@ -48,6 +55,10 @@ struct StorageUsage {
   // limit by hiding its data behind a million empty files or a deep tree.
   std::string incomplete;
   std::string error;  // the first tree that could not be read (its usage counts as 0)
+  // Trees whose project quota has reached its hard limit (usage within one filesystem block of
+  // it: the next block is refused): "container c", "emptyDir scratch". Reaching it evicts, as
+  // usage can never pass a hard limit.
+  std::set<std::string> atQuota;
 };
 
 struct Eviction {
@@ -61,8 +72,14 @@ bool hasStorageLimits(const specs::PodSpec& pod, int64_t defaultLimit);
 StorageTargets storageTargets(const reconcilers::Paths& paths, const specs::PodSpec& pod,
                               const std::string& uid);
 
-// Blocking: walks every tree of targets (at most maxEntries entries in all).
-StorageUsage measureStorage(const StorageTargets& targets, int64_t maxEntries);
+// Blocking: walks every tree of targets (at most maxEntries entries in all); a tree under a
+// project quota is read from the quota through quotas instead (walked when that read fails).
+StorageUsage measureStorage(const StorageTargets& targets, int64_t maxEntries,
+                            reconcilers::ProjectQuotaSys* quotas = nullptr);
+
+// A container's ephemeral-storage limit: its own, else defaultLimit when > 0.
+std::optional<int64_t> ephemeralLimitOf(const specs::Container& c, int64_t defaultLimit);
+bool isDiskEmptyDir(const specs::Volume& v);
 
 // The eviction the usage calls for, if any.
 std::optional<Eviction> judgeStorage(const specs::PodSpec& pod, const StorageUsage& usage,

@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/ephemeral_storage.h"
+#include "agent/project_quotas.h"
 #include "agent/shim_watch.h"
 #include "common/util.h"
 
@@ -25,22 +26,25 @@ void Agent::checkEphemeralStorage(PodState& pod) {
   pod.storageCheck = true;
   const std::string name = pod.rec.name, uid = pod.rec.uid;
   auto targets = std::make_shared<StorageTargets>(storageTargets(cfg_.paths, pod.spec, uid));
+  // Trees under a project quota are read from it (project_quotas.h), the others walked.
+  if (auto rows = store_->journal(name); rows.ok()) applyProjectIds(*targets, *rows);
+  reconcilers::ProjectQuotaSys* quotas = quotas_ ? quotas_->sys() : nullptr;
   auto usage = std::make_shared<StorageUsage>();
   const int64_t maxEntries = cfg_.ephemeralStorageMaxEntries;
-  dispatcher_.runBlocking(
-      [targets, usage, maxEntries] { *usage = measureStorage(*targets, maxEntries); },
-      [this, name, uid, usage] {
-        auto it = pods_.find(name);
-        if (it == pods_.end() || it->second->rec.uid != uid) return;
-        PodState& p = *it->second;
-        p.storageCheck = false;
-        if (!usage->error.empty())
-          spdlog::warn("pod {}: ephemeral storage: {}", name, usage->error);
-        if (!p.created || p.busy) return;
-        auto e = judgeStorage(p.spec, *usage, cfg_.defaultEphemeralStorageLimit,
-                              cfg_.ephemeralStorageMaxEntries);
-        if (e) evict(p, e->message);
-      });
+  auto measure = [targets, usage, maxEntries, quotas] {
+    *usage = measureStorage(*targets, maxEntries, quotas);
+  };
+  dispatcher_.runBlocking(measure, [this, name, uid, usage] {
+    auto it = pods_.find(name);
+    if (it == pods_.end() || it->second->rec.uid != uid) return;
+    PodState& p = *it->second;
+    p.storageCheck = false;
+    if (!usage->error.empty()) spdlog::warn("pod {}: ephemeral storage: {}", name, usage->error);
+    if (!p.created || p.busy) return;
+    auto e = judgeStorage(p.spec, *usage, cfg_.defaultEphemeralStorageLimit,
+                          cfg_.ephemeralStorageMaxEntries);
+    if (e) evict(p, e->message);
+  });
 }
 
 void Agent::evict(PodState& pod, const std::string& message) {

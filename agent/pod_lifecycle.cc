@@ -8,6 +8,7 @@
 #include "agent/pod_files.h"
 #include "agent/pod_plan.h"
 #include "agent/probes.h"
+#include "agent/project_quotas.h"
 #include "agent/shim_watch.h"
 #include "common/util.h"
 
@@ -78,8 +79,16 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
   pod.podFiles = net->enabled;
   auto plan = planPod(cfg_.paths, *cgroups_, pod.spec, pod.rec.uid, images, *net, blockPlan_,
                       cfg_.podPidsLimit);
+  if (Status q = quotas_ ? quotas_->plan(plan, cfg_.paths, pod.spec, uid,
+                                         cfg_.defaultEphemeralStorageLimit, store_->journalAll())
+                         : Status();
+      !q.ok()) {
+    releaseAddress(name, uid);
+    return createFailed(name, q.error(), {});
+  }
   const size_t steps = plan.size();
   runner_.create(name, uid, std::move(plan), [this, name, uid, steps](Status st, Status undone) {
+    if (quotas_) quotas_->release(uid);  // its project IDs are in the journal now, or free
     if (st.ok()) return created(name, uid, steps);
     if (undone.ok()) releaseAddress(name, uid);
     createFailed(name, st.error(), undone);

@@ -7,6 +7,7 @@
 #include "reconcilers/network/veth_step.h"
 #include "reconcilers/poddir/files_step.h"
 #include "reconcilers/poddir/poddir_step.h"
+#include "reconcilers/quota/quota_step.h"
 #include "reconcilers/rootfs/overlay_step.h"
 #include "reconcilers/sandbox/shim_step.h"
 #include "reconcilers/step.h"
@@ -31,6 +32,7 @@ Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlo
   if (kind == "shim") return up(ShimStep::fromParams(params, host));
   if (kind == "emptydir") return up(EmptyDirStep::fromParams(params, host));
   if (kind == "hostpath") return up(HostPathStep::fromParams(params, host));
+  if (kind == "projquota") return up(ProjectQuotaStep::fromParams(params, host));
   // Written by an older boxd only: rebuilt so a running pod's journal can still be undone.
   if (kind == "bind") return up(LegacyBindStep::fromParams(params, host));
   if (kind == "binds") return up(LegacyBindsStep::fromParams(params, host));

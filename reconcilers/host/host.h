@@ -9,6 +9,7 @@ namespace boxd::reconcilers {
 class Mounter;
 class Cgroups;
 struct BlockContext;
+class ProjectQuotaSys;
 
 // Where boxd keeps its files. All overridable so tests are hermetic.
 struct Paths {
@@ -27,7 +28,8 @@ struct Host {
   Paths paths;
   Mounter& mounter;
   Cgroups& cgroups;
-  BlockContext* block = nullptr;  // block volumes (iSCSI, RBD); null = none on this host
+  BlockContext* block = nullptr;            // block volumes (iSCSI, RBD); null = none on this host
+  ProjectQuotaSys* projectQuota = nullptr;  // project quotas of the pods' filesystem
 };
 
 }  // namespace boxd::reconcilers
