@@ -416,6 +416,7 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
   onConfigObjects();
   desiredLoaded_ = true;
   notifySpecsWatchers();
+  schedulePullCheck();  // a pull whose pods went away (or changed image) stops
   reconcileAll();
 }
 

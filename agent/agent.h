@@ -25,6 +25,7 @@
 #include "agent/ipam.h"
 #include "agent/metrics.h"
 #include "agent/pod_plan.h"
+#include "agent/pull_progress.h"
 #include "agent/spec_source.h"
 #include "agent/step_runner.h"
 #include "reconcilers/block/block_context.h"
@@ -260,8 +261,20 @@ class Agent {
   void handleImageImport(const nlohmann::json& req, std::function<void(nlohmann::json)> reply);
   // image pulls (image_pulls.cc)
   bool podImages(PodState& pod, std::vector<ContainerImage>& out);
+  // Who waits for a pull: a pod (needed while its spec uses the image), a `boxctl image pull`
+  // (while it is connected), or neither (an old boxctl's request: needed until the end).
+  struct PullWaiter {
+    std::string pod, image;
+    std::shared_ptr<ApiStream> client;
+    std::function<void(Result<StorePull>)> done;
+  };
   bool joinPull(const std::string& key, const images::Reference& ref,
-                const images::Keyring& keyring, std::function<void(Result<StorePull>)> done);
+                const images::Keyring& keyring, PullWaiter waiter);
+  void pullProgress(const std::string& key, uint64_t id, const LayerUpdate& u);
+  bool pullWaiterNeeded(const PullWaiter& w) const;
+  void schedulePullCheck();  // dropUnneededPulls at the end of this turn of the loop
+  void dropUnneededPulls();
+  Status handleImagePullWatch(const nlohmann::json& req, std::shared_ptr<ApiStream> stream);
   void pullForPod(PodState& pod, const specs::Container& c, const images::Reference& ref);
   void podPullDone(const std::string& pod, const std::string& image,
                    const Result<StorePull>& result);
@@ -295,11 +308,17 @@ class Agent {
   reconcilers::ImageStore images_;
   int imageImportsInFlight_ = 0;  // imports whose tags are not recorded yet (prune waits)
   // Pulls in flight, by reference and credentials: whoever needs the same one waits for it.
+  // A pull nobody needs any more is cancelled and leaves pulls_ at once (image_pulls.cc).
   struct PullInFlight {
-    std::vector<std::function<void(Result<StorePull>)>> waiters;
+    uint64_t id = 0;
+    std::string ref;
+    std::vector<PullWaiter> waiters;
     std::shared_ptr<std::atomic<bool>> cancel;
+    PullProgress progress;  // each layer's latest state, for boxctl
   };
   std::map<std::string, PullInFlight> pulls_;
+  uint64_t nextPullId_ = 0;
+  std::unique_ptr<Timer> pullCheckTimer_;
   Dispatcher dispatcher_;
   FaultInjection faults_;
   StepRunner runner_;

@@ -51,7 +51,8 @@ Status Agent::handleWatch(const json& req, std::shared_ptr<ApiStream> stream) {
     watchHub().addEventWatcher(std::move(stream), pod, recent);
     return {};
   }
-  return makeError("unknown watch \"" + what + "\" (pods, events)");
+  if (what == "image-pull") return handleImagePullWatch(req, std::move(stream));
+  return makeError("unknown watch \"" + what + "\" (pods, events, image-pull)");
 }
 
 void Agent::notifyPodWatchers(const std::string& pod) {

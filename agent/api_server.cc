@@ -51,6 +51,7 @@ struct ApiServer::Client {
   size_t queued = 0;
   size_t maxQueued = 0;
   std::function<void()> onClose;  // a watch gives back its place among the streams
+  std::function<void()> onEnd;    // the publisher's, told that the stream closed
 
   // Gives back the slot (and the place among the idle) at once, before the close completes.
   void release() {
@@ -70,6 +71,7 @@ struct ApiServer::Client {
     if (owner != nullptr) owner->clients_.erase(this);
     release();
     if (onClose) std::exchange(onClose, nullptr)();
+    if (onEnd) std::exchange(onEnd, nullptr)();
     auto done = [](uv_handle_t* h) {
       auto* c = static_cast<Client*>(h->data);
       if (--c->openHandles == 0) delete c;
@@ -177,6 +179,17 @@ class ApiServer::Stream : public ApiStream {
   bool open() const override {
     auto a = alive_.lock();
     return a && *a && !client_->ending;
+  }
+  void end() override {
+    auto a = alive_.lock();
+    if (!a || !*a || client_->ending) return;
+    client_->ending = true;
+    if (client_->queued == 0) client_->close();
+  }
+  void onClose(std::function<void()> fn) override {
+    auto a = alive_.lock();
+    if (!a || !*a) return fn();
+    client_->onEnd = std::move(fn);
   }
 
  private:

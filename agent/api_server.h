@@ -47,6 +47,10 @@ class ApiStream {
   // drop it then.
   virtual bool push(const nlohmann::json& line) = 0;
   virtual bool open() const = 0;
+  // Ends the stream: the connection closes once the lines queued are sent.
+  virtual void end() {}
+  // fn runs (on the loop, once) when the stream closes, whatever closed it; at once if closed.
+  virtual void onClose(std::function<void()> fn) { (void)fn; }
 };
 
 class ApiServer {

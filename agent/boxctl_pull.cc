@@ -1,22 +1,31 @@
 #include "agent/boxctl_pull.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 
 #include "agent/boxctl_commands.h"
 #include "agent/boxctl_format.h"
+#include "agent/boxctl_pull_view.h"
+#include "agent/boxctl_watch.h"
 #include "agent/config.h"
+#include "common/fd.h"
 #include "common/util.h"
 #include "images/registry/pull.h"
 
 namespace boxd::agent {
 
 namespace {
+
+using nlohmann::json;
 
 constexpr const char* kUsage =
     "usage: boxctl image pull REF [--layout DIR [--config FILE] [--platform "
@@ -106,6 +115,7 @@ class Progress {
     if (added) order_.push_back(e.digest);
     Row& row = it->second;
     row.done = e.done;
+    if (e.kind == K::BlobQueued) return;  // a "waiting" row, drawn with the next change
     row.state = e.kind == K::BlobDone      ? "done"
                 : e.kind == K::BlobRetry   ? "retrying"
                 : e.kind == K::BlobSkipped ? "present"
@@ -147,25 +157,77 @@ class Progress {
   int64_t lastDraw_ = 0;
 };
 
-// Into boxd's store: boxd pulls (joining a pull its pods wait for) and answers once.
-int pullIntoBoxd(const PullArgs& a, const std::string& socket) {
-  std::printf("pulling %s into boxd's image store\n", a.ref.c_str());
-  std::fflush(stdout);
-  auto r = boxdCall(socket, {{"op", "image-pull"}, {"ref", a.ref}}, 31 * 60 * 1000);
-  if (!r.ok()) {
-    std::fprintf(stderr, "boxctl: %s\n", r.error().message.c_str());
+// One line of a pull boxd streams; the exit code once the pull ended, else -1.
+int pullLine(const std::string& text, const std::string& ref, PullView& view) {
+  json line = json::parse(text, nullptr, false);
+  if (!line.is_object()) {
+    std::fprintf(stderr, "boxctl: malformed line from boxd\n");
     return 1;
   }
-  const nlohmann::json& j = *r;
-  const int layers = j.value("layers", 0), skipped = j.value("skippedLayers", 0);
-  std::printf(
-      "pulled %s (id %s, digest %s): %d layers (%d present, %d new), %s downloaded in "
-      "%.3fs\n",
-      j.value("image", "").c_str(), shortImageId(j.value("id", "")).c_str(),
-      j.value("digest", "").c_str(), layers, skipped, j.value("newLayers", 0),
-      formatBytes(j.value("fetchedBytes", int64_t{0})).c_str(),
-      static_cast<double>(j.value("elapsedMs", int64_t{0})) / 1000.0);
-  return 0;
+  const std::string type = line.value("type", "");
+  if ((line.contains("ok") && !line.value("ok", false)) || type == "ERROR") {
+    std::fprintf(stderr, "boxctl: %s\n", line.value("error", "image pull refused").c_str());
+    return 1;
+  }
+  if (type == "PULL") {
+    std::printf("pulling %s into boxd's image store%s\n", ref.c_str(),
+                line.value("joined", false) ? " (joining the pull under way)" : "");
+  } else if (type == "LAYER") {
+    std::fputs(view.feed(line).c_str(), stdout);
+  } else if (type == "PULLED") {
+    const int layers = line.value("layers", 0), skipped = line.value("skippedLayers", 0);
+    std::printf(
+        "pulled %s (id %s, digest %s): %d layers (%d present, %d new), %s downloaded in "
+        "%.3fs\n",
+        line.value("image", "").c_str(), shortImageId(line.value("id", "")).c_str(),
+        line.value("digest", "").c_str(), layers, skipped, line.value("newLayers", 0),
+        formatBytes(line.value("fetchedBytes", int64_t{0})).c_str(),
+        static_cast<double>(line.value("elapsedMs", int64_t{0})) / 1000.0);
+    std::fflush(stdout);
+    return 0;
+  }
+  std::fflush(stdout);
+  return -1;
+}
+
+// Into boxd's store: boxd pulls (or joins the pull under way, a pod's too) and streams each
+// layer's progress until the pull ends. Ctrl-C ends boxctl only: boxd goes on while a pod
+// needs the image, and cancels the pull when nobody does.
+int pullIntoBoxd(const PullArgs& a, const std::string& socket) {
+  Fd sock(
+      openWatchConnection(socket, {{"op", "image-pull"}, {"watch", "image-pull"}, {"ref", a.ref}}));
+  if (!sock) return 1;
+  PullView view(::isatty(1) == 1);
+  const int64_t deadline = monotonicMs() + 31LL * 60 * 1000;
+  std::string in;
+  char buf[65536];
+  for (;;) {
+    const int64_t left = deadline - monotonicMs();
+    if (left <= 0) {
+      std::fprintf(stderr, "boxctl: boxd did not finish the pull within 31 minutes\n");
+      return 1;
+    }
+    pollfd p{sock.get(), POLLIN, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
+    if (rc < 0 && errno != EINTR) {
+      std::fprintf(stderr, "boxctl: poll: %s\n", std::strerror(errno));
+      return 1;
+    }
+    if (rc <= 0) continue;
+    ssize_t n = ::read(sock.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::fprintf(stderr, "boxctl: boxd closed the connection before the pull ended (%s)\n",
+                   n < 0 ? std::strerror(errno) : "boxd stopped or restarted");
+      return 1;
+    }
+    in.append(buf, static_cast<size_t>(n));
+    for (size_t pos; (pos = in.find('\n')) != std::string::npos;) {
+      int code = pullLine(in.substr(0, pos), a.ref, view);
+      in.erase(0, pos + 1);
+      if (code >= 0) return code;
+    }
+  }
 }
 
 }  // namespace

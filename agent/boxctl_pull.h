@@ -1,6 +1,7 @@
 // boxctl image pull: with --layout, a pull from a registry into an OCI image layout directory,
-// run in boxctl itself (no boxd needed), with per-layer progress on a terminal and plain lines
-// otherwise; without, a request to boxd to pull into its store (one summary line at the end).
+// run in boxctl itself (no boxd needed), with per-blob progress on a terminal and plain lines
+// otherwise; without, boxd pulls into its store and streams each layer's progress, shown as
+// agent/boxctl_pull_view.h says, then one summary line.
 #pragma once
 
 #include <string>

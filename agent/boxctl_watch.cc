@@ -128,6 +128,10 @@ int relay(int sock, int sigfd, const WatchArgs& a, WatchTable& table) {
 
 }  // namespace
 
+int openWatchConnection(const std::string& socket, const json& req) {
+  return openWatch(socket, req);
+}
+
 bool wantsWatch(const std::vector<std::string>& args) {
   return std::any_of(args.begin(), args.end(),
                      [](const std::string& a) { return a == "-w" || a == "--watch"; });

@@ -14,6 +14,10 @@
 
 namespace boxd::agent {
 
+// Connects to boxd's socket and sends req (a request with "watch"); the connected socket, or -1
+// with the reason printed on stderr. The caller closes it.
+int openWatchConnection(const std::string& socket, const nlohmann::json& req);
+
 // Whether `boxctl status|events ARGS` asks for a watch (-w or --watch among ARGS).
 bool wantsWatch(const std::vector<std::string>& args);
 

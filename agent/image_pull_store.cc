@@ -46,8 +46,12 @@ std::map<std::string, std::string> storedLayerBlobs(reconcilers::ImageStore& sto
 }
 
 Result<StorePull> pullIntoStore(reconcilers::ImageStore& store, const std::string& imagesDir,
-                                const images::Reference& ref, images::PullOptions options) {
+                                const images::Reference& ref, images::PullOptions options,
+                                std::function<void(const LayerUpdate&)> onUpdate) {
   const int64_t started = monotonicMs();
+  LayerUpdateSource updates(
+      onUpdate ? std::move(onUpdate) : [](const LayerUpdate&) {}, [] { return monotonicMs(); });
+  options.progress = [&updates](const images::PullEvent& e) { updates.pullEvent(e); };
   auto fileKeys = images::loadAuthFile(options.config.authFile);
   if (!fileKeys.ok()) return fileKeys.error();
   options.keyring.merge(*fileKeys);
@@ -80,7 +84,10 @@ Result<StorePull> pullIntoStore(reconcilers::ImageStore& store, const std::strin
                                    " but the image's config names another");
     }
   }
-  auto imported = store.importLayout(*tmp + "/layout");
+  const std::string index = pulled->repoDigest != pulled->manifestDigest ? pulled->repoDigest : "";
+  auto imported = store.importLayout(
+      *tmp + "/layout",
+      [&updates](const std::string& digest, bool done) { updates.unpacking(digest, done); }, index);
   (void)removeAll(*tmp);
   if (!imported.ok()) return imported.error().wrap("pull " + ref.str() + ": import");
   if (imported->size() != 1)

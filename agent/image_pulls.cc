@@ -9,6 +9,13 @@
 //   podPullDone: Pulled ─► the pod is reconciled again and starts from the pulled image id
 //                failed ─► ErrImagePull (the registry's reason), then ImagePullBackOff; pulled
 //                          again after 10 s, doubling to 5 min (cfg restartBackoff/maxBackoff)
+//   progress:   the pull's layer updates (agent/pull_progress.h) posted to the loop, kept per
+//               pull, and pushed to each `boxctl image pull` waiting (a joiner gets the latest
+//               of each layer first); bounded per watcher by the API server's stream queue
+//   cancel:     after each specs pass and when a boxctl disconnects, waiters nobody needs any
+//               more are dropped (a pod no longer in the specs or no longer using the image, a
+//               boxctl gone); a pull left with none is cancelled ("pull of X cancelled: no pod
+//               needs it", an agent event), its transfers stop and its temporaries go
 //
 // Pulls never run on the loop. A boxd stopped mid-pull leaves temporaries that the store
 // removes at start; the pod is not created yet, so it simply pulls again. Credentials go from
@@ -18,6 +25,7 @@
 #include <cstdio>
 
 #include "agent/agent.h"
+#include "agent/api_server.h"
 #include "agent/image_pull_policy.h"
 #include "common/util.h"
 
@@ -34,6 +42,12 @@ std::string seconds(int64_t ms) {
 }
 
 std::string dq(const std::string& s) { return "\"" + s + "\""; }
+
+std::string offlineRefusal(const std::string& ref) {
+  return "image pull " + ref +
+         ": boxd pulls nothing (images.offline is set in its config); use `boxctl image pull REF "
+         "--layout DIR` on a host that can reach the registry and `boxctl image import DIR` here";
+}
 
 bool usesImage(const specs::PodSpec& spec, const std::string& image) {
   for (const auto* c : allContainers(spec))
@@ -137,19 +151,22 @@ void Agent::pullForPod(PodState& pod, const specs::Container& c, const images::R
   std::string key = ref.str() + "|";
   for (const auto& s : pod.spec.imagePullSecrets) key += s + ",";
   const std::string name = pod.rec.name, image = c.image;
-  joinPull(key, ref, kr.keyring,
-           [this, name, image](Result<StorePull> r) { podPullDone(name, image, r); });
+  joinPull(key, ref, kr.keyring, {name, image, nullptr, [this, name, image](Result<StorePull> r) {
+                                    podPullDone(name, image, r);
+                                  }});
 }
 
 bool Agent::joinPull(const std::string& key, const images::Reference& ref,
-                     const images::Keyring& keyring, std::function<void(Result<StorePull>)> done) {
+                     const images::Keyring& keyring, PullWaiter waiter) {
   auto it = pulls_.find(key);
   if (it != pulls_.end()) {
-    it->second.waiters.push_back(std::move(done));
+    it->second.waiters.push_back(std::move(waiter));
     return false;
   }
   PullInFlight& p = pulls_[key];
-  p.waiters.push_back(std::move(done));
+  p.id = ++nextPullId_;
+  p.ref = ref.str();
+  p.waiters.push_back(std::move(waiter));
   p.cancel = std::make_shared<std::atomic<bool>>(false);
   images::PullOptions opts;
   opts.config = cfg_.images;
@@ -160,11 +177,24 @@ bool Agent::joinPull(const std::string& key, const images::Reference& ref,
   auto* store = &images_;
   const std::string dir = cfg_.paths.imagesDir();
   auto cancel = p.cancel;
+  const uint64_t id = p.id;
+  // Layer progress crosses to the loop (the pull's threads never touch agent state).
+  auto onUpdate = [this, key, id](const LayerUpdate& u) {
+    dispatcher_.post([this, key, id, u] { pullProgress(key, id, u); });
+  };
   spdlog::info("pulling image {}", ref.str());
   dispatcher_.runBlocking(
-      [store, dir, ref, opts, result, cancel] { *result = pullIntoStore(*store, dir, ref, opts); },
-      [this, key, ref, result] {
+      [store, dir, ref, opts, result, cancel, onUpdate] {
+        *result = pullIntoStore(*store, dir, ref, opts, onUpdate);
+      },
+      [this, key, id, ref, result] {
         --imageImportsInFlight_;
+        auto mine = pulls_.find(key);
+        const bool wanted = mine != pulls_.end() && mine->second.id == id;  // not cancelled
+        if (!wanted && !result->ok()) {
+          spdlog::info("pull of {} stopped after its cancel; nothing of it kept", ref.str());
+          return;
+        }
         if (result->ok()) {
           const StorePull& r = **result;
           if (!ref.tag.empty())
@@ -176,12 +206,61 @@ bool Agent::joinPull(const std::string& key, const images::Reference& ref,
         } else {
           spdlog::warn("{}", result->error().message);
         }
-        auto node = pulls_.extract(key);
-        if (node.empty()) return;
-        for (auto& w : node.mapped().waiters) w(*result);
+        if (wanted) {
+          auto node = pulls_.extract(mine);
+          for (auto& w : node.mapped().waiters) w.done(*result);
+        }
         if (result->ok()) imagesChanged();
       });
   return true;
+}
+
+void Agent::pullProgress(const std::string& key, uint64_t id, const LayerUpdate& u) {
+  auto it = pulls_.find(key);
+  if (it == pulls_.end() || it->second.id != id) return;
+  it->second.progress.apply(u);
+  const json line = PullProgress::line(u);
+  for (const auto& w : it->second.waiters)
+    if (w.client) w.client->push(line);  // a closed one is dropped by the next check
+}
+
+// A pod still needs a pull while its spec (as desired, paced or not) uses the image; boxctl
+// while it is connected. A waiter with neither is needed until the pull ends.
+bool Agent::pullWaiterNeeded(const PullWaiter& w) const {
+  if (w.client) return w.client->open();
+  if (w.pod.empty()) return true;
+  for (const auto* pods : {&desired_.pods, &specPods_}) {
+    auto it = pods->find(w.pod);
+    if (it != pods->end() && usesImage(it->second.spec, w.image)) return true;
+  }
+  return false;
+}
+
+void Agent::schedulePullCheck() {
+  if (pulls_.empty()) return;
+  if (!pullCheckTimer_) pullCheckTimer_ = std::make_unique<Timer>(loop_);
+  if (!pullCheckTimer_->active()) pullCheckTimer_->start(0, [this] { dropUnneededPulls(); });
+}
+
+// The last waiter gone (its pod removed or given another image, its boxctl disconnected):
+// the transfers stop, the pull removes its temporaries, and a pod asking for the image later
+// starts a pull of its own.
+void Agent::dropUnneededPulls() {
+  for (auto it = pulls_.begin(); it != pulls_.end();) {
+    PullInFlight& p = it->second;
+    std::erase_if(p.waiters, [&](const PullWaiter& w) { return !pullWaiterNeeded(w); });
+    if (!p.waiters.empty() || p.cancel->load()) {
+      ++it;
+      continue;
+    }
+    p.cancel->store(true);
+    const std::string msg = "pull of " + p.ref + " cancelled: no pod needs it";
+    spdlog::info("{}", msg);
+    const int64_t now = nowMs();
+    storeEvent({0, now, "", "Normal", "PullCancelled", msg});
+    notifyEventWatchers(now, "", "Normal", "PullCancelled", msg);
+    it = pulls_.erase(it);
+  }
 }
 
 void Agent::podPullDone(const std::string& name, const std::string& image,
@@ -262,32 +341,67 @@ void Agent::imagesChanged() {
   }
 }
 
-// boxctl image pull REF: into the store, tagged; joins a pull pods are waiting for.
+static json pullResultJson(const std::string& image, const StorePull& r) {
+  return {{"image", image},
+          {"id", r.id},
+          {"digest", r.digest},
+          {"repoDigest", r.repoDigest},
+          {"sizeBytes", r.sizeBytes},
+          {"registryBytes", r.registryBytes},
+          {"fetchedBytes", r.fetchedBytes},
+          {"layers", r.layers},
+          {"skippedLayers", r.skippedLayers},
+          {"newLayers", r.newLayers},
+          {"elapsedMs", r.elapsedMs}};
+}
+
+// An image pull request of an older boxctl: one reply when the pull ends.
 void Agent::handleImagePull(const json& req, std::function<void(json)> reply) {
-  auto fail = [&](const std::string& m) { reply({{"ok", false}, {"error", m}}); };
   auto ref = images::parseReference(req.value("ref", ""));
-  if (!ref.ok()) return fail("image pull: " + ref.error().message);
-  if (cfg_.images.offline)
-    return fail("image pull " + ref->str() +
-                ": boxd pulls nothing (images.offline is set in its config); use `boxctl image "
-                "pull REF --layout DIR` on a host that can reach the registry and `boxctl image "
-                "import DIR` here");
+  if (!ref.ok()) return reply({{"ok", false}, {"error", "image pull: " + ref.error().message}});
   const std::string shown = ref->str();
-  joinPull(shown + "|", *ref, images::Keyring{}, [shown, reply](Result<StorePull> r) {
-    if (!r.ok()) return reply({{"ok", false}, {"error", r.error().message}});
-    reply({{"ok", true},
-           {"image", shown},
-           {"id", r->id},
-           {"digest", r->digest},
-           {"repoDigest", r->repoDigest},
-           {"sizeBytes", r->sizeBytes},
-           {"registryBytes", r->registryBytes},
-           {"fetchedBytes", r->fetchedBytes},
-           {"layers", r->layers},
-           {"skippedLayers", r->skippedLayers},
-           {"newLayers", r->newLayers},
-           {"elapsedMs", r->elapsedMs}});
-  });
+  if (cfg_.images.offline) return reply({{"ok", false}, {"error", offlineRefusal(shown)}});
+  joinPull(shown + "|", *ref, images::Keyring{},
+           {"", "", nullptr, [shown, reply](Result<StorePull> r) {
+              if (!r.ok()) return reply({{"ok", false}, {"error", r.error().message}});
+              json j = pullResultJson(shown, *r);
+              j["ok"] = true;
+              reply(j);
+            }});
+}
+
+// boxctl image pull REF: into the store, tagged; joins a pull under way (a pod's too) and
+// streams its progress: PULL, each layer's latest state, LAYER lines as they change, then
+// PULLED (or ERROR), and the stream ends. boxctl going away cancels the pull only when no pod
+// needs it either.
+Status Agent::handleImagePullWatch(const json& req, std::shared_ptr<ApiStream> stream) {
+  auto ref = images::parseReference(req.value("ref", ""));
+  if (!ref.ok()) return ref.error().wrap("image pull");
+  const std::string shown = ref->str();
+  if (cfg_.images.offline) return makeError(offlineRefusal(shown));
+  const std::string key = shown + "|";
+  const bool joined = pulls_.count(key) > 0;
+  if (!stream->push({{"type", "PULL"}, {"ref", shown}, {"joined", joined}})) return {};
+  if (joined) {
+    for (const auto& line : pulls_[key].progress.lines())
+      if (!stream->push(line)) return {};
+  }
+  std::weak_ptr<ApiStream> weak = stream;
+  stream->onClose([this] { schedulePullCheck(); });
+  joinPull(key, *ref, images::Keyring{},
+           {"", "", stream, [shown, weak](Result<StorePull> r) {
+              auto s = weak.lock();
+              if (!s) return;
+              if (!r.ok()) {
+                s->push({{"type", "ERROR"}, {"error", r.error().message}});
+              } else {
+                json j = pullResultJson(shown, *r);
+                j["type"] = "PULLED";
+                s->push(j);
+              }
+              s->end();
+            }});
+  return {};
 }
 
 void Agent::cancelPulls() {

@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "agent/pull_progress.h"
 #include "common/result.h"
 #include "images/registry/pull.h"
 #include "reconcilers/images/image_store.h"
@@ -39,8 +40,12 @@ std::map<std::string, std::string> storedLayerBlobs(reconcilers::ImageStore& sto
                                                     const std::string& imagesDir);
 
 // options.keyring holds the pod's credentials; the auth file's are appended here. Blocking:
-// call on a worker thread. Errors keep the registry's reason (images::reasonOf).
+// call on a worker thread. Errors keep the registry's reason (images::reasonOf). onUpdate
+// (optional) is told each layer's progress (agent/pull_progress.h), on this thread and the
+// pull's. An image pulled through an index (a multi-platform tag or `@<index digest>`) records
+// the index's digest in the store, so `repo@<index digest>` finds it afterwards.
 Result<StorePull> pullIntoStore(reconcilers::ImageStore& store, const std::string& imagesDir,
-                                const images::Reference& ref, images::PullOptions options);
+                                const images::Reference& ref, images::PullOptions options,
+                                std::function<void(const LayerUpdate&)> onUpdate = {});
 
 }  // namespace boxd::agent

@@ -7,6 +7,7 @@
 // images neither tagged nor in use, then the layers no image needs.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "agent/agent.h"
@@ -40,11 +41,16 @@ std::optional<ContainerImage> Agent::resolveImage(const std::string& image) {
     if (rec.ok() && rec->has_value()) id = (*rec)->id;
   }
   if (!ref.digest.empty()) {  // pinned: the tag must name that image, or any image of it
+    // The digest of its manifest, its id, or of an index it was pulled through.
     auto all = images_.list();
     std::string byDigest;
     if (all.ok()) {
-      for (const auto& img : *all)
-        if (img.digest == ref.digest || img.id == ref.digest) byDigest = img.id;
+      for (const auto& img : *all) {
+        const auto& idx = img.indexDigests;
+        if (img.digest == ref.digest || img.id == ref.digest ||
+            std::find(idx.begin(), idx.end(), ref.digest) != idx.end())
+          byDigest = img.id;
+      }
     }
     if (byDigest.empty() || (!id.empty() && id != byDigest)) return std::nullopt;
     id = byDigest;

@@ -236,6 +236,12 @@ Result<PulledImage> pullInto(const Reference& ref, LayoutFiles& files, const Pul
     }
     blobs.push_back(l);
   }
+  if (o.progress) {
+    for (size_t i = 1; i < blobs.size(); ++i) {
+      const Descriptor& l = blobs[i];
+      o.progress({PullEvent::Kind::BlobQueued, l.digest, l.mediaType, l.size, 0, r.client->host()});
+    }
+  }
   BlobFetcher fetcher(*r.client, files, o, cancel);
   Status fetched = fetcher.run(blobs);
   if (callerCancelled(o)) return cancelledError();

@@ -55,8 +55,18 @@ struct RegistryConfig {
 };
 
 struct PullEvent {
-  // BlobSkipped: haveBlob said the caller has this layer; it is not downloaded.
-  enum class Kind { Resolved, BlobStart, BlobProgress, BlobDone, BlobRetry, BlobSkipped };
+  // BlobQueued: a layer to download (each, after the manifest is resolved, before any
+  // download starts; not the config). BlobSkipped: haveBlob said the caller has this layer;
+  // it is not downloaded.
+  enum class Kind {
+    Resolved,
+    BlobStart,
+    BlobProgress,
+    BlobDone,
+    BlobRetry,
+    BlobSkipped,
+    BlobQueued
+  };
   Kind kind = Kind::Resolved;
   std::string digest;  // the blob's (Resolved: the manifest's)
   std::string mediaType;

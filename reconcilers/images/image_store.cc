@@ -229,19 +229,25 @@ Result<std::vector<ImportedImage>> ImageStore::import(const std::string& src) {
   return out;
 }
 
-Result<std::vector<ImportedImage>> ImageStore::importLayout(const std::string& layoutDir) {
+Result<std::vector<ImportedImage>> ImageStore::importLayout(const std::string& layoutDir,
+                                                            const LayerObserver& onLayer,
+                                                            const std::string& indexDigest) {
   TempGuard guard(layoutDir);
   std::shared_lock lock(mu_);
   auto sources = readOciLayout(layoutDir);
   if (!sources.ok()) return sources.error();
-  return importSources(*sources);
+  for (auto& src : *sources) {
+    if (!indexDigest.empty() && indexDigest != "sha256:" + src.manifestDigest)
+      src.indexDigests.push_back(indexDigest);
+  }
+  return importSources(*sources, onLayer);
 }
 
 Result<std::vector<ImportedImage>> ImageStore::importSources(
-    const std::vector<ImageSource>& sources) {
+    const std::vector<ImageSource>& sources, const LayerObserver& onLayer) {
   std::vector<ImportedImage> out;
   for (const auto& s : sources) {
-    auto one = importSource(s);
+    auto one = importSource(s, onLayer);
     if (!one.ok()) return one.error();
     out.push_back(std::move(*one));
   }
@@ -290,20 +296,25 @@ Result<bool> ImageStore::storeLayer(const LayerSource& layer, LayerInfo& out) {
   return *moved;
 }
 
-Result<ImportedImage> ImageStore::importSource(const ImageSource& src) {
+Result<ImportedImage> ImageStore::importSource(const ImageSource& src,
+                                               const LayerObserver& onLayer) {
   ImageInfo img;
   img.id = "sha256:" + src.configDigest;
   img.digest = src.manifestDigest.empty() ? "" : "sha256:" + src.manifestDigest;
   img.mediaType = src.mediaType;
+  img.indexDigests = src.indexDigests;
   img.config = src.config;
   img.createdAtMs = nowMs();
   int fresh = 0;
   for (size_t i = 0; i < src.layers.size(); ++i) {
     LayerInfo l;
+    const std::string blob = src.layers[i].digest.empty() ? "" : "sha256:" + src.layers[i].digest;
+    if (onLayer && !blob.empty()) onLayer(blob, false);
     auto stored = storeLayer(src.layers[i], l);
     if (!stored.ok())
       return stored.error().wrap("layer " + std::to_string(i + 1) + " of " +
                                  std::to_string(src.layers.size()));
+    if (onLayer && !blob.empty()) onLayer(blob, true);
     fresh += *stored ? 1 : 0;
     img.layers.push_back(l);
   }
@@ -325,6 +336,13 @@ Status ImageStore::commitImage(const ImageInfo& img, const std::string& manifest
               {"mediaType", img.mediaType},
               {"layers", layers},
               {"createdAtMs", img.createdAtMs}};
+  // The indexes it came from, with those an earlier import of the same image recorded.
+  std::vector<std::string> indexes = img.indexDigests;
+  if (auto old = readInfo(keyOf(img.id)); old.ok()) {
+    for (const auto& d : old->indexDigests)
+      if (std::find(indexes.begin(), indexes.end(), d) == indexes.end()) indexes.push_back(d);
+  }
+  if (!indexes.empty()) rec["indexDigests"] = indexes;
   for (const auto& [path, name] :
        {std::pair{manifestPath, "manifest.json"}, std::pair{configPath, "config.json"}}) {
     if (path.empty()) continue;
@@ -353,6 +371,10 @@ Result<ImageInfo> ImageStore::readInfo(const std::string& key) {
   img.id = j.value("id", "");
   img.digest = j.value("digest", "");
   img.mediaType = j.value("mediaType", "");
+  if (j.contains("indexDigests") && j["indexDigests"].is_array()) {
+    for (const auto& d : j["indexDigests"])
+      if (d.is_string()) img.indexDigests.push_back(d.get<std::string>());
+  }
   img.createdAtMs = j.value("createdAtMs", int64_t{0});
   for (const auto& l : j["layers"]) {
     if (!l.is_object()) return makeError(dir + "/image.json: a layer is not an object", EINVAL);

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
 #include <string>
@@ -47,6 +48,11 @@ struct ImageInfo {
   std::string id;
   std::string digest;     // "sha256:<manifest hex>" when imported with a manifest, else empty
   std::string mediaType;  // the manifest's
+  // "sha256:<hex>" of the indexes (manifest lists) this manifest was chosen from: a pull by an
+  // index's digest, or by a tag naming one, and an OCI layout with a nested index. Kept across
+  // imports of the same image, so `repo@<index digest>` finds it (images are looked up by
+  // digest, id, or one of these).
+  std::vector<std::string> indexDigests;
   std::vector<LayerInfo> layers;  // bottom first
   nlohmann::json config;          // the image config blob; null for a rootfs import
   int64_t createdAtMs = 0;
@@ -75,8 +81,16 @@ class ImageStore {
   // src: a rootfs directory or tarball (one layer, no config), an OCI image layout directory or
   // tar, or a `docker save` directory or tar. One entry per image the source holds.
   Result<std::vector<ImportedImage>> import(const std::string& src);
+  // Told each layer's unpacking: before (done false) and after (done true); digest is the
+  // layer blob's ("sha256:<hex>"). A layer already stored is told once, done. On the calling
+  // thread.
+  using LayerObserver = std::function<void(const std::string& digest, bool done)>;
   // An OCI image layout directory from makeTemporary(); removed afterwards, imported or not.
-  Result<std::vector<ImportedImage>> importLayout(const std::string& layoutDir);
+  // indexDigest: the index a pull resolved (and verified) to this layout's manifest, recorded
+  // in ImageInfo::indexDigests ("" = none; annotations of a layout are not trusted for it).
+  Result<std::vector<ImportedImage>> importLayout(const std::string& layoutDir,
+                                                  const LayerObserver& onLayer = {},
+                                                  const std::string& indexDigest = "");
 
   Result<ImageInfo> info(const std::string& id);
   // The overlayfs lower dirs of the image, top layer first.
@@ -103,8 +117,9 @@ class ImageStore {
   static std::string keyOf(const std::string& id);
 
  private:
-  Result<std::vector<ImportedImage>> importSources(const std::vector<ImageSource>& sources);
-  Result<ImportedImage> importSource(const ImageSource& src);
+  Result<std::vector<ImportedImage>> importSources(const std::vector<ImageSource>& sources,
+                                                   const LayerObserver& onLayer = {});
+  Result<ImportedImage> importSource(const ImageSource& src, const LayerObserver& onLayer);
   Result<ImportedImage> importRootfs(const std::string& tmp);
   Result<bool> storeLayer(const LayerSource& layer, LayerInfo& out);
   Status commitImage(const ImageInfo& img, const std::string& manifestPath,

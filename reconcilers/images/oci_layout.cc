@@ -160,6 +160,7 @@ Status collect(const std::string& dir, const json& index, int depth,
       if (out.size() == before)
         return makeError("index sha256:" + *hex + " has no image for linux/" + hostArchitecture(),
                          ENOENT);
+      for (size_t i = before; i < out.size(); ++i) out[i].indexDigests.push_back("sha256:" + *hex);
     } else {
       auto img = readManifest(dir, *hex, type);
       if (!img.ok()) return img.error();

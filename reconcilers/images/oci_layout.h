@@ -37,6 +37,8 @@ struct ImageSource {
   nlohmann::json config;            // the image config blob, parsed
   std::vector<LayerSource> layers;  // bottom first
   std::vector<std::string> refs;    // names the source gives it (ref.name annotation, RepoTags)
+  // "sha256:<hex>" of the nested index (verified like every blob) it was chosen from.
+  std::vector<std::string> indexDigests;
 };
 
 // Whether dir looks like an OCI image layout (has oci-layout) or a docker save tree

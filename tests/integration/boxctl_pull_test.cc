@@ -4,10 +4,7 @@
 // place, ending with every blob done.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <pty.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +17,7 @@
 
 #include "common/util.h"
 #include "tests/fixtures/process.h"
+#include "tests/integration/pty_run.h"
 #include "tests/integration/registry_peer.h"
 #include "tests/integration/throttle_proxy.h"
 #include "tests/support/temp_dir.h"
@@ -28,7 +26,9 @@ namespace boxd::images {
 namespace {
 
 using boxd::testing::Blob;
+using boxd::testing::PtyResult;
 using boxd::testing::RegistryPeer;
+using boxd::testing::runOnPty;
 using boxd::testing::TempDir;
 using boxd::testing::TestImage;
 using boxd::testing::ThrottleProxy;
@@ -141,49 +141,6 @@ TEST_F(BoxctlPullTest, SigtermMidPullEmptiesTheGivenDirectory) {
   EXPECT_NE(output_.find("cancelled"), std::string::npos) << output_;
   ASSERT_TRUE(fs::exists(layout));
   EXPECT_TRUE(entriesUnder(layout).empty()) << *entriesUnder(layout).begin();
-}
-
-// Runs argv on a new pseudo-terminal (stdin, stdout, stderr); returns what the terminal got.
-struct PtyResult {
-  std::string output;
-  int status = -1;
-  bool timedOut = false;
-};
-
-PtyResult runOnPty(const std::vector<std::string>& argv, int64_t timeoutMs) {
-  PtyResult r;
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  winsize ws{};
-  ws.ws_row = 40;
-  ws.ws_col = 120;
-  int master = -1;
-  pid_t pid = ::forkpty(&master, nullptr, nullptr, &ws);
-  if (pid < 0) return r;
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  Fd m(master);
-  int64_t deadline = monotonicMs() + timeoutMs;
-  for (;;) {
-    int64_t left = deadline - monotonicMs();
-    if (left <= 0) {
-      r.timedOut = true;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{m.get(), POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 200))) <= 0) continue;
-    char buf[4096];
-    ssize_t n = ::read(m.get(), buf, sizeof buf);
-    if (n <= 0) break;  // EIO: the child closed the terminal's last descriptor
-    r.output.append(buf, static_cast<size_t>(n));
-  }
-  ::waitpid(pid, &r.status, 0);
-  return r;
 }
 
 TEST_F(BoxctlPullTest, ProgressOnATerminalRedrawsOneRowPerBlob) {

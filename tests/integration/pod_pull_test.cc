@@ -4,15 +4,25 @@
 // credentials from imagePullSecrets and a wrong password (ErrImagePull, then ImagePullBackOff,
 // with the registry's reason and no secret anywhere); the registry stopped mid-pull (nothing
 // partial kept, the pod retries and runs once it is back); kill -9 of boxd mid-pull; two pods
-// on one image share one pull; `boxctl image pull` into boxd's store.
+// on one image share one pull; `boxctl image pull` into boxd's store, joining a pod's pull and
+// showing each layer's progress (plain lines, and rows redrawn on a terminal); an image named
+// by its index's digest found in the store by the next pod; a pull nobody needs cancelled.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
+#include <regex>
+#include <set>
+#include <thread>
 
 #include "common/util.h"
 #include "images/registry/credentials.h"
+#include "tests/fixtures/process.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/pty_run.h"
 #include "tests/integration/registry_peer.h"
 #include "tests/integration/throttle_proxy.h"
 #include "tests/support/oci_builder.h"
@@ -378,6 +388,197 @@ TEST_F(PodPullTest, BoxctlImagePullIntoBoxdsStore) {
   auto missing = b_->boxctl({"image", "pull", reg_->host() + "/tool:nope"}, 60000);
   EXPECT_NE(missing.code, 0);
   EXPECT_NE(missing.out.find("manifest unknown"), std::string::npos) << missing.out;
+}
+
+// The lines of text that name a layer (its 12 hex digits) in plain output.
+std::vector<std::string> layerLines(const std::string& out, const std::string& digest) {
+  std::vector<std::string> lines;
+  for (const auto& l : split(out, '\n'))
+    if (l.rfind(digest.substr(7, 12) + ": ", 0) == 0) lines.push_back(l);
+  return lines;
+}
+
+bool hasLine(const std::vector<std::string>& lines, const std::string& prefix) {
+  for (const auto& l : lines)
+    if (l.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// boxctl joins the pull a pod started and shows each layer's progress as plain lines (not a
+// terminal): one per state change, no carriage return, then the digest. One pull, not two.
+TEST_F(PodPullTest, BoxctlImagePullJoinsAPodsPullAndShowsLayerProgress) {
+  TestImage img = push("prog", "v1", "prog", 3 << 20);
+  auto proxy = ThrottleProxy::start(reg_->host(), 1 << 20);
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message;
+  startBoxd();
+  const std::string image = (*proxy)->host() + "/prog:v1";
+  b_->writeSpec("p.yaml", pod("p", image));
+  ASSERT_TRUE(waitFor([&] { return temporaryBytes() > (1 << 20); }, 30000))
+      << b_->status().dump(2);
+  auto r = b_->boxctl({"image", "pull", image}, 120000);
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::cout << r.out;
+  EXPECT_NE(
+      r.out.find("pulling " + image + " into boxd's image store (joining the pull under way)"),
+      std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos);
+  EXPECT_EQ(r.out.find('\033'), std::string::npos);
+  // The big layer was under way when boxctl joined: it is seen downloading, then each step.
+  const auto app = layerLines(r.out, img.layers[1].digest());
+  ASSERT_FALSE(app.empty()) << r.out;
+  const std::string shortApp = img.layers[1].digest().substr(7, 12) + ": ";
+  // It joined part way: the big layer's first line shows the bytes the pod's pull has so far.
+  EXPECT_EQ(app[0].rfind(shortApp + "Downloading  ", 0), 0u) << r.out;
+  EXPECT_EQ(app[0].find(" 0B / "), std::string::npos) << r.out;
+  for (const char* state : {"Extracting", "Pull complete"})
+    EXPECT_TRUE(hasLine(app, shortApp + state)) << state << "\n" << r.out;
+  for (size_t i = 1; i < app.size(); ++i) EXPECT_NE(app[i], app[i - 1]) << r.out;  // changes only
+  EXPECT_TRUE(hasLine(layerLines(r.out, img.layers[0].digest()),
+                      img.layers[0].digest().substr(7, 12) + ": Pull complete"))
+      << r.out;
+  EXPECT_NE(r.out.find("digest " + img.manifest.digest()), std::string::npos) << r.out;
+  EXPECT_TRUE(layerLines(r.out, img.config.digest()).empty()) << r.out;  // not a layer
+  ASSERT_TRUE(runningWithMarker("p", "prog")) << b_->status().dump(2);
+  EXPECT_EQ(countOf(b_->log(), "pulling image " + image), 1) << b_->log();
+}
+
+// On a terminal: one row per layer, redrawn in place as docker pull does, ending complete.
+TEST_F(PodPullTest, BoxctlImagePullOnATerminalRedrawsOneRowPerLayer) {
+  TestImage img = push("tty", "v1", "tty", 2 << 20);
+  auto proxy = ThrottleProxy::start(reg_->host(), 1 << 20);
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message;
+  startBoxd();
+  const std::string image = (*proxy)->host() + "/tty:v1";
+  PtyResult r =
+      runOnPty({b_->bin("boxctl"), "--run-dir", b_->runDir(), "image", "pull", image}, 120000);
+  ASSERT_FALSE(r.timedOut) << r.output;
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.output;
+  std::set<std::string> layers;
+  for (const auto& l : img.layers) layers.insert(l.digest().substr(7, 12));
+  std::regex up("\x1b\\[(\\d+)A");
+  size_t lastUp = std::string::npos;
+  int maxUp = 0;
+  for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), up);
+       it != std::sregex_iterator(); ++it) {
+    maxUp = std::max(maxUp, std::stoi((*it)[1]));
+    lastUp = static_cast<size_t>(it->position() + it->length());
+  }
+  EXPECT_EQ(maxUp, 2) << r.output;  // two layers, two rows
+  std::regex row("\r\x1b\\[K([0-9a-f]{12}): ([A-Za-z ]+?)(  (\\S+) / (\\S+)| \\((\\S+)\\))?\r\n");
+  bool sawPartial = false;
+  for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), row);
+       it != std::sregex_iterator(); ++it) {
+    EXPECT_EQ(layers.count((*it)[1]), 1u) << (*it)[0];
+    if ((*it)[2] == "Downloading" && (*it)[4] != (*it)[5]) sawPartial = true;
+  }
+  EXPECT_TRUE(sawPartial) << "no row showed a layer part way\n" << r.output;
+  ASSERT_NE(lastUp, std::string::npos) << r.output;
+  const std::string last = r.output.substr(lastUp);
+  std::set<std::string> complete;
+  for (auto it = std::sregex_iterator(last.begin(), last.end(), row); it != std::sregex_iterator();
+       ++it) {
+    EXPECT_EQ((*it)[2], "Pull complete") << last;
+    complete.insert((*it)[1]);
+  }
+  EXPECT_EQ(complete, layers) << last;
+  EXPECT_NE(last.find("pulled " + image + " (id "), std::string::npos) << last;
+}
+
+// An image named by its index's digest (a multi-platform image pinned): the first pod pulls
+// it, the second starts from the store without asking the registry for anything.
+TEST_F(PodPullTest, AnImageByIndexDigestIsPresentForTheNextPod) {
+  TestImage amd = runnableImage({busyboxLayer(), appLayer("indexed")}, kServerConfig);
+  TestImage arm = makeImage({makeLayer({{"arch", "arm64"}})}, "arm64");
+  ASSERT_TRUE(reg_->pushImage("multi", amd.manifest.digest(), amd).ok());
+  ASSERT_TRUE(reg_->pushImage("multi", arm.manifest.digest(), arm).ok());
+  Blob index = makeIndex({{"arm64", &arm}, {"amd64", &amd}});
+  ASSERT_TRUE(reg_->pushManifest("multi", index.digest(), index).ok());
+  auto proxy = ThrottleProxy::start(reg_->host(), 64 << 20);  // counts what boxd asks
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message;
+  startBoxd();
+  const std::string image = (*proxy)->host() + "/multi@" + index.digest();
+  b_->writeSpec("first.yaml", pod("first", image));
+  ASSERT_TRUE(runningWithMarker("first", "indexed")) << b_->status().dump(2) << b_->log();
+  EXPECT_NE(events("first").find("Pulling image"), std::string::npos) << events("first");
+  auto manifestFetches = [&] {
+    int n = 0;
+    for (const auto& line : (*proxy)->requests())
+      n += line.find("/manifests/") != std::string::npos;
+    return n;
+  };
+  const int before = manifestFetches();
+  EXPECT_GE(before, 2) << "the index, then amd64's manifest";
+  b_->writeSpec("second.yaml", pod("second", image));
+  ASSERT_TRUE(runningWithMarker("second", "indexed")) << b_->status().dump(2) << b_->log();
+  EXPECT_EQ(events("second").find("Pulling"), std::string::npos) << events("second");
+  EXPECT_NE(events("second").find("already present on machine"), std::string::npos)
+      << events("second");
+  EXPECT_EQ(manifestFetches(), before);
+  EXPECT_NE(describe("second").find("Digest:    " + amd.manifest.digest()), std::string::npos)
+      << describe("second");
+}
+
+// A pull goes on while a pod needs it and stops when none does: the transfers end, nothing of
+// it is kept, the registry is asked for nothing more. boxctl disconnecting (Ctrl-C) cancels a
+// pull only it waited for.
+TEST_F(PodPullTest, APullNobodyNeedsIsCancelled) {
+  push("slow", "v1", "slow", 8 << 20);
+  auto other = push("other", "v1", "other");
+  auto proxy = ThrottleProxy::start(reg_->host(), 512 << 10);
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message;
+  startBoxd();
+  const std::string image = (*proxy)->host() + "/slow:v1";
+  const std::string cancelled = "pull of " + image + " cancelled: no pod needs it";
+  auto stopsFlowing = [&] {
+    EXPECT_TRUE(waitFor([&] { return storeTemporaries().empty(); }, 10000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const int64_t bytes = (*proxy)->bytesDown();
+    const size_t asked = (*proxy)->requests().size();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+    EXPECT_EQ((*proxy)->bytesDown(), bytes) << "bytes still flowing after the cancel";
+    EXPECT_EQ((*proxy)->requests().size(), asked);
+  };
+
+  // boxctl alone, interrupted: nobody else waits, the pull stops.
+  const std::string log = work_ / "boxctl.log";
+  auto pid =
+      spawnDaemon({b_->bin("boxctl"), "--run-dir", b_->runDir(), "image", "pull", image}, log);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  ASSERT_TRUE(waitFor([&] { return temporaryBytes() > (256 << 10); }, 30000)) << b_->log();
+  ASSERT_EQ(::kill(*pid, SIGINT), 0);
+  stopChild(*pid, 5000);
+  ASSERT_TRUE(waitFor([&] { return countOf(b_->log(), cancelled) == 1; }, 10000)) << b_->log();
+  stopsFlowing();
+
+  // Two pods: the first removed, the pull goes on for the second...
+  b_->writeSpec("c1.yaml", pod("c1", image));
+  b_->writeSpec("c2.yaml", pod("c2", image));
+  ASSERT_TRUE(waitFor([&] { return temporaryBytes() > (256 << 10); }, 30000)) << b_->log();
+  // ...and boxctl joining and leaving changes nothing.
+  auto joined = spawnDaemon({b_->bin("boxctl"), "--run-dir", b_->runDir(), "image", "pull", image},
+                            work_ / "joined.log");
+  ASSERT_TRUE(joined.ok());
+  b_->removeSpec("c1.yaml");
+  ASSERT_TRUE(b_->waitGone("c1", 20000)) << b_->status().dump(2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(::kill(*joined, SIGINT), 0);
+  stopChild(*joined, 5000);
+  const int64_t flowing = temporaryBytes();
+  ASSERT_TRUE(waitFor([&] { return temporaryBytes() > flowing + (256 << 10); }, 10000))
+      << "the pull c2 needs stopped\n"
+      << b_->log();
+  EXPECT_EQ(countOf(b_->log(), cancelled), 1) << b_->log();
+  EXPECT_EQ(podReason("c2"), "ContainerCreating");
+  // ...until the second changes to another image: nobody needs the pull any more.
+  b_->writeSpec("c2.yaml", pod("c2", reg_->host() + "/other:v1"));
+  ASSERT_TRUE(waitFor([&] { return countOf(b_->log(), cancelled) == 2; }, 20000)) << b_->log();
+  stopsFlowing();
+  EXPECT_NE(b_->boxctl({"events"}).out.find(cancelled), std::string::npos)
+      << b_->boxctl({"events"}).out;
+  ASSERT_TRUE(runningWithMarker("c2", "other")) << b_->status().dump(2) << events("c2");
+  EXPECT_EQ(b_->boxctl({"image", "ls"}).out.find("/slow"), std::string::npos);
+  (void)other;
 }
 
 }  // namespace

@@ -80,10 +80,32 @@ void ThrottleProxy::acceptLoop() {
   }
 }
 
+std::vector<std::string> ThrottleProxy::requests() const {
+  std::lock_guard lock(statsMu_);
+  return requests_;
+}
+
+// Request lines of the HTTP/1.1 stream a client sends (headers end each line with CRLF).
+void ThrottleProxy::sawClientBytes(std::string& pending, const char* p, size_t n) {
+  pending.append(p, n);
+  for (size_t eol; (eol = pending.find("\r\n")) != std::string::npos;) {
+    std::string line = pending.substr(0, eol);
+    pending.erase(0, eol + 2);
+    for (const char* m : {"GET ", "HEAD ", "POST ", "PUT ", "PATCH ", "DELETE "}) {
+      if (line.rfind(m, 0) == 0 && line.find(" HTTP/") != std::string::npos) {
+        std::lock_guard lock(statsMu_);
+        requests_.push_back(line);
+      }
+    }
+  }
+  if (pending.size() > 65536) pending.clear();  // a body, not headers
+}
+
 // Upstream bytes go out in slices of a tenth of the rate, one slice per 100 ms.
 void ThrottleProxy::relay(Fd client, Fd server) {
   std::vector<char> buf(static_cast<size_t>(std::max<int64_t>(512, rate_ / 10)));
   int64_t nextSlice = 0;
+  std::string pending;
   while (!stop_) {
     pollfd pfds[2] = {{client.get(), POLLIN, 0}, {server.get(), POLLIN, 0}};
     bool mayRead = monotonicMs() >= nextSlice;
@@ -93,10 +115,12 @@ void ThrottleProxy::relay(Fd client, Fd server) {
       char in[16384];
       ssize_t n = ::recv(client.get(), in, sizeof in, 0);
       if (n <= 0 || !writeAll(server.get(), in, static_cast<size_t>(n))) return;
+      sawClientBytes(pending, in, static_cast<size_t>(n));
     }
     if (mayRead && (pfds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t n = ::recv(server.get(), buf.data(), buf.size(), 0);
       if (n <= 0 || !writeAll(client.get(), buf.data(), static_cast<size_t>(n))) return;
+      bytesDown_ += n;
       nextSlice = monotonicMs() + 100 * n / static_cast<int64_t>(buf.size());
     }
   }

@@ -27,6 +27,10 @@ class ThrottleProxy {
   ThrottleProxy& operator=(const ThrottleProxy&) = delete;
 
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Bytes relayed from upstream to clients so far, and the request lines clients sent
+  // ("GET /v2/app/manifests/v1 HTTP/1.1"), in order: what a pull asked the registry for.
+  int64_t bytesDown() const { return bytesDown_.load(); }
+  std::vector<std::string> requests() const;
 
  private:
   ThrottleProxy() = default;
@@ -37,7 +41,11 @@ class ThrottleProxy {
   int port_ = 0;
   int upstreamPort_ = 0;
   int64_t rate_ = 0;
+  void sawClientBytes(std::string& pending, const char* p, size_t n);
   std::atomic<bool> stop_{false};
+  std::atomic<int64_t> bytesDown_{0};
+  mutable std::mutex statsMu_;
+  std::vector<std::string> requests_;
   std::thread acceptor_;
   std::mutex mu_;
   std::vector<std::thread> conns_;

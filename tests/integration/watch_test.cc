@@ -194,7 +194,8 @@ TEST_F(WatchTest, StatusAndEventsShowAPodAppliedAndDeleted) {
 TEST_F(WatchTest, BadWatchRequestsGetAnErrorAndBoxdCarriesOn) {
   b_.start();
   std::string unknown = b_.rawRequest(R"({"op":"watch","watch":"nope"})");
-  EXPECT_NE(unknown.find(R"(unknown watch \"nope\" (pods, events))"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find(R"(unknown watch \"nope\" (pods, events, image-pull))"), std::string::npos)
+      << unknown;
   EXPECT_NE(b_.rawRequest(R"({"op":"watch","watch":7})").find("malformed request"),
             std::string::npos);
   EXPECT_NE(b_.rawRequest(R"({"op":"watch","watch":"events","name":[1]})").find("malformed"),

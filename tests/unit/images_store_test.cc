@@ -246,6 +246,10 @@ TEST_F(ImageStoreLayersTest, AMultiPlatformIndexGivesThisHostsImage) {
   EXPECT_EQ(imgs->at(0).id, "sha256:" + mineCfg);
   EXPECT_EQ(imgs->at(0).digest, "sha256:" + mHex);
   EXPECT_EQ(layers(), std::set<std::string>{"sha256-" + mine.diffId});
+  // The index it was chosen from is recorded: `repo@<index digest>` finds the image.
+  auto info = store.info(imgs->at(0).id);
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->indexDigests, std::vector<std::string>{"sha256:" + iHex});
   // An index without this platform says so.
   index["manifests"] = {desc(tHex, "no-such-arch")};
   const std::string onlyTheirs = layout.putBlob(index.dump());
@@ -262,13 +266,35 @@ TEST_F(ImageStoreLayersTest, ImportLayoutConsumesTheTemporaryItWasGiven) {
   auto tmp = store.makeTemporary();
   ASSERT_TRUE(tmp.ok()) << tmp.error().message;
   EXPECT_EQ(tmp->rfind(dir.path(), 0), 0u) << *tmp;  // inside the store's tree
+  const BuiltLayer layer = base();
   OciLayout layout(*tmp);
-  layout.addImage({base()}, json::object(), "latest");
-  auto imgs = store.importLayout(*tmp);
+  layout.addImage({layer}, json::object(), "latest");
+  std::vector<std::string> told;
+  const std::string index = "sha256:" + std::string(64, 'a');
+  auto imgs = store.importLayout(
+      *tmp,
+      [&](const std::string& digest, bool done) {
+        told.push_back(digest + (done ? " done" : " unpacking"));
+      },
+      index);
   ASSERT_TRUE(imgs.ok()) << imgs.error().message;
   EXPECT_EQ(imgs->at(0).refs, std::vector<std::string>{"latest"});
   EXPECT_FALSE(exists(*tmp));
   EXPECT_TRUE(leftovers().empty());
+  const std::string blob = "sha256:" + boxd::testing::sha256Of(layer.blob);
+  EXPECT_EQ(told, (std::vector<std::string>{blob + " unpacking", blob + " done"}));
+  // The index a pull resolved is recorded, and kept when the same image is imported again
+  // without one.
+  auto info = store.info(imgs->at(0).id);
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->indexDigests, std::vector<std::string>{index});
+  auto again = store.makeTemporary();
+  ASSERT_TRUE(again.ok());
+  OciLayout(*again).addImage({layer}, json::object(), "latest");
+  ASSERT_TRUE(store.importLayout(*again).ok());
+  info = store.info(imgs->at(0).id);
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->indexDigests, std::vector<std::string>{index});
 }
 
 TEST_F(ImageStoreLayersTest, MigratesTheWholeRootfsLayoutAsSingleLayerImages) {
