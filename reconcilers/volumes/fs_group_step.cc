@@ -3,17 +3,17 @@
 #include <fcntl.h>
 
 #include "common/fd.h"
-#include "reconcilers/volumes/fs_group.h"
 
 namespace boxd::reconcilers {
 
 FsGroupStep::FsGroupStep(std::string path, std::string volume, gid_t gid, bool readOnly,
-                         bool onRootMismatch)
+                         bool onRootMismatch, size_t maxEntries)
     : path_(std::move(path)),
       volume_(std::move(volume)),
       gid_(gid),
       readOnly_(readOnly),
-      onRootMismatch_(onRootMismatch) {}
+      onRootMismatch_(onRootMismatch),
+      maxEntries_(maxEntries) {}
 
 Result<std::unique_ptr<FsGroupStep>> FsGroupStep::fromParams(const nlohmann::json& p, Host&) {
   if (!p.is_object() || !p.contains("path") || !p["path"].is_string() || !p.contains("gid") ||
@@ -24,7 +24,8 @@ Result<std::unique_ptr<FsGroupStep>> FsGroupStep::fromParams(const nlohmann::jso
   auto step = std::make_unique<FsGroupStep>(p["path"].get<std::string>(), p.value("volume", ""),
                                             static_cast<gid_t>(p["gid"].get<int64_t>()),
                                             p.value("readOnly", false),
-                                            p.value("policy", "Always") == "OnRootMismatch");
+                                            p.value("policy", "Always") == "OnRootMismatch",
+                                            p.value("maxEntries", FsGroupOptions{}.maxEntries));
   step->result_ = p.value("result", "");
   return step;
 }
@@ -35,6 +36,7 @@ nlohmann::json FsGroupStep::params() const {
                       {"gid", gid_},
                       {"readOnly", readOnly_},
                       {"policy", onRootMismatch_ ? "OnRootMismatch" : "Always"}};
+  if (maxEntries_ != FsGroupOptions{}.maxEntries) j["maxEntries"] = maxEntries_;
   if (!result_.empty()) j["result"] = result_;
   return j;
 }
@@ -47,6 +49,7 @@ Status FsGroupStep::apply() {
   o.gid = gid_;
   o.readOnly = readOnly_;
   o.onRootMismatch = onRootMismatch_;
+  o.maxEntries = maxEntries_;
   auto r = applyFsGroup(root.get(), o, path_);
   if (!r.ok()) return r.error().wrap(what);
   result_ = r->skipped ? "group " + std::to_string(gid_) +

@@ -20,12 +20,15 @@
 #include <string>
 
 #include "reconcilers/step.h"
+#include "reconcilers/volumes/fs_group.h"
 
 namespace boxd::reconcilers {
 
 class FsGroupStep : public Step {
  public:
-  FsGroupStep(std::string path, std::string volume, gid_t gid, bool readOnly, bool onRootMismatch);
+  // maxEntries: the walk's bound (fs_group.h), in params only when not the default.
+  FsGroupStep(std::string path, std::string volume, gid_t gid, bool readOnly, bool onRootMismatch,
+              size_t maxEntries = FsGroupOptions{}.maxEntries);
   static Result<std::unique_ptr<FsGroupStep>> fromParams(const nlohmann::json& params, Host& host);
   std::string kind() const override { return "fsgroup"; }
   std::string resource() const override { return path_; }
@@ -38,6 +41,7 @@ class FsGroupStep : public Step {
   std::string path_, volume_;
   gid_t gid_;
   bool readOnly_, onRootMismatch_;
+  size_t maxEntries_;
   std::string result_;
 };
 

@@ -10,7 +10,10 @@
 
 #include "common/fd.h"
 #include "common/util.h"
+#include "reconcilers/cgroup/kernel_cgroups.h"
+#include "reconcilers/host/host.h"
 #include "reconcilers/volumes/fs_group_step.h"
+#include "tests/fakes/fake_mounter.h"
 #include "tests/support/temp_dir.h"
 
 namespace boxd::reconcilers {
@@ -164,6 +167,23 @@ TEST_F(FsGroupTest, TheStepRecordsWhatItDidAndUndoChangesNothing) {
   EXPECT_TRUE(again.undo().ok());
   EXPECT_EQ(lst(t_ / "vol").st_mode & 07777, 02775u);
   EXPECT_TRUE(again.observe().value());
+
+  // Past its bound the step fails, naming the volume: the pod's error.
+  nlohmann::json bounded = FsGroupStep(t_ / "vol", "data", testGid(), false, false, 3).params();
+  EXPECT_EQ(bounded["maxEntries"], 3);
+  testing::FakeMounter mounter;
+  auto cgroups = makeCgroupsV1("/nonexistent");
+  Host host{Paths{}, mounter, *cgroups};
+  auto rebuilt = FsGroupStep::fromParams(bounded, host);
+  ASSERT_TRUE(rebuilt.ok());
+  Status over = (*rebuilt)->apply();
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().message.find("fsGroup " + std::to_string(testGid()) + " on volume data"),
+            std::string::npos)
+      << over.error().message;
+  EXPECT_NE(over.error().message.find("more than 3 entries; fsGroup not applied to the rest"),
+            std::string::npos)
+      << over.error().message;
 
   ASSERT_EQ(::symlink((t_ / "vol").c_str(), (t_ / "alias").c_str()), 0);
   FsGroupStep viaLink(t_ / "alias", "data", testGid(), false, false);
