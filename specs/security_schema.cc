@@ -11,7 +11,8 @@ namespace {
 // its RuntimeDefault is what boxd does anyway.
 constexpr std::string_view kPodSecurityUnsupported[] = {
     "seLinuxOptions",  "windowsOptions",      "sysctls",
-    "appArmorProfile", "seLinuxChangePolicy", "supplementalGroupsPolicy"};
+    "appArmorProfile", "seLinuxChangePolicy", "supplementalGroupsPolicy",
+};
 constexpr std::string_view kContainerSecurityUnsupported[] = {"seLinuxOptions", "windowsOptions",
                                                               "procMount", "appArmorProfile"};
 constexpr std::string_view kSeccompProfileUnsupported[] = {"localhostProfile"};
