@@ -132,6 +132,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
                    r.params.value("mountPath", "") +
                    (r.params.value("formatted", false) ? " (formatted by boxd)" : "");
         }
+        if (r.kind == "fsgroup") detail = r.params.value("result", "");
         if (!detail.empty()) res["detail"] = detail;
         resources.push_back(std::move(res));
       }

@@ -21,6 +21,32 @@ namespace {
 constexpr const char* kDataLink = "..data";
 constexpr const char* kDataTmp = "..data_tmp";
 
+// Who the files belong to and the bits they gain. With fsGroup, as kubelet leaves a config
+// volume: every file and directory in the group, files with owner and group read added to their
+// mode, directories 0755 plus group search and setgid. Symlinks are left alone.
+struct Owner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t fileBits = 0;
+  mode_t dirMode = 0755;
+  bool fsGroup = false;
+  Owner(uid_t u, std::optional<gid_t> group) : uid(u) {
+    if (!group) return;
+    fsGroup = true;
+    gid = *group;
+    fileBits = 0440;
+    dirMode = 0755 | 0550 | S_ISGID;
+  }
+};
+
+// A directory made here: its group and mode (mkdir's mode passes through the umask and drops
+// setgid).
+Status ownDir(int fd, const Owner& o, const std::string& rel) {
+  if (o.fsGroup && ::fchown(fd, static_cast<uid_t>(-1), o.gid) != 0) return sysError("chown", rel);
+  if (::fchmod(fd, o.dirMode) != 0) return sysError("chmod", rel);
+  return {};
+}
+
 Result<Fd> openDirAt(int dirfd, const std::string& name) {
   Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return sysError("open directory", name);
@@ -48,7 +74,7 @@ Result<std::string> readAll(int fd) {
 
 // The regular files beneath dirfd (relative paths), each with its content and mode; false in
 // *same once one differs from `want` (files are not read past that).
-Status collect(int dirfd, const std::string& prefix, const VolumeFiles& want, uid_t owner,
+Status collect(int dirfd, const std::string& prefix, const VolumeFiles& want, const Owner& owner,
                size_t& count, bool& same) {
   int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return sysError("dup", prefix);
@@ -68,6 +94,10 @@ Status collect(int dirfd, const std::string& prefix, const VolumeFiles& want, ui
       continue;
     }
     if (S_ISDIR(sb.st_mode)) {
+      if ((sb.st_mode & 07777) != owner.dirMode || (owner.fsGroup && sb.st_gid != owner.gid)) {
+        same = false;
+        continue;
+      }
       auto sub = openDirAt(dirfd, name);
       if (!sub.ok()) {
         same = false;
@@ -78,8 +108,10 @@ Status collect(int dirfd, const std::string& prefix, const VolumeFiles& want, ui
       continue;
     }
     auto it = want.find(rel);
-    if (!S_ISREG(sb.st_mode) || it == want.end() || (sb.st_mode & 07777) != it->second.mode ||
-        sb.st_uid != owner || static_cast<size_t>(sb.st_size) != it->second.content.size()) {
+    if (!S_ISREG(sb.st_mode) || it == want.end() ||
+        (sb.st_mode & 07777) != (it->second.mode | owner.fileBits) || sb.st_uid != owner.uid ||
+        (owner.fsGroup && sb.st_gid != owner.gid) ||
+        static_cast<size_t>(sb.st_size) != it->second.content.size()) {
       same = false;
       continue;
     }
@@ -93,11 +125,15 @@ Status collect(int dirfd, const std::string& prefix, const VolumeFiles& want, ui
 }
 
 // Whether ..data names a version holding exactly `files`.
-bool unchanged(int dirfd, const VolumeFiles& files, uid_t owner) {
+bool unchanged(int dirfd, const VolumeFiles& files, const Owner& owner) {
   std::string current = readLink(dirfd, kDataLink);
   if (current.empty()) return false;
   auto dir = openDirAt(dirfd, current);
   if (!dir.ok()) return false;
+  struct stat sb {};
+  if (::fstat(dir->get(), &sb) != 0 || (sb.st_mode & 07777) != owner.dirMode ||
+      (owner.fsGroup && sb.st_gid != owner.gid))
+    return false;
   size_t count = 0;
   bool same = true;
   if (!collect(dir->get(), "", files, owner, count, same).ok()) return false;
@@ -117,16 +153,17 @@ std::string versionName() {
   return buf;
 }
 
-Status writeFile(int dirfd, const std::string& rel, const VolumeFile& f, uid_t owner) {
+Status writeFile(int dirfd, const std::string& rel, const VolumeFile& f, const Owner& owner) {
   // Parent directories: made here, in a directory made here, so none can be a symlink.
   Fd parent(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
   std::string rest = rel;
   for (size_t slash; (slash = rest.find('/')) != std::string::npos;) {
     std::string part = rest.substr(0, slash);
-    if (::mkdirat(parent.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
-      return sysError("mkdir", rel);
+    bool made = ::mkdirat(parent.get(), part.c_str(), 0755) == 0;
+    if (!made && errno != EEXIST) return sysError("mkdir", rel);
     auto next = openDirAt(parent.get(), part);
     if (!next.ok()) return next.error();
+    if (made) BOXD_TRY(ownDir(next->get(), owner, rel));
     parent = std::move(*next);
     rest = rest.substr(slash + 1);
   }
@@ -140,8 +177,8 @@ Status writeFile(int dirfd, const std::string& rel, const VolumeFile& f, uid_t o
     if (n < 0) return sysError("write", rel);
     off += static_cast<size_t>(n);
   }
-  if (::fchown(fd.get(), owner, 0) != 0) return sysError("chown", rel);
-  if (::fchmod(fd.get(), f.mode) != 0) return sysError("chmod", rel);
+  if (::fchown(fd.get(), owner.uid, owner.gid) != 0) return sysError("chown", rel);
+  if (::fchmod(fd.get(), f.mode | owner.fileBits) != 0) return sysError("chmod", rel);
   return {};
 }
 
@@ -206,10 +243,12 @@ Status updateLinks(int dirfd, const VolumeFiles& files) {
 
 }  // namespace
 
-Result<bool> writeConfigVolume(const std::string& dir, const VolumeFiles& files, uid_t owner) {
+Result<bool> writeConfigVolume(const std::string& dir, const VolumeFiles& files, uid_t uid,
+                               std::optional<gid_t> fsGroup) {
+  const Owner owner(uid, fsGroup);
   Fd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dirfd) return sysError("open volume directory", dir);
-  if (::fchmod(dirfd.get(), 0755) != 0) return sysError("chmod", dir);
+  BOXD_TRY(ownDir(dirfd.get(), owner, dir));
   if (unchanged(dirfd.get(), files, owner)) return false;
   const std::string old = readLink(dirfd.get(), kDataLink);
   const std::string version = versionName();
@@ -217,6 +256,7 @@ Result<bool> writeConfigVolume(const std::string& dir, const VolumeFiles& files,
     return sysError("mkdir", dir + "/" + version);
   auto vdir = openDirAt(dirfd.get(), version);
   if (!vdir.ok()) return vdir.error();
+  BOXD_TRY(ownDir(vdir->get(), owner, dir + "/" + version));
   for (const auto& [rel, f] : files) {
     Status st = writeFile(vdir->get(), rel, f, owner);
     if (!st.ok()) {

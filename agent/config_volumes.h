@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 
 #include "agent/config_refs.h"
@@ -26,8 +27,11 @@
 namespace boxd::agent {
 
 // True when something was written, false when the volume already held exactly these files
-// (content, mode and owner). owner: the uid the files belong to (their group is root's).
-Result<bool> writeConfigVolume(const std::string& dir, const VolumeFiles& files, uid_t owner);
+// (content, mode and owner). owner: the uid the files belong to. Their group is root's, or the
+// pod's fsGroup: then, as kubelet does, files gain owner and group read (a defaultMode of 0600
+// gives 0640) and directories are 02755.
+Result<bool> writeConfigVolume(const std::string& dir, const VolumeFiles& files, uid_t owner,
+                               std::optional<gid_t> fsGroup = std::nullopt);
 
 // One volume to write before a container starts (the agent renders on its loop thread, the
 // write runs on the thread pool).
@@ -36,6 +40,7 @@ struct ConfigWrite {
   std::string dir;
   VolumeFiles files;
   uid_t owner = 0;
+  std::optional<gid_t> fsGroup;  // the pod's
 };
 
 // A digest of the files, to tell whether a volume needs writing again without reading it.

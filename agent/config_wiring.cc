@@ -74,6 +74,12 @@ uid_t volumeOwner(const specs::PodSpec& pod, const specs::Volume& v) {
   return v.config && v.config->holdsSecret() ? owner.value_or(0) : 0;
 }
 
+// The group config volumes' files are given (kubelet's fsGroup), if any.
+std::optional<gid_t> fsGroupOf(const specs::PodSpec& pod) {
+  if (!pod.securityContext.fsGroup) return std::nullopt;
+  return static_cast<gid_t>(*pod.securityContext.fsGroup);
+}
+
 }  // namespace
 
 ConfigContext Agent::configContext(const PodState& pod) {
@@ -108,8 +114,8 @@ Result<ContainerConfig> Agent::prepareContainer(PodState& pod, const specs::Cont
     if (v == nullptr || !v->config) continue;
     auto files = configVolumeFiles(pod.spec, *v, ctx);
     if (!files.ok()) return files.error();
-    writes.push_back(
-        {v->name, volumeHostPath(pp, *v), std::move(*files), volumeOwner(pod.spec, *v)});
+    writes.push_back({v->name, volumeHostPath(pp, *v), std::move(*files), volumeOwner(pod.spec, *v),
+                      fsGroupOf(pod.spec)});
   }
   return cfg;
 }
@@ -160,7 +166,9 @@ void Agent::refreshConfigVolumes(PodState& pod) {
     std::string dir = volumeHostPath(pp, v);
     const std::string podName = pod.rec.name, volume = v.name;
     dispatcher_.runBlocking(
-        [dir, f = std::move(*files), owner, result] { *result = writeConfigVolume(dir, f, owner); },
+        [dir, f = std::move(*files), owner, group = fsGroupOf(pod.spec), result] {
+          *result = writeConfigVolume(dir, f, owner, group);
+        },
         [this, podName, volume, result] {
           if (!result->ok()) {
             event(podName, "Warning", "FailedMount",

@@ -118,7 +118,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
         Status st = mkdirAll(logDir, 0700);
         for (const auto& w : writes) {
           if (!st.ok()) break;
-          auto wrote = writeConfigVolume(w.dir, w.files, w.owner);
+          auto wrote = writeConfigVolume(w.dir, w.files, w.owner, w.fsGroup);
           if (!wrote.ok()) st = wrote.error().wrap("volume " + w.volume);
         }
         if (st.ok() && !imageUser.empty())

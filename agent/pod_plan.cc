@@ -175,6 +175,22 @@ void planBlockVolume(std::vector<PlannedStep>& plan, const PodPaths& pp, const s
                    {"mountPath", reconcilers::blockMountPath(pp.blockMounts, bv)}}});
 }
 
+// kubelet gives the pod's fsGroup to the volumes it sets up: emptyDirs and read-write block
+// filesystems, walked here; config volumes get it when written; hostPath never.
+void planFsGroup(std::vector<PlannedStep>& plan, const PodPaths& pp, const specs::PodSpec& pod,
+                 const specs::Volume& v) {
+  const specs::PodSecurityContext& sc = pod.securityContext;
+  if (!sc.fsGroup) return;
+  bool readOnlyBlock = (v.iscsi && v.iscsi->readOnly) || (v.rbd && v.rbd->readOnly);
+  if (!v.emptyDir && (!v.isBlock() || readOnlyBlock)) return;
+  plan.push_back({"fsgroup",
+                  {{"path", volumeHostPath(pp, v)},
+                   {"volume", v.name},
+                   {"gid", *sc.fsGroup},
+                   {"readOnly", false},
+                   {"policy", sc.fsGroupOnRootMismatch() ? "OnRootMismatch" : "Always"}}});
+}
+
 void planNetwork(std::vector<PlannedStep>& plan, const PodPaths& pp, const specs::PodSpec& pod,
                  const PodNetwork& net) {
   if (!net.hostNetwork) {
@@ -251,6 +267,7 @@ std::vector<PlannedStep> planPod(const reconcilers::Paths& paths,
       planBlockVolume(plan, pp, uid, v, block, pod.namespaceName);
     else
       plan.push_back(volumeStep(pp, pod, v));
+    planFsGroup(plan, pp, pod, v);
   }
   auto all = allContainers(pod);
   for (size_t i = 0; i < all.size(); ++i) {

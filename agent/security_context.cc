@@ -46,7 +46,11 @@ Result<reconcilers::ContainerSecurity> resolveSecurity(const specs::PodSpec& pod
   const bool numericImageUser = !imageUid.empty() && imageUid.size() <= 10 &&
                                 imageUid.find_first_not_of("0123456789") == std::string::npos;
   if (!user && numericImageUser) s.uid = static_cast<uint32_t>(std::stoull(imageUid));
-  for (int64_t g : ps.supplementalGroups) s.groups.push_back(static_cast<uint32_t>(g));
+  // fsGroup first, then supplementalGroups, each once (kubelet's order).
+  if (ps.fsGroup) s.groups.push_back(static_cast<uint32_t>(*ps.fsGroup));
+  for (int64_t g : ps.supplementalGroups) {
+    if (!ps.fsGroup || g != *ps.fsGroup) s.groups.push_back(static_cast<uint32_t>(g));
+  }
   s.privileged = cs.privileged.value_or(false);
   s.capabilities = s.privileged ? specs::kAllCapabilities : resolveCapabilities(cs.capabilities);
   s.noNewPrivs = cs.allowPrivilegeEscalation ? !*cs.allowPrivilegeEscalation : !s.privileged;

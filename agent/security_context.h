@@ -3,7 +3,7 @@
 //
 //   uid, gid          container runAsUser/runAsGroup, else the pod's, else the image's User
 //                     when numeric (a name is resolved at start, image_user.h), else 0
-//   groups            the pod's supplementalGroups
+//   groups            the pod's fsGroup, then its supplementalGroups (each once)
 //   capabilities      privileged: all. Otherwise boxd's default set, then add ALL → all,
 //                     drop ALL → none, then each named add, then each named drop (a name in both
 //                     lists ends dropped). "drop [ALL], add [NET_BIND_SERVICE]" keeps just that.

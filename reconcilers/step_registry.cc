@@ -11,6 +11,7 @@
 #include "reconcilers/rootfs/overlay_step.h"
 #include "reconcilers/sandbox/shim_step.h"
 #include "reconcilers/step.h"
+#include "reconcilers/volumes/fs_group_step.h"
 #include "reconcilers/volumes/legacy_bind_step.h"
 #include "reconcilers/volumes/volume_steps.h"
 
@@ -33,6 +34,7 @@ Result<std::unique_ptr<Step>> stepFromJournal(const std::string& kind, const nlo
   if (kind == "emptydir") return up(EmptyDirStep::fromParams(params, host));
   if (kind == "hostpath") return up(HostPathStep::fromParams(params, host));
   if (kind == "projquota") return up(ProjectQuotaStep::fromParams(params, host));
+  if (kind == "fsgroup") return up(FsGroupStep::fromParams(params, host));
   // Written by an older boxd only: rebuilt so a running pod's journal can still be undone.
   if (kind == "bind") return up(LegacyBindStep::fromParams(params, host));
   if (kind == "binds") return up(LegacyBindsStep::fromParams(params, host));

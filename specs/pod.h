@@ -137,11 +137,16 @@ struct SecurityContext {
   Capabilities capabilities;
   bool operator==(const SecurityContext&) const = default;
 };
-// spec.securityContext: defaults for every container, and the supplementary groups.
+// spec.securityContext: defaults for every container, and the supplementary groups. fsGroup is
+// one more supplementary group of every container, and the group of its volumes' files
+// (docs/security.md); fsGroupChangePolicy as written: unset, "Always" or "OnRootMismatch".
 struct PodSecurityContext {
   std::optional<int64_t> runAsUser, runAsGroup;
   std::optional<bool> runAsNonRoot;
   std::vector<int64_t> supplementalGroups;
+  std::optional<int64_t> fsGroup;
+  std::optional<std::string> fsGroupChangePolicy;
+  bool fsGroupOnRootMismatch() const { return fsGroupChangePolicy == "OnRootMismatch"; }
   bool operator==(const PodSecurityContext&) const = default;
 };
 

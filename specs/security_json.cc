@@ -79,6 +79,8 @@ void addPodSecurityJson(json& j, const PodSecurityContext& sc) {
   putInt(o, "runAsGroup", sc.runAsGroup);
   putBool(o, "runAsNonRoot", sc.runAsNonRoot);
   if (!sc.supplementalGroups.empty()) o["supplementalGroups"] = sc.supplementalGroups;
+  putInt(o, "fsGroup", sc.fsGroup);
+  if (sc.fsGroupChangePolicy) o["fsGroupChangePolicy"] = *sc.fsGroupChangePolicy;
   j["securityContext"] = std::move(o);
 }
 
@@ -109,6 +111,11 @@ Status readPodSecurityJson(const json& j, PodSecurityContext& out) {
   BOXD_TRY(getInt(c, "runAsUser", out.runAsUser));
   BOXD_TRY(getInt(c, "runAsGroup", out.runAsGroup));
   BOXD_TRY(getBool(c, "runAsNonRoot", out.runAsNonRoot));
+  BOXD_TRY(getInt(c, "fsGroup", out.fsGroup));
+  if (auto it = c.find("fsGroupChangePolicy"); it != c.end() && !it->is_null()) {
+    if (!it->is_string()) return decodeError("fsGroupChangePolicy", "expected a string");
+    out.fsGroupChangePolicy = it->get<std::string>();
+  }
   return getList(c, "supplementalGroups", out.supplementalGroups);
 }
 

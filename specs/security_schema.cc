@@ -9,14 +9,10 @@ namespace {
 
 // Reported by name as not supported, never dropped silently. seccompProfile is handled apart:
 // its RuntimeDefault is what boxd does anyway.
-constexpr std::string_view kPodSecurityUnsupported[] = {"seLinuxOptions",
-                                                        "windowsOptions",
-                                                        "fsGroup",
-                                                        "fsGroupChangePolicy",
-                                                        "sysctls",
-                                                        "appArmorProfile",
-                                                        "seLinuxChangePolicy",
-                                                        "supplementalGroupsPolicy"};
+constexpr std::string_view kPodSecurityUnsupported[] = {
+    "seLinuxOptions",  "windowsOptions",      "sysctls",
+    "appArmorProfile", "seLinuxChangePolicy", "supplementalGroupsPolicy",
+};
 constexpr std::string_view kContainerSecurityUnsupported[] = {"seLinuxOptions", "windowsOptions",
                                                               "procMount", "appArmorProfile"};
 constexpr std::string_view kSeccompProfileUnsupported[] = {"localhostProfile"};
@@ -72,6 +68,16 @@ PodSecurityContext DocParser::parsePodSecurityContext(const Entry& e, const std:
                          sc.supplementalGroups.end())
               sc.supplementalGroups.push_back(*g);
           });
+        }},
+       {"fsGroup", false,
+        [&](const Entry& f, const std::string& p) { sc.fsGroup = parseId(f, p); }},
+       {"fsGroupChangePolicy", false,
+        [&](const Entry& f, const std::string& p) {
+          std::optional<std::string> s = string(f, p);
+          if (s && *s != "Always" && *s != "OnRootMismatch")
+            return error(f.valueMark(), p,
+                         "must be one of \"Always\", \"OnRootMismatch\", got " + inQuotes(*s));
+          sc.fsGroupChangePolicy = s;
         }},
        {"seccompProfile", false,
         [&](const Entry& f, const std::string& p) { parseSeccompProfile(f, p); }}},

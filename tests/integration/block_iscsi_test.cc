@@ -1,7 +1,9 @@
 // iSCSI volumes end to end against a real target (tgtd, one per test): a blank LUN formatted
 // and its data kept across pods, xfs, readOnly, two pods on two LUNs sharing one session and
 // the logout after the last, CHAP and target errors as pod reasons, the same LUN refused twice
-// read-write, a killed helper, and kill -9 of boxd at every attach and detach step.
+// read-write, a killed helper, and kill -9 of boxd at every attach and detach step. fsGroup on
+// the first: the LUN's files walked for the first pod, the walk skipped (OnRootMismatch) for
+// the second.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -34,6 +36,7 @@ struct PodOpts {
   bool readOnly = false;
   std::string portals;  // extra portals, YAML list items
   std::string secret = "chap";
+  std::string securityContext;  // YAML flow, "" = none
   std::string command =
       "echo $(cat /data/marker 2>/dev/null) > /dev/null; trap 'exit 0' TERM; "
       "while true; do sleep 1 & wait; done";
@@ -41,7 +44,9 @@ struct PodOpts {
 
 std::string iscsiPod(const std::string& name, const std::string& portal, const PodOpts& o) {
   return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
-         "}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: app\n"
+         "}\nspec:\n  terminationGracePeriodSeconds: 1\n" +
+         (o.securityContext.empty() ? "" : "  securityContext: " + o.securityContext + "\n") +
+         "  containers:\n  - name: app\n"
          "    image: busybox\n    command: [sh, -c, \"" +
          o.command +
          "\"]\n    volumeMounts: [{name: data, mountPath: /data}]\n  volumes:\n  - name: data\n"
@@ -101,10 +106,18 @@ class IscsiTest : public ::testing::Test {
 };
 
 TEST_F(IscsiTest, BlankLunIsFormattedAndItsDataOutlivesThePod) {
-  apply("a.yaml", "a", chapSecret() + iscsiPod("a", tgt_.portal(), {}));
+  PodOpts first;
+  first.securityContext = "{fsGroup: 2000}";
+  apply("a.yaml", "a", chapSecret() + iscsiPod("a", tgt_.portal(), first));
   ASSERT_TRUE(running("a")) << b_.status().dump(2) << b_.log();
-  exec("a", "echo kept-across-pods > /data/marker; sync");
+  // The fresh filesystem was walked (its root and lost+found): what the container creates gets
+  // the group. "other" is taken out of it, for the next pod to show it is not walked again.
+  EXPECT_EQ(trim(exec("a",
+                      "echo kept-across-pods > /data/marker; touch /data/other; chgrp 0 "
+                      "/data/other; sync; stat -c '%g %a' /data /data/marker /data/other")),
+            "2000 2775\n2000 644\n0 644");
   auto describe = b_.boxctl({"describe", "a"}).out;
+  EXPECT_NE(describe.find("group 2000: 2 entries walked"), std::string::npos) << describe;
   EXPECT_NE(describe.find("formatted by boxd"), std::string::npos) << describe;
   EXPECT_NE(describe.find("/dev/loop"), std::string::npos) << describe;
   auto ls = b_.boxctl({"volume", "ls"}).out;
@@ -115,9 +128,14 @@ TEST_F(IscsiTest, BlankLunIsFormattedAndItsDataOutlivesThePod) {
   EXPECT_TRUE(tgt_.waitSessions(1, 0, 10000)) << "logged out after the last user";
   EXPECT_TRUE(b_.leftovers().empty()) << b_.leftovers().front();
 
-  apply("b.yaml", "b", chapSecret() + iscsiPod("b", tgt_.portal(), {}));
+  PodOpts second;
+  second.securityContext = "{fsGroup: 2000, fsGroupChangePolicy: OnRootMismatch}";
+  apply("b.yaml", "b", chapSecret() + iscsiPod("b", tgt_.portal(), second));
   ASSERT_TRUE(running("b")) << b_.status().dump(2) << b_.log();
-  EXPECT_EQ(trim(exec("b", "cat /data/marker")), "kept-across-pods");
+  EXPECT_EQ(trim(exec("b", "cat /data/marker; stat -c %g /data/other")), "kept-across-pods\n0")
+      << "OnRootMismatch: the root fits, nothing below it is walked again";
+  EXPECT_NE(b_.boxctl({"describe", "b"}).out.find("root already fits, walk skipped"),
+            std::string::npos);
   EXPECT_EQ(b_.boxctl({"describe", "b"}).out.find("formatted by boxd"), std::string::npos)
       << "a LUN with a filesystem is never formatted again";
   // Nothing secret in boxd's log, nor on any command line it started.

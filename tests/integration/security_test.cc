@@ -1,7 +1,8 @@
 // securityContext end to end: what a container's processes are (ids, groups, capability sets,
 // no_new_privs, seccomp, a read-only root) as `boxctl logs` and `boxctl exec` show them, and a
-// runAsNonRoot violation in status and events.
+// runAsNonRoot violation in status and events; fsGroup on an emptyDir and a configMap volume.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -136,6 +137,76 @@ TEST_F(SecurityTest, ContainersRunWithTheirUsersAndCapabilities) {
   EXPECT_NE(w.code, 0) << w.out;
 
   b_.removeSpec("sec.yaml");
+  ASSERT_TRUE(b_.waitGone("sec"));
+  EXPECT_EQ(b_.leftovers(), std::vector<std::string>{});
+}
+
+// kubelet's fsGroup: a supplementary group of the container (and of exec), the group of the
+// emptyDirs (setgid: what the container creates gets it too) and of the config files, which
+// gain group read (defaultMode 0600 → 0640, readable by uid 1000 through the group).
+TEST_F(SecurityTest, FsGroupOwnsTheVolumesAndIsAGroupOfTheContainer) {
+  b_.writeSpec("fsg.yaml", std::string(R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: fsg-cfg}
+data: {app.conf: hello-group}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsUser: 1000, fsGroup: 2000}
+  volumes:
+  - {name: data, emptyDir: {}}
+  - {name: mem, emptyDir: {medium: Memory}}
+  - {name: cfg, configMap: {name: fsg-cfg, defaultMode: 0600}}
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'id -u; id -G; touch /data/made /mem/made; mkdir /data/dir;
+      touch /data/dir/f; stat -c "%g %a %n" /data /data/made /data/dir /data/dir/f /mem
+      /mem/made /cfg/..data/. /cfg/..data/app.conf; cat /cfg/app.conf; echo; echo END; )") +
+                               kLoop + R"(']
+    volumeMounts:
+    - {name: data, mountPath: /data}
+    - {name: mem, mountPath: /mem}
+    - {name: cfg, mountPath: /cfg}
+)");
+  ASSERT_TRUE(waitFor([&] { return b_.pod("sec")["ready"] == "1/1"; }, 15000))
+      << b_.status().dump(2) << b_.log();
+  std::string out;
+  waitFor(
+      [&] {
+        out = logs("app");
+        return out.find("END") != std::string::npos;
+      },
+      10000);
+  EXPECT_EQ(out,
+            "1000\n"
+            "0 2000\n"
+            "2000 2777 /data\n"
+            "2000 644 /data/made\n"
+            "2000 2755 /data/dir\n"
+            "2000 644 /data/dir/f\n"
+            "2000 2777 /mem\n"
+            "2000 644 /mem/made\n"
+            "2000 2755 /cfg/..data/.\n"
+            "2000 640 /cfg/..data/app.conf\n"
+            "hello-group\n"
+            "END\n");
+  CmdResult ids = exec("app", "id -G; echo x > /data/by-exec; stat -c %g /data/by-exec");
+  EXPECT_EQ(ids.out, "0 2000\n2000\n") << "exec runs with the container's groups";
+
+  // On the host: the emptyDir itself, and describe says the walk ran (Always).
+  std::string uid = b_.pod("sec")["uid"];
+  struct stat st {};
+  ASSERT_EQ(::stat((b_.stateDir() + "/pods/" + uid + "/volumes/data").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 2000u);
+  EXPECT_EQ(st.st_mode & 07777, 02777u);
+  std::string desc = b_.boxctl({"describe", "sec"}).out;
+  EXPECT_NE(desc.find("group 2000: 1 entry walked"), std::string::npos) << desc;
+
+  b_.removeSpec("fsg.yaml");
   ASSERT_TRUE(b_.waitGone("sec"));
   EXPECT_EQ(b_.leftovers(), std::vector<std::string>{});
 }

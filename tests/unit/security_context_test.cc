@@ -62,6 +62,16 @@ TEST(SecurityContext, ContainerValuesOverrideThePods) {
   EXPECT_EQ(noGroup->gid, 0u) << "no runAsGroup anywhere: group 0, as Kubernetes documents";
 }
 
+TEST(SecurityContext, FsGroupIsASupplementaryGroupOfEveryContainer) {
+  auto s = resolve("{fsGroup: 2000, supplementalGroups: [4000, 2000]}", "{runAsUser: 1000}");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->groups, (std::vector<uint32_t>{2000, 4000})) << "fsGroup first, each once";
+  EXPECT_EQ(s->gid, 0u) << "not the primary group";
+  auto only = resolve("{fsGroup: 0}", "{}");
+  ASSERT_TRUE(only.ok());
+  EXPECT_EQ(only->groups, (std::vector<uint32_t>{0}));
+}
+
 TEST(SecurityContext, CapabilitiesAddAndDrop) {
   auto get = [](const std::string& c) {
     auto s = resolve("{}", "{capabilities: " + c + "}");

@@ -83,7 +83,7 @@ TEST(SpecsSecurity, BadValuesAreReportedWithPositionAndPath) {
   auto e = errorsOf(podWith(R"(  securityContext:
     runAsUser: -1
     supplementalGroups: [1, 2147483648]
-    fsGroup: 2000
+    fsGroup: -5
     seLinuxOptions: {level: "s0:c1"}
   containers:
   - name: c
@@ -102,7 +102,8 @@ TEST(SpecsSecurity, BadValuesAreReportedWithPositionAndPath) {
                    "between 0 and 2147483647, got -1",
                    "f.yaml:7:29: spec.securityContext.supplementalGroups[1]: must be a user or "
                    "group id between 0 and 2147483647, got 2147483648",
-                   "f.yaml:8:5: spec.securityContext.fsGroup: field is not supported by boxd yet",
+                   "f.yaml:8:14: spec.securityContext.fsGroup: must be a user or group id between "
+                   "0 and 2147483647, got -5",
                    "f.yaml:9:5: spec.securityContext.seLinuxOptions: field is not supported by "
                    "boxd yet",
                    "f.yaml:14:19: spec.containers[0].securityContext.runAsGroup: must be an "
@@ -122,6 +123,56 @@ TEST(SpecsSecurity, BadValuesAreReportedWithPositionAndPath) {
                    "profile \"Unconfined\" is not supported by boxd yet; only \"RuntimeDefault\" "
                    "(boxd's own filter) is",
                }));
+}
+
+TEST(SpecsSecurity, FsGroupAndItsChangePolicy) {
+  ParseResult r = parseSpecFile("f.yaml", podWith(R"(  securityContext:
+    fsGroup: 2000
+    fsGroupChangePolicy: OnRootMismatch
+  containers:
+  - {name: c, image: busybox}
+)"));
+  ASSERT_TRUE(r.ok()) << r.errors[0].str();
+  const PodSecurityContext& sc = r.pods[0].spec.securityContext;
+  EXPECT_EQ(sc.fsGroup, 2000);
+  EXPECT_EQ(sc.fsGroupChangePolicy, "OnRootMismatch");
+  EXPECT_TRUE(sc.fsGroupOnRootMismatch());
+  auto back = fromJson(toJson(r.pods[0].spec));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, r.pods[0].spec);
+  EXPECT_EQ(toJson(r.pods[0].spec)["securityContext"],
+            (nlohmann::json{{"fsGroup", 2000}, {"fsGroupChangePolicy", "OnRootMismatch"}}));
+
+  // Another fsGroup is another pod; Always is the default.
+  auto specOf = [](const std::string& context) {
+    ParseResult p = parseSpecFile("f.yaml", podWith("  securityContext: " + context +
+                                                    "\n  containers:\n"
+                                                    "  - {name: c, image: busybox}\n"));
+    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.errors[0].str());
+    return p.ok() ? p.pods[0].spec : PodSpec{};
+  };
+  EXPECT_NE(specHash(specOf("{fsGroup: 2000}")), specHash(specOf("{fsGroup: 2001}")));
+  EXPECT_NE(specHash(specOf("{fsGroup: 2000}")), specHash(specOf("{}")));
+  EXPECT_FALSE(specOf("{fsGroup: 0}").securityContext.fsGroupOnRootMismatch());
+  EXPECT_FALSE(
+      specOf("{fsGroup: 0, fsGroupChangePolicy: Always}").securityContext.fsGroupOnRootMismatch());
+
+  auto e = errorsOf(podWith(R"(  securityContext:
+    fsGroup: "2000"
+    fsGroupChangePolicy: onrootmismatch
+  containers:
+  - {name: c, image: busybox}
+)"));
+  EXPECT_EQ(e, (Lines{
+                   "f.yaml:6:14: spec.securityContext.fsGroup: must be an integer, got a string",
+                   "f.yaml:7:26: spec.securityContext.fsGroupChangePolicy: must be one of "
+                   "\"Always\", \"OnRootMismatch\", got \"onrootmismatch\"",
+               }));
+  e =
+      errorsOf(podWith("  securityContext: {fsGroup: 2147483648}\n  containers:\n"
+                       "  - {name: c, image: busybox}\n"));
+  EXPECT_EQ(e, (Lines{"f.yaml:5:30: spec.securityContext.fsGroup: must be a user or group id "
+                      "between 0 and 2147483647, got 2147483648"}));
 }
 
 TEST(SpecsSecurity, EscalationCannotBeRefusedToAPrivilegedContainer) {
