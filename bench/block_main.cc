@@ -77,38 +77,29 @@ constexpr int kPodDownTimeoutMs = 90000;
 std::optional<Options> parseArgs(int argc, char** argv) {
   Options o;
   o.binDir = selfDir();
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw BenchError(a + " needs a value");
-      return argv[++i];
-    };
-    auto number = [&]() {
-      int v = std::atoi(next().c_str());
-      if (v < 1) throw BenchError(a + " needs a positive number");
-      return v;
-    };
+  for (ArgReader r(argc, argv); r.next();) {
+    const std::string& a = r.arg();
     if (a == "-h" || a == "--help") return std::nullopt;
     if (a == "--json")
-      o.json = next();
+      o.json = r.value();
     else if (a == "--bin-dir")
-      o.binDir = next();
+      o.binDir = r.value();
     else if (a == "--source-dir")
-      o.sourceDir = next();
+      o.sourceDir = r.value();
     else if (a == "--rounds")
-      o.rounds = number();
+      o.rounds = r.positive();
     else if (a == "--pod-rounds")
-      o.podRounds = number();
+      o.podRounds = r.positive();
     else if (a == "--size-mib")
-      o.sizeMiB = number();
+      o.sizeMiB = r.positive();
     else if (a == "--keep-logs")
-      o.keepLogs = next();
+      o.keepLogs = r.value();
     else if (a == "--boxd-config")
-      o.boxdConfig = next() + "\n";
+      o.boxdConfig = r.value() + "\n";
     else if (a == "--hold")
       o.hold = true;
     else if (a == "--only") {
-      std::string k = next();
+      std::string k = r.value();
       if (k != "iscsi" && k != "rbd") throw BenchError("--only takes iscsi or rbd");
       o.iscsi = k == "iscsi";
       o.rbd = k == "rbd";

@@ -68,32 +68,23 @@ constexpr int kPodmanBurstLimitMs =
 std::optional<Options> parseArgs(int argc, char** argv) {
   Options o;
   o.binDir = selfDir();
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw BenchError(a + " needs a value");
-      return argv[++i];
-    };
-    auto number = [&]() {
-      int v = std::atoi(next().c_str());
-      if (v < 1) throw BenchError(a + " needs a positive number");
-      return v;
-    };
+  for (ArgReader r(argc, argv); r.next();) {
+    const std::string& a = r.arg();
     if (a == "-h" || a == "--help") return std::nullopt;
     if (a == "--json")
-      o.json = next();
+      o.json = r.value();
     else if (a == "--bin-dir")
-      o.binDir = next();
+      o.binDir = r.value();
     else if (a == "--source-dir")
-      o.sourceDir = next();
+      o.sourceDir = r.value();
     else if (a == "--pods")
-      o.pods = number();
+      o.pods = r.positive();
     else if (a == "--burst")
-      o.burst = number();
+      o.burst = r.positive();
     else if (a == "--podman-runs")
-      o.podmanRuns = number();
+      o.podmanRuns = r.positive();
     else if (a == "--keep-logs")
-      o.keepLogs = next();
+      o.keepLogs = r.value();
     else if (a == "--no-podman")
       o.podman = false;
     else

@@ -112,18 +112,26 @@ void latency(BoxdRun& boxd, const std::string& pod) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--pods")
-      o.pods = std::atoi(argv[i + 1]);
-    else if (a == "--window-s")
-      o.windowS = std::atoi(argv[i + 1]);
-    else if (a == "--bin-dir")
-      o.binDir = argv[i + 1];
-    else if (a == "--keep-log")
-      o.keepLog = argv[i + 1];
-    else if (a == "--source-dir")
-      o.sourceDir = argv[i + 1];
+  try {
+    for (ArgReader r(argc, argv); r.next();) {
+      const std::string& a = r.arg();
+      if (a == "--pods")
+        o.pods = r.positive();
+      else if (a == "--window-s")
+        o.windowS = r.positive();
+      else if (a == "--bin-dir")
+        o.binDir = r.value();
+      else if (a == "--keep-log")
+        o.keepLog = r.value();
+      else if (a == "--source-dir")
+        o.sourceDir = r.value();
+      else
+        throw BenchError("unknown argument " + a +
+                         " (takes --pods N, --window-s S, --bin-dir, --keep-log, --source-dir)");
+    }
+  } catch (const BenchError& e) {
+    std::fprintf(stderr, "boxd-bench-probes: %s\n", e.what());
+    return 2;
   }
   if (::geteuid() != 0) {
     std::fprintf(stderr, "boxd-bench-probes: needs root\n");

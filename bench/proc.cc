@@ -259,6 +259,23 @@ std::vector<pid_t> pidsWhoseCmdlineContains(const std::string& needle) {
   return out;
 }
 
+bool ArgReader::next() {
+  if (++i_ >= argc_) return false;
+  arg_ = argv_[i_];
+  return true;
+}
+
+std::string ArgReader::value() {
+  if (i_ + 1 >= argc_) throw BenchError(arg_ + " needs a value");
+  return argv_[++i_];
+}
+
+int ArgReader::positive() {
+  int v = std::atoi(value().c_str());
+  if (v < 1) throw BenchError(arg_ + " needs a positive number");
+  return v;
+}
+
 std::string selfDir() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);

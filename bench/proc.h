@@ -61,6 +61,24 @@ int64_t rssKb(pid_t pid);     // VmRSS, -1 if the process is gone
 int64_t cpuTicks(pid_t pid);  // utime + stime, -1 if gone
 std::vector<pid_t> pidsWhoseCmdlineContains(const std::string& needle);
 std::string selfDir();  // the directory of the running binary
+
+// Reads a bench program's options one at a time:
+//   for (ArgReader r(argc, argv); r.next();) if (r.arg() == "--pods") o.pods = r.positive();
+// A missing value or a number below 1 throws BenchError naming the option.
+class ArgReader {
+ public:
+  ArgReader(int argc, char** argv) : argc_(argc), argv_(argv) {}
+  bool next();  // to the next option; false past the last
+  const std::string& arg() const { return arg_; }
+  std::string value();  // the option's value
+  int positive();       // the option's value, a number >= 1
+
+ private:
+  int argc_;
+  char** argv_;
+  int i_ = 0;
+  std::string arg_;
+};
 bool commandExists(const std::string& name);  // on PATH and executable
 // Entries of dir without the dot files (empty if dir cannot be read).
 std::vector<std::string> listDirNames(const std::string& dir, bool dirsOnly = false);
