@@ -424,13 +424,14 @@ std::vector<FileWant> table() {
       {"security-context-capabilities.yaml",
        {{"caps-default", "Running", {execIs(statusLines("CapEff"), "CapEff: 00000000800405fb\n")}},
         {"caps-added", "Running", {execIs(statusLines("CapEff"), "CapEff: 00000000820415fb\n")}}}},
-      // TODO(fsGroup): once fsGroup is applied, the pod runs as 1200 with group 2200 on its
-      // volume's files (and setgid directories).
+      // fsGroup: a supplementary group of the container, the group of the volume's files
+      // (the directory is setgid).
       {"security-context-fsgroup.yaml",
-       {},
-       {},
-       {"security-context-fsgroup.yaml:12:5: spec.securityContext.fsGroup: field is not "
-        "supported by boxd yet"}},
+       {{"sec-fsgroup",
+         "Running",
+         {execIs("id -u; id -G", "1200\n0 2200\n"),
+          execIs("stat -c '%u %g' /data/scratch/mine; stat -c '%g %a' /data/scratch",
+                 "1200 2200\n2200 2777\n")}}}},
       {"security-context-groups.yaml",
        {{"sec-groups",
          "Running",
