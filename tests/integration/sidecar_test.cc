@@ -221,5 +221,57 @@ spec:
       << b_.pod("probe").dump(2);
 }
 
+TEST_F(SidecarTest, ABoxdRestartNeitherRestartsNorRevivesSidecars) {
+  b_.writeSpec("done.yaml", std::string(R"(apiVersion: v1
+kind: Pod
+metadata: {name: done}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 2
+  initContainers:
+  - name: helper
+    image: busybox
+    restartPolicy: Always
+    command: [sh, -c, ')") + kIdle +
+                                R"(']
+  containers:
+  - {name: app, image: busybox, command: [sh, -c, 'sleep 1']}
+)");
+  b_.writeSpec("live.yaml", std::string(R"(apiVersion: v1
+kind: Pod
+metadata: {name: live}
+spec:
+  terminationGracePeriodSeconds: 2
+  initContainers:
+  - name: helper
+    image: busybox
+    restartPolicy: Always
+    command: [sh, -c, ')") + kIdle +
+                                R"(']
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, ')" + kIdle +
+                                R"(']
+)");
+  ASSERT_TRUE(b_.waitPhase("done", "Succeeded", 20000)) << b_.status().dump(2);
+  ASSERT_TRUE(waitRunning("live", "app")) << b_.status().dump(2);
+  ASSERT_TRUE(waitRunning("live", "helper"));
+  const int helperPid = container("live", "helper")["pid"].get<int>();
+  const int appPid = container("live", "app")["pid"].get<int>();
+  b_.kill9();
+  b_.start();
+  ASSERT_TRUE(waitFor([&] { return b_.pod("live")["ready"] == "2/2"; }, 15000))
+      << b_.status().dump(2);
+  ::usleep(1500 * 1000);  // time for a wrong restart to show
+  EXPECT_EQ(container("live", "helper")["pid"], helperPid) << "re-adopted, not restarted";
+  EXPECT_EQ(container("live", "helper")["restarts"], 0) << b_.boxctl({"events", "live"}).out;
+  EXPECT_EQ(container("live", "app")["pid"], appPid);
+  EXPECT_EQ(b_.pod("done")["phase"], "Succeeded");
+  EXPECT_EQ(container("done", "helper")["state"], "Terminated")
+      << "the completed pod's sidecar stays stopped";
+  EXPECT_EQ(container("done", "helper")["restarts"], 0);
+}
+
 }  // namespace
 }  // namespace boxd::testing
