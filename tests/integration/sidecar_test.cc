@@ -131,12 +131,18 @@ spec:
     command: [sh, -c, ')" + note("first") +
                                R"(']
     volumeMounts: [{name: shared, mountPath: /shared}]
+    readinessProbe:
+      exec: {command: [test, -e, /shared/ready]}
+      periodSeconds: 1
   - name: second
     image: busybox
     restartPolicy: Always
     command: [sh, -c, ')" + note("second") +
                                R"(']
     volumeMounts: [{name: shared, mountPath: /shared}]
+    lifecycle:
+      preStop:
+        exec: {command: [sh, -c, 'echo second-preStop >> /shared/order']}
   containers:
   - name: app
     image: busybox
@@ -164,6 +170,13 @@ spec:
   EXPECT_EQ(app["restarts"], 0);
   EXPECT_EQ(b_.pod("svc")["phase"], "Running");
   EXPECT_EQ(container("svc", "first")["lastState"]["exitCode"], 137);
+  // The sidecar's readiness probe counts in READY, as kubectl counts sidecars.
+  ASSERT_TRUE(waitFor([&] { return b_.pod("svc")["ready"] == "2/3"; }, 10000))
+      << b_.pod("svc").dump(2);
+  ::usleep(1500 * 1000);  // a probe or two more: still not ready
+  EXPECT_EQ(b_.pod("svc")["ready"], "2/3");
+  EXPECT_EQ(container("svc", "first")["ready"], false);
+  ASSERT_TRUE(writeFileAtomic(shared / "ready", "", 0644).ok());
   ASSERT_TRUE(waitFor([&] { return b_.pod("svc")["ready"] == "3/3"; }, 10000))
       << b_.pod("svc").dump(2);
 
@@ -171,8 +184,9 @@ spec:
   ASSERT_TRUE(b_.waitGone("svc", 40000)) << b_.status().dump(2);
   auto order = readFile(shared / "order");
   ASSERT_TRUE(order.ok());
-  EXPECT_EQ(*order, "app\nsecond\nfirst\n")
-      << "deletion stops the app first, then the sidecars last declared first";
+  EXPECT_EQ(*order, "app\nsecond-preStop\nsecond\nfirst\n")
+      << "deletion stops the app first, then the sidecars last declared first, each after its "
+         "preStop hook";
 }
 
 TEST_F(SidecarTest, TheNextInitContainerWaitsForTheSidecarsStartupProbe) {
