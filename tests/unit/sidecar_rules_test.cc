@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/ephemeral_storage.h"
+#include "agent/pod_plan.h"
+
 namespace boxd::agent {
 namespace {
 
@@ -140,6 +143,44 @@ TEST(SidecarRules, SidecarsAreLongRunningAndCountedInReady) {
   EXPECT_TRUE(isSidecar(p, "logs"));
   EXPECT_FALSE(isSidecar(p, "setup"));
   EXPECT_FALSE(isSidecar(p, "app"));
+}
+
+specs::Resources limits(int64_t mib) {
+  specs::Resources r;
+  r.ephemeralLimitBytes = mib << 20;
+  r.memoryLimitBytes = mib << 20;
+  r.cpuLimitMilli = mib;
+  return r;
+}
+
+TEST(SidecarRules, PodLimitsAddTheSidecarsToTheContainers) {
+  specs::PodSpec p;
+  p.name = "p";
+  p.initContainers = {container("setup"), container("logs", true)};
+  p.containers = {container("app")};
+  p.initContainers[0].resources = limits(20);
+  p.initContainers[1].resources = limits(10);
+  p.containers[0].resources = limits(50);
+  reconcilers::CgroupLimits l = podLimits(p, 0);
+  EXPECT_EQ(l.memoryBytes, int64_t{60} << 20) << "app + sidecar; a regular init container not";
+  EXPECT_EQ(l.cpuLimitMilli, 60);
+  StorageUsage u;
+  u.emptyDirs = {{"cache", (int64_t{60} << 20) + 1}};
+  auto e = judgeStorage(p, u, 0);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->message,
+            "Pod ephemeral local storage usage exceeds the total limit of containers 60Mi.");
+  // A regular init container runs beside the sidecars declared before it only.
+  p.initContainers = {container("logs", true), container("setup")};
+  p.initContainers[0].resources = limits(10);
+  p.initContainers[1].resources = limits(100);
+  e = judgeStorage(p, u, 0);
+  EXPECT_FALSE(e) << "the bound is setup + logs = 110Mi: " << (e ? e->message : "");
+  u.emptyDirs["cache"] = (int64_t{110} << 20) + 1;
+  e = judgeStorage(p, u, 0);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->message,
+            "Pod ephemeral local storage usage exceeds the total limit of containers 110Mi.");
 }
 
 }  // namespace
