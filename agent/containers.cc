@@ -82,7 +82,8 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   const specs::Container* spec = findContainer(pod.spec, name);
   if (spec == nullptr) return;
   auto& c = pod.containers[name];
-  c.rec.name = name;                // an init container has no record before its first start
+  // An init container has no record before its first start: it is made here, with its name.
+  c.rec.name = name;
   std::vector<ConfigWrite> writes;  // config volumes, written before the start
   auto config = prepareContainer(pod, *spec, writes);
   if (!config.ok()) return waitForConfig(pod, name, config.error().message);
