@@ -26,6 +26,7 @@
 #include "agent/metrics.h"
 #include "agent/pod_plan.h"
 #include "agent/pull_progress.h"
+#include "agent/sidecar_rules.h"
 #include "agent/spec_source.h"
 #include "agent/step_runner.h"
 #include "reconcilers/block/block_context.h"
@@ -177,6 +178,16 @@ class Agent {
   void runPostStart(PodState& pod, const std::string& container);
   void preStopThenStop(PodState& pod, const std::vector<std::string>& containers,
                        int64_t graceSeconds, std::function<void()> done);
+
+  // sidecar containers (sidecars.cc, sidecar_rules.h)
+  PodFacts podFacts(const PodState& pod) const;
+  bool containerStarted(const PodState& pod, const std::string& container) const;
+  void onContainerStarted(PodState& pod, const std::string& container);
+  bool sidecarsStopped(PodState& pod);
+  void stopInOrder(PodState& pod, const std::vector<std::string>& running, int64_t graceSeconds,
+                   std::function<void()> done);
+  void stopSidecarsInTurn(const std::string& pod, std::vector<std::string> sidecars,
+                          int64_t deadlineMs, std::function<void()> done);
 
   // limits (pod_limits.cc)
   void checkPidsLimit(PodState& pod);

@@ -36,12 +36,14 @@ json eventsJson(const std::vector<state::EventRecord>& evs) {
 
 json Agent::podJson(const PodState& pod, bool detailed) {
   int ready = 0, restarts = 0;
-  auto list = [&](const std::vector<specs::Container>& specs, bool countReady) {
+  auto list = [&](const std::vector<specs::Container>& specs, bool regular) {
     json out = json::array();
     for (const auto& c : specs) {
+      bool countReady = regular;
       auto it = pod.containers.find(c.name);
       state::ContainerRecord r =
           it != pod.containers.end() ? it->second.rec : state::ContainerRecord{};
+      countReady = countReady || c.isSidecar();  // kubectl counts sidecars in READY
       bool isReady = countReady && containerReady(pod, c.name);
       if (isReady) ready++;
       restarts += r.restarts;
@@ -86,6 +88,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
   };
   json initContainers = list(pod.spec.initContainers, false);
   json containers = list(pod.spec.containers, true);
+  const int readyTotal = static_cast<int>(longRunningContainers(pod.spec).size());
   auto [ns, name] = specs::splitObjectKey(pod.rec.name);
   json j = {{"name", name},
             {"namespace", ns},
@@ -93,7 +96,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
             {"phase", pod.rec.phase},
             {"reason", pod.rec.reason},
             {"message", pod.rec.message},
-            {"ready", std::to_string(ready) + "/" + std::to_string(pod.spec.containers.size())},
+            {"ready", std::to_string(ready) + "/" + std::to_string(readyTotal)},
             {"restarts", restarts},
             {"createdAtMs", pod.rec.createdAtMs},
             {"sourceFile", pod.rec.sourceFile},
@@ -102,8 +105,7 @@ json Agent::podJson(const PodState& pod, bool detailed) {
   if (!initContainers.empty()) j["initContainers"] = initContainers;
   // kubelet's conditions: ContainersReady when every container is ready, Ready as well (boxd
   // has no readiness gates).
-  bool allReady =
-      pod.rec.phase == "Running" && ready == static_cast<int>(pod.spec.containers.size());
+  bool allReady = pod.rec.phase == "Running" && ready == readyTotal;
   const char* status = allReady ? "True" : "False";
   j["conditions"] = json::array(
       {{{"type", "ContainersReady"}, {"status", status}}, {{"type", "Ready"}, {"status", status}}});

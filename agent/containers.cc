@@ -50,21 +50,28 @@ bool Agent::dueToStart(PodState& pod, const specs::Container& spec, bool init) {
   if (c.starting || pendingRestart || c.rec.state == "Running") return false;
   if (c.rec.reason == kConfigError && !c.configWait) return false;
   if (c.rec.state != "Terminated") return true;
-  // Its restart timer died with a previous boxd: restart now if the policy says so.
-  if (!shouldRestart(pod.spec.restartPolicy, c.rec.exitCode, init) || c.restartTimer) return false;
+  // Its restart timer died with a previous boxd: restart now if the policy says so (a sidecar's
+  // is always, until its pod is done: startContainers asks no more then).
+  bool restart = spec.isSidecar() || shouldRestart(pod.spec.restartPolicy, c.rec.exitCode, init);
+  if (!restart || c.restartTimer) return false;
   c.rec.restarts++;
   return true;
 }
 
-// Init containers one at a time, in order, each to exit 0; then every container together.
+// Init containers one at a time, in order, each to exit 0 (a sidecar: to have started, and it
+// keeps running); then every container together (sidecar_rules.h).
 void Agent::startContainers(PodState& pod) {
   if (!pod.created || pod.busy) return;
-  for (const auto& spec : pod.spec.initContainers) {
-    const auto& rec = pod.containers[spec.name].rec;
-    if (rec.state == "Terminated" && rec.exitCode == 0) continue;
-    if (dueToStart(pod, spec, true)) startContainer(pod, spec.name);
-    return updatePhase(pod);  // this one must complete before the next starts
+  syncProbes(pod);  // a sidecar's "started" comes from its probe run
+  const PodFacts facts = podFacts(pod);
+  const InitProgress init = initProgress(pod.spec, facts);
+  const bool completed = podCompleted(pod.spec, facts);
+  const auto& inits = pod.spec.initContainers;
+  for (size_t i = 0; i < inits.size() && i <= init.index; ++i) {
+    if (i < init.index && (!inits[i].isSidecar() || completed)) continue;
+    if (dueToStart(pod, inits[i], true)) startContainer(pod, inits[i].name);
   }
+  if (init.index < inits.size()) return updatePhase(pod);  // it must pass before the next starts
   for (const auto& spec : pod.spec.containers) {
     if (dueToStart(pod, spec, false)) startContainer(pod, spec.name);
   }
@@ -75,6 +82,8 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
   const specs::Container* spec = findContainer(pod.spec, name);
   if (spec == nullptr) return;
   auto& c = pod.containers[name];
+  // An init container has no record before its first start: it is made here, with its name.
+  c.rec.name = name;
   std::vector<ConfigWrite> writes;  // config volumes, written before the start
   auto config = prepareContainer(pod, *spec, writes);
   if (!config.ok()) return waitForConfig(pod, name, config.error().message);
@@ -152,6 +161,7 @@ void Agent::startContainer(PodState& pod, const std::string& name) {
               "started container " + name + " (pid " + std::to_string(rt.rec.pid) + ")");
         if (auto early = std::exchange(rt.earlyExit, std::nullopt))
           return onContainerExit(podName, name, *early);
+        if (isSidecar(p.spec, name)) return startContainers(p);  // it may have started already
         updatePhase(p);
       });
 }
@@ -206,7 +216,9 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
   event(podName, code == 0 ? "Normal" : "Warning", c.rec.reason, message);
   checkPidsLimit(pod);
   const bool init = isInitContainer(pod.spec, name);
-  if (shouldRestart(pod.spec.restartPolicy, code, init)) {
+  const bool sidecar = isSidecar(pod.spec, name);  // always restarted, until the pod is done
+  if (sidecar ? !podCompleted(pod.spec, podFacts(pod))
+              : shouldRestart(pod.spec.restartPolicy, code, init)) {
     if (ranMs > kBackoffResetMs) c.backoffMs = 0;
     int64_t delay = c.backoffMs;
     c.backoffMs =
@@ -228,7 +240,7 @@ void Agent::onContainerExit(const std::string& podName, const std::string& name,
     });
   }
   saveContainer(pod, c);
-  if (init && code == 0) return startContainers(pod);  // the next init container, or the pod
+  if (init && !sidecar && code == 0) return startContainers(pod);  // the next one, or the pod
   updatePhase(pod);
 }
 
@@ -237,22 +249,21 @@ void Agent::updatePhase(PodState& pod) {
   if (!pod.created || pod.busy) return;
   schedulePacing(pod);  // readiness may have changed
   // While init containers run, the pod is Pending with kubectl's Init:N/M, Init:Error or
-  // Init:CrashLoopBackOff; a failed one with restartPolicy Never fails the pod.
-  size_t done = 0;
-  for (const auto& spec : pod.spec.initContainers) {
+  // Init:CrashLoopBackOff; a failed one with restartPolicy Never fails the pod (once its
+  // sidecars are stopped). Sidecars count as passed once started (sidecar_rules.h).
+  const InitProgress init = initProgress(pod.spec, podFacts(pod));
+  if (init.index < pod.spec.initContainers.size()) {
+    const auto& spec = pod.spec.initContainers[init.index];
     const auto& c = pod.containers[spec.name];
-    if (c.rec.state == "Terminated" && c.rec.exitCode == 0) {
-      done++;
-      continue;
-    }
     if (c.rec.reason == kConfigError) return setPhase(pod, "Pending", kConfigError, c.rec.message);
     std::string progress =
-        std::to_string(done) + "/" + std::to_string(pod.spec.initContainers.size());
+        std::to_string(init.passed) + "/" + std::to_string(pod.spec.initContainers.size());
     if (c.rec.reason == "CrashLoopBackOff")
       return setPhase(pod, "Pending", "Init:CrashLoopBackOff", c.rec.message);
-    if (c.rec.state == "Terminated") {
+    if (c.rec.state == "Terminated" && !spec.isSidecar()) {  // a sidecar always runs again
       bool retry = c.restartTimer && c.restartTimer->active();
       if (!retry) {
+        if (!sidecarsStopped(pod)) return;
         return setPhase(
             pod, "Failed", "Init:Error",
             "init container " + spec.name + " exited with code " + std::to_string(c.rec.exitCode));
@@ -274,7 +285,8 @@ void Agent::updatePhase(PodState& pod) {
     else if (c.rec.exitCode != 0)
       failed++;
   }
-  if (running > 0 || pending > 0) {
+  // The phase comes from the regular containers alone; sidecars still running are stopped first.
+  if (running > 0 || pending > 0 || !sidecarsStopped(pod)) {
     setPhase(pod, "Running", "", "");
   } else if (failed > 0) {
     setPhase(pod, "Failed", "ContainersFailed", std::to_string(failed) + " container(s) failed");

@@ -121,15 +121,25 @@ std::optional<Eviction> judgeStorage(const specs::PodSpec& pod, const StorageUsa
     }
   }
   // 2. The pod against the sum of its containers' limits (init containers as Kubernetes counts
-  //    them for a pod: the larger of the sum of the app containers and any init container).
+  //    them for a pod: the larger of the sum of the app containers and sidecars, and any init
+  //    container plus the sidecars declared before it, which run beside it).
+  auto add = [](std::optional<int64_t> a, std::optional<int64_t> b) {
+    return a && b ? std::optional<int64_t>(*a + *b) : std::nullopt;
+  };
   std::optional<int64_t> total = 0;
-  for (const auto& c : pod.containers) {
-    auto l = ephemeralLimitOf(c, defaultLimit);
-    total = l && total ? std::optional<int64_t>(*total + *l) : std::nullopt;
+  for (const auto* c : allContainers(pod)) {
+    if (!isInitContainer(pod, c->name) || c->isSidecar())
+      total = add(total, ephemeralLimitOf(*c, defaultLimit));
   }
+  std::optional<int64_t> sidecars = 0;  // those declared so far
   for (const auto& c : pod.initContainers) {
     auto l = ephemeralLimitOf(c, defaultLimit);
-    if (total && (!l || *l > *total)) total = l;
+    if (c.isSidecar()) {
+      sidecars = add(sidecars, l);
+      continue;
+    }
+    auto during = add(l, sidecars);
+    if (total && (!during || *during > *total)) total = during;
   }
   if (total) {
     int64_t used = 0;

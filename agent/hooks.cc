@@ -35,7 +35,8 @@ void Agent::runPostStart(PodState& pod, const std::string& name) {
                      live->postStartDone = true;
                      event(podName, "Normal", "PostStartHook",
                            "postStart hook of container " + name + " done");
-                     return startProbing(p, name);
+                     startProbing(p, name);
+                     return onContainerStarted(p, name);
                    }
                    std::string why = r.output.empty() ? "failed" : r.output;
                    event(podName, "Warning", "FailedPostStartHook",

@@ -204,9 +204,10 @@ void Agent::beginTeardown(PodState& pod) {
     if (c.rec.state == "Running") running.push_back(cname);
   }
   setPhase(pod, "Terminating", "", "");
-  // preStop hooks first (hooks.cc), then every step undone in reverse.
-  preStopThenStop(pod, running, pod.spec.terminationGracePeriodSeconds,
-                  [this, name] { undoPod(name); });
+  // preStop hooks first (hooks.cc), sidecars last (sidecars.cc), then every step undone in
+  // reverse.
+  stopInOrder(pod, running, pod.spec.terminationGracePeriodSeconds,
+              [this, name] { undoPod(name); });
 }
 
 void Agent::undoPod(const std::string& name) {

@@ -53,9 +53,10 @@ static void addSum(std::optional<int64_t>& total, const std::optional<int64_t>& 
 reconcilers::CgroupLimits podLimits(const specs::PodSpec& pod, int64_t pidsLimit) {
   reconcilers::CgroupLimits l;
   bool allMem = true, allCpu = true;
-  for (const auto& c : pod.containers) {
-    addSum(l.memoryBytes, c.resources.memoryLimitBytes, allMem);
-    addSum(l.cpuLimitMilli, c.resources.cpuLimitMilli, allCpu);
+  for (const auto* c : allContainers(pod)) {  // sidecars run alongside: counted (Kubernetes)
+    if (isInitContainer(pod, c->name) && !c->isSidecar()) continue;
+    addSum(l.memoryBytes, c->resources.memoryLimitBytes, allMem);
+    addSum(l.cpuLimitMilli, c->resources.cpuLimitMilli, allCpu);
   }
   if (!allMem) l.memoryBytes.reset();
   if (!allCpu) l.cpuLimitMilli.reset();

@@ -59,13 +59,13 @@ std::optional<bool> countResult(ProbeWorker& w, bool success) {
 // Starts and drops runs as containers start and stop: called whenever a pod's containers change
 // (updatePhase). A run belongs to one pid; a container with a new pid gets a new run.
 void Agent::syncProbes(PodState& pod) {
-  for (const auto& spec : pod.spec.containers) {
-    auto it = pod.containers.find(spec.name);
+  for (const specs::Container* spec : longRunningContainers(pod.spec)) {  // sidecars too
+    auto it = pod.containers.find(spec->name);
     if (it == pod.containers.end()) continue;
     ContainerRuntime& c = it->second;
     bool running = pod.created && !pod.busy && c.rec.state == "Running" && c.rec.pid > 0;
     if (!running || (c.probes && c.probes->pid != c.rec.pid)) c.probes.reset();
-    if (running && !c.probes) startProbeRun(pod, spec.name);
+    if (running && !c.probes) startProbeRun(pod, spec->name);
   }
 }
 
@@ -177,6 +177,7 @@ void Agent::onProbeResult(const std::string& podName, const std::string& name, P
     if (w.kind == ProbeKind::Startup && !run->started) {
       run->started = true;
       w.timer.reset();  // a startup probe is done once it succeeded
+      onContainerStarted(pod, name);
     }
     return;
   }

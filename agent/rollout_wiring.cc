@@ -9,8 +9,8 @@ namespace boxd::agent {
 
 bool Agent::podReady(const PodState& pod) const {
   if (pod.rec.phase != "Running" || pod.busy || pod.needsTeardown || !pod.created) return false;
-  for (const auto& spec : pod.spec.containers) {
-    auto c = pod.containers.find(spec.name);
+  for (const specs::Container* spec : longRunningContainers(pod.spec)) {
+    auto c = pod.containers.find(spec->name);
     if (c == pod.containers.end() || c->second.rec.state != "Running") return false;
   }
   return true;

@@ -133,7 +133,11 @@ class DocParser {
   void parseContainers(const Entry& e, const std::string& path, std::vector<Container>& out,
                        bool required);
   void parseLegacyInitContainers(const Entry& annotations, const std::string& path);
-  Container parseContainer(const YAML::Node& n, const YAML::Mark& at, const std::string& path);
+  // init: an entry of initContainers (whose restartPolicy: Always makes it a sidecar).
+  Container parseContainer(const YAML::Node& n, const YAML::Mark& at, const std::string& path,
+                           bool init);
+  void parseContainerRestartPolicy(const Entry& f, const std::string& path, bool init,
+                                   Container& c);
   std::vector<EnvVar> parseEnv(const Entry& e, const std::string& path);
   void parseVolumes(const Entry& e, const std::string& path);
   std::vector<VolumeMount> parseVolumeMounts(const Entry& e, const std::string& path);

@@ -113,6 +113,7 @@ json containerToJson(const Container& c) {
   detail::addSecurityJson(j, c.securityContext);
   if (!c.imagePullPolicy.empty()) j["imagePullPolicy"] = c.imagePullPolicy;
   detail::addProbesJson(j, c.probes);
+  if (c.restartPolicy) j["restartPolicy"] = toString(*c.restartPolicy);  // absent: hash unchanged
   return j;
 }
 
@@ -258,6 +259,8 @@ Status readEnv(const json& obj, std::vector<EnvVar>& out) {
   return okStatus();
 }
 
+Result<RestartPolicy> restartPolicyFromString(const std::string& s);
+
 Result<Container> containerFromJson(const json& j) {
   if (!j.is_object()) return decodeError("containers", "expected an array of objects");
   Container c;
@@ -285,6 +288,11 @@ Result<Container> containerFromJson(const json& j) {
   BOXD_TRY(detail::readSecurityJson(j, c.securityContext));
   BOXD_TRY(readString(j, "imagePullPolicy", c.imagePullPolicy));
   BOXD_TRY(detail::readProbesJson(j, c.probes));
+  if (auto it = j.find("restartPolicy"); it != j.end() && it->is_string()) {
+    Result<RestartPolicy> p = restartPolicyFromString(it->get<std::string>());
+    if (!p.ok()) return p.error();
+    c.restartPolicy = *p;
+  }
   return c;
 }
 

@@ -166,6 +166,9 @@ struct Container {
   // reference when the pod starts (agent/image_pull_policy.h).
   std::string imagePullPolicy;
   ContainerProbes probes;  // livenessProbe, readinessProbe, startupProbe, lifecycle
+  // initContainers[].restartPolicy: only "Always", which makes it a sidecar (docs/workloads.md).
+  std::optional<RestartPolicy> restartPolicy;
+  bool isSidecar() const { return restartPolicy == RestartPolicy::Always; }
   bool operator==(const Container&) const = default;
 };
 

@@ -42,8 +42,7 @@ constexpr std::string_view kContainerUnsupported[] = {"volumeDevices",
                                                       "tty",
                                                       "terminationMessagePath",
                                                       "terminationMessagePolicy",
-                                                      "resizePolicy",
-                                                      "restartPolicy"};
+                                                      "resizePolicy"};
 constexpr std::string_view kVolumeMountUnsupported[] = {"mountPropagation", "subPathExpr",
                                                         "recursiveReadOnly"};
 constexpr std::string_view kHostPathTypes[] = {"",           "Directory",    "DirectoryOrCreate",
@@ -296,11 +295,12 @@ void DocParser::parseContainers(const Entry& e, const std::string& path,
                                 std::vector<Container>& out, bool required) {
   bool isList =
       forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& p) {
-        Container c = parseContainer(n, at, p);
+        Container c = parseContainer(n, at, p, !required);
         if (c.name.empty()) return;
-        if (!required && !c.probes.empty())
+        if (!required && !c.isSidecar() && !c.probes.empty())
           error(at, p,
-                "an init container runs to completion: it takes no probes or lifecycle hooks");
+                "an init container runs to completion: it takes no probes or lifecycle hooks "
+                "(unless it is a sidecar, with restartPolicy: Always)");
         auto [it, inserted] = containerPaths_.emplace(c.name, p);
         if (!inserted)
           error(at, p + ".name",
@@ -309,6 +309,21 @@ void DocParser::parseContainers(const Entry& e, const std::string& path,
       });
   if (required && isList && e.value.size() == 0)
     error(e.valueMark(), path, "must list at least one container");
+}
+
+// Kubernetes' rules: only an init container takes one, and only "Always" (a sidecar).
+void DocParser::parseContainerRestartPolicy(const Entry& f, const std::string& path, bool init,
+                                            Container& c) {
+  std::optional<std::string> s = string(f, path);
+  if (!s) return;
+  if (!init)
+    return error(f.valueMark(), path,
+                 "may not be set for non-init containers (only an init container with "
+                 "restartPolicy: Always, a sidecar, takes one)");
+  if (*s != toString(RestartPolicy::Always))
+    return error(f.valueMark(), path,
+                 "Unsupported value: " + inQuotes(*s) + ": supported values: \"Always\"");
+  c.restartPolicy = RestartPolicy::Always;
 }
 
 // The deprecated annotation holds a JSON array of containers. Its problems are reported at the
@@ -344,7 +359,7 @@ void DocParser::parseLegacyInitContainers(const Entry& annotations, const std::s
 }
 
 Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
-                                    const std::string& path) {
+                                    const std::string& path, bool init) {
   Container c;
   auto str = [this](std::string& out, std::string (*check)(std::string_view)) {
     return [this, &out, check](const Entry& f, const std::string& p) {
@@ -397,7 +412,9 @@ Container DocParser::parseContainer(const YAML::Node& n, const YAML::Mark& at,
        {"startupProbe", false,
         [&](const Entry& f, const std::string& p) { c.probes.startup = parseProbe(f, p, true); }},
        {"lifecycle", false,
-        [&](const Entry& f, const std::string& p) { c.probes.lifecycle = parseLifecycle(f, p); }}},
+        [&](const Entry& f, const std::string& p) { c.probes.lifecycle = parseLifecycle(f, p); }},
+       {"restartPolicy", false,
+        [&](const Entry& f, const std::string& p) { parseContainerRestartPolicy(f, p, init, c); }}},
       kContainerUnsupported);
   resolveProbePorts(c, path);
   return c;
