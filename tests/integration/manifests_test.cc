@@ -197,6 +197,16 @@ PodCheck initCompleted(std::string c) {
       "Terminated, Completed, exit code 0", true);
 }
 
+// Both containers ready: the app and its sidecar (sidecars count in READY).
+PodCheck ready2() {
+  return [](ManifestsTest& t, const std::string& pod) {
+    json p;
+    if (waitFor([&] { return (p = t.b_.pod(pod)).is_object() && p["ready"] == "2/2"; }, kWaitMs))
+      return std::string();
+    return "not 2/2 ready: " + p.dump();
+  };
+}
+
 PodCheck ready() {
   return [](ManifestsTest& t, const std::string& pod) {
     json p;
@@ -447,11 +457,24 @@ std::vector<FileWant> table() {
          {initCompleted("writer"),
           execIs("wget -qO- http://127.0.0.1:8083/index.html", "greetings from the writer\n"),
           execIs("touch /srv/pages/x 2>&1 | grep -c Read-only", "1\n")}}}},
+      // The sidecar runs beside the app (both ready) and ships what the app writes.
       {"sidecar-deployment.yaml",
-       {},
-       {},
-       {"sidecar-deployment.yaml:30:9: spec.template.spec.initContainers[0].restartPolicy: field "
-        "is not supported by boxd yet"}},
+       {{"",
+         "Running",
+         {ready2(),
+          [](ManifestsTest& t, const std::string& pod) {
+            std::string got;
+            if (waitFor(
+                    [&] {
+                      got = t.b_.boxctl({"logs", pod, "-c", "shipper"}).out;
+                      return got.find("line\n") != std::string::npos;
+                    },
+                    kWaitMs))
+              return std::string();
+            return "the sidecar's log has no line of the app: " + got;
+          }},
+         "Deployment/with-shipper",
+         1}}},
       {"statefulset-claims.yaml",
        {},
        {"statefulset-claims.yaml:4:1: kind Service (v1) \"catalog\"" + kSkip},
