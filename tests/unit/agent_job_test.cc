@@ -3,7 +3,10 @@
 // activeDeadlineSeconds, a finished run keeping its pods, the TTL, Indexed completions.
 #include <gtest/gtest.h>
 
+#include "agent/boxctl_format.h"
+#include "agent/desired.h"
 #include "agent/job_controller.h"
+#include "specs/parse.h"
 
 namespace boxd::agent {
 namespace {
@@ -237,6 +240,66 @@ TEST(JobController, RunRoundTripsThroughJson) {
   r.failedGone = 2;
   EXPECT_EQ(jobRunFromJson(toJson(r)), r);
   EXPECT_EQ(jobRunFromJson(nlohmann::json("garbage")), JobRun{});
+}
+
+std::string jobFile(const std::string& command) {
+  return "apiVersion: batch/v1\nkind: Job\nmetadata: {name: pi}\nspec:\n  template:\n"
+         "    spec:\n      restartPolicy: Never\n"
+         "      containers: [{name: c, image: busybox, command: [" +
+         command + "]}]\n";
+}
+
+TEST(JobDesired, JobsFollowTheRulesOfPods) {
+  LastGood lastGood;
+  std::vector<FileResult> files = {{"a.yaml", specs::parseSpecFile("a.yaml", jobFile("\"true\""))}};
+  Desired d = resolveDesired(files, lastGood, {});
+  ASSERT_EQ(d.jobs.count("pi"), 1u);
+  EXPECT_EQ(d.jobs["pi"].sourceFile, "a.yaml");
+  std::string hash = d.jobs["pi"].hash;
+  // A broken edit keeps the last good Job.
+  files = {{"a.yaml", specs::parseSpecFile("a.yaml", jobFile("\"true\"") + "  bogus: 1\n")}};
+  d = resolveDesired(files, lastGood, {});
+  ASSERT_EQ(d.jobs.count("pi"), 1u);
+  EXPECT_EQ(d.jobs["pi"].hash, hash);
+  // Declared in two files: neither is used, both files say so.
+  files = {{"a.yaml", specs::parseSpecFile("a.yaml", jobFile("\"true\""))},
+           {"b.yaml", specs::parseSpecFile("b.yaml", jobFile("\"false\""))}};
+  d = resolveDesired(files, lastGood, {});
+  EXPECT_EQ(d.jobs.count("pi"), 0u);
+  ASSERT_EQ(d.errors.size(), 2u);
+  EXPECT_EQ(d.errors[0].errors.at(0).message,
+            "job \"pi\" is also declared in b.yaml; neither declaration is used");
+}
+
+TEST(JobFormat, StatusTableAndDescribe) {
+  nlohmann::json job = {
+      {"name", "pi"},
+      {"namespace", "default"},
+      {"completions", 3},
+      {"parallelism", 2},
+      {"backoffLimit", 6},
+      {"completionMode", "NonIndexed"},
+      {"restartPolicy", "Never"},
+      {"active", 0},
+      {"succeeded", 3},
+      {"failed", 1},
+      {"startTimeMs", kT0},
+      {"completionTimeMs", kT0 + 12'000},
+      {"condition",
+       {{"type", "Complete"}, {"reason", "CompletionsReached"}, {"message", "Job completed"}}},
+      {"pods", {"pi-bcdfg"}},
+      {"events", nlohmann::json::array()},
+      {"kind", "Job"}};
+  std::string table = formatJobs(nlohmann::json::array({job}), kT0 + 60'000);
+  EXPECT_EQ(table,
+            "NAME   STATUS     COMPLETIONS   DURATION   AGE   ACTIVE   FAILED\n"
+            "pi     Complete   3/3           12s        60s   0        1\n");
+  std::string d = formatDescribe(job);
+  EXPECT_NE(d.find("Pods Statuses:   0 Active / 3 Succeeded / 1 Failed\n"), std::string::npos) << d;
+  EXPECT_NE(d.find("Condition:       Complete (CompletionsReached): Job completed\n"),
+            std::string::npos)
+      << d;
+  EXPECT_NE(d.find("  pi-bcdfg\n"), std::string::npos) << d;
 }
 
 }  // namespace
