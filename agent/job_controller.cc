@@ -41,6 +41,8 @@ void finish(JobDecision& d, int64_t nowMs, const std::string& condition, const s
   d.run.reason = reason;
   d.run.message = message;
   d.run.completionTimeMs = nowMs;
+  d.run.succeeded = d.succeeded;
+  d.run.failed = d.failed;
   d.events.push_back({condition == "Complete" ? "Normal" : "Warning",
                       condition == "Complete" ? "Completed" : reason, message});
 }
@@ -144,7 +146,9 @@ nlohmann::json toJson(const JobRun& r) {
           {"reason", r.reason},
           {"message", r.message},
           {"nextSerial", r.nextSerial},
-          {"failedGone", r.failedGone}};
+          {"failedGone", r.failedGone},
+          {"succeeded", r.succeeded},
+          {"failed", r.failed}};
 }
 
 JobRun jobRunFromJson(const nlohmann::json& j) {
@@ -160,6 +164,8 @@ JobRun jobRunFromJson(const nlohmann::json& j) {
   r.message = j.value("message", "");
   r.nextSerial = j.value("nextSerial", int64_t{0});
   r.failedGone = j.value("failedGone", int64_t{0});
+  r.succeeded = j.value("succeeded", int64_t{0});
+  r.failed = j.value("failed", int64_t{0});
   return r;
 }
 
@@ -171,9 +177,11 @@ JobDecision decideJob(const specs::Job& job, const JobRun& run,
   if (d.run.startTimeMs == 0) d.run.startTimeMs = nowMs;
   int64_t restarts = 0;
   count(job, pods, d, restarts);
-  if (!d.run.condition.empty()) {
+  if (!d.run.condition.empty()) {  // finished: the counts of the finish
     settle(job, pods, nowMs, d);
     d.active = 0;
+    d.succeeded = d.run.succeeded;
+    d.failed = d.run.failed;
     return d;
   }
   std::string reason = verdict(job, d, restarts, nowMs);

@@ -35,6 +35,7 @@ struct JobRun {
   std::string reason, message;
   int64_t nextSerial = 0;  // pods created so far (their names come from it)
   int64_t failedGone = 0;  // failed pods no longer there (active pods removed at a failure)
+  int64_t succeeded = 0, failed = 0;  // the counts at the finish (kept when the pods go)
   bool operator==(const JobRun&) const = default;
 };
 nlohmann::json toJson(const JobRun& r);

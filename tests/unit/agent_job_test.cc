@@ -189,8 +189,11 @@ TEST(JobController, TtlAfterFinishedRemovesThePods) {
   JobDecision d = decideJob(j, r, {pod("a", "Succeeded")}, kT0 + 5'000, kBackoff);
   EXPECT_EQ(d.keep, std::vector<std::string>{"a"});
   EXPECT_EQ(*d.wakeAtMs, kT0 + 11'000);
+  r.succeeded = 1;
   d = decideJob(j, r, {pod("a", "Succeeded")}, kT0 + 11'000, kBackoff);
   EXPECT_EQ(d.remove, std::vector<std::string>{"a"});
+  d = decideJob(j, r, {}, kT0 + 12'000, kBackoff);
+  EXPECT_EQ(d.succeeded, 1) << "the counts of the finish stay when the pods are gone";
   EXPECT_EQ(d.run.condition, "Complete");  // the run stays finished: not run again
 }
 
@@ -238,6 +241,8 @@ TEST(JobController, RunRoundTripsThroughJson) {
   r.completionTimeMs = 5;
   r.nextSerial = 7;
   r.failedGone = 2;
+  r.succeeded = 3;
+  r.failed = 4;
   EXPECT_EQ(jobRunFromJson(toJson(r)), r);
   EXPECT_EQ(jobRunFromJson(nlohmann::json("garbage")), JobRun{});
 }
