@@ -193,7 +193,10 @@ void Agent::recover() {
     pods_.emplace(rec.name, std::move(pod));
   }
   for (auto& [name, pod] : pods_) {
-    if (pod->created) watchShim(*pod);
+    if (!pod->created) continue;
+    watchShim(*pod);
+    pod->adopting = true;
+    refreshFromShim(name);  // then its containers are started as their records say
   }
   adoptAddresses();
   seedBlockRegistry();

@@ -23,6 +23,7 @@
 #include "agent/dispatcher.h"
 #include "agent/image_pulls.h"
 #include "agent/ipam.h"
+#include "agent/job_controller.h"
 #include "agent/metrics.h"
 #include "agent/pod_plan.h"
 #include "agent/pull_progress.h"
@@ -91,6 +92,9 @@ struct PodState {
   bool dirty = false;    // reconcile again when it finishes
   bool created = false;  // every step of the plan is done
   bool needsTeardown = false;
+  // Re-adopted after a restart of boxd: nothing is started until the shim told what runs and
+  // what exited meanwhile (a container whose start was in flight must not run twice).
+  bool adopting = false;
   int64_t retryBackoffMs = 0;
   std::unique_ptr<Timer> retryTimer;
   std::unique_ptr<ShimWatch> watch;
@@ -232,6 +236,19 @@ class Agent {
   bool podReady(const PodState& pod) const;
   void pacePods();
   void schedulePacing(const PodState& pod);  // a pod of a workload changed: pace again
+  void repace();                             // pace again now; reconcile if the paced pods changed
+
+  // batch/v1 Jobs (job_wiring.cc): run by the Job controller at each pacing pass
+  void runJobs();
+  std::optional<int64_t> runJob(const DesiredJob& want, int64_t nowMs);  // -> when to look again
+  std::vector<JobPodState> jobPods(const std::string& jobName, const std::string& ns,
+                                   const std::string& uid);
+  void keepJobPod(const std::string& key);
+  void loadJobRuns();
+  void saveJobRuns();
+  nlohmann::json jobJson(const specs::Job& job, const JobRun& run, const JobDecision& d);
+  nlohmann::json jobsJson();
+  std::optional<nlohmann::json> jobView(const std::string& key);
 
   // recovery and drift
   void recover();
@@ -354,6 +371,11 @@ class Agent {
   Desired desired_;
   std::map<std::string, DesiredPod> specPods_;  // the pods of the specs, before pacing
   bool pacingPosted_ = false;
+  std::map<std::string, JobRun> jobRuns_;  // by Job key, as recorded (meta "jobs")
+  bool jobRunsLoaded_ = false;
+  std::string jobRunsSaved_;                        // the recorded text, to write only changes
+  std::map<std::string, nlohmann::json> jobViews_;  // status of each Job, as last decided
+  std::unique_ptr<Timer> jobTimer_;                 // the next backoff, deadline or TTL
   bool desiredLoaded_ = false;
   LastGood lastGood_;
   std::map<std::string, std::pair<std::string, specs::ParseResult>>

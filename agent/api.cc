@@ -165,7 +165,7 @@ json Agent::statusJson() {
   for (const auto& d : desired_.skipped) skipped.push_back(diagnosticJson(d));
   return {{"ok", true},           {"specsDir", cfg_.specsDir}, {"revision", revision_},
           {"nowMs", nowMs()},     {"specPasses", specPasses_}, {"pods", pods},
-          {"specErrors", errors}, {"skipped", skipped}};
+          {"specErrors", errors}, {"skipped", skipped},        {"jobs", jobsJson()}};
 }
 
 void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
@@ -181,6 +181,15 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
   }
   if (op == "describe" || op == "logs") {
     auto it = pods_.find(name);
+    if (it == pods_.end() && op == "describe" && startsWith(name, "job/")) {
+      if (auto job = jobView(name.substr(4))) {  // `boxctl describe job/NAME`
+        auto evs = eventsOf(name, 20);
+        (*job)["events"] = evs.ok() ? eventsJson(*evs) : json::array();
+        (*job)["kind"] = "Job";
+        (*job)["ok"] = true;
+        return reply(*job);
+      }
+    }
     if (it == pods_.end()) {
       auto [ns, bare] = specs::splitObjectKey(name);
       return reply(errorReply("pod \"" + bare + "\" not found in namespace \"" + ns + "\""));

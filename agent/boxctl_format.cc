@@ -126,6 +126,7 @@ std::string formatStatus(const json& s, bool allNamespaces) {
       for (const auto& d : e["errors"]) out += "  " + str(d, "text") + "\n";
     }
   }
+  if (s.contains("jobs") && !s["jobs"].empty()) out += "\nJOBS\n" + formatJobs(s["jobs"], now);
   if (s.contains("skipped") && !s["skipped"].empty()) {
     out += "\nSKIPPED (kinds boxd does not run)\n";
     for (const auto& d : s["skipped"]) out += "  " + str(d, "text") + "\n";
@@ -134,6 +135,7 @@ std::string formatStatus(const json& s, bool allNamespaces) {
 }
 
 std::string formatDescribe(const json& p) {
+  if (str(p, "kind") == "Job") return formatJobDescribe(p);
   std::string out;
   out += "Name:         " + str(p, "name") + "\n";
   out += "Namespace:    " + p.value("namespace", std::string("default")) + "\n";
@@ -215,6 +217,65 @@ std::string formatEvents(const json& events) {
                     str(e, "message")});
   }
   return table(rows);
+}
+
+namespace {
+// A Job's STATUS: its condition, or Running while it has not finished.
+std::string jobStatus(const json& j) {
+  return j.contains("condition") ? str(j["condition"], "type") : "Running";
+}
+}  // namespace
+
+std::string formatJobs(const json& jobs, int64_t nowMs) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", "ACTIVE", "FAILED"}};
+  for (const auto& j : jobs) {
+    int64_t start = j.value("startTimeMs", nowMs);
+    int64_t end = j.value("completionTimeMs", nowMs);
+    std::string name = str(j, "name");
+    if (j.value("namespace", std::string("default")) != "default")
+      name = str(j, "namespace") + "/" + name;
+    rows.push_back(
+        {name, jobStatus(j),
+         std::to_string(j.value("succeeded", 0)) + "/" + std::to_string(j.value("completions", 1)),
+         formatAge(end - start), formatAge(nowMs - start), std::to_string(j.value("active", 0)),
+         std::to_string(j.value("failed", 0))});
+  }
+  return table(rows);
+}
+
+std::string formatJobDescribe(const json& j) {
+  std::string out;
+  out += "Name:            " + str(j, "name") + "\n";
+  out += "Namespace:       " + j.value("namespace", std::string("default")) + "\n";
+  out += "Kind:            Job\n";
+  out += "Source:          " + str(j, "sourceFile") + "\n";
+  out += "Run UID:         " + str(j, "uid") + "\n";
+  out += "Completions:     " + std::to_string(j.value("completions", 1)) + "\n";
+  out += "Parallelism:     " + std::to_string(j.value("parallelism", 1)) + "\n";
+  out += "Completion Mode: " + str(j, "completionMode") + "\n";
+  out += "Backoff Limit:   " + std::to_string(j.value("backoffLimit", 6)) + "\n";
+  if (j.contains("activeDeadlineSeconds"))
+    out +=
+        "Active Deadline Seconds: " + std::to_string(j.value("activeDeadlineSeconds", 0)) + "s\n";
+  out += "Restart Policy:  " + str(j, "restartPolicy") + "\n";
+  out += "Start Time:      " + clock(j.value("startTimeMs", int64_t{0})) + "\n";
+  if (j.contains("completionTimeMs"))
+    out += "Finished:        " + clock(j.value("completionTimeMs", int64_t{0})) + "\n";
+  out += "Pods Statuses:   " + std::to_string(j.value("active", 0)) + " Active / " +
+         std::to_string(j.value("succeeded", 0)) + " Succeeded / " +
+         std::to_string(j.value("failed", 0)) + " Failed\n";
+  out += "Status:          " + jobStatus(j) + "\n";
+  if (j.contains("condition")) {
+    const json& c = j["condition"];
+    out += "Condition:       " + str(c, "type") + " (" + str(c, "reason") +
+           "): " + str(c, "message") + "\n";
+  }
+  out += "Pods:\n";
+  for (const auto& p : j.value("pods", json::array())) out += "  " + p.get<std::string>() + "\n";
+  out += "Events:\n";
+  out += j.value("events", json::array()).empty() ? "  (none)\n" : formatEvents(j["events"]);
+  return out;
 }
 
 std::string shortImageId(const json& id) {

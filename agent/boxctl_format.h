@@ -13,7 +13,10 @@ std::string formatBytes(int64_t bytes);  // 1.9MiB
 std::string statusColumn(const nlohmann::json& pod);
 // allNamespaces (status -A): a NAMESPACE column first, as kubectl's.
 std::string formatStatus(const nlohmann::json& status, bool allNamespaces = false);
-std::string formatDescribe(const nlohmann::json& pod);
+std::string formatDescribe(const nlohmann::json& pod);  // a pod, or a Job ("kind": "Job")
+// The JOBS table of `boxctl status`, as kubectl get jobs: NAME STATUS COMPLETIONS DURATION AGE.
+std::string formatJobs(const nlohmann::json& jobs, int64_t nowMs);
+std::string formatJobDescribe(const nlohmann::json& job);
 std::string formatEvents(const nlohmann::json& events);
 std::string formatImages(const nlohmann::json& images);
 // "sha256:0123…" or "0123…" → the first 12 hex digits.

@@ -235,6 +235,10 @@ Status applyKey(Config& cfg, const std::string& key, const YAML::Node& v) {
     cfg.rescanSeconds = v.as<int>();
   else if (key == "restartBackoffSeconds")
     cfg.restartBackoffMs = static_cast<int>(v.as<double>() * 1000);
+  else if (key == "jobBackoffSeconds")
+    cfg.jobBackoffMs = static_cast<int64_t>(v.as<double>() * 1000);
+  else if (key == "jobMaxBackoffSeconds")
+    cfg.jobMaxBackoffMs = static_cast<int64_t>(v.as<double>() * 1000);
   else if (key == "logLevel")
     cfg.logLevel = v.as<std::string>();
   else if (key == "logMaxBytes" || key == "logMaxFiles")

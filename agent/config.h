@@ -52,6 +52,10 @@ struct Config {
   size_t specMaxBytes = 4 << 20;  // a larger file in the specs dir is reported, not read
   int restartBackoffMs = 10000;   // first delay after the first quick restart; doubles
   int maxBackoffMs = 300000;      // 5 minutes, as kubelet
+  // A Job's pod after a failure waits this long, doubling per failure since its last success,
+  // up to jobMaxBackoffMs (Kubernetes' job controller: 10 s, capped at 6 minutes).
+  int64_t jobBackoffMs = 10000;
+  int64_t jobMaxBackoffMs = 360000;
   std::string logLevel = "info";
   int64_t logMaxBytes = 10 << 20;  // a container's log file is rotated past this size
   int logMaxFiles = 2;             // files kept per container run: the current + rotated ones

@@ -61,7 +61,7 @@ bool Agent::dueToStart(PodState& pod, const specs::Container& spec, bool init) {
 // Init containers one at a time, in order, each to exit 0 (a sidecar: to have started, and it
 // keeps running); then every container together (sidecar_rules.h).
 void Agent::startContainers(PodState& pod) {
-  if (!pod.created || pod.busy) return;
+  if (!pod.created || pod.busy || pod.adopting) return;
   syncProbes(pod);  // a sidecar's "started" comes from its probe run
   const PodFacts facts = podFacts(pod);
   const InitProgress init = initProgress(pod.spec, facts);
@@ -353,10 +353,19 @@ void Agent::refreshFromShim(const std::string& name) {
         auto p = pods_.find(name);
         if (p == pods_.end() || p->second->rec.uid != uid || p->second->busy) return;
         PodState& live = *p->second;
+        const bool adopting = std::exchange(live.adopting, false);
         if (!result->ok()) return;  // the watch reports a lost shim
         for (const auto& st : **result) {
           auto c = live.containers.find(st.name);
           if (c == live.containers.end()) continue;
+          // Started by the previous boxd, which died before it recorded the start, and exited
+          // since: that run is the container's (never run again).
+          if (adopting && !st.running && st.finishedAtMs > 0 && c->second.rec.state == "Waiting" &&
+              st.startedAtMs > c->second.rec.finishedAtMs) {
+            c->second.rec.state = "Running";
+            c->second.rec.pid = st.pid;
+            c->second.rec.startedAtMs = st.startedAtMs;
+          }
           if (st.running) {
             if (c->second.rec.state != "Running" || c->second.rec.pid != st.pid) {
               c->second.rec.state = "Running";

@@ -11,6 +11,7 @@ FileGood contentsOf(const FileResult& f) {
   for (const auto& p : f.parsed.pods) out.pods.push_back({p.spec, specs::specHash(p.spec), f.file});
   for (const auto& s : f.parsed.secrets) out.secrets.push_back({s.secret, f.file});
   for (const auto& c : f.parsed.configMaps) out.configMaps.push_back({c.configMap, f.file});
+  for (const auto& j : f.parsed.jobs) out.jobs.push_back({j.job, specs::jobHash(j.job), f.file});
   return out;
 }
 
@@ -54,6 +55,7 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
   std::map<std::string, std::vector<DesiredPod>> pods;        // pod key -> declarations
   std::map<std::string, std::vector<DesiredSecret>> secrets;  // secret key -> declarations
   std::map<std::string, std::vector<DesiredConfigMap>> configMaps;
+  std::map<std::string, std::vector<DesiredJob>> jobs;
   std::set<std::string> present;
   for (const auto& f : files) {
     present.insert(f.file);
@@ -74,6 +76,7 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
       std::string key = specs::objectKey(c.configMap.namespaceName, c.configMap.name);
       configMaps[key].push_back(std::move(c));
     }
+    for (auto& j : good.jobs) jobs[j.job.key()].push_back(std::move(j));
   }
   for (auto it = lastGood.begin(); it != lastGood.end();) {
     it = present.count(it->first) ? std::next(it) : lastGood.erase(it);
@@ -114,6 +117,18 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
     for (const auto& d : decls) {
       conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
                                               "configmap \"" + name + "\" is also declared in " +
+                                                  otherFiles(decls, d.sourceFile) +
+                                                  "; neither declaration is used"});
+    }
+  }
+  for (auto& [name, decls] : jobs) {
+    if (decls.size() == 1) {
+      out.jobs.emplace(name, std::move(decls.front()));
+      continue;
+    }
+    for (const auto& d : decls) {
+      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
+                                              "job \"" + name + "\" is also declared in " +
                                                   otherFiles(decls, d.sourceFile) +
                                                   "; neither declaration is used"});
     }

@@ -12,6 +12,9 @@
 //  - A pod name declared in two files is a conflict: both files are reported, and neither
 //    replaces the pod that runs (if one does, it stays exactly as recorded). A secret name
 //    declared in two files is reported the same way, and neither declaration is used.
+//  - Jobs follow the rules of pods: a file with errors keeps its last good Jobs (after a restart
+//    with no last good, the agent keeps the recorded run as it is); a Job name declared in two
+//    files is a conflict, and neither declaration is used.
 //  - Only a file's removal (or a valid edit) removes its pods and secrets.
 // A secret a pod names but no file declares is not an error here: the agent reports it when it
 // attaches the volume. Pure logic, no syscalls.
@@ -37,6 +40,13 @@ struct DesiredSecret {
   std::string sourceFile;
 };
 
+// A batch/v1 Job: its pods are decided by the Job controller (agent/job_controller.h).
+struct DesiredJob {
+  specs::Job job;
+  std::string hash;  // specs::jobHash
+  std::string sourceFile;
+};
+
 struct DesiredConfigMap {
   specs::ConfigMap configMap;
   std::string sourceFile;
@@ -57,6 +67,7 @@ struct Desired {
   std::map<std::string, DesiredPod> pods;
   std::map<std::string, DesiredSecret> secrets;
   std::map<std::string, DesiredConfigMap> configMaps;
+  std::map<std::string, DesiredJob> jobs;
   std::vector<SpecError> errors;
   // Documents of kinds boxd does not run, one note each with file:line (this pass's parses).
   std::vector<specs::Diagnostic> skipped;
@@ -67,6 +78,7 @@ struct FileGood {
   std::vector<DesiredPod> pods;
   std::vector<DesiredSecret> secrets;
   std::vector<DesiredConfigMap> configMaps;
+  std::vector<DesiredJob> jobs;
 };
 using LastGood = std::map<std::string, FileGood>;  // by file
 

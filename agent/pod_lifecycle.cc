@@ -150,6 +150,7 @@ void Agent::created(const std::string& name, const std::string& uid, size_t step
   PodState& pod = *it->second;
   pod.busy = false;
   pod.created = true;
+  pod.adopting = false;  // a new sandbox: nothing of it to adopt
   pod.retryBackoffMs = 0;
   pod.pidsLimitHits = 0;  // a fresh pod cgroup
   event(name, "Normal", "Created", "pod sandbox ready (" + std::to_string(steps) + " steps)");

@@ -23,6 +23,17 @@ void Agent::pacePods() {
     current[name] = {{pod->spec, pod->rec.specHash, pod->rec.sourceFile}, podReady(*pod)};
   }
   desired_.pods = pacedPods(specPods_, current);
+  runJobs();  // the pods of Jobs join them (job_wiring.cc)
+}
+
+void Agent::repace() {
+  if (!desiredLoaded_) return;
+  std::map<std::string, std::string> before;  // name -> hash
+  for (const auto& [name, p] : desired_.pods) before[name] = p.hash;
+  pacePods();
+  std::map<std::string, std::string> after;
+  for (const auto& [name, p] : desired_.pods) after[name] = p.hash;
+  if (after != before) reconcileAll();
 }
 
 void Agent::schedulePacing(const PodState& pod) {
@@ -30,13 +41,7 @@ void Agent::schedulePacing(const PodState& pod) {
   pacingPosted_ = true;
   dispatcher_.post([this] {
     pacingPosted_ = false;
-    if (!desiredLoaded_) return;
-    std::map<std::string, std::string> before;  // name -> hash
-    for (const auto& [name, p] : desired_.pods) before[name] = p.hash;
-    pacePods();
-    std::map<std::string, std::string> after;
-    for (const auto& [name, p] : desired_.pods) after[name] = p.hash;
-    if (after != before) reconcileAll();
+    repace();
   });
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "specs/job.h"
 #include "specs/pod.h"
 #include "specs/secret.h"
 #include "specs/workload.h"
@@ -62,6 +63,8 @@ class DocParser {
   std::optional<ConfigMap> parseConfigMap(const YAML::Node& root);
   // An apps/v1 workload document of the given kind (workload_schema.cc).
   std::optional<Workload> parseWorkload(const YAML::Node& root, WorkloadKind kind);
+  // A batch/v1 Job document (job_schema.cc).
+  std::optional<Job> parseJob(const YAML::Node& root);
   // metadata.name and where it was written (for the file-level duplicate check); empty if unset.
   const std::string& name() const {
     return isSecret_      ? secret_.name
@@ -74,6 +77,7 @@ class DocParser {
   std::string key() const {
     return isSecret_      ? objectKey(secret_.namespaceName, secret_.name)
            : isConfigMap_ ? objectKey(configMap_.namespaceName, configMap_.name)
+           : isJob_       ? objectKey(workload_.namespaceName, workload_.name)
                           : pod_.key();
   }
 
@@ -205,14 +209,21 @@ class DocParser {
   void checkAppArmorAnnotations(const YAML::Mark& at);
   // ---- workloads (workload_schema.cc) ----
   void parseWorkloadSpec(const Entry& e, const std::string& path);
-  // spec.template into pod_ (then workload_.podTemplate); false if it had problems.
-  bool parsePodTemplate(const Entry& e, const std::string& path);
+  // spec.template into pod_ (then workload_.podTemplate); false if it had problems. A Job's
+  // template must restart OnFailure or Never, a workload's Always.
+  bool parsePodTemplate(const Entry& e, const std::string& path, bool job = false);
   std::optional<LabelSelector> parseSelector(const Entry& e, const std::string& path);
   LabelSelector::Requirement parseRequirement(const YAML::Node& n, const YAML::Mark& at,
                                               const std::string& path);
-  void checkReplicaClash(const std::string& path, const YAML::Mark& at);
+  // n pods of the template at once on one host would all claim a hostPort (or a port of the host's
+  // network) or a read-write block volume; `field` is replicas or parallelism.
+  void checkReplicaClash(const std::string& path, const YAML::Mark& at, int64_t n,
+                         std::string_view field);
   std::string lowerKind() const;                    // "deployment", as Kubernetes' messages say it
   void noteClaimTemplates(const YAML::Node& spec);  // workload_schema.cc
+  // ---- Jobs (job_schema.cc) ----
+  void parseJobSpec(const Entry& e, const std::string& path);
+  void checkJob(const std::string& path, const YAML::Mark& at);
   // ---- the ConfigMap schema (configmap_schema.cc) ----
   // ---- the Secret schema (secret_schema.cc) ----
   // data (base64) or stringData values; errors name the key, never the value.
@@ -261,6 +272,8 @@ class DocParser {
   std::vector<MountRef> resourceRefs_;  // resourceFieldRef.containerName (volume = container)
   bool isConfigMap_ = false;
   bool isWorkload_ = false;
+  bool isJob_ = false;  // a Job: name, namespace and template in workload_, the rest in job_
+  Job job_;
   bool inTemplate_ = false;  // reading spec.template: metadata.name is optional there
   std::set<std::string> claimTemplateNames_;  // a StatefulSet's volumeClaimTemplates (unsupported)
   Workload workload_;

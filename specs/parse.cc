@@ -202,7 +202,7 @@ bool skipOtherKind(Reporter& r, const YAML::Node& doc, ParseResult& res) {
   std::string kind = detail::documentKind(doc);
   // Only what looks like a Kubernetes object (metadata is a mapping) is skipped; anything else
   // is reported by the Pod parser, as a document that is not a Pod.
-  if (kind.empty() || kind == "Pod" || kind == "Secret" || kind == "ConfigMap" ||
+  if (kind.empty() || kind == "Pod" || kind == "Secret" || kind == "ConfigMap" || kind == "Job" ||
       workloadKind(kind) || misspeltKind(kind) || !doc["metadata"] || !doc["metadata"].IsMap())
     return false;
   std::string version;
@@ -246,6 +246,7 @@ void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResul
   std::map<std::string, int> secretLine;  // the same for Secrets (a Pod and a Secret may share)
   std::map<std::string, int> configMapLine;
   std::map<std::string, int> workloadLine;  // workload names, one namespace for every kind
+  std::map<std::string, int> jobLine;
   for (const YAML::Node& doc : docs) {
     if (!doc.IsDefined() || doc.IsNull()) continue;  // `---` alone, or only comments
     r.resetBudget();
@@ -256,6 +257,12 @@ void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResul
       std::optional<ConfigMap> cm = p.parseConfigMap(doc);
       if (p.name().empty() || !firstDefinition(r, p, "configmap", configMapLine)) continue;
       if (cm) res.configMaps.push_back(ParsedConfigMap{std::move(*cm), line});
+      continue;
+    }
+    if (detail::documentKind(doc) == "Job") {
+      std::optional<Job> job = p.parseJob(doc);
+      if (p.name().empty() || !firstDefinition(r, p, "job", jobLine)) continue;
+      if (job) res.jobs.push_back(ParsedJob{std::move(*job), line});
       continue;
     }
     if (auto kind = workloadKind(detail::documentKind(doc))) {

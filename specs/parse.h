@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "specs/job.h"
 #include "specs/pod.h"
 #include "specs/secret.h"
 
@@ -36,8 +37,15 @@ struct ParsedConfigMap {
   int line = 0;
 };
 
+struct ParsedJob {
+  Job job;
+  int line = 0;
+};
+
 struct ParseResult {
   std::vector<ParsedPod> pods;
+  std::vector<ParsedJob>
+      jobs;  // batch/v1 Jobs: their pods are the agent's (agent/job_controller.h)
   std::vector<ParsedSecret> secrets;
   std::vector<ParsedConfigMap> configMaps;
   std::vector<Diagnostic> errors;
@@ -54,16 +62,16 @@ struct ParseResult {
 // Parses every document of a file. Empty documents are skipped. Pods, Secrets and ConfigMaps
 // (apiVersion v1) are read; apps/v1 workloads (Deployment, ReplicaSet, DaemonSet, StatefulSet)
 // are expanded into their pods (specs/workload.h), which join `pods` with the line of the
-// workload document; a document of another kind is noted in `skipped` (a kind that looks
-// like a misspelt Pod, Secret or ConfigMap is an error). Unknown fields are errors, never
-// dropped. Documents may come in any order; names are unique per kind within the file.
-// Diagnostics about a Secret never quote any part of its values.
-// `pods` and `secrets` hold the documents that had no problem, so one bad document does not hide
-// the others; a caller that wants all-or-nothing per file checks ok(). Errors are sorted by
-// position, capped at 200 per file; files over 8 MiB, with NUL bytes or invalid UTF-8 are
-// refused whole. Plain YAML scalars are typed as kubectl reads them (YAML 1.1): `value: 1`, `on:
-// yes` are a number and booleans, and string fields reject them with a hint to quote the value.
-// Normalization: quantities become integers, a missing request takes its limit (as Kubernetes).
+// workload document; batch/v1 Jobs go to `jobs`; a document of another kind is noted in `skipped`
+// (a kind that looks like a misspelt Pod, Secret or ConfigMap is an error). Unknown fields are
+// errors, never dropped. Documents may come in any order; names are unique per kind within the
+// file. Diagnostics about a Secret never quote any part of its values. `pods` and `secrets` hold
+// the documents that had no problem, so one bad document does not hide the others; a caller that
+// wants all-or-nothing per file checks ok(). Errors are sorted by position, capped at 200 per file;
+// files over 8 MiB, with NUL bytes or invalid UTF-8 are refused whole. Plain YAML scalars are typed
+// as kubectl reads them (YAML 1.1): `value: 1`, `on: yes` are a number and booleans, and string
+// fields reject them with a hint to quote the value. Normalization: quantities become integers, a
+// missing request takes its limit (as Kubernetes).
 ParseResult parseSpecFile(std::string_view file, std::string_view content);
 
 // DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters.

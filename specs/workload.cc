@@ -8,8 +8,9 @@ namespace {
 // Kubernetes' alphabet for generated names: no vowels (no words), no 0/1/3 (no look-alikes).
 constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 
-// n characters of kAlphabet from the sha256 of text.
-std::string encoded(std::string_view text, size_t n) {
+}  // namespace
+
+std::string encodedName(std::string_view text, size_t n) {
   std::string hex = sha256Hex(text);
   std::string out;
   for (size_t i = 0; i < n; ++i) {
@@ -19,8 +20,10 @@ std::string encoded(std::string_view text, size_t n) {
   return out;
 }
 
+namespace {
+
 std::string podName(const Workload& w, const std::string& hash, int64_t i) {
-  std::string suffix = encoded(hash + "/" + std::to_string(i), 5);
+  std::string suffix = encodedName(hash + "/" + std::to_string(i), 5);
   switch (w.kind) {
     case WorkloadKind::Deployment:
       return w.name + "-" + hash + "-" + suffix;
@@ -56,7 +59,7 @@ std::optional<WorkloadKind> workloadKind(std::string_view kind) {
 }
 
 std::string templateHash(const PodSpec& podTemplate) {
-  return encoded(toJson(podTemplate).dump(), 10);
+  return encodedName(toJson(podTemplate).dump(), 10);
 }
 
 size_t longestPodName(WorkloadKind kind, std::string_view name, int64_t replicas) {

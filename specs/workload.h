@@ -41,6 +41,9 @@ struct Workload {
 inline constexpr const char* kOwnerAnnotation = "boxd.io/owner";      // "Deployment/web"
 inline constexpr const char* kReplicaAnnotation = "boxd.io/replica";  // "0", "1", ...
 
+// n characters of [bcdfghjklmnpqrstvwxz2456789] (Kubernetes' alphabet for generated names) from
+// the sha256 of seed: the same seed, the same characters.
+std::string encodedName(std::string_view seed, size_t n);
 // 10 characters of [bcdfghjklmnpqrstvwxz2456789] (Kubernetes' pod-template-hash alphabet).
 std::string templateHash(const PodSpec& podTemplate);
 // The longest pod name a workload's name gives (the name plus what boxd appends).

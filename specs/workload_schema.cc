@@ -98,7 +98,7 @@ void DocParser::parseWorkloadSpec(const Entry& e, const std::string& path) {
           "Invalid value: " + inQuotes(labelsText(workload_.podTemplate.labels)) +
               ": `selector` does not match template `labels`");
   }
-  checkReplicaClash(fieldPath(path, "replicas"), replicasAt);
+  checkReplicaClash(fieldPath(path, "replicas"), replicasAt, workload_.replicas, "replicas");
   size_t longest = longestPodName(workload_.kind, workload_.name, workload_.replicas);
   if (!workload_.name.empty() && longest > 63) {
     error(nameMark_, "metadata.name",
@@ -134,8 +134,9 @@ std::string DocParser::lowerKind() const {
 
 // Several pods of one template on one host: a hostPort (or a port of the host's network) or a
 // read-write block volume would be claimed by each of them.
-void DocParser::checkReplicaClash(const std::string& path, const YAML::Mark& at) {
-  if (workload_.replicas <= 1) return;
+void DocParser::checkReplicaClash(const std::string& path, const YAML::Mark& at, int64_t n,
+                                  std::string_view field) {
+  if (n <= 1) return;
   const PodSpec& t = workload_.podTemplate;
   std::string what;
   for (const Container& c : t.containers) {
@@ -154,13 +155,15 @@ void DocParser::checkReplicaClash(const std::string& path, const YAML::Mark& at)
   }
   if (what.empty()) return;
   error(at, path,
-        std::to_string(workload_.replicas) + " replicas on one host would all claim " + what +
-            "; boxd runs every replica on this host: use replicas: 1");
+        std::to_string(n) + (field == "replicas" ? " replicas" : " pods at once") +
+            " on one host would all claim " + what + "; boxd runs every " +
+            (field == "replicas" ? "replica" : "pod") + " on this host: use " + std::string(field) +
+            ": 1");
 }
 
 // spec.template: {metadata, spec}, read with the Pod schema. The name inside is ignored, as in
 // Kubernetes; the pods are named from the workload.
-bool DocParser::parsePodTemplate(const Entry& e, const std::string& path) {
+bool DocParser::parsePodTemplate(const Entry& e, const std::string& path, bool job) {
   size_t before = r_.count();
   inTemplate_ = true;
   YAML::Mark savedName = nameMark_;
@@ -171,10 +174,14 @@ bool DocParser::parsePodTemplate(const Entry& e, const std::string& path) {
        {"spec", true, [this](const Entry& f, const std::string& p) { parseSpec(f, p); }}},
       {});
   finishPod();
-  if (pod_.restartPolicy != RestartPolicy::Always) {
+  if (!job && pod_.restartPolicy != RestartPolicy::Always) {
     error(e.valueMark(), path + ".spec.restartPolicy",
           "Unsupported value: " + inQuotes(toString(pod_.restartPolicy)) +
               ": supported values: \"Always\"");
+  }
+  if (job && pod_.restartPolicy == RestartPolicy::Always) {  // also the default: Kubernetes' words
+    error(e.valueMark(), path + ".spec.restartPolicy",
+          "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"");
   }
   pod_.name.clear();
   workload_.podTemplate = pod_;

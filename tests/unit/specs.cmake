@@ -15,6 +15,7 @@ boxd_test(specs_test LABEL unit
     ${CMAKE_CURRENT_LIST_DIR}/specs_limits_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_config_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_workload_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/specs_job_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_probes_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/specs_tolerations_test.cc
   LIBS boxd_specs)

@@ -66,9 +66,9 @@ TEST(SpecsErrors, WrongApiVersionAndNullMetadata) {
 
 TEST(SpecsErrors, OtherKindsAreReportedAloneNotFieldByField) {
   EXPECT_EQ(
-      errorsOf("apiVersion: batch/v1\nkind: Job\nspec: {template: {}}\n"),
+      errorsOf("apiVersion: batch/v1\nkind: CronJob\nspec: {template: {}}\n"),
       (Lines{"f.yaml:2:7: kind: boxd runs only Pods (and reads the Secrets and ConfigMaps they "
-             "name): kind must be \"Pod\", \"Secret\" or \"ConfigMap\", got \"Job\""}));
+             "name): kind must be \"Pod\", \"Secret\" or \"ConfigMap\", got \"CronJob\""}));
 }
 
 TEST(SpecsErrors, DocumentsThatAreNotMappings) {
