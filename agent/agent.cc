@@ -11,6 +11,7 @@
 #include "agent/metrics_server.h"
 #include "agent/plan.h"
 #include "agent/project_quotas.h"
+#include "agent/scheduling.h"
 #include "agent/shim_watch.h"
 #include "agent/watch_hub.h"
 #include "common/util.h"
@@ -488,6 +489,7 @@ void Agent::reconcile(const std::string& name) {
 void Agent::setPhase(PodState& pod, const std::string& phase, const std::string& reason,
                      const std::string& message) {
   if (pod.rec.phase == phase && pod.rec.reason == reason && pod.rec.message == message) return;
+  const bool left = occupiesNode(pod.rec.phase, pod.rec.reason) && !occupiesNode(phase, reason);
   pod.rec.phase = phase;
   pod.rec.reason = reason;
   pod.rec.message = message;
@@ -495,6 +497,7 @@ void Agent::setPhase(PodState& pod, const std::string& phase, const std::string&
   logStoreError(store_->upsertPod(pod.rec), "update pod");
   notifyPodWatchers(pod.rec.name);
   schedulePacing(pod);
+  if (left && reason != kUnschedulable) rescheduleWaiting();  // it terminated: room for others
 }
 
 void Agent::event(const std::string& pod, const std::string& type, const std::string& reason,

@@ -155,6 +155,11 @@ class Agent {
   void reconcileAll();
   void reconcile(const std::string& name);
   void beginCreate(PodState& pod, const DesiredPod& want);
+  // boxd as its node's scheduler (scheduling_wiring.cc): the scheduler's message when the pod
+  // does not fit on this node beside the pods on it, else ""; and a new look at the pods left
+  // Unschedulable, when a pod comes onto the node or leaves it.
+  std::string unschedulableReason(const PodState& pod, const specs::PodSpec& spec);
+  void rescheduleWaiting();
   void created(const std::string& name, const std::string& uid, size_t steps);
   void createFailed(const std::string& name, const Error& err, const Status& undone);
   void beginTeardown(PodState& pod);

@@ -131,7 +131,8 @@ std::string fieldValue(const specs::PodSpec& pod, const std::string& f, const Co
     return it == pod.annotations.end() ? "" : it->second;
   }
   if (f == "spec.nodeName") return ctx.nodeName;
-  if (f == "spec.serviceAccountName") return "";  // boxd has no service accounts
+  // As written (empty when unset: boxd has no ServiceAccount objects and no default one).
+  if (f == "spec.serviceAccountName") return pod.serviceAccountName;
   if (f == "status.podIP" || f == "status.podIPs") return pod.hostNetwork ? ctx.hostIp : ctx.podIp;
   if (f == "status.hostIP" || f == "status.hostIPs") return ctx.hostIp;
   return "";

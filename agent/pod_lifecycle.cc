@@ -9,6 +9,7 @@
 #include "agent/pod_plan.h"
 #include "agent/probes.h"
 #include "agent/project_quotas.h"
+#include "agent/scheduling.h"
 #include "agent/shim_watch.h"
 #include "common/util.h"
 
@@ -36,14 +37,15 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
           pod.rec.name, c.name, "Waiting", "ContainerCreating", "", 0, 0, 0, 0, 0};
     }
   }
-  if (std::string why = nodeSelectorMismatch(want.spec, nodeLabels(cfg_.nodeLabels));
-      !why.empty()) {
+  const bool wasWaiting = pod.rec.phase.empty() || pod.rec.reason == kUnschedulable;
+  if (std::string why = unschedulableReason(pod, want.spec); !why.empty()) {
     if (pod.rec.uid.empty()) pod.rec.uid = randomHex(16);
     if (pod.rec.reason != kUnschedulable) event(pod.rec.name, "Warning", "FailedScheduling", why);
     setPhase(pod, "Pending", kUnschedulable, why);
     logStoreError(store_->upsertPod(pod.rec), "record pod");
     return;
   }
+  if (wasWaiting) rescheduleWaiting();  // pods waiting for (affinity to) this one
   // The images, pulled first when the pull policy says so (image_pulls.cc).
   std::vector<ContainerImage> images;
   if (pod.rec.uid.empty()) pod.rec.uid = randomHex(16);
@@ -64,6 +66,11 @@ void Agent::beginCreate(PodState& pod, const DesiredPod& want) {
     event(pod.rec.name, "Warning", "Deprecated",
           std::string("annotation ") + specs::kLegacyInitContainersAnnotation +
               " is deprecated; move its containers to spec.initContainers");
+  }
+  if (pod.spec.automountServiceAccountToken) {
+    event(pod.rec.name, "Warning", "NoServiceAccountToken",
+          "automountServiceAccountToken is true, but boxd has no API server: no service account "
+          "token is mounted at /var/run/secrets/kubernetes.io/serviceaccount");
   }
   pod.imageIds.clear();
   for (size_t i = 0; i < images.size(); ++i)
@@ -242,7 +249,8 @@ void Agent::undoPod(const std::string& name) {
                      parent.error().message);
     }
     notifyPodWatchers(name);
-    markDirty(name);  // created afresh if it is still desired
+    markDirty(name);      // created afresh if it is still desired
+    rescheduleWaiting();  // after it: a replaced pod keeps its place on the node
   });
 }
 

@@ -39,17 +39,8 @@ inline constexpr std::string_view kRbdProvisionPrefix = "provision.rbd.boxd.io/"
 // The kind a document declares ("Pod", "Secret", ...), or "" when it has no string kind.
 std::string documentKind(const YAML::Node& root);
 
-// spec.selector of a workload (workload_schema.cc).
-struct LabelSelector {
-  struct Requirement {
-    std::string key, op;  // op: In, NotIn, Exists, DoesNotExist
-    std::vector<std::string> values;
-  };
-  std::map<std::string, std::string> matchLabels;
-  std::vector<Requirement> matchExpressions;
-  bool empty() const { return matchLabels.empty() && matchExpressions.empty(); }
-  bool matches(const std::map<std::string, std::string>& labels) const;
-};
+// spec.selector of a workload, labelSelector of affinity terms (specs/scheduling.h).
+using LabelSelector = specs::LabelSelector;
 
 class DocParser {
  public:
@@ -207,6 +198,23 @@ class DocParser {
   std::vector<EnvFromSource> parseEnvFrom(const Entry& e, const std::string& path);
   void checkResourceRefs();
   void checkAppArmorAnnotations(const YAML::Mark& at);
+  // ---- scheduling: affinity, topologySpreadConstraints (scheduling_schema.cc) ----
+  // The handler of spec.affinity, topologySpreadConstraints, serviceAccountName,
+  // serviceAccount and automountServiceAccountToken (by the entry's key).
+  Handler schedulingField();
+  Affinity parseAffinity(const Entry& e, const std::string& path);
+  NodeAffinity parseNodeAffinity(const Entry& e, const std::string& path);
+  NodeSelectorTerm parseNodeSelectorTerm(const YAML::Node& n, const YAML::Mark& at,
+                                         const std::string& path);
+  NodeSelectorRequirement parseNodeRequirement(const YAML::Node& n, const YAML::Mark& at,
+                                               const std::string& path, bool field);
+  PodAffinityRules parsePodAffinity(const Entry& e, const std::string& path);
+  PodAffinityTerm parsePodAffinityTerm(const YAML::Node& n, const YAML::Mark& at,
+                                       const std::string& path);
+  std::optional<int64_t> parseWeight(const Entry& e, const std::string& path);
+  std::vector<std::string> parseLabelKeys(const Entry& e, const std::string& path);
+  TopologySpreadConstraint parseSpreadConstraint(const YAML::Node& n, const YAML::Mark& at,
+                                                 const std::string& path);
   // ---- workloads (workload_schema.cc) ----
   void parseWorkloadSpec(const Entry& e, const std::string& path);
   // spec.template into pod_ (then workload_.podTemplate); false if it had problems. A Job's

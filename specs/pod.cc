@@ -8,6 +8,7 @@
 #include "specs/config_json.h"
 #include "specs/probe_json.h"
 #include "specs/quote.h"
+#include "specs/scheduling_json.h"
 #include "specs/security_json.h"
 
 namespace boxd::specs {
@@ -161,6 +162,7 @@ json toJson(const PodSpec& pod) {
   if (!pod.imagePullSecrets.empty()) j["imagePullSecrets"] = pod.imagePullSecrets;
   if (pod.namespaceName != kDefaultNamespace) j["namespace"] = pod.namespaceName;
   if (!pod.nodeSelector.empty()) j["nodeSelector"] = pod.nodeSelector;
+  detail::addSchedulingJson(j, pod);
   return j;
 }
 
@@ -375,6 +377,7 @@ Status podFromJson(const json& j, PodSpec& pod) {
   pod.hostAliases = j.value("hostAliases", std::vector<HostAlias>{});
   BOXD_TRY(detail::readPodSecurityJson(j, pod.securityContext));
   pod.imagePullSecrets = j.value("imagePullSecrets", std::vector<std::string>{});
+  BOXD_TRY(detail::readSchedulingJson(j, pod));
   return okStatus();
 }
 

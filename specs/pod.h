@@ -13,6 +13,7 @@
 #include "specs/config_sources.h"
 #include "specs/object_key.h"
 #include "specs/probe.h"
+#include "specs/scheduling.h"
 
 namespace boxd::specs {
 
@@ -217,6 +218,13 @@ struct PodSpec {
   std::vector<std::string> imagePullSecrets;  // names of Secrets with registry credentials
   // spec.nodeSelector: labels this host must carry (agent config nodeLabels), else not run.
   std::map<std::string, std::string> nodeSelector;
+  // Scheduling on boxd's one node (specs/scheduling.h, agent/scheduling.h).
+  Affinity affinity;
+  std::vector<TopologySpreadConstraint> topologySpreadConstraints;
+  // spec.serviceAccountName (or the deprecated serviceAccount): recorded, no token is mounted
+  // (boxd has no API server). automountServiceAccountToken: set explicitly to true.
+  std::string serviceAccountName;
+  bool automountServiceAccountToken = false;
   bool operator==(const PodSpec&) const = default;
 };
 

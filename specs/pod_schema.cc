@@ -18,10 +18,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "hostUsers",
                                                  "shareProcessNamespace",
                                                  "nodeName",
-                                                 "affinity",
-                                                 "serviceAccountName",
-                                                 "serviceAccount",
-                                                 "automountServiceAccountToken",
                                                  "subdomain",
                                                  "setHostnameAsFQDN",
                                                  "priority",
@@ -31,7 +27,6 @@ constexpr std::string_view kSpecUnsupported[] = {"ephemeralContainers",
                                                  "runtimeClassName",
                                                  "activeDeadlineSeconds",
                                                  "readinessGates",
-                                                 "topologySpreadConstraints",
                                                  "overhead",
                                                  "os",
                                                  "schedulingGates",
@@ -286,7 +281,13 @@ void DocParser::parseSpec(const Entry& e, const std::string& path) {
         [this](const Entry& f, const std::string& p) { parseTolerations(f, p); }},
        // boxd has no Services, so there are no service variables to leave out (docs/config.md).
        {"enableServiceLinks", false,
-        [this](const Entry& f, const std::string& p) { (void)boolean(f, p); }}},
+        [this](const Entry& f, const std::string& p) { (void)boolean(f, p); }},
+       // Scheduling on the one node and the service account (scheduling_schema.cc).
+       {"affinity", false, schedulingField()},
+       {"topologySpreadConstraints", false, schedulingField()},
+       {"serviceAccountName", false, schedulingField()},
+       {"serviceAccount", false, schedulingField()},
+       {"automountServiceAccountToken", false, schedulingField()}},
       kSpecUnsupported);
 }
 

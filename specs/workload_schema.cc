@@ -246,20 +246,4 @@ LabelSelector::Requirement DocParser::parseRequirement(const YAML::Node& n, cons
   return req;
 }
 
-bool LabelSelector::matches(const std::map<std::string, std::string>& labels) const {
-  for (const auto& [k, v] : matchLabels) {
-    auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  for (const Requirement& r : matchExpressions) {
-    auto it = labels.find(r.key);
-    bool has = it != labels.end();
-    bool in = has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
-    if ((r.op == "In" && !in) || (r.op == "NotIn" && in) || (r.op == "Exists" && !has) ||
-        (r.op == "DoesNotExist" && has))
-      return false;
-  }
-  return true;
-}
-
 }  // namespace boxd::specs::detail

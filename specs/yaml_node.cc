@@ -113,7 +113,9 @@ std::string describe(const YAML::Node& n) {
 // ("kubectl.kubernetes.io/last-applied-configuration"); any other is quoted, bounded and escaped:
 // the lines of a stray file become keys, and must not be echoed into status and logs.
 std::string fieldPath(const std::string& parent, std::string_view key) {
-  bool simple = !key.empty() && key.size() <= kMaxQuotedChars;
+  // Up to 63 characters: Kubernetes' longest field names
+  // (requiredDuringSchedulingIgnoredDuringExecution) stay plain.
+  bool simple = !key.empty() && key.size() <= 63;
   for (char c : key) {
     bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c);
     simple = simple && (alnum || c == '_' || c == '-');
