@@ -7,3 +7,9 @@ boxd_test(agent_probes_test LABEL unit
 boxd_test(agent_shim_watch_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/shim_watch_test.cc
   LIBS boxd_agent)
+
+# One tcpSocket check on the loop against 127.0.0.1 (the handshake done inside connect()), a
+# refused port, cancelling; HTTP heads without headers or with lookalike names.
+boxd_test(agent_probe_check_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/probe_check_test.cc
+  LIBS boxd_agent)
