@@ -59,7 +59,7 @@ Timer::~Timer() {
 }
 
 void Timer::start(uint64_t delayMs, std::function<void()> fn, uint64_t repeatMs) {
-  fn_ = std::move(fn);
+  fn_ = std::make_shared<std::function<void()>>(std::move(fn));
   uv_timer_start(t_, &Timer::onTimer, delayMs, repeatMs);
 }
 
@@ -69,9 +69,9 @@ bool Timer::active() const { return uv_is_active(reinterpret_cast<uv_handle_t*>(
 
 void Timer::onTimer(uv_timer_t* t) {
   auto* self = static_cast<Timer*>(t->data);
-  if (self != nullptr && self->fn_) {
-    auto fn = self->fn_;  // the callback may destroy or restart this timer
-    fn();
+  if (self != nullptr && self->fn_ && *self->fn_) {
+    std::shared_ptr<std::function<void()>> fn = self->fn_;  // the callback may destroy this timer
+    (*fn)();
   }
 }
 

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -52,7 +53,9 @@ class Timer {
  private:
   static void onTimer(uv_timer_t* t);
   uv_timer_t* t_;
-  std::function<void()> fn_;
+  // Shared so that a tick holds the callback alive (it may destroy or restart this timer)
+  // without copying it: a copy allocates for every tick.
+  std::shared_ptr<std::function<void()>> fn_;
 };
 
 }  // namespace boxd::agent

@@ -3,11 +3,15 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "agent/grpc_check.h"
 #include "common/util.h"
@@ -35,14 +39,20 @@ class NetConn {
     uv_tcp_init(loop, &c->tcp_);
     uv_timer_init(loop, &c->timer_);
     c->tcp_.data = c->timer_.data = c;
-    int rc = uv_tcp_open(&c->tcp_, sock.get());
+    const int fd = sock.get();
+    int rc = uv_tcp_open(&c->tcp_, fd);
     if (rc == 0) {
       sock.release();
       rc = uv_tcp_connect(&c->connect_, &c->tcp_, reinterpret_cast<const sockaddr*>(&addr),
                           &NetConn::onConnect);
     }
-    uv_timer_start(&c->timer_, &NetConn::onTimeout, static_cast<uint64_t>(timeoutMs), 0);
-    if (rc != 0) c->finish(rc);
+    if (rc != 0) {
+      c->finish(rc);
+    } else if (c->request_.empty() && establishedNow(fd)) {
+      c->finish(0);  // a tcpSocket check whose handshake is already done: nothing to wait for
+    } else {
+      uv_timer_start(&c->timer_, &NetConn::onTimeout, static_cast<uint64_t>(timeoutMs), 0);
+    }
     return c;
   }
   void cancel() {
@@ -77,6 +87,17 @@ class NetConn {
     c->received_.append(b->base, static_cast<size_t>(n));
     HttpHead head;
     if (parseHttpHead(c->received_, head) != 0 || c->received_.size() >= kMaxHead) c->finish(0);
+  }
+
+  // A connection to an address of the pod's own namespace (its IP or 127.0.0.1: the usual
+  // probe) goes over loopback, where the kernel runs the whole handshake inside connect(): the
+  // socket is established when connect() returns. Asking costs one getsockopt; waiting for libuv
+  // to report it costs a loop iteration and an epoll registration and removal per check.
+  static bool establishedNow(int fd) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+           info.tcpi_state == TCP_ESTABLISHED;
   }
 
   static void onTimeout(uv_timer_t* t) { static_cast<NetConn*>(t->data)->finish(UV_ETIMEDOUT); }
@@ -120,7 +141,7 @@ class NetCheck : public Check {
   NetCheck(uv_loop_t* loop, const specs::Action& action, const CheckTarget& target,
            int64_t timeoutMs, CheckDone done)
       : loop_(loop),
-        target_(target),
+        netnsFd_(target.netnsFd),
         done_(std::move(done)),
         deadline_(monotonicMs() + timeoutMs),
         timeoutMs_(timeoutMs) {
@@ -154,24 +175,32 @@ class NetCheck : public Check {
     addr.sin_port = htons(static_cast<uint16_t>(port_));
     if (::inet_pton(AF_INET, ip_.c_str(), &addr.sin_addr) != 1)
       return fail("probe address \"" + ip_ + "\" is not an IPv4 address");
-    auto sock = socketInNetns(target_.netnsFd, AF_INET);
+    auto sock = socketInNetns(netnsFd_, AF_INET);
     if (!sock.ok()) return fail(sock.error().message);
     int64_t left = std::max<int64_t>(deadline_ - monotonicMs(), 1);
     std::string request = http_ ? httpRequest(*http_, ip_, port_, path_) : "";
-    conn_ = NetConn::start(loop_, std::move(*sock), addr, std::move(request), left,
-                           [this](int status, std::string got) { onDone(status, got); });
+    const int attempt = ++attempts_;
+    NetConn* c = NetConn::start(loop_, std::move(*sock), addr, std::move(request), left,
+                                [this](int status, std::string got) { onDone(status, got); });
+    // It may have finished already (then it is closing and its result is in, or a redirect
+    // started the next attempt): only a connection still running is ours to cancel.
+    if (attempt == attempts_ && done_) conn_ = c;
+  }
+
+  // What failed, for a message (built only when something did).
+  std::string what() const {
+    return http_ ? "Get \"" + url() + "\"" : "dial tcp " + hostPort(ip_, port_);
   }
 
   void onDone(int status, const std::string& got) {
     conn_ = nullptr;
-    const std::string what = http_ ? "Get \"" + url() + "\"" : "dial tcp " + hostPort(ip_, port_);
     if (status == UV_ETIMEDOUT)
-      return fail(what + ": timeout after " + std::to_string(timeoutMs_ / 1000) + "s");
-    if (status != 0) return fail(what + ": " + uv_strerror(status));
+      return fail(what() + ": timeout after " + std::to_string(timeoutMs_ / 1000) + "s");
+    if (status != 0) return fail(what() + ": " + uv_strerror(status));
     if (!http_) return finish({true, false, ""});
     HttpHead head;
     int parsed = parseHttpHead(got, head);
-    if (parsed <= 0) return fail(what + ": malformed HTTP response");
+    if (parsed <= 0) return fail(what() + ": malformed HTTP response");
     std::string body = got.substr(std::min(head.headerBytes, got.size()));
     if (head.status >= 200 && head.status < 300) return finish({true, false, body});
     if (head.status >= 300 && head.status < 400 && !head.location.empty()) return redirect(head);
@@ -199,13 +228,13 @@ class NetCheck : public Check {
   }
 
   uv_loop_t* loop_;
-  CheckTarget target_;
+  int netnsFd_;  // only this of the target: copying its exec part (JSON) per check costs
   CheckDone done_;
   int64_t deadline_, timeoutMs_;
   std::optional<specs::HttpGetAction> http_;
   std::string ip_, path_;
   int64_t port_ = 0;
-  int redirects_ = 0;
+  int redirects_ = 0, attempts_ = 0;
   NetConn* conn_ = nullptr;
 };
 
@@ -433,15 +462,18 @@ int parseHttpHead(const std::string& buf, HttpHead& out) {
   }
   out.status = status;
   out.headerBytes = end + 4;
-  size_t pos = buf.find("\r\n") + 2;
+  // Views into buf, no copies: this runs for every chunk of every HTTP check.
+  const std::string_view head(buf.data(), end + 2);  // each line with its CRLF
+  constexpr std::string_view kLocation = "location";
+  size_t pos = head.find("\r\n") + 2;
   while (pos < end) {
-    size_t eol = buf.find("\r\n", pos);
-    std::string line = buf.substr(pos, eol - pos);
+    size_t eol = head.find("\r\n", pos);
+    std::string_view line = head.substr(pos, eol - pos);
     pos = eol + 2;
     size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    if (strcasecmp(line.substr(0, colon).c_str(), "Location") == 0)
-      out.location = trim(line.substr(colon + 1));
+    if (colon != kLocation.size() || strncasecmp(line.data(), kLocation.data(), colon) != 0)
+      continue;
+    out.location = trim(line.substr(colon + 1));
   }
   return 1;
 }

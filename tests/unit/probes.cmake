@@ -13,3 +13,8 @@ boxd_test(agent_shim_watch_test LABEL unit
 boxd_test(agent_grpc_probe_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/agent_grpc_probe_test.cc
   LIBS boxd_agent boxd_test_grpc_server)
+# One tcpSocket check on the loop against 127.0.0.1 (the handshake done inside connect()), a
+# refused port, cancelling; HTTP heads without headers or with lookalike names.
+boxd_test(agent_probe_check_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/probe_check_test.cc
+  LIBS boxd_agent)
