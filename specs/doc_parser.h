@@ -164,7 +164,8 @@ class DocParser {
   // ---- probes and lifecycle hooks (pod_schema_probes.cc) ----
   std::optional<Probe> parseProbe(const Entry& e, const std::string& path, bool liveOrStartup);
   Lifecycle parseLifecycle(const Entry& e, const std::string& path);
-  // One action (exec, httpGet; tcpSocket and grpc in probes, sleep in hooks); extra: the probe's timing fields.
+  // One action (exec, httpGet; tcpSocket and grpc in probes, sleep in hooks); extra: the probe's
+  // timing fields.
   Action parseHandler(const YAML::Node& n, const YAML::Mark& at, const std::string& path, bool hook,
                       std::vector<Field> extra = {});
   void parseProbePort(const Entry& e, const std::string& path, ProbePort& out);

@@ -357,16 +357,15 @@ std::vector<FileWant> table() {
         "namespace-limitrange.yaml:13:1: kind LimitRange (v1) \"mem-defaults\"" + kSkip}},
       // The node has no region label: Pending, as the scheduler would leave it.
       {"node-affinity.yaml",
-       {{"picky",
-         "Pending",
-         {[](ManifestsTest& t, const std::string& pod) {
+       {{"picky", "Pending", {[](ManifestsTest& t, const std::string& pod) {
            json p;
            if (waitFor(
                    [&] {
                      p = t.b_.pod(pod);
                      return p.is_object() && p.value("reason", "") == "Unschedulable" &&
-                            p.value("message", "").find(
-                                "didn't match Pod's node affinity/selector") != std::string::npos;
+                            p.value("message", "")
+                                    .find("didn't match Pod's node affinity/selector") !=
+                                std::string::npos;
                    },
                    kWaitMs))
              return std::string();
@@ -382,8 +381,9 @@ std::vector<FileWant> table() {
              "server",
              [](const json& j) {
                return j.is_object() && j.contains("lastState") &&
-                      j["lastState"].value("message", "").find(
-                          "Liveness probe failed: timeout: failed to connect service") !=
+                      j["lastState"]
+                              .value("message", "")
+                              .find("Liveness probe failed: timeout: failed to connect service") !=
                           std::string::npos;
              },
              "restarted by its failing gRPC liveness probe")}}}},

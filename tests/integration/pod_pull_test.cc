@@ -413,8 +413,7 @@ TEST_F(PodPullTest, BoxctlImagePullJoinsAPodsPullAndShowsLayerProgress) {
   startBoxd();
   const std::string image = (*proxy)->host() + "/prog:v1";
   b_->writeSpec("p.yaml", pod("p", image));
-  ASSERT_TRUE(waitFor([&] { return temporaryBytes() > (1 << 20); }, 30000))
-      << b_->status().dump(2);
+  ASSERT_TRUE(waitFor([&] { return temporaryBytes() > (1 << 20); }, 30000)) << b_->status().dump(2);
   auto r = b_->boxctl({"image", "pull", image}, 120000);
   ASSERT_EQ(r.code, 0) << r.out;
   std::cout << r.out;
