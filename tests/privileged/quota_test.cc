@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ostream>
 
 #include "common/fd.h"
 #include "common/util.h"
@@ -39,6 +40,8 @@ struct Image {
   std::vector<std::string> mkfs;  // the image path is appended
   int64_t bytes;
 };
+// gtest shows a parameter in test listings and skips: the filesystem's name, not raw bytes.
+void PrintTo(const Image& i, std::ostream* os) { *os << i.fsType; }
 
 class ProjectQuotaFsTest : public ::testing::TestWithParam<Image> {
  protected:
