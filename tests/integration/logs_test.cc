@@ -162,8 +162,16 @@ spec:
       },
       20000))
       << b_.status().dump(2);
-  CmdResult now = b_.boxctl({"logs", "bad"});
-  EXPECT_NE(now.out.find("boxd: the container did not start: "), std::string::npos) << now.out;
+  // The current run may be a start just under way (its output not written yet): every failed
+  // start writes its error as its output, so the current run shows it within a backoff.
+  CmdResult now;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        now = b_.boxctl({"logs", "bad"});
+        return now.out.find("boxd: the container did not start: ") != std::string::npos;
+      },
+      10000))
+      << now.out;
   EXPECT_NE(now.out.find("/no/such/binary"), std::string::npos) << now.out;
   CmdResult prev = b_.boxctl({"logs", "bad", "--previous"});
   EXPECT_EQ(prev.code, 0) << prev.out;
