@@ -18,6 +18,7 @@
 #include "images/registry/transport.h"
 #include "tests/fixtures/process.h"
 #include "tests/integration/registry_peer.h"
+#include "tests/integration/registry_quick_pull.h"
 #include "tests/support/temp_dir.h"
 
 namespace boxd::images {
@@ -31,14 +32,7 @@ using boxd::testing::TestImage;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-PullOptions quick() {
-  PullOptions o;
-  o.config.certsDir.clear();
-  o.timeoutMs = 20000;
-  o.connectTimeoutMs = 2000;
-  o.stallTimeoutMs = 3000;
-  return o;
-}
+PullOptions quick() { return boxd::testing::quickPullOptions(); }
 
 class RegistryOptionsTest : public ::testing::Test {
  protected:

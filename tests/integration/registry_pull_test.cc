@@ -24,6 +24,7 @@
 #include "images/registry/pull.h"
 #include "tests/fixtures/process.h"
 #include "tests/integration/registry_peer.h"
+#include "tests/integration/registry_quick_pull.h"
 #include "tests/integration/throttle_proxy.h"
 #include "tests/support/temp_dir.h"
 
@@ -48,14 +49,7 @@ class RegistryPullTest : public ::testing::Test {
     plain_.reset(*p);
   }
 
-  static PullOptions quick() {
-    PullOptions o;
-    o.config.certsDir.clear();
-    o.timeoutMs = 20000;
-    o.connectTimeoutMs = 2000;
-    o.stallTimeoutMs = 3000;
-    return o;
-  }
+  static PullOptions quick() { return boxd::testing::quickPullOptions(); }
   std::string layout(const std::string& name) { return tmp_.path() + "/" + name; }
 
   // Every blob of the layout has the content its name says; index.json names one manifest.
