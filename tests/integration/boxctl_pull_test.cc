@@ -18,6 +18,7 @@
 #include "common/util.h"
 #include "tests/fixtures/process.h"
 #include "tests/integration/pty_run.h"
+#include "tests/integration/registry_fixture.h"
 #include "tests/integration/registry_peer.h"
 #include "tests/integration/throttle_proxy.h"
 #include "tests/support/temp_dir.h"
@@ -29,7 +30,6 @@ using boxd::testing::Blob;
 using boxd::testing::PtyResult;
 using boxd::testing::RegistryPeer;
 using boxd::testing::runOnPty;
-using boxd::testing::TempDir;
 using boxd::testing::TestImage;
 using boxd::testing::ThrottleProxy;
 namespace fs = std::filesystem;
@@ -57,14 +57,12 @@ int64_t largestTemporary(const std::string& layout) {
   return best;
 }
 
-class BoxctlPullTest : public ::testing::Test {
+class BoxctlPullTest : public testing::RegistryPeerTest {
  protected:
+  BoxctlPullTest() : RegistryPeerTest("boxctl-pull") {}
   void SetUp() override {
-    auto p = RegistryPeer::start(tmp_.path() + "/registry", {});
-    if (!p.ok() && p.error().message.find("not installed") != std::string::npos)
-      GTEST_SKIP() << p.error().message;
-    ASSERT_TRUE(p.ok()) << p.error().message;
-    registry_.reset(*p);
+    RegistryPeerTest::SetUp();
+    if (setUpStopped()) return;
     config_ = tmp_.path() + "/boxd.yaml";
     ASSERT_TRUE(
         writeFileAtomic(config_, "images:\n  certsDir: " + tmp_.path() + "/certs.d\n").ok());
@@ -78,8 +76,8 @@ class BoxctlPullTest : public ::testing::Test {
     for (int i = 0; i < layers; ++i)
       ls.push_back(testing::makeLayer({{"f", testing::randomBytes(bytes)}}));
     img_ = testing::makeImage(ls);
-    ASSERT_TRUE(registry_->pushImage("slow/app", "v1", img_).ok());
-    auto proxy = ThrottleProxy::start(registry_->host(), rate);
+    ASSERT_TRUE(plain_->pushImage("slow/app", "v1", img_).ok());
+    auto proxy = ThrottleProxy::start(plain_->host(), rate);
     ASSERT_TRUE(proxy.ok()) << proxy.error().message;
     proxy_ = std::move(*proxy);
   }
@@ -109,8 +107,6 @@ class BoxctlPullTest : public ::testing::Test {
     std::cout << output_;
   }
 
-  TempDir tmp_{"boxctl-pull"};
-  std::unique_ptr<RegistryPeer> registry_;
   std::unique_ptr<ThrottleProxy> proxy_;
   std::string config_, output_;
   TestImage img_;

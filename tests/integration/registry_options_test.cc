@@ -17,6 +17,7 @@
 #include "images/registry/pull.h"
 #include "images/registry/transport.h"
 #include "tests/fixtures/process.h"
+#include "tests/integration/registry_fixture.h"
 #include "tests/integration/registry_peer.h"
 #include "tests/integration/registry_quick_pull.h"
 #include "tests/support/temp_dir.h"
@@ -27,26 +28,16 @@ namespace {
 using boxd::testing::Blob;
 using boxd::testing::filesUnder;
 using boxd::testing::RegistryPeer;
-using boxd::testing::TempDir;
 using boxd::testing::TestImage;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 PullOptions quick() { return boxd::testing::quickPullOptions(); }
 
-class RegistryOptionsTest : public ::testing::Test {
+class RegistryOptionsTest : public testing::RegistryPeerTest {
  protected:
-  void SetUp() override {
-    auto p = RegistryPeer::start(tmp_.path() + "/plain", {});
-    if (!p.ok() && p.error().message.find("not installed") != std::string::npos)
-      GTEST_SKIP() << p.error().message;
-    ASSERT_TRUE(p.ok()) << p.error().message;
-    plain_.reset(*p);
-  }
+  RegistryOptionsTest() : RegistryPeerTest("registry-opts") {}
   std::string layout(const std::string& name) { return tmp_.path() + "/" + name; }
-
-  TempDir tmp_{"registry-opts"};
-  std::unique_ptr<RegistryPeer> plain_;
 };
 
 // docker-registry with auth: token: trusting a signer certificate; a token service on
@@ -56,7 +47,7 @@ class TokenAuthTest : public RegistryOptionsTest {
  protected:
   void SetUp() override {
     RegistryOptionsTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
+    if (setUpStopped()) return;
     if (::access("/usr/bin/python3", X_OK) != 0)
       GTEST_SKIP() << "python3 is not installed";  // Debian's, with python3-jwt
     auto jwtCheck =

@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "images/registry/pull.h"
 #include "tests/fixtures/process.h"
+#include "tests/integration/registry_fixture.h"
 #include "tests/integration/registry_peer.h"
 #include "tests/integration/registry_quick_pull.h"
 #include "tests/integration/throttle_proxy.h"
@@ -34,20 +35,13 @@ namespace {
 using boxd::testing::Blob;
 using boxd::testing::filesUnder;
 using boxd::testing::RegistryPeer;
-using boxd::testing::TempDir;
 using boxd::testing::TestImage;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-class RegistryPullTest : public ::testing::Test {
+class RegistryPullTest : public testing::RegistryPeerTest {
  protected:
-  void SetUp() override {
-    auto p = RegistryPeer::start(tmp_.path() + "/plain", {});
-    if (!p.ok() && p.error().message.find("not installed") != std::string::npos)
-      GTEST_SKIP() << p.error().message;
-    ASSERT_TRUE(p.ok()) << p.error().message;
-    plain_.reset(*p);
-  }
+  RegistryPullTest() : RegistryPeerTest("registry") {}
 
   static PullOptions quick() { return boxd::testing::quickPullOptions(); }
   std::string layout(const std::string& name) { return tmp_.path() + "/" + name; }
@@ -66,9 +60,6 @@ class RegistryPullTest : public ::testing::Test {
     EXPECT_EQ(index["manifests"].size(), 1u);
     return index;
   }
-
-  TempDir tmp_{"registry"};
-  std::unique_ptr<RegistryPeer> plain_;
 };
 
 TEST_F(RegistryPullTest, PullsByTagAndByDigestIntoAnOciLayout) {
@@ -313,7 +304,7 @@ class RegistryAuthTest : public RegistryPullTest {
  protected:
   void SetUp() override {
     RegistryPullTest::SetUp();
-    if (IsSkipped()) return;
+    if (setUpStopped()) return;
     password_ = "pw-" + randomHex(8);
     auto p = RegistryPeer::start(tmp_.path() + "/tls", {true, "puller", password_});
     ASSERT_TRUE(p.ok()) << p.error().message;
