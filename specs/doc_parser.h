@@ -213,6 +213,13 @@ class DocParser {
   PodAffinityTerm parsePodAffinityTerm(const YAML::Node& n, const YAML::Mark& at,
                                        const std::string& path);
   std::optional<int64_t> parseWeight(const Entry& e, const std::string& path);
+  template <typename Term>
+  using TermParser = Term (DocParser::*)(const YAML::Node&, const YAML::Mark&, const std::string&);
+  // The handler of a preferredDuringSchedulingIgnoredDuringExecution list: each item
+  // {weight: 1-100, <termKey>: term} into out, the term read by parseTerm.
+  template <typename Weighted, typename Term>
+  Handler preferredTerms(std::vector<Weighted>& out, const char* termKey, Term Weighted::*term,
+                         TermParser<Term> parseTerm);
   std::vector<std::string> parseLabelKeys(const Entry& e, const std::string& path);
   TopologySpreadConstraint parseSpreadConstraint(const YAML::Node& n, const YAML::Mark& at,
                                                  const std::string& path);

@@ -59,6 +59,27 @@ DocParser::Handler DocParser::schedulingField() {
   };
 }
 
+template <typename Weighted, typename Term>
+DocParser::Handler DocParser::preferredTerms(std::vector<Weighted>& out, const char* termKey,
+                                             Term Weighted::*term, TermParser<Term> parseTerm) {
+  return [this, &out, termKey, term, parseTerm](const Entry& e, const std::string& path) {
+    forEachItem(e, path, [&](const YAML::Node& n, const YAML::Mark& at, const std::string& ip) {
+      Weighted t;
+      walkObject(n, at, ip,
+                 {{"weight", true,
+                   [&](const Entry& f, const std::string& p) {
+                     if (auto w = parseWeight(f, p)) t.weight = *w;
+                   }},
+                  {termKey, true,
+                   [&](const Entry& f, const std::string& p) {
+                     t.*term = (this->*parseTerm)(f.value, f.valueMark(), p);
+                   }}},
+                 {});
+      out.push_back(std::move(t));
+    });
+  };
+}
+
 Affinity DocParser::parseAffinity(const Entry& e, const std::string& path) {
   Affinity a;
   walkObject(
@@ -83,27 +104,14 @@ NodeAffinity DocParser::parseNodeAffinity(const Entry& e, const std::string& pat
     if (isList && na.required.empty())
       error(f.valueMark(), p, "must have at least one node selector term");
   };
-  auto preferred = [&](const YAML::Node& n, const YAML::Mark& at, const std::string& ip) {
-    PreferredSchedulingTerm t;
-    walkObject(n, at, ip,
-               {{"weight", true,
-                 [&](const Entry& f, const std::string& p) {
-                   if (auto w = parseWeight(f, p)) t.weight = *w;
-                 }},
-                {"preference", true,
-                 [&](const Entry& f, const std::string& p) {
-                   t.preference = parseNodeSelectorTerm(f.value, f.valueMark(), p);
-                 }}},
-               {});
-    na.preferred.push_back(std::move(t));
-  };
   walkObject(e.value, e.valueMark(), path,
              {{kRequired, false,
                [&](const Entry& f, const std::string& p) {
                  walkObject(f.value, f.valueMark(), p, {{"nodeSelectorTerms", true, terms}}, {});
                }},
               {kPreferred, false,
-               [&](const Entry& f, const std::string& p) { forEachItem(f, p, preferred); }}},
+               preferredTerms(na.preferred, "preference", &PreferredSchedulingTerm::preference,
+                              &DocParser::parseNodeSelectorTerm)}},
              {});
   return na;
 }
@@ -185,20 +193,6 @@ NodeSelectorRequirement DocParser::parseNodeRequirement(const YAML::Node& n, con
 
 PodAffinityRules DocParser::parsePodAffinity(const Entry& e, const std::string& path) {
   PodAffinityRules rules;
-  auto preferred = [&](const YAML::Node& n, const YAML::Mark& at, const std::string& ip) {
-    WeightedPodAffinityTerm t;
-    walkObject(n, at, ip,
-               {{"weight", true,
-                 [&](const Entry& f, const std::string& p) {
-                   if (auto w = parseWeight(f, p)) t.weight = *w;
-                 }},
-                {"podAffinityTerm", true,
-                 [&](const Entry& f, const std::string& p) {
-                   t.podAffinityTerm = parsePodAffinityTerm(f.value, f.valueMark(), p);
-                 }}},
-               {});
-    rules.preferred.push_back(std::move(t));
-  };
   walkObject(e.value, e.valueMark(), path,
              {{kRequired, false,
                [&](const Entry& f, const std::string& p) {
@@ -208,7 +202,9 @@ PodAffinityRules DocParser::parsePodAffinity(const Entry& e, const std::string& 
                              });
                }},
               {kPreferred, false,
-               [&](const Entry& f, const std::string& p) { forEachItem(f, p, preferred); }}},
+               preferredTerms(rules.preferred, "podAffinityTerm",
+                              &WeightedPodAffinityTerm::podAffinityTerm,
+                              &DocParser::parsePodAffinityTerm)}},
              {});
   return rules;
 }

@@ -105,6 +105,24 @@ TEST(SchedulingFields, ValidationErrorsNameFileLineAndField) {
       "f.yaml:20:18: spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution"
       "[0].weight: must be in the range 1-100, got 0");
 
+  // The preferred terms of pod (anti-)affinity: the same weight check, the term required.
+  e = errors(R"(  affinity:
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - {weight: 101, podAffinityTerm: {topologyKey: zone}}
+      - {weight: 5}
+      - {podAffinityTerm: {topologyKey: ""}, extra: 1}
+)");
+  const std::string anti =
+      "spec.affinity.podAntiAffinity."
+      "preferredDuringSchedulingIgnoredDuringExecution";
+  EXPECT_EQ(e, (std::vector<std::string>{
+                   "f.yaml:13:18: " + anti + "[0].weight: must be in the range 1-100, got 101",
+                   "f.yaml:14:9: " + anti + "[1].podAffinityTerm: required field is missing",
+                   "f.yaml:15:9: " + anti + "[2].weight: required field is missing",
+                   "f.yaml:15:41: " + anti + "[2].podAffinityTerm.topologyKey: can not be empty",
+                   "f.yaml:15:46: " + anti + "[2].extra: unknown field"}));
+
   EXPECT_EQ(errors("  affinity:\n    podAffinity:\n      "
                    "requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector: {}\n"),
             std::vector<std::string>{
