@@ -240,11 +240,20 @@ class DocParser {
   // ---- Jobs (job_schema.cc) ----
   void parseJobSpec(const Entry& e, const std::string& path);
   void checkJob(const std::string& path, const YAML::Mark& at);
-  // ---- the ConfigMap schema (configmap_schema.cc) ----
-  // ---- the Secret schema (secret_schema.cc) ----
-  // data (base64) or stringData values; errors name the key, never the value.
-  std::map<std::string, std::string> secretValues(const Entry& e, const std::string& path,
-                                                  bool base64);
+  // ---- ConfigMaps and Secrets (configmap_schema.cc, secret_schema.cc, data_schema.cc) ----
+  // How one data map reads and words its problems.
+  struct DataMapForm {
+    std::string_view mappingOf;  // "must be a mapping of <mappingOf>, got ..."
+    std::string_view badBase64;  // values are base64, this the message for one that is not;
+                                 // "": values are text
+  };
+  // The keys and values of a data map (data, binaryData, stringData); problems name the key,
+  // never the value.
+  std::map<std::string, std::string> dataValues(const Entry& e, const std::string& path,
+                                                const DataMapForm& form);
+  // Kubernetes' 1 MiB limit on the keys and values of the maps together; kind names the object.
+  void checkDataSize(std::initializer_list<const std::map<std::string, std::string>*> maps,
+                     const YAML::Mark& at, std::string_view kind);
 
   Reporter& r_;
   PodSpec pod_;

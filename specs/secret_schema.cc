@@ -10,7 +10,7 @@
 namespace boxd::specs::detail {
 namespace {
 
-constexpr size_t kMaxSecretBytes = 1024 * 1024;  // Kubernetes' limit on a Secret's data
+constexpr const char* kSecretMapping = "keys to values";
 
 }  // namespace
 
@@ -36,12 +36,15 @@ std::optional<Secret> DocParser::parseSecret(const YAML::Node& root) {
                }},
               {"data", false,
                [&](const Entry& f, const std::string& p) {
-                 data = secretValues(f, p, true);
+                 data = dataValues(f, p,
+                                   {kSecretMapping,
+                                    "is not valid base64 (standard alphabet, padded with '='); "
+                                    "write plain text under stringData instead"});
                  dataAt = f.valueMark();
                }},
               {"stringData", false,
                [&](const Entry& f, const std::string& p) {
-                 stringData = secretValues(f, p, false);
+                 stringData = dataValues(f, p, {kSecretMapping, ""});
                  if (data.empty()) dataAt = f.valueMark();
                }},
               {"immutable", false,
@@ -50,49 +53,10 @@ std::optional<Secret> DocParser::parseSecret(const YAML::Node& root) {
                }}},
              {});
   for (auto& [key, value] : stringData) data[key] = std::move(value);  // stringData wins
-  size_t total = 0;
-  for (const auto& [key, value] : data) total += key.size() + value.size();
-  if (total > kMaxSecretBytes) {
-    error(dataAt, "data",
-          "the Secret holds " + std::to_string(total) +
-              " bytes of keys and values; at most 1048576 (1 MiB) are allowed");
-  }
+  checkDataSize({&data}, dataAt, "Secret");
   secret_.data = std::move(data);
   if (r_.count() != before) return std::nullopt;
   return secret_;
-}
-
-std::map<std::string, std::string> DocParser::secretValues(const Entry& e, const std::string& path,
-                                                           bool base64) {
-  std::map<std::string, std::string> out;
-  if (!e.value.IsMap()) {
-    if (!e.value.IsNull())
-      error(e.valueMark(), path, "must be a mapping of keys to values, got " + describe(e.value));
-    return out;
-  }
-  for (const Entry& kv : mappingEntries(r_, e.value, path)) {
-    std::string p = fieldPath(path, kv.key);
-    if (std::string why = checkSecretKey(kv.key); !why.empty()) {
-      error(kv.keyMark, p, why);
-      continue;
-    }
-    std::optional<std::string> v =
-        kv.value.IsNull() ? std::string() : string(kv.value, kv.valueMark(), p);
-    if (!v) continue;
-    if (!base64) {
-      out[kv.key] = std::move(*v);
-      continue;
-    }
-    std::optional<std::string> decoded = decodeBase64(*v);
-    if (!decoded) {
-      error(kv.valueMark(), p,
-            "is not valid base64 (standard alphabet, padded with '='); write plain text under "
-            "stringData instead");
-      continue;
-    }
-    out[kv.key] = std::move(*decoded);
-  }
-  return out;
 }
 
 }  // namespace boxd::specs::detail

@@ -55,6 +55,13 @@ TEST(SpecsConfig, ConfigMapErrors) {
   EXPECT_EQ(errorsOf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: a}\n"
                      "binaryData: {x: AA==}\n"),
             Lines({"f.yaml:4:7: binaryData.x: key \"x\" is also in data"}));
+  // The walk ConfigMaps share with Secrets (specs/data_schema.cc), in a ConfigMap's words.
+  EXPECT_EQ(errorsOf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: [x]\n"
+                     "binaryData:\n  ok: AA==\n  bad: not*base64\n  a b: AA==\n"),
+            Lines({"f.yaml:4:7: data: must be a mapping of strings, got a list",
+                   "f.yaml:7:8: binaryData.bad: is not valid base64 (standard alphabet)",
+                   "f.yaml:8:3: binaryData[\"a b\"]: key \"a b\" must be 1-253 of [-._a-zA-Z0-9], "
+                   "not \".\" and not starting with \"..\""}));
   EXPECT_EQ(errorsOf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
                      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"),
             Lines({"f.yaml:7:18: metadata.name: duplicate configmap name \"a\" (first defined "
