@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/node_labels.h"
 
 namespace boxd::testing {
 namespace {
@@ -85,46 +86,11 @@ TEST_F(NamespacesTest, SameNameInTwoNamespaces) {
 }
 
 TEST_F(NamespacesTest, NodeSelectorPendingUntilTheNodeMatches) {
-  b_.addConfig("nodeLabels:\n  disktype: hdd\n");
-  b_.start();
-  b_.importBusybox();
-  b_.writeSpec("ssd.yaml", R"(apiVersion: v1
-kind: Pod
-metadata:
-  name: needs-ssd
-spec:
-  terminationGracePeriodSeconds: 1
-  nodeSelector:
-    disktype: ssd
-    kubernetes.io/os: linux
-  containers:
-  - name: c
-    image: busybox
-    command: ["sleep", "3600"]
-)");
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto p = b_.pod("needs-ssd");
-        return !p.is_null() && p["reason"] == "Unschedulable";
-      },
-      15000))
-      << b_.status().dump(2);
-  nlohmann::json p = b_.pod("needs-ssd");
-  EXPECT_EQ(p["phase"], "Pending");
-  EXPECT_EQ(p["message"],
-            "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector "
-            "(nodeSelector disktype=ssd; this node has disktype=hdd)");
-  EXPECT_NE(b_.boxctl({"events", "needs-ssd"}).out.find("FailedScheduling"), std::string::npos);
-  EXPECT_NE(b_.boxctl({"status"}).out.find("needs-ssd   0/1     Unschedulable"), std::string::npos)
-      << b_.boxctl({"status"}).out;
-  EXPECT_TRUE(b_.leftovers().empty()) << "an unschedulable pod creates nothing on the host";
-
-  // The node is relabelled (config change, boxd restarted; the later nodeLabels entry wins):
-  // the pod runs.
-  b_.stop();
-  b_.addConfig("nodeLabels:\n  disktype: ssd\n");
-  b_.start();
-  EXPECT_TRUE(b_.waitPhase("needs-ssd", "Running", 30000)) << b_.status().dump(2) << b_.log();
+  ASSERT_NO_FATAL_FAILURE(expectPendingUntilRelabelled(
+      b_, "  nodeSelector:\n    disktype: ssd\n    kubernetes.io/os: linux\n",
+      "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector "
+      "(nodeSelector disktype=ssd; this node has disktype=hdd)",
+      "ssd"));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "specs/parse.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/node_labels.h"
 
 namespace boxd::testing {
 namespace {
@@ -29,16 +30,8 @@ class SchedulingTest : public ::testing::Test {
 };
 
 TEST_F(SchedulingTest, NodeAffinityPendingUntilTheNodeMatches) {
-  b_.addConfig("nodeLabels:\n  disktype: hdd\n");
-  b_.start();
-  b_.importBusybox();
-  b_.writeSpec("ssd.yaml", R"(apiVersion: v1
-kind: Pod
-metadata:
-  name: needs-ssd
-spec:
-  terminationGracePeriodSeconds: 1
-  serviceAccountName: builder
+  ASSERT_NO_FATAL_FAILURE(expectPendingUntilRelabelled(
+      b_, R"(  serviceAccountName: builder
   affinity:
     nodeAffinity:
       requiredDuringSchedulingIgnoredDuringExecution:
@@ -46,25 +39,11 @@ spec:
         - matchExpressions:
           - {key: disktype, operator: In, values: [ssd, nvme]}
           - {key: kubernetes.io/os, operator: In, values: [linux]}
-  containers:
-  - name: c
-    image: busybox
-    command: ["sleep", "3600"]
-)");
-  ASSERT_TRUE(waitReason("needs-ssd", "Unschedulable")) << b_.status().dump(2) << b_.log();
-  nlohmann::json p = b_.pod("needs-ssd");
-  EXPECT_EQ(p["phase"], "Pending");
-  EXPECT_EQ(p["message"],
-            "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector "
-            "(spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution: its "
-            "term matches; disktype In [ssd, nvme]; this node has label disktype=hdd)");
-  EXPECT_NE(b_.boxctl({"events", "needs-ssd"}).out.find("FailedScheduling"), std::string::npos);
-  EXPECT_TRUE(b_.leftovers().empty()) << "an unschedulable pod creates nothing on the host";
-
-  b_.stop();  // relabelled: a config change, boxd restarted (the later nodeLabels entry wins)
-  b_.addConfig("nodeLabels:\n  disktype: nvme\n");
-  b_.start();
-  EXPECT_TRUE(b_.waitPhase("needs-ssd", "Running", 30000)) << b_.status().dump(2) << b_.log();
+)",
+      "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector "
+      "(spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution: its "
+      "term matches; disktype In [ssd, nvme]; this node has label disktype=hdd)",
+      "nvme"));
 }
 
 const char* kDeployment = R"(apiVersion: apps/v1

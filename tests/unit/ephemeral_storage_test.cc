@@ -13,19 +13,14 @@
 #include "reconcilers/quota/disk_usage.h"
 #include "specs/parse.h"
 #include "state/space_reserve.h"
+#include "tests/support/pod_spec.h"
 #include "tests/support/temp_dir.h"
 
 namespace boxd::agent {
 namespace {
 
+using boxd::testing::parsePod;
 using boxd::testing::TempDir;
-
-specs::PodSpec parsePod(const std::string& specLines) {
-  specs::ParseResult r = specs::parseSpecFile(
-      "f.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + specLines);
-  EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].str());
-  return r.ok() ? r.pods[0].spec : specs::PodSpec{};
-}
 
 constexpr const char* kPod = R"(  volumes:
   - {name: scratch, emptyDir: {sizeLimit: 4Mi}}

@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "reconcilers/images/image_user.h"
 #include "specs/parse.h"
+#include "tests/support/pod_spec.h"
 #include "tests/support/temp_dir.h"
 
 namespace boxd::agent {
@@ -18,14 +19,9 @@ namespace {
 using nlohmann::json;
 using Args = std::vector<std::string>;
 
+// A pod of one container "c" (image "app") with the container's further lines.
 specs::PodSpec parse(const std::string& container) {
-  specs::ParseResult r =
-      specs::parseSpecFile("f.yaml",
-                           "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
-                           "  - name: c\n    image: app\n" +
-                               container);
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.errors[0].str());
-  return r.ok() ? r.pods[0].spec : specs::PodSpec{};
+  return testing::parsePod("  containers:\n  - name: c\n    image: app\n" + container);
 }
 
 const json kImage = {{"config",

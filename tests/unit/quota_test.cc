@@ -20,12 +20,14 @@
 #include "tests/fakes/fake_cgroup_fs.h"
 #include "tests/fakes/fake_mounter.h"
 #include "tests/fakes/fake_project_quota.h"
+#include "tests/support/pod_spec.h"
 #include "tests/support/temp_dir.h"
 
 namespace boxd::agent {
 namespace {
 
 using boxd::testing::FakeProjectQuota;
+using boxd::testing::parsePod;
 using boxd::testing::TempDir;
 using reconcilers::MountEntry;
 using reconcilers::QuotaSupport;
@@ -151,13 +153,6 @@ TEST(ProjectIdAllocator, ExhaustedRangeIsAnErrorNamingTheConfigKey) {
   ASSERT_TRUE(last.ok());
   ProjectIdAllocator top({4294967294u, 4294967294u});
   EXPECT_TRUE(top.reserve("u", 1, {}).ok()) << "the loop ends at the top of the range";
-}
-
-specs::PodSpec parsePod(const std::string& specLines) {
-  specs::ParseResult r = specs::parseSpecFile(
-      "f.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + specLines);
-  EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].str());
-  return r.ok() ? r.pods[0].spec : specs::PodSpec{};
 }
 
 constexpr const char* kPod = R"(  volumes:

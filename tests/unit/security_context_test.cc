@@ -6,10 +6,12 @@
 
 #include "specs/capabilities.h"
 #include "specs/parse.h"
+#include "tests/support/pod_spec.h"
 
 namespace boxd::agent {
 namespace {
 
+using boxd::testing::parsePod;
 using reconcilers::ContainerSecurity;
 using specs::capabilityBit;
 using specs::capabilityNumber;
@@ -20,19 +22,12 @@ uint64_t caps(std::initializer_list<const char*> names) {
   return m;
 }
 
-specs::PodSpec parse(const std::string& spec) {
-  specs::ParseResult r = specs::parseSpecFile(
-      "f.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + spec);
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.errors[0].str());
-  return r.ok() ? r.pods[0].spec : specs::PodSpec{};
-}
-
 // The effective settings of the pod's first container, given its securityContext (YAML flow).
 Result<ContainerSecurity> resolve(const std::string& podContext, const std::string& context) {
-  specs::PodSpec pod = parse("  securityContext: " + podContext +
-                             "\n  containers:\n  - name: c\n    image: busybox\n"
-                             "    securityContext: " +
-                             context + "\n");
+  specs::PodSpec pod = parsePod("  securityContext: " + podContext +
+                                "\n  containers:\n  - name: c\n    image: busybox\n"
+                                "    securityContext: " +
+                                context + "\n");
   if (pod.containers.empty()) return makeError("no container");
   return resolveSecurity(pod, pod.containers[0]);
 }
