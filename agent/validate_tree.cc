@@ -5,15 +5,18 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 
 #include "agent/spec_source.h"
 #include "common/fd.h"
 #include "common/util.h"
 #include "specs/quote.h"
+#include "specs/workload.h"
 
 namespace boxd::agent {
 
@@ -131,13 +134,66 @@ std::string listOthers(const std::vector<Where>& all, size_t self) {
   return out;
 }
 
-void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report) {
-  std::map<std::string, std::vector<Where>> pods, secrets;
+// A pod the files declare, as the checks across files see it: a Pod, a pod of a workload, or a
+// Job's pod template (what every pod of the Job runs).
+struct DeclaredPod {
+  Where where;  // its document
+  const specs::PodSpec* spec = nullptr;
+  std::string who;     // as problems name it: pod "web", deployment "web", job "backup"
+  std::string fields;  // where the pod's spec is in its document: "spec", "spec.template.spec"
+};
+
+std::string quotedKey(const std::string& kind, const std::string& ns, const std::string& name) {
+  return kind + " \"" + specs::objectKey(ns, name) + "\"";
+}
+
+std::vector<DeclaredPod> declaredPods(const std::vector<FileParse>& files) {
+  std::vector<DeclaredPod> out;
   for (const auto& f : files) {
-    for (const auto& p : f.parsed.pods) pods[p.spec.name].push_back({f.file, p.line});
-    for (const auto& s : f.parsed.secrets) secrets[s.secret.name].push_back({f.file, s.line});
+    for (const auto& p : f.parsed.pods) {
+      std::string owner = specs::ownerOf(p.spec);  // "Deployment/web" for a workload's pod
+      size_t slash = owner.find('/');
+      if (slash == std::string::npos) {
+        out.push_back({{f.file, p.line},
+                       &p.spec,
+                       quotedKey("pod", p.spec.namespaceName, p.spec.name),
+                       "spec"});
+        continue;
+      }
+      std::string kind = owner.substr(0, slash);
+      std::transform(kind.begin(), kind.end(), kind.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      out.push_back({{f.file, p.line},
+                     &p.spec,
+                     quotedKey(kind, p.spec.namespaceName, owner.substr(slash + 1)),
+                     "spec.template.spec"});
+    }
+    for (const auto& j : f.parsed.jobs) {
+      out.push_back({{f.file, j.line},
+                     &j.job.podTemplate,
+                     quotedKey("job", j.job.namespaceName, j.job.name),
+                     "spec.template.spec"});
+    }
   }
-  for (const auto& [decls, kind] : {std::pair{&pods, "pod"}, std::pair{&secrets, "secret"}}) {
+  return out;
+}
+
+// Names are unique per kind and namespace across the files, as boxd needs them.
+void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report) {
+  std::map<std::string, std::vector<Where>> pods, secrets, configMaps, jobs;
+  for (const auto& f : files) {
+    for (const auto& p : f.parsed.pods) pods[p.spec.key()].push_back({f.file, p.line});
+    for (const auto& s : f.parsed.secrets) {
+      secrets[specs::objectKey(s.secret.namespaceName, s.secret.name)].push_back({f.file, s.line});
+    }
+    for (const auto& c : f.parsed.configMaps) {
+      configMaps[specs::objectKey(c.configMap.namespaceName, c.configMap.name)].push_back(
+          {f.file, c.line});
+    }
+    for (const auto& j : f.parsed.jobs) jobs[j.job.key()].push_back({f.file, j.line});
+  }
+  for (const auto& [decls, kind] : {std::pair{&pods, "pod"}, std::pair{&secrets, "secret"},
+                                    std::pair{&configMaps, "configmap"}, std::pair{&jobs, "job"}}) {
     for (const auto& [name, where] : *decls) {
       if (where.size() < 2) continue;
       for (size_t i = 0; i < where.size(); ++i) {
@@ -149,37 +205,38 @@ void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report)
   }
 }
 
-void missingSecrets(const std::vector<FileParse>& files, ValidateReport& report) {
-  std::map<std::string, bool> declared;
+// A Secret a pod names is looked up in the pod's namespace, as boxd does.
+void missingSecrets(const std::vector<FileParse>& files, const std::vector<DeclaredPod>& pods,
+                    ValidateReport& report) {
+  std::set<std::string> declared;
   for (const auto& f : files) {
-    for (const auto& s : f.parsed.secrets) declared[s.secret.name] = true;
+    for (const auto& s : f.parsed.secrets)
+      declared.insert(specs::objectKey(s.secret.namespaceName, s.secret.name));
   }
-  for (const auto& f : files) {
-    for (const auto& p : f.parsed.pods) {
-      for (size_t i = 0; i < p.spec.volumes.size(); ++i) {
-        const specs::Volume& v = p.spec.volumes[i];
-        std::string ref = v.iscsi ? v.iscsi->secretRef : v.rbd ? v.rbd->secretRef : "";
-        if (ref.empty() || declared.count(ref)) continue;
-        std::string field =
-            "spec.volumes[" + std::to_string(i) + "]." + (v.iscsi ? "iscsi" : "rbd") + ".secretRef";
-        report.problems.push_back(
-            {f.file, p.line, 0, field,
-             "pod \"" + p.spec.name + "\": no file declares Secret \"" + ref + "\""});
-      }
-      for (size_t i = 0; i < p.spec.imagePullSecrets.size(); ++i) {
-        const std::string& ref = p.spec.imagePullSecrets[i];
-        if (declared.count(ref)) continue;
-        report.problems.push_back(
-            {f.file, p.line, 0, "spec.imagePullSecrets[" + std::to_string(i) + "].name",
-             "pod \"" + p.spec.name + "\": no file declares Secret \"" + ref + "\""});
-      }
+  for (const DeclaredPod& p : pods) {
+    auto check = [&](const std::string& ref, const std::string& field) {
+      if (ref.empty() || declared.count(specs::objectKey(p.spec->namespaceName, ref))) return;
+      report.problems.push_back({p.where.file, p.where.line, 0, p.fields + "." + field,
+                                 p.who + ": no file declares Secret \"" + ref + "\""});
+    };
+    for (size_t i = 0; i < p.spec->volumes.size(); ++i) {
+      const specs::Volume& v = p.spec->volumes[i];
+      check(v.iscsi ? v.iscsi->secretRef
+            : v.rbd ? v.rbd->secretRef
+                    : "",
+            "volumes[" + std::to_string(i) + "]." + (v.iscsi ? "iscsi" : "rbd") + ".secretRef");
     }
+    for (size_t i = 0; i < p.spec->imagePullSecrets.size(); ++i)
+      check(p.spec->imagePullSecrets[i], "imagePullSecrets[" + std::to_string(i) + "].name");
   }
 }
 
-struct PortClaim {
-  Where where;
-  std::string pod, field, hostIP;
+// What one pod claims of the host (a host port, a block volume), for the clash checks.
+struct Claim {
+  const DeclaredPod* pod = nullptr;
+  std::string field;
+  std::string hostIP;     // host ports
+  bool readOnly = false;  // block volumes
 };
 
 bool addressesOverlap(const std::string& a, const std::string& b) {
@@ -187,71 +244,61 @@ bool addressesOverlap(const std::string& a, const std::string& b) {
   return any(a) || any(b) || a == b;
 }
 
-void hostPortClashes(const std::vector<FileParse>& files, ValidateReport& report) {
-  std::map<std::string, std::vector<PortClaim>> claims;  // "TCP/8080" -> pods publishing it
-  for (const auto& f : files) {
-    for (const auto& p : f.parsed.pods) {
-      for (size_t ci = 0; ci < p.spec.containers.size(); ++ci) {
-        const auto& ports = p.spec.containers[ci].ports;
-        for (size_t pi = 0; pi < ports.size(); ++pi) {
-          if (ports[pi].hostPort <= 0) continue;
-          std::string field = "spec.containers[" + std::to_string(ci) + "].ports[" +
-                              std::to_string(pi) + "].hostPort";
-          claims[ports[pi].protocol + "/" + std::to_string(ports[pi].hostPort)].push_back(
-              {{f.file, p.line}, p.spec.name, field, ports[pi].hostIP});
-        }
+void hostPortClashes(const std::vector<DeclaredPod>& pods, ValidateReport& report) {
+  std::map<std::string, std::vector<Claim>> claims;  // "TCP/8080" -> pods publishing it
+  for (const DeclaredPod& p : pods) {
+    for (size_t ci = 0; ci < p.spec->containers.size(); ++ci) {
+      const auto& ports = p.spec->containers[ci].ports;
+      for (size_t pi = 0; pi < ports.size(); ++pi) {
+        if (ports[pi].hostPort <= 0) continue;
+        std::string field = p.fields + ".containers[" + std::to_string(ci) + "].ports[" +
+                            std::to_string(pi) + "].hostPort";
+        claims[ports[pi].protocol + "/" + std::to_string(ports[pi].hostPort)].push_back(
+            {&p, field, ports[pi].hostIP});
       }
     }
   }
   for (const auto& [key, list] : claims) {
     for (size_t i = 0; i < list.size(); ++i) {
       for (size_t j = 0; j < list.size(); ++j) {
-        if (i == j || list[i].pod == list[j].pod) continue;
+        const DeclaredPod &a = *list[i].pod, &b = *list[j].pod;
+        if (i == j || a.who == b.who) continue;
         if (!addressesOverlap(list[i].hostIP, list[j].hostIP)) continue;
-        report.problems.push_back({list[i].where.file, list[i].where.line, 0, list[i].field,
-                                   "pod \"" + list[i].pod + "\" publishes host port " + key +
-                                       ", which pod \"" + list[j].pod + "\" (" +
-                                       list[j].where.str() + ") publishes too"});
+        report.problems.push_back({a.where.file, a.where.line, 0, list[i].field,
+                                   a.who + " publishes host port " + key + ", which " + b.who +
+                                       " (" + b.where.str() + ") publishes too"});
         break;
       }
     }
   }
 }
 
-struct BlockClaim {
-  Where where;
-  std::string pod, field;
-  bool readOnly = false;
-};
-
-void blockClashes(const std::vector<FileParse>& files, ValidateReport& report) {
-  std::map<std::string, std::vector<BlockClaim>> claims;  // volume identity -> users
-  for (const auto& f : files) {
-    for (const auto& p : f.parsed.pods) {
-      for (size_t i = 0; i < p.spec.volumes.size(); ++i) {
-        const specs::Volume& v = p.spec.volumes[i];
-        std::string field = "spec.volumes[" + std::to_string(i) + "]";
-        if (v.iscsi) {
-          claims["iSCSI " + v.iscsi->iqn + " LUN " + std::to_string(v.iscsi->lun)].push_back(
-              {{f.file, p.line}, p.spec.name, field + ".iscsi", v.iscsi->readOnly});
-        } else if (v.rbd) {
-          claims["RBD image " + v.rbd->pool + "/" + v.rbd->image].push_back(
-              {{f.file, p.line}, p.spec.name, field + ".rbd", v.rbd->readOnly});
-        }
+void blockClashes(const std::vector<DeclaredPod>& pods, ValidateReport& report) {
+  std::map<std::string, std::vector<Claim>> claims;  // volume identity -> users
+  for (const DeclaredPod& p : pods) {
+    for (size_t i = 0; i < p.spec->volumes.size(); ++i) {
+      const specs::Volume& v = p.spec->volumes[i];
+      std::string field = p.fields + ".volumes[" + std::to_string(i) + "]";
+      if (v.iscsi) {
+        claims["iSCSI " + v.iscsi->iqn + " LUN " + std::to_string(v.iscsi->lun)].push_back(
+            {&p, field + ".iscsi", "", v.iscsi->readOnly});
+      } else if (v.rbd) {
+        claims["RBD image " + v.rbd->pool + "/" + v.rbd->image].push_back(
+            {&p, field + ".rbd", "", v.rbd->readOnly});
       }
     }
   }
+  auto how = [](bool readOnly) { return readOnly ? "read-only" : "read-write"; };
   for (const auto& [key, list] : claims) {
     for (size_t i = 0; i < list.size(); ++i) {
       for (size_t j = 0; j < list.size(); ++j) {
-        if (i == j || list[i].pod == list[j].pod) continue;
+        const DeclaredPod &a = *list[i].pod, &b = *list[j].pod;
+        if (i == j || a.who == b.who) continue;
         if (list[i].readOnly && list[j].readOnly) continue;
-        report.problems.push_back({list[i].where.file, list[i].where.line, 0, list[i].field,
-                                   "pod \"" + list[i].pod + "\" uses " + key +
-                                       (list[i].readOnly ? " read-only" : " read-write") +
-                                       ", and pod \"" + list[j].pod + "\" (" + list[j].where.str() +
-                                       ") uses it " +
-                                       (list[j].readOnly ? "read-only" : "read-write") +
+        report.problems.push_back({a.where.file, a.where.line, 0, list[i].field,
+                                   a.who + " uses " + key + " " + how(list[i].readOnly) + ", and " +
+                                       b.who + " (" + b.where.str() + ") uses it " +
+                                       how(list[j].readOnly) +
                                        "; a block volume mounted read-write must have one user"});
         break;
       }
@@ -322,11 +369,17 @@ ValidateReport validatePaths(const std::vector<std::string>& paths) {
     report.secrets += static_cast<int>(f.parsed.secrets.size());
   }
   const size_t crossFrom = report.problems.size();
+  const std::vector<DeclaredPod> pods = declaredPods(files);
   duplicateNames(files, report);
-  missingSecrets(files, report);
-  hostPortClashes(files, report);
-  blockClashes(files, report);
+  missingSecrets(files, pods, report);
+  hostPortClashes(pods, report);
+  blockClashes(pods, report);
   pointAtFields(files, report.problems, crossFrom);
+  // The replicas of a workload share its template: a problem of the template is said once.
+  std::set<std::tuple<std::string, int, int, std::string, std::string>> seen;
+  std::erase_if(report.problems, [&](const specs::Diagnostic& d) {
+    return !seen.insert({d.file, d.line, d.column, d.field, d.message}).second;
+  });
   std::stable_sort(report.problems.begin(), report.problems.end(),
                    [](const specs::Diagnostic& a, const specs::Diagnostic& b) {
                      return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);

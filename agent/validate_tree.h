@@ -4,9 +4,12 @@
 //
 // Per file, exactly what boxd does: the same name filter (isSpecFileName), the same read
 // (readSpecSnapshot for a directory: size limit, symlinks kept inside, not-a-regular-file), the
-// same parser, and the world-readable Secret refusal. Across every file given:
-//  - a pod or secret name declared twice (boxd applies neither declaration);
-//  - a volume's secretRef that names no Secret in the files;
+// same parser, and the world-readable Secret refusal. Across every file given, on Pods and on
+// the pod templates of workloads and Jobs (problems point at the template's field):
+//  - a pod, secret, configmap or job name declared twice in a namespace (boxd applies neither
+//    declaration);
+//  - a volume's secretRef or an imagePullSecret that names no Secret of the pod's namespace in
+//    the files;
 //  - two pods publishing the same hostPort (same protocol, overlapping hostIP);
 //  - two pods using the same block volume (iSCSI IQN + LUN, RBD pool/image) where either one
 //    mounts it read-write;

@@ -183,6 +183,92 @@ TEST(ValidateTree, LeftoversBoxdWouldSkipAreReported) {
   EXPECT_EQ(one.files, 0);
 }
 
+std::string job(const std::string& name, const std::string& templateSpec) {
+  return "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: " + name +
+         "\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n" + templateSpec +
+         "      containers:\n      - name: c\n        image: busybox\n"
+         "        ports: [{containerPort: 80, hostPort: 8080}]\n";
+}
+
+// A Job's pod template goes through the checks across files as a Pod does; its problems point
+// at the template's field.
+TEST(ValidateTree, JobTemplatesAreCheckedAcrossFiles) {
+  TempDir t("val");
+  write(t / "job.yaml", job("backup",
+                            "      imagePullSecrets: [{name: regcred}]\n"
+                            "      volumes:\n      - name: d\n        iscsi:\n"
+                            "          targetPortal: 127.0.0.1:3260\n"
+                            "          iqn: iqn.2024-01.io.boxd:t\n          lun: 1\n"));
+  write(t / "web.yaml", pod("web", hostPort(8080), iscsiVolume(1, true)));
+  ValidateReport r = validatePaths({t.path()});
+  EXPECT_EQ(
+      texts(r),
+      (std::vector<std::string>{
+          t / "job.yaml" + ":9:33: spec.template.spec.imagePullSecrets[0].name: job \"backup\": no "
+                           "file declares Secret \"regcred\"",
+          t / "job.yaml" +
+              ":13:11: spec.template.spec.volumes[0].iscsi: job \"backup\" uses iSCSI "
+              "iqn.2024-01.io.boxd:t LUN 1 read-write, and pod \"web\" (" +
+              t / "web.yaml" +
+              ":1) uses it read-only; a block volume mounted read-write must have one "
+              "user",
+          t / "job.yaml" +
+              ":19:47: spec.template.spec.containers[0].ports[0].hostPort: job "
+              "\"backup\" publishes host port TCP/8080, which pod \"web\" (" +
+              t / "web.yaml" + ":1) publishes too",
+          t / "web.yaml" +
+              ":9:43: spec.containers[0].ports[0].hostPort: pod \"web\" publishes host "
+              "port TCP/8080, which job \"backup\" (" +
+              t / "job.yaml" + ":1) publishes too",
+          t / "web.yaml" +
+              ":13:7: spec.volumes[0].iscsi: pod \"web\" uses iSCSI "
+              "iqn.2024-01.io.boxd:t LUN 1 read-only, and job \"backup\" (" +
+              t / "job.yaml" +
+              ":1) uses it read-write; a block volume mounted read-write must have one "
+              "user"}));
+  // A Job declared twice is applied by neither declaration, as a Pod.
+  write(t / "job2.yaml", job("backup", ""));
+  r = validatePaths({t / "job.yaml", t / "job2.yaml"});
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_EQ(r.problems.back().str(), t / "job2.yaml" +
+                                         ":4:9: metadata.name: job \"backup\" is also declared "
+                                         "at " +
+                                         t / "job.yaml" + ":1; boxd applies neither");
+}
+
+// A workload's replicas share its template: a problem of the template is said once, at its field.
+TEST(ValidateTree, WorkloadTemplateProblemsAreSaidOnceAtTheTemplate) {
+  TempDir t("val");
+  write(t / "d.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web}}\n    spec:\n"
+        "      imagePullSecrets: [{name: regcred}]\n"
+        "      containers: [{name: c, image: busybox}]\n");
+  ValidateReport r = validatePaths({t.path()});
+  EXPECT_EQ(texts(r),
+            std::vector<std::string>{
+                t / "d.yaml" + ":11:33: spec.template.spec.imagePullSecrets[0].name: deployment "
+                               "\"web\": no file declares Secret \"regcred\""});
+}
+
+// Names and Secret references are per namespace, as boxd keys them.
+TEST(ValidateTree, NamesAndSecretsArePerNamespace) {
+  TempDir t("val");
+  auto inNs = [](const std::string& doc, const std::string& ns) {
+    std::string out = doc;
+    out.insert(out.find("metadata:\n") + 10, "  namespace: " + ns + "\n");
+    return out;
+  };
+  write(t / "a.yaml", pod("web", "", iscsiVolume(1, true, "chap")));
+  write(t / "b.yaml", inNs(pod("web", "", iscsiVolume(1, true, "chap")), "prod"));
+  write(t / "s.yaml", inNs(secret("chap"), "prod"), 0600);
+  ValidateReport r = validatePaths({t.path()});
+  ASSERT_EQ(r.problems.size(), 1u) << ::testing::PrintToString(texts(r));
+  EXPECT_EQ(r.problems[0].file, t / "a.yaml");
+  EXPECT_EQ(r.problems[0].message, "pod \"web\": no file declares Secret \"chap\"");
+}
+
 TEST(ValidateTree, MissingPathIsAProblem) {
   ValidateReport r = validatePaths({"/nonexistent/boxd-validate"});
   ASSERT_EQ(r.problems.size(), 1u);
