@@ -3,7 +3,9 @@
 # dpkg -i, `boxd --version`, the unit verified with systemd-analyze, the daemon started from the
 # unit's ExecStart with a config of this test's own (temp dirs, its own cgroup parent, no pod
 # network: no bridge or nftables table of the default config), a pod brought up and torn down,
-# then dpkg --purge, after which nothing of the package is left but what Debian policy keeps.
+# then dpkg --purge while that boxd runs (the pod network named in the conffile is kept), and
+# again after a reinstall with boxd stopped (that bridge and nftables table go, another bridge
+# and table stay), after which nothing of the package is left but what Debian policy keeps.
 # Usage: deb_test.sh BUILD_DIR SOURCE_DIR VERSION
 set -eu
 build=$1 src=$2 version=$3
@@ -13,7 +15,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
 
 [ "$(id -u)" = 0 ] || skip "needs root (dpkg -i)"
-for t in cpack lintian dpkg systemd-analyze timeout; do
+for t in cpack lintian dpkg systemd-analyze timeout ip nft; do
     command -v "$t" >/dev/null || fail "$t not found (packaging/install-deps.sh installs it)"
 done
 # A boxd this test did not install is not ours to overwrite or purge.
@@ -31,6 +33,11 @@ id=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 cgparent="boxd-debtest-$id"
 boxd_pid=""
 installed=""
+# A pod network of this test's own, named in the conffile's network section for postrm, and
+# another bridge and table that purge must leave alone; all removed by cleanup if still there.
+bridge="bxdeb$id" table="boxd_deb_$id"
+other_bridge="bxoth$id" other_table="boxd_oth_$id"
+made_network=""
 
 boxctl() { timeout 60 /usr/sbin/boxctl --run-dir "$tmp/run" "$@"; }
 
@@ -57,6 +64,14 @@ cleanup() {
     for c in /sys/fs/cgroup/*/"$cgparent" /sys/fs/cgroup/"$cgparent"; do
         [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
     done
+    if [ -n "$made_network" ]; then
+        for b in "$bridge" "$other_bridge"; do
+            [ ! -d "/sys/class/net/$b" ] || ip link delete dev "$b" type bridge
+        done
+        for t in "$table" "$other_table"; do
+            ! nft list table ip "$t" >/dev/null 2>&1 || nft delete table ip "$t"
+        done
+    fi
     if [ -n "$installed" ] && dpkg-query -W boxd >/dev/null 2>&1; then
         timeout 120 dpkg --purge boxd >/dev/null 2>&1 || echo "WARNING: dpkg --purge boxd failed" >&2
     fi
@@ -173,7 +188,7 @@ boxctl status
 out=$(PATH=/usr/sbin:$PATH complete_words boxctl --run-dir "$tmp/run" describe deb)
 [ "$out" = "debtest" ] || fail "completion of a pod name gave '$out'"
 
-step "the pod torn down, boxd stopped"
+step "the pod torn down"
 rm "$tmp/specs/debtest.yaml"
 i=0
 while boxctl status | grep -q "^debtest "; do
@@ -181,6 +196,30 @@ while boxctl status | grep -q "^debtest "; do
     [ $i -lt 100 ] || { boxctl status; fail "pod not torn down"; }
     sleep 0.2
 done
+
+# The conffile names this test's bridge and table; both exist, with another bridge and table
+# purge must not touch.
+make_network() {
+    printf 'network:\n  bridge: %s\n  nftTable: %s\n' "$bridge" "$table" >>/etc/boxd/boxd.yaml
+    made_network=1
+    for b in "$bridge" "$other_bridge"; do
+        [ -d "/sys/class/net/$b" ] || ip link add name "$b" type bridge
+    done
+    for t in "$table" "$other_table"; do nft add table ip "$t"; done
+}
+has_bridge() { [ -d "/sys/class/net/$1/bridge" ]; }
+has_table() { nft list table ip "$1" >/dev/null 2>&1; }
+
+step "dpkg --purge while boxd runs: its bridge and nftables table are kept"
+make_network
+timeout 120 dpkg --purge boxd >"$tmp/purge.log" 2>&1 || { cat "$tmp/purge.log"; fail "purge"; }
+installed=""
+grep -q "boxd: still running; its bridge $bridge and nftables table ip $table are kept" \
+    "$tmp/purge.log" || { cat "$tmp/purge.log"; fail "purge did not say boxd runs"; }
+has_bridge "$bridge" || fail "purge removed bridge $bridge while boxd ran"
+has_table "$table" || fail "purge removed table ip $table while boxd ran"
+
+step "boxd stopped"
 kill -TERM "$boxd_pid"
 i=0
 while kill -0 "$boxd_pid" 2>/dev/null; do
@@ -190,9 +229,22 @@ while kill -0 "$boxd_pid" 2>/dev/null; do
 done
 boxd_pid=""
 
-step "dpkg --purge"
-timeout 120 dpkg --purge boxd
+step "dpkg -i again, dpkg --purge: the config's bridge and table go, nothing else"
+installed=1
+timeout 300 dpkg -i "$deb" >/dev/null
+make_network
+timeout 120 dpkg --purge boxd >"$tmp/purge.log" 2>&1 || { cat "$tmp/purge.log"; fail "purge"; }
 installed=""
+cat "$tmp/purge.log"
+! has_bridge "$bridge" || fail "bridge $bridge left after purge"
+! has_table "$table" || fail "table ip $table left after purge"
+grep -q "boxd: removed its bridge $bridge" "$tmp/purge.log" || fail "purge did not say so"
+has_bridge "$other_bridge" || fail "purge removed bridge $other_bridge, not boxd's"
+has_table "$other_table" || fail "purge removed table ip $other_table, not boxd's"
+ip link delete dev "$other_bridge" type bridge
+nft delete table ip "$other_table"
+made_network=""
+
 left=""
 while read -r f; do
     # Directories the package shares with the system (/usr/sbin, /usr/share/doc ...) stay.
