@@ -11,28 +11,23 @@ std::optional<ConfigMap> DocParser::parseConfigMap(const YAML::Node& root) {
   YAML::Mark where = markOf(root, YAML::Mark());
   YAML::Mark dataAt = where;
   walkObject(root, where, "",
-             {{"apiVersion", true, constant("v1")},
-              {"kind", true, constant("ConfigMap")},
-              {"metadata", true,
-               [this](const Entry& f, const std::string& p) {
-                 parseObjectMetadata(f, p, configMap_.name, configMap_.namespaceName,
-                                     checkDns1123Subdomain);
-               }},
-              {"data", false,
-               [&](const Entry& f, const std::string& p) {
-                 configMap_.data = dataValues(f, p, {"strings", ""});
-                 dataAt = f.valueMark();
-               }},
-              {"binaryData", false,
-               [&](const Entry& f, const std::string& p) {
-                 configMap_.binaryData =
-                     dataValues(f, p, {"strings", "is not valid base64 (standard alphabet)"});
-                 if (configMap_.data.empty()) dataAt = f.valueMark();
-               }},
-              {"immutable", false,
-               [this](const Entry& f, const std::string& p) {
-                 if (std::optional<bool> b = boolean(f, p)) configMap_.immutable = *b;
-               }}},
+             objectFields("v1", "ConfigMap", configMap_.name, configMap_.namespaceName,
+                          checkDns1123Subdomain,
+                          {{"data", false,
+                            [&](const Entry& f, const std::string& p) {
+                              configMap_.data = dataValues(f, p, {"strings", ""});
+                              dataAt = f.valueMark();
+                            }},
+                           {"binaryData", false,
+                            [&](const Entry& f, const std::string& p) {
+                              configMap_.binaryData = dataValues(
+                                  f, p, {"strings", "is not valid base64 (standard alphabet)"});
+                              if (configMap_.data.empty()) dataAt = f.valueMark();
+                            }},
+                           {"immutable", false,
+                            [this](const Entry& f, const std::string& p) {
+                              if (std::optional<bool> b = boolean(f, p)) configMap_.immutable = *b;
+                            }}}),
              {});
   for (const auto& [key, value] : configMap_.data) {
     if (configMap_.binaryData.count(key))

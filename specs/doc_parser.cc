@@ -77,6 +77,23 @@ DocParser::Handler DocParser::constant(std::string_view want) {
   };
 }
 
+std::vector<DocParser::Field> DocParser::objectFields(std::string_view apiVersion,
+                                                      std::string_view kind, std::string& name,
+                                                      std::string& namespaceName,
+                                                      std::string (*checkName)(std::string_view),
+                                                      std::vector<Field> fields) {
+  std::vector<Field> out{
+      {"apiVersion", true, constant(apiVersion)},
+      {"kind", true, constant(kind)},
+      {"metadata", true,
+       [this, &name, &namespaceName, checkName](const Entry& f, const std::string& p) {
+         parseObjectMetadata(f, p, name, namespaceName, checkName);
+       }}};
+  out.insert(out.end(), std::make_move_iterator(fields.begin()),
+             std::make_move_iterator(fields.end()));
+  return out;
+}
+
 void DocParser::walkObject(const YAML::Node& node, const YAML::Mark& where, const std::string& path,
                            const std::vector<Field>& fields,
                            std::span<const std::string_view> unsupported) {

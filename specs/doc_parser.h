@@ -109,6 +109,12 @@ class DocParser {
   }
   // A handler that requires the string `want` (apiVersion, kind).
   Handler constant(std::string_view want);
+  // The fields of an object kind's document: apiVersion and kind (both required to be these),
+  // metadata (name checked by checkName, and namespace), then the kind's own `fields`.
+  std::vector<Field> objectFields(std::string_view apiVersion, std::string_view kind,
+                                  std::string& name, std::string& namespaceName,
+                                  std::string (*checkName)(std::string_view),
+                                  std::vector<Field> fields);
 
   // ---- the Pod schema (pod_schema.cc) ----
   void parsePod(const YAML::Node& root, const YAML::Mark& where);

@@ -27,16 +27,12 @@ std::optional<Job> DocParser::parseJob(const YAML::Node& root) {
   isJob_ = true;
   size_t before = r_.count();
   YAML::Mark where = markOf(root, YAML::Mark());
-  walkObject(root, where, "",
-             {{"apiVersion", true, constant("batch/v1")},
-              {"kind", true, constant("Job")},
-              {"metadata", true,
-               [this](const Entry& f, const std::string& p) {
-                 parseObjectMetadata(f, p, workload_.name, workload_.namespaceName,
-                                     checkDns1123Label);
-               }},
-              {"spec", true, [this](const Entry& f, const std::string& p) { parseJobSpec(f, p); }}},
-             kJobUnsupported);
+  walkObject(
+      root, where, "",
+      objectFields(
+          "batch/v1", "Job", workload_.name, workload_.namespaceName, checkDns1123Label,
+          {{"spec", true, [this](const Entry& f, const std::string& p) { parseJobSpec(f, p); }}}),
+      kJobUnsupported);
   if (r_.count() != before) return std::nullopt;
   job_.name = workload_.name;
   job_.namespaceName = workload_.namespaceName;

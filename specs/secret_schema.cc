@@ -21,36 +21,31 @@ std::optional<Secret> DocParser::parseSecret(const YAML::Node& root) {
   std::map<std::string, std::string> data, stringData;
   YAML::Mark dataAt = where;
   walkObject(root, where, "",
-             {{"apiVersion", true, constant("v1")},
-              {"kind", true, constant("Secret")},
-              {"metadata", true,
-               [this](const Entry& f, const std::string& p) {
-                 parseObjectMetadata(f, p, secret_.name, secret_.namespaceName,
-                                     checkDns1123Subdomain);
-               }},
-              {"type", false,
-               [this](const Entry& f, const std::string& p) {
-                 std::optional<std::string> s = string(f, p);
-                 if (s && !s->empty())
-                   secret_.type = *s;  // any type; "" means Opaque, as Kubernetes
-               }},
-              {"data", false,
-               [&](const Entry& f, const std::string& p) {
-                 data = dataValues(f, p,
-                                   {kSecretMapping,
-                                    "is not valid base64 (standard alphabet, padded with '='); "
-                                    "write plain text under stringData instead"});
-                 dataAt = f.valueMark();
-               }},
-              {"stringData", false,
-               [&](const Entry& f, const std::string& p) {
-                 stringData = dataValues(f, p, {kSecretMapping, ""});
-                 if (data.empty()) dataAt = f.valueMark();
-               }},
-              {"immutable", false,
-               [this](const Entry& f, const std::string& p) {
-                 if (std::optional<bool> b = boolean(f, p)) secret_.immutable = *b;
-               }}},
+             objectFields(
+                 "v1", "Secret", secret_.name, secret_.namespaceName, checkDns1123Subdomain,
+                 {{"type", false,
+                   [this](const Entry& f, const std::string& p) {
+                     std::optional<std::string> s = string(f, p);
+                     if (s && !s->empty())
+                       secret_.type = *s;  // any type; "" means Opaque, as Kubernetes
+                   }},
+                  {"data", false,
+                   [&](const Entry& f, const std::string& p) {
+                     data = dataValues(f, p,
+                                       {kSecretMapping,
+                                        "is not valid base64 (standard alphabet, padded with '='); "
+                                        "write plain text under stringData instead"});
+                     dataAt = f.valueMark();
+                   }},
+                  {"stringData", false,
+                   [&](const Entry& f, const std::string& p) {
+                     stringData = dataValues(f, p, {kSecretMapping, ""});
+                     if (data.empty()) dataAt = f.valueMark();
+                   }},
+                  {"immutable", false,
+                   [this](const Entry& f, const std::string& p) {
+                     if (std::optional<bool> b = boolean(f, p)) secret_.immutable = *b;
+                   }}}),
              {});
   for (auto& [key, value] : stringData) data[key] = std::move(value);  // stringData wins
   checkDataSize({&data}, dataAt, "Secret");

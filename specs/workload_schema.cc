@@ -33,14 +33,11 @@ std::optional<Workload> DocParser::parseWorkload(const YAML::Node& root, Workloa
   workload_.kind = kind;
   walkObject(
       root, where, "",
-      {{"apiVersion", true, constant("apps/v1")},
-       {"kind", true, constant(toString(kind))},
-       {"metadata", true,
-        [this](const Entry& f, const std::string& p) {
-          // Pod names are DNS-1123 labels in boxd: so is the name they start with.
-          parseObjectMetadata(f, p, workload_.name, workload_.namespaceName, checkDns1123Label);
-        }},
-       {"spec", true, [this](const Entry& f, const std::string& p) { parseWorkloadSpec(f, p); }}},
+      // Pod names are DNS-1123 labels in boxd: so is the name they start with.
+      objectFields("apps/v1", toString(kind), workload_.name, workload_.namespaceName,
+                   checkDns1123Label,
+                   {{"spec", true,
+                     [this](const Entry& f, const std::string& p) { parseWorkloadSpec(f, p); }}}),
       kWorkloadUnsupported);
   if (r_.count() != before) return std::nullopt;
   return workload_;
