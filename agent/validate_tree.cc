@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 
 #include "agent/spec_source.h"
@@ -131,13 +132,19 @@ std::string listOthers(const std::vector<Where>& all, size_t self) {
   return out;
 }
 
+// Objects are told apart as boxd tells them apart: by namespace and name (specs::objectKey).
 void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report) {
-  std::map<std::string, std::vector<Where>> pods, secrets;
+  std::map<std::string, std::vector<Where>> pods, secrets, configMaps;
   for (const auto& f : files) {
-    for (const auto& p : f.parsed.pods) pods[p.spec.name].push_back({f.file, p.line});
-    for (const auto& s : f.parsed.secrets) secrets[s.secret.name].push_back({f.file, s.line});
+    for (const auto& p : f.parsed.pods) pods[p.spec.key()].push_back({f.file, p.line});
+    for (const auto& s : f.parsed.secrets)
+      secrets[specs::objectKey(s.secret.namespaceName, s.secret.name)].push_back({f.file, s.line});
+    for (const auto& c : f.parsed.configMaps)
+      configMaps[specs::objectKey(c.configMap.namespaceName, c.configMap.name)].push_back(
+          {f.file, c.line});
   }
-  for (const auto& [decls, kind] : {std::pair{&pods, "pod"}, std::pair{&secrets, "secret"}}) {
+  for (const auto& [decls, kind] : {std::pair{&pods, "pod"}, std::pair{&secrets, "secret"},
+                                    std::pair{&configMaps, "configmap"}}) {
     for (const auto& [name, where] : *decls) {
       if (where.size() < 2) continue;
       for (size_t i = 0; i < where.size(); ++i) {
@@ -149,29 +156,86 @@ void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report)
   }
 }
 
-void missingSecrets(const std::vector<FileParse>& files, ValidateReport& report) {
-  std::map<std::string, bool> declared;
+// A Secret or ConfigMap a pod names, where it names it.
+struct ObjectRef {
+  bool secret = false;
+  std::string name, field;
+};
+
+// Every reference of a pod that boxd resolves in the pod's namespace and that must resolve
+// (not optional): block volumes' secretRef, imagePullSecrets, env valueFrom, envFrom, and
+// configMap / secret / projected volumes.
+std::vector<ObjectRef> requiredRefs(const specs::PodSpec& pod) {
+  std::vector<ObjectRef> out;
+  for (size_t i = 0; i < pod.volumes.size(); ++i) {
+    const specs::Volume& v = pod.volumes[i];
+    const std::string at = "spec.volumes[" + std::to_string(i) + "].";
+    if (v.iscsi && !v.iscsi->secretRef.empty())
+      out.push_back({true, v.iscsi->secretRef, at + "iscsi.secretRef"});
+    if (v.rbd && !v.rbd->secretRef.empty())
+      out.push_back({true, v.rbd->secretRef, at + "rbd.secretRef"});
+    if (!v.config) continue;
+    const bool projected = v.config->type == "projected";
+    for (size_t j = 0; j < v.config->sources.size(); ++j) {
+      const specs::ConfigSource& src = v.config->sources[j];
+      if (src.kind == specs::ConfigSource::Kind::DownwardAPI || src.optional) continue;
+      const bool secret = src.kind == specs::ConfigSource::Kind::Secret;
+      std::string field = projected ? at + "projected.sources[" + std::to_string(j) + "]." +
+                                          (secret ? "secret.name" : "configMap.name")
+                                    : at + (secret ? "secret.secretName" : "configMap.name");
+      out.push_back({secret, src.name, field});
+    }
+  }
+  for (size_t i = 0; i < pod.imagePullSecrets.size(); ++i)
+    out.push_back(
+        {true, pod.imagePullSecrets[i], "spec.imagePullSecrets[" + std::to_string(i) + "].name"});
+  for (const auto& [list, listName] : {std::pair{&pod.initContainers, "initContainers"},
+                                       std::pair{&pod.containers, "containers"}}) {
+    for (size_t ci = 0; ci < list->size(); ++ci) {
+      const specs::Container& c = (*list)[ci];
+      const std::string at = "spec." + std::string(listName) + "[" + std::to_string(ci) + "].";
+      for (size_t k = 0; k < c.envFrom.size(); ++k) {
+        const specs::EnvFromSource& from = c.envFrom[k];
+        if (from.optional) continue;
+        out.push_back({from.secret, from.name,
+                       at + "envFrom[" + std::to_string(k) + "]." +
+                           (from.secret ? "secretRef.name" : "configMapRef.name")});
+      }
+      for (size_t k = 0; k < c.env.size(); ++k) {
+        const auto& from = c.env[k].valueFrom;
+        if (!from || from->optional) continue;
+        const bool secret = from->kind == specs::EnvVarSource::Kind::SecretKey;
+        if (!secret && from->kind != specs::EnvVarSource::Kind::ConfigMapKey) continue;
+        out.push_back({secret, from->name,
+                       at + "env[" + std::to_string(k) + "].valueFrom." +
+                           (secret ? "secretKeyRef.name" : "configMapKeyRef.name")});
+      }
+    }
+  }
+  return out;
+}
+
+// A pod naming a Secret or ConfigMap that no file declares in the pod's namespace: boxd would
+// hold it (FailedToRetrieveImagePullSecret, CreateContainerConfigError, a volume not attached).
+void missingObjects(const std::vector<FileParse>& files, ValidateReport& report) {
+  std::set<std::string> secrets, configMaps;  // by specs::objectKey
   for (const auto& f : files) {
-    for (const auto& s : f.parsed.secrets) declared[s.secret.name] = true;
+    for (const auto& s : f.parsed.secrets)
+      secrets.insert(specs::objectKey(s.secret.namespaceName, s.secret.name));
+    for (const auto& c : f.parsed.configMaps)
+      configMaps.insert(specs::objectKey(c.configMap.namespaceName, c.configMap.name));
   }
   for (const auto& f : files) {
     for (const auto& p : f.parsed.pods) {
-      for (size_t i = 0; i < p.spec.volumes.size(); ++i) {
-        const specs::Volume& v = p.spec.volumes[i];
-        std::string ref = v.iscsi ? v.iscsi->secretRef : v.rbd ? v.rbd->secretRef : "";
-        if (ref.empty() || declared.count(ref)) continue;
-        std::string field =
-            "spec.volumes[" + std::to_string(i) + "]." + (v.iscsi ? "iscsi" : "rbd") + ".secretRef";
-        report.problems.push_back(
-            {f.file, p.line, 0, field,
-             "pod \"" + p.spec.name + "\": no file declares Secret \"" + ref + "\""});
-      }
-      for (size_t i = 0; i < p.spec.imagePullSecrets.size(); ++i) {
-        const std::string& ref = p.spec.imagePullSecrets[i];
-        if (declared.count(ref)) continue;
-        report.problems.push_back(
-            {f.file, p.line, 0, "spec.imagePullSecrets[" + std::to_string(i) + "].name",
-             "pod \"" + p.spec.name + "\": no file declares Secret \"" + ref + "\""});
+      const std::string& ns = p.spec.namespaceName;
+      for (const ObjectRef& ref : requiredRefs(p.spec)) {
+        if ((ref.secret ? secrets : configMaps).count(specs::objectKey(ns, ref.name))) continue;
+        std::string where =
+            ns.empty() || ns == specs::kDefaultNamespace ? "" : " in namespace \"" + ns + "\"";
+        report.problems.push_back({f.file, p.line, 0, ref.field,
+                                   "pod \"" + p.spec.name + "\": no file declares " +
+                                       (ref.secret ? "Secret" : "ConfigMap") + " \"" + ref.name +
+                                       "\"" + where});
       }
     }
   }
@@ -198,7 +262,7 @@ void hostPortClashes(const std::vector<FileParse>& files, ValidateReport& report
           std::string field = "spec.containers[" + std::to_string(ci) + "].ports[" +
                               std::to_string(pi) + "].hostPort";
           claims[ports[pi].protocol + "/" + std::to_string(ports[pi].hostPort)].push_back(
-              {{f.file, p.line}, p.spec.name, field, ports[pi].hostIP});
+              {{f.file, p.line}, p.spec.key(), field, ports[pi].hostIP});
         }
       }
     }
@@ -233,10 +297,10 @@ void blockClashes(const std::vector<FileParse>& files, ValidateReport& report) {
         std::string field = "spec.volumes[" + std::to_string(i) + "]";
         if (v.iscsi) {
           claims["iSCSI " + v.iscsi->iqn + " LUN " + std::to_string(v.iscsi->lun)].push_back(
-              {{f.file, p.line}, p.spec.name, field + ".iscsi", v.iscsi->readOnly});
+              {{f.file, p.line}, p.spec.key(), field + ".iscsi", v.iscsi->readOnly});
         } else if (v.rbd) {
           claims["RBD image " + v.rbd->pool + "/" + v.rbd->image].push_back(
-              {{f.file, p.line}, p.spec.name, field + ".rbd", v.rbd->readOnly});
+              {{f.file, p.line}, p.spec.key(), field + ".rbd", v.rbd->readOnly});
         }
       }
     }
@@ -323,7 +387,7 @@ ValidateReport validatePaths(const std::vector<std::string>& paths) {
   }
   const size_t crossFrom = report.problems.size();
   duplicateNames(files, report);
-  missingSecrets(files, report);
+  missingObjects(files, report);
   hostPortClashes(files, report);
   blockClashes(files, report);
   pointAtFields(files, report.problems, crossFrom);

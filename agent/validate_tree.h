@@ -5,8 +5,10 @@
 // Per file, exactly what boxd does: the same name filter (isSpecFileName), the same read
 // (readSpecSnapshot for a directory: size limit, symlinks kept inside, not-a-regular-file), the
 // same parser, and the world-readable Secret refusal. Across every file given:
-//  - a pod or secret name declared twice (boxd applies neither declaration);
-//  - a volume's secretRef that names no Secret in the files;
+//  - a pod, secret or configmap declared twice in one namespace (boxd applies neither);
+//  - a Secret or ConfigMap a pod needs that no file declares in the pod's namespace (block
+//    volumes' secretRef, imagePullSecrets, env valueFrom, envFrom, configMap / secret /
+//    projected volumes; references marked optional: true excepted);
 //  - two pods publishing the same hostPort (same protocol, overlapping hostIP);
 //  - two pods using the same block volume (iSCSI IQN + LUN, RBD pool/image) where either one
 //    mounts it read-write;
