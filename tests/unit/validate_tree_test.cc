@@ -191,6 +191,24 @@ TEST(ValidateTree, ReferencesResolveInThePodsNamespaceOnly) {
   EXPECT_EQ(ok.secrets, 2);
 }
 
+// Secrets a container or volume reads are checked as ConfigMaps are.
+TEST(ValidateTree, SecretEnvAndVolumeReferencesNamingNoSecret) {
+  TempDir t("val");
+  write(t / "a.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n"
+        "  containers:\n  - name: c\n    image: busybox\n"
+        "    env:\n    - name: A\n      valueFrom: {secretKeyRef: {name: env-s, key: k}}\n"
+        "    envFrom:\n    - secretRef: {name: opt-s, optional: true}\n"
+        "  volumes:\n  - name: v\n    secret: {secretName: vol-s}\n");
+  ValidateReport r = validatePaths({t.path()});
+  const std::string f = t / "a.yaml";
+  EXPECT_EQ(texts(r), (std::vector<std::string>{
+                          f + ":11:40: spec.containers[0].env[0].valueFrom.secretKeyRef.name: pod "
+                              "\"a\": no file declares Secret \"env-s\"",
+                          f + ":16:26: spec.volumes[0].secret.secretName: pod \"a\": no file "
+                              "declares Secret \"vol-s\""}));
+}
+
 // A ConfigMap declared twice in one namespace: boxd uses neither.
 TEST(ValidateTree, DuplicateConfigMapInOneNamespace) {
   TempDir t("val");
