@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "specs/object_key.h"
+
 namespace boxd::agent {
 
 const char* toString(PullPolicy p) {
@@ -58,13 +60,16 @@ PullDecision decidePull(const specs::Container& c, bool found, bool foundAsWritt
   return PullDecision::Pull;
 }
 
-PodKeyring podKeyring(const std::vector<std::string>& secretNames,
+PodKeyring podKeyring(const std::string& podNamespace, const std::vector<std::string>& secretNames,
                       const std::map<std::string, specs::Secret>& secrets) {
   PodKeyring out;
+  const std::string ns = podNamespace.empty() ? specs::kDefaultNamespace : podNamespace;
   for (const auto& name : secretNames) {
-    auto it = secrets.find(name);
+    // The pod's own namespace only: a Secret never serves a pod of another namespace.
+    auto it = secrets.find(specs::objectKey(ns, name));
     if (it == secrets.end()) {
-      out.problems.push_back("secret \"" + name + "\" is not in the specs directory");
+      out.problems.push_back("secret \"" + name + "\" of namespace \"" + ns +
+                             "\" is not in the specs directory");
       continue;
     }
     auto kr = images::keyringFromSecret(name, it->second.type, it->second.data);

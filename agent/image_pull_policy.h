@@ -49,14 +49,15 @@ enum class PullDecision { UseLocal, Pull, NeverPullMissing };
 // found: the image was found in the store; foundAsWritten: under the name as written.
 PullDecision decidePull(const specs::Container& c, bool found, bool foundAsWritten);
 
-// The credentials of a pod's imagePullSecrets, in the order the pod names them. Secrets not
-// declared, of another type, or malformed are listed in `problems` (names and keys only, never
-// a value); the pull goes on without them, as kubelet's does.
+// The credentials of a pod's imagePullSecrets, in the order the pod names them, looked up in the
+// pod's namespace (`secrets` is keyed by specs::objectKey, as the desired state). Secrets not
+// declared there, of another type, or malformed are listed in `problems` (names and keys only,
+// never a value); the pull goes on without them, as kubelet's does.
 struct PodKeyring {
   images::Keyring keyring;
   std::vector<std::string> problems;
 };
-PodKeyring podKeyring(const std::vector<std::string>& secretNames,
+PodKeyring podKeyring(const std::string& podNamespace, const std::vector<std::string>& secretNames,
                       const std::map<std::string, specs::Secret>& secrets);
 
 // Kubelet's image pull backoff: 10 s, doubling, at most 300 s.

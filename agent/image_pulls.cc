@@ -2,7 +2,8 @@
 // with kubelet's status and events:
 //
 //   podImages: each container's image ─ local, as the policy allows ─► use it
-//                                      ─ pull ─► joinPull(reference + the pod's secrets)
+//                                      ─ pull ─► joinPull(reference + the pod's secrets, those
+//                                                of the pod's own namespace only)
 //                                      ─ Never and absent ─► ErrImageNeverPull
 //   joinPull: one pull per (reference, credentials) on a worker thread, however many pods or
 //             `boxctl image pull` wait; its tag recorded when it ends, then every waiter told
@@ -141,15 +142,18 @@ bool Agent::podImages(PodState& pod, std::vector<ContainerImage>& out) {
 void Agent::pullForPod(PodState& pod, const specs::Container& c, const images::Reference& ref) {
   std::map<std::string, specs::Secret> secrets;
   for (const auto& [n, d] : desired_.secrets) secrets.emplace(n, d.secret);
-  auto kr = podKeyring(pod.spec.imagePullSecrets, secrets);
+  auto kr = podKeyring(pod.spec.namespaceName, pod.spec.imagePullSecrets, secrets);
   for (const auto& p : kr.problems)
     event(pod.rec.name, "Warning", "FailedToRetrieveImagePullSecret",
           "Unable to retrieve some image pull secrets (" + p +
               "); attempting to pull the image may not succeed.");
   pod.imagePulls[c.image] = {PodImagePull::State::Pulling, "", ""};
   event(pod.rec.name, "Normal", "Pulling", "Pulling image " + dq(c.image));
+  // Keyed by the Secrets' namespaced keys: pods of two namespaces naming a "regcred" each use
+  // different credentials, so they never join one pull.
   std::string key = ref.str() + "|";
-  for (const auto& s : pod.spec.imagePullSecrets) key += s + ",";
+  for (const auto& s : pod.spec.imagePullSecrets)
+    key += specs::objectKey(pod.spec.namespaceName, s) + ",";
   const std::string name = pod.rec.name, image = c.image;
   joinPull(key, ref, kr.keyring, {name, image, nullptr, [this, name, image](Result<StorePull> r) {
                                     podPullDone(name, image, r);

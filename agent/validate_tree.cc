@@ -205,29 +205,87 @@ void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report)
   }
 }
 
-// A Secret a pod names is looked up in the pod's namespace, as boxd does.
-void missingSecrets(const std::vector<FileParse>& files, const std::vector<DeclaredPod>& pods,
+// A Secret or ConfigMap a pod names, where it names it (the field within the pod spec).
+struct ObjectRef {
+  bool secret = false;
+  std::string name, field;
+};
+
+// Every reference of a pod that boxd resolves in the pod's namespace and that must resolve
+// (not optional): block volumes' secretRef, imagePullSecrets, env valueFrom, envFrom, and
+// configMap / secret / projected volumes.
+std::vector<ObjectRef> requiredRefs(const specs::PodSpec& pod) {
+  std::vector<ObjectRef> out;
+  for (size_t i = 0; i < pod.volumes.size(); ++i) {
+    const specs::Volume& v = pod.volumes[i];
+    const std::string at = "volumes[" + std::to_string(i) + "].";
+    if (v.iscsi && !v.iscsi->secretRef.empty())
+      out.push_back({true, v.iscsi->secretRef, at + "iscsi.secretRef"});
+    if (v.rbd && !v.rbd->secretRef.empty())
+      out.push_back({true, v.rbd->secretRef, at + "rbd.secretRef"});
+    if (!v.config) continue;
+    const bool projected = v.config->type == "projected";
+    for (size_t j = 0; j < v.config->sources.size(); ++j) {
+      const specs::ConfigSource& src = v.config->sources[j];
+      if (src.kind == specs::ConfigSource::Kind::DownwardAPI || src.optional) continue;
+      const bool secret = src.kind == specs::ConfigSource::Kind::Secret;
+      std::string field = projected ? at + "projected.sources[" + std::to_string(j) + "]." +
+                                          (secret ? "secret.name" : "configMap.name")
+                                    : at + (secret ? "secret.secretName" : "configMap.name");
+      out.push_back({secret, src.name, field});
+    }
+  }
+  for (size_t i = 0; i < pod.imagePullSecrets.size(); ++i)
+    out.push_back(
+        {true, pod.imagePullSecrets[i], "imagePullSecrets[" + std::to_string(i) + "].name"});
+  for (const auto& [list, listName] : {std::pair{&pod.initContainers, "initContainers"},
+                                       std::pair{&pod.containers, "containers"}}) {
+    for (size_t ci = 0; ci < list->size(); ++ci) {
+      const specs::Container& c = (*list)[ci];
+      const std::string at = std::string(listName) + "[" + std::to_string(ci) + "].";
+      for (size_t k = 0; k < c.envFrom.size(); ++k) {
+        const specs::EnvFromSource& from = c.envFrom[k];
+        if (from.optional) continue;
+        out.push_back({from.secret, from.name,
+                       at + "envFrom[" + std::to_string(k) + "]." +
+                           (from.secret ? "secretRef.name" : "configMapRef.name")});
+      }
+      for (size_t k = 0; k < c.env.size(); ++k) {
+        const auto& from = c.env[k].valueFrom;
+        if (!from || from->optional) continue;
+        const bool secret = from->kind == specs::EnvVarSource::Kind::SecretKey;
+        if (!secret && from->kind != specs::EnvVarSource::Kind::ConfigMapKey) continue;
+        out.push_back({secret, from->name,
+                       at + "env[" + std::to_string(k) + "].valueFrom." +
+                           (secret ? "secretKeyRef.name" : "configMapKeyRef.name")});
+      }
+    }
+  }
+  return out;
+}
+
+// A pod naming a Secret or ConfigMap that no file declares in the pod's namespace: boxd would
+// hold it (FailedToRetrieveImagePullSecret, CreateContainerConfigError, a volume not attached).
+void missingObjects(const std::vector<FileParse>& files, const std::vector<DeclaredPod>& pods,
                     ValidateReport& report) {
-  std::set<std::string> declared;
+  std::set<std::string> secrets, configMaps;  // by specs::objectKey
   for (const auto& f : files) {
     for (const auto& s : f.parsed.secrets)
-      declared.insert(specs::objectKey(s.secret.namespaceName, s.secret.name));
+      secrets.insert(specs::objectKey(s.secret.namespaceName, s.secret.name));
+    for (const auto& c : f.parsed.configMaps)
+      configMaps.insert(specs::objectKey(c.configMap.namespaceName, c.configMap.name));
   }
   for (const DeclaredPod& p : pods) {
-    auto check = [&](const std::string& ref, const std::string& field) {
-      if (ref.empty() || declared.count(specs::objectKey(p.spec->namespaceName, ref))) return;
-      report.problems.push_back({p.where.file, p.where.line, 0, p.fields + "." + field,
-                                 p.who + ": no file declares Secret \"" + ref + "\""});
-    };
-    for (size_t i = 0; i < p.spec->volumes.size(); ++i) {
-      const specs::Volume& v = p.spec->volumes[i];
-      check(v.iscsi ? v.iscsi->secretRef
-            : v.rbd ? v.rbd->secretRef
-                    : "",
-            "volumes[" + std::to_string(i) + "]." + (v.iscsi ? "iscsi" : "rbd") + ".secretRef");
+    const std::string& ns = p.spec->namespaceName;
+    for (const ObjectRef& ref : requiredRefs(*p.spec)) {
+      if ((ref.secret ? secrets : configMaps).count(specs::objectKey(ns, ref.name))) continue;
+      std::string where =
+          ns.empty() || ns == specs::kDefaultNamespace ? "" : " in namespace \"" + ns + "\"";
+      report.problems.push_back({p.where.file, p.where.line, 0, p.fields + "." + ref.field,
+                                 p.who + ": no file declares " +
+                                     (ref.secret ? "Secret" : "ConfigMap") + " \"" + ref.name +
+                                     "\"" + where});
     }
-    for (size_t i = 0; i < p.spec->imagePullSecrets.size(); ++i)
-      check(p.spec->imagePullSecrets[i], "imagePullSecrets[" + std::to_string(i) + "].name");
   }
 }
 
@@ -371,7 +429,7 @@ ValidateReport validatePaths(const std::vector<std::string>& paths) {
   const size_t crossFrom = report.problems.size();
   const std::vector<DeclaredPod> pods = declaredPods(files);
   duplicateNames(files, report);
-  missingSecrets(files, pods, report);
+  missingObjects(files, pods, report);
   hostPortClashes(pods, report);
   blockClashes(pods, report);
   pointAtFields(files, report.problems, crossFrom);

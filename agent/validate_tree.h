@@ -8,8 +8,9 @@
 // the pod templates of workloads and Jobs (problems point at the template's field):
 //  - a pod, secret, configmap or job name declared twice in a namespace (boxd applies neither
 //    declaration);
-//  - a volume's secretRef or an imagePullSecret that names no Secret of the pod's namespace in
-//    the files;
+//  - a Secret or ConfigMap a pod needs that no file declares in the pod's namespace (block
+//    volumes' secretRef, imagePullSecrets, env valueFrom, envFrom, configMap / secret /
+//    projected volumes; references marked optional: true excepted);
 //  - two pods publishing the same hostPort (same protocol, overlapping hostIP);
 //  - two pods using the same block volume (iSCSI IQN + LUN, RBD pool/image) where either one
 //    mounts it read-write;

@@ -2,11 +2,12 @@
 // images built and pushed by the test): a Pod written as the Kubernetes documentation writes it
 // runs with its image's own entrypoint; pull by tag and by digest; the pull policy defaults;
 // credentials from imagePullSecrets and a wrong password (ErrImagePull, then ImagePullBackOff,
-// with the registry's reason and no secret anywhere); the registry stopped mid-pull (nothing
-// partial kept, the pod retries and runs once it is back); kill -9 of boxd mid-pull; two pods
-// on one image share one pull; `boxctl image pull` into boxd's store, joining a pod's pull and
-// showing each layer's progress (plain lines, and rows redrawn on a terminal); an image named
-// by its index's digest found in the store by the next pod; a pull nobody needs cancelled.
+// with the registry's reason and no secret anywhere), each pod's from its own namespace only; the
+// registry stopped mid-pull (nothing partial kept, the pod retries and runs once it is back); kill
+// -9 of boxd mid-pull; two pods on one image share one pull; `boxctl image pull` into boxd's store,
+// joining a pod's pull and showing each layer's progress (plain lines, and rows redrawn on a
+// terminal); an image named by its index's digest found in the store by the next pod; a pull nobody
+// needs cancelled.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -297,6 +298,60 @@ TEST_F(PodPullTest, CredentialsFromImagePullSecretsAndAWrongPassword) {
   // Fixing the Secret lets the waiting pod pull at its next attempt.
   secret("badcred", password);
   EXPECT_TRUE(runningWithMarker("bad", "private", 30000)) << b_->status().dump(2);
+}
+
+// imagePullSecrets name Secrets of the pod's own namespace, never another's: three namespaces,
+// "regcred" declared in two of them with different passwords.
+TEST_F(PodPullTest, PullSecretsAreTheNamespacesOwn) {
+  const std::string password = "pw-" + randomHex(8), wrong = "wrong-" + randomHex(8);
+  auto p = RegistryPeer::start(work_ / "tls", {true, "puller", password});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::unique_ptr<RegistryPeer> tls(*p);
+  TestImage img = runnableImage({busyboxLayer(), appLayer("ns-private")}, kServerConfig);
+  ASSERT_TRUE(tls->pushImage("private/app", "v1", img).ok());
+  const std::string certs = work_ / "certs.d";
+  ASSERT_TRUE(mkdirAll(certs + "/" + tls->host()).ok());
+  fs::copy_file(tls->caFile(), certs + "/" + tls->host() + "/ca.crt");
+  startBoxd("  certsDir: " + certs + "\n");
+  const std::string suffix = randomHex(4), teamA = "team-a-" + suffix, teamB = "team-b-" + suffix;
+  auto secret = [&](const std::string& ns, const std::string& pw) {
+    json cfg = {{"auths", {{tls->host(), {{"username", "puller"}, {"password", pw}}}}}};
+    std::string doc =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n  namespace: " + ns +
+        "\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: " +
+        images::base64Encode(cfg.dump()) + "\n";
+    ASSERT_TRUE(writeFileAtomic(b_->specs() + "/regcred-" + ns + ".yaml", doc, 0600).ok());
+  };
+  secret("default", wrong);
+  secret(teamA, password);
+  const std::string image = tls->host() + "/private/app:v1";
+  auto nsPod = [&](const std::string& name, const std::string& ns) {
+    std::string doc = pod(name, image, "    imagePullPolicy: Always\n",
+                          "  imagePullSecrets:\n  - name: regcred\n");
+    return doc.replace(doc.find("\nspec:"), 0, "\n  namespace: " + ns);
+  };
+  b_->writeSpec("a.yaml", nsPod("app", teamA));
+  b_->writeSpec("d.yaml", nsPod("app", "default"));
+  b_->writeSpec("b.yaml", nsPod("app", teamB));
+  // team-a's own regcred holds the right password: it pulls and runs.
+  ASSERT_TRUE(runningWithMarker(teamA + "/app", "ns-private")) << b_->status().dump(2) << b_->log();
+  // The default namespace's regcred holds a wrong one: refused, though team-a's is right.
+  ASSERT_TRUE(waitFor([&] { return podReason("app") == "ImagePullBackOff"; }, 30000))
+      << b_->status().dump(2);
+  EXPECT_NE(b_->pod("app")["message"].get<std::string>().find("unauthorized"), std::string::npos)
+      << b_->pod("app").dump(2);
+  // team-b declares no regcred: neither the default one nor team-a's stands in for it.
+  ASSERT_TRUE(waitFor([&] { return podReason(teamB + "/app") == "ImagePullBackOff"; }, 30000))
+      << b_->status().dump(2);
+  const std::string evB = events(teamB + "/app");
+  EXPECT_NE(evB.find("FailedToRetrieveImagePullSecret"), std::string::npos) << evB;
+  EXPECT_NE(evB.find("secret \"regcred\" of namespace \"" + teamB + "\""), std::string::npos)
+      << evB;
+  EXPECT_EQ(events("app").find("FailedToRetrieveImagePullSecret"), std::string::npos)
+      << events("app");
+  const std::string everywhere =
+      b_->status().dump() + evB + events("app") + events(teamA + "/app") + b_->log();
+  for (const std::string& s : {password, wrong}) EXPECT_EQ(everywhere.find(s), std::string::npos);
 }
 
 TEST_F(PodPullTest, RegistryStoppedMidPullThenBack) {

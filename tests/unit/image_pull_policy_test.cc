@@ -121,15 +121,49 @@ TEST(ImagePullPolicy, PodKeyringFromSecrets) {
   broken.data[".dockerconfigjson"] = R"({"auths":{"x":{"auth":"hunter2-secret"}}})";
   std::map<std::string, specs::Secret> all{
       {"regcred", good}, {"opaque", wrongType}, {"broken", broken}};
-  auto kr = podKeyring({"missing", "opaque", "broken", "regcred"}, all);
+  auto kr = podKeyring("default", {"missing", "opaque", "broken", "regcred"}, all);
   ASSERT_EQ(kr.problems.size(), 3u);
-  EXPECT_NE(kr.problems[0].find("\"missing\" is not in the specs directory"), std::string::npos);
+  EXPECT_NE(
+      kr.problems[0].find("\"missing\" of namespace \"default\" is not in the specs directory"),
+      std::string::npos)
+      << kr.problems[0];
   for (const auto& p : kr.problems) EXPECT_EQ(p.find("hunter2"), std::string::npos) << p;
   auto ref = images::parseReference("127.0.0.1:5000/app:v1");
   ASSERT_TRUE(ref.ok());
   auto cred = kr.keyring.lookup(*ref);
   ASSERT_TRUE(cred.has_value());
   EXPECT_EQ(cred->username, "u");
+}
+
+// A pod's pull secrets are those of its own namespace: the desired state keys them
+// "namespace/name" (the bare name in the default namespace), and a Secret of the same name in
+// another namespace never stands in.
+TEST(ImagePullPolicy, PodKeyringUsesThePodsNamespaceOnly) {
+  auto secretFor = [](const std::string& user) {
+    specs::Secret s;
+    s.name = "regcred";
+    s.type = "kubernetes.io/dockerconfigjson";
+    s.data[".dockerconfigjson"] =
+        R"({"auths":{"127.0.0.1:5000":{"username":")" + user + R"(","password":"p"}}})";
+    return s;
+  };
+  std::map<std::string, specs::Secret> all{{"regcred", secretFor("default-user")},
+                                           {"team-a/regcred", secretFor("team-a-user")}};
+  auto ref = images::parseReference("127.0.0.1:5000/app:v1");
+  ASSERT_TRUE(ref.ok());
+  for (const auto& [ns, user] : std::vector<std::pair<std::string, std::string>>{
+           {"team-a", "team-a-user"}, {"default", "default-user"}, {"", "default-user"}}) {
+    auto kr = podKeyring(ns, {"regcred"}, all);
+    EXPECT_TRUE(kr.problems.empty()) << ns;
+    auto cred = kr.keyring.lookup(*ref);
+    ASSERT_TRUE(cred.has_value()) << ns;
+    EXPECT_EQ(cred->username, user) << ns;
+  }
+  auto other = podKeyring("team-b", {"regcred"}, all);
+  EXPECT_FALSE(other.keyring.lookup(*ref).has_value());
+  ASSERT_EQ(other.problems.size(), 1u);
+  EXPECT_NE(other.problems[0].find("secret \"regcred\" of namespace \"team-b\""), std::string::npos)
+      << other.problems[0];
 }
 
 }  // namespace

@@ -113,6 +113,113 @@ TEST(ValidateTree, ImagePullSecretNamingNoSecret) {
   EXPECT_EQ(r.problems[0].message, "pod \"a\": no file declares Secret \"regcred\"");
 }
 
+std::string configMap(const std::string& name, const std::string& ns = "") {
+  return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name +
+         (ns.empty() ? "" : "\n  namespace: " + ns) + "\ndata:\n  k: v\n";
+}
+
+// Each place a pod names a ConfigMap, reported at the name's value unless optional: true
+// (boxd would hold the pod in CreateContainerConfigError).
+TEST(ValidateTree, ConfigMapReferencesNamingNoConfigMap) {
+  TempDir t("val");
+  write(
+      t / "a.yaml",
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n"
+      "  containers:\n  - name: c\n    image: busybox\n"
+      "    env:\n"
+      "    - name: A\n      valueFrom: {configMapKeyRef: {name: env-cm, key: k}}\n"  // 11
+      "    - name: B\n      valueFrom: {configMapKeyRef: {name: opt-cm, key: k, optional: true}}\n"
+      "    envFrom:\n"
+      "    - configMapRef: {name: from-cm}\n"  // 15
+      "    - configMapRef: {name: opt-from-cm, optional: true}\n"
+      "  volumes:\n"
+      "  - name: v\n    configMap: {name: vol-cm}\n"  // 19
+      "  - name: p\n    projected:\n      sources:\n"
+      "      - downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}]}\n"
+      "      - configMap: {name: proj-cm}\n"  // 24
+      "      - configMap: {name: opt-proj-cm, optional: true}\n"
+      "  - name: o\n    configMap: {name: opt-vol-cm, optional: true}\n");
+  ValidateReport r = validatePaths({t.path()});
+  const std::string f = t / "a.yaml";
+  EXPECT_EQ(texts(r),
+            (std::vector<std::string>{
+                f + ":11:43: spec.containers[0].env[0].valueFrom.configMapKeyRef.name: pod \"a\": "
+                    "no file declares ConfigMap \"env-cm\"",
+                f + ":15:28: spec.containers[0].envFrom[0].configMapRef.name: pod \"a\": no file "
+                    "declares ConfigMap \"from-cm\"",
+                f + ":19:23: spec.volumes[0].configMap.name: pod \"a\": no file declares "
+                    "ConfigMap \"vol-cm\"",
+                f + ":24:27: spec.volumes[1].projected.sources[1].configMap.name: pod \"a\": no "
+                    "file declares ConfigMap \"proj-cm\""}));
+  // Declared in another path given on the same command line: resolved.
+  TempDir c("val");
+  write(c / "cms.yaml", configMap("env-cm") + "---\n" + configMap("from-cm") + "---\n" +
+                            configMap("vol-cm") + "---\n" + configMap("proj-cm"));
+  ValidateReport ok = validatePaths({t.path(), c.path()});
+  EXPECT_TRUE(ok.problems.empty()) << ::testing::PrintToString(texts(ok));
+  EXPECT_EQ(ok.pods, 1);
+}
+
+// Secrets and ConfigMaps serve the pods of their own namespace only, as in boxd; objects of one
+// name in two namespaces are two objects, not a duplicate.
+TEST(ValidateTree, ReferencesResolveInThePodsNamespaceOnly) {
+  TempDir t("val");
+  const std::string podA =
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: team-a\nspec:\n"
+      "  imagePullSecrets:\n  - name: regcred\n"
+      "  containers:\n  - name: c\n    image: busybox\n"
+      "    envFrom:\n    - configMapRef: {name: settings}\n";
+  write(t / "a.yaml", podA);
+  write(t / "default.yaml", secret("regcred") + "---\n" + configMap("settings"), 0600);
+  ValidateReport r = validatePaths({t.path()});
+  EXPECT_EQ(texts(r),
+            (std::vector<std::string>{
+                t / "a.yaml" + ":8:11: spec.imagePullSecrets[0].name: pod \"web\": no file "
+                               "declares Secret \"regcred\" in namespace \"team-a\"",
+                t / "a.yaml" + ":13:28: spec.containers[0].envFrom[0].configMapRef.name: pod "
+                               "\"web\": no file declares ConfigMap \"settings\" in namespace "
+                               "\"team-a\""}));
+  // The same names in team-a: resolved, and no duplicate with the default namespace's, nor
+  // between the pods named web in two namespaces.
+  std::string ownSecret = secret("regcred");
+  ownSecret.replace(ownSecret.find("\ntype:"), 0, "\n  namespace: team-a");
+  write(t / "team-a.yaml", ownSecret + "---\n" + configMap("settings", "team-a"), 0600);
+  write(t / "b.yaml", pod("web"));
+  ValidateReport ok = validatePaths({t.path()});
+  EXPECT_TRUE(ok.problems.empty()) << ::testing::PrintToString(texts(ok));
+  EXPECT_EQ(ok.pods, 2);
+  EXPECT_EQ(ok.secrets, 2);
+}
+
+// Secrets a container or volume reads are checked as ConfigMaps are.
+TEST(ValidateTree, SecretEnvAndVolumeReferencesNamingNoSecret) {
+  TempDir t("val");
+  write(t / "a.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n"
+        "  containers:\n  - name: c\n    image: busybox\n"
+        "    env:\n    - name: A\n      valueFrom: {secretKeyRef: {name: env-s, key: k}}\n"
+        "    envFrom:\n    - secretRef: {name: opt-s, optional: true}\n"
+        "  volumes:\n  - name: v\n    secret: {secretName: vol-s}\n");
+  ValidateReport r = validatePaths({t.path()});
+  const std::string f = t / "a.yaml";
+  EXPECT_EQ(texts(r), (std::vector<std::string>{
+                          f + ":11:40: spec.containers[0].env[0].valueFrom.secretKeyRef.name: pod "
+                              "\"a\": no file declares Secret \"env-s\"",
+                          f + ":16:26: spec.volumes[0].secret.secretName: pod \"a\": no file "
+                              "declares Secret \"vol-s\""}));
+}
+
+// A ConfigMap declared twice in one namespace: boxd uses neither.
+TEST(ValidateTree, DuplicateConfigMapInOneNamespace) {
+  TempDir t("val");
+  write(t / "a.yaml", configMap("settings", "team-a"));
+  write(t / "b.yaml", configMap("settings", "team-a"));
+  ValidateReport r = validatePaths({t.path()});
+  ASSERT_EQ(r.problems.size(), 2u) << ::testing::PrintToString(texts(r));
+  EXPECT_EQ(r.problems[0].message, "configmap \"team-a/settings\" is also declared at " +
+                                       t / "b.yaml" + ":1; boxd applies neither");
+}
+
 TEST(ValidateTree, WorldReadableSecretIsRefusedAsBoxdDoes) {
   TempDir t("val");
   write(t / "s.yaml", secret("chap"), 0644);
