@@ -146,6 +146,7 @@ class BlockBench {
       : o_(o), peers_(peers), boxd_(boxd), peerCgroup_(peerCgroup), f_(f), runId_(randomHex(2)) {}
 
   void throughput();
+  void rbdHelperMemory();
   void pods();
   void hold();
 
@@ -343,8 +344,28 @@ void BlockBench::throughput() {
     if (o_.rbd) rbdRound(rbdPod, round);
     if (o_.iscsi && !iscsiFirst) iscsiRound(iscsiPod, round);
   }
+  if (o_.rbd) rbdHelperMemory();
   if (o_.iscsi) podDown(iscsiPod, true, nullptr);
   if (o_.rbd) podDown(rbdPod, false, nullptr);
+}
+
+// The throughput pod's helper (the only RBD session now), from its pid file: its resident and
+// peak memory after all the rounds.
+void BlockBench::rbdHelperMemory() {
+  std::string block = boxd_.runDir() + "/block";
+  for (const auto& d : listDirNames(block)) {
+    if (!startsWith(d, "rbd-")) continue;
+    auto pid = readFile(block + "/" + d + "/blockd.pid");
+    if (!pid.ok()) continue;
+    auto status = readFile("/proc/" + trim(*pid) + "/status");
+    if (!status.ok() || status->find("Name:\tboxd-blockd") == std::string::npos) continue;
+    auto kib = [&](const std::string& key) {
+      size_t at = status->find(key + ":");
+      return at == std::string::npos ? -1.0 : std::strtod(status->c_str() + at + key.size() + 1, nullptr);
+    };
+    f_.rbdHelperRssMiB = kib("VmRSS") / 1024;
+    f_.rbdHelperPeakMiB = kib("VmHWM") / 1024;
+  }
 }
 
 void BlockBench::hold() {

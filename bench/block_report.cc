@@ -99,6 +99,10 @@ std::string throughputTable(const BlockFigures& f) {
               f.rbdBenchWrite1);
     out +=
         vs("RBD read: dd after drop_caches vs rbd bench --io-type read", f.rbdRead, f.rbdBenchRead);
+    if (f.rbdHelperRssMiB >= 0)
+      out += "RBD helper (boxd-blockd) after the rounds: " +
+             std::to_string(static_cast<int>(f.rbdHelperRssMiB)) + " MiB resident, peak " +
+             std::to_string(static_cast<int>(f.rbdHelperPeakMiB)) + " MiB\n";
   }
   return out;
 }
@@ -234,6 +238,9 @@ json blockJson(const BlockFigures& f) {
           {"directWriteQd1VsRbdBenchQd1",
            nullable(medianRatio(f.rbdDirectWrite, f.rbdBenchWrite1))},
           {"readVsRbdBench", nullable(medianRatio(f.rbdRead, f.rbdBenchRead))}}},
+        {"helperMiB",
+         {{"rss", nullable(f.rbdHelperRssMiB < 0 ? NAN : f.rbdHelperRssMiB)},
+          {"peak", nullable(f.rbdHelperPeakMiB < 0 ? NAN : f.rbdHelperPeakMiB)}}},
         {"pods", {{"blank", podJson(f.rbdBlank)}, {"formatted", podJson(f.rbdFormatted)}}}};
   }
   return j;

@@ -36,6 +36,9 @@ struct BlockFigures {
   // ext4, loop and boxd-blockd, over the file already written) vs rbd bench --io-threads 1.
   std::vector<double> rbdDirectWrite, rbdBenchWrite1;
 
+  // The throughput pod's boxd-blockd after the rounds, in MiB: VmRSS and VmHWM (peak).
+  double rbdHelperRssMiB = -1, rbdHelperPeakMiB = -1;
+
   PodTimes iscsiBlank, iscsiFormatted, rbdBlank, rbdFormatted;
 
   std::vector<std::string> leftovers;  // what cleanup had to remove by force

@@ -17,13 +17,13 @@
 #include <vector>
 
 #include "blockd/mountinfo.h"
+#include "blockd/protocol.h"
 #include "blockd/watchdog.h"
 
 namespace boxd::blockd {
 
 namespace {
 
-constexpr unsigned kMaxIo = 1 << 20;  // max_read and max_write
 constexpr fuse_ino_t kRootIno = FUSE_ROOT_ID;
 constexpr double kAttrTimeoutS = 1.0;
 
@@ -149,8 +149,8 @@ int replyErrno(ssize_t r) {
 
 void opInit(void* userdata, fuse_conn_info* conn) {
   auto* s = static_cast<State*>(userdata);
-  conn->max_write = kMaxIo;
-  conn->max_read = kMaxIo;
+  conn->max_write = kMaxIoBytes;
+  conn->max_read = kMaxIoBytes;
   conn->max_readahead = 0;  // direct_io files: the page cache is not used
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->want &= ~FUSE_CAP_SPLICE_READ;  // run()'s loop hands out memory buffers only
@@ -384,7 +384,7 @@ Status FuseServer::mount() {
                          std::to_string(m->mountId) + "); refusing to mount a second helper on it",
                      EBUSY);
   }
-  std::string opts = "default_permissions,max_read=" + std::to_string(kMaxIo) +
+  std::string opts = "default_permissions,max_read=" + std::to_string(kMaxIoBytes) +
                      ",fsname=boxd-blockd,subtype=boxd-blockd";
   const char* argv[] = {"boxd-blockd", "-o", opts.c_str()};
   fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));

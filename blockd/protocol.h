@@ -76,6 +76,8 @@ struct Config {
 // The file the helper serves for a LUN / an image, inside `mountpoint`.
 inline std::string iscsiLunFile(int64_t lun) { return "lun" + std::to_string(lun); }
 inline constexpr const char* kRbdImageFile = "image";
+// The largest read or write the helper takes in one FUSE request (its max_read and max_write).
+inline constexpr unsigned kMaxIoBytes = 1u << 20;
 
 nlohmann::json toJson(const Config& c);
 Result<Config> configFromJson(const nlohmann::json& j);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -39,6 +40,17 @@ Status configure(int loopFd, int fileFd, const std::string& file, const LoopOpti
   return {};
 }
 
+// Caps the requests the loop device sends to its file at kb KiB, within what its queue allows.
+// Best effort: a tuning, and a kernel that refuses it keeps its default.
+void limitRequests(const std::string& device, unsigned kb) {
+  std::string queue = "/sys/block/" + baseName(device) + "/queue/";
+  auto hw = readFile(queue + "max_hw_sectors_kb");
+  if (!hw.ok()) return;
+  unsigned long hwKb = std::strtoul(trim(*hw).c_str(), nullptr, 10);
+  if (hwKb > 0 && kb > hwKb) kb = static_cast<unsigned>(hwKb);
+  (void)writeFile(queue + "max_sectors_kb", std::to_string(kb));
+}
+
 }  // namespace
 
 Result<std::string> attachLoop(const std::string& file, const LoopOptions& opts) {
@@ -58,7 +70,10 @@ Result<std::string> attachLoop(const std::string& file, const LoopOptions& opts)
     Status st = configure(loop.get(), backing.get(), file, opts, opts.directIo);
     if (!st.ok() && st.error().code == EINVAL && opts.directIo)
       st = configure(loop.get(), backing.get(), file, opts, false);  // no O_DIRECT on the file
-    if (st.ok()) return device;
+    if (st.ok()) {
+      if (opts.maxRequestKb > 0) limitRequests(device, opts.maxRequestKb);
+      return device;
+    }
     if (st.error().code != EBUSY) return st.error();
   }
   return makeError("no free loop device for " + file + " after 20 attempts", EBUSY);

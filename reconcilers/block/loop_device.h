@@ -14,6 +14,9 @@ namespace boxd::reconcilers {
 struct LoopOptions {
   bool readOnly = false;
   bool directIo = true;  // no double caching; falls back to buffered I/O if refused
+  // > 0: the largest request the loop device sends to its file, in KiB (its queue's
+  // max_sectors_kb, capped at max_hw_sectors_kb). 0 leaves the kernel's default.
+  unsigned maxRequestKb = 0;
 };
 
 // Attaches a free loop device to file ("/dev/loopN"). LOOP_CTL_GET_FREE races with other users

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "blockd/mountinfo.h"
+#include "blockd/protocol.h"
 #include "common/fd.h"
 #include "common/hash.h"
 #include "common/util.h"
@@ -331,7 +332,12 @@ Result<std::string> UserspaceBackend::attachDevice(const BlockVolume& v) {
   auto existing = findDevice(v);
   if (!existing.ok()) return existing.error();
   if (*existing) return **existing;
-  auto dev = attachLoop(file(v), LoopOptions{v.readOnly, true});
+  LoopOptions lo{.readOnly = v.readOnly};
+  // RBD: one loop request is whole helper writes (1 MiB), so none straddles a 4 MiB object
+  // and the OSD gets one op per MiB. The kernel's default (1280 KiB) splits each request into
+  // a 1 MiB and a 256 KiB write: 1.7 ops per MiB. iSCSI keeps the default (measured no better).
+  if (v.backend == "rbd-user") lo.maxRequestKb = blockd::kMaxIoBytes / 1024;
+  auto dev = attachLoop(file(v), lo);
   if (!dev.ok()) return dev.error().wrap("attach " + file(v));
   return dev;
 }

@@ -120,6 +120,14 @@ TEST_F(RbdTest, BlankImageIsFormattedAndItsDataOutlivesThePod) {
   EXPECT_NE(describe.find("formatted by boxd"), std::string::npos) << describe;
   EXPECT_EQ(describe.find(cluster_->userKey()), std::string::npos) << "the key leaked";
   EXPECT_EQ(watchers(image_), 1);
+  // The loop device sends whole 1 MiB helper writes (one OSD op per MiB, none across objects).
+  auto ls = nlohmann::json::parse(b_.boxctl({"volume", "ls", "-o", "json"}).out, nullptr, false);
+  ASSERT_TRUE(ls.is_array() && ls.size() == 1) << ls.dump();
+  std::string dev = ls[0].value("device", "");
+  ASSERT_TRUE(startsWith(dev, "/dev/loop")) << ls.dump();
+  auto maxKb = readFile("/sys/block/" + dev.substr(5) + "/queue/max_sectors_kb");
+  ASSERT_TRUE(maxKb.ok()) << maxKb.error().message;
+  EXPECT_EQ(trim(*maxKb), "1024");
   removePod("a.yaml", "a");
   EXPECT_EQ(watchers(image_), 0) << "the image is closed after the pod";
   EXPECT_TRUE(b_.leftovers().empty()) << b_.leftovers().front();
