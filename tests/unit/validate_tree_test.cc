@@ -174,10 +174,10 @@ TEST(ValidateTree, ReferencesResolveInThePodsNamespaceOnly) {
   ValidateReport r = validatePaths({t.path()});
   EXPECT_EQ(texts(r),
             (std::vector<std::string>{
-                t / "a.yaml" + ":8:11: spec.imagePullSecrets[0].name: pod \"web\": no file "
+                t / "a.yaml" + ":8:11: spec.imagePullSecrets[0].name: pod \"team-a/web\": no file "
                                "declares Secret \"regcred\" in namespace \"team-a\"",
                 t / "a.yaml" + ":13:28: spec.containers[0].envFrom[0].configMapRef.name: pod "
-                               "\"web\": no file declares ConfigMap \"settings\" in namespace "
+                               "\"team-a/web\": no file declares ConfigMap \"settings\" in namespace "
                                "\"team-a\""}));
   // The same names in team-a: resolved, and no duplicate with the default namespace's, nor
   // between the pods named web in two namespaces.
