@@ -127,6 +127,8 @@ std::string formatStatus(const json& s, bool allNamespaces) {
     }
   }
   if (s.contains("jobs") && !s["jobs"].empty()) out += "\nJOBS\n" + formatJobs(s["jobs"], now);
+  if (s.contains("cronJobs") && !s["cronJobs"].empty())
+    out += "\nCRONJOBS\n" + formatCronJobs(s["cronJobs"], now);
   if (s.contains("skipped") && !s["skipped"].empty()) {
     out += "\nSKIPPED (kinds boxd does not run)\n";
     for (const auto& d : s["skipped"]) out += "  " + str(d, "text") + "\n";
@@ -134,8 +136,13 @@ std::string formatStatus(const json& s, bool allNamespaces) {
   return out;
 }
 
+std::string formatTable(const std::vector<std::vector<std::string>>& rows) { return table(rows); }
+
+std::string formatClock(int64_t ms) { return clock(ms); }
+
 std::string formatDescribe(const json& p) {
   if (str(p, "kind") == "Job") return formatJobDescribe(p);
+  if (str(p, "kind") == "CronJob") return formatCronJobDescribe(p);
   std::string out;
   out += "Name:         " + str(p, "name") + "\n";
   out += "Namespace:    " + p.value("namespace", std::string("default")) + "\n";

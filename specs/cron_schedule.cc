@@ -68,8 +68,7 @@ Result<uint64_t> rangeBits(const FieldSpec& f, std::string_view item, bool& star
   int lo = f.min, hi = f.max, step = 1;
   bool any = bounds[0] == "*" || bounds[0] == "?";
   if (any && bounds.size() == 2)
-    return makeError(std::string(f.what) + " field: " + std::string(parts[0]) +
-                     " is not a range");
+    return makeError(std::string(f.what) + " field: " + std::string(parts[0]) + " is not a range");
   if (!any) {
     auto a = value(f, bounds[0]);
     if (!a.ok()) return a.error();
@@ -180,9 +179,10 @@ Result<CronSchedule> parseCronSchedule(std::string_view text) {
       if (!g.empty()) fields.push_back(g);
   }
   if (fields.size() != 5)
-    return makeError("expected exactly 5 fields (minute hour day-of-month month day-of-week), "
-                     "found " +
-                     std::to_string(fields.size()));
+    return makeError(
+        "expected exactly 5 fields (minute hour day-of-month month day-of-week), "
+        "found " +
+        std::to_string(fields.size()));
   CronSchedule s;
   bool star[5] = {}, wild[5] = {};
   uint64_t bits[5] = {};

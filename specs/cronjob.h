@@ -33,7 +33,7 @@ struct CronJob {
   int64_t successfulJobsHistoryLimit = 3;
   int64_t failedJobsHistoryLimit = 1;
   std::map<std::string, std::string> jobLabels, jobAnnotations;  // spec.jobTemplate.metadata
-  Job jobTemplate;  // name empty
+  Job jobTemplate;                                               // name empty
   std::string key() const { return objectKey(namespaceName, name); }
 };
 

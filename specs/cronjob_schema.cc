@@ -23,21 +23,19 @@ std::optional<CronJob> DocParser::parseCronJob(const YAML::Node& root) {
   jobNameExtra_ = kJobNameSuffix;
   size_t before = r_.count();
   YAML::Mark where = markOf(root, YAML::Mark());
-  walkObject(root, where, "",
-             {{"apiVersion", true, constant("batch/v1")},
-              {"kind", true, constant("CronJob")},
-              {"metadata", true,
-               [this](const Entry& f, const std::string& p) {
-                 parseObjectMetadata(f, p, workload_.name, workload_.namespaceName,
-                                     checkDns1123Label);
-                 if (workload_.name.size() > kMaxCronJobName)
-                   error(nameMark_, "metadata.name",
-                         "must be no more than " + std::to_string(kMaxCronJobName) +
-                             " characters");
-               }},
-              {"spec", true,
-               [this](const Entry& f, const std::string& p) { parseCronJobSpec(f, p); }}},
-             kCronJobUnsupported);
+  walkObject(
+      root, where, "",
+      {{"apiVersion", true, constant("batch/v1")},
+       {"kind", true, constant("CronJob")},
+       {"metadata", true,
+        [this](const Entry& f, const std::string& p) {
+          parseObjectMetadata(f, p, workload_.name, workload_.namespaceName, checkDns1123Label);
+          if (workload_.name.size() > kMaxCronJobName)
+            error(nameMark_, "metadata.name",
+                  "must be no more than " + std::to_string(kMaxCronJobName) + " characters");
+        }},
+       {"spec", true, [this](const Entry& f, const std::string& p) { parseCronJobSpec(f, p); }}},
+      kCronJobUnsupported);
   if (r_.count() != before) return std::nullopt;
   cronJob_.name = workload_.name;
   cronJob_.namespaceName = workload_.namespaceName;
@@ -71,8 +69,7 @@ void DocParser::parseCronJobSpec(const Entry& e, const std::string& path) {
        [this](const Entry& f, const std::string& p) {
          std::optional<std::string> s = string(f, p);
          if (!s) return;
-         if (s->empty())
-           return error(f.valueMark(), p, "timeZone must be nil or non-empty string");
+         if (s->empty()) return error(f.valueMark(), p, "timeZone must be nil or non-empty string");
          if (*s == "Local" || *s == "local")
            return error(f.valueMark(), p,
                         "timeZone must be an explicit time zone as defined in "
@@ -93,8 +90,8 @@ void DocParser::parseCronJobSpec(const Entry& e, const std::string& path) {
        [this](const Entry& f, const std::string& p) {
          std::optional<std::string> s = string(f, p);
          if (!s) return;
-         for (auto c : {ConcurrencyPolicy::Allow, ConcurrencyPolicy::Forbid,
-                        ConcurrencyPolicy::Replace}) {
+         for (auto c :
+              {ConcurrencyPolicy::Allow, ConcurrencyPolicy::Forbid, ConcurrencyPolicy::Replace}) {
            if (*s == toString(c)) return void(cronJob_.concurrencyPolicy = c);
          }
          error(f.valueMark(), p,
@@ -130,8 +127,7 @@ void DocParser::parseJobTemplate(const Entry& e, const std::string& path) {
                               }}},
                             kMetadataUnsupported);
                }},
-              {"spec", true,
-               [this](const Entry& f, const std::string& p) { parseJobSpec(f, p); }}},
+              {"spec", true, [this](const Entry& f, const std::string& p) { parseJobSpec(f, p); }}},
              {});
 }
 

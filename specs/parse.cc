@@ -203,8 +203,8 @@ bool skipOtherKind(Reporter& r, const YAML::Node& doc, ParseResult& res) {
   // Only what looks like a Kubernetes object (metadata is a mapping) is skipped; anything else
   // is reported by the Pod parser, as a document that is not a Pod.
   if (kind.empty() || kind == "Pod" || kind == "Secret" || kind == "ConfigMap" || kind == "Job" ||
-      kind == "CronJob" ||
-      workloadKind(kind) || misspeltKind(kind) || !doc["metadata"] || !doc["metadata"].IsMap())
+      kind == "CronJob" || workloadKind(kind) || misspeltKind(kind) || !doc["metadata"] ||
+      !doc["metadata"].IsMap())
     return false;
   std::string version;
   for (auto it = doc.begin(); it != doc.end(); ++it) {

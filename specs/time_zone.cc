@@ -21,9 +21,9 @@ unsigned daysInMonth(int64_t y, unsigned m) {
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2 ? 1 : 0;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;                                  // 0..399
+  const int64_t yoe = y - era * 400;                                    // 0..399
   const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;  // 0..365
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          // 0..146096
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;            // 0..146096
   return era * 146097 + doe - 719468;
 }
 
@@ -144,7 +144,8 @@ int64_t ruleDay(const PosixTzRule::Date& d, int64_t y) {
 uint32_t be32(std::string_view b, size_t at) {
   return (uint32_t{static_cast<uint8_t>(b[at])} << 24) |
          (uint32_t{static_cast<uint8_t>(b[at + 1])} << 16) |
-         (uint32_t{static_cast<uint8_t>(b[at + 2])} << 8) | uint32_t{static_cast<uint8_t>(b[at + 3])};
+         (uint32_t{static_cast<uint8_t>(b[at + 2])} << 8) |
+         uint32_t{static_cast<uint8_t>(b[at + 3])};
 }
 
 int64_t be64(std::string_view b, size_t at) {

@@ -37,8 +37,8 @@ std::vector<int64_t> times(const std::string& text, const TimeZone& z, int64_t a
 
 TEST(CronSchedule, FieldsListsRangesStepsAndNames) {
   CronSchedule s = parsed("0,15-17,*/20 9-17/4 ? JAN-mar,Dec mon-FRI");
-  EXPECT_EQ(s.minutes, (1ull << 0) | (1ull << 15) | (1ull << 16) | (1ull << 17) | (1ull << 20) |
-                           (1ull << 40));
+  EXPECT_EQ(s.minutes,
+            (1ull << 0) | (1ull << 15) | (1ull << 16) | (1ull << 17) | (1ull << 20) | (1ull << 40));
   EXPECT_EQ(s.hours, (1u << 9) | (1u << 13) | (1u << 17));
   EXPECT_EQ(s.months, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 12));
   EXPECT_EQ(s.daysOfWeek, 0b0111110);
@@ -104,9 +104,9 @@ TEST(CronSchedule, NextTimesInUtc) {
 
 TEST(CronSchedule, Feb29ComesEveryLeapYear) {
   TimeZone z;
-  EXPECT_EQ(times("0 12 29 2 *", z, utc(2026, 1, 1), 3),
-            (std::vector<int64_t>{utc(2028, 2, 29, 12), utc(2032, 2, 29, 12),
-                                  utc(2036, 2, 29, 12)}));
+  EXPECT_EQ(
+      times("0 12 29 2 *", z, utc(2026, 1, 1), 3),
+      (std::vector<int64_t>{utc(2028, 2, 29, 12), utc(2032, 2, 29, 12), utc(2036, 2, 29, 12)}));
   // Feb 30 never comes: no time within five years.
   EXPECT_FALSE(nextCronTime(parsed("0 0 30 2 *"), z, utc(2026, 1, 1)));
 }
@@ -114,9 +114,9 @@ TEST(CronSchedule, Feb29ComesEveryLeapYear) {
 TEST(CronSchedule, DayOfMonthOrDayOfWeekAsCron) {
   TimeZone z;
   // 2026-02-13 is a Friday; Mondays of February 2026: 2, 9, 16, 23.
-  EXPECT_EQ(times("0 0 13 * MON", z, utc(2026, 2, 1), 4),
-            (std::vector<int64_t>{utc(2026, 2, 2), utc(2026, 2, 9), utc(2026, 2, 13),
-                                  utc(2026, 2, 16)}));
+  EXPECT_EQ(
+      times("0 0 13 * MON", z, utc(2026, 2, 1), 4),
+      (std::vector<int64_t>{utc(2026, 2, 2), utc(2026, 2, 9), utc(2026, 2, 13), utc(2026, 2, 16)}));
   // Either field `*`: both must match.
   EXPECT_EQ(times("0 0 13 * *", z, utc(2026, 2, 1), 1), (std::vector<int64_t>{utc(2026, 2, 13)}));
   EXPECT_EQ(times("0 0 * * 1", z, utc(2026, 2, 1), 1), (std::vector<int64_t>{utc(2026, 2, 2)}));
@@ -133,15 +133,15 @@ TEST(CronSchedule, DaylightSavingGapRunsOnceAfterIt) {
                                   utc(2026, 3, 9, 6, 30),  // 02:30 EDT
                                   utc(2026, 3, 10, 6, 30)}));
   // A schedule with `*` in its hour runs on real time: nothing stands in for the missing hour.
-  EXPECT_EQ(times("*/30 * * * *", ny, utc(2026, 3, 8, 6, 15), 3),
-            (std::vector<int64_t>{utc(2026, 3, 8, 6, 30), utc(2026, 3, 8, 7),
-                                  utc(2026, 3, 8, 7, 30)}));
+  EXPECT_EQ(
+      times("*/30 * * * *", ny, utc(2026, 3, 8, 6, 15), 3),
+      (std::vector<int64_t>{utc(2026, 3, 8, 6, 30), utc(2026, 3, 8, 7), utc(2026, 3, 8, 7, 30)}));
 }
 
 TEST(CronSchedule, DaylightSavingOverlapRunsFixedTimesOnce) {
   TimeZone ny = newYorkRule();
   EXPECT_EQ(times("30 1 * * *", ny, utc(2026, 10, 31, 12), 2),
-            (std::vector<int64_t>{utc(2026, 11, 1, 5, 30),    // 01:30 EDT, the first pass
+            (std::vector<int64_t>{utc(2026, 11, 1, 5, 30),     // 01:30 EDT, the first pass
                                   utc(2026, 11, 2, 6, 30)}));  // 01:30 EST next day
   // `*` in the hour: both passes of the repeated hour.
   EXPECT_EQ(times("30 * * * *", ny, utc(2026, 11, 1, 5), 3),
@@ -165,9 +165,9 @@ TEST(TimeZone, TzifTableThenItsFooterRule) {
   auto z = TimeZone::fromTzif("America/New_York", newYorkTzif());
   ASSERT_TRUE(z.ok()) << z.error().message;
   TimeZone rule = newYorkRule();
-  for (int64_t t : {utc(2026, 3, 8, 6, 59), utc(2026, 3, 8, 7),
-                    utc(2026, 11, 1, 5, 59), utc(2026, 11, 1, 6), utc(2031, 3, 9, 7),
-                    utc(2031, 11, 2, 5, 59), utc(2031, 11, 2, 6)})
+  for (int64_t t :
+       {utc(2026, 3, 8, 6, 59), utc(2026, 3, 8, 7), utc(2026, 11, 1, 5, 59), utc(2026, 11, 1, 6),
+        utc(2031, 3, 9, 7), utc(2031, 11, 2, 5, 59), utc(2031, 11, 2, 6)})
     EXPECT_EQ(z->offsetAt(t), rule.offsetAt(t)) << t;
   EXPECT_EQ(z->offsetAt(utc(2026, 3, 8, 7)), -4 * 3600);
   EXPECT_EQ(z->offsetAt(utc(2026, 11, 1, 6)), -5 * 3600);
