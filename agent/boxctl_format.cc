@@ -256,6 +256,12 @@ std::string formatJobDescribe(const json& j) {
   out += "Name:            " + str(j, "name") + "\n";
   out += "Namespace:       " + j.value("namespace", std::string("default")) + "\n";
   out += "Kind:            Job\n";
+  for (const char* what : {"labels", "annotations"}) {
+    if (!j.contains(what) || !j[what].is_object()) continue;
+    out += std::string(what) == "labels" ? "Labels:\n" : "Annotations:\n";
+    for (const auto& [k, v] : j[what].items())
+      out += "  " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
+  }
   out += "Source:          " + str(j, "sourceFile") + "\n";
   out += "Run UID:         " + str(j, "uid") + "\n";
   out += "Completions:     " + std::to_string(j.value("completions", 1)) + "\n";

@@ -6,4 +6,5 @@ boxd_test(cronjob_test LABEL unit
     ${CMAKE_CURRENT_LIST_DIR}/specs_cronjob_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/cronjob_controller_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/cronjob_format_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/cronjob_desired_test.cc
   LIBS boxd_agent_core)
