@@ -102,6 +102,34 @@ TEST(CronSchedule, NextTimesInUtc) {
             (std::vector<int64_t>{utc(2027, 1, 1), utc(2028, 1, 1)}));
 }
 
+// In UTC (no DST) the next time is the first later minute whose fields match: checked minute by
+// minute against a plain reading of the fields.
+TEST(CronSchedule, NextTimeIsTheFirstMatchingMinuteInUtc) {
+  TimeZone z;
+  for (const char* text : {"*/7 3-5 * * *", "0 0 13 * 5", "15 */6 ? * SUN", "0 12 1,15 * *",
+                           "59 23 31 * *", "*/20 * * FEB 1-3", "0 0 * * 6"}) {
+    CronSchedule s = parsed(text);
+    auto matches = [&s](int64_t t) {
+      int64_t day = t / 86400, sec = t % 86400, y = 0;
+      unsigned m = 0, d = 0;
+      civilFromDays(day, y, m, d);
+      bool dom = s.daysOfMonth >> d & 1, dow = s.daysOfWeek >> weekdayOfDays(day) & 1;
+      bool dayOk = s.domStar || s.dowStar ? dom && dow : dom || dow;
+      return dayOk && (s.months >> m & 1) && (s.hours >> (sec / 3600) & 1) &&
+             (s.minutes >> (sec / 60 % 60) & 1);
+    };
+    for (int64_t after :
+         {utc(2026, 1, 30, 23, 59, 59), utc(2026, 2, 28, 12, 7), utc(2028, 2, 28)}) {
+      int64_t t = (after / 60 + 1) * 60;
+      while (!matches(t) && t < after + 40 * 86400) t += 60;
+      if (matches(t))
+        EXPECT_EQ(nextCronTime(s, z, after), t) << text << " after " << after;
+      else  // none within 40 days
+        EXPECT_GT(nextCronTime(s, z, after).value_or(0), t) << text << " after " << after;
+    }
+  }
+}
+
 TEST(CronSchedule, Feb29ComesEveryLeapYear) {
   TimeZone z;
   EXPECT_EQ(
