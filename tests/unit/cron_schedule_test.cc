@@ -202,6 +202,20 @@ TEST(TimeZone, TzifTableThenItsFooterRule) {
   EXPECT_FALSE(TimeZone::fromTzif("x", "TZif2 short").ok());
 }
 
+// The host's tzdata (when it has New York) reads the same as the rule, in its table and after it.
+TEST(TimeZone, TheHostsTzifFileReadsAsTheRule) {
+  auto bytes = readFile("/usr/share/zoneinfo/America/New_York");
+  if (!bytes.ok()) GTEST_SKIP() << "no /usr/share/zoneinfo/America/New_York";
+  auto z = TimeZone::fromTzif("America/New_York", *bytes);
+  ASSERT_TRUE(z.ok()) << z.error().message;
+  TimeZone rule = newYorkRule();
+  for (int64_t y : {2010, 2026, 2040, 2100}) {
+    for (int64_t t = utc(y, 1, 1); t < utc(y + 1, 1, 1); t += 3 * 3600)
+      ASSERT_EQ(z->offsetAt(t), rule.offsetAt(t)) << t;
+  }
+  EXPECT_EQ(z->offsetAt(utc(1970, 7, 1)), -4 * 3600);  // before 2007's rules: its table
+}
+
 TEST(TimeZone, LoadedFromTheZoneinfoDirectory) {
   TestZoneinfo dir;
   auto z = loadTimeZone("America/New_York");
