@@ -1,5 +1,7 @@
 #include "specs/time_zone.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -317,7 +319,16 @@ TimeZone hostTimeZone() {
   }
   auto bytes = readFile("/etc/localtime");
   if (!bytes.ok()) return TimeZone();
-  auto z = TimeZone::fromTzif("Local", *bytes);
+  // Named as its link says ("Europe/Paris"), as timedatectl shows it; "Local" otherwise.
+  std::string name = "Local";
+  char target[512];
+  ssize_t n = ::readlink("/etc/localtime", target, sizeof target - 1);
+  if (n > 0) {
+    std::string_view link(target, static_cast<size_t>(n));
+    size_t at = link.find("zoneinfo/");
+    if (at != std::string_view::npos) name = std::string(link.substr(at + 9));
+  }
+  auto z = TimeZone::fromTzif(name, *bytes);
   return z.ok() ? *z : TimeZone();
 }
 
