@@ -23,6 +23,7 @@
 #include "agent/dispatcher.h"
 #include "agent/image_pulls.h"
 #include "agent/ipam.h"
+#include "agent/cronjob_controller.h"
 #include "agent/job_controller.h"
 #include "agent/metrics.h"
 #include "agent/pod_plan.h"
@@ -255,6 +256,17 @@ class Agent {
   nlohmann::json jobsJson();
   std::optional<nlohmann::json> jobView(const std::string& key);
 
+  // batch/v1 CronJobs (cronjob_wiring.cc): before runJobs, the Jobs they keep join desired_.jobs
+  void runCronJobs();
+  std::optional<int64_t> runCronJob(const DesiredCronJob& want, int64_t nowMs);
+  void keepCronJobJobs(const CronJobRecord& rec, const std::string& ns, const std::string& file);
+  void afterCronJobs();  // a Job of a CronJob finished in this pass: decide again
+  const specs::TimeZone* cronJobZone(const specs::CronJob& cj);
+  void loadCronJobRecords();
+  void saveCronJobRecords();
+  nlohmann::json cronJobsJson();
+  std::optional<nlohmann::json> cronJobView(const std::string& key);
+
   // recovery and drift
   void recover();
   void resync();
@@ -381,6 +393,12 @@ class Agent {
   std::string jobRunsSaved_;                        // the recorded text, to write only changes
   std::map<std::string, nlohmann::json> jobViews_;  // status of each Job, as last decided
   std::unique_ptr<Timer> jobTimer_;                 // the next backoff, deadline or TTL
+  std::map<std::string, CronJobRecord> cronJobRecords_;  // by CronJob key (meta "cronjobs")
+  bool cronJobRecordsLoaded_ = false;
+  std::string cronJobRecordsSaved_;
+  std::map<std::string, nlohmann::json> cronJobViews_;
+  std::map<std::string, specs::TimeZone> cronJobZones_;  // by name; "" is the host's local time
+  std::unique_ptr<Timer> cronJobTimer_;                  // the next schedule time (or a minute)
   bool desiredLoaded_ = false;
   LastGood lastGood_;
   std::map<std::string, std::pair<std::string, specs::ParseResult>>

@@ -163,9 +163,16 @@ json Agent::statusJson() {
     errors.push_back({{"file", cfg_.specsDir}, {"error", specsError_}, {"errors", json::array()}});
   json skipped = json::array();  // documents of kinds boxd does not run
   for (const auto& d : desired_.skipped) skipped.push_back(diagnosticJson(d));
-  return {{"ok", true},           {"specsDir", cfg_.specsDir}, {"revision", revision_},
-          {"nowMs", nowMs()},     {"specPasses", specPasses_}, {"pods", pods},
-          {"specErrors", errors}, {"skipped", skipped},        {"jobs", jobsJson()}};
+  return {{"ok", true},
+          {"specsDir", cfg_.specsDir},
+          {"revision", revision_},
+          {"nowMs", nowMs()},
+          {"specPasses", specPasses_},
+          {"pods", pods},
+          {"specErrors", errors},
+          {"skipped", skipped},
+          {"jobs", jobsJson()},
+          {"cronJobs", cronJobsJson()}};
 }
 
 void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
@@ -188,6 +195,15 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
         (*job)["kind"] = "Job";
         (*job)["ok"] = true;
         return reply(*job);
+      }
+    }
+    if (it == pods_.end() && op == "describe" && startsWith(name, "cronjob/")) {
+      if (auto cj = cronJobView(name.substr(8))) {  // `boxctl describe cronjob/NAME`
+        auto evs = eventsOf(name, 20);
+        (*cj)["events"] = evs.ok() ? eventsJson(*evs) : json::array();
+        (*cj)["kind"] = "CronJob";
+        (*cj)["ok"] = true;
+        return reply(*cj);
       }
     }
     if (it == pods_.end()) {

@@ -127,6 +127,8 @@ std::string formatStatus(const json& s, bool allNamespaces) {
     }
   }
   if (s.contains("jobs") && !s["jobs"].empty()) out += "\nJOBS\n" + formatJobs(s["jobs"], now);
+  if (s.contains("cronJobs") && !s["cronJobs"].empty())
+    out += "\nCRONJOBS\n" + formatCronJobs(s["cronJobs"], now);
   if (s.contains("skipped") && !s["skipped"].empty()) {
     out += "\nSKIPPED (kinds boxd does not run)\n";
     for (const auto& d : s["skipped"]) out += "  " + str(d, "text") + "\n";
@@ -134,8 +136,13 @@ std::string formatStatus(const json& s, bool allNamespaces) {
   return out;
 }
 
+std::string formatTable(const std::vector<std::vector<std::string>>& rows) { return table(rows); }
+
+std::string formatClock(int64_t ms) { return clock(ms); }
+
 std::string formatDescribe(const json& p) {
   if (str(p, "kind") == "Job") return formatJobDescribe(p);
+  if (str(p, "kind") == "CronJob") return formatCronJobDescribe(p);
   std::string out;
   out += "Name:         " + str(p, "name") + "\n";
   out += "Namespace:    " + p.value("namespace", std::string("default")) + "\n";
@@ -249,6 +256,12 @@ std::string formatJobDescribe(const json& j) {
   out += "Name:            " + str(j, "name") + "\n";
   out += "Namespace:       " + j.value("namespace", std::string("default")) + "\n";
   out += "Kind:            Job\n";
+  for (const char* what : {"labels", "annotations"}) {
+    if (!j.contains(what) || !j[what].is_object()) continue;
+    out += std::string(what) == "labels" ? "Labels:\n" : "Annotations:\n";
+    for (const auto& [k, v] : j[what].items())
+      out += "  " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
+  }
   out += "Source:          " + str(j, "sourceFile") + "\n";
   out += "Run UID:         " + str(j, "uid") + "\n";
   out += "Completions:     " + std::to_string(j.value("completions", 1)) + "\n";

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace boxd::agent {
 
@@ -17,6 +18,11 @@ std::string formatDescribe(const nlohmann::json& pod);  // a pod, or a Job ("kin
 // The JOBS table of `boxctl status`, as kubectl get jobs: NAME STATUS COMPLETIONS DURATION AGE.
 std::string formatJobs(const nlohmann::json& jobs, int64_t nowMs);
 std::string formatJobDescribe(const nlohmann::json& job);
+// The CRONJOBS table of `boxctl status` and `describe cronjob/NAME` (boxctl_cronjob_format.cc).
+std::string formatCronJobs(const nlohmann::json& cronJobs, int64_t nowMs);
+std::string formatCronJobDescribe(const nlohmann::json& cronJob);
+std::string formatTable(const std::vector<std::vector<std::string>>& rows);  // columns, 3 apart
+std::string formatClock(int64_t ms);  // "2026-03-08 03:00:00", local time
 std::string formatEvents(const nlohmann::json& events);
 std::string formatImages(const nlohmann::json& images);
 // "sha256:0123…" or "0123…" → the first 12 hex digits.

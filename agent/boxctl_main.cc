@@ -41,6 +41,7 @@ Commands:
   status -w [-o json]              watch: the pods, then a row per change (Ctrl-C ends it)
   describe POD [-o json]           spec source, IP, containers, host resources, recent events
   describe job/NAME [-o json]      a Job: counts, condition, its pods, its events
+  describe cronjob/NAME [-o json]  a CronJob: schedule, last and next run, its Jobs, events
   logs POD [-c CONTAINER] [-f|-p]  a container's output, rotated files included; -f follows it,
                                    -p (--previous) shows the run before its last restart
   exec POD [-c CONTAINER] [-i] [-t] [-e KEY=VALUE]... -- CMD [ARGS...]

@@ -12,6 +12,8 @@ FileGood contentsOf(const FileResult& f) {
   for (const auto& s : f.parsed.secrets) out.secrets.push_back({s.secret, f.file});
   for (const auto& c : f.parsed.configMaps) out.configMaps.push_back({c.configMap, f.file});
   for (const auto& j : f.parsed.jobs) out.jobs.push_back({j.job, specs::jobHash(j.job), f.file});
+  for (const auto& c : f.parsed.cronJobs)
+    out.cronJobs.push_back({c.cronJob, specs::cronJobHash(c.cronJob), f.file});
   return out;
 }
 
@@ -56,6 +58,7 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
   std::map<std::string, std::vector<DesiredSecret>> secrets;  // secret key -> declarations
   std::map<std::string, std::vector<DesiredConfigMap>> configMaps;
   std::map<std::string, std::vector<DesiredJob>> jobs;
+  std::map<std::string, std::vector<DesiredCronJob>> cronJobs;
   std::set<std::string> present;
   for (const auto& f : files) {
     present.insert(f.file);
@@ -77,6 +80,7 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
       configMaps[key].push_back(std::move(c));
     }
     for (auto& j : good.jobs) jobs[j.job.key()].push_back(std::move(j));
+    for (auto& c : good.cronJobs) cronJobs[c.cronJob.key()].push_back(std::move(c));
   }
   for (auto it = lastGood.begin(); it != lastGood.end();) {
     it = present.count(it->first) ? std::next(it) : lastGood.erase(it);
@@ -129,6 +133,18 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
     for (const auto& d : decls) {
       conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
                                               "job \"" + name + "\" is also declared in " +
+                                                  otherFiles(decls, d.sourceFile) +
+                                                  "; neither declaration is used"});
+    }
+  }
+  for (auto& [name, decls] : cronJobs) {
+    if (decls.size() == 1) {
+      out.cronJobs.emplace(name, std::move(decls.front()));
+      continue;
+    }
+    for (const auto& d : decls) {
+      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
+                                              "cronjob \"" + name + "\" is also declared in " +
                                                   otherFiles(decls, d.sourceFile) +
                                                   "; neither declaration is used"});
     }

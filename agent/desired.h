@@ -47,6 +47,13 @@ struct DesiredJob {
   std::string sourceFile;
 };
 
+// A batch/v1 CronJob: the Jobs it makes are decided by agent/cronjob_controller.h.
+struct DesiredCronJob {
+  specs::CronJob cronJob;
+  std::string hash;  // specs::cronJobHash
+  std::string sourceFile;
+};
+
 struct DesiredConfigMap {
   specs::ConfigMap configMap;
   std::string sourceFile;
@@ -68,6 +75,7 @@ struct Desired {
   std::map<std::string, DesiredSecret> secrets;
   std::map<std::string, DesiredConfigMap> configMaps;
   std::map<std::string, DesiredJob> jobs;
+  std::map<std::string, DesiredCronJob> cronJobs;  // CronJobs follow the rules of Jobs
   std::vector<SpecError> errors;
   // Documents of kinds boxd does not run, one note each with file:line (this pass's parses).
   std::vector<specs::Diagnostic> skipped;
@@ -79,6 +87,7 @@ struct FileGood {
   std::vector<DesiredSecret> secrets;
   std::vector<DesiredConfigMap> configMaps;
   std::vector<DesiredJob> jobs;
+  std::vector<DesiredCronJob> cronJobs;
 };
 using LastGood = std::map<std::string, FileGood>;  // by file
 

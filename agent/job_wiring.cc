@@ -167,6 +167,8 @@ nlohmann::json Agent::jobJson(const specs::Job& job, const JobRun& run, const Jo
                       {"failed", d.failed},
                       {"startTimeMs", run.startTimeMs}};
   if (job.activeDeadlineSeconds) j["activeDeadlineSeconds"] = *job.activeDeadlineSeconds;
+  if (!job.labels.empty()) j["labels"] = job.labels;
+  if (!job.annotations.empty()) j["annotations"] = job.annotations;
   if (job.ttlSecondsAfterFinished) j["ttlSecondsAfterFinished"] = *job.ttlSecondsAfterFinished;
   if (!run.condition.empty()) {
     j["condition"] = {{"type", run.condition},

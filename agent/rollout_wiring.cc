@@ -23,7 +23,9 @@ void Agent::pacePods() {
     current[name] = {{pod->spec, pod->rec.specHash, pod->rec.sourceFile}, podReady(*pod)};
   }
   desired_.pods = pacedPods(specPods_, current);
-  runJobs();  // the pods of Jobs join them (job_wiring.cc)
+  runCronJobs();  // the Jobs of CronJobs join the Jobs (cronjob_wiring.cc)
+  runJobs();      // the pods of Jobs join them (job_wiring.cc)
+  afterCronJobs();
 }
 
 void Agent::repace() {

@@ -174,13 +174,19 @@ std::vector<DeclaredPod> declaredPods(const std::vector<FileParse>& files) {
                      quotedKey("job", j.job.namespaceName, j.job.name),
                      "spec.template.spec"});
     }
+    for (const auto& c : f.parsed.cronJobs) {
+      out.push_back({{f.file, c.line},
+                     &c.cronJob.jobTemplate.podTemplate,
+                     quotedKey("cronjob", c.cronJob.namespaceName, c.cronJob.name),
+                     "spec.jobTemplate.spec.template.spec"});
+    }
   }
   return out;
 }
 
 // Names are unique per kind and namespace across the files, as boxd needs them.
 void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report) {
-  std::map<std::string, std::vector<Where>> pods, secrets, configMaps, jobs;
+  std::map<std::string, std::vector<Where>> pods, secrets, configMaps, jobs, cronJobs;
   for (const auto& f : files) {
     for (const auto& p : f.parsed.pods) pods[p.spec.key()].push_back({f.file, p.line});
     for (const auto& s : f.parsed.secrets) {
@@ -191,9 +197,13 @@ void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report)
           {f.file, c.line});
     }
     for (const auto& j : f.parsed.jobs) jobs[j.job.key()].push_back({f.file, j.line});
+    for (const auto& c : f.parsed.cronJobs)
+      cronJobs[c.cronJob.key()].push_back({f.file, c.line});
   }
-  for (const auto& [decls, kind] : {std::pair{&pods, "pod"}, std::pair{&secrets, "secret"},
-                                    std::pair{&configMaps, "configmap"}, std::pair{&jobs, "job"}}) {
+  for (const auto& [decls, kind] :
+       {std::pair{&pods, "pod"}, std::pair{&secrets, "secret"},
+        std::pair{&configMaps, "configmap"}, std::pair{&jobs, "job"},
+        std::pair{&cronJobs, "cronjob"}}) {
     for (const auto& [name, where] : *decls) {
       if (where.size() < 2) continue;
       for (size_t i = 0; i < where.size(); ++i) {

@@ -5,9 +5,9 @@
 // Per file, exactly what boxd does: the same name filter (isSpecFileName), the same read
 // (readSpecSnapshot for a directory: size limit, symlinks kept inside, not-a-regular-file), the
 // same parser, and the world-readable Secret refusal. Across every file given, on Pods and on
-// the pod templates of workloads and Jobs (problems point at the template's field):
-//  - a pod, secret, configmap or job name declared twice in a namespace (boxd applies neither
-//    declaration);
+// the pod templates of workloads, Jobs and CronJobs (problems point at the template's field):
+//  - a pod, secret, configmap, job or cronjob name declared twice in a namespace (boxd
+//    applies neither declaration);
 //  - a Secret or ConfigMap a pod needs that no file declares in the pod's namespace (block
 //    volumes' secretRef, imagePullSecrets, env valueFrom, envFrom, configMap / secret /
 //    projected volumes; references marked optional: true excepted);

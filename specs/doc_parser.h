@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "specs/cronjob.h"
 #include "specs/job.h"
 #include "specs/pod.h"
 #include "specs/secret.h"
@@ -56,6 +57,8 @@ class DocParser {
   std::optional<Workload> parseWorkload(const YAML::Node& root, WorkloadKind kind);
   // A batch/v1 Job document (job_schema.cc).
   std::optional<Job> parseJob(const YAML::Node& root);
+  // A batch/v1 CronJob document (cronjob_schema.cc).
+  std::optional<CronJob> parseCronJob(const YAML::Node& root);
   // metadata.name and where it was written (for the file-level duplicate check); empty if unset.
   const std::string& name() const {
     return isSecret_      ? secret_.name
@@ -246,6 +249,9 @@ class DocParser {
   // ---- Jobs (job_schema.cc) ----
   void parseJobSpec(const Entry& e, const std::string& path);
   void checkJob(const std::string& path, const YAML::Mark& at);
+  // ---- CronJobs (cronjob_schema.cc) ----
+  void parseCronJobSpec(const Entry& e, const std::string& path);
+  void parseJobTemplate(const Entry& e, const std::string& path);
   // ---- ConfigMaps and Secrets (configmap_schema.cc, secret_schema.cc, data_schema.cc) ----
   // How one data map reads and words its problems.
   struct DataMapForm {
@@ -305,6 +311,8 @@ class DocParser {
   bool isWorkload_ = false;
   bool isJob_ = false;  // a Job: name, namespace and template in workload_, the rest in job_
   Job job_;
+  CronJob cronJob_;          // a CronJob: its Job template in job_ (and workload_.podTemplate)
+  size_t jobNameExtra_ = 0;  // what a CronJob adds to the name of the Jobs it makes
   bool inTemplate_ = false;  // reading spec.template: metadata.name is optional there
   std::set<std::string> claimTemplateNames_;  // a StatefulSet's volumeClaimTemplates (unsupported)
   Workload workload_;

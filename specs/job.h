@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,8 @@ struct Job {
   std::optional<int64_t> ttlSecondsAfterFinished;
   CompletionMode completionMode = CompletionMode::NonIndexed;
   PodSpec podTemplate;  // restartPolicy OnFailure or Never; name empty
+  // A CronJob's Job: its template's metadata, the owner and the scheduled time (specs/cronjob.h).
+  std::map<std::string, std::string> labels, annotations;
   std::string key() const { return objectKey(namespaceName, name); }
 };
 

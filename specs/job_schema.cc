@@ -97,7 +97,7 @@ void DocParser::checkJob(const std::string& path, const YAML::Mark& at) {
   int64_t atOnce = std::min(job_.parallelism, job_.completions);
   checkReplicaClash(fieldPath(path, "parallelism"), at, atOnce, "parallelism");
   Job named = job_;
-  named.name = workload_.name;
+  named.name = workload_.name + std::string(jobNameExtra_, '0');
   size_t longest = longestJobPodName(named);
   if (!workload_.name.empty() && longest > 63) {
     error(nameMark_, "metadata.name",

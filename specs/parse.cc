@@ -203,7 +203,8 @@ bool skipOtherKind(Reporter& r, const YAML::Node& doc, ParseResult& res) {
   // Only what looks like a Kubernetes object (metadata is a mapping) is skipped; anything else
   // is reported by the Pod parser, as a document that is not a Pod.
   if (kind.empty() || kind == "Pod" || kind == "Secret" || kind == "ConfigMap" || kind == "Job" ||
-      workloadKind(kind) || misspeltKind(kind) || !doc["metadata"] || !doc["metadata"].IsMap())
+      kind == "CronJob" || workloadKind(kind) || misspeltKind(kind) || !doc["metadata"] ||
+      !doc["metadata"].IsMap())
     return false;
   std::string version;
   for (auto it = doc.begin(); it != doc.end(); ++it) {
@@ -247,6 +248,7 @@ void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResul
   std::map<std::string, int> configMapLine;
   std::map<std::string, int> workloadLine;  // workload names, one namespace for every kind
   std::map<std::string, int> jobLine;
+  std::map<std::string, int> cronJobLine;
   for (const YAML::Node& doc : docs) {
     if (!doc.IsDefined() || doc.IsNull()) continue;  // `---` alone, or only comments
     r.resetBudget();
@@ -263,6 +265,12 @@ void parseDocuments(Reporter& r, const std::vector<YAML::Node>& docs, ParseResul
       std::optional<Job> job = p.parseJob(doc);
       if (p.name().empty() || !firstDefinition(r, p, "job", jobLine)) continue;
       if (job) res.jobs.push_back(ParsedJob{std::move(*job), line});
+      continue;
+    }
+    if (detail::documentKind(doc) == "CronJob") {
+      std::optional<CronJob> cj = p.parseCronJob(doc);
+      if (p.name().empty() || !firstDefinition(r, p, "cronjob", cronJobLine)) continue;
+      if (cj) res.cronJobs.push_back(ParsedCronJob{std::move(*cj), line});
       continue;
     }
     if (auto kind = workloadKind(detail::documentKind(doc))) {

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "specs/cronjob.h"
 #include "specs/job.h"
 #include "specs/pod.h"
 #include "specs/secret.h"
@@ -42,10 +43,16 @@ struct ParsedJob {
   int line = 0;
 };
 
+struct ParsedCronJob {
+  CronJob cronJob;
+  int line = 0;
+};
+
 struct ParseResult {
   std::vector<ParsedPod> pods;
   std::vector<ParsedJob>
       jobs;  // batch/v1 Jobs: their pods are the agent's (agent/job_controller.h)
+  std::vector<ParsedCronJob> cronJobs;  // batch/v1 CronJobs (agent/cronjob_controller.h)
   std::vector<ParsedSecret> secrets;
   std::vector<ParsedConfigMap> configMaps;
   std::vector<Diagnostic> errors;
@@ -62,7 +69,7 @@ struct ParseResult {
 // Parses every document of a file. Empty documents are skipped. Pods, Secrets and ConfigMaps
 // (apiVersion v1) are read; apps/v1 workloads (Deployment, ReplicaSet, DaemonSet, StatefulSet)
 // are expanded into their pods (specs/workload.h), which join `pods` with the line of the
-// workload document; batch/v1 Jobs go to `jobs`; a document of another kind is noted in `skipped`
+// workload document; batch/v1 Jobs go to `jobs`, CronJobs to `cronJobs`; a document of another kind is noted in `skipped`
 // (a kind that looks like a misspelt Pod, Secret or ConfigMap is an error). Unknown fields are
 // errors, never dropped. Documents may come in any order; names are unique per kind within the
 // file. Diagnostics about a Secret never quote any part of its values. `pods` and `secrets` hold

@@ -74,10 +74,10 @@ kind: Service
 metadata: {name: web}
 spec: {ports: [{port: 80}]}
 ---
-apiVersion: batch/v1
-kind: CronJob
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
 metadata: {name: web}
-spec: {schedule: "@daily"}
+spec: {minReplicas: 1}
 ---
 apiVersion: v1
 kind: Pod
@@ -93,8 +93,8 @@ metadata: {name: web}
   std::vector<std::string> notes;
   for (const auto& d : r.skipped) notes.push_back(d.str());
   EXPECT_EQ(notes, Lines({"f.yaml:1:1: kind Service (v1) \"web\" is not run by boxd; skipped",
-                          "f.yaml:6:1: kind CronJob (batch/v1) \"web\" is not run by boxd; "
-                          "skipped",
+                          "f.yaml:6:1: kind HorizontalPodAutoscaler (autoscaling/v2) \"web\" is "
+                          "not run by boxd; skipped",
                           "f.yaml:17:1: kind Ingress (networking.k8s.io/v1) \"web\" is not run by "
                           "boxd; skipped"}));
 }

@@ -66,9 +66,10 @@ TEST(SpecsErrors, WrongApiVersionAndNullMetadata) {
 
 TEST(SpecsErrors, OtherKindsAreReportedAloneNotFieldByField) {
   EXPECT_EQ(
-      errorsOf("apiVersion: batch/v1\nkind: CronJob\nspec: {template: {}}\n"),
+      errorsOf("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nspec: {template: {}}\n"),
       (Lines{"f.yaml:2:7: kind: boxd runs only Pods (and reads the Secrets and ConfigMaps they "
-             "name): kind must be \"Pod\", \"Secret\" or \"ConfigMap\", got \"CronJob\""}));
+             "name): kind must be \"Pod\", \"Secret\" or \"ConfigMap\", got "
+             "\"HorizontalPodAutoscaler\""}));
 }
 
 TEST(SpecsErrors, DocumentsThatAreNotMappings) {

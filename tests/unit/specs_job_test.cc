@@ -160,14 +160,17 @@ TEST(SpecsJob, IdentityIsTheTemplateAndCompletions) {
   EXPECT_NE(hashOf("  completions: 2\n  completionMode: Indexed\n"), base);
 }
 
-TEST(SpecsJob, CronJobIsStillSkipped) {
+TEST(SpecsJob, CronJobIsRunNotSkipped) {  // its schema: tests/unit/specs_cronjob_test.cc
   ParseResult r = parseSpecFile("f.yaml",
                                 "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\n"
-                                "spec: {schedule: '* * * * *'}\n");
-  ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r.skipped.size(), 1u);
-  EXPECT_EQ(r.skipped[0].str(),
-            "f.yaml:1:1: kind CronJob (batch/v1) \"c\" is not run by boxd; skipped");
+                                "spec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n"
+                                "      template:\n        spec:\n          restartPolicy: Never\n"
+                                "          containers: [{name: c, image: busybox}]\n");
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(errorLines(r));
+  EXPECT_TRUE(r.skipped.empty());
+  EXPECT_TRUE(r.jobs.empty());
+  ASSERT_EQ(r.cronJobs.size(), 1u);
+  EXPECT_EQ(r.cronJobs[0].cronJob.jobTemplate.podTemplate.restartPolicy, RestartPolicy::Never);
 }
 
 }  // namespace

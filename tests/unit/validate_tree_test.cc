@@ -297,6 +297,33 @@ std::string job(const std::string& name, const std::string& templateSpec) {
          "        ports: [{containerPort: 80, hostPort: 8080}]\n";
 }
 
+// A CronJob's pod template is checked as a Job's, at the template's field.
+TEST(ValidateTree, CronJobTemplatesAreCheckedAcrossFiles) {
+  TempDir t("val");
+  write(t / "cron.yaml",
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\nspec:\n"
+        "  schedule: \"0 3 * * *\"\n  jobTemplate:\n    spec:\n      template:\n"
+        "        spec:\n          restartPolicy: Never\n"
+        "          imagePullSecrets: [{name: regcred}]\n"
+        "          containers:\n          - name: c\n            image: busybox\n");
+  ValidateReport r = validatePaths({t.path()});
+  EXPECT_EQ(texts(r), (std::vector<std::string>{
+                          t / "cron.yaml" +
+                          ":12:37: spec.jobTemplate.spec.template.spec.imagePullSecrets[0].name: "
+                          "cronjob \"nightly\": no file declares Secret \"regcred\""}));
+  const std::string plain =
+      "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\nspec:\n"
+      "  schedule: \"@daily\"\n  jobTemplate:\n    spec:\n      template:\n"
+      "        spec:\n          restartPolicy: Never\n"
+      "          containers:\n          - name: c\n            image: busybox\n";
+  write(t / "cron2.yaml", plain);
+  write(t / "cron3.yaml", plain);
+  r = validatePaths({t / "cron2.yaml", t / "cron3.yaml"});
+  ASSERT_EQ(r.problems.size(), 2u);
+  EXPECT_NE(r.problems[0].str().find("cronjob \"nightly\" is also declared"), std::string::npos)
+      << r.problems[0].str();
+}
+
 // A Job's pod template goes through the checks across files as a Pod does; its problems point
 // at the template's field.
 TEST(ValidateTree, JobTemplatesAreCheckedAcrossFiles) {

@@ -1,0 +1,212 @@
+// batch/v1 CronJobs in the agent (docs/workloads.md#cronjobs). Each pacing pass
+// (agent/rollout_wiring.cc) asks the CronJob controller (agent/cronjob_controller.h) about every
+// CronJob of the specs, before the Jobs run: the Jobs a CronJob keeps join desired_.jobs (as if
+// a file declared them), so the Job controller runs them and their pods. Records are kept in the
+// state store (meta "cronjobs", one JSON object by CronJob key): the last schedule time and the
+// Jobs made, each with its spec as it was made, so a restart of boxd neither runs a due time
+// again nor skips it, and a later template changes only later Jobs. One timer on the loop wakes
+// the next pass at the next schedule time, or within a minute (a wall clock that jumps is seen
+// within a minute; the controller makes at most one Job for the times missed meanwhile).
+#include <spdlog/spdlog.h>
+
+#include "agent/agent.h"
+#include "agent/cronjob_controller.h"
+#include "common/util.h"
+#include "specs/object_key.h"
+#include "specs/workload.h"
+
+namespace boxd::agent {
+namespace {
+
+constexpr const char* kCronJobsMetaKey = "cronjobs";
+constexpr int64_t kLongestWaitMs = 60000;
+
+std::string cronJobObject(const std::string& key) { return "cronjob/" + key; }
+
+bool madeByCronJob(const specs::Job& job) {
+  auto it = job.annotations.find(specs::kOwnerAnnotation);
+  return it != job.annotations.end() && it->second.rfind("CronJob/", 0) == 0;
+}
+
+bool fileHasErrors(const Desired& d, const std::string& file) {
+  for (const auto& e : d.errors) {
+    if (e.file == file) return true;
+  }
+  return false;
+}
+
+nlohmann::json cronJobJson(const specs::CronJob& cj, const CronJobDecision& d,
+                           const std::string& zoneName) {
+  nlohmann::json active = nlohmann::json::array(), jobs = nlohmann::json::array();
+  for (const CronJobMade& m : d.record.jobs) {
+    if (m.condition.empty()) active.push_back(m.name);
+    jobs.push_back({{"name", m.name},
+                    {"scheduledTimeMs", m.scheduledTime * 1000},
+                    {"condition", m.condition}});
+  }
+  nlohmann::json j = {{"name", cj.name},
+                      {"namespace", cj.namespaceName},
+                      {"sourceFile", d.record.sourceFile},
+                      {"schedule", cj.schedule},
+                      {"timeZone", cj.timeZone.value_or("")},
+                      {"zone", zoneName},
+                      {"suspend", cj.suspend},
+                      {"concurrencyPolicy", specs::toString(cj.concurrencyPolicy)},
+                      {"successfulJobsHistoryLimit", cj.successfulJobsHistoryLimit},
+                      {"failedJobsHistoryLimit", cj.failedJobsHistoryLimit},
+                      {"firstSeenMs", d.record.firstSeenMs},
+                      {"active", active},
+                      {"jobs", jobs}};
+  if (cj.startingDeadlineSeconds) j["startingDeadlineSeconds"] = *cj.startingDeadlineSeconds;
+  if (d.record.lastScheduleTime) j["lastScheduleTimeMs"] = *d.record.lastScheduleTime * 1000;
+  if (d.record.lastSuccessfulTime) j["lastSuccessfulTimeMs"] = *d.record.lastSuccessfulTime * 1000;
+  if (d.nextScheduleTime) j["nextScheduleTimeMs"] = *d.nextScheduleTime * 1000;
+  return j;
+}
+
+}  // namespace
+
+void Agent::loadCronJobRecords() {
+  if (cronJobRecordsLoaded_) return;
+  cronJobRecordsLoaded_ = true;
+  auto saved = store_->getMeta(kCronJobsMetaKey);
+  if (!saved.ok()) return logStoreError(Status(saved.error()), "read recorded cronjobs");
+  if (!saved->has_value()) return;
+  cronJobRecordsSaved_ = **saved;
+  auto j = nlohmann::json::parse(cronJobRecordsSaved_, nullptr, false);
+  if (!j.is_object()) return;
+  for (const auto& [key, rec] : j.items()) cronJobRecords_[key] = cronJobRecordFromJson(rec);
+}
+
+void Agent::saveCronJobRecords() {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [key, rec] : cronJobRecords_) j[key] = toJson(rec);
+  std::string text = j.dump();
+  if (text == cronJobRecordsSaved_) return;
+  Status st = store_->setMeta(kCronJobsMetaKey, text);
+  logStoreError(st, "record cronjobs");
+  if (st.ok()) cronJobRecordsSaved_ = text;
+}
+
+const specs::TimeZone* Agent::cronJobZone(const specs::CronJob& cj) {
+  std::string name = cj.timeZone.value_or("");
+  auto it = cronJobZones_.find(name);
+  if (it != cronJobZones_.end()) return &it->second;
+  if (name.empty()) return &cronJobZones_.emplace(name, specs::hostTimeZone()).first->second;
+  auto zone = specs::loadTimeZone(name);
+  if (!zone.ok()) {  // validated when the spec was read: the zoneinfo file went away since
+    event(cronJobObject(cj.key()), "Warning", "UnknownTimeZone", zone.error().message);
+    return nullptr;
+  }
+  return &cronJobZones_.emplace(name, std::move(*zone)).first->second;
+}
+
+// The Jobs of a record join the desired Jobs.
+void Agent::keepCronJobJobs(const CronJobRecord& rec, const std::string& ns,
+                            const std::string& file) {
+  for (const CronJobMade& m : rec.jobs) {
+    auto job = specs::jobFromJson(m.job);
+    if (!job.ok()) {
+      spdlog::error("cronjob {}/{}: {}, ignoring", ns, m.name, job.error().message);
+      continue;
+    }
+    desired_.jobs[job->key()] = {*job, specs::jobHash(*job), file};
+  }
+}
+
+std::optional<int64_t> Agent::runCronJob(const DesiredCronJob& want, int64_t now) {
+  const specs::CronJob& cj = want.cronJob;
+  const std::string key = cj.key();
+  CronJobRecord& rec = cronJobRecords_[key];
+  rec.sourceFile = want.sourceFile;
+  const specs::TimeZone* zone = cronJobZone(cj);
+  if (zone == nullptr) {
+    keepCronJobJobs(rec, cj.namespaceName, want.sourceFile);
+    return std::nullopt;
+  }
+  std::map<std::string, CronJobJobState> states;
+  for (const CronJobMade& m : rec.jobs) {
+    auto run = jobRuns_.find(specs::objectKey(cj.namespaceName, m.name));
+    if (run != jobRuns_.end())
+      states[m.name] = {run->second.condition, run->second.completionTimeMs};
+  }
+  CronJobDecision d = decideCronJob(cj, *zone, rec, states, now);
+  for (const auto& e : d.events) event(cronJobObject(key), e.type, e.reason, e.message);
+  rec = d.record;
+  keepCronJobJobs(rec, cj.namespaceName, want.sourceFile);
+  cronJobViews_[key] = cronJobJson(cj, d, zone->name());
+  return d.wakeAtMs;
+}
+
+void Agent::runCronJobs() {
+  loadCronJobRecords();
+  for (auto it = desired_.jobs.begin(); it != desired_.jobs.end();)  // last pass's
+    it = madeByCronJob(it->second.job) ? desired_.jobs.erase(it) : std::next(it);
+  const int64_t now = nowMs();
+  std::optional<int64_t> wake;
+  for (const auto& [key, want] : desired_.cronJobs) {
+    std::optional<int64_t> at = runCronJob(want, now);
+    if (at && (!wake || *at < *wake)) wake = at;
+  }
+  for (auto it = cronJobRecords_.begin(); it != cronJobRecords_.end();) {
+    const auto& [key, rec] = *it;
+    if (desired_.cronJobs.count(key)) {
+      ++it;
+      continue;
+    }
+    auto [ns, name] = specs::splitObjectKey(key);
+    if (fileHasErrors(desired_, rec.sourceFile)) {
+      // Its file has errors and no good version is known (a restart): its Jobs stay as they are.
+      keepCronJobJobs(rec, ns, rec.sourceFile);
+      ++it;
+      continue;
+    }
+    event(cronJobObject(key), "Normal", "Deleted",
+          "the CronJob is gone from the specs; its Jobs and their pods are removed");
+    cronJobViews_.erase(key);
+    it = cronJobRecords_.erase(it);
+  }
+  saveCronJobRecords();
+  if (desired_.cronJobs.empty()) {
+    if (cronJobTimer_) cronJobTimer_->stop();
+    return;
+  }
+  int64_t delay = std::min(kLongestWaitMs, std::max<int64_t>(0, wake.value_or(now) - now));
+  if (!wake) delay = kLongestWaitMs;
+  if (!cronJobTimer_) cronJobTimer_ = std::make_unique<Timer>(loop_);
+  cronJobTimer_->start(static_cast<uint64_t>(delay) + 1, [this] { repace(); });
+}
+
+// A Job of a CronJob finished in this pass (the Job controller just saw it): the CronJob's
+// decisions that wait on it (SawCompletedJob, history, Forbid) are taken in a pass of their own.
+void Agent::afterCronJobs() {
+  for (const auto& [key, rec] : cronJobRecords_) {
+    auto [ns, name] = specs::splitObjectKey(key);
+    for (const CronJobMade& m : rec.jobs) {
+      if (!m.condition.empty()) continue;
+      auto run = jobRuns_.find(specs::objectKey(ns, m.name));
+      if (run == jobRuns_.end() || run->second.condition.empty()) continue;
+      if (pacingPosted_) return;
+      pacingPosted_ = true;
+      dispatcher_.post([this] {
+        pacingPosted_ = false;
+        repace();
+      });
+      return;
+    }
+  }
+}
+
+nlohmann::json Agent::cronJobsJson() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [key, j] : cronJobViews_) out.push_back(j);
+  return out;
+}
+
+std::optional<nlohmann::json> Agent::cronJobView(const std::string& key) {
+  auto it = cronJobViews_.find(key);
+  if (it == cronJobViews_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace boxd::agent
