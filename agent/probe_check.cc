@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "agent/grpc_check.h"
+#include "agent/tcp_conn.h"
 #include "common/util.h"
 
 namespace boxd::agent {
@@ -28,30 +29,23 @@ constexpr int64_t kHelperGraceMs = 5000;  // boxd-exec past its own deadline: ki
 // ---- one TCP connection, optionally one request -------------------------------------------
 
 // Connects, sends the request (if any) and reads until the response head is complete, the peer
-// closes or the deadline passes. Deletes itself once its handles are closed.
-class NetConn {
+// closes or the deadline passes.
+class NetConn : public TcpConn {
  public:
   using Done = std::function<void(int status, std::string received)>;  // status: 0 or UV_E*
 
   static NetConn* start(uv_loop_t* loop, Fd sock, const sockaddr_in& addr, std::string request,
                         int64_t timeoutMs, Done done) {
-    auto* c = new NetConn(std::move(request), std::move(done));
-    uv_tcp_init(loop, &c->tcp_);
-    uv_timer_init(loop, &c->timer_);
-    c->tcp_.data = c->timer_.data = c;
+    auto* c = new NetConn(loop, std::move(request), std::move(done));
     const int fd = sock.get();
-    int rc = uv_tcp_open(&c->tcp_, fd);
-    if (rc == 0) {
-      sock.release();
-      rc = uv_tcp_connect(&c->connect_, &c->tcp_, reinterpret_cast<const sockaddr*>(&addr),
+    int rc = c->open(std::move(sock), timeoutMs);
+    if (rc == 0)
+      rc = uv_tcp_connect(&c->connect_, c->tcp(), reinterpret_cast<const sockaddr*>(&addr),
                           &NetConn::onConnect);
-    }
     if (rc != 0) {
       c->finish(rc);
     } else if (c->request_.empty() && establishedNow(fd)) {
       c->finish(0);  // a tcpSocket check whose handshake is already done: nothing to wait for
-    } else {
-      uv_timer_start(&c->timer_, &NetConn::onTimeout, static_cast<uint64_t>(timeoutMs), 0);
     }
     return c;
   }
@@ -61,27 +55,21 @@ class NetConn {
   }
 
  private:
-  NetConn(std::string request, Done done) : request_(std::move(request)), done_(std::move(done)) {}
+  NetConn(uv_loop_t* loop, std::string request, Done done)
+      : TcpConn(loop), request_(std::move(request)), done_(std::move(done)) {}
 
   static void onConnect(uv_connect_t* req, int status) {
-    auto* c = static_cast<NetConn*>(req->handle->data);
+    auto* c = of<NetConn>(req->handle);
     if (status != 0 || c->request_.empty()) return c->finish(status);
     c->buf_ = uv_buf_init(c->request_.data(), static_cast<unsigned>(c->request_.size()));
-    uv_write(&c->write_, reinterpret_cast<uv_stream_t*>(&c->tcp_), &c->buf_, 1,
-             [](uv_write_t* w, int st) {
-               if (st != 0) static_cast<NetConn*>(w->handle->data)->finish(st);
-             });
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&c->tcp_),
-        [](uv_handle_t* h, size_t, uv_buf_t* b) {
-          auto* self = static_cast<NetConn*>(h->data);
-          *b = uv_buf_init(self->chunk_, sizeof self->chunk_);
-        },
-        &NetConn::onRead);
+    uv_write(&c->write_, c->stream(), &c->buf_, 1, [](uv_write_t* w, int st) {
+      if (st != 0) of<NetConn>(w->handle)->finish(st);
+    });
+    c->startReading(&NetConn::onRead);
   }
 
   static void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-    auto* c = static_cast<NetConn*>(s->data);
+    auto* c = of<NetConn>(s);
     if (n == UV_EOF) return c->finish(0);
     if (n < 0) return c->finish(static_cast<int>(n));
     c->received_.append(b->base, static_cast<size_t>(n));
@@ -100,34 +88,18 @@ class NetConn {
            info.tcpi_state == TCP_ESTABLISHED;
   }
 
-  static void onTimeout(uv_timer_t* t) { static_cast<NetConn*>(t->data)->finish(UV_ETIMEDOUT); }
+  void onTimeout() override { finish(UV_ETIMEDOUT); }
 
   void finish(int status) {
     if (Done d = std::exchange(done_, nullptr)) d(status, std::move(received_));
     close();
   }
 
-  void close() {
-    if (closing_) return;
-    closing_ = true;
-    auto closed = [](uv_handle_t* h) {
-      auto* c = static_cast<NetConn*>(h->data);
-      if (++c->closed_ == 2) delete c;
-    };
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), closed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), closed);
-  }
-
-  uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
   uv_connect_t connect_{};
   uv_write_t write_{};
   uv_buf_t buf_{};
   std::string request_, received_;
-  char chunk_[4096];
   Done done_;
-  bool closing_ = false;
-  int closed_ = 0;
 };
 
 std::string hostPort(const std::string& ip, int64_t port) {
