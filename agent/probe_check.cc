@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sched.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -28,25 +27,20 @@ constexpr int64_t kHelperGraceMs = 5000;  // boxd-exec past its own deadline: ki
 
 // ---- one TCP connection, optionally one request -------------------------------------------
 
-// Connects, sends the request (if any) and reads until the response head is complete, the peer
-// closes or the deadline passes.
+// Sends the request (if any) and reads until the response head is complete, the peer closes or
+// the deadline passes; without a request, waits until the handshake is done.
 class NetConn : public TcpConn {
  public:
   using Done = std::function<void(int status, std::string received)>;  // status: 0 or UV_E*
 
-  static NetConn* start(uv_loop_t* loop, Fd sock, const sockaddr_in& addr, std::string request,
+  // sock is connected (connectNow() gave 0) or connecting (kConnecting).
+  static NetConn* start(uv_loop_t* loop, Fd sock, bool connected, std::string request,
                         int64_t timeoutMs, Done done) {
     auto* c = new NetConn(loop, std::move(request), std::move(done));
-    const int fd = sock.get();
     int rc = c->open(std::move(sock), timeoutMs);
-    if (rc == 0)
-      rc = uv_tcp_connect(&c->connect_, c->tcp(), reinterpret_cast<const sockaddr*>(&addr),
-                          &NetConn::onConnect);
-    if (rc != 0) {
-      c->finish(rc);
-    } else if (c->request_.empty() && establishedNow(fd)) {
-      c->finish(0);  // a tcpSocket check whose handshake is already done: nothing to wait for
-    }
+    if (rc == 0) rc = c->send(connected);
+    if (rc == 0 && !c->closing() && !c->request_.empty()) rc = c->startReading(&NetConn::onRead);
+    if (rc != 0) c->finish(rc);
     return c;
   }
   void cancel() {
@@ -58,14 +52,24 @@ class NetConn : public TcpConn {
   NetConn(uv_loop_t* loop, std::string request, Done done)
       : TcpConn(loop), request_(std::move(request)), done_(std::move(done)) {}
 
-  static void onConnect(uv_connect_t* req, int status) {
-    auto* c = of<NetConn>(req->handle);
-    if (status != 0 || c->request_.empty()) return c->finish(status);
-    c->buf_ = uv_buf_init(c->request_.data(), static_cast<unsigned>(c->request_.size()));
-    uv_write(&c->write_, c->stream(), &c->buf_, 1, [](uv_write_t* w, int st) {
-      if (st != 0) of<NetConn>(w->handle)->finish(st);
+  // On a connected socket the request goes out now (no loop turn, no epoll registration for
+  // it). On a connecting one libuv writes once the socket is writable, that is once the
+  // handshake is done, and a failed handshake fails the write with its error (ECONNREFUSED,
+  // ...): without a request the (empty) write just tells that.
+  int send(bool connected) {
+    size_t sent = 0;
+    if (connected) {
+      uv_buf_t b = uv_buf_init(request_.data(), static_cast<unsigned>(request_.size()));
+      int n = uv_try_write(stream(), &b, 1);
+      if (n < 0 && n != UV_EAGAIN) return n;
+      sent = n > 0 ? static_cast<size_t>(n) : 0;
+      if (sent == request_.size()) return 0;
+    }
+    buf_ = uv_buf_init(request_.data() + sent, static_cast<unsigned>(request_.size() - sent));
+    return uv_write(&write_, stream(), &buf_, 1, [](uv_write_t* w, int st) {
+      auto* c = of<NetConn>(w->handle);
+      if (st != 0 || c->request_.empty()) c->finish(st);
     });
-    c->startReading(&NetConn::onRead);
   }
 
   static void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
@@ -77,17 +81,6 @@ class NetConn : public TcpConn {
     if (parseHttpHead(c->received_, head) != 0 || c->received_.size() >= kMaxHead) c->finish(0);
   }
 
-  // A connection to an address of the pod's own namespace (its IP or 127.0.0.1: the usual
-  // probe) goes over loopback, where the kernel runs the whole handshake inside connect(): the
-  // socket is established when connect() returns. Asking costs one getsockopt; waiting for libuv
-  // to report it costs a loop iteration and an epoll registration and removal per check.
-  static bool establishedNow(int fd) {
-    tcp_info info{};
-    socklen_t len = sizeof info;
-    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
-           info.tcpi_state == TCP_ESTABLISHED;
-  }
-
   void onTimeout() override { finish(UV_ETIMEDOUT); }
 
   void finish(int status) {
@@ -95,7 +88,6 @@ class NetConn : public TcpConn {
     close();
   }
 
-  uv_connect_t connect_{};
   uv_write_t write_{};
   uv_buf_t buf_{};
   std::string request_, received_;
@@ -149,10 +141,19 @@ class NetCheck : public Check {
       return fail("probe address \"" + ip_ + "\" is not an IPv4 address");
     auto sock = socketInNetns(netnsFd_, AF_INET);
     if (!sock.ok()) return fail(sock.error().message);
+    // To the pod's own address (its IP or 127.0.0.1: the usual probe) the connection goes over
+    // loopback, and the kernel runs the whole handshake inside connect(): a tcpSocket check is
+    // then over (its socket closes at once, with FIN), without a libuv handle or a loop turn.
+    const int rc = connectNow(sock->get(), addr);
+    if (rc == 0 && !http_) {
+      sock->reset();
+      return finish({true, false, ""});
+    }
+    if (rc != 0 && rc != kConnecting) return onDone(rc, {});  // refused, unreachable
     int64_t left = std::max<int64_t>(deadline_ - monotonicMs(), 1);
     std::string request = http_ ? httpRequest(*http_, ip_, port_, path_) : "";
     const int attempt = ++attempts_;
-    NetConn* c = NetConn::start(loop_, std::move(*sock), addr, std::move(request), left,
+    NetConn* c = NetConn::start(loop_, std::move(*sock), rc == 0, std::move(request), left,
                                 [this](int status, std::string got) { onDone(status, got); });
     // It may have finished already (then it is closing and its result is in, or a redirect
     // started the next attempt): only a connection still running is ours to cancel.
