@@ -106,7 +106,6 @@ class NetCheck : public Check {
            int64_t timeoutMs, CheckDone done)
       : loop_(loop),
         netnsFd_(target.netnsFd),
-        sockets_(target.sockets),
         done_(std::move(done)),
         deadline_(monotonicMs() + timeoutMs),
         timeoutMs_(timeoutMs) {
@@ -140,7 +139,7 @@ class NetCheck : public Check {
     addr.sin_port = htons(static_cast<uint16_t>(port_));
     if (::inet_pton(AF_INET, ip_.c_str(), &addr.sin_addr) != 1)
       return fail("probe address \"" + ip_ + "\" is not an IPv4 address");
-    auto sock = checkSocket(netnsFd_, sockets_.get());
+    auto sock = socketInNetns(netnsFd_, AF_INET);
     if (!sock.ok()) return fail(sock.error().message);
     // To the pod's own address (its IP or 127.0.0.1: the usual probe) the connection goes over
     // loopback, and the kernel runs the whole handshake inside connect(): a tcpSocket check is
@@ -202,8 +201,7 @@ class NetCheck : public Check {
   }
 
   uv_loop_t* loop_;
-  int netnsFd_;  // only these of the target: copying its exec part (JSON) per check costs
-  std::shared_ptr<NetnsSockets> sockets_;
+  int netnsFd_;  // only this of the target: copying its exec part (JSON) per check costs
   CheckDone done_;
   int64_t deadline_, timeoutMs_;
   std::optional<specs::HttpGetAction> http_;
@@ -384,52 +382,24 @@ class SleepCheck : public Check {
 
 }  // namespace
 
-Result<std::vector<Fd>> socketsInNetns(int netnsFd, int family, size_t count) {
+Result<Fd> socketInNetns(int netnsFd, int family) {
   constexpr int kFlags = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
-  std::vector<Fd> out;
-  auto make = [&] {
-    while (out.size() < count) {
-      Fd s(::socket(family, kFlags, 0));
-      if (!s) return errno;
-      out.push_back(std::move(s));
-    }
-    return 0;
-  };
   if (netnsFd < 0) {
-    if (make() != 0 && out.empty()) return sysError("socket", "");
-    return out;
+    Fd s(::socket(family, kFlags, 0));
+    if (!s) return sysError("socket", "");
+    return s;
   }
   static int home = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (home < 0) return sysError("open", "/proc/thread-self/ns/net");
   if (::setns(netnsFd, CLONE_NEWNET) != 0) return sysError("enter", "the pod's network namespace");
-  int err = make();
+  Fd s(::socket(family, kFlags, 0));
+  int err = errno;
   // The loop thread must be back in its own namespace before anything else runs on it.
   if (::setns(home, CLONE_NEWNET) != 0) ::abort();
-  if (out.empty())
+  if (!s)
     return makeError(std::string("socket in the pod's network namespace: ") + std::strerror(err),
                      err);
-  return out;  // (fewer than count if the later ones failed: the next take() tries again)
-}
-
-Result<Fd> socketInNetns(int netnsFd, int family) {
-  auto s = socketsInNetns(netnsFd, family, 1);
-  if (!s.ok()) return s.error();
-  return std::move(s->front());
-}
-
-Result<Fd> NetnsSockets::take() {
-  if (spare_.empty()) {
-    auto made = socketsInNetns(netnsFd_, AF_INET, perVisit_);
-    if (!made.ok()) return made.error();
-    spare_ = std::move(*made);
-  }
-  Fd s = std::move(spare_.back());
-  spare_.pop_back();
   return s;
-}
-
-Result<Fd> checkSocket(int netnsFd, NetnsSockets* sockets) {
-  return sockets != nullptr ? sockets->take() : socketInNetns(netnsFd, AF_INET);
 }
 
 std::string httpRequest(const specs::HttpGetAction& a, const std::string& host, int64_t port,

@@ -32,28 +32,12 @@ struct CheckResult {
 };
 using CheckDone = std::function<void(CheckResult)>;
 
-// Sockets made in one network namespace for the network checks of one container run, several
-// per visit: a container's probes start together and so fall due together, and one setns() pair
-// into the pod's namespace and back serves them all. The spare sockets (at most perVisit - 1)
-// wait, unconnected, for the next checks. Each check still makes its own connection.
-class NetnsSockets {
- public:
-  NetnsSockets(int netnsFd, size_t perVisit) : netnsFd_(netnsFd), perVisit_(perVisit) {}
-  Result<Fd> take();  // a non-blocking, close-on-exec TCP/IPv4 socket
-
- private:
-  int netnsFd_;  // -1 = boxd's own
-  size_t perVisit_;
-  std::vector<Fd> spare_;
-};
-
 // Where and as what a check runs: the container run it belongs to.
 struct CheckTarget {
-  int netnsFd = -1;  // the pod's network namespace; -1 = boxd's own (hostNetwork)
-  std::shared_ptr<NetnsSockets> sockets;  // if set, network checks take their sockets here
-  std::string defaultIp;                  // the pod's IP, or 127.0.0.1
-  std::string execHelper;                 // path of boxd-exec
-  nlohmann::json execTarget;              // pid, cgroupProcs, security, label (exec checks)
+  int netnsFd = -1;           // the pod's network namespace; -1 = boxd's own (hostNetwork)
+  std::string defaultIp;      // the pod's IP, or 127.0.0.1
+  std::string execHelper;     // path of boxd-exec
+  nlohmann::json execTarget;  // pid, cgroupProcs, security, label (exec checks)
 };
 
 class Check {
@@ -68,10 +52,6 @@ std::unique_ptr<Check> startCheck(uv_loop_t* loop, const specs::Action& action,
 
 // A socket (non-blocking, close-on-exec) made in the network namespace netnsFd (-1 = ours).
 Result<Fd> socketInNetns(int netnsFd, int family);
-// count of them, in one visit.
-Result<std::vector<Fd>> socketsInNetns(int netnsFd, int family, size_t count);
-// A socket for one network check of target: from its NetnsSockets, else made now.
-Result<Fd> checkSocket(int netnsFd, NetnsSockets* sockets);
 
 // The HTTP request line and headers kubelet sends, then the user's headers (which may replace
 // Host, User-Agent and Accept).

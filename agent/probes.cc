@@ -109,12 +109,6 @@ void Agent::startProbeRun(PodState& pod, const std::string& name) {
   add(ProbeKind::Startup, spec->probes.startup);
   add(ProbeKind::Liveness, spec->probes.liveness);
   add(ProbeKind::Readiness, spec->probes.readiness);
-  size_t network = 0;  // probes that make a socket per check: one netns visit serves them all
-  for (const auto& w : run->workers) {
-    const specs::Action& a = w->spec.handler;
-    network += a.httpGet || a.tcpSocket || a.grpc ? 1 : 0;
-  }
-  if (network > 1) t.sockets = std::make_shared<NetnsSockets>(t.netnsFd, network);
   if (spec->probes.lifecycle.postStart) return runPostStart(pod, name);
   run->postStartDone = true;
   startProbing(pod, name);
