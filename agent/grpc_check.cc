@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "agent/grpc_health.h"
+#include "agent/tcp_conn.h"
 #include "common/util.h"
 
 namespace boxd::agent {
@@ -26,28 +27,22 @@ struct ConnResult {
   grpc::CallReply reply;   // once connected
 };
 
-// One TCP connection carrying one call. Deletes itself once its handles are closed.
-class GrpcConn {
+// One TCP connection carrying one call.
+class GrpcConn : public TcpConn {
  public:
   using Done = std::function<void(ConnResult)>;
 
   static GrpcConn* start(uv_loop_t* loop, Fd sock, const sockaddr_in& addr,
                          const std::string& authority, const std::string& service,
                          int64_t timeoutMs, Done done) {
-    auto* c = new GrpcConn(std::move(done));
+    auto* c = new GrpcConn(loop, std::move(done));
     c->authority_ = authority;
     c->message_ = grpc::healthCheckRequest(service);
     c->timeoutMs_ = timeoutMs;
-    uv_tcp_init(loop, &c->tcp_);
-    uv_timer_init(loop, &c->timer_);
-    c->tcp_.data = c->timer_.data = c;
-    uv_timer_start(&c->timer_, &GrpcConn::onTimeout, static_cast<uint64_t>(timeoutMs), 0);
-    int rc = uv_tcp_open(&c->tcp_, sock.get());
-    if (rc == 0) {
-      sock.release();
-      rc = uv_tcp_connect(&c->connect_, &c->tcp_, reinterpret_cast<const sockaddr*>(&addr),
+    int rc = c->open(std::move(sock), timeoutMs);
+    if (rc == 0)
+      rc = uv_tcp_connect(&c->connect_, c->tcp(), reinterpret_cast<const sockaddr*>(&addr),
                           &GrpcConn::onConnect);
-    }
     if (rc != 0) c->fail(uv_strerror(rc));
     return c;
   }
@@ -57,8 +52,8 @@ class GrpcConn {
   }
 
  private:
-  explicit GrpcConn(Done done) : done_(std::move(done)) {}
-  ~GrpcConn() {
+  GrpcConn(uv_loop_t* loop, Done done) : TcpConn(loop), done_(std::move(done)) {}
+  ~GrpcConn() override {
     if (session_ != nullptr) nghttp2_session_del(session_);
   }
 
@@ -171,13 +166,11 @@ class GrpcConn {
     if (out.empty()) return;
     auto* w = new Write{{}, std::move(out)};
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
-                      [](uv_write_t* req, int st) {
-                        auto* self = static_cast<GrpcConn*>(req->handle->data);
-                        delete reinterpret_cast<Write*>(req);
-                        if (st != 0 && st != UV_ECANCELED)
-                          self->fail(std::string("write: ") + uv_strerror(st));
-                      });
+    int rc = uv_write(&w->req, stream(), &buf, 1, [](uv_write_t* req, int st) {
+      auto* self = of<GrpcConn>(req->handle);
+      delete reinterpret_cast<Write*>(req);
+      if (st != 0 && st != UV_ECANCELED) self->fail(std::string("write: ") + uv_strerror(st));
+    });
     if (rc != 0) {
       delete w;
       fail(std::string("write: ") + uv_strerror(rc));
@@ -191,24 +184,17 @@ class GrpcConn {
   // ---- the connection --------------------------------------------------------------------
 
   static void onConnect(uv_connect_t* req, int status) {
-    auto* c = static_cast<GrpcConn*>(req->handle->data);
+    auto* c = of<GrpcConn>(req->handle);
     if (status == UV_ECANCELED) return;
     if (status != 0) return c->fail(uv_strerror(status));
     if (!c->startSession()) return c->fail("could not start an HTTP/2 session");
     c->flush();
-    if (c->closing_) return;
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&c->tcp_),
-        [](uv_handle_t* h, size_t, uv_buf_t* b) {
-          auto* self = static_cast<GrpcConn*>(h->data);
-          *b = uv_buf_init(self->chunk_, sizeof self->chunk_);
-        },
-        &GrpcConn::onRead);
+    if (!c->closing()) c->startReading(&GrpcConn::onRead);
   }
 
   static void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-    auto* c = static_cast<GrpcConn*>(s->data);
-    if (n == 0 || c->closing_) return;
+    auto* c = of<GrpcConn>(s);
+    if (n == 0 || c->closing()) return;
     if (n == UV_EOF) return c->fail("error reading from server: EOF");
     if (n < 0)
       return c->fail(std::string("error reading from server: ") + uv_strerror(static_cast<int>(n)));
@@ -225,10 +211,9 @@ class GrpcConn {
     c->flush();
   }
 
-  static void onTimeout(uv_timer_t* t) {
-    auto* c = static_cast<GrpcConn*>(t->data);
-    c->result_.timedOut = true;
-    c->finish();
+  void onTimeout() override {
+    result_.timedOut = true;
+    finish();
   }
 
   // Before the connection is up an error is the connect's; after, the call's.
@@ -243,19 +228,6 @@ class GrpcConn {
     close();
   }
 
-  void close() {
-    if (closing_) return;
-    closing_ = true;
-    auto closed = [](uv_handle_t* h) {
-      auto* c = static_cast<GrpcConn*>(h->data);
-      if (++c->closed_ == 2) delete c;
-    };
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), closed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), closed);
-  }
-
-  uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
   uv_connect_t connect_{};
   nghttp2_session* session_ = nullptr;
   int32_t streamId_ = -1;
@@ -264,10 +236,7 @@ class GrpcConn {
   int64_t timeoutMs_ = 0;
   ConnResult result_;
   bool streamClosed_ = false;
-  char chunk_[4096];
   Done done_;
-  bool closing_ = false;
-  int closed_ = 0;
 };
 
 // ---- the check: connect attempts until the deadline, then one call ------------------------

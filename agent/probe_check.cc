@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sched.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -14,6 +13,7 @@
 #include <string_view>
 
 #include "agent/grpc_check.h"
+#include "agent/tcp_conn.h"
 #include "common/util.h"
 
 namespace boxd::agent {
@@ -27,32 +27,20 @@ constexpr int64_t kHelperGraceMs = 5000;  // boxd-exec past its own deadline: ki
 
 // ---- one TCP connection, optionally one request -------------------------------------------
 
-// Connects, sends the request (if any) and reads until the response head is complete, the peer
-// closes or the deadline passes. Deletes itself once its handles are closed.
-class NetConn {
+// Sends the request (if any) and reads until the response head is complete, the peer closes or
+// the deadline passes; without a request, waits until the handshake is done.
+class NetConn : public TcpConn {
  public:
   using Done = std::function<void(int status, std::string received)>;  // status: 0 or UV_E*
 
-  static NetConn* start(uv_loop_t* loop, Fd sock, const sockaddr_in& addr, std::string request,
+  // sock is connected (connectNow() gave 0) or connecting (kConnecting).
+  static NetConn* start(uv_loop_t* loop, Fd sock, bool connected, std::string request,
                         int64_t timeoutMs, Done done) {
-    auto* c = new NetConn(std::move(request), std::move(done));
-    uv_tcp_init(loop, &c->tcp_);
-    uv_timer_init(loop, &c->timer_);
-    c->tcp_.data = c->timer_.data = c;
-    const int fd = sock.get();
-    int rc = uv_tcp_open(&c->tcp_, fd);
-    if (rc == 0) {
-      sock.release();
-      rc = uv_tcp_connect(&c->connect_, &c->tcp_, reinterpret_cast<const sockaddr*>(&addr),
-                          &NetConn::onConnect);
-    }
-    if (rc != 0) {
-      c->finish(rc);
-    } else if (c->request_.empty() && establishedNow(fd)) {
-      c->finish(0);  // a tcpSocket check whose handshake is already done: nothing to wait for
-    } else {
-      uv_timer_start(&c->timer_, &NetConn::onTimeout, static_cast<uint64_t>(timeoutMs), 0);
-    }
+    auto* c = new NetConn(loop, std::move(request), std::move(done));
+    int rc = c->open(std::move(sock), timeoutMs);
+    if (rc == 0) rc = c->send(connected);
+    if (rc == 0 && !c->closing() && !c->request_.empty()) rc = c->startReading(&NetConn::onRead);
+    if (rc != 0) c->finish(rc);
     return c;
   }
   void cancel() {
@@ -61,27 +49,31 @@ class NetConn {
   }
 
  private:
-  NetConn(std::string request, Done done) : request_(std::move(request)), done_(std::move(done)) {}
+  NetConn(uv_loop_t* loop, std::string request, Done done)
+      : TcpConn(loop), request_(std::move(request)), done_(std::move(done)) {}
 
-  static void onConnect(uv_connect_t* req, int status) {
-    auto* c = static_cast<NetConn*>(req->handle->data);
-    if (status != 0 || c->request_.empty()) return c->finish(status);
-    c->buf_ = uv_buf_init(c->request_.data(), static_cast<unsigned>(c->request_.size()));
-    uv_write(&c->write_, reinterpret_cast<uv_stream_t*>(&c->tcp_), &c->buf_, 1,
-             [](uv_write_t* w, int st) {
-               if (st != 0) static_cast<NetConn*>(w->handle->data)->finish(st);
-             });
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&c->tcp_),
-        [](uv_handle_t* h, size_t, uv_buf_t* b) {
-          auto* self = static_cast<NetConn*>(h->data);
-          *b = uv_buf_init(self->chunk_, sizeof self->chunk_);
-        },
-        &NetConn::onRead);
+  // On a connected socket the request goes out now (no loop turn, no epoll registration for
+  // it). On a connecting one libuv writes once the socket is writable, that is once the
+  // handshake is done, and a failed handshake fails the write with its error (ECONNREFUSED,
+  // ...): without a request the (empty) write just tells that.
+  int send(bool connected) {
+    size_t sent = 0;
+    if (connected) {
+      uv_buf_t b = uv_buf_init(request_.data(), static_cast<unsigned>(request_.size()));
+      int n = uv_try_write(stream(), &b, 1);
+      if (n < 0 && n != UV_EAGAIN) return n;
+      sent = n > 0 ? static_cast<size_t>(n) : 0;
+      if (sent == request_.size()) return 0;
+    }
+    buf_ = uv_buf_init(request_.data() + sent, static_cast<unsigned>(request_.size() - sent));
+    return uv_write(&write_, stream(), &buf_, 1, [](uv_write_t* w, int st) {
+      auto* c = of<NetConn>(w->handle);
+      if (st != 0 || c->request_.empty()) c->finish(st);
+    });
   }
 
   static void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-    auto* c = static_cast<NetConn*>(s->data);
+    auto* c = of<NetConn>(s);
     if (n == UV_EOF) return c->finish(0);
     if (n < 0) return c->finish(static_cast<int>(n));
     c->received_.append(b->base, static_cast<size_t>(n));
@@ -89,45 +81,17 @@ class NetConn {
     if (parseHttpHead(c->received_, head) != 0 || c->received_.size() >= kMaxHead) c->finish(0);
   }
 
-  // A connection to an address of the pod's own namespace (its IP or 127.0.0.1: the usual
-  // probe) goes over loopback, where the kernel runs the whole handshake inside connect(): the
-  // socket is established when connect() returns. Asking costs one getsockopt; waiting for libuv
-  // to report it costs a loop iteration and an epoll registration and removal per check.
-  static bool establishedNow(int fd) {
-    tcp_info info{};
-    socklen_t len = sizeof info;
-    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
-           info.tcpi_state == TCP_ESTABLISHED;
-  }
-
-  static void onTimeout(uv_timer_t* t) { static_cast<NetConn*>(t->data)->finish(UV_ETIMEDOUT); }
+  void onTimeout() override { finish(UV_ETIMEDOUT); }
 
   void finish(int status) {
     if (Done d = std::exchange(done_, nullptr)) d(status, std::move(received_));
     close();
   }
 
-  void close() {
-    if (closing_) return;
-    closing_ = true;
-    auto closed = [](uv_handle_t* h) {
-      auto* c = static_cast<NetConn*>(h->data);
-      if (++c->closed_ == 2) delete c;
-    };
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), closed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), closed);
-  }
-
-  uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
-  uv_connect_t connect_{};
   uv_write_t write_{};
   uv_buf_t buf_{};
   std::string request_, received_;
-  char chunk_[4096];
   Done done_;
-  bool closing_ = false;
-  int closed_ = 0;
 };
 
 std::string hostPort(const std::string& ip, int64_t port) {
@@ -177,10 +141,19 @@ class NetCheck : public Check {
       return fail("probe address \"" + ip_ + "\" is not an IPv4 address");
     auto sock = socketInNetns(netnsFd_, AF_INET);
     if (!sock.ok()) return fail(sock.error().message);
+    // To the pod's own address (its IP or 127.0.0.1: the usual probe) the connection goes over
+    // loopback, and the kernel runs the whole handshake inside connect(): a tcpSocket check is
+    // then over (its socket closes at once, with FIN), without a libuv handle or a loop turn.
+    const int rc = connectNow(sock->get(), addr);
+    if (rc == 0 && !http_) {
+      sock->reset();
+      return finish({true, false, ""});
+    }
+    if (rc != 0 && rc != kConnecting) return onDone(rc, {});  // refused, unreachable
     int64_t left = std::max<int64_t>(deadline_ - monotonicMs(), 1);
     std::string request = http_ ? httpRequest(*http_, ip_, port_, path_) : "";
     const int attempt = ++attempts_;
-    NetConn* c = NetConn::start(loop_, std::move(*sock), addr, std::move(request), left,
+    NetConn* c = NetConn::start(loop_, std::move(*sock), rc == 0, std::move(request), left,
                                 [this](int status, std::string got) { onDone(status, got); });
     // It may have finished already (then it is closing and its result is in, or a redirect
     // started the next attempt): only a connection still running is ours to cancel.

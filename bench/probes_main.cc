@@ -1,13 +1,22 @@
 // boxd-bench-probes: what probing costs boxd. One private boxd with a pod network runs N pods
 // (busybox httpd); boxd's CPU and RSS are measured over an idle window without probes, then with
-// the same pods carrying an httpGet readiness and a tcpSocket liveness probe every second; then
-// one pod's liveness port stops answering and the time to the kill and to the restarted
-// container is measured.
+// the same pods carrying an httpGet readiness and a tcpSocket liveness probe every second, and
+// so on for R rounds (without, with, without, with, ...: a drift of the machine's load shows in
+// the rounds' spread instead of in one figure); then one pod's liveness port stops answering
+// and the time to the kill and to the restarted container is measured.
 //
-//   boxd-bench-probes [--pods 50] [--window-s 20] [--bin-dir DIR] [--source-dir DIR]
-//                     [--keep-log DIR]   (boxd's log copied to DIR/boxd-probes.log)
+// CPU is the scheduler's on-CPU time of boxd (every thread, also the short-lived ones of its
+// blocking calls) in ns, read from boxd's CPU-time clock, not utime + stime, whose 10 ms ticks
+// are 0.05% of a core over a 20 s window. A window lasts boxd's resync period (30 s) by default:
+// the resync of 50 pods costs boxd ~100 ms, and a 20 s window holds one or none of them, which
+// moved a window's figure by ±0.3% of a core.
+//
+//   boxd-bench-probes [--pods 50] [--window-s 30] [--rounds 3] [--bin-dir DIR]
+//                     [--source-dir DIR] [--keep-log DIR]   (boxd's log copied to
+//                     DIR/boxd-probes.log)
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -23,7 +32,8 @@ namespace {
 
 struct Options {
   int pods = 50;
-  int windowS = 20;
+  int windowS = 30;  // boxd's resync period: each window holds one resync (~0.4% of a core)
+  int rounds = 3;
   std::string binDir = selfDir(), sourceDir = BOXD_SOURCE_DIR, keepLog;
 };
 
@@ -49,18 +59,20 @@ std::string loadavg() {
 struct Window {
   double cpuPercent = 0;
   int64_t rssKb = 0;
+  double load1 = 0;  // the 1-minute load average at the window's start
 };
 
 Window idleWindow(BoxdRun& boxd, int seconds) {
   sleepMs(3000);
-  int64_t before = cpuTicks(boxd.pid()), start = monotonicMs();
-  sleepMs(seconds * 1000);
-  int64_t after = cpuTicks(boxd.pid());
-  if (before < 0 || after < 0) throw BenchError("boxd exited during the window");
-  double wallS = static_cast<double>(monotonicMs() - start) / 1000;
   Window w;
-  w.cpuPercent = 100.0 * static_cast<double>(after - before) /
-                 static_cast<double>(::sysconf(_SC_CLK_TCK)) / wallS;
+  w.load1 = std::atof(loadavg().c_str());
+  int64_t before = cpuNs(boxd.pid());
+  int64_t start = monotonicUs();
+  sleepMs(seconds * 1000);
+  int64_t after = cpuNs(boxd.pid());
+  int64_t wallNs = (monotonicUs() - start) * 1000;
+  if (before < 0 || after < 0) throw BenchError("boxd exited during the window");
+  w.cpuPercent = 100.0 * static_cast<double>(after - before) / static_cast<double>(wallNs);
   w.rssKb = rssKb(boxd.pid());
   return w;
 }
@@ -92,6 +104,64 @@ void runPods(BoxdRun& boxd, const std::vector<std::string>& names, bool probes) 
             std::string("every pod ready") + (probes ? " (with probes)" : ""), 200);
 }
 
+void removePods(BoxdRun& boxd, const std::vector<std::string>& names) {
+  for (const auto& n : names) boxd.removeSpec(n);
+  waitUntil(
+      [&] {
+        auto st = tryStatus(boxd);
+        return st && (*st)["pods"].empty();
+      },
+      300000, "the pods gone", 200);
+}
+
+struct Round {
+  Window without, with;
+  double cost() const { return with.cpuPercent - without.cpuPercent; }
+  int64_t rss() const { return with.rssKb - without.rssKb; }
+};
+
+// Without probes, then with, `rounds` times; the probed pods stay for the latency phase.
+std::vector<Round> measure(BoxdRun& boxd, const Options& o, const std::vector<std::string>& plain,
+                           const std::vector<std::string>& probed) {
+  std::vector<Round> out;
+  for (int r = 0; r < o.rounds; ++r) {
+    if (r > 0) removePods(boxd, probed);
+    Round round;
+    runPods(boxd, plain, false);
+    round.without = idleWindow(boxd, o.windowS);
+    removePods(boxd, plain);
+    runPods(boxd, probed, true);
+    round.with = idleWindow(boxd, o.windowS);
+    std::printf(
+        "round %d: without %.3f%%, with %.3f%% of a core: %+.3f%%; RSS %+lld KiB "
+        "(load %.2f, %.2f)\n",
+        r + 1, round.without.cpuPercent, round.with.cpuPercent, round.cost(),
+        static_cast<long long>(round.rss()), round.without.load1, round.with.load1);
+    std::fflush(stdout);
+    out.push_back(round);
+  }
+  return out;
+}
+
+void summary(const Options& o, const std::vector<Round>& rounds) {
+  std::vector<double> without, with, cost, rss;
+  for (const auto& r : rounds) {
+    without.push_back(r.without.cpuPercent);
+    with.push_back(r.with.cpuPercent);
+    cost.push_back(r.cost());
+    rss.push_back(static_cast<double>(r.rss()));
+  }
+  auto [lo, hi] = std::minmax_element(cost.begin(), cost.end());
+  std::printf("%d pods, %d s windows, %d rounds, %ld cores (medians over the rounds)\n", o.pods,
+              o.windowS, o.rounds, ::sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("boxd without probes: CPU %.3f%% of a core, RSS %lld KiB\n", median(without),
+              static_cast<long long>(rounds.back().without.rssKb));
+  std::printf("boxd with probes:    CPU %.3f%% of a core, RSS %lld KiB (%d probes/s)\n",
+              median(with), static_cast<long long>(rounds.back().with.rssKb), 2 * o.pods);
+  std::printf("probing costs:       CPU %+.3f%% of a core (rounds %+.3f to %+.3f), RSS %+.0f KiB\n",
+              median(cost), *lo, *hi, median(rss));
+}
+
 void latency(BoxdRun& boxd, const std::string& pod) {
   int64_t t0 = nowMs();
   auto r = runCmd({boxd.boxctl(), "--run-dir", boxd.runDir(), "exec", pod, "--", "sh", "-c",
@@ -119,6 +189,8 @@ int main(int argc, char** argv) {
         o.pods = r.positive();
       else if (a == "--window-s")
         o.windowS = r.positive();
+      else if (a == "--rounds")
+        o.rounds = r.positive();
       else if (a == "--bin-dir")
         o.binDir = r.value();
       else if (a == "--keep-log")
@@ -126,8 +198,9 @@ int main(int argc, char** argv) {
       else if (a == "--source-dir")
         o.sourceDir = r.value();
       else
-        throw BenchError("unknown argument " + a +
-                         " (takes --pods N, --window-s S, --bin-dir, --keep-log, --source-dir)");
+        throw BenchError(
+            "unknown argument " + a +
+            " (takes --pods N, --window-s S, --rounds R, --bin-dir, --keep-log, --source-dir)");
     }
   } catch (const BenchError& e) {
     std::fprintf(stderr, "boxd-bench-probes: %s\n", e.what());
@@ -157,26 +230,7 @@ int main(int argc, char** argv) {
         probed.push_back("probed-" + std::to_string(i));
       }
       std::printf("load before: %s", loadavg().c_str());
-      runPods(boxd, plain, false);
-      Window without = idleWindow(boxd, o.windowS);
-      for (const auto& n : plain) boxd.removeSpec(n);
-      waitUntil(
-          [&] {
-            auto st = tryStatus(boxd);
-            return st && (*st)["pods"].empty();
-          },
-          300000, "the plain pods gone", 200);
-      runPods(boxd, probed, true);
-      Window with = idleWindow(boxd, o.windowS);
-      std::printf("%d pods, %d s windows, %ld cores\n", o.pods, o.windowS,
-                  ::sysconf(_SC_NPROCESSORS_ONLN));
-      std::printf("boxd without probes: CPU %.2f%% of a core, RSS %lld KiB\n", without.cpuPercent,
-                  static_cast<long long>(without.rssKb));
-      std::printf("boxd with probes:    CPU %.2f%% of a core, RSS %lld KiB (%d probes/s)\n",
-                  with.cpuPercent, static_cast<long long>(with.rssKb), 2 * o.pods);
-      std::printf("probing costs:       CPU %+.2f%% of a core, RSS %+lld KiB\n",
-                  with.cpuPercent - without.cpuPercent,
-                  static_cast<long long>(with.rssKb - without.rssKb));
+      summary(o, measure(boxd, o, plain, probed));
       latency(boxd, probed[0]);
       std::printf("load after: %s", loadavg().c_str());
     } catch (const BenchError& e) {

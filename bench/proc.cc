@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -242,6 +243,13 @@ int64_t cpuTicks(pid_t pid) {
   auto f = split(trim(s->substr(close + 2)), ' ');
   if (f.size() < 13) return -1;
   return std::atoll(f[11].c_str()) + std::atoll(f[12].c_str());  // utime (14), stime (15)
+}
+
+int64_t cpuNs(pid_t pid) {
+  clockid_t clock;
+  timespec ts{};
+  if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &ts) != 0) return -1;
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 std::vector<pid_t> pidsWhoseCmdlineContains(const std::string& needle) {

@@ -59,6 +59,10 @@ void sleepMs(int ms);  // interruptible
 // /proc figures.
 int64_t rssKb(pid_t pid);     // VmRSS, -1 if the process is gone
 int64_t cpuTicks(pid_t pid);  // utime + stime, -1 if gone
+// The CPU time of the whole process (every thread, also those that have exited) in ns: the
+// scheduler's count behind utime + stime, read through the process's CPU-time clock instead of
+// /proc/PID/stat's 10 ms ticks; -1 if gone.
+int64_t cpuNs(pid_t pid);
 std::vector<pid_t> pidsWhoseCmdlineContains(const std::string& needle);
 std::string selfDir();  // the directory of the running binary
 

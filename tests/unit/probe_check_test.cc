@@ -1,13 +1,19 @@
-// One check of a network action on the loop (probe_check.h): tcpSocket against a listener on
-// 127.0.0.1 in the test's own namespace, whose handshake the kernel finishes inside connect()
-// (boxd then reports it without waiting for the loop), a refused port, and HTTP heads.
+// One check of a network action on the loop (probe_check.h): tcpSocket and httpGet against a
+// listener on 127.0.0.1 in the test's own namespace, whose handshake the kernel finishes inside
+// connect() (boxd then reports a tcpSocket check, or sends its request, without waiting for the
+// loop), a handshake that is not done when connect() returns (a full accept queue drops the SYN
+// until the retransmission), a refused port, and HTTP heads.
 #include "agent/probe_check.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <uv.h>
+
+#include <chrono>
+#include <thread>
 
 #include "common/fd.h"
 
@@ -31,6 +37,36 @@ struct Listener {
   }
 };
 
+// Accepts `count` connections on l (each within 5 s), reads each request head and answers it with
+// `response`, then closes it; the first accept waits `delayMs` first. On its own thread: the
+// check runs on the test's loop.
+struct HttpServer {
+  std::thread thread;
+  std::string requests;  // what the connections sent, one after the other
+  HttpServer(const Listener& l, int count, std::string response, int delayMs = 0) {
+    thread = std::thread([this, fd = l.fd.get(), count, response, delayMs] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
+      for (int i = 0; i < count; ++i) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 5000) != 1) return;
+        Fd c(::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC));
+        if (!c) return;
+        timeval tv{5, 0};
+        ::setsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char buf[4096];
+        std::string got;
+        ssize_t n;
+        while (got.find("\r\n\r\n") == std::string::npos &&
+               (n = ::read(c.get(), buf, sizeof buf)) > 0)
+          got.append(buf, static_cast<size_t>(n));
+        requests += got;
+        (void)!::write(c.get(), response.data(), response.size());
+      }
+    });
+  }
+  ~HttpServer() { thread.join(); }
+};
+
 struct Loop {
   uv_loop_t loop{};
   Loop() { uv_loop_init(&loop); }
@@ -48,16 +84,25 @@ specs::Action tcpAction(int port) {
   return a;
 }
 
+specs::Action httpAction(int port, const std::string& path) {
+  specs::Action a;
+  a.httpGet.emplace();
+  a.httpGet->host = "127.0.0.1";
+  a.httpGet->port.number = port;
+  a.httpGet->path = path;
+  return a;
+}
+
 // Runs one check to its end; how many results it gave (exactly one is right).
-int runCheck(uv_loop_t* loop, const specs::Action& a, CheckResult& out) {
+int runCheck(uv_loop_t* loop, const specs::Action& a, CheckResult& out, int64_t timeoutMs = 2000) {
   int results = 0;
   CheckTarget target;
   target.defaultIp = "127.0.0.1";
-  auto check = startCheck(loop, a, target, 2000, [&](CheckResult r) {
+  auto check = startCheck(loop, a, target, timeoutMs, [&](CheckResult r) {
     results++;
     out = std::move(r);
   });
-  for (int i = 0; i < 100 && results == 0; ++i) uv_run(loop, UV_RUN_ONCE);
+  for (int i = 0; i < 1000 && results == 0; ++i) uv_run(loop, UV_RUN_ONCE);
   check.reset();
   uv_run(loop, UV_RUN_DEFAULT);
   return results;
@@ -101,6 +146,91 @@ TEST(ProbeCheck, CancellingAFinishedOrRunningCheckIsSafe) {
   check.reset();  // done already (handshake inside connect) or cancelled: never twice
   uv_run(&loop.loop, UV_RUN_DEFAULT);
   EXPECT_LE(results, 1);
+}
+
+TEST(ProbeCheck, HttpGetSendsKubeletsRequestAndReadsTheAnswer) {
+  Listener l;
+  ASSERT_TRUE(l.fd);
+  Loop loop;
+  CheckResult ok, failed, moved;
+  {
+    HttpServer server(l, 2, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    EXPECT_EQ(runCheck(&loop.loop, httpAction(l.port, "/healthz"), ok), 1);
+    EXPECT_EQ(runCheck(&loop.loop, httpAction(l.port, "/"), ok), 1);
+  }
+  EXPECT_TRUE(ok.success) << ok.output;
+  EXPECT_EQ(ok.output, "ok");
+  {
+    HttpServer server(l, 1, "HTTP/1.1 503 Unavailable\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(runCheck(&loop.loop, httpAction(l.port, "/"), failed), 1);
+    EXPECT_NE(server.requests.find("GET / HTTP/1.1\r\nHost: 127.0.0.1:"), std::string::npos)
+        << server.requests;
+  }
+  EXPECT_FALSE(failed.success);
+  EXPECT_EQ(failed.output, "HTTP probe failed with statuscode: 503");
+  {
+    HttpServer server(l, 1, "HTTP/1.1 302 Found\r\nLocation: http://10.0.0.9/\r\n\r\n");
+    EXPECT_EQ(runCheck(&loop.loop, httpAction(l.port, "/"), moved), 1);
+  }
+  EXPECT_TRUE(moved.success);
+  EXPECT_TRUE(moved.warning);
+}
+
+// A listener with a backlog of 0 whose one queued connection is not accepted drops the next SYN:
+// the check's connect() returns before the handshake is done. The SYN is sent again after 1 s.
+struct FullListener : Listener {
+  Fd filler;
+  FullListener() {
+    if (!fd || ::listen(fd.get(), 0) != 0) {
+      fd.reset();
+      return;
+    }
+    filler.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (::connect(filler.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fd.reset();
+    ::shutdown(filler.get(), SHUT_WR);  // an HttpServer reads its (empty) request at once
+  }
+};
+
+TEST(ProbeCheck, AHandshakeNotDoneInConnectIsAwaitedUntilTheTimeout) {
+  FullListener l;
+  ASSERT_TRUE(l.fd) << "listen on 127.0.0.1 with a full accept queue";
+  Loop loop;
+  CheckResult tcp, http;
+  EXPECT_EQ(runCheck(&loop.loop, tcpAction(l.port), tcp, 400), 1);
+  EXPECT_FALSE(tcp.success);
+  EXPECT_EQ(tcp.output, "dial tcp 127.0.0.1:" + std::to_string(l.port) + ": timeout after 0s");
+  EXPECT_EQ(runCheck(&loop.loop, httpAction(l.port, "/"), http, 400), 1);
+  EXPECT_FALSE(http.success);
+  EXPECT_EQ(http.output,
+            "Get \"http://127.0.0.1:" + std::to_string(l.port) + "/\": timeout after 0s");
+}
+
+TEST(ProbeCheck, AHandshakeThatFinishesLaterSucceeds) {
+  Loop loop;
+  CheckResult tcp, http;
+  {
+    FullListener l;
+    ASSERT_TRUE(l.fd);
+    std::thread drain([&l] {  // room in the queue before the SYN is sent again
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      Fd first(::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    });
+    EXPECT_EQ(runCheck(&loop.loop, tcpAction(l.port), tcp, 5000), 1);
+    drain.join();
+  }
+  EXPECT_TRUE(tcp.success) << tcp.output;
+  {
+    FullListener l;
+    ASSERT_TRUE(l.fd);
+    // The filler first, then the check's connection, once its SYN came again.
+    HttpServer server(l, 2, "HTTP/1.1 204 No Content\r\n\r\n", 200);
+    EXPECT_EQ(runCheck(&loop.loop, httpAction(l.port, "/"), http, 5000), 1);
+  }
+  EXPECT_TRUE(http.success) << http.output;
 }
 
 TEST(ProbeCheck, HttpHeadWithoutHeadersAndLookalikeHeaders) {
