@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/cronjob_controller.h"
+#include "agent/meta_records.h"
 #include "common/util.h"
 #include "specs/object_key.h"
 #include "specs/workload.h"
@@ -26,13 +27,6 @@ std::string cronJobObject(const std::string& key) { return "cronjob/" + key; }
 bool madeByCronJob(const specs::Job& job) {
   auto it = job.annotations.find(specs::kOwnerAnnotation);
   return it != job.annotations.end() && it->second.rfind("CronJob/", 0) == 0;
-}
-
-bool fileHasErrors(const Desired& d, const std::string& file) {
-  for (const auto& e : d.errors) {
-    if (e.file == file) return true;
-  }
-  return false;
 }
 
 nlohmann::json cronJobJson(const specs::CronJob& cj, const CronJobDecision& d,
@@ -69,23 +63,15 @@ nlohmann::json cronJobJson(const specs::CronJob& cj, const CronJobDecision& d,
 void Agent::loadCronJobRecords() {
   if (cronJobRecordsLoaded_) return;
   cronJobRecordsLoaded_ = true;
-  auto saved = store_->getMeta(kCronJobsMetaKey);
-  if (!saved.ok()) return logStoreError(Status(saved.error()), "read recorded cronjobs");
-  if (!saved->has_value()) return;
-  cronJobRecordsSaved_ = **saved;
-  auto j = nlohmann::json::parse(cronJobRecordsSaved_, nullptr, false);
-  if (!j.is_object()) return;
-  for (const auto& [key, rec] : j.items()) cronJobRecords_[key] = cronJobRecordFromJson(rec);
+  logStoreError(loadMetaRecords(*store_, kCronJobsMetaKey, cronJobRecordsSaved_, cronJobRecords_,
+                                cronJobRecordFromJson),
+                "read recorded cronjobs");
 }
 
 void Agent::saveCronJobRecords() {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [key, rec] : cronJobRecords_) j[key] = toJson(rec);
-  std::string text = j.dump();
-  if (text == cronJobRecordsSaved_) return;
-  Status st = store_->setMeta(kCronJobsMetaKey, text);
-  logStoreError(st, "record cronjobs");
-  if (st.ok()) cronJobRecordsSaved_ = text;
+  logStoreError(saveMetaRecords(*store_, kCronJobsMetaKey, cronJobRecordsSaved_, cronJobRecords_,
+                                [](const CronJobRecord& r) { return toJson(r); }),
+                "record cronjobs");
 }
 
 const specs::TimeZone* Agent::cronJobZone(const specs::CronJob& cj) {
@@ -155,7 +141,7 @@ void Agent::runCronJobs() {
       continue;
     }
     auto [ns, name] = specs::splitObjectKey(key);
-    if (fileHasErrors(desired_, rec.sourceFile)) {
+    if (desired_.fileHasErrors(rec.sourceFile)) {
       // Its file has errors and no good version is known (a restart): its Jobs stay as they are.
       keepCronJobJobs(rec, ns, rec.sourceFile);
       ++it;

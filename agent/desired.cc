@@ -153,4 +153,11 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
   return out;
 }
 
+bool Desired::fileHasErrors(const std::string& file) const {
+  for (const auto& e : errors) {
+    if (e.file == file) return true;
+  }
+  return false;
+}
+
 }  // namespace boxd::agent

@@ -79,6 +79,8 @@ struct Desired {
   std::vector<SpecError> errors;
   // Documents of kinds boxd does not run, one note each with file:line (this pass's parses).
   std::vector<specs::Diagnostic> skipped;
+  // Whether this pass found errors in file (its objects then stay as they last were).
+  bool fileHasErrors(const std::string& file) const;
 };
 
 // What a file contributed the last time it was valid.

@@ -8,6 +8,7 @@
 
 #include "agent/agent.h"
 #include "agent/job_controller.h"
+#include "agent/meta_records.h"
 #include "common/util.h"
 #include "specs/job.h"
 #include "specs/object_key.h"
@@ -27,35 +28,19 @@ bool inRun(const specs::PodSpec& pod, const std::string& jobName, const std::str
          uidLabel != pod.labels.end() && uidLabel->second == uid;
 }
 
-bool fileHasErrors(const Desired& d, const std::string& file) {
-  for (const auto& e : d.errors) {
-    if (e.file == file) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 void Agent::loadJobRuns() {
   if (jobRunsLoaded_) return;
   jobRunsLoaded_ = true;
-  auto saved = store_->getMeta(kJobsMetaKey);
-  if (!saved.ok()) return logStoreError(Status(saved.error()), "read recorded jobs");
-  if (!saved->has_value()) return;
-  jobRunsSaved_ = **saved;
-  auto j = nlohmann::json::parse(jobRunsSaved_, nullptr, false);
-  if (!j.is_object()) return;
-  for (const auto& [key, run] : j.items()) jobRuns_[key] = jobRunFromJson(run);
+  logStoreError(loadMetaRecords(*store_, kJobsMetaKey, jobRunsSaved_, jobRuns_, jobRunFromJson),
+                "read recorded jobs");
 }
 
 void Agent::saveJobRuns() {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [key, run] : jobRuns_) j[key] = toJson(run);
-  std::string text = j.dump();
-  if (text == jobRunsSaved_) return;
-  Status st = store_->setMeta(kJobsMetaKey, text);
-  logStoreError(st, "record jobs");
-  if (st.ok()) jobRunsSaved_ = text;
+  logStoreError(saveMetaRecords(*store_, kJobsMetaKey, jobRunsSaved_, jobRuns_,
+                                [](const JobRun& r) { return toJson(r); }),
+                "record jobs");
 }
 
 std::vector<JobPodState> Agent::jobPods(const std::string& jobName, const std::string& ns,
@@ -130,7 +115,7 @@ void Agent::runJobs() {
       ++it;
       continue;
     }
-    if (fileHasErrors(desired_, run.sourceFile)) {
+    if (desired_.fileHasErrors(run.sourceFile)) {
       // Its file has errors and no good version is known (a restart): the run stays as it is.
       auto [ns, name] = specs::splitObjectKey(key);
       for (const auto& p : jobPods(name, ns, run.uid)) keepJobPod(p.name);
