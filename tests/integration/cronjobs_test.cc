@@ -54,15 +54,7 @@ size_t countIn(const std::string& text, const std::string& what) {
   return n;
 }
 
-class CronJobsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    b_.start();
-    b_.importBusybox();
-  }
-  Boxd b_;
-};
+using CronJobsTest = BoxdBusyboxTest;
 
 TEST_F(CronJobsTest, RunsAtTheNextMinuteSurvivesARestartAndGoesWithItsSpec) {
   const int64_t writtenMs = nowMs();

@@ -2,7 +2,9 @@
 // that nothing is left on the host afterwards: no mount under its dirs, no cgroup, no shim.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <functional>
 #include <map>
@@ -91,5 +93,16 @@ class Boxd {
 
 std::string twoContainerPod(const std::string& name, int grace = 2);
 std::vector<std::string> loopsUnder(const std::string& dir);
+
+// A test with one boxd of its own and the busybox image imported; skipped without root.
+class BoxdBusyboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    b_.start();
+    b_.importBusybox();
+  }
+  Boxd b_;
+};
 
 }  // namespace boxd::testing

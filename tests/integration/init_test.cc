@@ -9,15 +9,7 @@
 namespace boxd::testing {
 namespace {
 
-class InitTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    b_.start();
-    b_.importBusybox();
-  }
-  Boxd b_;
-};
+using InitTest = BoxdBusyboxTest;
 
 std::string pod(const std::string& name, const std::string& policy, const std::string& init1,
                 const std::string& init2) {

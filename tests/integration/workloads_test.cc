@@ -63,15 +63,7 @@ std::string joined(const std::set<std::string>& s) {
 
 std::set<std::string> setOf(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
 
-class WorkloadsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    b_.start();
-    b_.importBusybox();
-  }
-  Boxd b_;
-};
+using WorkloadsTest = BoxdBusyboxTest;
 
 TEST_F(WorkloadsTest, DeploymentRunsRollsAndScalesDown) {
   std::string v1 = deployment(2, "v1"), v2 = deployment(2, "v2");
