@@ -4,9 +4,11 @@
 
 namespace boxd::agent {
 
-Dispatcher::Dispatcher(uv_loop_t* loop) : loop_(loop) {
-  uv_async_init(loop_, &async_, &Dispatcher::onAsync);
-  async_.data = this;
+Dispatcher::Dispatcher(uv_loop_t* loop)
+    : loop_(loop), async_(new uv_async_t), inbox_(std::make_shared<Inbox>()) {
+  uv_async_init(loop_, async_, &Dispatcher::onAsync);
+  async_->data = inbox_.get();  // no callback comes after uv_close: the Inbox outlives them all
+  inbox_->async = async_;
 }
 
 Dispatcher::~Dispatcher() { close(); }
@@ -14,34 +16,44 @@ Dispatcher::~Dispatcher() { close(); }
 void Dispatcher::close() {
   if (closed_) return;
   closed_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  std::vector<std::function<void()>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(inbox_->mu);
+    inbox_->async = nullptr;
+    dropped.swap(inbox_->queue);  // released here, on the loop thread
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(async_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
 }
 
-void Dispatcher::post(std::function<void()> fn) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(fn));
-  }
-  uv_async_send(&async_);
+void Dispatcher::post(std::function<void()> fn) { postTo(*inbox_, std::move(fn)); }
+
+void Dispatcher::postTo(Inbox& inbox, std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(inbox.mu);
+  if (inbox.async == nullptr) return;  // closed: nothing runs the loop's side any more
+  inbox.queue.push_back(std::move(fn));
+  uv_async_send(inbox.async);
 }
 
 void Dispatcher::runBlocking(std::function<void()> work, std::function<void()> done) {
   ++inFlight_;
-  std::thread([this, work = std::move(work), done = std::move(done)]() mutable {
+  // The thread holds the Inbox, not this: done runs only while the Dispatcher is open.
+  std::thread([inbox = inbox_, work = std::move(work),
+               complete = std::function<void()>([this, done = std::move(done)] {
+                 --inFlight_;
+                 done();
+               })]() mutable {
     work();
-    post([this, done = std::move(done)]() {
-      --inFlight_;
-      done();
-    });
+    postTo(*inbox, std::move(complete));
   }).detach();
 }
 
 void Dispatcher::onAsync(uv_async_t* h) {
-  auto* self = static_cast<Dispatcher*>(h->data);
+  auto* inbox = static_cast<Inbox*>(h->data);
   std::vector<std::function<void()>> batch;
   {
-    std::lock_guard<std::mutex> lock(self->mu_);
-    batch.swap(self->queue_);
+    std::lock_guard<std::mutex> lock(inbox->mu);
+    batch.swap(inbox->queue);
   }
   for (auto& fn : batch) fn();
 }

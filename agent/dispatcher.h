@@ -21,20 +21,29 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   uv_loop_t* loop() const { return loop_; }
-  // Runs fn on the loop thread soon. Safe from any thread.
+  // Runs fn on the loop thread soon. Safe from any thread; dropped once closed.
   void post(std::function<void()> fn);
   // Runs work on a new thread, then done on the loop thread.
   void runBlocking(std::function<void()> work, std::function<void()> done);
   // Number of blocking operations in flight.
   int inFlight() const { return inFlight_; }
+  // On the loop thread: stops the loop handle. Operations still running finish on their
+  // threads; what they post afterwards (their done) is dropped.
   void close();
 
  private:
+  // Where threads post to. Shared with them: an operation may outlive close() and the
+  // Dispatcher (a grace period still being waited out when boxd stops).
+  struct Inbox {
+    std::mutex mu;
+    std::vector<std::function<void()>> queue;
+    uv_async_t* async = nullptr;  // null once closed
+  };
+  static void postTo(Inbox& inbox, std::function<void()> fn);
   static void onAsync(uv_async_t* h);
   uv_loop_t* loop_;
-  uv_async_t async_{};
-  std::mutex mu_;
-  std::vector<std::function<void()>> queue_;
+  uv_async_t* async_;  // freed by its close callback, which may run after we are gone
+  std::shared_ptr<Inbox> inbox_;
   int inFlight_ = 0;
   bool closed_ = false;
 };
