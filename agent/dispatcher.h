@@ -1,7 +1,9 @@
 // The event-loop seam: only the loop thread touches agent state. Blocking work (syscalls,
 // mounts, talking to shims, waiting out a grace period) runs on its own thread and posts its
 // completion back to the loop. A thread per operation (not libuv's small fixed pool) so a pod
-// waiting 30 s for SIGTERM never delays another pod's start.
+// waiting 30 s for SIGTERM never delays another pod's start. Reusing idle threads instead was
+// measured with 50 pods (boxd-bench-probes): idle CPU 0.37-0.50% of a core before, 0.30-0.43%
+// after, within the spread of runs, for 50-80 idle threads and more resident memory: not kept.
 #pragma once
 
 #include <uv.h>
