@@ -222,6 +222,8 @@ class DocParser {
   PodAffinityTerm parsePodAffinityTerm(const YAML::Node& n, const YAML::Mark& at,
                                        const std::string& path);
   std::optional<int64_t> parseWeight(const Entry& e, const std::string& path);
+  // topologyKey (a non-empty qualified name, required) of affinity terms and spread constraints.
+  Field topologyKeyField(std::string& out);
   template <typename Term>
   using TermParser = Term (DocParser::*)(const YAML::Node&, const YAML::Mark&, const std::string&);
   // The handler of a preferredDuringSchedulingIgnoredDuringExecution list: each item

@@ -227,14 +227,7 @@ PodAffinityTerm DocParser::parsePodAffinityTerm(const YAML::Node& n, const YAML:
               error(f.valueMark(), indexPath(p, i), why);
           }
         }},
-       {"topologyKey", true,
-        [&](const Entry& f, const std::string& p) {
-          std::optional<std::string> s = string(f, p);
-          if (s && s->empty()) return error(f.valueMark(), p, "can not be empty");
-          if (s && !checkQualifiedName(*s).empty())
-            return error(f.valueMark(), p, checkQualifiedName(*s));
-          if (s) t.topologyKey = *s;
-        }},
+       topologyKeyField(t.topologyKey),
        {"matchLabelKeys", false,
         [&](const Entry& f, const std::string& p) {
           keysAt = f.keyMark;
@@ -256,6 +249,16 @@ PodAffinityTerm DocParser::parsePodAffinityTerm(const YAML::Node& n, const YAML:
             inQuotes(k) + " must not be in both matchLabelKeys and mismatchLabelKeys");
   }
   return t;
+}
+
+DocParser::Field DocParser::topologyKeyField(std::string& out) {
+  return {"topologyKey", true, [this, &out](const Entry& f, const std::string& p) {
+            std::optional<std::string> s = string(f, p);
+            if (s && s->empty()) return error(f.valueMark(), p, "can not be empty");
+            if (s && !checkQualifiedName(*s).empty())
+              return error(f.valueMark(), p, checkQualifiedName(*s));
+            if (s) out = *s;
+          }};
 }
 
 std::optional<int64_t> DocParser::parseWeight(const Entry& e, const std::string& path) {
@@ -299,14 +302,7 @@ TopologySpreadConstraint DocParser::parseSpreadConstraint(const YAML::Node& n, c
             return error(f.valueMark(), p, "must be greater than zero, got " + std::to_string(*v));
           if (v) c.maxSkew = *v;
         }},
-       {"topologyKey", true,
-        [&](const Entry& f, const std::string& p) {
-          std::optional<std::string> s = string(f, p);
-          if (s && s->empty()) return error(f.valueMark(), p, "can not be empty");
-          if (s && !checkQualifiedName(*s).empty())
-            return error(f.valueMark(), p, checkQualifiedName(*s));
-          if (s) c.topologyKey = *s;
-        }},
+       topologyKeyField(c.topologyKey),
        {"whenUnsatisfiable", true,
         [&](const Entry& f, const std::string& p) {
           std::optional<std::string> s = string(f, p);
