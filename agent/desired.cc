@@ -101,54 +101,26 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
     auto rec = recorded.find(name);
     if (rec != recorded.end()) out.pods.emplace(name, rec->second);  // keep what runs, unchanged
   }
-  for (auto& [name, decls] : secrets) {
-    if (decls.size() == 1) {
-      out.secrets.emplace(name, std::move(decls.front()));
-      continue;
+  // Secrets, ConfigMaps, Jobs and CronJobs: a name declared twice is used from neither file.
+  auto keepUnique = [&](auto& byName, auto& into, const char* kind) {
+    for (auto& [name, decls] : byName) {
+      if (decls.size() == 1) {
+        into.emplace(name, std::move(decls.front()));
+        continue;
+      }
+      for (const auto& d : decls) {
+        conflictErrors[d.sourceFile].push_back(
+            {d.sourceFile, 0, 0, "metadata.name",
+             std::string(kind) + " \"" + name + "\" is also declared in " +
+                 otherFiles(decls, d.sourceFile) + "; neither declaration is used"});
+      }
     }
-    for (const auto& d : decls) {
-      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
-                                              "secret \"" + name + "\" is also declared in " +
-                                                  otherFiles(decls, d.sourceFile) +
-                                                  "; neither declaration is used"});
-    }
-  }
-  for (auto& [name, decls] : configMaps) {
-    if (decls.size() == 1) {
-      out.configMaps.emplace(name, std::move(decls.front()));
-      continue;
-    }
-    for (const auto& d : decls) {
-      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
-                                              "configmap \"" + name + "\" is also declared in " +
-                                                  otherFiles(decls, d.sourceFile) +
-                                                  "; neither declaration is used"});
-    }
-  }
-  for (auto& [name, decls] : jobs) {
-    if (decls.size() == 1) {
-      out.jobs.emplace(name, std::move(decls.front()));
-      continue;
-    }
-    for (const auto& d : decls) {
-      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
-                                              "job \"" + name + "\" is also declared in " +
-                                                  otherFiles(decls, d.sourceFile) +
-                                                  "; neither declaration is used"});
-    }
-  }
-  for (auto& [name, decls] : cronJobs) {
-    if (decls.size() == 1) {
-      out.cronJobs.emplace(name, std::move(decls.front()));
-      continue;
-    }
-    for (const auto& d : decls) {
-      conflictErrors[d.sourceFile].push_back({d.sourceFile, 0, 0, "metadata.name",
-                                              "cronjob \"" + name + "\" is also declared in " +
-                                                  otherFiles(decls, d.sourceFile) +
-                                                  "; neither declaration is used"});
-    }
-  }
+  };
+  keepUnique(secrets, out.secrets, "secret");
+  keepUnique(configMaps, out.configMaps, "configmap");
+  keepUnique(jobs, out.jobs, "job");
+  keepUnique(cronJobs, out.cronJobs, "cronjob");
+
   addErrors(out, conflictErrors);
   return out;
 }
