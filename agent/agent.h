@@ -19,11 +19,11 @@
 
 #include "agent/config.h"
 #include "agent/config_volumes.h"
+#include "agent/cronjob_controller.h"
 #include "agent/desired.h"
 #include "agent/dispatcher.h"
 #include "agent/image_pulls.h"
 #include "agent/ipam.h"
-#include "agent/cronjob_controller.h"
 #include "agent/job_controller.h"
 #include "agent/metrics.h"
 #include "agent/pod_plan.h"
@@ -253,8 +253,6 @@ class Agent {
   void loadJobRuns();
   void saveJobRuns();
   nlohmann::json jobJson(const specs::Job& job, const JobRun& run, const JobDecision& d);
-  nlohmann::json jobsJson();
-  std::optional<nlohmann::json> jobView(const std::string& key);
 
   // batch/v1 CronJobs (cronjob_wiring.cc): before runJobs, the Jobs they keep join desired_.jobs
   void runCronJobs();
@@ -264,8 +262,6 @@ class Agent {
   const specs::TimeZone* cronJobZone(const specs::CronJob& cj);
   void loadCronJobRecords();
   void saveCronJobRecords();
-  nlohmann::json cronJobsJson();
-  std::optional<nlohmann::json> cronJobView(const std::string& key);
 
   // recovery and drift
   void recover();
@@ -390,9 +386,9 @@ class Agent {
   bool pacingPosted_ = false;
   std::map<std::string, JobRun> jobRuns_;  // by Job key, as recorded (meta "jobs")
   bool jobRunsLoaded_ = false;
-  std::string jobRunsSaved_;                        // the recorded text, to write only changes
-  std::map<std::string, nlohmann::json> jobViews_;  // status of each Job, as last decided
-  std::unique_ptr<Timer> jobTimer_;                 // the next backoff, deadline or TTL
+  std::string jobRunsSaved_;                             // the recorded text, to write only changes
+  std::map<std::string, nlohmann::json> jobViews_;       // status of each Job, as last decided
+  std::unique_ptr<Timer> jobTimer_;                      // the next backoff, deadline or TTL
   std::map<std::string, CronJobRecord> cronJobRecords_;  // by CronJob key (meta "cronjobs")
   bool cronJobRecordsLoaded_ = false;
   std::string cronJobRecordsSaved_;

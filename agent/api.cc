@@ -1,6 +1,9 @@
 // boxctl's requests, answered on the loop thread from in-memory state (status is cheap).
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+#include <tuple>
+
 #include "agent/agent.h"
 #include "agent/pod_plan.h"
 #include "agent/project_quotas.h"
@@ -32,6 +35,13 @@ json eventsJson(const std::vector<state::EventRecord>& evs) {
   }
   return list;
 }
+// The Jobs' or CronJobs' status views, as `boxctl status` lists them.
+json viewsJson(const std::map<std::string, json>& views) {
+  json out = json::array();
+  for (const auto& [key, view] : views) out.push_back(view);
+  return out;
+}
+
 }  // namespace
 
 json Agent::podJson(const PodState& pod, bool detailed) {
@@ -171,8 +181,8 @@ json Agent::statusJson() {
           {"pods", pods},
           {"specErrors", errors},
           {"skipped", skipped},
-          {"jobs", jobsJson()},
-          {"cronJobs", cronJobsJson()}};
+          {"jobs", viewsJson(jobViews_)},
+          {"cronJobs", viewsJson(cronJobViews_)}};
 }
 
 void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
@@ -188,23 +198,18 @@ void Agent::handleRequest(const json& req, std::function<void(json)> reply) {
   }
   if (op == "describe" || op == "logs") {
     auto it = pods_.find(name);
-    if (it == pods_.end() && op == "describe" && startsWith(name, "job/")) {
-      if (auto job = jobView(name.substr(4))) {  // `boxctl describe job/NAME`
-        auto evs = eventsOf(name, 20);
-        (*job)["events"] = evs.ok() ? eventsJson(*evs) : json::array();
-        (*job)["kind"] = "Job";
-        (*job)["ok"] = true;
-        return reply(*job);
-      }
-    }
-    if (it == pods_.end() && op == "describe" && startsWith(name, "cronjob/")) {
-      if (auto cj = cronJobView(name.substr(8))) {  // `boxctl describe cronjob/NAME`
-        auto evs = eventsOf(name, 20);
-        (*cj)["events"] = evs.ok() ? eventsJson(*evs) : json::array();
-        (*cj)["kind"] = "CronJob";
-        (*cj)["ok"] = true;
-        return reply(*cj);
-      }
+    // `boxctl describe job/NAME`, `cronjob/NAME`: their status as last decided, and events.
+    for (const auto& [prefix, kind, views] : {std::tuple{"job/", "Job", &jobViews_},
+                                              std::tuple{"cronjob/", "CronJob", &cronJobViews_}}) {
+      if (it != pods_.end() || op != "describe" || !startsWith(name, prefix)) continue;
+      auto view = views->find(name.substr(std::strlen(prefix)));
+      if (view == views->end()) continue;
+      json out = view->second;
+      auto evs = eventsOf(name, 20);
+      out["events"] = evs.ok() ? eventsJson(*evs) : json::array();
+      out["kind"] = kind;
+      out["ok"] = true;
+      return reply(out);
     }
     if (it == pods_.end()) {
       auto [ns, bare] = specs::splitObjectKey(name);

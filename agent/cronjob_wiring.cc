@@ -183,16 +183,4 @@ void Agent::afterCronJobs() {
   }
 }
 
-nlohmann::json Agent::cronJobsJson() {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& [key, j] : cronJobViews_) out.push_back(j);
-  return out;
-}
-
-std::optional<nlohmann::json> Agent::cronJobView(const std::string& key) {
-  auto it = cronJobViews_.find(key);
-  if (it == cronJobViews_.end()) return std::nullopt;
-  return it->second;
-}
-
 }  // namespace boxd::agent

@@ -168,16 +168,4 @@ nlohmann::json Agent::jobJson(const specs::Job& job, const JobRun& run, const Jo
   return j;
 }
 
-nlohmann::json Agent::jobsJson() {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& [key, j] : jobViews_) out.push_back(j);
-  return out;
-}
-
-std::optional<nlohmann::json> Agent::jobView(const std::string& key) {
-  auto it = jobViews_.find(key);
-  if (it == jobViews_.end()) return std::nullopt;
-  return it->second;
-}
-
 }  // namespace boxd::agent
