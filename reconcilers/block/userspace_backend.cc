@@ -333,9 +333,10 @@ Result<std::string> UserspaceBackend::attachDevice(const BlockVolume& v) {
   if (!existing.ok()) return existing.error();
   if (*existing) return **existing;
   LoopOptions lo{.readOnly = v.readOnly};
-  // RBD: one loop request is whole helper writes (1 MiB), so none straddles a 4 MiB object
-  // and the OSD gets one op per MiB. The kernel's default (1280 KiB) splits each request into
-  // a 1 MiB and a 256 KiB write: 1.7 ops per MiB. iSCSI keeps the default (measured no better).
+  // RBD: one loop request is one whole helper write (1 MiB), so none straddles a 4 MiB object.
+  // The kernel's default (1280 KiB) splits each request into a 1 MiB and a 256 KiB FUSE write:
+  // 1.7 writes per MiB, each an OSD op (per replica on a real cluster). iSCSI keeps the default
+  // (measured no better).
   if (v.backend == "rbd-user") lo.maxRequestKb = blockd::kMaxIoBytes / 1024;
   auto dev = attachLoop(file(v), lo);
   if (!dev.ok()) return dev.error().wrap("attach " + file(v));
