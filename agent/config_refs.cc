@@ -71,10 +71,6 @@ std::optional<std::string> subscript(const std::string& field, const std::string
   return field.substr(prefix.size(), field.size() - prefix.size() - 2);
 }
 
-std::string objectName(const ConfigContext& ctx, const std::string& name) {
-  return ctx.namespaceName + "/" + name;
-}
-
 template <typename Map>
 const typename Map::mapped_type* findIn(const Map* m, const std::string& key) {
   if (m == nullptr) return nullptr;
@@ -107,14 +103,27 @@ std::optional<std::string> lookupKey(bool secret, const std::string& name, const
     return std::nullopt;
   }
   if (auto k = keys->find(key); k != keys->end()) return k->second;
-  *why = "couldn't find key " + key + " in " + (secret ? "Secret " : "ConfigMap ") +
-         objectName(ctx, name);
+  bool inBinaryData = false;
+  if (!secret) {
+    const specs::ConfigMap* cm = findIn(ctx.configMaps, specs::objectKey(ctx.namespaceName, name));
+    inBinaryData = cm != nullptr && cm->binaryData.count(key) != 0;
+  }
+  *why = missingKeyMessage(secret, ctx.namespaceName, name, key, inBinaryData);
   return std::nullopt;
 }
 
 int64_t ceilDiv(int64_t a, int64_t b) { return b <= 0 ? a : (a + b - 1) / b; }
 
 }  // namespace
+
+std::string missingKeyMessage(bool secret, const std::string& namespaceName,
+                              const std::string& name, const std::string& key, bool inBinaryData) {
+  const std::string ns = namespaceName.empty() ? specs::kDefaultNamespace : namespaceName;
+  std::string out =
+      "couldn't find key " + key + " in " + (secret ? "Secret " : "ConfigMap ") + ns + "/" + name;
+  if (inBinaryData) out += "; it is under binaryData, which env does not read";
+  return out;
+}
 
 std::string fieldValue(const specs::PodSpec& pod, const std::string& f, const ConfigContext& ctx) {
   if (f == "metadata.name") return pod.name;
@@ -258,8 +267,8 @@ Result<VolumeFiles> configVolumeFiles(const specs::PodSpec& pod, const specs::Vo
       auto it = keys->find(item.key);
       if (it == keys->end()) {
         if (s.optional) continue;
-        return makeError(std::string(secret ? "secret " : "configmap ") + quoted(s.name) +
-                         " has no key " + item.key + " (volume " + v.name + ", items)");
+        return makeError(missingKeyMessage(secret, ctx.namespaceName, s.name, item.key) +
+                         " (volume " + v.name + ", items)");
       }
       out[item.path] = {it->second, mode(item.mode)};
     }

@@ -28,7 +28,7 @@ struct ConfigContext {
 };
 
 struct ContainerConfig {
-  std::vector<std::string> env;   // NAME=value, in Kubernetes' order (HOSTNAME first)
+  std::vector<std::string> env;            // NAME=value, in Kubernetes' order (HOSTNAME first)
   std::vector<std::string> command, args;  // as the spec writes them, $(VAR) expanded
   std::vector<std::string> argv;           // command + args; neither: /bin/sh (a rootfs image)
   // Keys of envFrom sources skipped as invalid variable names (kubelet's event), without values.
@@ -50,6 +50,14 @@ using VolumeFiles = std::map<std::string, VolumeFile>;
 // the same path, as Kubernetes writes them.
 Result<VolumeFiles> configVolumeFiles(const specs::PodSpec& pod, const specs::Volume& v,
                                       const ConfigContext& ctx);
+
+// What boxd says of a key that a reference names and its object lacks, in kubelet's words:
+// "couldn't find key K in ConfigMap NS/NAME" (or Secret). One text for the container's error at
+// run time and for `boxctl validate`. inBinaryData: a ConfigMap holds the key under binaryData,
+// which env[].valueFrom does not read (kubelet reads data only); said so.
+std::string missingKeyMessage(bool secret, const std::string& namespaceName,
+                              const std::string& name, const std::string& key,
+                              bool inBinaryData = false);
 
 // The downward API value of fieldPath ("metadata.labels['app']", "status.podIP", ...).
 std::string fieldValue(const specs::PodSpec& pod, const std::string& fieldPath,

@@ -91,9 +91,24 @@ std::optional<int64_t> dueTime(const specs::CronJob& cj, const specs::TimeZone& 
 
 bool isActive(const CronJobMade& m) { return m.condition.empty(); }
 
+// The Job of time t has the name of a Job that is not the CronJob's: Kubernetes' create fails
+// (AlreadyExists), the other Job is untouched and nothing of the run is recorded. Said once per
+// time (lastNoted), as the later passes try again.
+bool nameTaken(const std::string& name, int64_t t, const TakenJobNames& taken, CronJobDecision& d) {
+  auto it = taken.find(name);
+  if (it == taken.end()) return false;
+  if (d.record.lastNoted != t)
+    d.events.push_back({"Warning", "FailedCreate",
+                        "Error creating job: jobs.batch \"" + name +
+                            "\" already exists (declared in " + it->second +
+                            "); this run is not started"});
+  d.record.lastNoted = t;
+  return true;
+}
+
 // Makes the Job of time t, after what concurrencyPolicy asks; false if it must wait.
 bool startJob(const specs::CronJob& cj, const specs::TimeZone& zone, int64_t t,
-              CronJobDecision& d) {
+              const TakenJobNames& taken, CronJobDecision& d) {
   std::string name = specs::cronJobJobName(cj, t);
   for (const CronJobMade& m : d.record.jobs) {
     if (m.name == name) {  // made before (Kubernetes: AlreadyExists): nothing to do
@@ -114,6 +129,7 @@ bool startJob(const specs::CronJob& cj, const specs::TimeZone& zone, int64_t t,
   }
   if (cj.concurrencyPolicy == specs::ConcurrencyPolicy::Replace)
     for (const std::string& a : active) removeJob(d, a);
+  if (nameTaken(name, t, taken, d)) return false;
   d.record.jobs.push_back({name, t, specs::jobToJson(specs::cronJobJob(cj, t, zone)), "", 0});
   normal(d, "SuccessfulCreate", "Created job " + name);
   d.record.lastScheduleTime = t;
@@ -124,7 +140,8 @@ bool startJob(const specs::CronJob& cj, const specs::TimeZone& zone, int64_t t,
 
 CronJobDecision decideCronJob(const specs::CronJob& cj, const specs::TimeZone& zone,
                               const CronJobRecord& rec,
-                              const std::map<std::string, CronJobJobState>& jobs, int64_t nowMs) {
+                              const std::map<std::string, CronJobJobState>& jobs, int64_t nowMs,
+                              const TakenJobNames& taken) {
   CronJobDecision d;
   d.record = rec;
   if (d.record.firstSeenMs == 0) d.record.firstSeenMs = nowMs;
@@ -138,7 +155,7 @@ CronJobDecision decideCronJob(const specs::CronJob& cj, const specs::TimeZone& z
                               "Missed scheduled time to start a job: " + rfc1123z(*due)});
         d.record.lastNoted = *due;
       } else {
-        startJob(cj, zone, *due, d);
+        startJob(cj, zone, *due, taken, d);
         if (!d.record.lastNoted || *d.record.lastNoted < *due) d.record.lastNoted = *due;
       }
     }

@@ -11,6 +11,8 @@
 //   suspend                                             -> no Job (the times count as missed)
 //   Forbid and a Job still active                       -> JobAlreadyActive, no Job yet
 //   Replace                                             -> the active Jobs deleted, then the Job
+//   the Job's name is taken (a Job of the specs)        -> FailedCreate (Warning), no Job: the
+//     time is neither the last schedule time nor active, and is tried again in later passes
 //   a Job finished                                      -> SawCompletedJob; the oldest finished
 //   Jobs past successful/failedJobsHistoryLimit          -> SuccessfulDelete (their pods go too)
 #pragma once
@@ -66,9 +68,14 @@ struct CronJobDecision {
 
 inline constexpr int64_t kMaxMissedTimes = 100;
 
+// Jobs of the CronJob's namespace that are not its own (Jobs of the specs), by name: the file
+// that declares each. Kubernetes refuses to create a Job whose name exists (AlreadyExists).
+using TakenJobNames = std::map<std::string, std::string>;
+
 // jobs: the state of each Job of rec.jobs, by name (a Job not there yet is active).
 CronJobDecision decideCronJob(const specs::CronJob& cj, const specs::TimeZone& zone,
                               const CronJobRecord& rec,
-                              const std::map<std::string, CronJobJobState>& jobs, int64_t nowMs);
+                              const std::map<std::string, CronJobJobState>& jobs, int64_t nowMs,
+                              const TakenJobNames& taken = {});
 
 }  // namespace boxd::agent

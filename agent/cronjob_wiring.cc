@@ -6,7 +6,9 @@
 // Jobs made, each with its spec as it was made, so a restart of boxd neither runs a due time
 // again nor skips it, and a later template changes only later Jobs. One timer on the loop wakes
 // the next pass at the next schedule time, or within a minute (a wall clock that jumps is seen
-// within a minute; the controller makes at most one Job for the times missed meanwhile).
+// within a minute; the controller makes at most one Job for the times missed meanwhile). A Job
+// of the specs named as a run's Job (<cronjob>-<minutes since the epoch>) is kept as it is: that
+// run is not started (FailedCreate), as Kubernetes refuses to create a Job whose name exists.
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
@@ -116,7 +118,12 @@ std::optional<int64_t> Agent::runCronJob(const DesiredCronJob& want, int64_t now
     if (run != jobRuns_.end())
       states[m.name] = {run->second.condition, run->second.completionTimeMs};
   }
-  CronJobDecision d = decideCronJob(cj, *zone, rec, states, now);
+  TakenJobNames taken;  // the specs' Jobs of its namespace: its run never replaces one
+  for (const auto& [jobKey, job] : desired_.jobs) {
+    if (job.job.namespaceName == cj.namespaceName && !madeByCronJob(job.job))
+      taken[job.job.name] = job.sourceFile;
+  }
+  CronJobDecision d = decideCronJob(cj, *zone, rec, states, now, taken);
   for (const auto& e : d.events) event(cronJobObject(key), e.type, e.reason, e.message);
   rec = d.record;
   keepCronJobJobs(rec, cj.namespaceName, want.sourceFile);

@@ -12,6 +12,7 @@
 #include <set>
 #include <tuple>
 
+#include "agent/config_refs.h"
 #include "agent/spec_source.h"
 #include "common/fd.h"
 #include "common/util.h"
@@ -197,13 +198,11 @@ void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report)
           {f.file, c.line});
     }
     for (const auto& j : f.parsed.jobs) jobs[j.job.key()].push_back({f.file, j.line});
-    for (const auto& c : f.parsed.cronJobs)
-      cronJobs[c.cronJob.key()].push_back({f.file, c.line});
+    for (const auto& c : f.parsed.cronJobs) cronJobs[c.cronJob.key()].push_back({f.file, c.line});
   }
   for (const auto& [decls, kind] :
-       {std::pair{&pods, "pod"}, std::pair{&secrets, "secret"},
-        std::pair{&configMaps, "configmap"}, std::pair{&jobs, "job"},
-        std::pair{&cronJobs, "cronjob"}}) {
+       {std::pair{&pods, "pod"}, std::pair{&secrets, "secret"}, std::pair{&configMaps, "configmap"},
+        std::pair{&jobs, "job"}, std::pair{&cronJobs, "cronjob"}}) {
     for (const auto& [name, where] : *decls) {
       if (where.size() < 2) continue;
       for (size_t i = 0; i < where.size(); ++i) {
@@ -215,11 +214,59 @@ void duplicateNames(const std::vector<FileParse>& files, ValidateReport& report)
   }
 }
 
-// A Secret or ConfigMap a pod names, where it names it (the field within the pod spec).
+// A key a pod reads from a Secret or ConfigMap, where it names it (the field within the pod spec).
+struct KeyRef {
+  std::string key, field;
+};
+
+// A Secret or ConfigMap a pod names, where it names it (the field within the pod spec), and the
+// keys it must hold.
 struct ObjectRef {
   bool secret = false;
   std::string name, field;
+  std::vector<KeyRef> keys;  // env valueFrom's key, the items[].key of a volume
+  bool envKey = false;       // env reads a ConfigMap's data only, not its binaryData
 };
+
+// configMap / secret volumes and the configMap / secret sources of projected ones.
+void configVolumeRefs(const specs::ConfigVolume& cv, const std::string& at,
+                      std::vector<ObjectRef>& out) {
+  const bool projected = cv.type == "projected";
+  for (size_t j = 0; j < cv.sources.size(); ++j) {
+    const specs::ConfigSource& src = cv.sources[j];
+    if (src.kind == specs::ConfigSource::Kind::DownwardAPI || src.optional) continue;
+    const bool secret = src.kind == specs::ConfigSource::Kind::Secret;
+    const std::string base = at +
+                             (projected ? "projected.sources[" + std::to_string(j) + "]." : "") +
+                             (secret ? "secret." : "configMap.");
+    ObjectRef ref{secret, src.name, base + (secret && !projected ? "secretName" : "name"), {}};
+    for (size_t k = 0; k < src.items.size(); ++k)
+      ref.keys.push_back({src.items[k].key, base + "items[" + std::to_string(k) + "].key"});
+    out.push_back(std::move(ref));
+  }
+}
+
+// envFrom and env valueFrom of one container (at: "containers[0].").
+void containerRefs(const specs::Container& c, const std::string& at, std::vector<ObjectRef>& out) {
+  for (size_t k = 0; k < c.envFrom.size(); ++k) {
+    const specs::EnvFromSource& from = c.envFrom[k];
+    if (from.optional) continue;
+    out.push_back({from.secret,
+                   from.name,
+                   at + "envFrom[" + std::to_string(k) + "]." +
+                       (from.secret ? "secretRef.name" : "configMapRef.name"),
+                   {}});
+  }
+  for (size_t k = 0; k < c.env.size(); ++k) {
+    const auto& from = c.env[k].valueFrom;
+    if (!from || from->optional) continue;
+    const bool secret = from->kind == specs::EnvVarSource::Kind::SecretKey;
+    if (!secret && from->kind != specs::EnvVarSource::Kind::ConfigMapKey) continue;
+    const std::string base = at + "env[" + std::to_string(k) + "].valueFrom." +
+                             (secret ? "secretKeyRef." : "configMapKeyRef.");
+    out.push_back({secret, from->name, base + "name", {{from->key, base + "key"}}, true});
+  }
+}
 
 // Every reference of a pod that boxd resolves in the pod's namespace and that must resolve
 // (not optional): block volumes' secretRef, imagePullSecrets, env valueFrom, envFrom, and
@@ -230,65 +277,80 @@ std::vector<ObjectRef> requiredRefs(const specs::PodSpec& pod) {
     const specs::Volume& v = pod.volumes[i];
     const std::string at = "volumes[" + std::to_string(i) + "].";
     if (v.iscsi && !v.iscsi->secretRef.empty())
-      out.push_back({true, v.iscsi->secretRef, at + "iscsi.secretRef"});
+      out.push_back({true, v.iscsi->secretRef, at + "iscsi.secretRef", {}});
     if (v.rbd && !v.rbd->secretRef.empty())
-      out.push_back({true, v.rbd->secretRef, at + "rbd.secretRef"});
-    if (!v.config) continue;
-    const bool projected = v.config->type == "projected";
-    for (size_t j = 0; j < v.config->sources.size(); ++j) {
-      const specs::ConfigSource& src = v.config->sources[j];
-      if (src.kind == specs::ConfigSource::Kind::DownwardAPI || src.optional) continue;
-      const bool secret = src.kind == specs::ConfigSource::Kind::Secret;
-      std::string field = projected ? at + "projected.sources[" + std::to_string(j) + "]." +
-                                          (secret ? "secret.name" : "configMap.name")
-                                    : at + (secret ? "secret.secretName" : "configMap.name");
-      out.push_back({secret, src.name, field});
-    }
+      out.push_back({true, v.rbd->secretRef, at + "rbd.secretRef", {}});
+    if (v.config) configVolumeRefs(*v.config, at, out);
   }
   for (size_t i = 0; i < pod.imagePullSecrets.size(); ++i)
     out.push_back(
-        {true, pod.imagePullSecrets[i], "imagePullSecrets[" + std::to_string(i) + "].name"});
+        {true, pod.imagePullSecrets[i], "imagePullSecrets[" + std::to_string(i) + "].name", {}});
   for (const auto& [list, listName] : {std::pair{&pod.initContainers, "initContainers"},
                                        std::pair{&pod.containers, "containers"}}) {
-    for (size_t ci = 0; ci < list->size(); ++ci) {
-      const specs::Container& c = (*list)[ci];
-      const std::string at = std::string(listName) + "[" + std::to_string(ci) + "].";
-      for (size_t k = 0; k < c.envFrom.size(); ++k) {
-        const specs::EnvFromSource& from = c.envFrom[k];
-        if (from.optional) continue;
-        out.push_back({from.secret, from.name,
-                       at + "envFrom[" + std::to_string(k) + "]." +
-                           (from.secret ? "secretRef.name" : "configMapRef.name")});
-      }
-      for (size_t k = 0; k < c.env.size(); ++k) {
-        const auto& from = c.env[k].valueFrom;
-        if (!from || from->optional) continue;
-        const bool secret = from->kind == specs::EnvVarSource::Kind::SecretKey;
-        if (!secret && from->kind != specs::EnvVarSource::Kind::ConfigMapKey) continue;
-        out.push_back({secret, from->name,
-                       at + "env[" + std::to_string(k) + "].valueFrom." +
-                           (secret ? "secretKeyRef.name" : "configMapKeyRef.name")});
-      }
+    for (size_t ci = 0; ci < list->size(); ++ci)
+      containerRefs((*list)[ci], std::string(listName) + "[" + std::to_string(ci) + "].", out);
+  }
+  return out;
+}
+
+// A Secret or ConfigMap as the files declare it: how often (boxd uses neither of two), and its
+// keys (a Secret's data with stringData; a ConfigMap's data, and binaryData apart). No values.
+struct DeclaredObject {
+  int count = 0;
+  std::set<std::string> data, binaryData;
+};
+
+std::string declaredKey(bool secret, const std::string& ns, const std::string& name) {
+  return std::string(secret ? "Secret " : "ConfigMap ") + specs::objectKey(ns, name);
+}
+
+std::map<std::string, DeclaredObject> declaredObjects(const std::vector<FileParse>& files) {
+  std::map<std::string, DeclaredObject> out;
+  for (const auto& f : files) {
+    for (const auto& s : f.parsed.secrets) {
+      DeclaredObject& o = out[declaredKey(true, s.secret.namespaceName, s.secret.name)];
+      ++o.count;
+      for (const auto& kv : s.secret.data) o.data.insert(kv.first);
+    }
+    for (const auto& c : f.parsed.configMaps) {
+      DeclaredObject& o = out[declaredKey(false, c.configMap.namespaceName, c.configMap.name)];
+      ++o.count;
+      for (const auto& kv : c.configMap.data) o.data.insert(kv.first);
+      for (const auto& kv : c.configMap.binaryData) o.binaryData.insert(kv.first);
     }
   }
   return out;
 }
 
-// A pod naming a Secret or ConfigMap that no file declares in the pod's namespace: boxd would
-// hold it (FailedToRetrieveImagePullSecret, CreateContainerConfigError, a volume not attached).
+// The keys of ref that its object lacks: boxd would hold the container
+// (CreateContainerConfigError) or not write the volume, with the same words.
+void missingKeys(const DeclaredPod& p, const ObjectRef& ref, const DeclaredObject& obj,
+                 ValidateReport& report) {
+  if (obj.count != 1) return;  // declared twice: reported as such, and boxd uses neither
+  for (const KeyRef& k : ref.keys) {
+    if (obj.data.count(k.key) || (!ref.envKey && obj.binaryData.count(k.key))) continue;
+    const bool inBinaryData = ref.envKey && obj.binaryData.count(k.key) != 0;
+    report.problems.push_back(
+        {p.where.file, p.where.line, 0, p.fields + "." + k.field,
+         p.who + ": " +
+             missingKeyMessage(ref.secret, p.spec->namespaceName, ref.name, k.key, inBinaryData)});
+  }
+}
+
+// A pod naming a Secret or ConfigMap that no file declares in the pod's namespace, or a key its
+// object lacks: boxd would hold it (FailedToRetrieveImagePullSecret, CreateContainerConfigError,
+// a volume not attached).
 void missingObjects(const std::vector<FileParse>& files, const std::vector<DeclaredPod>& pods,
                     ValidateReport& report) {
-  std::set<std::string> secrets, configMaps;  // by specs::objectKey
-  for (const auto& f : files) {
-    for (const auto& s : f.parsed.secrets)
-      secrets.insert(specs::objectKey(s.secret.namespaceName, s.secret.name));
-    for (const auto& c : f.parsed.configMaps)
-      configMaps.insert(specs::objectKey(c.configMap.namespaceName, c.configMap.name));
-  }
+  const std::map<std::string, DeclaredObject> declared = declaredObjects(files);
   for (const DeclaredPod& p : pods) {
     const std::string& ns = p.spec->namespaceName;
     for (const ObjectRef& ref : requiredRefs(*p.spec)) {
-      if ((ref.secret ? secrets : configMaps).count(specs::objectKey(ns, ref.name))) continue;
+      auto it = declared.find(declaredKey(ref.secret, ns, ref.name));
+      if (it != declared.end()) {
+        missingKeys(p, ref, it->second, report);
+        continue;
+      }
       std::string where =
           ns.empty() || ns == specs::kDefaultNamespace ? "" : " in namespace \"" + ns + "\"";
       report.problems.push_back({p.where.file, p.where.line, 0, p.fields + "." + ref.field,

@@ -10,7 +10,10 @@
 //    applies neither declaration);
 //  - a Secret or ConfigMap a pod needs that no file declares in the pod's namespace (block
 //    volumes' secretRef, imagePullSecrets, env valueFrom, envFrom, configMap / secret /
-//    projected volumes; references marked optional: true excepted);
+//    projected volumes; references marked optional: true excepted), and a key such a reference
+//    names that its object lacks (env valueFrom's key, items[].key of configMap / secret /
+//    projected volumes; a ConfigMap's binaryData counts for volumes, not for env), in the words
+//    boxd uses at run time (missingKeyMessage);
 //  - two pods publishing the same hostPort (same protocol, overlapping hostIP);
 //  - two pods using the same block volume (iSCSI IQN + LUN, RBD pool/image) where either one
 //    mounts it read-write;

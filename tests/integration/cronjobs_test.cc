@@ -120,5 +120,89 @@ TEST_F(CronJobsTest, RunsAtTheNextMinuteSurvivesARestartAndGoesWithItsSpec) {
   EXPECT_TRUE(b_.leftovers().empty()) << ::testing::PrintToString(b_.leftovers());
 }
 
+// A Job of the specs, named as `tick`'s Job of a minute.
+std::string specsJob(const std::string& name) {
+  return "apiVersion: batch/v1\nkind: Job\nmetadata: {name: " + name +
+         "}\nspec:\n  template:\n    spec:\n"
+         "      restartPolicy: Never\n      terminationGracePeriodSeconds: 1\n"
+         "      containers: [{name: work, image: busybox, command: [sh, -c, 'echo mine']}]\n";
+}
+
+nlohmann::json jobNamed(Boxd& b, const std::string& name) {
+  for (const auto& j : b.status().value("jobs", nlohmann::json::array()))
+    if (j.value("name", "") == name) return j;
+  return nullptr;
+}
+
+// A Job of the specs named as the Job of a run (<cronjob>-<minutes since the epoch>) is kept as
+// the specs say; that run is not started and the CronJob says why, as Kubernetes refuses to
+// create a Job whose name exists.
+TEST_F(CronJobsTest, AJobOfTheSpecsNamedAsARunsJobIsKept) {
+  // The next two minutes' names: the CronJob's first run is one of them, even when a minute
+  // starts while the files are written.
+  const int64_t next = nowMs() / 60000 + 1;
+  const std::string first = "tick-" + std::to_string(next),
+                    second = "tick-" + std::to_string(next + 1);
+  b_.writeSpec("jobs.yaml", specsJob(first) + "---\n" + specsJob(second));
+  b_.writeSpec("tick.yaml", kCronJob);
+  ASSERT_TRUE(waitFor([&] { return !jobNamed(b_, first).is_null(); }, 10000))
+      << b_.status().dump(2);
+  std::string taken;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        std::string d = b_.boxctl({"describe", "cronjob/tick"}).out;
+        for (const std::string& name : {first, second})
+          if (d.find("jobs.batch \"" + name + "\" already exists") != std::string::npos)
+            taken = name;
+        return !taken.empty();
+      },
+      80000))
+      << b_.boxctl({"describe", "cronjob/tick"}).out << b_.log();
+  CmdResult d = b_.boxctl({"describe", "cronjob/tick"});
+  EXPECT_NE(d.out.find("FailedCreate"), std::string::npos) << d.out;
+  EXPECT_EQ(countIn(d.out, "Error creating job: jobs.batch \"" + taken +
+                               "\" already exists (declared in jobs.yaml); this run is not "
+                               "started"),
+            1u)
+      << d.out;
+  EXPECT_EQ(d.out.find("Created job"), std::string::npos) << d.out;
+
+  // The Job is the specs' one, and runs as they say; the CronJob shows no run.
+  EXPECT_TRUE(jobsOf(b_, "tick").empty()) << b_.status().dump(2);
+  nlohmann::json job;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        job = jobNamed(b_, taken);
+        return !job.is_null() && job.contains("condition");
+      },
+      60000))
+      << b_.status().dump(2);
+  EXPECT_EQ(job.value("sourceFile", ""), "jobs.yaml");
+  EXPECT_FALSE(job.contains("annotations")) << "not the CronJob's: " << job.dump(2);
+  EXPECT_EQ(job["condition"].value("type", ""), "Complete") << job.dump(2);
+  ASSERT_EQ(job["pods"].size(), 1u) << job.dump(2);
+  const std::string pod = job["pods"][0];
+  EXPECT_EQ(b_.boxctl({"logs", pod}).out, "mine\n");
+  nlohmann::json cj = cronJobOf(b_, "tick");
+  ASSERT_TRUE(cj.is_object()) << b_.status().dump(2);
+  EXPECT_TRUE(cj.value("active", nlohmann::json::array()).empty()) << cj.dump(2);
+  EXPECT_FALSE(cj.contains("lastScheduleTimeMs")) << cj.dump(2);
+
+  // Both Jobs of the specs may have run by now (the second minute's too): all go with the files.
+  b_.removeSpec("tick.yaml");
+  b_.removeSpec("jobs.yaml");
+  EXPECT_TRUE(b_.waitGone(pod, 30000)) << b_.status().dump(2);
+  EXPECT_TRUE(waitFor(
+      [&] {
+        nlohmann::json st = b_.status();
+        return st.value("jobs", nlohmann::json::array()).empty() &&
+               st.value("pods", nlohmann::json::array()).empty();
+      },
+      30000))
+      << b_.status().dump(2);
+  b_.stop();
+  EXPECT_TRUE(b_.leftovers().empty()) << ::testing::PrintToString(b_.leftovers());
+}
+
 }  // namespace
 }  // namespace boxd::testing

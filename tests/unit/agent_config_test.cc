@@ -143,6 +143,33 @@ TEST(ContainerConfig, MissingObjectsAndKeysNameThemNeverValues) {
   EXPECT_EQ(cfg.error().message, "configmap \"game\" not found (envFrom)");
 }
 
+// env reads a ConfigMap's data only (as kubelet): a key under binaryData is missing, and the
+// message says where it is. The same words as `boxctl validate` (missingKeyMessage).
+TEST(ContainerConfig, AKeyUnderBinaryDataIsMissingForEnv) {
+  Objects o = sample();
+  specs::PodSpec pod = podOf(R"(apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: team-a}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    env: [{name: LOGO, valueFrom: {configMapKeyRef: {name: game, key: logo}}}]
+)");
+  ConfigContext ctx = o.ctx();
+  ctx.namespaceName = "team-a";
+  std::map<std::string, specs::ConfigMap> inTeamA;
+  for (auto& [key, cm] : o.configMaps) inTeamA[specs::objectKey("team-a", key)] = cm;
+  ctx.configMaps = &inTeamA;
+  auto cfg = containerConfig(pod, pod.containers[0], ctx);
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_EQ(cfg.error().message,
+            "couldn't find key logo in ConfigMap team-a/game; it is under binaryData, which env "
+            "does not read (env LOGO)");
+  EXPECT_EQ(missingKeyMessage(true, "", "db", "password"),
+            "couldn't find key password in Secret default/db");
+}
+
 TEST(ConfigVolumeFiles, EachSourceAsKubernetesWritesIt) {
   Objects o = sample();
   specs::PodSpec pod = podOf(R"(apiVersion: v1
@@ -187,7 +214,8 @@ spec:
                                            {"mem", {"64", 0644}}}));
   EXPECT_EQ(files(4).value(), (VolumeFiles{{"name", {"web", 0644}}, {"u", {"admin", 0644}}}));
   ASSERT_FALSE(files(5).ok());
-  EXPECT_EQ(files(5).error().message, "configmap \"game\" has no key nope (volume broken, items)");
+  EXPECT_EQ(files(5).error().message,
+            "couldn't find key nope in ConfigMap default/game (volume broken, items)");
 }
 
 std::string readText(const std::string& path) {

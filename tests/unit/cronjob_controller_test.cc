@@ -44,8 +44,9 @@ struct Controller {
   specs::TimeZone zone;
   CronJobRecord rec;
   std::map<std::string, CronJobJobState> jobs;
+  TakenJobNames taken;  // Jobs of the specs
   CronJobDecision pass(int64_t nowSeconds) {
-    CronJobDecision d = decideCronJob(cj, zone, rec, jobs, nowSeconds * 1000);
+    CronJobDecision d = decideCronJob(cj, zone, rec, jobs, nowSeconds * 1000, taken);
     rec = d.record;
     return d;
   }
@@ -158,6 +159,47 @@ TEST(CronJobController, AllowRunsThemSideBySide) {
   c.pass(utc(2026, 5, 1, 10));
   c.pass(utc(2026, 5, 1, 11));
   EXPECT_EQ(c.rec.jobs.size(), 2u);
+}
+
+// A Job of the specs named as a run's Job: the run is not started (Kubernetes' create fails with
+// AlreadyExists), said once; the record shows no run (no last schedule time, nothing active).
+TEST(CronJobController, ARunWhoseJobNameIsTakenIsNotStarted) {
+  Controller c{cronJob("0 * * * *")};
+  c.pass(utc(2026, 5, 1, 9, 30));
+  c.taken[jobName(utc(2026, 5, 1, 10))] = "backup.yaml";
+  CronJobDecision d = c.pass(utc(2026, 5, 1, 10));
+  EXPECT_EQ(reasons(d), std::vector<std::string>{"FailedCreate"});
+  EXPECT_EQ(d.events[0].type, "Warning");
+  EXPECT_EQ(d.events[0].message, "Error creating job: jobs.batch \"" +
+                                     jobName(utc(2026, 5, 1, 10)) +
+                                     "\" already exists (declared in backup.yaml); this run is "
+                                     "not started");
+  EXPECT_TRUE(c.rec.jobs.empty());
+  EXPECT_TRUE(d.remove.empty());
+  EXPECT_FALSE(c.rec.lastScheduleTime);
+  EXPECT_EQ(d.nextScheduleTime, utc(2026, 5, 1, 11));
+  // Later passes try again (a restart too), without saying it again.
+  c.rec = cronJobRecordFromJson(toJson(c.rec));
+  EXPECT_TRUE(c.pass(utc(2026, 5, 1, 10, 1)).events.empty());
+  EXPECT_TRUE(c.rec.jobs.empty());
+  // The next time's name is free: it runs.
+  d = c.pass(utc(2026, 5, 1, 11));
+  EXPECT_EQ(reasons(d), std::vector<std::string>{"SuccessfulCreate"});
+  EXPECT_EQ(names(c.rec), std::vector<std::string>{jobName(utc(2026, 5, 1, 11))});
+  EXPECT_EQ(c.rec.lastScheduleTime, utc(2026, 5, 1, 11));
+}
+
+// The Job of the specs goes before the time is over: the retry makes the run's Job, as
+// Kubernetes' retried create does.
+TEST(CronJobController, ARunWhoseJobNameIsFreedRunsOnRetry) {
+  Controller c{cronJob("0 * * * *")};
+  c.pass(utc(2026, 5, 1, 9, 30));
+  c.taken[jobName(utc(2026, 5, 1, 10))] = "backup.yaml";
+  EXPECT_EQ(reasons(c.pass(utc(2026, 5, 1, 10))), std::vector<std::string>{"FailedCreate"});
+  c.taken.clear();
+  CronJobDecision d = c.pass(utc(2026, 5, 1, 10, 20));
+  EXPECT_EQ(reasons(d), std::vector<std::string>{"SuccessfulCreate"});
+  EXPECT_EQ(names(c.rec), std::vector<std::string>{jobName(utc(2026, 5, 1, 10))});
 }
 
 TEST(CronJobController, SuspendedTimesAreMissed) {

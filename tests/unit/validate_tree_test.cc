@@ -172,13 +172,14 @@ TEST(ValidateTree, ReferencesResolveInThePodsNamespaceOnly) {
   write(t / "a.yaml", podA);
   write(t / "default.yaml", secret("regcred") + "---\n" + configMap("settings"), 0600);
   ValidateReport r = validatePaths({t.path()});
-  EXPECT_EQ(texts(r),
-            (std::vector<std::string>{
-                t / "a.yaml" + ":8:11: spec.imagePullSecrets[0].name: pod \"team-a/web\": no file "
-                               "declares Secret \"regcred\" in namespace \"team-a\"",
-                t / "a.yaml" + ":13:28: spec.containers[0].envFrom[0].configMapRef.name: pod "
-                               "\"team-a/web\": no file declares ConfigMap \"settings\" in namespace "
-                               "\"team-a\""}));
+  EXPECT_EQ(
+      texts(r),
+      (std::vector<std::string>{
+          t / "a.yaml" + ":8:11: spec.imagePullSecrets[0].name: pod \"team-a/web\": no file "
+                         "declares Secret \"regcred\" in namespace \"team-a\"",
+          t / "a.yaml" + ":13:28: spec.containers[0].envFrom[0].configMapRef.name: pod "
+                         "\"team-a/web\": no file declares ConfigMap \"settings\" in namespace "
+                         "\"team-a\""}));
   // The same names in team-a: resolved, and no duplicate with the default namespace's, nor
   // between the pods named web in two namespaces.
   std::string ownSecret = secret("regcred");
@@ -207,6 +208,111 @@ TEST(ValidateTree, SecretEnvAndVolumeReferencesNamingNoSecret) {
                               "\"a\": no file declares Secret \"env-s\"",
                           f + ":16:26: spec.volumes[0].secret.secretName: pod \"a\": no file "
                               "declares Secret \"vol-s\""}));
+}
+
+// The ConfigMap and Secret the key tests read: keys in data, binaryData and stringData.
+const char* kKeyObjects =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
+    "data: {k: v}\nbinaryData: {bin: AP8=}\n---\n"
+    "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+    "data: {d: c2VjcmV0}\nstringData: {sd: hunter2}\n";
+
+// A key that a reference names and its object lacks is reported at the key, in the words boxd
+// says at run time; optional references, and keys in binaryData (volumes) or stringData, pass.
+TEST(ValidateTree, MissingKeysAreReportedAtTheKey) {
+  TempDir t("val");
+  write(t / "objects.yaml", kKeyObjects, 0600);
+  write(
+      t / "a.yaml",
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n"
+      "  containers:\n  - name: c\n    image: busybox\n    env:\n"
+      "    - name: A\n      valueFrom: {configMapKeyRef: {name: cm, key: k}}\n"  // 11
+      "    - name: B\n      valueFrom: {configMapKeyRef: {name: cm, key: nope}}\n"
+      "    - name: C\n      valueFrom: {configMapKeyRef: {name: cm, key: bin}}\n"  // 15
+      "    - name: D\n      valueFrom: {secretKeyRef: {name: s, key: d}}\n"
+      "    - name: E\n      valueFrom: {secretKeyRef: {name: s, key: sd}}\n"  // 19
+      "    - name: F\n      valueFrom: {secretKeyRef: {name: s, key: gone}}\n"
+      "    - name: G\n      valueFrom: {secretKeyRef: {name: s, key: x, optional: true}}\n"
+      "  volumes:\n"  // 24
+      "  - name: v\n    configMap:\n      name: cm\n"
+      "      items: [{key: k, path: k}, {key: bin, path: b}, {key: nope, path: nn}]\n"  // 28
+      "  - name: w\n    secret:\n      secretName: s\n"
+      "      items: [{key: sd, path: a}, {key: gone, path: b}]\n"  // 32
+      "  - name: o\n    configMap: {name: cm, optional: true, items: [{key: x, path: x}]}\n"
+      "  - name: p\n    projected:\n      sources:\n"
+      "      - configMap: {name: cm, items: [{key: bin, path: b}, {key: nope, path: nn}]}\n"  // 38
+      "      - secret: {name: s, items: [{key: gone, path: g}]}\n"
+      "      - secret: {name: s, optional: true, items: [{key: x, path: x}]}\n");
+  ValidateReport r = validatePaths({t.path()});
+  const std::string f = t / "a.yaml";
+  EXPECT_EQ(texts(r),
+            (std::vector<std::string>{
+                f + ":13:52: spec.containers[0].env[1].valueFrom.configMapKeyRef.key: pod \"a\": "
+                    "couldn't find key nope in ConfigMap default/cm",
+                f + ":15:52: spec.containers[0].env[2].valueFrom.configMapKeyRef.key: pod \"a\": "
+                    "couldn't find key bin in ConfigMap default/cm; it is under binaryData, "
+                    "which env does not read",
+                f + ":21:48: spec.containers[0].env[5].valueFrom.secretKeyRef.key: pod \"a\": "
+                    "couldn't find key gone in Secret default/s",
+                f + ":28:61: spec.volumes[0].configMap.items[2].key: pod \"a\": couldn't find "
+                    "key nope in ConfigMap default/cm",
+                f + ":32:41: spec.volumes[1].secret.items[1].key: pod \"a\": couldn't find key "
+                    "gone in Secret default/s",
+                f + ":38:66: spec.volumes[3].projected.sources[0].configMap.items[1].key: pod "
+                    "\"a\": couldn't find key nope in ConfigMap default/cm",
+                f + ":39:41: spec.volumes[3].projected.sources[1].secret.items[0].key: pod \"a\": "
+                    "couldn't find key gone in Secret default/s"}));
+  for (const auto& d : r.problems) {
+    EXPECT_EQ(d.message.find("c2VjcmV0"), std::string::npos) << d.str();
+    EXPECT_EQ(d.message.find("hunter2"), std::string::npos) << d.str();
+  }
+}
+
+// The keys of Job, CronJob and workload templates are checked where their other references are,
+// in the template's namespace.
+TEST(ValidateTree, MissingKeysOfTemplates) {
+  TempDir t("val");
+  write(t / "objects.yaml", kKeyObjects, 0600);
+  const std::string env =
+      "        env: [{name: A, valueFrom: {configMapKeyRef: {name: cm, key: nope}}}]\n";
+  write(t / "job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: backup}\nspec:\n  template:\n"
+        "    spec:\n      restartPolicy: Never\n"
+        "      containers:\n      - name: c\n        image: busybox\n" +
+            env);  // 11
+  write(t / "cron.yaml",
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n"
+        "  schedule: \"0 3 * * *\"\n  jobTemplate:\n    spec:\n      template:\n"
+        "        spec:\n          restartPolicy: Never\n"
+        "          volumes: [{name: v, secret: {secretName: s, items: [{key: gone, path: g}]}}]\n"
+        "          containers: [{name: c, image: busybox}]\n");  // 11
+  write(t / "d.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web}}\n    spec:\n"
+        "      containers:\n      - name: c\n        image: busybox\n" +
+            env);  // 13
+  // In another namespace the same names are other objects: not found there, so no key problem.
+  write(t / "ns.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: team-a}\nspec:\n"
+        "  containers:\n  - name: c\n    image: busybox\n"
+        "    env: [{name: A, valueFrom: {configMapKeyRef: {name: cm, key: k}}}]\n");
+  ValidateReport r = validatePaths({t.path()});
+  EXPECT_EQ(
+      texts(r),
+      (std::vector<std::string>{
+          t / "cron.yaml" +
+              ":11:69: spec.jobTemplate.spec.template.spec.volumes[0].secret.items[0].key: "
+              "cronjob \"nightly\": couldn't find key gone in Secret default/s",
+          t / "d.yaml" +
+              ":13:70: spec.template.spec.containers[0].env[0].valueFrom.configMapKeyRef.key: "
+              "deployment \"web\": couldn't find key nope in ConfigMap default/cm",
+          t / "job.yaml" +
+              ":11:70: spec.template.spec.containers[0].env[0].valueFrom.configMapKeyRef.key: "
+              "job \"backup\": couldn't find key nope in ConfigMap default/cm",
+          t / "ns.yaml" +
+              ":8:57: spec.containers[0].env[0].valueFrom.configMapKeyRef.name: pod "
+              "\"team-a/p\": no file declares ConfigMap \"cm\" in namespace \"team-a\""}));
 }
 
 // A ConfigMap declared twice in one namespace: boxd uses neither.
