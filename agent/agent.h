@@ -393,7 +393,7 @@ class Agent {
   bool cronJobRecordsLoaded_ = false;
   std::string cronJobRecordsSaved_;
   std::map<std::string, nlohmann::json> cronJobViews_;
-  std::map<std::string, specs::TimeZone> cronJobZones_;  // by name; "" is the host's local time
+  specs::ZoneCache cronJobZones_;
   std::unique_ptr<Timer> cronJobTimer_;                  // the next schedule time (or a minute)
   bool desiredLoaded_ = false;
   LastGood lastGood_;

@@ -77,16 +77,12 @@ void Agent::saveCronJobRecords() {
 }
 
 const specs::TimeZone* Agent::cronJobZone(const specs::CronJob& cj) {
-  std::string name = cj.timeZone.value_or("");
-  auto it = cronJobZones_.find(name);
-  if (it != cronJobZones_.end()) return &it->second;
-  if (name.empty()) return &cronJobZones_.emplace(name, specs::hostTimeZone()).first->second;
-  auto zone = specs::loadTimeZone(name);
+  auto zone = cronJobZones_.get(cj.timeZone.value_or(""));
   if (!zone.ok()) {  // validated when the spec was read: the zoneinfo file went away since
     event(cronJobObject(cj.key()), "Warning", "UnknownTimeZone", zone.error().message);
     return nullptr;
   }
-  return &cronJobZones_.emplace(name, std::move(*zone)).first->second;
+  return *zone;
 }
 
 // The Jobs of a record join the desired Jobs.

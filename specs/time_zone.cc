@@ -1,5 +1,6 @@
 #include "specs/time_zone.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -330,6 +331,29 @@ TimeZone hostTimeZone() {
   }
   auto z = TimeZone::fromTzif(name, *bytes);
   return z.ok() ? *z : TimeZone();
+}
+
+std::optional<ZoneCache::Stamp> ZoneCache::stampOf(const std::string& name) {
+  if (name.empty() || name == "UTC" || !isZoneName(name)) return std::nullopt;
+  struct stat st {};
+  if (::stat((zoneinfoDir() + "/" + name).c_str(), &st) != 0) return std::nullopt;
+  return Stamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+               static_cast<uint64_t>(st.st_size),
+               static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+Result<const TimeZone*> ZoneCache::get(const std::string& name) {
+  std::optional<Stamp> stamp = stampOf(name);
+  auto it = zones_.find(name);
+  if (it != zones_.end() && it->second.stamp == stamp) return &it->second.zone;
+  if (name.empty())
+    return &zones_.insert_or_assign(name, Entry{hostTimeZone(), {}}).first->second.zone;
+  auto zone = loadTimeZone(name);
+  if (!zone.ok()) {
+    zones_.erase(name);
+    return zone.error();
+  }
+  return &zones_.insert_or_assign(name, Entry{std::move(*zone), stamp}).first->second.zone;
 }
 
 }  // namespace boxd::specs

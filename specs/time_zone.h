@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,27 @@ Result<TimeZone> loadTimeZone(const std::string& name);
 // The host's local time, as kube-controller-manager's (Go's time.Local): $TZ when set (a zone name,
 // ":name", or a POSIX rule; empty is UTC), else /etc/localtime, else UTC.
 TimeZone hostTimeZone();
+
+// CronJobs' zones by name, each read again once its zoneinfo file changed (a tzdata update
+// replaces it), as kube-controller-manager loads a CronJob's zone on every pass; a stat() per
+// look instead of a read. "" is the host's local time, read once, as Go's time.Local is.
+class ZoneCache {
+ public:
+  Result<const TimeZone*> get(const std::string& name);
+
+ private:
+  struct Stamp {  // which version of the file: device, inode, size, mtime (ns)
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtimeNs = 0;
+    bool operator==(const Stamp&) const = default;
+  };
+  struct Entry {
+    TimeZone zone;
+    std::optional<Stamp> stamp;  // none: no file (UTC, the host's)
+  };
+  static std::optional<Stamp> stampOf(const std::string& name);
+  std::map<std::string, Entry> zones_;
+};
 
 // Civil calendar helpers (proleptic Gregorian).
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d);

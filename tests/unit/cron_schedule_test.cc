@@ -3,6 +3,7 @@
 #include "specs/cron_schedule.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <vector>
 
@@ -225,6 +226,44 @@ TEST(TimeZone, LoadedFromTheZoneinfoDirectory) {
             "unknown time zone Mars/Olympus (" + dir.path() + "/Mars/Olympus cannot be read)");
   EXPECT_FALSE(loadTimeZone("../etc/passwd").ok());
   EXPECT_TRUE(loadTimeZone("UTC").ok());
+}
+
+// A TZif v2 file with no transitions: one fixed offset, its POSIX rule in the footer.
+std::string fixedTzif(int32_t offset, const std::string& abbr, const std::string& rule) {
+  auto header = [](uint32_t typecnt, uint32_t charcnt) {
+    std::string h = "TZif2" + std::string(15, '\0');
+    for (uint32_t n : {0u, 0u, 0u, 0u, typecnt, charcnt}) putBe(h, n, 4);
+    return h;
+  };
+  std::string out = header(1, 4);
+  putBe(out, 0, 4);
+  out += std::string("\0\0UTC\0", 6);
+  out += header(1, static_cast<uint32_t>(abbr.size() + 1));
+  putBe(out, static_cast<uint32_t>(offset), 4);
+  out += std::string("\0\0", 2);
+  out += abbr + std::string(1, '\0');
+  return out + "\n" + rule + "\n";
+}
+
+TEST(TimeZone, TheCacheReadsAZoneAgainOnceItsFileChanged) {
+  TestZoneinfo dir;
+  ZoneCache cache;
+  auto z = cache.get("America/New_York");
+  ASSERT_TRUE(z.ok()) << z.error().message;
+  EXPECT_EQ((*z)->offsetAt(utc(2026, 7, 1)), -4 * 3600);
+  EXPECT_EQ((*cache.get("America/New_York"))->offsetAt(utc(2026, 7, 1)), -4 * 3600);
+
+  // A tzdata update replaces the file (dpkg renames the new one into place).
+  ASSERT_TRUE(
+      writeFileAtomic(dir.path() + "/America/New_York", fixedTzif(3600, "+01", "<+01>-1")).ok());
+  z = cache.get("America/New_York");
+  ASSERT_TRUE(z.ok()) << z.error().message;
+  EXPECT_EQ((*z)->offsetAt(utc(2026, 7, 1)), 3600);
+
+  // A zone whose file went away is an error, not the old rules.
+  ASSERT_EQ(::unlink((dir.path() + "/America/New_York").c_str()), 0);
+  EXPECT_FALSE(cache.get("America/New_York").ok());
+  EXPECT_TRUE(cache.get("UTC").ok());
 }
 
 TEST(TimeZone, PosixRules) {
