@@ -75,10 +75,10 @@ Window idleWindow(BoxdRun& boxd, int seconds, const std::string& perfData = "") 
   if (perfData.empty()) {
     sleepMs(seconds * 1000);
   } else {
-    auto r = runCmd({"perf", "record", "-q", "-F", "4000", "--call-graph", "dwarf,16384", "-p",
-                     std::to_string(boxd.pid()), "-o", perfData, "--", "sleep",
-                     std::to_string(seconds)},
-                    {.timeoutMs = (seconds + 120) * 1000});
+    auto r =
+        runCmd({"perf", "record", "-q", "-F", "4000", "--call-graph", "dwarf,16384", "-p",
+                std::to_string(boxd.pid()), "-o", perfData, "--", "sleep", std::to_string(seconds)},
+               {.timeoutMs = (seconds + 120) * 1000});
     if (r.code != 0) throw BenchError("perf record into " + perfData + ": " + r.out);
   }
   int64_t after = cpuNs(boxd.pid());
@@ -214,9 +214,9 @@ int main(int argc, char** argv) {
       else if (a == "--perf")
         o.perfDir = r.value();
       else
-        throw BenchError(
-            "unknown argument " + a +
-            " (takes --pods N, --window-s S, --rounds R, --bin-dir, --keep-log, --source-dir, --perf DIR)");
+        throw BenchError("unknown argument " + a +
+                         " (takes --pods N, --window-s S, --rounds R, --bin-dir, --keep-log, "
+                         "--source-dir, --perf DIR)");
     }
   } catch (const BenchError& e) {
     std::fprintf(stderr, "boxd-bench-probes: %s\n", e.what());
