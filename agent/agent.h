@@ -27,6 +27,7 @@
 #include "agent/job_controller.h"
 #include "agent/metrics.h"
 #include "agent/pod_plan.h"
+#include "agent/probe_ticker.h"
 #include "agent/pull_progress.h"
 #include "agent/sidecar_rules.h"
 #include "agent/spec_source.h"
@@ -361,6 +362,7 @@ class Agent {
   uint64_t nextPullId_ = 0;
   std::unique_ptr<Timer> pullCheckTimer_;
   Dispatcher dispatcher_;
+  ProbeTicker probeTicker_{loop_};  // every probe's ticks (before pods_: it outlives them)
   FaultInjection faults_;
   StepRunner runner_;
   std::optional<Ipam> ipam_;                                // set when networking is enabled

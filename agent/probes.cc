@@ -99,10 +99,12 @@ void Agent::startProbeRun(PodState& pod, const std::string& name) {
                   {"cgroupProcs", cgroups_->procsFiles(cp.cgroupRel)}};
   if (auto sec = resolveSecurity(pod.spec, *spec); sec.ok())
     t.execTarget["security"] = reconcilers::shimproto::securityToJson(*sec);
-  auto add = [&run](ProbeKind k, const std::optional<specs::Probe>& p) {
+  auto add = [&run, &pod, &name](ProbeKind k, const std::optional<specs::Probe>& p) {
     if (!p) return;
     auto w = std::make_unique<ProbeWorker>();
     w->kind = k;
+    w->pod = pod.rec.name;
+    w->container = name;
     w->spec = *p;
     run->workers.push_back(std::move(w));
   };
@@ -124,10 +126,8 @@ void Agent::startProbing(PodState& pod, const std::string& name) {
     ProbeWorker* w = wp.get();
     int64_t due = run->startedAtMs + w->spec.initialDelaySeconds * 1000;
     int64_t delay = std::clamp<int64_t>(due - nowMs(), 0, w->spec.initialDelaySeconds * 1000);
-    w->timer = std::make_unique<Timer>(loop_);
-    w->timer->start(
-        static_cast<uint64_t>(delay), [this, podName, name, w] { runProbe(podName, name, *w); },
-        static_cast<uint64_t>(w->spec.periodSeconds * 1000));
+    w->timer = probeTicker_.every(delay, w->spec.periodSeconds * 1000,
+                                  [this, podName, name, w] { runProbe(podName, name, *w); });
   }
 }
 
@@ -141,14 +141,16 @@ void Agent::runProbe(const std::string& podName, const std::string& name, ProbeW
   if (w.kind != ProbeKind::Startup && !run->started) return;  // the startup probe holds it back
   const specs::Probe& p = w.spec;
   w.inFlight = true;
-  std::weak_ptr<ContainerProbeRun> weak = run;
+  // Only the check calls this, and the worker owns the check (destroying it cancels the check):
+  // the worker is there. Two pointers: the function needs no allocation per check.
   ProbeWorker* wp = &w;
-  auto check = startCheck(loop_, p.handler, run->target, p.timeoutSeconds * 1000,
-                          [this, podName, name, weak, wp](CheckResult r) {
-                            if (weak.expired()) return;
-                            wp->inFlight = false;
-                            onProbeResult(podName, name, *wp, r);
-                          });
+  auto check =
+      startCheck(loop_, p.handler, run->target, p.timeoutSeconds * 1000, [this, wp](CheckResult r) {
+        wp->inFlight = false;
+        // (Copies: the result may end the run, and the worker with it.)
+        const std::string pod = wp->pod, container = wp->container;
+        onProbeResult(pod, container, *wp, r);
+      });
   if (w.inFlight) w.check = std::move(check);  // else it finished already (and is dropped)
 }
 

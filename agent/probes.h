@@ -6,7 +6,8 @@
 //                                     liveness (failureThreshold failures: kill → restartPolicy)
 //                                     readiness (drives the container's ready, the pod's Ready)
 //
-// Each probe ticks every periodSeconds from max(now, startedAt + initialDelaySeconds); one check
+// Each probe ticks every periodSeconds from max(now, startedAt + initialDelaySeconds), on the
+// agent's ProbeTicker (a check runs up to 20 ms after its tick is due, never before); one check
 // at a time per probe (a tick while one is in flight is skipped). A result changes the probe's
 // state after failureThreshold failures or successThreshold successes in a row. Every failure is
 // an Unhealthy event with the check's output. State lives in memory only: after a boxd restart
@@ -21,6 +22,7 @@
 
 #include "agent/dispatcher.h"
 #include "agent/probe_check.h"
+#include "agent/probe_ticker.h"
 #include "common/fd.h"
 #include "specs/probe.h"
 
@@ -31,8 +33,9 @@ const char* probeName(ProbeKind k);  // "Liveness", "Readiness", "Startup"
 
 struct ProbeWorker {
   ProbeKind kind = ProbeKind::Liveness;
+  std::string pod, container;  // whose probe it is
   specs::Probe spec;
-  std::unique_ptr<Timer> timer;
+  TickHandle timer;              // reset(): no more ticks
   std::unique_ptr<Check> check;  // the last check (done or in flight)
   bool inFlight = false;
   bool onHold = false;  // failed liveness/startup: waits for the container's next run

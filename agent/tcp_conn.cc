@@ -3,15 +3,26 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 namespace boxd::agent {
 
 int connectNow(int fd, const sockaddr_in& addr) {
-  int rc;
-  do {
-    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-  } while (rc != 0 && errno == EINTR);
-  if (rc == 0) return 0;
-  return -errno;  // kConnecting, or as libuv's UV_E* (-errno on Linux)
+  auto once = [&] {
+    int rc;
+    do {
+      rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    } while (rc != 0 && errno == EINTR);
+    return rc == 0 ? 0 : -errno;  // as libuv's UV_E* (-errno on Linux)
+  };
+  int rc = once();
+  if (rc != kConnecting) return rc;
+  // A non-blocking connect() says EINPROGRESS even when the loopback handshake is over by the
+  // time it returns (the SYN-ACK waits in the socket's backlog until the call releases the
+  // socket). Asking again tells: 0 once connected, EALREADY while the handshake goes on, or
+  // why it failed (ECONNREFUSED).
+  rc = once();
+  return rc == -EALREADY ? kConnecting : rc;
 }
 
 TcpConn::TcpConn(uv_loop_t* loop) {
@@ -24,9 +35,13 @@ int TcpConn::open(Fd sock, int64_t timeoutMs) {
   int rc = uv_tcp_open(&tcp_, sock.get());
   if (rc != 0) return rc;  // (sock still owns the fd: closed here)
   sock.release();
+  return restartTimer(timeoutMs);
+}
+
+int TcpConn::restartTimer(int64_t ms) {
   return uv_timer_start(
       &timer_, [](uv_timer_t* t) { of<TcpConn>(reinterpret_cast<uv_handle_t*>(t))->onTimeout(); },
-      static_cast<uint64_t>(timeoutMs), 0);
+      static_cast<uint64_t>(std::max<int64_t>(ms, 0)), 0);
 }
 
 int TcpConn::startReading(uv_read_cb onRead) {

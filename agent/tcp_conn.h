@@ -20,8 +20,9 @@
 namespace boxd::agent {
 
 // connect() of a non-blocking socket: 0 once connected (to an address of the socket's own
-// namespace the kernel runs the whole loopback handshake inside the call), kConnecting while
-// the handshake goes on, else why it failed (UV_ECONNREFUSED, ...).
+// namespace the kernel runs the whole loopback handshake inside the call, which a second
+// connect() then reports), kConnecting while the handshake goes on, else why it failed
+// (UV_ECONNREFUSED, ...).
 constexpr int kConnecting = -EINPROGRESS;
 int connectNow(int fd, const sockaddr_in& addr);
 
@@ -41,6 +42,8 @@ class TcpConn {
 
   // Takes the socket (new, connecting or connected) and starts the deadline. 0 or UV_E*.
   int open(Fd sock, int64_t timeoutMs);
+  // Sets the timer to go off in ms instead (onTimeout() then). 0 or UV_E*.
+  int restartTimer(int64_t ms);
   // uv_read_start into the connection's own buffer.
   int startReading(uv_read_cb onRead);
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
@@ -56,7 +59,7 @@ class TcpConn {
     return of<Kind>(reinterpret_cast<const uv_handle_t*>(s));
   }
 
-  virtual void onTimeout() = 0;  // the deadline passed (the kind ends with close())
+  virtual void onTimeout() = 0;  // the timer went off (the deadline: the kind ends with close())
 
  private:
   uv_tcp_t tcp_{};

@@ -14,6 +14,9 @@
 //   boxd-bench-probes [--pods 50] [--window-s 30] [--rounds 3] [--bin-dir DIR]
 //                     [--source-dir DIR] [--keep-log DIR]   (boxd's log copied to
 //                     DIR/boxd-probes.log)
+//                     [--perf DIR]   (each window with probes is also a `perf record
+//                     --call-graph dwarf` of boxd into DIR/perf-roundN.data: profiling, its
+//                     figures count perf's sampling too)
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,7 +37,7 @@ struct Options {
   int pods = 50;
   int windowS = 30;  // boxd's resync period: each window holds one resync (~0.4% of a core)
   int rounds = 3;
-  std::string binDir = selfDir(), sourceDir = BOXD_SOURCE_DIR, keepLog;
+  std::string binDir = selfDir(), sourceDir = BOXD_SOURCE_DIR, keepLog, perfDir;
 };
 
 // 8080: the readiness port (httpd in the foreground); 8081: the liveness port (a second httpd,
@@ -62,13 +65,22 @@ struct Window {
   double load1 = 0;  // the 1-minute load average at the window's start
 };
 
-Window idleWindow(BoxdRun& boxd, int seconds) {
+// perfData: if set, the window is a `perf record` of boxd into that file instead of a sleep.
+Window idleWindow(BoxdRun& boxd, int seconds, const std::string& perfData = "") {
   sleepMs(3000);
   Window w;
   w.load1 = std::atof(loadavg().c_str());
   int64_t before = cpuNs(boxd.pid());
   int64_t start = monotonicUs();
-  sleepMs(seconds * 1000);
+  if (perfData.empty()) {
+    sleepMs(seconds * 1000);
+  } else {
+    auto r =
+        runCmd({"perf", "record", "-q", "-F", "4000", "--call-graph", "dwarf,16384", "-p",
+                std::to_string(boxd.pid()), "-o", perfData, "--", "sleep", std::to_string(seconds)},
+               {.timeoutMs = (seconds + 120) * 1000});
+    if (r.code != 0) throw BenchError("perf record into " + perfData + ": " + r.out);
+  }
   int64_t after = cpuNs(boxd.pid());
   int64_t wallNs = (monotonicUs() - start) * 1000;
   if (before < 0 || after < 0) throw BenchError("boxd exited during the window");
@@ -131,7 +143,9 @@ std::vector<Round> measure(BoxdRun& boxd, const Options& o, const std::vector<st
     round.without = idleWindow(boxd, o.windowS);
     removePods(boxd, plain);
     runPods(boxd, probed, true);
-    round.with = idleWindow(boxd, o.windowS);
+    round.with = idleWindow(
+        boxd, o.windowS,
+        o.perfDir.empty() ? "" : o.perfDir + "/perf-round" + std::to_string(r + 1) + ".data");
     std::printf(
         "round %d: without %.3f%%, with %.3f%% of a core: %+.3f%%; RSS %+lld KiB "
         "(load %.2f, %.2f)\n",
@@ -197,10 +211,12 @@ int main(int argc, char** argv) {
         o.keepLog = r.value();
       else if (a == "--source-dir")
         o.sourceDir = r.value();
+      else if (a == "--perf")
+        o.perfDir = r.value();
       else
-        throw BenchError(
-            "unknown argument " + a +
-            " (takes --pods N, --window-s S, --rounds R, --bin-dir, --keep-log, --source-dir)");
+        throw BenchError("unknown argument " + a +
+                         " (takes --pods N, --window-s S, --rounds R, --bin-dir, --keep-log, "
+                         "--source-dir, --perf DIR)");
     }
   } catch (const BenchError& e) {
     std::fprintf(stderr, "boxd-bench-probes: %s\n", e.what());

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <chrono>
@@ -120,6 +121,29 @@ TEST(ProbeCheck, TcpSocketSucceedsOnAListeningPortExactlyOnce) {
   }
 }
 
+// Over loopback the handshake is over inside connect(): the check ends before startCheck
+// returns, without a loop turn (connect() itself says EINPROGRESS; connectNow asks again).
+TEST(ProbeCheck, ALoopbackTcpSocketCheckEndsInsideStartCheck) {
+  Listener l;
+  ASSERT_TRUE(l.fd);
+  Loop loop;
+  CheckTarget target;
+  target.defaultIp = "127.0.0.1";
+  int results = 0;
+  CheckResult got;
+  auto check = startCheck(&loop.loop, tcpAction(l.port), target, 2000, [&](CheckResult r) {
+    results++;
+    got = std::move(r);
+  });
+  EXPECT_EQ(results, 1);
+  EXPECT_TRUE(got.success) << got.output;
+  EXPECT_EQ(uv_loop_alive(&loop.loop), 0) << "the check left a handle on the loop";
+  Fd accepted(::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(accepted) << "the connection was not made";
+  char c;
+  EXPECT_EQ(::read(accepted.get(), &c, 1), 0) << "closed with FIN (EOF), not reset";
+}
+
 TEST(ProbeCheck, TcpSocketFailsOnARefusedPortWithKubeletsMessage) {
   int port = 0;
   {
@@ -174,6 +198,31 @@ TEST(ProbeCheck, HttpGetSendsKubeletsRequestAndReadsTheAnswer) {
   }
   EXPECT_TRUE(moved.success);
   EXPECT_TRUE(moved.warning);
+}
+
+// A request sent inside connect()'s loopback handshake is answered later than the first look at
+// the socket (a grid time ~5-25 ms later): the check waits for the answer on the loop, or fails
+// at its deadline when none comes.
+TEST(ProbeCheck, AResponseLaterThanTheFirstLookIsWaitedForUntilTheDeadline) {
+  Listener l;
+  ASSERT_TRUE(l.fd);
+  Loop loop;
+  CheckResult late, never;
+  {
+    HttpServer server(l, 1, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nlate", 150);
+    EXPECT_EQ(runCheck(&loop.loop, httpAction(l.port, "/"), late), 1);
+  }
+  EXPECT_TRUE(late.success) << late.output;
+  EXPECT_EQ(late.output, "late");
+  // Accepted by the kernel (the listen queue), never answered.
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(runCheck(&loop.loop, httpAction(l.port, "/"), never, 300), 1);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(never.success);
+  EXPECT_EQ(never.output,
+            "Get \"http://127.0.0.1:" + std::to_string(l.port) + "/\": timeout after 0s");
+  EXPECT_GE(took, std::chrono::milliseconds(290));
+  EXPECT_LT(took, std::chrono::milliseconds(2000));
 }
 
 // A listener with a backlog of 0 whose one queued connection is not accepted drops the next SYN:
