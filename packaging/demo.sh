@@ -11,6 +11,10 @@ log=/var/log/boxd-demo.log
 pidfile=/run/boxd-demo.pid
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+# The state dirs the demo's boxd made (it uses boxd's defaults): `stop` removes them, so that the
+# demo leaves no state behind that a later boxd package install would find. Dirs that were there
+# before the demo (a package's) are never removed.
+made=$top/build/demo/made-dirs
 
 if [ "${1:-}" = "stop" ]; then
   if running; then kill "$(cat "$pidfile")"; sleep 0.5; fi
@@ -18,14 +22,21 @@ if [ "${1:-}" = "stop" ]; then
   empty=$(mktemp -d)
   "$bin/boxd" --specs "$empty" >>"$log" 2>&1 &
   pid=$!
+  gone=""
   for _ in $(seq 1 100); do
-    "$bin/boxctl" status 2>/dev/null | grep -q '^No pods' && break
+    if "$bin/boxctl" status 2>/dev/null | grep -q '^No pods'; then gone=1; break; fi
     sleep 0.1
   done
   "$bin/boxctl" status || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rmdir "$empty"; rm -f "$pidfile"
   rmdir /sys/fs/cgroup/*/boxd /sys/fs/cgroup/boxd 2>/dev/null || true
+  # Only once every pod is gone (a pod's mounts and netns files live below these dirs), and
+  # never across a mount.
+  if [ -n "$gone" ] && [ -f "$made" ]; then
+    while read -r d; do rm -rf --one-file-system -- "$d"; done <"$made"
+    rm -f "$made"
+  fi
   echo "boxd stopped; every demo pod is gone"
   exit 0
 fi
@@ -38,6 +49,10 @@ rootfs=$top/build/demo/busybox-rootfs
 [ -x "$rootfs/bin/busybox" ] || ./packaging/make-busybox-rootfs.sh "$rootfs"
 
 if ! running; then
+  mkdir -p "$(dirname "$made")"
+  for d in /var/lib/boxd /run/boxd; do
+    [ -e "$d" ] || grep -qx "$d" "$made" 2>/dev/null || echo "$d" >>"$made"
+  done
   "$bin/boxd" --specs "$top/examples" >>"$log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 50); do [ -S /run/boxd/boxd.sock ] && break; sleep 0.1; done
