@@ -396,7 +396,7 @@ class Agent {
   std::string cronJobRecordsSaved_;
   std::map<std::string, nlohmann::json> cronJobViews_;
   specs::ZoneCache cronJobZones_;
-  std::unique_ptr<Timer> cronJobTimer_;                  // the next schedule time (or a minute)
+  std::unique_ptr<Timer> cronJobTimer_;  // the next schedule time (or a minute)
   bool desiredLoaded_ = false;
   LastGood lastGood_;
   std::map<std::string, std::pair<std::string, specs::ParseResult>>

@@ -380,7 +380,8 @@ void BlockBench::rbdHelperMemory() {
     if (!status.ok() || status->find("Name:\tboxd-blockd") == std::string::npos) continue;
     auto kib = [&](const std::string& key) {
       size_t at = status->find(key + ":");
-      return at == std::string::npos ? -1.0 : std::strtod(status->c_str() + at + key.size() + 1, nullptr);
+      return at == std::string::npos ? -1.0
+                                     : std::strtod(status->c_str() + at + key.size() + 1, nullptr);
     };
     f_.rbdHelperRssMiB = kib("VmRSS") / 1024;
     f_.rbdHelperPeakMiB = kib("VmHWM") / 1024;
