@@ -9,7 +9,9 @@
 // blocking calls) in ns, read from boxd's CPU-time clock, not utime + stime, whose 10 ms ticks
 // are 0.05% of a core over a 20 s window. A window lasts boxd's resync period (30 s) by default:
 // the resync of 50 pods costs boxd ~100 ms, and a 20 s window holds one or none of them, which
-// moved a window's figure by ±0.3% of a core.
+// moved a window's figure by ±0.3% of a core. RSS is the median of one reading a second over the
+// window: one reading at its end jumped by 9-13 MiB in some rounds and not in the next (no growth
+// over 6 rounds: memory held for a moment, then given back).
 //
 //   boxd-bench-probes [--pods 50] [--window-s 30] [--rounds 3] [--bin-dir DIR]
 //                     [--source-dir DIR] [--keep-log DIR]   (boxd's log copied to
@@ -72,8 +74,12 @@ Window idleWindow(BoxdRun& boxd, int seconds, const std::string& perfData = "") 
   w.load1 = std::atof(loadavg().c_str());
   int64_t before = cpuNs(boxd.pid());
   int64_t start = monotonicUs();
+  std::vector<double> rss;  // boxd's VmRSS once a second: the window's figure is their median
   if (perfData.empty()) {
-    sleepMs(seconds * 1000);
+    for (int i = 0; i < seconds; ++i) {
+      sleepMs(1000);
+      rss.push_back(static_cast<double>(rssKb(boxd.pid())));
+    }
   } else {
     auto r =
         runCmd({"perf", "record", "-q", "-F", "4000", "--call-graph", "dwarf,16384", "-p",
@@ -85,7 +91,8 @@ Window idleWindow(BoxdRun& boxd, int seconds, const std::string& perfData = "") 
   int64_t wallNs = (monotonicUs() - start) * 1000;
   if (before < 0 || after < 0) throw BenchError("boxd exited during the window");
   w.cpuPercent = 100.0 * static_cast<double>(after - before) / static_cast<double>(wallNs);
-  w.rssKb = rssKb(boxd.pid());
+  if (rss.empty()) rss.push_back(static_cast<double>(rssKb(boxd.pid())));  // (perf: at the end)
+  w.rssKb = static_cast<int64_t>(median(rss));
   return w;
 }
 
@@ -147,9 +154,10 @@ std::vector<Round> measure(BoxdRun& boxd, const Options& o, const std::vector<st
         boxd, o.windowS,
         o.perfDir.empty() ? "" : o.perfDir + "/perf-round" + std::to_string(r + 1) + ".data");
     std::printf(
-        "round %d: without %.3f%%, with %.3f%% of a core: %+.3f%%; RSS %+lld KiB "
-        "(load %.2f, %.2f)\n",
+        "round %d: without %.3f%%, with %.3f%% of a core: %+.3f%%; RSS %lld -> %lld KiB "
+        "(%+lld) (load %.2f, %.2f)\n",
         r + 1, round.without.cpuPercent, round.with.cpuPercent, round.cost(),
+        static_cast<long long>(round.without.rssKb), static_cast<long long>(round.with.rssKb),
         static_cast<long long>(round.rss()), round.without.load1, round.with.load1);
     std::fflush(stdout);
     out.push_back(round);
