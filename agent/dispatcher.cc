@@ -63,6 +63,10 @@ Timer::Timer(uv_loop_t* loop) : t_(new uv_timer_t) {
   t_->data = this;
 }
 
+Timer::Timer(uv_loop_t* loop, std::function<void()> fn) : Timer(loop) {
+  fn_ = std::make_shared<std::function<void()>>(std::move(fn));
+}
+
 Timer::~Timer() {
   uv_timer_stop(t_);
   t_->data = nullptr;
@@ -74,6 +78,8 @@ void Timer::start(uint64_t delayMs, std::function<void()> fn, uint64_t repeatMs)
   fn_ = std::make_shared<std::function<void()>>(std::move(fn));
   uv_timer_start(t_, &Timer::onTimer, delayMs, repeatMs);
 }
+
+void Timer::restart(uint64_t delayMs) { uv_timer_start(t_, &Timer::onTimer, delayMs, 0); }
 
 void Timer::stop() { uv_timer_stop(t_); }
 

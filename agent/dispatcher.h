@@ -54,10 +54,14 @@ class Dispatcher {
 class Timer {
  public:
   explicit Timer(uv_loop_t* loop);
+  // With a callback that restart() runs each time (set once: restarting allocates nothing).
+  Timer(uv_loop_t* loop, std::function<void()> fn);
   ~Timer();
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
   void start(uint64_t delayMs, std::function<void()> fn, uint64_t repeatMs = 0);
+  // Once, in delayMs, with the callback it has (the constructor's or the last start()'s).
+  void restart(uint64_t delayMs);
   void stop();
   bool active() const;
 

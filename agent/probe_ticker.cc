@@ -25,20 +25,12 @@ void TickHandle::reset() {
 bool TickHandle::active() const { return ticker_ != nullptr && ticker_->schedule_.contains(id_); }
 
 ProbeTicker::ProbeTicker(uv_loop_t* loop, int64_t slotMs)
-    : timer_(new uv_timer_t), schedule_(slotMs) {
-  uv_timer_init(loop, timer_);
-  timer_->data = this;
-}
+    : loop_(loop), timer_(loop, [this] { fire(); }), schedule_(slotMs) {}
 
-ProbeTicker::~ProbeTicker() {
-  uv_timer_stop(timer_);
-  timer_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-}
+ProbeTicker::~ProbeTicker() = default;
 
 TickHandle ProbeTicker::every(int64_t firstDelayMs, int64_t periodMs, std::function<void()> fn) {
-  int64_t now = static_cast<int64_t>(uv_now(timer_->loop));
+  int64_t now = static_cast<int64_t>(uv_now(loop_));
   TickSchedule::Id id = schedule_.add(now + std::max<int64_t>(firstDelayMs, 0), periodMs);
   fns_.emplace(id, std::make_unique<std::function<void()>>(std::move(fn)));
   if (!firing_) arm();
@@ -59,25 +51,20 @@ void ProbeTicker::remove(TickSchedule::Id id) {
 void ProbeTicker::arm() {
   std::optional<int64_t> wake = schedule_.nextWakeMs();
   if (!wake) {
-    uv_timer_stop(timer_);
+    timer_.stop();
     armedAt_ = -1;
     return;
   }
-  if (*wake == armedAt_ && uv_is_active(reinterpret_cast<uv_handle_t*>(timer_)) != 0) return;
+  if (*wake == armedAt_ && timer_.active()) return;
   armedAt_ = *wake;
-  int64_t now = static_cast<int64_t>(uv_now(timer_->loop));
-  uv_timer_start(timer_, &ProbeTicker::onTimer,
-                 static_cast<uint64_t>(std::max<int64_t>(*wake - now, 0)), 0);
-}
-
-void ProbeTicker::onTimer(uv_timer_t* t) {
-  if (t->data != nullptr) static_cast<ProbeTicker*>(t->data)->fire();
+  int64_t now = static_cast<int64_t>(uv_now(loop_));
+  timer_.restart(static_cast<uint64_t>(std::max<int64_t>(*wake - now, 0)));
 }
 
 void ProbeTicker::fire() {
   armedAt_ = -1;
   due_.clear();
-  schedule_.takeDue(static_cast<int64_t>(uv_now(timer_->loop)), due_);
+  schedule_.takeDue(static_cast<int64_t>(uv_now(loop_)), due_);
   firing_ = true;
   for (TickSchedule::Id id : due_) {
     auto it = fns_.find(id);

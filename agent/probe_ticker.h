@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/dispatcher.h"
 #include "agent/tick_schedule.h"
 
 namespace boxd::agent {
@@ -61,10 +62,10 @@ class ProbeTicker {
   friend class TickHandle;
   void remove(TickSchedule::Id id);
   void arm();
-  static void onTimer(uv_timer_t* t);
   void fire();
 
-  uv_timer_t* timer_;  // freed by its close callback
+  uv_loop_t* loop_;
+  Timer timer_;  // runs fire()
   TickSchedule schedule_;
   // Boxed: a function keeps its address while it runs, even if its tick is stopped meanwhile.
   std::unordered_map<TickSchedule::Id, std::unique_ptr<std::function<void()>>> fns_;
