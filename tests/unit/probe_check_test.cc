@@ -94,11 +94,17 @@ specs::Action httpAction(int port, const std::string& path) {
   return a;
 }
 
+// A check's target with no namespace of its own: its probes go to 127.0.0.1.
+CheckTarget loopbackTarget() {
+  CheckTarget t;
+  t.defaultIp = "127.0.0.1";
+  return t;
+}
+
 // Runs one check to its end; how many results it gave (exactly one is right).
 int runCheck(uv_loop_t* loop, const specs::Action& a, CheckResult& out, int64_t timeoutMs = 2000) {
   int results = 0;
-  CheckTarget target;
-  target.defaultIp = "127.0.0.1";
+  CheckTarget target = loopbackTarget();
   auto check = startCheck(loop, a, target, timeoutMs, [&](CheckResult r) {
     results++;
     out = std::move(r);
@@ -127,8 +133,7 @@ TEST(ProbeCheck, ALoopbackTcpSocketCheckEndsInsideStartCheck) {
   Listener l;
   ASSERT_TRUE(l.fd);
   Loop loop;
-  CheckTarget target;
-  target.defaultIp = "127.0.0.1";
+  CheckTarget target = loopbackTarget();
   int results = 0;
   CheckResult got;
   auto check = startCheck(&loop.loop, tcpAction(l.port), target, 2000, [&](CheckResult r) {
@@ -162,8 +167,7 @@ TEST(ProbeCheck, CancellingAFinishedOrRunningCheckIsSafe) {
   Listener l;
   ASSERT_TRUE(l.fd);
   Loop loop;
-  CheckTarget target;
-  target.defaultIp = "127.0.0.1";
+  CheckTarget target = loopbackTarget();
   int results = 0;
   auto check = startCheck(&loop.loop, tcpAction(l.port), target, 2000,
                           [&](const CheckResult&) { results++; });
