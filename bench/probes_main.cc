@@ -17,8 +17,9 @@
 //                     [--source-dir DIR] [--keep-log DIR]   (boxd's log copied to
 //                     DIR/boxd-probes.log)
 //                     [--perf DIR]   (each window with probes is also a `perf record
-//                     --call-graph dwarf` of boxd into DIR/perf-roundN.data: profiling, its
-//                     figures count perf's sampling too)
+//                     --call-graph dwarf` of boxd into DIR/perf-roundN.data, and each floor
+//                     window one of the bench into DIR/perf-floor-roundN.data: profiling,
+//                     the figures count perf's sampling too)
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include <optional>
 
 #include "bench/boxd_peer.h"
+#include "bench/probe_floor.h"
 #include "bench/proc.h"
 #include "common/util.h"
 
@@ -133,8 +135,26 @@ void removePods(BoxdRun& boxd, const std::vector<std::string>& names) {
       300000, "the pods gone", 200);
 }
 
+// The probe floor's targets: the running pods' IPs and network namespaces, from boxd's status.
+std::vector<FloorTarget> floorTargets(BoxdRun& boxd, const std::vector<std::string>& names) {
+  auto st = tryStatus(boxd);
+  if (!st) throw BenchError("status for the probe floor's targets");
+  std::vector<FloorTarget> out;
+  for (const auto& p : (*st)["pods"]) {
+    if (std::find(names.begin(), names.end(), p.value("name", "")) == names.end()) continue;
+    const auto& c = p["containers"];
+    if (c.empty() || p.value("podIP", "").empty() || c[0].value("pid", 0) <= 0)
+      throw BenchError("pod " + p.value("name", "") + " has no IP or no running container");
+    out.push_back({"/proc/" + std::to_string(c[0].value("pid", 0)) + "/ns/net",
+                   p.value("podIP", ""), 8080, 8081});
+  }
+  if (out.size() != names.size()) throw BenchError("status lacks some pods for the probe floor");
+  return out;
+}
+
 struct Round {
   Window without, with;
+  FloorResult floor;
   double cost() const { return with.cpuPercent - without.cpuPercent; }
   int64_t rss() const { return with.rssKb - without.rssKb; }
 };
@@ -148,17 +168,33 @@ std::vector<Round> measure(BoxdRun& boxd, const Options& o, const std::vector<st
     Round round;
     runPods(boxd, plain, false);
     round.without = idleWindow(boxd, o.windowS);
+    sleepMs(3000);
+    pid_t perf = -1;  // --perf: the floor's window is recorded too (the bench's own process)
+    if (!o.perfDir.empty()) {
+      std::string base = o.perfDir + "/perf-floor-round" + std::to_string(r + 1);
+      perf = spawnDaemon({"perf", "record", "-q", "-F", "4000", "--call-graph", "dwarf,16384", "-p",
+                          std::to_string(::getpid()), "-o", base + ".data"},
+                         base + ".log");
+      sleepMs(1000);
+    }
+    round.floor = runProbeFloor(floorTargets(boxd, plain), o.windowS);
+    if (perf > 0) stopChild(perf, 30000);
+    if (round.floor.failed > 0)
+      throw BenchError("the probe floor: " + std::to_string(round.floor.failed) + " of " +
+                       std::to_string(round.floor.checks) +
+                       " checks failed, the first: " + round.floor.firstFailure);
     removePods(boxd, plain);
     runPods(boxd, probed, true);
     round.with = idleWindow(
         boxd, o.windowS,
         o.perfDir.empty() ? "" : o.perfDir + "/perf-round" + std::to_string(r + 1) + ".data");
     std::printf(
-        "round %d: without %.3f%%, with %.3f%% of a core: %+.3f%%; RSS %lld -> %lld KiB "
-        "(%+lld) (load %.2f, %.2f)\n",
+        "round %d: without %.3f%%, with %.3f%% of a core: %+.3f%% (the floor %.3f%%); RSS %lld "
+        "-> %lld KiB (%+lld) (load %.2f, %.2f)\n",
         r + 1, round.without.cpuPercent, round.with.cpuPercent, round.cost(),
-        static_cast<long long>(round.without.rssKb), static_cast<long long>(round.with.rssKb),
-        static_cast<long long>(round.rss()), round.without.load1, round.with.load1);
+        round.floor.cpuPercent, static_cast<long long>(round.without.rssKb),
+        static_cast<long long>(round.with.rssKb), static_cast<long long>(round.rss()),
+        round.without.load1, round.with.load1);
     std::fflush(stdout);
     out.push_back(round);
   }
@@ -166,8 +202,9 @@ std::vector<Round> measure(BoxdRun& boxd, const Options& o, const std::vector<st
 }
 
 void summary(const Options& o, const std::vector<Round>& rounds) {
-  std::vector<double> without, with, cost, rss;
+  std::vector<double> without, with, cost, rss, floor;
   for (const auto& r : rounds) {
+    floor.push_back(r.floor.cpuPercent);
     without.push_back(r.without.cpuPercent);
     with.push_back(r.with.cpuPercent);
     cost.push_back(r.cost());
@@ -182,6 +219,11 @@ void summary(const Options& o, const std::vector<Round>& rounds) {
               median(with), static_cast<long long>(rounds.back().with.rssKb), 2 * o.pods);
   std::printf("probing costs:       CPU %+.3f%% of a core (rounds %+.3f to %+.3f), RSS %+.0f KiB\n",
               median(cost), *lo, *hi, median(rss));
+  auto [flo, fhi] = std::minmax_element(floor.begin(), floor.end());
+  std::printf(
+      "the floor:           CPU %.3f%% of a core (rounds %.3f to %.3f): the same checks by a bare\n"
+      "                     prober, one burst a second (bench/probe_floor.h)\n",
+      median(floor), *flo, *fhi);
 }
 
 void latency(BoxdRun& boxd, const std::string& pod) {

@@ -170,7 +170,7 @@ pid_t spawnDaemon(const std::vector<std::string>& argv, const std::string& logPa
   std::vector<std::string> env = childEnv({}), args = argv;
   auto cenv = cStrings(env), cargv = cStrings(args);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, cargv[0], &fa, &attr.attr, cargv.data(), cenv.data());
+  int rc = posix_spawnp(&pid, cargv[0], &fa, &attr.attr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw BenchError("spawn " + argv[0] + ": " + std::strerror(rc));
   return pid;

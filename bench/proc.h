@@ -42,7 +42,8 @@ struct CmdOptions {
 // the child reaped.
 CmdResult runCmd(const std::vector<std::string>& argv, const CmdOptions& opt = {});
 
-// Starts a long-running child (boxd) in its own process group, stdout+stderr appended to logPath.
+// Starts a long-running child (boxd, perf) in its own process group, stdout+stderr appended to
+// logPath; argv[0] is looked up in PATH, as with runCmd.
 pid_t spawnDaemon(const std::vector<std::string>& argv, const std::string& logPath);
 // True while our child `pid` has not exited (reaps it when it has).
 bool childRunning(pid_t pid);
