@@ -165,6 +165,7 @@ class NetCheck : public Check {
            int64_t timeoutMs, CheckDone done)
       : loop_(loop),
         netnsFd_(target.netnsFd),
+        sockets_(target.sockets),
         done_(std::move(done)),
         deadline_(monotonicMs() + timeoutMs),
         timeoutMs_(timeoutMs) {
@@ -198,7 +199,7 @@ class NetCheck : public Check {
     addr.sin_port = htons(static_cast<uint16_t>(port_));
     if (::inet_pton(AF_INET, ip_.c_str(), &addr.sin_addr) != 1)
       return fail("probe address \"" + ip_ + "\" is not an IPv4 address");
-    auto sock = socketInNetns(netnsFd_, AF_INET);
+    auto sock = sockets_ ? sockets_->take() : socketInNetns(netnsFd_, AF_INET);
     if (!sock.ok()) return fail(sock.error().message);
     // To the pod's own address (its IP or 127.0.0.1: the usual probe) the connection goes over
     // loopback, and the kernel runs the whole handshake inside connect(): a tcpSocket check is
@@ -260,7 +261,8 @@ class NetCheck : public Check {
   }
 
   uv_loop_t* loop_;
-  int netnsFd_;  // only this of the target: copying its exec part (JSON) per check costs
+  int netnsFd_;  // only these of the target: copying its exec part (JSON) per check costs
+  std::shared_ptr<NetnsSockets> sockets_;
   CheckDone done_;
   int64_t deadline_, timeoutMs_;
   std::optional<specs::HttpGetAction> http_;
@@ -441,24 +443,45 @@ class SleepCheck : public Check {
 
 }  // namespace
 
-Result<Fd> socketInNetns(int netnsFd, int family) {
+Status socketsInNetns(int netnsFd, int family, std::span<Fd> out) {
   constexpr int kFlags = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
+  auto make = [&]() -> int {
+    for (Fd& s : out) {
+      s.reset(::socket(family, kFlags, 0));
+      if (!s) return errno;
+    }
+    return 0;
+  };
   if (netnsFd < 0) {
-    Fd s(::socket(family, kFlags, 0));
-    if (!s) return sysError("socket", "");
-    return s;
+    if (int err = make(); err != 0)
+      return makeError(std::string("socket: ") + std::strerror(err), err);
+    return {};
   }
   static int home = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (home < 0) return sysError("open", "/proc/thread-self/ns/net");
   if (::setns(netnsFd, CLONE_NEWNET) != 0) return sysError("enter", "the pod's network namespace");
-  Fd s(::socket(family, kFlags, 0));
-  int err = errno;
+  int err = make();
   // The loop thread must be back in its own namespace before anything else runs on it.
   if (::setns(home, CLONE_NEWNET) != 0) ::abort();
-  if (!s)
+  if (err != 0)
     return makeError(std::string("socket in the pod's network namespace: ") + std::strerror(err),
                      err);
+  return {};
+}
+
+Result<Fd> socketInNetns(int netnsFd, int family) {
+  Fd s;
+  BOXD_TRY(socketsInNetns(netnsFd, family, std::span<Fd>(&s, 1)));
   return s;
+}
+
+Result<Fd> NetnsSockets::take() {
+  if (spare_) return std::move(spare_);
+  if (netnsFd_ < 0) return socketInNetns(netnsFd_, AF_INET);  // no visit to save
+  Fd two[2];
+  BOXD_TRY(socketsInNetns(netnsFd_, AF_INET, two));
+  spare_ = std::move(two[1]);
+  return std::move(two[0]);
 }
 
 std::string httpRequest(const specs::HttpGetAction& a, const std::string& host, int64_t port,

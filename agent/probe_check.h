@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,12 +33,27 @@ struct CheckResult {
 };
 using CheckDone = std::function<void(CheckResult)>;
 
+// Sockets for the network checks of one container run, made in its pod's network namespace
+// ahead of need: one visit to the namespace (two setns() of the loop thread) makes two sockets,
+// and the spare serves the run's next check (its other probe in the same tick, or a probe a
+// period later). A spare is an unconnected socket and nothing more.
+class NetnsSockets {
+ public:
+  explicit NetnsSockets(int netnsFd) : netnsFd_(netnsFd) {}
+  Result<Fd> take();
+
+ private:
+  int netnsFd_;
+  Fd spare_;
+};
+
 // Where and as what a check runs: the container run it belongs to.
 struct CheckTarget {
-  int netnsFd = -1;           // the pod's network namespace; -1 = boxd's own (hostNetwork)
-  std::string defaultIp;      // the pod's IP, or 127.0.0.1
-  std::string execHelper;     // path of boxd-exec
-  nlohmann::json execTarget;  // pid, cgroupProcs, security, label (exec checks)
+  int netnsFd = -1;  // the pod's network namespace; -1 = boxd's own (hostNetwork)
+  std::shared_ptr<NetnsSockets> sockets;  // made in netnsFd (null: one visit per check)
+  std::string defaultIp;                  // the pod's IP, or 127.0.0.1
+  std::string execHelper;                 // path of boxd-exec
+  nlohmann::json execTarget;              // pid, cgroupProcs, security, label (exec checks)
 };
 
 class Check {
@@ -50,7 +66,9 @@ class Check {
 std::unique_ptr<Check> startCheck(uv_loop_t* loop, const specs::Action& action,
                                   const CheckTarget& target, int64_t timeoutMs, CheckDone done);
 
-// A socket (non-blocking, close-on-exec) made in the network namespace netnsFd (-1 = ours).
+// Sockets (non-blocking, close-on-exec) made in the network namespace netnsFd (-1 = ours), all
+// in one visit: socketsInNetns fills every Fd of out.
+Status socketsInNetns(int netnsFd, int family, std::span<Fd> out);
 Result<Fd> socketInNetns(int netnsFd, int family);
 
 // The HTTP request line and headers kubelet sends, then the user's headers (which may replace

@@ -90,6 +90,7 @@ void Agent::startProbeRun(PodState& pod, const std::string& name) {
     if (!run->netns)
       spdlog::warn("pod {}: open {} for probes: {}", pod.rec.name, ns, std::strerror(errno));
     t.netnsFd = run->netns.get();
+    t.sockets = std::make_shared<NetnsSockets>(t.netnsFd);
   }
   std::string shim = cfg_.paths.shimBinary;
   t.execHelper = shim.substr(0, shim.find_last_of('/') + 1) + "boxd-exec";
