@@ -34,11 +34,11 @@ constexpr int64_t kHelperGraceMs = 5000;  // boxd-exec past its own deadline: ki
 // the deadline passes; without a request, waits until the handshake is done.
 //
 // A request sent at once (a loopback handshake done inside connect()) is not followed by a wait
-// on epoll for its response: the response is looked for at the probes' next grid time (at least
-// kFirstLookMs later, tick_schedule.h), when the loop wakes for the next due probes anyway and
-// every check started in the same wakeup is looked at together. Only a response not complete
-// by then is waited for on the loop, up to the deadline. That saves a loop wakeup and an epoll
-// registration per check; a result comes at most a slot (20 ms) later.
+// on epoll for its response: the response is looked for at the probes' next batch time (at
+// least kFirstLookMs later, tick_schedule.h), when the loop wakes for the next batch of probes
+// anyway and every check started in the same wakeup is looked at together. Only a response not
+// complete by then is waited for on the loop, up to the deadline. That saves a loop wakeup and
+// an epoll registration per check; a result comes at most kProbeBatchMs (100 ms) later.
 class NetConn : public TcpConn {
  public:
   using Done = std::function<void(int status, std::string received)>;  // status: 0 or UV_E*
@@ -53,7 +53,7 @@ class NetConn : public TcpConn {
     if (rc == 0) rc = c->send(connected);
     if (rc == 0 && !c->closing() && !c->request_.empty()) {
       if (c->sentAtOnce_) {
-        int64_t look = gridAtOrAfter(now + kFirstLookMs, kProbeSlotMs) - now;
+        int64_t look = gridAtOrAfter(now + kFirstLookMs, kProbeBatchMs) - now;
         c->looking_ = look < timeoutMs;
         if (c->looking_) rc = c->restartTimer(look);
       }

@@ -24,8 +24,8 @@ void TickHandle::reset() {
 
 bool TickHandle::active() const { return ticker_ != nullptr && ticker_->schedule_.contains(id_); }
 
-ProbeTicker::ProbeTicker(uv_loop_t* loop, int64_t slotMs)
-    : loop_(loop), timer_(loop, [this] { fire(); }), schedule_(slotMs) {}
+ProbeTicker::ProbeTicker(uv_loop_t* loop, int64_t slotMs, int64_t batchMs)
+    : loop_(loop), timer_(loop, [this] { fire(); }), schedule_(slotMs, batchMs) {}
 
 ProbeTicker::~ProbeTicker() = default;
 

@@ -5,9 +5,10 @@
 //   TickHandle h = ticker.every(firstDelayMs, periodMs, fn);
 //   h.reset();                               (or destroying h) stops it; fn never runs again
 //
-// A tick runs at most slotMs after its due time (plus the loop's own latency), never before.
-// kubelet starts each probe worker at a random offset within its period, so a check that runs
-// up to a slot (20 ms; probe periods are whole seconds) late keeps the probe's meaning.
+// A tick's first run is at most slotMs after its due time, the later ones at most batchMs (plus
+// the loop's own latency), never before (tick_schedule.h). kubelet starts each probe worker at
+// a random offset within its period, so checks that run up to 100 ms late (probe periods are
+// whole seconds) keep the probe's meaning, and a new container's first check is still prompt.
 #pragma once
 
 #include <uv.h>
@@ -45,9 +46,7 @@ class TickHandle {
 
 class ProbeTicker {
  public:
-  static constexpr int64_t kDefaultSlotMs = kProbeSlotMs;
-
-  ProbeTicker(uv_loop_t* loop, int64_t slotMs = kDefaultSlotMs);
+  ProbeTicker(uv_loop_t* loop, int64_t slotMs = kProbeSlotMs, int64_t batchMs = kProbeBatchMs);
   ~ProbeTicker();
   ProbeTicker(const ProbeTicker&) = delete;
   ProbeTicker& operator=(const ProbeTicker&) = delete;

@@ -5,7 +5,8 @@
 
 namespace boxd::agent {
 
-TickSchedule::TickSchedule(int64_t slotMs) : slotMs_(std::max<int64_t>(slotMs, 1)) {}
+TickSchedule::TickSchedule(int64_t slotMs, int64_t batchMs)
+    : slotMs_(std::max<int64_t>(slotMs, 1)), batchMs_(std::max<int64_t>(batchMs, 0)) {}
 
 int64_t gridAtOrAfter(int64_t t, int64_t slotMs) {
   if (slotMs < 1) slotMs = 1;
@@ -51,6 +52,10 @@ void TickSchedule::takeDue(int64_t nowMs, std::vector<Id>& out) {
     // The next tick after this wakeup, keeping the entry's phase.
     int64_t missed = (nowMs - e.dueMs) / e.periodMs;
     e.dueMs += (missed + 1) * e.periodMs;
+    if (batchMs_ > 0 && !e.batched) {
+      e.dueMs = agent::gridAtOrAfter(e.dueMs, batchMs_);
+      e.batched = true;
+    }
     ++i;
   }
   std::stable_sort(due_.begin(), due_.end(),

@@ -1,6 +1,6 @@
 // When repeating ticks fire, coalesced onto a coarse grid (pure: no libuv, no clock of its own).
 // The probes' timers use it (probe_ticker.h): 100 probes a second with one timer each woke the
-// loop ~100 times a second, one check per wakeup; on a grid of slotMs they fire together.
+// loop ~100 times a second, one check per wakeup; on a grid they fire together.
 //
 //   entry due at d  ──►  fires at the first grid time g (a multiple of slotMs) with g >= d,
 //                        so never early and less than slotMs late; every entry due at or
@@ -8,6 +8,10 @@
 //   next due        =    d + period (the phase is kept, lateness does not add up); ticks that
 //                        were missed altogether (the loop was blocked) are skipped, as a
 //                        ticker's: the next due is the first d + k·period after the wakeup
+//   with batchMs    ─►   an entry's first tick is as above; at it, its phase moves forward to
+//                        the next multiple of batchMs (once), so that its later ticks, with a
+//                        period that is a multiple of batchMs, fall on that coarser grid with
+//                        every other entry's: less than batchMs after d + k·period, never before
 #pragma once
 
 #include <cstdint>
@@ -16,9 +20,12 @@
 
 namespace boxd::agent {
 
-// The probes' grid: their ticks (ProbeTicker) and the first look for an HTTP check's response
-// (probe_check.cc) fall on multiples of it, so that they share loop wakeups.
+// The probes' grids. A probe's first tick (a container's first check) falls on a multiple of
+// kProbeSlotMs; its later ticks, and the first look for an HTTP check's response
+// (probe_check.cc), on multiples of kProbeBatchMs: 50 pods probed every second then wake boxd
+// at most 10 times a second, each wakeup a burst of checks, instead of ~25 times.
 constexpr int64_t kProbeSlotMs = 20;
+constexpr int64_t kProbeBatchMs = 100;
 // The first multiple of slotMs at or after t.
 int64_t gridAtOrAfter(int64_t t, int64_t slotMs);
 
@@ -26,7 +33,8 @@ class TickSchedule {
  public:
   using Id = uint64_t;  // never reused
 
-  explicit TickSchedule(int64_t slotMs);
+  // batchMs 0: entries keep the phase they were added with.
+  explicit TickSchedule(int64_t slotMs, int64_t batchMs = 0);
 
   // An entry first due at dueMs, then every periodMs (at least 1). Returns its id.
   Id add(int64_t dueMs, int64_t periodMs);
@@ -50,8 +58,9 @@ class TickSchedule {
     Id id;
     int64_t dueMs;
     int64_t periodMs;
+    bool batched = false;  // its phase is on the batch grid
   };
-  int64_t slotMs_;
+  int64_t slotMs_, batchMs_;
   Id nextId_ = 1;
   // A few hundred entries at most (one per probe): a flat vector, scanned per wakeup, is
   // cheaper than a tree that allocates a node per reschedule.

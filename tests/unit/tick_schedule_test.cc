@@ -70,6 +70,52 @@ TEST(TickSchedule, NoEntryFiresEarlyOrASlotLateAndNoneIsSkipped) {
   EXPECT_LE(wakeups, 60 * 1000 / kSlot + 1);
 }
 
+TEST(TickSchedule, WithABatchGridLaterTicksFireTogetherNeverEarlyLessThanABatchLate) {
+  // 200 entries as above, with a batch grid of 100 ms: the first tick of each is on the 20 ms
+  // grid (at most a slot late); from the second on, each fires on the 100 ms grid, less than a
+  // batch after phase + k·period and never before, with the same lateness every period.
+  constexpr int64_t kSlot = 20, kBatch = 100;
+  TickSchedule s(kSlot, kBatch);
+  std::mt19937 rng(17);
+  struct Want {
+    int64_t phase, period, fires = 0, next = 0;  // next: when a later tick is to fire
+  };
+  std::map<TickSchedule::Id, Want> want;
+  for (int i = 0; i < 200; ++i) {
+    int64_t due = std::uniform_int_distribution<int64_t>(0, 2999)(rng);
+    int64_t period = 1000 * std::uniform_int_distribution<int64_t>(1, 3)(rng);
+    want[s.add(due, period)] = {due, period};
+  }
+  int wakeups = 0;
+  std::vector<TickSchedule::Id> fired;
+  for (int64_t now = 0; now < 60000;) {
+    now = *s.nextWakeMs();
+    ++wakeups;
+    fired.clear();
+    s.takeDue(now, fired);
+    ASSERT_FALSE(fired.empty()) << "a wakeup at " << now << " with nothing due";
+    for (TickSchedule::Id id : fired) {
+      Want& w = want[id];
+      if (w.fires == 0) {
+        ASSERT_LE(w.phase, now) << "entry " << id << " fired early";
+        ASSERT_LT(now - w.phase, kSlot) << "entry " << id << "'s first tick was a slot late";
+        w.next = boxd::agent::gridAtOrAfter(w.phase + w.period, kBatch);
+      } else {
+        ASSERT_EQ(now, w.next) << "entry " << id << " off its batch time";
+        int64_t late = now - (w.phase + w.fires * w.period);
+        ASSERT_GE(late, 0) << "entry " << id << " fired early";
+        ASSERT_LT(late, kBatch) << "entry " << id << " fired a batch late";
+        w.next += w.period;
+      }
+      ++w.fires;
+    }
+    for (const auto& [id, w] : want)  // nothing that was due is left behind
+      ASSERT_GT(w.fires == 0 ? w.phase : w.next, now) << "entry " << id << " missed";
+  }
+  // The first ticks are within the first 3 s; after them, at most 10 wakeups a second.
+  EXPECT_LE(wakeups, 3000 / kSlot + 57 * 1000 / kBatch + 1);
+}
+
 TEST(TickSchedule, MissedTicksAreSkippedAndRemovedEntriesNeverFire) {
   TickSchedule s(20);
   TickSchedule::Id a = s.add(100, 1000), b = s.add(105, 1000);
