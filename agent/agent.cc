@@ -415,6 +415,8 @@ void Agent::onSnapshot(Result<SpecPass> pass) {
   }
   desired_ = std::move(next);
   specPods_ = desired_.pods;
+  specJobs_ = desired_.jobs;  // the CronJobs' Jobs and errors join them at each pass
+  specErrors_ = desired_.errors;
   pacePods();
   updateSecrets();
   onConfigObjects();

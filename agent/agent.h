@@ -20,6 +20,7 @@
 #include "agent/config.h"
 #include "agent/config_volumes.h"
 #include "agent/cronjob_controller.h"
+#include "agent/cronjob_jobs.h"
 #include "agent/desired.h"
 #include "agent/dispatcher.h"
 #include "agent/image_pulls.h"
@@ -256,9 +257,13 @@ class Agent {
   nlohmann::json jobJson(const specs::Job& job, const JobRun& run, const JobDecision& d);
 
   // batch/v1 CronJobs (cronjob_wiring.cc): before runJobs, the Jobs they keep join desired_.jobs
+  // (specJobs_ and theirs, agent/cronjob_jobs.h)
   void runCronJobs();
-  std::optional<int64_t> runCronJob(const DesiredCronJob& want, int64_t nowMs);
-  void keepCronJobJobs(const CronJobRecord& rec, const std::string& ns, const std::string& file);
+  std::optional<int64_t> runCronJob(const DesiredCronJob& want, int64_t nowMs,
+                                    std::vector<CronJobKeptJob>& kept);
+  void keepCronJobJobs(const CronJobRecord& rec, const std::string& ns, const std::string& name,
+                       const std::string& file, std::vector<CronJobKeptJob>& kept);
+  void holdSpecJobs(const CronJobJobs& merged);
   void afterCronJobs();  // a Job of a CronJob finished in this pass: decide again
   const specs::TimeZone* cronJobZone(const specs::CronJob& cj);
   void loadCronJobRecords();
@@ -385,6 +390,9 @@ class Agent {
   std::map<std::string, std::unique_ptr<PodState>> pods_;
   Desired desired_;
   std::map<std::string, DesiredPod> specPods_;  // the pods of the specs, before pacing
+  std::map<std::string, DesiredJob> specJobs_;  // the Jobs of the specs, before the CronJobs'
+  std::vector<SpecError> specErrors_;           // the specs' errors, before the CronJobs' ones
+  std::set<std::string> heldSpecJobs_;          // their names held by CronJobs' Jobs, last pass
   bool pacingPosted_ = false;
   std::map<std::string, JobRun> jobRuns_;  // by Job key, as recorded (meta "jobs")
   bool jobRunsLoaded_ = false;

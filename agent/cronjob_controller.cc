@@ -150,9 +150,11 @@ CronJobDecision decideCronJob(const specs::CronJob& cj, const specs::TimeZone& z
   if (!cj.suspend) {
     if (auto due = dueTime(cj, zone, d.record, now, d)) {
       if (cj.startingDeadlineSeconds && *due + *cj.startingDeadlineSeconds < now) {
-        if (d.record.lastNoted != *due)
+        // Said once, even when the time was held back before (JobAlreadyActive, FailedCreate).
+        if (d.record.lastMissed != *due)
           d.events.push_back({"Warning", "MissSchedule",
                               "Missed scheduled time to start a job: " + rfc1123z(*due)});
+        d.record.lastMissed = *due;
         d.record.lastNoted = *due;
       } else {
         startJob(cj, zone, *due, taken, d);
@@ -179,6 +181,7 @@ nlohmann::json toJson(const CronJobRecord& r) {
   if (r.lastScheduleTime) j["lastScheduleTime"] = *r.lastScheduleTime;
   if (r.lastSuccessfulTime) j["lastSuccessfulTime"] = *r.lastSuccessfulTime;
   if (r.lastNoted) j["lastNoted"] = *r.lastNoted;
+  if (r.lastMissed) j["lastMissed"] = *r.lastMissed;
   return j;
 }
 
@@ -194,6 +197,7 @@ CronJobRecord cronJobRecordFromJson(const nlohmann::json& j) {
   r.lastScheduleTime = opt("lastScheduleTime");
   r.lastSuccessfulTime = opt("lastSuccessfulTime");
   r.lastNoted = opt("lastNoted");
+  r.lastMissed = opt("lastMissed");
   if (!j.contains("jobs") || !j["jobs"].is_array()) return r;
   for (const auto& m : j["jobs"]) {
     if (!m.is_object()) continue;

@@ -7,7 +7,8 @@
 //   times of the schedule in (last scheduled time, or first seen; now - startingDeadlineSeconds
 //   when that is later .. now]: the latest one is due (at most one catch-up); more than 100 of
 //   them: TooManyMissedTimes (Warning), the latest still runs
-//   due later than startingDeadlineSeconds ago         -> MissSchedule (Warning), no Job
+//   due later than startingDeadlineSeconds ago         -> MissSchedule (Warning), no Job; said
+//     once per time (lastMissed), also for a time held back before (Forbid, a taken name)
 //   suspend                                             -> no Job (the times count as missed)
 //   Forbid and a Job still active                       -> JobAlreadyActive, no Job yet
 //   Replace                                             -> the active Jobs deleted, then the Job
@@ -45,8 +46,9 @@ struct CronJobRecord {
   std::string sourceFile;
   int64_t firstSeenMs = 0;                                      // its creationTimestamp, for boxd
   std::optional<int64_t> lastScheduleTime, lastSuccessfulTime;  // unix seconds
-  std::optional<int64_t> lastNoted;  // the due time last reported (MissSchedule, JobAlreadyActive)
-  std::vector<CronJobMade> jobs;     // made and not deleted, oldest first
+  std::optional<int64_t> lastNoted;   // the due time last reported (JobAlreadyActive, FailedCreate)
+  std::optional<int64_t> lastMissed;  // the due time last reported missed (MissSchedule)
+  std::vector<CronJobMade> jobs;      // made and not deleted, oldest first
   bool operator==(const CronJobRecord&) const = default;
 };
 nlohmann::json toJson(const CronJobRecord& r);

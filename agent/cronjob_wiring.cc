@@ -7,8 +7,10 @@
 // again nor skips it, and a later template changes only later Jobs. One timer on the loop wakes
 // the next pass at the next schedule time, or within a minute (a wall clock that jumps is seen
 // within a minute; the controller makes at most one Job for the times missed meanwhile). A Job
-// of the specs named as a run's Job (<cronjob>-<minutes since the epoch>) is kept as it is: that
-// run is not started (FailedCreate), as Kubernetes refuses to create a Job whose name exists.
+// of the specs and a run's Job (<cronjob>-<minutes since the epoch>) of one name: the one there
+// first keeps it, as Kubernetes refuses to create a Job whose name exists. A Job of the specs
+// first: that run is not started (FailedCreate). The run's Job first: the Job of the specs is
+// held, an error of its file, until that Job is gone (agent/cronjob_jobs.h).
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
@@ -25,11 +27,6 @@ constexpr const char* kCronJobsMetaKey = "cronjobs";
 constexpr int64_t kLongestWaitMs = 60000;
 
 std::string cronJobObject(const std::string& key) { return "cronjob/" + key; }
-
-bool madeByCronJob(const specs::Job& job) {
-  auto it = job.annotations.find(specs::kOwnerAnnotation);
-  return it != job.annotations.end() && it->second.rfind("CronJob/", 0) == 0;
-}
 
 nlohmann::json cronJobJson(const specs::CronJob& cj, const CronJobDecision& d,
                            const std::string& zoneName) {
@@ -85,27 +82,29 @@ const specs::TimeZone* Agent::cronJobZone(const specs::CronJob& cj) {
   return *zone;
 }
 
-// The Jobs of a record join the desired Jobs.
+// The Jobs of a record, to join the desired Jobs.
 void Agent::keepCronJobJobs(const CronJobRecord& rec, const std::string& ns,
-                            const std::string& file) {
+                            const std::string& name, const std::string& file,
+                            std::vector<CronJobKeptJob>& kept) {
   for (const CronJobMade& m : rec.jobs) {
     auto job = specs::jobFromJson(m.job);
     if (!job.ok()) {
       spdlog::error("cronjob {}/{}: {}, ignoring", ns, m.name, job.error().message);
       continue;
     }
-    desired_.jobs[job->key()] = {*job, specs::jobHash(*job), file};
+    kept.push_back({name, {*job, specs::jobHash(*job), file}});
   }
 }
 
-std::optional<int64_t> Agent::runCronJob(const DesiredCronJob& want, int64_t now) {
+std::optional<int64_t> Agent::runCronJob(const DesiredCronJob& want, int64_t now,
+                                         std::vector<CronJobKeptJob>& kept) {
   const specs::CronJob& cj = want.cronJob;
   const std::string key = cj.key();
   CronJobRecord& rec = cronJobRecords_[key];
   rec.sourceFile = want.sourceFile;
   const specs::TimeZone* zone = cronJobZone(cj);
   if (zone == nullptr) {
-    keepCronJobJobs(rec, cj.namespaceName, want.sourceFile);
+    keepCronJobJobs(rec, cj.namespaceName, cj.name, want.sourceFile, kept);
     return std::nullopt;
   }
   std::map<std::string, CronJobJobState> states;
@@ -115,26 +114,24 @@ std::optional<int64_t> Agent::runCronJob(const DesiredCronJob& want, int64_t now
       states[m.name] = {run->second.condition, run->second.completionTimeMs};
   }
   TakenJobNames taken;  // the specs' Jobs of its namespace: its run never replaces one
-  for (const auto& [jobKey, job] : desired_.jobs) {
-    if (job.job.namespaceName == cj.namespaceName && !madeByCronJob(job.job))
-      taken[job.job.name] = job.sourceFile;
+  for (const auto& [jobKey, job] : specJobs_) {
+    if (job.job.namespaceName == cj.namespaceName) taken[job.job.name] = job.sourceFile;
   }
   CronJobDecision d = decideCronJob(cj, *zone, rec, states, now, taken);
   for (const auto& e : d.events) event(cronJobObject(key), e.type, e.reason, e.message);
   rec = d.record;
-  keepCronJobJobs(rec, cj.namespaceName, want.sourceFile);
+  keepCronJobJobs(rec, cj.namespaceName, cj.name, want.sourceFile, kept);
   cronJobViews_[key] = cronJobJson(cj, d, zone->name());
   return d.wakeAtMs;
 }
 
 void Agent::runCronJobs() {
   loadCronJobRecords();
-  for (auto it = desired_.jobs.begin(); it != desired_.jobs.end();)  // last pass's
-    it = madeByCronJob(it->second.job) ? desired_.jobs.erase(it) : std::next(it);
   const int64_t now = nowMs();
   std::optional<int64_t> wake;
+  std::vector<CronJobKeptJob> kept;
   for (const auto& [key, want] : desired_.cronJobs) {
-    std::optional<int64_t> at = runCronJob(want, now);
+    std::optional<int64_t> at = runCronJob(want, now, kept);
     if (at && (!wake || *at < *wake)) wake = at;
   }
   for (auto it = cronJobRecords_.begin(); it != cronJobRecords_.end();) {
@@ -144,9 +141,9 @@ void Agent::runCronJobs() {
       continue;
     }
     auto [ns, name] = specs::splitObjectKey(key);
-    if (desired_.fileHasErrors(rec.sourceFile)) {
+    if (hasErrors(specErrors_, rec.sourceFile)) {
       // Its file has errors and no good version is known (a restart): its Jobs stay as they are.
-      keepCronJobJobs(rec, ns, rec.sourceFile);
+      keepCronJobJobs(rec, ns, name, rec.sourceFile, kept);
       ++it;
       continue;
     }
@@ -156,6 +153,7 @@ void Agent::runCronJobs() {
     it = cronJobRecords_.erase(it);
   }
   saveCronJobRecords();
+  holdSpecJobs(mergeCronJobJobs(specJobs_, kept, heldSpecJobs_));
   if (desired_.cronJobs.empty()) {
     if (cronJobTimer_) cronJobTimer_->stop();
     return;
@@ -164,6 +162,31 @@ void Agent::runCronJobs() {
   if (!wake) delay = kLongestWaitMs;
   if (!cronJobTimer_) cronJobTimer_ = std::make_unique<Timer>(loop_);
   cronJobTimer_->start(static_cast<uint64_t>(delay) + 1, [this] { repace(); });
+}
+
+// The desired Jobs: the specs' and the CronJobs'. A Job of the specs newly held is said once
+// (its file's error stays while it is held); one released asks for the pass that runs it.
+void Agent::holdSpecJobs(const CronJobJobs& merged) {
+  std::vector<SpecError> errors;
+  std::set<std::string> held;
+  for (const auto& [key, error] : merged.held) {
+    errors.push_back(error);
+    held.insert(key);
+    if (heldSpecJobs_.count(key)) continue;
+    for (const specs::Diagnostic& diag : error.errors) {
+      spdlog::warn("spec error: {}", diag.str());
+      event("job/" + key, "Warning", "AlreadyExists", diag.str());
+    }
+  }
+  desired_.jobs = merged.jobs;
+  desired_.errors = withSpecErrors(specErrors_, errors);
+  heldSpecJobs_ = std::move(held);
+  if (merged.releasing.empty() || pacingPosted_) return;
+  pacingPosted_ = true;
+  dispatcher_.post([this] {
+    pacingPosted_ = false;
+    repace();
+  });
 }
 
 // A Job of a CronJob finished in this pass (the Job controller just saw it): the CronJob's

@@ -125,11 +125,13 @@ Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,
   return out;
 }
 
-bool Desired::fileHasErrors(const std::string& file) const {
+bool hasErrors(const std::vector<SpecError>& errors, const std::string& file) {
   for (const auto& e : errors) {
     if (e.file == file) return true;
   }
   return false;
 }
+
+bool Desired::fileHasErrors(const std::string& file) const { return hasErrors(errors, file); }
 
 }  // namespace boxd::agent

@@ -93,6 +93,9 @@ struct FileGood {
 };
 using LastGood = std::map<std::string, FileGood>;  // by file
 
+// Whether errors has some for file.
+bool hasErrors(const std::vector<SpecError>& errors, const std::string& file);
+
 // files: this pass's parse results. lastGood: updated in place. recorded: pods in the state store
 // (name -> recorded desired form), used for files with errors that have no last good yet.
 Desired resolveDesired(const std::vector<FileResult>& files, LastGood& lastGood,

@@ -115,7 +115,7 @@ void Agent::runJobs() {
       ++it;
       continue;
     }
-    if (desired_.fileHasErrors(run.sourceFile)) {
+    if (hasErrors(specErrors_, run.sourceFile)) {  // a held Job (cronjob_jobs.h) is not one
       // Its file has errors and no good version is known (a restart): the run stays as it is.
       auto [ns, name] = specs::splitObjectKey(key);
       for (const auto& p : jobPods(name, ns, run.uid)) keepJobPod(p.name);

@@ -1,7 +1,8 @@
 // batch/v1 CronJobs on a real boxd (docs/workloads.md#cronjobs): a CronJob of `* * * * *` makes
 // the Job <name>-<minute> at the next minute, its pod runs to completion, `boxctl status` and
 // `describe cronjob/NAME` show it with Kubernetes' events; a restart of boxd keeps the record
-// (nothing runs again); removing the CronJob removes its Job and pod.
+// (nothing runs again); removing the CronJob removes its Job and pod. A Job of the specs and a
+// Job of the CronJob of one name, in both orders: the one there first keeps the name.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -199,6 +200,80 @@ TEST_F(CronJobsTest, AJobOfTheSpecsNamedAsARunsJobIsKept) {
                st.value("pods", nlohmann::json::array()).empty();
       },
       30000))
+      << b_.status().dump(2);
+  b_.stop();
+  EXPECT_TRUE(b_.leftovers().empty()) << ::testing::PrintToString(b_.leftovers());
+}
+
+// The mirror case: a Job of the specs added with the name of a Job the CronJob made before. That
+// Job keeps its name and runs on, as Kubernetes refuses the second create (AlreadyExists); the
+// file is told, where boxctl shows spec errors, until the CronJob's Job is gone; then the Job of
+// the specs runs as they say.
+TEST_F(CronJobsTest, AJobOfTheSpecsNamedAsAMadeJobWaitsForIt) {
+  std::string tick = kCronJob;  // its first Job kept for the whole test
+  const std::string limit = "successfulJobsHistoryLimit: 1";
+  tick.replace(tick.find(limit), limit.size(), "successfulJobsHistoryLimit: 3");
+  b_.writeSpec("tick.yaml", tick);
+  nlohmann::json made;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto jobs = jobsOf(b_, "tick");
+        if (jobs.empty() || !jobs[0].contains("condition")) return false;
+        made = jobs[0];
+        return made["condition"].value("type", "") == "Complete";
+      },
+      80000))
+      << b_.status().dump(2) << b_.log();
+  const std::string name = made.value("name", "");
+  ASSERT_EQ(made["pods"].size(), 1u) << made.dump(2);
+  const std::string cronPod = made["pods"][0];
+
+  b_.writeSpec("jobs.yaml", specsJob(name));
+  const std::string told = "jobs.yaml: metadata.name: Job \"" + name +
+                           "\" already exists (created by CronJob \"tick\"): its declaration "
+                           "in jobs.yaml is not run until that Job is gone";
+  ASSERT_TRUE(waitFor(
+      [&] { return b_.boxctl({"status"}).out.find("  " + told + "\n") != std::string::npos; },
+      10000))
+      << b_.boxctl({"status"}).out << b_.log();
+  // The CronJob's Job is the one of that name, as it was: same run, same pod, nothing else run.
+  nlohmann::json job = jobNamed(b_, name);
+  EXPECT_EQ(job.value("uid", ""), made.value("uid", "x")) << job.dump(2);
+  EXPECT_EQ(job["annotations"].value("boxd.io/owner", ""), "CronJob/tick") << job.dump(2);
+  EXPECT_EQ(job["pods"], made["pods"]) << job.dump(2);
+  EXPECT_EQ(b_.boxctl({"logs", cronPod}).out, "tick\n");
+  CmdResult d = b_.boxctl({"describe", "job/" + name});
+  EXPECT_NE(d.out.find("AlreadyExists"), std::string::npos) << d.out;
+  EXPECT_EQ(countIn(d.out, told), 1u) << d.out;
+  ::usleep(2 * 1000 * 1000);  // later passes keep it so, and say it no more
+  EXPECT_EQ(jobNamed(b_, name).value("uid", ""), made.value("uid", "x"));
+  EXPECT_EQ(countIn(b_.boxctl({"status"}).out, told), 1u);
+  EXPECT_EQ(countIn(b_.boxctl({"describe", "job/" + name}).out, told), 1u);
+
+  // The CronJob goes with its Jobs: the Job of the specs runs, and the file is no longer told.
+  b_.removeSpec("tick.yaml");
+  EXPECT_TRUE(b_.waitGone(cronPod, 30000)) << b_.status().dump(2);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        job = jobNamed(b_, name);
+        return !job.is_null() && job.value("sourceFile", "") == "jobs.yaml" &&
+               job.contains("condition");
+      },
+      60000))
+      << b_.status().dump(2) << b_.log();
+  EXPECT_FALSE(job.contains("annotations")) << job.dump(2);
+  EXPECT_NE(job.value("uid", ""), made.value("uid", ""));
+  EXPECT_EQ(job["condition"].value("type", ""), "Complete") << job.dump(2);
+  ASSERT_EQ(job["pods"].size(), 1u) << job.dump(2);
+  const std::string pod = job["pods"][0];
+  EXPECT_EQ(b_.boxctl({"logs", pod}).out, "mine\n");
+  EXPECT_TRUE(b_.status().value("specErrors", nlohmann::json::array()).empty())
+      << b_.status().dump(2);
+
+  b_.removeSpec("jobs.yaml");
+  EXPECT_TRUE(b_.waitGone(pod, 30000)) << b_.status().dump(2);
+  EXPECT_TRUE(
+      waitFor([&] { return b_.status().value("jobs", nlohmann::json::array()).empty(); }, 30000))
       << b_.status().dump(2);
   b_.stop();
   EXPECT_TRUE(b_.leftovers().empty()) << ::testing::PrintToString(b_.leftovers());

@@ -120,6 +120,53 @@ TEST(CronJobController, StartingDeadlineMissed) {
   EXPECT_EQ(reasons(d), std::vector<std::string>{"SuccessfulCreate"});
 }
 
+// A time held back by Forbid past its starting deadline: MissSchedule once (through a restart
+// too), no Job when the active one finishes late; the next time runs.
+TEST(CronJobController, AForbiddenTimePastItsDeadlineIsMissedOnce) {
+  Controller c{cronJob("0 * * * *")};
+  c.cj.concurrencyPolicy = specs::ConcurrencyPolicy::Forbid;
+  c.cj.startingDeadlineSeconds = 600;
+  c.pass(utc(2026, 5, 1, 9, 30));
+  c.pass(utc(2026, 5, 1, 10));
+  EXPECT_EQ(reasons(c.pass(utc(2026, 5, 1, 11))), std::vector<std::string>{"JobAlreadyActive"});
+  EXPECT_TRUE(c.pass(utc(2026, 5, 1, 11, 9)).events.empty());
+  CronJobDecision d = c.pass(utc(2026, 5, 1, 11, 11));
+  ASSERT_EQ(reasons(d), std::vector<std::string>{"MissSchedule"});
+  EXPECT_EQ(d.events[0].type, "Warning");
+  EXPECT_EQ(d.events[0].message,
+            "Missed scheduled time to start a job: Fri, 01 May 2026 11:00:00 +0000");
+  EXPECT_TRUE(c.pass(utc(2026, 5, 1, 11, 12)).events.empty());
+  c.rec = cronJobRecordFromJson(toJson(c.rec));  // a restart of boxd
+  EXPECT_TRUE(c.pass(utc(2026, 5, 1, 11, 13)).events.empty());
+  c.finish(jobName(utc(2026, 5, 1, 10)), "Complete", utc(2026, 5, 1, 11, 20));
+  d = c.pass(utc(2026, 5, 1, 11, 20));
+  EXPECT_EQ(reasons(d), std::vector<std::string>{"SawCompletedJob"});
+  EXPECT_EQ(names(c.rec), std::vector<std::string>{jobName(utc(2026, 5, 1, 10))});
+  EXPECT_EQ(c.rec.lastScheduleTime, utc(2026, 5, 1, 10));
+  d = c.pass(utc(2026, 5, 1, 12));
+  EXPECT_EQ(reasons(d), std::vector<std::string>{"SuccessfulCreate"});
+}
+
+// A time whose Job name stays taken past its starting deadline: FailedCreate, then MissSchedule
+// once; the name freed later starts nothing for that time.
+TEST(CronJobController, ATakenTimePastItsDeadlineIsMissedOnce) {
+  Controller c{cronJob("0 * * * *")};
+  c.cj.startingDeadlineSeconds = 600;
+  c.pass(utc(2026, 5, 1, 9, 30));
+  c.taken[jobName(utc(2026, 5, 1, 10))] = "backup.yaml";
+  EXPECT_EQ(reasons(c.pass(utc(2026, 5, 1, 10))), std::vector<std::string>{"FailedCreate"});
+  EXPECT_TRUE(c.pass(utc(2026, 5, 1, 10, 5)).events.empty());
+  CronJobDecision d = c.pass(utc(2026, 5, 1, 10, 11));
+  ASSERT_EQ(reasons(d), std::vector<std::string>{"MissSchedule"});
+  EXPECT_EQ(d.events[0].message,
+            "Missed scheduled time to start a job: Fri, 01 May 2026 10:00:00 +0000");
+  EXPECT_TRUE(c.pass(utc(2026, 5, 1, 10, 12)).events.empty());
+  c.taken.clear();
+  EXPECT_TRUE(c.pass(utc(2026, 5, 1, 10, 30)).events.empty());
+  EXPECT_TRUE(c.rec.jobs.empty());
+  EXPECT_EQ(reasons(c.pass(utc(2026, 5, 1, 11))), std::vector<std::string>{"SuccessfulCreate"});
+}
+
 TEST(CronJobController, ForbidWaitsForTheActiveJob) {
   Controller c{cronJob("0 * * * *")};
   c.cj.concurrencyPolicy = specs::ConcurrencyPolicy::Forbid;
