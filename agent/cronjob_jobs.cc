@@ -1,3 +1,4 @@
+// Which Job keeps a name a CronJob's Job and a Job of the specs share (cronjob_jobs.h).
 #include "agent/cronjob_jobs.h"
 
 namespace boxd::agent {
