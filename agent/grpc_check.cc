@@ -280,7 +280,7 @@ class GrpcCheck : public Check {
   void attempt() {
     int64_t left = deadline_ - monotonicMs();
     if (left <= 0) return fail(grpc::connectTimeoutMessage(authority_, timeoutMs_, lastError_));
-    auto sock = socketInNetns(target_.netnsFd, AF_INET);
+    auto sock = target_.sockets ? target_.sockets->take() : socketInNetns(target_.netnsFd, AF_INET);
     if (!sock.ok()) return fail(sock.error().message);
     conn_ = GrpcConn::start(loop_, std::move(*sock), addr_, authority_, service_, left,
                             [this](ConnResult r) { onDone(std::move(r)); });
