@@ -196,6 +196,16 @@ void Agent::handlePlan(const json& req, std::function<void(json)> reply) {
           running[name] = {pod->spec, pod->rec.specHash, pod->rec.sourceFile, pod->needsTeardown};
         }
         Desired next = resolveDesired(files, lastGood, recorded);
+        // A Job of the specs named as a Job a CronJob keeps is held (cronjob_jobs.h): an error
+        // of its file, as the pass would say it.
+        std::vector<CronJobKeptJob> kept;
+        for (const auto& [key, rec] : cronJobRecords_) {
+          if (!next.cronJobs.count(key) && !hasErrors(next.errors, rec.sourceFile)) continue;
+          auto [ns, name] = specs::splitObjectKey(key);
+          keepCronJobJobs(rec, ns, name, rec.sourceFile, kept);
+        }
+        for (const auto& [key, held] : mergeCronJobJobs(next.jobs, kept, {}).held)
+          next.errors = withSpecErrors(std::move(next.errors), {held});
         PlanChanges plan = planChanges(running, desired_.secrets, next);
         json pods = json::array();
         for (const auto& p : plan.pods) {

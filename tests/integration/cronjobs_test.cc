@@ -244,6 +244,10 @@ TEST_F(CronJobsTest, AJobOfTheSpecsNamedAsAMadeJobWaitsForIt) {
   EXPECT_EQ(b_.boxctl({"logs", cronPod}).out, "tick\n");
   CmdResult d = b_.boxctl({"describe", "job/" + name});
   EXPECT_NE(d.out.find("AlreadyExists"), std::string::npos) << d.out;
+  // `boxctl plan` of the specs says it too, as an error of the file (exit 1).
+  CmdResult plan = b_.boxctl({"plan"});
+  EXPECT_EQ(plan.code, 1) << plan.out;
+  EXPECT_NE(plan.out.find("error: " + told), std::string::npos) << plan.out;
   EXPECT_EQ(countIn(d.out, told), 1u) << d.out;
   ::usleep(2 * 1000 * 1000);  // later passes keep it so, and say it no more
   EXPECT_EQ(jobNamed(b_, name).value("uid", ""), made.value("uid", "x"));
