@@ -60,11 +60,6 @@ struct Target {
   std::string request;
 };
 
-struct Pending {
-  Fd sock;
-  const Target* target;
-};
-
 }  // namespace
 
 FloorResult runProbeFloor(const std::vector<FloorTarget>& targets, int seconds) {
@@ -85,7 +80,7 @@ FloorResult runProbeFloor(const std::vector<FloorTarget>& targets, int seconds) 
   auto fail = [&res](const std::string& why) {
     if (res.failed++ == 0) res.firstFailure = why;
   };
-  std::vector<Pending> pending;
+  std::vector<Fd> pending;  // the HTTP checks' sockets, their requests sent
   pending.reserve(ts.size());
   const int64_t cpu0 = threadCpuNs(), start = monotonicUs();
   for (int sec = 0; sec < seconds; ++sec) {
@@ -110,14 +105,14 @@ FloorResult runProbeFloor(const std::vector<FloorTarget>& targets, int seconds) 
         fail(std::string("http connect/write: ") + std::strerror(errno));
         continue;
       }
-      pending.push_back({std::move(http), &t});
+      pending.push_back(std::move(http));
     }
-    sleepUntilUs(monotonicUs() + 20000);  // the responses, read 20 ms later (as boxd's first look)
-    for (Pending& p : pending) {
+    sleepUntilUs(monotonicUs() + 20000);  // the responses, read 20 ms later
+    for (const Fd& sock : pending) {
       std::string got;
       char buf[4096];
       while (got.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = ::read(p.sock.get(), buf, sizeof buf);
+        ssize_t n = ::read(sock.get(), buf, sizeof buf);
         if (n <= 0) break;
         got.append(buf, static_cast<size_t>(n));
       }
