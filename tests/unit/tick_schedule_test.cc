@@ -16,6 +16,24 @@ using boxd::agent::ProbeTicker;
 using boxd::agent::TickHandle;
 using boxd::agent::TickSchedule;
 
+namespace {
+
+// 200 entries with random phases in the first 3 s and periods of 1-3 s, each remembered as
+// Want{phase, period}.
+template <class Want>
+std::map<TickSchedule::Id, Want> randomEntries(TickSchedule& s, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::map<TickSchedule::Id, Want> want;
+  for (int i = 0; i < 200; ++i) {
+    int64_t due = std::uniform_int_distribution<int64_t>(0, 2999)(rng);
+    int64_t period = 1000 * std::uniform_int_distribution<int64_t>(1, 3)(rng);
+    want[s.add(due, period)] = {due, period};
+  }
+  return want;
+}
+
+}  // namespace
+
 TEST(TickSchedule, EntriesDueInTheSameSlotFireInOneWakeup) {
   TickSchedule s(20);
   TickSchedule::Id a = s.add(1003, 1000), b = s.add(1019, 1000), c = s.add(1020, 1000),
@@ -37,16 +55,10 @@ TEST(TickSchedule, NoEntryFiresEarlyOrASlotLateAndNoneIsSkipped) {
   // when asked, for 60 s: every due time fires once, at or less than a slot after it.
   constexpr int64_t kSlot = 20;
   TickSchedule s(kSlot);
-  std::mt19937 rng(13);
   struct Want {
     int64_t due, period;
   };
-  std::map<TickSchedule::Id, Want> want;
-  for (int i = 0; i < 200; ++i) {
-    int64_t due = std::uniform_int_distribution<int64_t>(0, 2999)(rng);
-    int64_t period = 1000 * std::uniform_int_distribution<int64_t>(1, 3)(rng);
-    want[s.add(due, period)] = {due, period};
-  }
+  auto want = randomEntries<Want>(s, 13);
   int wakeups = 0, fires = 0;
   std::vector<TickSchedule::Id> fired;
   for (int64_t now = 0; now < 60000;) {
@@ -76,16 +88,10 @@ TEST(TickSchedule, WithABatchGridLaterTicksFireTogetherNeverEarlyLessThanABatchL
   // batch after phase + k·period and never before, with the same lateness every period.
   constexpr int64_t kSlot = 20, kBatch = 100;
   TickSchedule s(kSlot, kBatch);
-  std::mt19937 rng(17);
   struct Want {
     int64_t phase, period, fires = 0, next = 0;  // next: when a later tick is to fire
   };
-  std::map<TickSchedule::Id, Want> want;
-  for (int i = 0; i < 200; ++i) {
-    int64_t due = std::uniform_int_distribution<int64_t>(0, 2999)(rng);
-    int64_t period = 1000 * std::uniform_int_distribution<int64_t>(1, 3)(rng);
-    want[s.add(due, period)] = {due, period};
-  }
+  auto want = randomEntries<Want>(s, 17);
   int wakeups = 0;
   std::vector<TickSchedule::Id> fired;
   for (int64_t now = 0; now < 60000;) {
