@@ -204,8 +204,10 @@ void Agent::handlePlan(const json& req, std::function<void(json)> reply) {
           auto [ns, name] = specs::splitObjectKey(key);
           keepCronJobJobs(rec, ns, name, rec.sourceFile, kept);
         }
-        for (const auto& [key, held] : mergeCronJobJobs(next.jobs, kept, {}).held)
-          next.errors = withSpecErrors(std::move(next.errors), {held});
+        std::vector<SpecError> held;
+        for (const auto& [key, error] : mergeCronJobJobs(next.jobs, kept, {}).held)
+          held.push_back(error);
+        next.errors = withSpecErrors(std::move(next.errors), held);
         PlanChanges plan = planChanges(running, desired_.secrets, next);
         json pods = json::array();
         for (const auto& p : plan.pods) {
